@@ -1,0 +1,282 @@
+//! The command line, flag for flag as runc has it.
+
+use bulkhead_runtime::exec::ExecOpts;
+use bulkhead_runtime::lifecycle::CreateOpts;
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "bulkhead", version, about = "A secure container runtime (OCI, runc-compatible)")]
+pub struct Cli {
+    /// Root directory for container state
+    #[arg(long, global = true, default_value = "/run/bulkhead")]
+    pub root: String,
+    /// Log file (default: stderr)
+    #[arg(long, global = true)]
+    pub log: Option<String>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, default_value = "text")]
+    pub log_format: String,
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    /// Ignored, for compatibility with runc
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// Path to the bundle directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// AF_UNIX socket that receives the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the init's pid to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not use pivot_root (for a ramdisk root)
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Number of extra fds (from 3) to pass to the container
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Ignored, for compatibility with runc
+    #[arg(long = "no-subreaper", hide = true)]
+    pub no_subreaper: bool,
+    pub id: String,
+}
+
+impl CreateArgs {
+    pub fn to_opts(&self, detach: bool) -> CreateOpts {
+        CreateOpts {
+            id: self.id.clone(),
+            bundle: self.bundle.clone(),
+            console_socket: self.console_socket.clone(),
+            pid_file: self.pid_file.clone(),
+            no_pivot: self.no_pivot,
+            no_new_keyring: self.no_new_keyring,
+            preserve_fds: self.preserve_fds,
+            detach,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Do not delete the container after it exits
+    #[arg(long)]
+    pub keep: bool,
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// AF_UNIX socket that receives the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory in the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Environment variables to set
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// uid[:gid]
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional gids
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// process.json with the process to run
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Detach from the process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the process's pid to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// SELinux label (not applied yet)
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// AppArmor profile (not applied yet)
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Set no_new_privs
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Number of extra fds (from 3) to pass to the process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Ignored, for compatibility with runc
+    #[arg(long = "ignore-paused", hide = true)]
+    pub ignore_paused: bool,
+    pub id: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+impl From<&ExecArgs> for ExecOpts {
+    fn from(e: &ExecArgs) -> ExecOpts {
+        ExecOpts {
+            id: e.id.clone(),
+            process: e.process.clone(),
+            args: e.command.clone(),
+            detach: e.detach,
+            pid_file: e.pid_file.clone(),
+            console_socket: e.console_socket.clone(),
+            tty: e.tty,
+            cwd: e.cwd.clone(),
+            env: e.env.clone(),
+            user: e.user.clone(),
+            additional_gids: e.additional_gids.clone(),
+            caps: e.cap.clone(),
+            preserve_fds: e.preserve_fds,
+            no_new_privs: e.no_new_privs,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container (it waits for `start`)
+    Create(CreateArgs),
+    /// Create and start a container
+    Run(RunArgs),
+    /// Start a created container
+    Start { id: String },
+    /// Print a container's state as JSON
+    State { id: String },
+    /// Send a signal to a container's init (default SIGTERM)
+    Kill {
+        /// Signal every process of the container
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        signal: Option<String>,
+    },
+    /// Delete a stopped container
+    Delete {
+        /// Kill the container first if it is running
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// List containers
+    List {
+        /// table or json
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        /// Print only the ids
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List a container's processes
+    Ps {
+        /// table or json
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        id: String,
+        /// Options for ps(1) (default -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Run a process in a container
+    Exec(ExecArgs),
+    /// Write a default config.json
+    Spec {
+        /// Bundle directory to write config.json into (`--rootless` makes a rootless spec)
+        #[arg(short, long)]
+        bundle: Option<PathBuf>,
+    },
+    /// Print the runtime's features as JSON
+    Features,
+}
+
+/// runc (Go's flag parser) accepts long options with a single dash ("-bundle"). Rewrite those
+/// to clap's double dash, for the option names we know, up to the first "--" or the command of
+/// an `exec` (whose own arguments are not ours to touch).
+pub fn normalize(args: Vec<OsString>) -> Vec<OsString> {
+    const LONG: &[&str] = &[
+        "root", "log", "log-format", "debug", "systemd-cgroup", "rootless", "bundle", "console-socket",
+        "pid-file", "no-pivot", "no-new-keyring", "preserve-fds", "detach", "keep", "force", "all",
+        "format", "process", "tty", "cwd", "env", "user", "cap", "no-new-privs", "additional-gids",
+        "process-label", "apparmor", "quiet", "no-subreaper", "criu", "ignore-paused",
+    ];
+    let mut out = Vec::with_capacity(args.len());
+    let mut in_exec = false;
+    let mut stop = false;
+    for (i, a) in args.into_iter().enumerate() {
+        let s = a.to_string_lossy().into_owned();
+        if i == 0 || stop {
+            out.push(a);
+            continue;
+        }
+        if s == "--" {
+            stop = true;
+        } else if s == "exec" && !in_exec {
+            in_exec = true;
+        } else if in_exec && !s.starts_with('-') && !out.last().is_some_and(|p: &OsString| takes_value(&p.to_string_lossy())) {
+            stop = true; // the container id: what follows is the command
+        }
+        if let Some(rest) = s.strip_prefix('-').filter(|r| !r.starts_with('-')) {
+            let name = rest.split('=').next().unwrap_or(rest);
+            if LONG.contains(&name) && name.len() > 1 {
+                out.push(OsString::from(format!("-{s}")));
+                continue;
+            }
+        }
+        out.push(a);
+    }
+    out
+}
+
+fn takes_value(flag: &str) -> bool {
+    let f = flag.trim_start_matches('-');
+    !f.contains('=')
+        && matches!(f, "root" | "log" | "log-format" | "console-socket" | "pid-file" | "cwd" | "env" | "e" | "user" | "u" | "process" | "p" | "cap" | "c" | "additional-gids" | "g" | "process-label" | "apparmor" | "preserve-fds" | "bundle" | "b")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(v: &[&str]) -> Vec<String> {
+        normalize(v.iter().map(OsString::from).collect()).into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn single_dash_long_options_become_double() {
+        assert_eq!(n(&["bh", "-root", "/r", "create", "-bundle", "b", "id"]), ["bh", "--root", "/r", "create", "--bundle", "b", "id"]);
+    }
+
+    #[test]
+    fn exec_command_is_left_alone() {
+        assert_eq!(n(&["bh", "exec", "-tty", "--cwd", "/", "id", "ls", "-format"]), ["bh", "exec", "--tty", "--cwd", "/", "id", "ls", "-format"]);
+    }
+}

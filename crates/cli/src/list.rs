@@ -1,0 +1,109 @@
+//! `list` and `ps` output, in runc's formats.
+
+use anyhow::{bail, Context, Result};
+use bulkhead_runtime::state::{self, Store};
+use std::os::unix::fs::MetadataExt;
+use std::process::Command;
+
+pub fn list(store: &Store, format: &str, quiet: bool) -> Result<()> {
+    let mut rows = Vec::new();
+    for id in store.ids()? {
+        let dir = store.dir(&id);
+        let Ok(st) = state::load(&dir) else { continue };
+        let status = st.status(&dir);
+        let mut oci = serde_json::to_value(st.oci(status))?;
+        let owner = owner_name(std::fs::metadata(&dir).map(|m| m.uid()).unwrap_or(0));
+        oci["owner"] = owner.into();
+        rows.push(oci);
+    }
+    if quiet {
+        for r in &rows {
+            println!("{}", r["id"].as_str().unwrap_or(""));
+        }
+        return Ok(());
+    }
+    match format {
+        "json" => println!("{}", serde_json::to_string(&rows)?),
+        "table" => {
+            let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+            for r in &rows {
+                table.push(
+                    ["id", "pid", "status", "bundle", "created", "owner"]
+                        .iter()
+                        .map(|k| match &r[*k] {
+                            serde_json::Value::String(s) => s.clone(),
+                            v => v.to_string(),
+                        })
+                        .collect(),
+                );
+            }
+            print!("{}", tabulate(&table));
+        }
+        other => bail!("--format: invalid format {other:?} (table or json)"),
+    }
+    Ok(())
+}
+
+/// Columns padded like Go's tabwriter with minwidth 12, padding 3 (runc's `list` layout).
+fn tabulate(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.len() + 3)).max().unwrap_or(0).max(12))
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 == r.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}", w = widths[c]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn owner_name(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
+        })
+        .unwrap_or_else(|| format!("#{uid}"))
+}
+
+/// `ps`: the pids of the container (json), or ps(1)'s lines for them (table).
+pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<i32> {
+    state::validate_id(id)?;
+    let dir = store.dir(id);
+    let st = state::load(&dir).map_err(|_| anyhow::anyhow!("container {id} does not exist"))?;
+    let pids = st.cgroup.pids()?;
+    match format {
+        "json" => {
+            println!("{}", serde_json::to_string(&pids)?);
+            Ok(0)
+        }
+        "table" => {
+            let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+            let out = Command::new("ps").args(&args).output().context("run ps")?;
+            if !out.status.success() {
+                bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or("");
+            let col = header.split_whitespace().position(|h| h == "PID").context("ps output has no PID column")?;
+            println!("{header}");
+            for l in lines {
+                if l.split_whitespace().nth(col).and_then(|p| p.parse().ok()).is_some_and(|p: i32| pids.contains(&p)) {
+                    println!("{l}");
+                }
+            }
+            Ok(0)
+        }
+        other => bail!("--format: invalid format {other:?} (table or json)"),
+    }
+}

@@ -1,0 +1,243 @@
+//! Helpers for the integration tests: real bundles on a busybox-static rootfs, a private
+//! `--root` per test, and checks that nothing is left behind.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_bulkhead");
+const BUSYBOX: &str = "/bin/busybox";
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name unique to this test run.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+pub fn require_root() {
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("Uid:")).unwrap().split_whitespace().nth(1),
+        Some("0"),
+        "the integration tests run as root (they create namespaces, mounts and cgroups)"
+    );
+    assert!(Path::new(BUSYBOX).exists(), "install busybox-static: the tests' rootfs is made from {BUSYBOX}");
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let p = std::env::temp_dir().join(unique(prefix));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Builds a busybox-static rootfs in `root`.
+pub fn make_rootfs(root: &Path) {
+    for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
+    let list = Command::new(BUSYBOX).arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    std::fs::write(root.join("etc/os-release"), "NAME=\"busybox test rootfs\"\n").unwrap();
+}
+
+/// An OCI bundle: busybox rootfs plus the config that `bulkhead spec` writes, made
+/// non-interactive, with a marker in the environment to find stray processes by.
+pub struct Bundle {
+    pub tmp: TempDir,
+    pub config: Value,
+    pub marker: String,
+}
+
+impl Bundle {
+    pub fn new(args: &[&str]) -> Bundle {
+        let tmp = TempDir::new("bundle");
+        make_rootfs(&tmp.0.join("rootfs"));
+        let out = Command::new(BIN).args(["spec", "--bundle"]).arg(&tmp.0).output().unwrap();
+        assert!(out.status.success(), "spec: {}", String::from_utf8_lossy(&out.stderr));
+        let mut config: Value = serde_json::from_str(&std::fs::read_to_string(tmp.0.join("config.json")).unwrap()).unwrap();
+        let marker = unique("BULKHEAD_TEST_MARKER");
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(args);
+        config["process"]["env"].as_array_mut().unwrap().push(json!(format!("{marker}=1")));
+        let b = Bundle { tmp, config, marker };
+        b.write();
+        b
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.tmp.0
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.tmp.0.join("rootfs")
+    }
+
+    /// Sets a value at a JSON pointer ("/process/cwd"), creating objects on the way.
+    pub fn set(&mut self, pointer: &str, value: Value) -> &mut Self {
+        let mut cur = &mut self.config;
+        let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+        for (i, p) in parts.iter().enumerate() {
+            if i + 1 == parts.len() {
+                cur[*p] = value;
+                break;
+            }
+            if cur.get(*p).is_none() {
+                cur[*p] = json!({});
+            }
+            cur = cur.get_mut(*p).unwrap();
+        }
+        self.write();
+        self
+    }
+
+    /// Appends to an array at a JSON pointer.
+    pub fn push(&mut self, pointer: &str, value: Value) -> &mut Self {
+        self.config.pointer_mut(pointer).and_then(Value::as_array_mut).expect(pointer).push(value);
+        self.write();
+        self
+    }
+
+    pub fn write(&self) {
+        std::fs::write(self.tmp.0.join("config.json"), serde_json::to_string_pretty(&self.config).unwrap()).unwrap();
+    }
+}
+
+/// A runtime with its own `--root`.
+pub struct Rt {
+    pub root: TempDir,
+}
+
+impl Rt {
+    pub fn new() -> Rt {
+        require_root();
+        Rt { root: TempDir::new("root") }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--root").arg(&self.root.0).args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Runs bulkhead with stdout and stderr in files, not pipes: a container started by
+    /// `create` or `run -d` inherits them and keeps a pipe open long after bulkhead has exited.
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        capture(self.command(args))
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args);
+        assert!(out.status.success(), "bulkhead {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `run` in the foreground: (exit code, stdout, stderr).
+    pub fn run(&self, b: &Bundle, id: &str) -> (i32, String, String) {
+        let out = self.cmd(&["run", "--bundle", b.dir().to_str().unwrap(), id]);
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    /// The status field of `state`.
+    pub fn status(&self, id: &str) -> String {
+        let v: Value = serde_json::from_str(&self.ok(&["state", id])).unwrap();
+        v["status"].as_str().unwrap().to_string()
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    /// Waits (bounded) for a container to reach `status`.
+    pub fn wait_status(&self, id: &str, status: &str) {
+        for _ in 0..500 {
+            if self.status(id) == status {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("{id} never reached {status}, it is {}", self.status(id));
+    }
+
+    /// Asserts that container `id` left nothing behind: no state, no cgroup, no process.
+    pub fn assert_clean(&self, id: &str, b: &Bundle) {
+        assert!(!self.root.0.join(id).exists(), "state directory of {id} left behind");
+        let cg = find_cgroups(id);
+        assert!(cg.is_empty(), "cgroups of {id} left behind: {cg:?}");
+        let procs = processes_with(&b.marker);
+        assert!(procs.is_empty(), "processes of {id} left behind: {procs:?}");
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains(b.dir().to_str().unwrap()), "mounts of {id} left in the host namespace");
+    }
+}
+
+/// Runs `c` with stdout/stderr going to temporary files; returns them as an Output.
+pub fn capture(mut c: Command) -> Output {
+    let dir = TempDir::new("out");
+    let (o, e) = (dir.0.join("stdout"), dir.0.join("stderr"));
+    c.stdout(std::fs::File::create(&o).unwrap()).stderr(std::fs::File::create(&e).unwrap());
+    let status = c.status().unwrap();
+    Output { status, stdout: std::fs::read(&o).unwrap(), stderr: std::fs::read(&e).unwrap() }
+}
+
+/// Cgroup directories named `id` anywhere under /sys/fs/cgroup (depth-limited).
+pub fn find_cgroups(id: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, id: &str, depth: u32, out: &mut Vec<PathBuf>) {
+        if depth > 5 {
+            return;
+        }
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                if e.file_name() == id {
+                    out.push(e.path());
+                }
+                walk(&e.path(), id, depth + 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), id, 0, &mut out);
+    out
+}
+
+/// Live (non-zombie) processes whose environment holds `marker`.
+pub fn processes_with(marker: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = stat.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'));
+        if !zombie && String::from_utf8_lossy(&env).contains(marker) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

@@ -1,0 +1,189 @@
+//! The OCI lifecycle through the command line: create/start/state/kill/delete, run, list, ps,
+//! and the rules about which command is allowed in which state.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+#[test]
+fn create_start_kill_delete_walks_the_states() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("life");
+    let pidfile = b.dir().join("init.pid");
+    rt.ok(&["create", "--bundle", b.dir().to_str().unwrap(), "--pid-file", pidfile.to_str().unwrap(), &id]);
+    let st = rt.state(&id);
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["bundle"], b.dir().to_str().unwrap());
+    let pid = st["pid"].as_i64().unwrap();
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), pid.to_string());
+    assert!(st["created"].as_str().unwrap().ends_with('Z'));
+    // The init is waiting: it is still the runtime, not yet the program.
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    assert!(!exe.to_string_lossy().contains("busybox"), "the program ran before start: {exe:?}");
+
+    rt.ok(&["start", &id]);
+    assert_eq!(rt.status(&id), "running");
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(exe.to_string_lossy().ends_with("/bin/busybox"), "{exe:?}");
+
+    // start only from created
+    let again = rt.cmd(&["start", &id]);
+    assert!(!again.status.success());
+    assert_eq!(rt.status(&id), "running", "a failed start changed the state");
+    // delete only when stopped
+    let del = rt.cmd(&["delete", &id]);
+    assert!(!del.status.success());
+    assert!(stderr(&del).contains("not stopped"), "{}", stderr(&del));
+
+    rt.ok(&["kill", &id, "KILL"]);
+    rt.wait_status(&id, "stopped");
+    assert_eq!(rt.state(&id)["pid"], 0);
+    // kill only when created or running
+    let k = rt.cmd(&["kill", &id, "TERM"]);
+    assert!(!k.status.success());
+    rt.ok(&["delete", &id]);
+    rt.assert_clean(&id, &b);
+    // delete of a container that does not exist: an error, unless --force
+    assert!(!rt.cmd(&["delete", &id]).status.success());
+    rt.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn kill_of_a_created_container_ends_it() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["true"]);
+    let id = unique("created-kill");
+    rt.ok(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
+    rt.ok(&["kill", &id, "TERM"]);
+    rt.wait_status(&id, "stopped");
+    rt.ok(&["delete", &id]);
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn delete_force_kills_a_running_container() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("force");
+    rt.ok(&["run", "--detach", "--bundle", b.dir().to_str().unwrap(), &id]);
+    assert_eq!(rt.status(&id), "running");
+    rt.ok(&["delete", "--force", &id]);
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn run_returns_the_exit_code_of_the_program() {
+    let rt = Rt::new();
+    for (args, code) in [(vec!["sh", "-c", "exit 3"], 3), (vec!["true"], 0), (vec!["sh", "-c", "kill -9 $$"], 137)] {
+        let mut b = Bundle::new(&args);
+        // Pid 1 of a pid namespace cannot be killed from inside it; run this one without.
+        let ns: Vec<Value> = b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "pid").cloned().collect();
+        b.set("/linux/namespaces", Value::Array(ns));
+        let id = unique("exit");
+        let (got, _, err) = rt.run(&b, &id);
+        assert_eq!(got, code, "{args:?}: {err}");
+        rt.assert_clean(&id, &b);
+    }
+}
+
+#[test]
+fn run_keep_leaves_a_stopped_container() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["true"]);
+    let id = unique("keep");
+    rt.ok(&["run", "--keep", "--bundle", b.dir().to_str().unwrap(), &id]);
+    assert_eq!(rt.status(&id), "stopped");
+    rt.ok(&["delete", &id]);
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn list_and_ps_show_containers_and_processes() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("list");
+    rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let table = rt.ok(&["list"]);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("ID  "), "{table}");
+    let row = lines.next().unwrap();
+    assert!(row.starts_with(&id) && row.contains("running") && row.contains("root"), "{row}");
+    let json: Value = serde_json::from_str(&rt.ok(&["list", "--format", "json"])).unwrap();
+    assert_eq!(json[0]["id"], id.as_str());
+    assert_eq!(json[0]["status"], "running");
+    assert_eq!(rt.ok(&["list", "-q"]).trim(), id);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert_eq!(pids, vec![pid]);
+    let ps = rt.ok(&["ps", &id]);
+    assert!(ps.lines().next().unwrap().contains("PID"), "{ps}");
+    assert!(ps.lines().any(|l| l.contains("sleep 1000")), "{ps}");
+    rt.ok(&["delete", "-f", &id]);
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn commands_on_one_container_serialize_and_others_do_not_wait() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let ids: Vec<String> = (0..6).map(|_| unique("par")).collect();
+    // Parallel creates of different containers all succeed.
+    let handles: Vec<_> = ids
+        .iter()
+        .map(|id| rt.command(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), id]).spawn().unwrap())
+        .collect();
+    for mut h in handles {
+        assert!(h.wait().unwrap().success());
+    }
+    // Racing kill/delete --force on one container: exactly one outcome, no torn state.
+    let id = &ids[0];
+    let racers: Vec<_> = (0..4).map(|_| rt.command(&["delete", "--force", id]).spawn().unwrap()).collect();
+    for mut r in racers {
+        assert!(r.wait().unwrap().success());
+    }
+    assert!(!rt.root.0.join(id).exists());
+    for id in &ids[1..] {
+        assert_eq!(rt.status(id), "running");
+        rt.ok(&["delete", "--force", id]);
+    }
+    for id in &ids {
+        rt.assert_clean(id, &b);
+    }
+}
+
+#[test]
+fn features_and_spec() {
+    let rt = Rt::new();
+    let f: Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    assert!(f["hooks"].as_array().unwrap().iter().any(|h| h == "createRuntime"));
+    assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "user"));
+    let dir = TempDir::new("spec");
+    rt.ok(&["spec", "--bundle", dir.0.to_str().unwrap()]);
+    let spec: Value = serde_json::from_str(&std::fs::read_to_string(dir.0.join("config.json")).unwrap()).unwrap();
+    assert_eq!(spec["root"]["path"], "rootfs");
+    // Refuses to overwrite.
+    let again = rt.cmd(&["spec", "--bundle", dir.0.to_str().unwrap()]);
+    assert!(!again.status.success() && stderr(&again).contains("exists"));
+    let rl = TempDir::new("spec-rootless");
+    rt.ok(&["spec", "--rootless", "--bundle", rl.0.to_str().unwrap()]);
+    let spec: Value = serde_json::from_str(&std::fs::read_to_string(rl.0.join("config.json")).unwrap()).unwrap();
+    assert!(spec["linux"]["uidMappings"].is_array());
+}
+
+#[test]
+fn json_log_format_carries_the_error() {
+    let rt = Rt::new();
+    let log = TempDir::new("log");
+    let file = log.0.join("log.json");
+    let out = rt.cmd(&["--log", file.to_str().unwrap(), "--log-format", "json", "start", "nosuchcontainer"]);
+    assert!(!out.status.success());
+    let line = std::fs::read_to_string(&file).unwrap();
+    let v: Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    assert_eq!(v["level"], "error");
+    assert!(v["msg"].as_str().unwrap().contains("does not exist"), "{v}");
+    assert!(v["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}

@@ -1,0 +1,300 @@
+//! Cgroups, as far as the lifecycle needs them: find the host's hierarchies, create the
+//! container's cgroup in each, put its processes there, list and signal them, remove it again.
+//! Resource limits are a later layer on top of this one.
+
+use crate::error::{Context, Error, Result};
+use crate::mounts::{MountContext, Options};
+use bulkhead_linux::{fd, mount as sys, resolve};
+use std::fs;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Component, Path, PathBuf};
+
+/// One mounted cgroup hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hierarchy {
+    /// Where it is mounted on the host.
+    pub mountpoint: PathBuf,
+    /// The cgroup the mount shows as its root (mountinfo's root field).
+    pub root: PathBuf,
+    /// v1 controllers and `name=` options; empty for the v2 unified hierarchy.
+    pub controllers: Vec<String>,
+}
+
+impl Hierarchy {
+    pub fn is_v2(&self) -> bool {
+        self.controllers.is_empty()
+    }
+
+    /// The key of this hierarchy's line in /proc/<pid>/cgroup ("cpu,cpuacct", "name=systemd", "").
+    fn key(&self) -> String {
+        self.controllers.join(",")
+    }
+
+    /// A short name for the container's view under /sys/fs/cgroup.
+    pub fn view_name(&self) -> String {
+        if self.is_v2() {
+            return "unified".into();
+        }
+        self.controllers
+            .iter()
+            .map(|c| c.strip_prefix("name=").unwrap_or(c))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// The cgroup hierarchies mounted on this host, from /proc/self/mountinfo.
+pub fn hierarchies() -> io::Result<Vec<Hierarchy>> {
+    Ok(parse_mountinfo(&fs::read_to_string("/proc/self/mountinfo")?))
+}
+
+fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for line in text.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 5 || post.len() < 3 {
+            continue;
+        }
+        let controllers: Vec<String> = match post[0] {
+            "cgroup2" => Vec::new(),
+            "cgroup" => post[2]
+                .split(',')
+                .filter(|o| !matches!(*o, "rw" | "ro" | "relatime" | "nosuid" | "nodev" | "noexec") && !o.starts_with("release_agent") && *o != "clone_children" && *o != "xattr")
+                .map(String::from)
+                .collect(),
+            _ => continue,
+        };
+        let h = Hierarchy { mountpoint: PathBuf::from(pre[4]), root: PathBuf::from(pre[3]), controllers };
+        // One entry per hierarchy: a second mount of the same one (e.g. a container's view) is skipped.
+        if !out.iter().any(|o| o.controllers == h.controllers) {
+            out.push(h);
+        }
+    }
+    out
+}
+
+/// The container's cgroup: one directory per hierarchy, and the ones we created for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cgroup {
+    /// (hierarchy, directory on the host) pairs.
+    pub dirs: Vec<(Hierarchy, PathBuf)>,
+    /// Directories this runtime created, deepest first: exactly what `remove` deletes.
+    pub created: Vec<PathBuf>,
+}
+
+/// Where a cgroupsPath lands in each hierarchy. An absolute path is taken from the hierarchy's
+/// root; a relative one (or the default, the container id) from the runtime's own cgroup, as
+/// runc's cgroupfs driver does.
+pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+    let path = cgroups_path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(id));
+    if path.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(Error::Config(format!("linux.cgroupsPath: {path:?} must not contain '..'")));
+    }
+    let own = fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
+    let mut dirs = Vec::new();
+    for h in hierarchies().ctx(|| "read /proc/self/mountinfo".into())? {
+        let base = if path.is_absolute() { PathBuf::from("/") } else { own_path(&own, &h.key()) };
+        let full = base.join(&path);
+        dirs.push((h.clone(), h.mountpoint.join(relative_to_mount(&full, &h.root))));
+    }
+    Ok(Cgroup { dirs, created: Vec::new() })
+}
+
+/// A cgroup path as seen from a mount whose root is `mount_root`: always relative, so joining it
+/// to the mount point can never leave the hierarchy.
+fn relative_to_mount(cgroup: &Path, mount_root: &Path) -> PathBuf {
+    let inner = cgroup.strip_prefix(mount_root).unwrap_or(cgroup);
+    inner.components().filter(|c| matches!(c, Component::Normal(_))).collect()
+}
+
+/// This process's cgroup in the hierarchy whose /proc/self/cgroup line has `key`.
+fn own_path(proc_cgroup: &str, key: &str) -> PathBuf {
+    for line in proc_cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrl, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+        let mut a: Vec<&str> = ctrl.split(',').collect();
+        let mut b: Vec<&str> = key.split(',').collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        if a == b {
+            return PathBuf::from(path);
+        }
+    }
+    PathBuf::from("/")
+}
+
+impl Cgroup {
+    /// Creates the directories, recording the ones that did not exist yet.
+    pub fn create(&mut self) -> Result<()> {
+        for (h, dir) in &self.dirs {
+            let mut missing = Vec::new();
+            let mut d = dir.as_path();
+            while !d.exists() && d != h.mountpoint {
+                missing.push(d.to_path_buf());
+                d = match d.parent() {
+                    Some(p) => p,
+                    None => break,
+                };
+            }
+            for m in missing.iter().rev() {
+                fs::create_dir(m).ctx(|| format!("create cgroup {}", m.display()))?;
+                self.created.insert(0, m.clone());
+                if h.controllers.iter().any(|c| c == "cpuset") {
+                    inherit_cpuset(m)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves `pid` into the container's cgroup in every hierarchy.
+    pub fn add(&self, pid: i32) -> Result<()> {
+        for (_, dir) in &self.dirs {
+            fs::write(dir.join("cgroup.procs"), pid.to_string())
+                .ctx(|| format!("join cgroup {}", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The pids in the container's cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let Some((_, dir)) = self.dirs.iter().find(|(h, _)| h.controllers.iter().any(|c| c == "pids")).or(self.dirs.first()) else {
+            return Ok(Vec::new());
+        };
+        let text = match fs::read_to_string(dir.join("cgroup.procs")) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).ctx(|| format!("read {}/cgroup.procs", dir.display())),
+        };
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
+    /// Sends `sig` to every process in the cgroup.
+    pub fn signal_all(&self, sig: i32) -> Result<()> {
+        for pid in self.pids()? {
+            match bulkhead_linux::process::kill(pid, sig) {
+                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                    return Err(e).ctx(|| format!("signal pid {pid}"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the directories this runtime created (and only those). Exiting processes keep a
+    /// cgroup busy for a moment after they are gone, so EBUSY is retried briefly.
+    pub fn remove(&self) -> Result<()> {
+        let mut first_err = None;
+        for dir in &self.created {
+            if let Err(e) = remove_dir_retrying(dir) {
+                first_err.get_or_insert(e);
+            }
+        }
+        match first_err {
+            Some(e) => Err(e).ctx(|| "remove cgroup".into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// rmdir of a cgroup, retried for a while on EBUSY/ENOTEMPTY: the kernel releases a cgroup a
+/// moment after its last process is reaped.
+fn remove_dir_retrying(dir: &Path) -> io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) && tries < 400 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+        }
+    }
+}
+
+/// A new v1 cpuset cgroup starts with no cpus and mems; copy the parent's so processes may join.
+fn inherit_cpuset(dir: &Path) -> Result<()> {
+    let Some(parent) = dir.parent() else { return Ok(()) };
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let value = fs::read_to_string(parent.join(file)).ctx(|| format!("read {}/{file}", parent.display()))?;
+        fs::write(dir.join(file), value.trim()).ctx(|| format!("write {}/{file}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// A `cgroup` mount in the config: the container sees its own cgroup of each hierarchy, bound
+/// from the host (read-only when the mount says `ro`), under a tmpfs when the host is v1.
+pub fn mount_cgroupfs(root: &impl AsRawFd, dest: &Path, opts: &Options, ctx: &MountContext) -> Result<()> {
+    let Some(cg) = ctx.cgroup else { return Ok(()) };
+    let ro = opts.flags & libc::MS_RDONLY;
+    let base_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    let target = resolve::make_in_root(root, dest, resolve::Kind::Dir)
+        .ctx(|| format!("mounts: create destination {}", dest.display()))?;
+    let only_v2 = cg.dirs.len() == 1 && cg.dirs[0].0.is_v2();
+    if only_v2 {
+        let t = PathBuf::from(fd::proc_fd_path(&target));
+        sys::mount(Some(&cg.dirs[0].1), &t, None, libc::MS_BIND, None).ctx(|| format!("mounts: bind cgroup2 on {}", dest.display()))?;
+        return crate::mounts::remount(&t, base_flags | ro, dest);
+    }
+    let t = PathBuf::from(fd::proc_fd_path(&target));
+    sys::mount(Some(Path::new("tmpfs")), &t, Some("tmpfs"), base_flags, Some("mode=755"))
+        .ctx(|| format!("mounts: tmpfs on {}", dest.display()))?;
+    for (h, dir) in &cg.dirs {
+        let sub = dest.join(h.view_name());
+        let st = resolve::make_in_root(root, &sub, resolve::Kind::Dir).ctx(|| format!("mounts: create {}", sub.display()))?;
+        let sp = PathBuf::from(fd::proc_fd_path(&st));
+        sys::mount(Some(dir), &sp, None, libc::MS_BIND, None).ctx(|| format!("mounts: bind {} on {}", dir.display(), sub.display()))?;
+        let again = resolve::open_in_root(root, &sub, libc::O_PATH, 0).ctx(|| format!("mounts: reopen {}", sub.display()))?;
+        crate::mounts::remount(&PathBuf::from(fd::proc_fd_path(&again)), base_flags | ro, &sub)?;
+    }
+    if ro != 0 {
+        let again = resolve::open_in_root(root, dest, libc::O_PATH, 0).ctx(|| format!("mounts: reopen {}", dest.display()))?;
+        sys::mount(None, &PathBuf::from(fd::proc_fd_path(&again)), None, libc::MS_REMOUNT | base_flags | libc::MS_RDONLY, Some("mode=755"))
+            .ctx(|| format!("mounts: remount {} read-only", dest.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+30 25 0:26 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+31 30 0:27 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+32 30 0:28 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+33 30 0:29 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+34 30 0:30 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn finds_v1_and_unified_hierarchies() {
+        let hs = parse_mountinfo(HYBRID);
+        assert_eq!(hs.len(), 4);
+        assert_eq!(hs[0].controllers, vec!["cpu"]);
+        assert_eq!(hs[2].controllers, vec!["name=systemd"]);
+        assert_eq!(hs[2].view_name(), "systemd");
+        assert!(hs[3].is_v2());
+    }
+
+    #[test]
+    fn cgroup_paths_stay_inside_the_mount() {
+        assert_eq!(relative_to_mount(Path::new("/t1"), Path::new("/")), PathBuf::from("t1"));
+        assert_eq!(relative_to_mount(Path::new("/a/b/t1"), Path::new("/a/b")), PathBuf::from("t1"));
+        assert_eq!(relative_to_mount(Path::new("/x/t1"), Path::new("/a")), PathBuf::from("x/t1"));
+    }
+
+    #[test]
+    fn own_path_matches_comounted_controllers_in_any_order() {
+        let pc = "12:cpuacct,cpu:/a/b\n1:name=systemd:/sys\n0::/u\n";
+        assert_eq!(own_path(pc, "cpu,cpuacct"), PathBuf::from("/a/b"));
+        assert_eq!(own_path(pc, "name=systemd"), PathBuf::from("/sys"));
+        assert_eq!(own_path(pc, ""), PathBuf::from("/u"));
+    }
+}

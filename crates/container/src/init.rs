@@ -1,0 +1,142 @@
+//! The container's init: a fork of the runtime that sets itself up inside its new namespaces,
+//! waits for `start`, and becomes the container's program with exec. No second binary is
+//! executed on the way (no re-exec, no copy of the runtime).
+
+use crate::error::{Context, Error, Result};
+use crate::launch::{Hooks, Launch};
+use crate::mounts::MountContext;
+use crate::namespaces;
+use crate::process::{self, ProcessOpts};
+use crate::rootfs;
+use crate::sync::{self, Channel};
+use bulkhead_linux::process as sys;
+use oci_spec::runtime::LinuxNamespaceType as T;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::os::fd::OwnedFd;
+
+/// Runs in the forked child; never returns.
+pub fn run(l: &Launch, opened: &[(T, OwnedFd)], ch: Channel, hooks: &dyn Hooks) -> ! {
+    let mut start_conn = None;
+    let code = match set_up(l, opened, &ch, hooks, &mut start_conn) {
+        Ok(never) => match never {},
+        Err(e) => {
+            // Before `start` the runtime's create is listening; after it, `start` is.
+            match start_conn {
+                Some(mut c) => {
+                    let _ = c.write_all(format!("error:{e}").as_bytes());
+                }
+                None => ch.send_error(&e.to_string()),
+            }
+            1
+        }
+    };
+    sys::exit_now(code)
+}
+
+enum Never {}
+
+fn set_up(
+    l: &Launch,
+    opened: &[(T, OwnedFd)],
+    ch: &Channel,
+    hooks: &dyn Hooks,
+    start_conn: &mut Option<UnixStream>,
+) -> Result<Never> {
+    // Until exec, no process of the container may open our /proc/<pid>/exe, mem or fds.
+    sys::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    // If the runtime dies during set-up, so do we; cleared once we are ready.
+    sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    let host_pid = ch.expect_pid()?;
+    let userns = l.ns.has(T::User);
+    if l.ns.creates(T::User) {
+        sys::setresgid(0).ctx(|| "become root in the user namespace (gid)".into())?;
+        sys::setresuid(0).ctx(|| "become root in the user namespace (uid)".into())?;
+    }
+    namespaces::join(opened)?;
+    if l.ns.new_cgroup {
+        // Now that the runtime has put us in our cgroup, it becomes the namespace's root.
+        bulkhead_linux::ns::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
+    }
+    set_identity(l)?;
+    if l.new_keyring {
+        sys::join_new_session_keyring().ctx(|| "join a new session keyring".into())?;
+    }
+    if !l.ns.has(T::Mount) {
+        return Err(Error::Config("linux.namespaces: a mount namespace is required".into()));
+    }
+    let proc_ = l.spec.process().as_ref().ok_or_else(|| Error::Config("process: missing".into()))?;
+    if let Some(adj) = proc_.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).ctx(|| format!("process.oomScoreAdj: set {adj}"))?;
+    }
+    let ctx = MountContext {
+        bundle: &l.bundle,
+        userns,
+        cgroupns: l.ns.has(T::Cgroup),
+        netns: l.ns.has(T::Network),
+        cgroup: Some(l.cgroup),
+    };
+    let root = rootfs::prepare(l.spec, &l.rootfs, &ctx)?;
+    ch.send(sync::HOOKS)?;
+    ch.expect(sync::GO)?;
+    hooks.create_container(host_pid).map_err(Error::Child)?;
+    drop(root);
+    rootfs::pivot(&l.rootfs, l.no_pivot)?;
+    rootfs::finish(l.spec)?;
+    let opts = ProcessOpts {
+        console: l.console.as_ref().and_then(|c| c.try_clone().ok()),
+        setgroups_allowed: setgroups_allowed(userns),
+        runtime: l.runtime,
+    };
+    process::setup_session(proc_, &opts)?;
+    let prepared = process::prepare(proc_, &opts)?;
+    drop(opts);
+    sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    terminate_on_signals();
+    ch.send(sync::READY)?;
+    *start_conn = Some(wait_for_start(l)?);
+    hooks.start_container(host_pid).map_err(Error::Child)?;
+    Err(process::exec(&prepared, l.preserve_fds))
+}
+
+/// As pid 1 of its namespace the waiting init would ignore every signal without a handler;
+/// `kill` of a created container must still end it (runc's init behaves the same way), so the
+/// usual terminating signals get a handler that exits. exec resets them.
+fn terminate_on_signals() {
+    for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGUSR1, libc::SIGUSR2] {
+        sys::exit_on_signal(sig);
+    }
+}
+
+fn set_identity(l: &Launch) -> Result<()> {
+    if let Some(h) = l.spec.hostname().as_deref() {
+        if !l.ns.has(T::Uts) {
+            return Err(Error::Config("hostname: needs a uts namespace".into()));
+        }
+        sys::sethostname(h).ctx(|| format!("hostname: set {h:?}"))?;
+    }
+    if let Some(d) = l.spec.domainname().as_deref() {
+        if !l.ns.has(T::Uts) {
+            return Err(Error::Config("domainname: needs a uts namespace".into()));
+        }
+        sys::setdomainname(d).ctx(|| format!("domainname: set {d:?}"))?;
+    }
+    Ok(())
+}
+
+fn setgroups_allowed(userns: bool) -> bool {
+    !userns || std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() == "allow").unwrap_or(true)
+}
+
+/// Blocks until `start` connects and sends its byte. The connection is returned and stays open
+/// (close-on-exec): `start` reads it to learn whether the exec succeeded (end-of-file) or failed
+/// (a message).
+fn wait_for_start(l: &Launch) -> Result<UnixStream> {
+    loop {
+        let (mut conn, _) = l.start.accept().ctx(|| "wait for start".into())?;
+        let mut b = [0u8; 1];
+        if conn.read(&mut b).unwrap_or(0) == 1 {
+            return Ok(conn);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The runtime's side of starting a container: fork the init with its namespaces, give it its
+//! uid/gid maps and cgroup, run the hooks that belong to the runtime's namespace, and wait until
+//! the init reports that it is ready for `start`.
+
+use crate::cgroups::Cgroup;
+use crate::error::{Context, Error, Result};
+use crate::init;
+use crate::namespaces::{self, Plan};
+use crate::sync::{self, Channel, Msg};
+use bulkhead_linux::{fd, ns, process as sys, socket};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+
+/// The hooks the container class calls at the moments the OCI spec names. The runtime layer
+/// implements them; `create_container` and `start_container` run inside the init.
+pub trait Hooks {
+    /// prestart and createRuntime: in the runtime's namespaces, once the init's exist.
+    fn create_runtime(&self, pid: i32) -> std::result::Result<(), String>;
+    /// createContainer: in the container's namespaces, before pivot_root.
+    fn create_container(&self, pid: i32) -> std::result::Result<(), String>;
+    /// startContainer: in the container, after `start`, just before the program is executed.
+    fn start_container(&self, pid: i32) -> std::result::Result<(), String>;
+}
+
+/// Everything the init needs; the init is a fork, so it sees this struct as it is at the fork.
+pub struct Launch<'a> {
+    pub spec: &'a Spec,
+    pub bundle: PathBuf,
+    /// The rootfs, absolute.
+    pub rootfs: PathBuf,
+    pub ns: Plan,
+    pub cgroup: &'a Cgroup,
+    pub console: Option<UnixStream>,
+    /// Where `start` connects; the init accepts on it once it is ready.
+    pub start: UnixListener,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    /// Join a new session keyring (runc's default; `--no-new-keyring` turns it off).
+    pub new_keyring: bool,
+    pub runtime: (u64, u64),
+}
+
+/// Forks the init and walks it to the "created" state. Returns the init's pid (in the runtime's
+/// pid namespace). On failure the init is killed and reaped before returning.
+pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
+    let (parent_end, child_end) = socket::seqpacket_pair().ctx(|| "create sync socket".into())?;
+    let opened = namespaces::open_joins(&l.ns)?;
+    let pid_join = opened.iter().find(|(t, _)| *t == LinuxNamespaceType::Pid);
+    let own_pid_ns = match pid_join {
+        Some((_, f)) => {
+            let own = fd::openat(None, "/proc/self/ns/pid".as_ref(), libc::O_RDONLY, 0).ctx(|| "open own pid namespace".into())?;
+            ns::setns(f, libc::CLONE_NEWPID).ctx(|| "linux.namespaces: join pid namespace".into())?;
+            Some(own)
+        }
+        None => None,
+    };
+    let forked = sys::clone_fork(l.ns.clone_flags, None);
+    if let Some(own) = &own_pid_ns {
+        // Children forked from here on (hooks) must be in our own pid namespace again.
+        let _ = ns::setns(own, libc::CLONE_NEWPID);
+    }
+    match forked.ctx(|| "clone the container's init".into())? {
+        sys::Forked::Child => {
+            drop(parent_end);
+            init::run(l, &opened, Channel(child_end), hooks)
+        }
+        sys::Forked::Parent(pid) => {
+            drop(child_end);
+            let ch = Channel(parent_end);
+            match drive(l, pid, &ch, hooks) {
+                Ok(()) => Ok(pid),
+                Err(e) => {
+                    let _ = sys::kill(pid, libc::SIGKILL);
+                    let _ = sys::wait_pid(pid);
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+fn drive(l: &Launch, pid: i32, ch: &Channel, hooks: &dyn Hooks) -> Result<()> {
+    if l.ns.creates(LinuxNamespaceType::User) {
+        let linux = l.spec.linux().as_ref();
+        write_id_map(pid, "uid_map", linux.and_then(|x| x.uid_mappings().as_deref()).unwrap_or(&[]))?;
+        write_id_map(pid, "gid_map", linux.and_then(|x| x.gid_mappings().as_deref()).unwrap_or(&[]))?;
+    }
+    l.cgroup.add(pid)?;
+    ch.send(&format!("{}:{pid}", sync::GO))?;
+    loop {
+        match ch.recv()? {
+            Msg::Word(w) if w == sync::HOOKS => {
+                hooks.create_runtime(pid).map_err(Error::Child)?;
+                ch.send(sync::GO)?;
+            }
+            Msg::Word(w) if w == sync::READY => return Ok(()),
+            Msg::Word(w) => return Err(Error::Child(format!("sync: unexpected message {w:?}"))),
+            Msg::Failed(e) => return Err(Error::Child(e)),
+            Msg::Closed => return Err(Error::Child("container init exited during set-up".into())),
+        }
+    }
+}
+
+/// Writes /proc/<pid>/{uid,gid}_map. An empty mapping list is a config error: a new user
+/// namespace without mappings can do nothing.
+fn write_id_map(pid: i32, file: &str, maps: &[LinuxIdMapping]) -> Result<()> {
+    let field = if file == "uid_map" { "linux.uidMappings" } else { "linux.gidMappings" };
+    if maps.is_empty() {
+        return Err(Error::Config(format!("{field}: a new user namespace needs at least one mapping")));
+    }
+    let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect();
+    std::fs::write(format!("/proc/{pid}/{file}"), text).ctx(|| format!("{field}: write /proc/{pid}/{file}"))
+}

@@ -1,0 +1,229 @@
+//! The config's `mounts`: option parsing and mounting beneath the rootfs.
+
+use crate::error::{Context, Error, Result};
+use bulkhead_linux::{fd, mount as sys, resolve};
+use oci_spec::runtime::Mount;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// A mount's options split the way mount(2) wants them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// MS_* flags set by the options.
+    pub flags: u64,
+    /// MS_* flags cleared by the options (`rw`, `suid`, `dev`, ...); kept for remounts.
+    pub cleared: u64,
+    /// Propagation changes (MS_SHARED, MS_SLAVE, ...), each applied by its own mount call.
+    pub propagation: Vec<u64>,
+    /// Filesystem-specific options, passed as mount data ("mode=755,size=65536k").
+    pub data: Vec<String>,
+    /// A bind or rbind mount.
+    pub bind: bool,
+    /// Recursive read-only (`rro`) etc. are not supported yet; kept to report them.
+    pub unsupported: Vec<String>,
+}
+
+/// Parses OCI/fstab mount options. Unknown words are filesystem data, as runc treats them.
+pub fn parse_options(opts: &[String]) -> Options {
+    let mut o = Options::default();
+    for opt in opts {
+        let set = |o: &mut Options, f: u64| {
+            o.flags |= f;
+            o.cleared &= !f;
+        };
+        let clear = |o: &mut Options, f: u64| {
+            o.flags &= !f;
+            o.cleared |= f;
+        };
+        match opt.as_str() {
+            "defaults" => {}
+            "ro" => set(&mut o, libc::MS_RDONLY),
+            "rw" => clear(&mut o, libc::MS_RDONLY),
+            "nosuid" => set(&mut o, libc::MS_NOSUID),
+            "suid" => clear(&mut o, libc::MS_NOSUID),
+            "nodev" => set(&mut o, libc::MS_NODEV),
+            "dev" => clear(&mut o, libc::MS_NODEV),
+            "noexec" => set(&mut o, libc::MS_NOEXEC),
+            "exec" => clear(&mut o, libc::MS_NOEXEC),
+            "sync" => set(&mut o, libc::MS_SYNCHRONOUS),
+            "async" => clear(&mut o, libc::MS_SYNCHRONOUS),
+            "dirsync" => set(&mut o, libc::MS_DIRSYNC),
+            "remount" => set(&mut o, libc::MS_REMOUNT),
+            "mand" => set(&mut o, libc::MS_MANDLOCK),
+            "nomand" => clear(&mut o, libc::MS_MANDLOCK),
+            "atime" => clear(&mut o, libc::MS_NOATIME),
+            "noatime" => set(&mut o, libc::MS_NOATIME),
+            "diratime" => clear(&mut o, libc::MS_NODIRATIME),
+            "nodiratime" => set(&mut o, libc::MS_NODIRATIME),
+            "relatime" => set(&mut o, libc::MS_RELATIME),
+            "norelatime" => clear(&mut o, libc::MS_RELATIME),
+            "strictatime" => set(&mut o, libc::MS_STRICTATIME),
+            "nostrictatime" => clear(&mut o, libc::MS_STRICTATIME),
+            "bind" => o.bind = true,
+            "rbind" => {
+                o.bind = true;
+                o.flags |= libc::MS_REC;
+            }
+            "private" => o.propagation.push(libc::MS_PRIVATE),
+            "rprivate" => o.propagation.push(libc::MS_PRIVATE | libc::MS_REC),
+            "shared" => o.propagation.push(libc::MS_SHARED),
+            "rshared" => o.propagation.push(libc::MS_SHARED | libc::MS_REC),
+            "slave" => o.propagation.push(libc::MS_SLAVE),
+            "rslave" => o.propagation.push(libc::MS_SLAVE | libc::MS_REC),
+            "unbindable" => o.propagation.push(libc::MS_UNBINDABLE),
+            "runbindable" => o.propagation.push(libc::MS_UNBINDABLE | libc::MS_REC),
+            // Container-engine hints that carry no kernel meaning here.
+            "tmpcopyup" | "notmpcopyup" | "copy-symlink" | "z" | "Z" | "U" => {}
+            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec" | "idmap"
+            | "ridmap" => o.unsupported.push(opt.clone()),
+            other => o.data.push(other.to_string()),
+        }
+    }
+    o
+}
+
+/// Flags that a read-only or other attribute remount of a bind mount takes.
+const REMOUNT_ATTRS: u64 = libc::MS_RDONLY
+    | libc::MS_NOSUID
+    | libc::MS_NODEV
+    | libc::MS_NOEXEC
+    | libc::MS_NOATIME
+    | libc::MS_NODIRATIME
+    | libc::MS_RELATIME
+    | libc::MS_STRICTATIME;
+
+/// Everything a config mount needs besides the rootfs.
+pub struct MountContext<'a> {
+    /// The bundle directory: relative bind sources are relative to it.
+    pub bundle: &'a Path,
+    /// Whether the container has a new user namespace (mknod and some mounts are refused there).
+    pub userns: bool,
+    /// Whether the container has its own cgroup namespace.
+    pub cgroupns: bool,
+    /// Whether the container has its own network namespace (sysfs needs one to be mounted fresh).
+    pub netns: bool,
+    /// The container's cgroup, for a `cgroup` mount.
+    pub cgroup: Option<&'a crate::cgroups::Cgroup>,
+}
+
+/// Mounts one config entry beneath `root` (an fd of the rootfs directory).
+pub fn mount_entry(root: &impl AsRawFd, m: &Mount, ctx: &MountContext) -> Result<()> {
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        return Err(Error::Config(format!(
+            "mounts: destination {:?} is not an absolute path",
+            dest
+        )));
+    }
+    let typ = m.typ().as_deref().unwrap_or("");
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+    if let Some(bad) = opts.unsupported.first() {
+        return Err(Error::Config(format!(
+            "mounts[{}]: option {bad:?} is not supported yet",
+            dest.display()
+        )));
+    }
+    if (typ == "cgroup" || typ == "cgroup2") && !opts.bind {
+        return crate::cgroups::mount_cgroupfs(root, dest, &opts, ctx);
+    }
+    if opts.bind || typ == "bind" {
+        return bind_entry(root, m, &opts, ctx);
+    }
+    let target = resolve::make_in_root(root, dest, resolve::Kind::Dir)
+        .ctx(|| format!("mounts: create destination {}", dest.display()))?;
+    let target_path = PathBuf::from(fd::proc_fd_path(&target));
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+    let data = opts.data.join(",");
+    let flags = opts.flags & !libc::MS_REMOUNT;
+    let res = sys::mount(Some(&source), &target_path, Some(typ), flags, Some(&data));
+    match res {
+        Err(e) if typ == "sysfs" && (e.raw_os_error() == Some(libc::EPERM) || !ctx.netns) => {
+            // A sysfs instance belongs to a network namespace; without one of our own (or in a
+            // user namespace) the kernel refuses a new one, so bind the host's, read-only.
+            sys::mount(Some(Path::new("/sys")), &target_path, None, libc::MS_BIND | libc::MS_REC, None)
+                .ctx(|| format!("mounts: bind /sys on {}", dest.display()))?;
+            remount(&target_path, libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, dest)?;
+        }
+        Err(e) if typ == "mqueue" && e.raw_os_error() == Some(libc::EPERM) && ctx.userns => {
+            sys::mount(Some(Path::new("/dev/mqueue")), &target_path, None, libc::MS_BIND | libc::MS_REC, None)
+                .ctx(|| format!("mounts: bind /dev/mqueue on {}", dest.display()))?;
+        }
+        r => r.ctx(|| format!("mounts: mount {typ} on {}", dest.display()))?,
+    }
+    apply_propagation(&target_path, &opts, dest)
+}
+
+fn bind_entry(root: &impl AsRawFd, m: &Mount, opts: &Options, ctx: &MountContext) -> Result<()> {
+    let dest = m.destination();
+    let src = m
+        .source()
+        .as_ref()
+        .ok_or_else(|| Error::Config(format!("mounts[{}]: a bind mount needs a source", dest.display())))?;
+    let src = if src.is_absolute() { src.clone() } else { ctx.bundle.join(src) };
+    // Open the source once and mount from the fd, so what we checked is what we mount.
+    let src_fd = fd::open_path(&src, false).ctx(|| format!("mounts[{}]: source {}", dest.display(), src.display()))?;
+    let kind = if resolve::is_dir(&src_fd).unwrap_or(true) { resolve::Kind::Dir } else { resolve::Kind::File };
+    let target = resolve::make_in_root(root, dest, kind)
+        .ctx(|| format!("mounts: create destination {}", dest.display()))?;
+    let target_path = PathBuf::from(fd::proc_fd_path(&target));
+    let src_path = PathBuf::from(fd::proc_fd_path(&src_fd));
+    let flags = libc::MS_BIND | (opts.flags & libc::MS_REC);
+    sys::mount(Some(&src_path), &target_path, None, flags, None)
+        .ctx(|| format!("mounts: bind {} on {}", src.display(), dest.display()))?;
+    if opts.flags & REMOUNT_ATTRS != 0 {
+        // The bind itself ignores attribute flags; they take a second, remount call. Re-open the
+        // target, which now is the new mount's root.
+        let mounted = resolve::open_in_root(root, dest, libc::O_PATH, 0)
+            .ctx(|| format!("mounts: reopen {}", dest.display()))?;
+        let mounted_path = PathBuf::from(fd::proc_fd_path(&mounted));
+        remount(&mounted_path, opts.flags & REMOUNT_ATTRS, dest)?;
+    }
+    apply_propagation(&target_path, opts, dest)
+}
+
+/// Remounts a bind mount with `flags`, keeping the locked flags the mount already has.
+pub fn remount(path: &Path, flags: u64, dest: &Path) -> Result<()> {
+    let existing = sys::mount_flags_of(path).unwrap_or(0);
+    let keep = existing & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY);
+    sys::mount(None, path, None, libc::MS_REMOUNT | libc::MS_BIND | flags | keep, None)
+        .ctx(|| format!("mounts: remount {} with flags {:#x}", dest.display(), flags))
+}
+
+fn apply_propagation(path: &Path, opts: &Options, dest: &Path) -> Result<()> {
+    for p in &opts.propagation {
+        sys::mount(None, path, None, *p, None)
+            .ctx(|| format!("mounts: set propagation of {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn splits_flags_propagation_and_data() {
+        let o = parse_options(&v(&["nosuid", "strictatime", "mode=755", "size=65536k", "rslave"]));
+        assert_eq!(o.flags, libc::MS_NOSUID | libc::MS_STRICTATIME);
+        assert_eq!(o.data, v(&["mode=755", "size=65536k"]));
+        assert_eq!(o.propagation, vec![libc::MS_SLAVE | libc::MS_REC]);
+        assert!(!o.bind);
+    }
+
+    #[test]
+    fn later_options_win() {
+        let o = parse_options(&v(&["ro", "rw", "rbind"]));
+        assert_eq!(o.flags & libc::MS_RDONLY, 0);
+        assert!(o.bind);
+        assert_eq!(o.flags & libc::MS_REC, libc::MS_REC);
+    }
+
+    #[test]
+    fn recursive_attributes_are_reported() {
+        assert_eq!(parse_options(&v(&["rro"])).unsupported, v(&["rro"]));
+    }
+}

@@ -1,0 +1,113 @@
+//! File descriptors: opening with O_CLOEXEC always, and the fd-hygiene step before exec.
+
+use crate::{cstr, cvt};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// Opens `path` relative to `dir` (or the cwd when `dir` is None) with `flags | O_CLOEXEC`.
+pub fn openat(dir: Option<RawFd>, path: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+    let c = cstr(path)?;
+    let dirfd = dir.unwrap_or(libc::AT_FDCWD);
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call; the returned fd is
+    // fresh and owned by nobody else, so wrapping it in OwnedFd is sound.
+    let fd = cvt(unsafe { libc::openat(dirfd, c.as_ptr(), flags | libc::O_CLOEXEC, mode) })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Opens a path for reference only (O_PATH), not following a final symlink when `nofollow`.
+pub fn open_path(path: &Path, nofollow: bool) -> io::Result<OwnedFd> {
+    let mut flags = libc::O_PATH;
+    if nofollow {
+        flags |= libc::O_NOFOLLOW;
+    }
+    openat(None, path, flags, 0)
+}
+
+/// Opens a directory (read-only, O_DIRECTORY).
+pub fn open_dir(path: &Path) -> io::Result<File> {
+    openat(None, path, libc::O_RDONLY | libc::O_DIRECTORY, 0).map(File::from)
+}
+
+/// Marks every fd at or above `first` close-on-exec, so nothing of the runtime's reaches the
+/// container's program (CVE-2024-21626), whatever the caller handed us.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes fd flags; no memory is touched.
+    let r = unsafe {
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.11 lack CLOSE_RANGE_CLOEXEC: walk the fd table instead.
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        let name = entry?.file_name();
+        if let Some(fd) = name.to_str().and_then(|s| s.parse::<i32>().ok()) {
+            if fd >= first as i32 {
+                set_cloexec(fd, true)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets or clears FD_CLOEXEC on one fd.
+pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
+    // SAFETY: fcntl on an integer fd touches no memory; a bad fd gives EBADF.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    let new = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, new) })?;
+    Ok(())
+}
+
+/// dup2 that keeps the target open across exec (dup2 clears FD_CLOEXEC on the new fd).
+pub fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
+    if from == to {
+        return set_cloexec(to, false);
+    }
+    // SAFETY: dup2 on integer fds touches no memory.
+    cvt(unsafe { libc::dup2(from, to) })?;
+    Ok(())
+}
+
+/// The path of an fd under /proc/self/fd, for calls (mount, chdir) that need a path but must act
+/// on exactly the object we resolved.
+pub fn proc_fd_path(fd: &impl AsRawFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// (device, inode) of an open file.
+pub fn dev_ino(fd: &impl AsRawFd) -> io::Result<(u64, u64)> {
+    let st = fstat(fd.as_raw_fd())?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// fstat on a raw fd.
+pub fn fstat(fd: RawFd) -> io::Result<libc::stat> {
+    // SAFETY: `st` is plain old data that fstat fills completely on success.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    cvt(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(st)
+}
+
+/// Takes an exclusive POSIX record lock on the whole file, waiting for it. Unlike flock, such a
+/// lock belongs to the process and is not inherited by children, so a forked container init never
+/// holds its runtime's lock. Released when the process closes the file.
+pub fn lock_exclusive(fd: &impl AsRawFd) -> io::Result<()> {
+    // SAFETY: flock is plain data; zeroed fields mean "from offset 0, whole file".
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as i16;
+    fl.l_whence = libc::SEEK_SET as i16;
+    loop {
+        // SAFETY: `fl` is a valid flock for the duration of the call.
+        let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETLKW, &fl) };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! Processes: creation with namespace flags, waiting, signals, credentials and exec.
+
+use crate::{cstr, cstring, cvt};
+use std::ffi::CString;
+use std::io;
+use std::path::Path;
+
+/// Which side of a fork-like clone we are on.
+pub enum Forked {
+    Child,
+    Parent(i32),
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Forks the calling process with `flags` (CLONE_NEW* namespace flags), the way fork(2) does:
+/// the child continues on a copy of the caller's stack. When `cgroup_fd` is given the child
+/// starts inside that cgroup v2 directory (CLONE_INTO_CGROUP).
+///
+/// The caller must be single-threaded: the child gets a copy of only the calling thread, so a
+/// lock held by another thread would stay locked forever in the child. bulkhead's command
+/// processes never start threads, which is what makes this sound.
+pub fn clone_fork(flags: u64, cgroup_fd: Option<i32>) -> io::Result<Forked> {
+    let mut args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup_fd {
+        args.flags |= 0x200000000; // CLONE_INTO_CGROUP
+        args.cgroup = fd as u64;
+    }
+    // SAFETY: `args` is a valid clone_args of the size passed; with no CLONE_VM and a zero stack
+    // the child runs on a private copy of our address space, like fork(2). Invariant: the
+    // process is single-threaded (see above).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match r {
+        0 => Ok(Forked::Child),
+        pid if pid > 0 => Ok(Forked::Parent(pid as i32)),
+        _ => {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::ENOSYS) && cgroup_fd.is_none() {
+                return clone_fork_legacy(flags);
+            }
+            Err(err)
+        }
+    }
+}
+
+/// clone(2) for kernels without clone3 (before 5.3).
+fn clone_fork_legacy(flags: u64) -> io::Result<Forked> {
+    // SAFETY: as for clone3: no CLONE_VM, null stack, so the child runs on a copy of our memory.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags | libc::SIGCHLD as u64,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match r {
+        0 => Ok(Forked::Child),
+        pid if pid > 0 => Ok(Forked::Parent(pid as i32)),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// How a waited-for process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    /// The shell convention runc follows: the exit code, or 128 + the signal number.
+    pub fn status(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// Waits for `pid` to end; retries on EINTR.
+pub fn wait_pid(pid: i32) -> io::Result<Exit> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer for the duration of the call.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        if libc::WIFEXITED(status) {
+            return Ok(Exit::Code(libc::WEXITSTATUS(status)));
+        }
+        if libc::WIFSIGNALED(status) {
+            return Ok(Exit::Signal(libc::WTERMSIG(status)));
+        }
+    }
+}
+
+/// Reaps any exited child without blocking; returns its pid and exit, if one had ended.
+pub fn try_wait_any() -> Option<(i32, Exit)> {
+    let mut status = 0;
+    // SAFETY: `status` is a valid out pointer for the duration of the call.
+    let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    if r <= 0 {
+        return None;
+    }
+    if libc::WIFEXITED(status) {
+        Some((r, Exit::Code(libc::WEXITSTATUS(status))))
+    } else if libc::WIFSIGNALED(status) {
+        Some((r, Exit::Signal(libc::WTERMSIG(status))))
+    } else {
+        None
+    }
+}
+
+/// Sends `sig` to `pid`.
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill touches no memory.
+    cvt(unsafe { libc::kill(pid, sig) })?;
+    Ok(())
+}
+
+/// Whether `pid` exists (a zombie counts as existing).
+pub fn pid_exists(pid: i32) -> bool {
+    pid > 0 && (kill(pid, 0).is_ok() || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+fn prctl(op: i32, arg: u64) -> io::Result<()> {
+    // SAFETY: the prctl operations used here take integer arguments only.
+    cvt(unsafe { libc::prctl(op, arg, 0u64, 0u64, 0u64) })?;
+    Ok(())
+}
+
+/// Makes the process non-dumpable: other processes (also those of the container) cannot ptrace
+/// it or open its /proc/<pid>/exe, mem or fds. Exec of the container's program resets it.
+pub fn set_dumpable(on: bool) -> io::Result<()> {
+    prctl(libc::PR_SET_DUMPABLE, on as u64)
+}
+
+/// Sets no_new_privs: exec can never grant privileges again (setuid bits, file capabilities).
+pub fn set_no_new_privs() -> io::Result<()> {
+    prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
+}
+
+/// Keeps permitted capabilities across a change of uid away from 0.
+pub fn set_keep_caps(on: bool) -> io::Result<()> {
+    prctl(libc::PR_SET_KEEPCAPS, on as u64)
+}
+
+/// Asks the kernel to send `sig` to us when our parent dies.
+pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
+    prctl(libc::PR_SET_PDEATHSIG, sig as u64)
+}
+
+/// Marks the process as a child subreaper: orphaned descendants are reparented to it.
+pub fn set_child_subreaper() -> io::Result<()> {
+    prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
+}
+
+/// Starts a new session (and process group) led by the caller.
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: setsid touches no memory.
+    cvt(unsafe { libc::setsid() })?;
+    Ok(())
+}
+
+/// Sets real, effective and saved uid.
+pub fn setresuid(uid: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only. The raw syscall changes only this thread, which is all
+    // there is (single-threaded process).
+    cvt(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })?;
+    Ok(())
+}
+
+/// Sets real, effective and saved gid.
+pub fn setresgid(gid: u32) -> io::Result<()> {
+    // SAFETY: as for setresuid.
+    cvt(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
+    Ok(())
+}
+
+/// Sets the supplementary groups.
+pub fn setgroups(gids: &[u32]) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `gids`, which outlives the call.
+    cvt(unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) })?;
+    Ok(())
+}
+
+/// Sets the file mode creation mask.
+pub fn umask(mask: u32) {
+    // SAFETY: umask cannot fail and touches no memory.
+    unsafe { libc::umask(mask) };
+}
+
+/// Sets one resource limit (`resource` is an RLIMIT_* number).
+pub fn setrlimit(resource: i32, soft: u64, hard: u64) -> io::Result<()> {
+    let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    // SAFETY: `lim` is a valid rlimit for the duration of the call; a null old-limit pointer is
+    // allowed.
+    cvt(unsafe { libc::prlimit(0, resource as _, &lim, std::ptr::null_mut()) })?;
+    Ok(())
+}
+
+/// Sets the hostname of the current UTS namespace.
+pub fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe `name`.
+    cvt(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) })?;
+    Ok(())
+}
+
+/// Sets the NIS domain name of the current UTS namespace.
+pub fn setdomainname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe `name`.
+    cvt(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) })?;
+    Ok(())
+}
+
+/// Changes the working directory.
+pub fn chdir(path: &Path) -> io::Result<()> {
+    std::env::set_current_dir(path)
+}
+
+/// Replaces the process image. Returns only on failure.
+pub fn execve(path: &Path, args: &[String], env: &[String]) -> io::Error {
+    let prog = match cstr(path) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let to_c = |v: &[String]| v.iter().map(|s| cstring(s)).collect::<io::Result<Vec<CString>>>();
+    let (argv, envp) = match (to_c(args), to_c(env)) {
+        (Ok(a), Ok(e)) => (a, e),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    argv_p.push(std::ptr::null());
+    let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    envp_p.push(std::ptr::null());
+    // SAFETY: all pointers point into CStrings that live until after the call, and both arrays
+    // are NULL-terminated as execve requires.
+    unsafe { libc::execve(prog.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// Exits immediately without running destructors or flushing stdio buffers: for children that
+/// must not touch state shared with their parent's copy.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+/// The start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), used to
+/// tell a live container process from a reused pid.
+pub fn start_time(pid: i32) -> io::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let (state, start) = parse_stat(&stat)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/pid/stat"))?;
+    if state == 'Z' || state == 'X' {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    Ok(start)
+}
+
+/// (state, starttime) from the text of /proc/<pid>/stat. The command name may hold spaces and
+/// parentheses, so fields are counted from the last ')'.
+fn parse_stat(stat: &str) -> Option<(char, u64)> {
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// Blocks every signal in this thread and returns the previous mask.
+pub fn block_all_signals() -> io::Result<libc::sigset_t> {
+    // SAFETY: both sigsets are plain data initialised by sigfillset / filled by sigprocmask.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        cvt(libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old))?;
+        Ok(old)
+    }
+}
+
+/// Restores a signal mask saved by `block_all_signals`.
+pub fn set_signal_mask(mask: &libc::sigset_t) -> io::Result<()> {
+    // SAFETY: `mask` is a valid sigset.
+    cvt(unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut()) })?;
+    Ok(())
+}
+
+/// Resets every signal disposition to the default and unblocks all signals, so the container's
+/// program starts clean.
+pub fn reset_signal_handlers() {
+    // SAFETY: an empty sigset is valid; sigprocmask only reads it.
+    unsafe {
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is always a valid disposition; invalid numbers just return EINVAL.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
+/// Waits for the next signal of those blocked in this thread; returns its number.
+pub fn wait_signal() -> io::Result<i32> {
+    // SAFETY: `set` is initialised by sigfillset; sigwaitinfo writes into `info`.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        loop {
+            let r = libc::sigwaitinfo(&set, &mut info);
+            if r >= 0 {
+                return Ok(r);
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parsing_survives_odd_command_names() {
+        let line = "42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
+        assert_eq!(parse_stat(line), Some(('S', 98765)));
+    }
+
+    #[test]
+    fn exit_status_follows_shell_convention() {
+        assert_eq!(Exit::Code(3).status(), 3);
+        assert_eq!(Exit::Signal(9).status(), 137);
+    }
+}
+
+/// Joins a new anonymous session keyring, so the container does not share the caller's keys.
+/// Kernels without keyrings, or that refuse it in a user namespace, are tolerated, as runc does.
+pub fn join_new_session_keyring() -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: i64 = 1;
+    // SAFETY: a null name asks for an anonymous keyring; no memory is passed.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0usize) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if !matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM) | Some(libc::EACCES)) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+extern "C" fn exit_with_signal(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Installs a handler that ends the process with status 128+sig (async-signal-safe: _exit only).
+pub fn exit_on_signal(sig: i32) {
+    // SAFETY: the handler only calls _exit, which is async-signal-safe.
+    unsafe { libc::signal(sig, exit_with_signal as *const () as libc::sighandler_t) };
+}

@@ -1,0 +1,91 @@
+//! Unix sockets: the parent/child sync channel and fd passing (SCM_RIGHTS).
+
+use crate::cvt;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+
+/// A connected pair of SOCK_SEQPACKET sockets (message boundaries kept), both close-on-exec.
+pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for the two fds socketpair writes; both are fresh and owned here.
+    cvt(unsafe {
+        libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
+    })?;
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Sends one message.
+pub fn send(sock: &impl AsRawFd, msg: &[u8]) -> io::Result<()> {
+    // SAFETY: pointer and length describe `msg`.
+    cvt(unsafe { libc::send(sock.as_raw_fd(), msg.as_ptr().cast(), msg.len(), libc::MSG_NOSIGNAL) })?;
+    Ok(())
+}
+
+/// Receives one message (at most 64 KiB); an empty result means the peer closed.
+pub fn recv(sock: &impl AsRawFd) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        // SAFETY: pointer and length describe `buf`.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        buf.truncate(n as usize);
+        return Ok(buf);
+    }
+}
+
+/// Sends `fd` over a unix socket with `data` as the message body, as runc does for the console
+/// (the body is the terminal's name).
+pub fn send_fd(sock: &UnixStream, data: &[u8], fd: RawFd) -> io::Result<()> {
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let mut cbuf = vec![0u8; space];
+    let body: &[u8] = if data.is_empty() { b"\0" } else { data };
+    let mut iov = libc::iovec { iov_base: body.as_ptr() as *mut _, iov_len: body.len() };
+    // SAFETY: msghdr is plain data; every pointer in it refers to `iov` and `cbuf`, which live
+    // for the call, and the control buffer has CMSG_SPACE room for one fd.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+        cvt(libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL))?;
+    }
+    Ok(())
+}
+
+/// Receives one fd sent with `send_fd`; returns it with the message body.
+pub fn recv_fd(sock: &UnixStream) -> io::Result<(OwnedFd, Vec<u8>)> {
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let mut cbuf = vec![0u8; space];
+    let mut body = vec![0u8; 4096];
+    let mut iov = libc::iovec { iov_base: body.as_mut_ptr().cast(), iov_len: body.len() };
+    // SAFETY: as in send_fd; the kernel writes at most the lengths given. A received fd is
+    // fresh and owned by nobody else.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        let n = cvt(libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC))?;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "no fd in message"));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
+        body.truncate(n as usize);
+        Ok((OwnedFd::from_raw_fd(fd), body))
+    }
+}

@@ -1,0 +1,149 @@
+//! The OCI config, read and checked once, here at the top. Every error names the file and the
+//! field, in one line; the layers below get typed values and never see JSON.
+
+use anyhow::{anyhow, bail, Context, Result};
+use bulkhead_container::credentials::{self, CapSets};
+use bulkhead_container::namespaces::{self, Plan};
+use bulkhead_container::{devices, rootfs};
+use oci_spec::runtime::{Hook, Process, Spec};
+use serde::de::DeserializeOwned;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// A validated container config.
+pub struct Config {
+    pub spec: Spec,
+    /// The bundle directory, absolute.
+    pub bundle: PathBuf,
+    /// The root filesystem, absolute.
+    pub rootfs: PathBuf,
+    pub ns: Plan,
+}
+
+/// Parses JSON into `T`; an error names the file, the field path and the position.
+pub fn parse_json<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            anyhow!("{}: {inner}", file.display())
+        } else {
+            anyhow!("{}: {path}: {inner}", file.display())
+        }
+    })
+}
+
+/// Reads and validates `<bundle>/config.json`.
+pub fn load(bundle: &Path) -> Result<Config> {
+    let bundle = std::path::absolute(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
+    let file = bundle.join("config.json");
+    let text = std::fs::read_to_string(&file).map_err(|e| anyhow!("open {}: {}", file.display(), io_msg(&e)))?;
+    let spec: Spec = parse_json(&text, &file)?;
+    validate(spec, bundle, &file)
+}
+
+fn validate(spec: Spec, bundle: PathBuf, file: &Path) -> Result<Config> {
+    let f = file.display();
+    let root = spec.root().as_ref().ok_or_else(|| anyhow!("{f}: root: missing"))?;
+    let rootfs = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+    match std::fs::metadata(&rootfs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!("{f}: root.path: {} is not a directory", rootfs.display()),
+        Err(e) => bail!("{f}: root.path: {}: {}", rootfs.display(), io_msg(&e)),
+    }
+    let rootfs = rootfs.canonicalize().with_context(|| format!("{f}: root.path"))?;
+    let process = spec.process().as_ref().ok_or_else(|| anyhow!("{f}: process: missing"))?;
+    validate_process(process).map_err(|e| anyhow!("{f}: {e}"))?;
+    let linux = spec.linux().as_ref().ok_or_else(|| anyhow!("{f}: linux: missing"))?;
+    let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[])).map_err(|e| anyhow!("{f}: {e}"))?;
+    if linux.time_offsets().is_some() {
+        bail!("{f}: linux.timeOffsets: not supported yet");
+    }
+    rootfs::propagation(linux.rootfs_propagation().as_deref()).map_err(|e| anyhow!("{f}: {e}"))?;
+    for d in linux.devices().as_deref().unwrap_or(&[]) {
+        devices::from_config(d).map_err(|e| anyhow!("{f}: {e}"))?;
+    }
+    for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
+        if !m.destination().is_absolute() {
+            bail!("{f}: mounts[{i}].destination: {:?} is not an absolute path", m.destination());
+        }
+    }
+    if let Some(hooks) = spec.hooks() {
+        for (name, list) in [
+            ("prestart", hooks.prestart()),
+            ("createRuntime", hooks.create_runtime()),
+            ("createContainer", hooks.create_container()),
+            ("poststart", hooks.poststart()),
+            ("poststop", hooks.poststop()),
+        ] {
+            for (i, h) in list.as_deref().unwrap_or(&[]).iter().enumerate() {
+                check_hook(h).map_err(|e| anyhow!("{f}: hooks.{name}[{i}].path: {e}"))?;
+            }
+        }
+        for (i, h) in hooks.start_container().as_deref().unwrap_or(&[]).iter().enumerate() {
+            if !h.path().is_absolute() {
+                bail!("{f}: hooks.startContainer[{i}].path: {:?} is not absolute", h.path());
+            }
+        }
+    }
+    Ok(Config { spec, bundle, rootfs, ns })
+}
+
+/// Checks what can be checked of a process before anything is created.
+pub fn validate_process(p: &Process) -> Result<()> {
+    match p.args().as_deref() {
+        None | Some([]) => bail!("process.args: must not be empty"),
+        _ => {}
+    }
+    if !p.cwd().is_absolute() {
+        bail!("process.cwd: {:?} is not an absolute path", p.cwd());
+    }
+    CapSets::from_config(p.capabilities().as_ref())?;
+    for l in p.rlimits().as_deref().unwrap_or(&[]) {
+        credentials::rlimit_resource(l.typ())?;
+        if l.soft() > l.hard() {
+            bail!("process.rlimits: {} soft limit {} is above the hard limit {}", l.typ(), l.soft(), l.hard());
+        }
+    }
+    for e in p.env().as_deref().unwrap_or(&[]) {
+        if !e.contains('=') {
+            bail!("process.env: {e:?} is not of the form KEY=value");
+        }
+    }
+    Ok(())
+}
+
+fn check_hook(h: &Hook) -> Result<()> {
+    let p = h.path();
+    if !p.is_absolute() {
+        bail!("{:?} is not absolute", p);
+    }
+    let m = std::fs::metadata(p).map_err(|e| anyhow!("{}: {}", p.display(), io_msg(&e)))?;
+    if !m.is_file() || m.permissions().mode() & 0o111 == 0 {
+        bail!("{} is not executable", p.display());
+    }
+    if let Some(t) = h.timeout() {
+        if t <= 0 {
+            bail!("timeout must be positive, got {t}");
+        }
+    }
+    Ok(())
+}
+
+/// Reads a process.json for `exec --process`.
+pub fn load_process(file: &Path) -> Result<Process> {
+    let text = std::fs::read_to_string(file).map_err(|e| anyhow!("open {}: {}", file.display(), io_msg(&e)))?;
+    let p: Process = parse_json(&text, file)?;
+    validate_process(&p).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    Ok(p)
+}
+
+/// An io::Error as Go prints it ("no such file or directory"), for runc-compatible messages.
+pub fn io_msg(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s,
+    }
+}

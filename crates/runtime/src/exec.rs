@@ -1,0 +1,146 @@
+//! `exec`: run another process in a created or running container, from a process.json or from
+//! the command line on top of the container's own process settings (as runc builds it).
+
+use crate::config;
+use crate::lifecycle::forward_and_wait;
+use crate::state::{self, Status, Store};
+use anyhow::{anyhow, bail, Context, Result};
+use bulkhead_container::exe;
+use bulkhead_container::exec::{self, Exec};
+use bulkhead_linux::process as sys;
+use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+#[derive(Debug, Default, Clone)]
+pub struct ExecOpts {
+    pub id: String,
+    pub process: Option<PathBuf>,
+    pub args: Vec<String>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub tty: bool,
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub additional_gids: Vec<u32>,
+    pub caps: Vec<String>,
+    pub preserve_fds: u32,
+    pub no_new_privs: bool,
+}
+
+/// Runs the process; returns its exit status (0 when detached).
+pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
+    state::validate_id(&o.id)?;
+    let dir = store.dir(&o.id);
+    let st = state::load(&dir).map_err(|_| anyhow!("container {} does not exist", o.id))?;
+    match st.status(&dir) {
+        Status::Created | Status::Running => {}
+        _ => bail!("cannot exec in a stopped container"),
+    }
+    let process = build_process(&st.config, o)?;
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && o.console_socket.is_none() {
+        bail!("exec --tty needs --console-socket (terminal proxying is not supported yet)");
+    }
+    if !terminal && o.console_socket.is_some() {
+        bail!("cannot use console socket if bulkhead will not detach or allocate tty");
+    }
+    let console = o
+        .console_socket
+        .as_ref()
+        .map(|p| UnixStream::connect(p).map_err(|e| anyhow!("--console-socket {}: {}", p.display(), config::io_msg(&e))))
+        .transpose()?;
+    if !o.detach {
+        sys::set_child_subreaper().context("become a subreaper")?;
+        sys::block_all_signals().context("block signals")?;
+    }
+    let e = Exec {
+        init_pid: st.pid,
+        process: &process,
+        cgroup: &st.cgroup,
+        console,
+        preserve_fds: o.preserve_fds,
+        runtime: exe::runtime_identity().context("stat /proc/self/exe")?,
+    };
+    let pid = exec::exec(&e)?;
+    if let Some(p) = &o.pid_file {
+        state::write_pid_file(p, pid)?;
+    }
+    if o.detach {
+        return Ok(0);
+    }
+    forward_and_wait(pid)
+}
+
+fn build_process(spec: &oci_spec::runtime::Spec, o: &ExecOpts) -> Result<Process> {
+    if let Some(file) = &o.process {
+        return config::load_process(file);
+    }
+    if o.args.is_empty() {
+        bail!("exec: a command to run is required (or --process)");
+    }
+    let mut p = spec.process().clone().unwrap_or_default();
+    p.set_args(Some(o.args.clone()));
+    p.set_terminal(Some(o.tty));
+    p.set_console_size(None);
+    if let Some(cwd) = &o.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if !o.env.is_empty() {
+        let mut env = p.env().clone().unwrap_or_default();
+        for kv in &o.env {
+            let key = kv.split('=').next().unwrap_or(kv);
+            env.retain(|e| e.split('=').next() != Some(key));
+            env.push(kv.clone());
+        }
+        p.set_env(Some(env));
+    }
+    if let Some(u) = &o.user {
+        let (uid, gid) = parse_user(u)?;
+        let mut user = p.user().clone();
+        user.set_uid(uid);
+        user.set_gid(gid);
+        p.set_user(user);
+    }
+    if !o.additional_gids.is_empty() {
+        let mut user = p.user().clone();
+        user.set_additional_gids(Some(o.additional_gids.clone()));
+        p.set_user(user);
+    }
+    if o.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if !o.caps.is_empty() {
+        p.set_capabilities(Some(add_caps(p.capabilities().clone().unwrap_or_default(), &o.caps)?));
+    }
+    config::validate_process(&p)?;
+    Ok(p)
+}
+
+/// `--user uid[:gid]`, numeric as runc requires.
+fn parse_user(u: &str) -> Result<(u32, u32)> {
+    let (a, b) = u.split_once(':').unwrap_or((u, "0"));
+    let uid = a.parse().map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"))?;
+    let gid = b.parse().map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"))?;
+    Ok((uid, gid))
+}
+
+/// `--cap` adds a capability to every set, so it is usable and kept across exec.
+fn add_caps(mut c: LinuxCapabilities, names: &[String]) -> Result<LinuxCapabilities> {
+    let mut extra = Capabilities::new();
+    for n in names {
+        let bare = n.to_ascii_uppercase();
+        let bare = bare.strip_prefix("CAP_").unwrap_or(&bare);
+        extra.insert(Capability::from_str(bare).map_err(|_| anyhow!("--cap: unknown capability {n:?}"))?);
+    }
+    let merge = |s: &Option<Capabilities>| Some(s.clone().unwrap_or_default().union(&extra).copied().collect());
+    c.set_bounding(merge(c.bounding()));
+    c.set_effective(merge(c.effective()));
+    c.set_permitted(merge(c.permitted()));
+    c.set_inheritable(merge(c.inheritable()));
+    c.set_ambient(merge(c.ambient()));
+    Ok(c)
+}

@@ -1,0 +1,14 @@
+//! The runtime layer: the OCI lifecycle over the isolation classes. It parses and validates the
+//! config once, keeps each container's state on disk under a per-container lock, runs the hooks
+//! and writes the logs; the class crates below do the isolation.
+
+pub mod config;
+pub mod exec;
+pub mod hooks;
+pub mod lifecycle;
+pub mod log;
+pub mod signal;
+pub mod state;
+pub mod time;
+
+pub use anyhow::{Error, Result};

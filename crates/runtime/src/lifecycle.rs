@@ -1,0 +1,276 @@
+//! The OCI lifecycle: create, start, state, kill, delete, and run (create + start + wait).
+//! Every command takes the container's lock; a command that fails changes nothing.
+
+use crate::config::{self, Config};
+use crate::hooks::ContainerHooks;
+use crate::log;
+use crate::state::{self, Locked, Phase, State, Status, Store};
+use anyhow::{anyhow, bail, Context, Result};
+use bulkhead_container::cgroups::{self, Cgroup};
+use bulkhead_container::exe;
+use bulkhead_container::launch::{self, Launch};
+use bulkhead_linux::process as sys;
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Options of `create` (and `run`).
+#[derive(Debug, Default, Clone)]
+pub struct CreateOpts {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// `run` in the foreground may allocate a terminal without a console socket.
+    pub detach: bool,
+}
+
+/// Creates the container; returns the init's pid. On failure nothing is left behind: no state
+/// directory, cgroup, mount (they live in the init's mount namespace) or process.
+pub fn create(store: &Store, opts: &CreateOpts) -> Result<i32> {
+    state::validate_id(&opts.id)?;
+    let mut cfg = config::load(&opts.bundle)?;
+    check_console(&cfg, opts)?;
+    let listen = listen_fds(&mut cfg);
+    let locked = store.create(&opts.id)?;
+    let mut cgroup = Cgroup::default();
+    match create_locked(&locked, &cfg, opts, listen, &mut cgroup) {
+        Ok(pid) => Ok(pid),
+        Err(e) => {
+            if let Err(ce) = cgroup.remove() {
+                log::warn(&format!("cleanup after failed create: {ce}"));
+            }
+            let _ = locked.remove();
+            Err(e)
+        }
+    }
+}
+
+fn check_console(cfg: &Config, opts: &CreateOpts) -> Result<()> {
+    let terminal = cfg.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    match (terminal, &opts.console_socket) {
+        (true, None) => bail!("cannot allocate tty if bulkhead will detach without setting console socket"),
+        (false, Some(_)) => bail!("cannot use console socket if bulkhead will not detach or allocate tty"),
+        _ => Ok(()),
+    }
+}
+
+/// Socket activation: fds handed to us with LISTEN_FDS are passed on to the container, with
+/// LISTEN_FDS and LISTEN_PID=1 in its environment, as runc does.
+fn listen_fds(cfg: &mut Config) -> u32 {
+    let n: u32 = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    if n > 0 {
+        if let Some(p) = cfg.spec.process_mut().as_mut() {
+            let mut env = p.env().clone().unwrap_or_default();
+            env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+            env.push(format!("LISTEN_FDS={n}"));
+            env.push("LISTEN_PID=1".into());
+            p.set_env(Some(env));
+        }
+    }
+    n
+}
+
+fn create_locked(locked: &Locked, cfg: &Config, opts: &CreateOpts, listen: u32, cgroup: &mut Cgroup) -> Result<i32> {
+    let linux = cfg.spec.linux().as_ref();
+    *cgroup = cgroups::plan(linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
+    let mut st = State {
+        id: opts.id.clone(),
+        pid: 0,
+        pid_start: 0,
+        bundle: cfg.bundle.clone(),
+        rootfs: cfg.rootfs.clone(),
+        created: crate::time::now_rfc3339(),
+        owner: String::new(),
+        phase: Phase::Creating,
+        cgroup: cgroup.clone(),
+        config: cfg.spec.clone(),
+    };
+    locked.save(&st)?;
+    cgroup.create()?;
+    st.cgroup = cgroup.clone();
+    locked.save(&st)?;
+    let console = opts
+        .console_socket
+        .as_ref()
+        .map(|p| UnixStream::connect(p).map_err(|e| anyhow!("--console-socket {}: {}", p.display(), config::io_msg(&e))))
+        .transpose()?;
+    let start = UnixListener::bind(locked.start_socket()).context("create start socket")?;
+    let l = Launch {
+        spec: &cfg.spec,
+        bundle: cfg.bundle.clone(),
+        rootfs: cfg.rootfs.clone(),
+        ns: cfg.ns.clone(),
+        cgroup,
+        console,
+        start,
+        no_pivot: opts.no_pivot,
+        preserve_fds: opts.preserve_fds + listen,
+        new_keyring: !opts.no_new_keyring,
+        runtime: exe::runtime_identity().context("stat /proc/self/exe")?,
+    };
+    let hooks = ContainerHooks { hooks: cfg.spec.hooks().as_ref(), state: &st };
+    let pid = launch::launch(&l, &hooks)?;
+    st.pid = pid;
+    st.pid_start = sys::start_time(pid).context("read the init's start time")?;
+    st.phase = Phase::Created;
+    if let Some(p) = &opts.pid_file {
+        if let Err(e) = state::write_pid_file(p, pid) {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::wait_pid(pid);
+            return Err(e);
+        }
+    }
+    locked.save(&st)?;
+    Ok(pid)
+}
+
+/// Starts a created container: the init runs the startContainer hooks and execs the program;
+/// poststart hooks run once it has.
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let (locked, mut st) = store.open(id)?;
+    match st.status(&locked.dir) {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        s => bail!("cannot start a container in the {s} state"),
+    }
+    let mut conn = UnixStream::connect(locked.start_socket()).context("connect to the container's init")?;
+    conn.write_all(b"s").context("signal the container's init")?;
+    let mut reply = String::new();
+    // End-of-file: the init has executed the program (its end of the socket is close-on-exec).
+    let _ = conn.read_to_string(&mut reply);
+    let _ = std::fs::remove_file(locked.dir.join(state::START_SOCKET));
+    st.phase = Phase::Started;
+    locked.save(&st)?;
+    if let Some(e) = reply.strip_prefix("error:") {
+        bail!("{e}");
+    }
+    let hooks = ContainerHooks { hooks: st.config.hooks().as_ref(), state: &st };
+    // The spec: a failing poststart hook is logged, the container keeps running.
+    if let Err(e) = hooks.poststart(st.pid) {
+        log::warn(&e);
+    }
+    Ok(())
+}
+
+/// The OCI state JSON of a container, as `state` prints it.
+pub fn state_json(store: &Store, id: &str) -> Result<String> {
+    state::validate_id(id)?;
+    let dir = store.dir(id);
+    let st = state::load(&dir).map_err(|_| anyhow!("container {id} does not exist"))?;
+    Ok(serde_json::to_string_pretty(&st.oci(st.status(&dir)))?)
+}
+
+/// Sends a signal to the init, or with `all` to every process of the container.
+pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
+    let (locked, st) = store.open(id)?;
+    match st.status(&locked.dir) {
+        Status::Created | Status::Running => {}
+        _ => bail!("container not running"),
+    }
+    if all {
+        st.cgroup.signal_all(sig)?;
+        return Ok(());
+    }
+    sys::kill(st.pid, sig).with_context(|| format!("signal the container's init (pid {})", st.pid))
+}
+
+/// Deletes a stopped container; with `force` a live one is killed first. `force` on a container
+/// that does not exist succeeds, as runc's does.
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    let (locked, st) = match store.open(id) {
+        Ok(x) => x,
+        Err(_) if force && !store.dir(id).join(state::STATE_FILE).exists() => {
+            // A directory left by a create that was killed mid-way has no state: remove it.
+            let _ = std::fs::remove_dir_all(store.dir(id));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    match st.status(&locked.dir) {
+        Status::Stopped => {}
+        _ if force => {
+            let _ = sys::kill(st.pid, libc::SIGKILL);
+            st.cgroup.signal_all(libc::SIGKILL)?;
+            wait_gone(&st)?;
+        }
+        s => bail!("cannot delete container {id} that is not stopped: {s}"),
+    }
+    destroy(locked, &st)
+}
+
+/// Waits (bounded) for the init to be gone, reaping it if it is our child.
+fn wait_gone(st: &State) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sys::start_time(st.pid).ok() == Some(st.pid_start) {
+        sys::try_wait_any();
+        if Instant::now() > deadline {
+            bail!("container init (pid {}) did not exit after SIGKILL", st.pid);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// Removes what is left of a stopped container: stray processes (no pid namespace), poststop
+/// hooks, cgroups, state.
+fn destroy(locked: Locked, st: &State) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pids = st.cgroup.pids().unwrap_or_default();
+        if pids.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        st.cgroup.signal_all(libc::SIGKILL)?;
+        sys::try_wait_any();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let hooks = ContainerHooks { hooks: st.config.hooks().as_ref(), state: st };
+    if let Err(e) = hooks.poststop() {
+        log::warn(&e);
+    }
+    st.cgroup.remove()?;
+    locked.remove()
+}
+
+/// Waits for `pid` (our child), forwarding the signals we receive to it, and reaping any other
+/// child that ends meanwhile (we are a subreaper). Returns the exit status, runc-style.
+pub fn forward_and_wait(pid: i32) -> Result<i32> {
+    loop {
+        while let Some((p, exit)) = sys::try_wait_any() {
+            if p == pid {
+                return Ok(exit.status());
+            }
+        }
+        let sig = sys::wait_signal().context("wait for signals")?;
+        if sig != libc::SIGCHLD {
+            let _ = sys::kill(pid, sig);
+        }
+    }
+}
+
+/// `run`: create, start, and unless detached wait for the program and delete the container.
+/// Returns the exit status.
+pub fn run(store: &Store, opts: &CreateOpts, keep: bool) -> Result<i32> {
+    sys::set_child_subreaper().context("become a subreaper")?;
+    // Block signals before the init exists, so none is lost between fork and wait; the init
+    // unblocks them just before exec.
+    sys::block_all_signals().context("block signals")?;
+    let pid = create(store, opts)?;
+    if let Err(e) = start(store, &opts.id) {
+        let _ = delete(store, &opts.id, true);
+        return Err(e);
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    let status = forward_and_wait(pid)?;
+    if !keep {
+        delete(store, &opts.id, true)?;
+    }
+    Ok(status)
+}

@@ -1,0 +1,69 @@
+//! runc-compatible logging: `--log FILE` with `--log-format text|json`. containerd and conmon read
+//! the JSON lines ({"level","msg","time"}) to report why a command failed.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+struct Logger {
+    file: Option<File>,
+    format: Format,
+    debug: bool,
+}
+
+static LOGGER: OnceLock<Mutex<Logger>> = OnceLock::new();
+
+/// Sets up the process-wide logger. Without a file, messages go to stderr.
+pub fn init(path: Option<&str>, format: Format, debug: bool) -> std::io::Result<()> {
+    let file = match path {
+        Some(p) if !p.is_empty() => Some(OpenOptions::new().create(true).append(true).open(p)?),
+        _ => None,
+    };
+    let _ = LOGGER.set(Mutex::new(Logger { file, format, debug }));
+    Ok(())
+}
+
+/// Whether a log file was given (errors then also go there, besides the one line on stderr).
+pub fn has_file() -> bool {
+    LOGGER.get().and_then(|l| l.lock().ok()).map(|l| l.file.is_some()).unwrap_or(false)
+}
+
+fn write(level: &str, msg: &str) {
+    let Some(lock) = LOGGER.get() else {
+        eprintln!("{level}: {msg}");
+        return;
+    };
+    let Ok(mut l) = lock.lock() else { return };
+    if level == "debug" && !l.debug {
+        return;
+    }
+    let time = crate::time::now_rfc3339();
+    let line = match l.format {
+        Format::Json => serde_json::json!({"level": level, "msg": msg, "time": time}).to_string(),
+        Format::Text => format!("time={time:?} level={level} msg={msg:?}"),
+    };
+    match l.file.as_mut() {
+        Some(f) => {
+            let _ = writeln!(f, "{line}");
+        }
+        None => eprintln!("{line}"),
+    }
+}
+
+pub fn error(msg: &str) {
+    write("error", msg)
+}
+
+pub fn warn(msg: &str) {
+    write("warning", msg)
+}
+
+pub fn debug(msg: &str) {
+    write("debug", msg)
+}
