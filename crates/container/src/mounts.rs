@@ -150,7 +150,7 @@ pub fn mount_entry(root: &impl AsRawFd, m: &Mount, ctx: &MountContext) -> Result
         }
         r => r.ctx(|| format!("mounts: mount {typ} on {}", dest.display()))?,
     }
-    apply_propagation(&target_path, &opts, dest)
+    apply_propagation(root, &opts, dest)
 }
 
 fn bind_entry(root: &impl AsRawFd, m: &Mount, opts: &Options, ctx: &MountContext) -> Result<()> {
@@ -171,14 +171,19 @@ fn bind_entry(root: &impl AsRawFd, m: &Mount, opts: &Options, ctx: &MountContext
     sys::mount(Some(&src_path), &target_path, None, flags, None)
         .ctx(|| format!("mounts: bind {} on {}", src.display(), dest.display()))?;
     if opts.flags & REMOUNT_ATTRS != 0 {
-        // The bind itself ignores attribute flags; they take a second, remount call. Re-open the
-        // target, which now is the new mount's root.
-        let mounted = resolve::open_in_root(root, dest, libc::O_PATH, 0)
-            .ctx(|| format!("mounts: reopen {}", dest.display()))?;
-        let mounted_path = PathBuf::from(fd::proc_fd_path(&mounted));
-        remount(&mounted_path, opts.flags & REMOUNT_ATTRS, dest)?;
+        // The bind itself ignores attribute flags; they take a second, remount call.
+        let (_fd, mounted) = reopen(root, dest)?;
+        remount(&mounted, opts.flags & REMOUNT_ATTRS, dest)?;
     }
-    apply_propagation(&target_path, opts, dest)
+    apply_propagation(root, opts, dest)
+}
+
+/// Opens `dest` again after a mount on it: the fd opened before names the covered directory,
+/// the new one the root of the new mount. Returns the fd and its /proc/self/fd path.
+fn reopen(root: &impl AsRawFd, dest: &Path) -> Result<(std::os::fd::OwnedFd, PathBuf)> {
+    let fd = resolve::open_in_root(root, dest, libc::O_PATH, 0).ctx(|| format!("mounts: reopen {}", dest.display()))?;
+    let path = PathBuf::from(fd::proc_fd_path(&fd));
+    Ok((fd, path))
 }
 
 /// Remounts a bind mount with `flags`, keeping the locked flags the mount already has.
@@ -189,9 +194,13 @@ pub fn remount(path: &Path, flags: u64, dest: &Path) -> Result<()> {
         .ctx(|| format!("mounts: remount {} with flags {:#x}", dest.display(), flags))
 }
 
-fn apply_propagation(path: &Path, opts: &Options, dest: &Path) -> Result<()> {
+fn apply_propagation(root: &impl AsRawFd, opts: &Options, dest: &Path) -> Result<()> {
+    if opts.propagation.is_empty() {
+        return Ok(());
+    }
+    let (_fd, path) = reopen(root, dest)?;
     for p in &opts.propagation {
-        sys::mount(None, path, None, *p, None)
+        sys::mount(None, &path, None, *p, None)
             .ctx(|| format!("mounts: set propagation of {}", dest.display()))?;
     }
     Ok(())
