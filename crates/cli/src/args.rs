@@ -7,7 +7,11 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "bulkhead", version, about = "A secure container runtime (OCI, runc-compatible)")]
+#[command(
+    name = "bulkhead",
+    version,
+    about = "A secure container runtime (OCI, runc-compatible)"
+)]
 pub struct Cli {
     /// Root directory for container state
     #[arg(long, global = true, default_value = "/run/bulkhead")]
@@ -223,10 +227,37 @@ pub enum Command {
 /// an `exec` (whose own arguments are not ours to touch).
 pub fn normalize(args: Vec<OsString>) -> Vec<OsString> {
     const LONG: &[&str] = &[
-        "root", "log", "log-format", "debug", "systemd-cgroup", "rootless", "bundle", "console-socket",
-        "pid-file", "no-pivot", "no-new-keyring", "preserve-fds", "detach", "keep", "force", "all",
-        "format", "process", "tty", "cwd", "env", "user", "cap", "no-new-privs", "additional-gids",
-        "process-label", "apparmor", "quiet", "no-subreaper", "criu", "ignore-paused",
+        "root",
+        "log",
+        "log-format",
+        "debug",
+        "systemd-cgroup",
+        "rootless",
+        "bundle",
+        "console-socket",
+        "pid-file",
+        "no-pivot",
+        "no-new-keyring",
+        "preserve-fds",
+        "detach",
+        "keep",
+        "force",
+        "all",
+        "format",
+        "process",
+        "tty",
+        "cwd",
+        "env",
+        "user",
+        "cap",
+        "no-new-privs",
+        "additional-gids",
+        "process-label",
+        "apparmor",
+        "quiet",
+        "no-subreaper",
+        "criu",
+        "ignore-paused",
     ];
     let mut out = Vec::with_capacity(args.len());
     let mut in_exec = false;
@@ -241,7 +272,12 @@ pub fn normalize(args: Vec<OsString>) -> Vec<OsString> {
             stop = true;
         } else if s == "exec" && !in_exec {
             in_exec = true;
-        } else if in_exec && !s.starts_with('-') && !out.last().is_some_and(|p: &OsString| takes_value(&p.to_string_lossy())) {
+        } else if in_exec
+            && !s.starts_with('-')
+            && !out
+                .last()
+                .is_some_and(|p: &OsString| takes_value(&p.to_string_lossy()))
+        {
             stop = true; // the container id: what follows is the command
         }
         if let Some(rest) = s.strip_prefix('-').filter(|r| !r.starts_with('-')) {
@@ -259,7 +295,30 @@ pub fn normalize(args: Vec<OsString>) -> Vec<OsString> {
 fn takes_value(flag: &str) -> bool {
     let f = flag.trim_start_matches('-');
     !f.contains('=')
-        && matches!(f, "root" | "log" | "log-format" | "console-socket" | "pid-file" | "cwd" | "env" | "e" | "user" | "u" | "process" | "p" | "cap" | "c" | "additional-gids" | "g" | "process-label" | "apparmor" | "preserve-fds" | "bundle" | "b")
+        && matches!(
+            f,
+            "root"
+                | "log"
+                | "log-format"
+                | "console-socket"
+                | "pid-file"
+                | "cwd"
+                | "env"
+                | "e"
+                | "user"
+                | "u"
+                | "process"
+                | "p"
+                | "cap"
+                | "c"
+                | "additional-gids"
+                | "g"
+                | "process-label"
+                | "apparmor"
+                | "preserve-fds"
+                | "bundle"
+                | "b"
+        )
 }
 
 #[cfg(test)]
@@ -267,16 +326,25 @@ mod tests {
     use super::*;
 
     fn n(v: &[&str]) -> Vec<String> {
-        normalize(v.iter().map(OsString::from).collect()).into_iter().map(|s| s.into_string().unwrap()).collect()
+        normalize(v.iter().map(OsString::from).collect())
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect()
     }
 
     #[test]
     fn single_dash_long_options_become_double() {
-        assert_eq!(n(&["bh", "-root", "/r", "create", "-bundle", "b", "id"]), ["bh", "--root", "/r", "create", "--bundle", "b", "id"]);
+        assert_eq!(
+            n(&["bh", "-root", "/r", "create", "-bundle", "b", "id"]),
+            ["bh", "--root", "/r", "create", "--bundle", "b", "id"]
+        );
     }
 
     #[test]
     fn exec_command_is_left_alone() {
-        assert_eq!(n(&["bh", "exec", "-tty", "--cwd", "/", "id", "ls", "-format"]), ["bh", "exec", "--tty", "--cwd", "/", "id", "ls", "-format"]);
+        assert_eq!(
+            n(&["bh", "exec", "-tty", "--cwd", "/", "id", "ls", "-format"]),
+            ["bh", "exec", "--tty", "--cwd", "/", "id", "ls", "-format"]
+        );
     }
 }

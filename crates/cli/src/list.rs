@@ -25,7 +25,9 @@ pub fn list(store: &Store, format: &str, quiet: bool) -> Result<()> {
     match format {
         "json" => println!("{}", serde_json::to_string(&rows)?),
         "table" => {
-            let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+            let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                .map(String::from)
+                .to_vec()];
             for r in &rows {
                 table.push(
                     ["id", "pid", "status", "bundle", "created", "owner"]
@@ -48,7 +50,13 @@ pub fn list(store: &Store, format: &str, quiet: bool) -> Result<()> {
 fn tabulate(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.len() + 3)).max().unwrap_or(0).max(12))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |s| s.len() + 3))
+                .max()
+                .unwrap_or(0)
+                .max(12)
+        })
         .collect();
     let mut out = String::new();
     for r in rows {
@@ -87,18 +95,33 @@ pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<i
             Ok(0)
         }
         "table" => {
-            let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+            let args: Vec<String> = if ps_args.is_empty() {
+                vec!["-ef".into()]
+            } else {
+                ps_args.to_vec()
+            };
             let out = Command::new("ps").args(&args).output().context("run ps")?;
             if !out.status.success() {
-                bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+                bail!(
+                    "ps {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
             }
             let text = String::from_utf8_lossy(&out.stdout);
             let mut lines = text.lines();
             let header = lines.next().unwrap_or("");
-            let col = header.split_whitespace().position(|h| h == "PID").context("ps output has no PID column")?;
+            let col = header
+                .split_whitespace()
+                .position(|h| h == "PID")
+                .context("ps output has no PID column")?;
             println!("{header}");
             for l in lines {
-                if l.split_whitespace().nth(col).and_then(|p| p.parse().ok()).is_some_and(|p: i32| pids.contains(&p)) {
+                if l.split_whitespace()
+                    .nth(col)
+                    .and_then(|p| p.parse().ok())
+                    .is_some_and(|p: i32| pids.contains(&p))
+                {
                     println!("{l}");
                 }
             }

@@ -17,7 +17,11 @@ use std::path::Path;
 
 fn main() {
     let cli = Cli::parse_from(args::normalize(std::env::args_os().collect()));
-    let format = if cli.log_format == "json" { log::Format::Json } else { log::Format::Text };
+    let format = if cli.log_format == "json" {
+        log::Format::Json
+    } else {
+        log::Format::Text
+    };
     if let Err(e) = log::init(cli.log.as_deref(), format, cli.debug) {
         eprintln!("--log {}: {e}", cli.log.as_deref().unwrap_or(""));
         std::process::exit(1);
@@ -39,7 +43,10 @@ fn main() {
 fn dispatch(cli: &Cli) -> Result<i32> {
     let store = Store::new(Path::new(&cli.root));
     if cli.log_format != "text" && cli.log_format != "json" {
-        bail!("--log-format: unknown format {:?} (text or json)", cli.log_format);
+        bail!(
+            "--log-format: unknown format {:?} (text or json)",
+            cli.log_format
+        );
     }
     match &cli.command {
         Command::Create(c) => {
@@ -49,7 +56,10 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         }
         Command::Run(r) => {
             check_systemd(cli)?;
-            let opts = CreateOpts { detach: r.detach, ..r.create.to_opts(r.detach) };
+            let opts = CreateOpts {
+                detach: r.detach,
+                ..r.create.to_opts(r.detach)
+            };
             lifecycle::run(&store, &opts, r.keep)
         }
         Command::Start { id } => lifecycle::start(&store, id).map(|_| 0),
@@ -68,7 +78,11 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             Ok(0)
         }
         Command::List { format, quiet } => list::list(&store, format, *quiet).map(|_| 0),
-        Command::Ps { format, id, ps_args } => list::ps(&store, id, format, ps_args),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => list::ps(&store, id, format, ps_args),
         Command::Exec(e) => exec::exec(&store, &ExecOpts::from(e)),
         Command::Spec { bundle } => {
             let rootless = cli.rootless.as_deref().is_some_and(|v| v != "false");

@@ -5,10 +5,24 @@ use serde_json::{json, Value};
 use std::path::Path;
 
 const MASKED: &[&str] = &[
-    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-    "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/sys/firmware",
+    "/proc/scsi",
 ];
-const READONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+const READONLY: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// The default spec; `rootless` maps the caller's uid/gid to root in a user namespace.
 pub fn default_spec(rootless: bool) -> Value {
@@ -56,7 +70,13 @@ pub fn default_spec(rootless: bool) -> Value {
             m.retain(|x| x["type"] != "cgroup");
             for x in m.iter_mut() {
                 if x["type"] == "devpts" {
-                    x["options"] = json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]);
+                    x["options"] = json!([
+                        "nosuid",
+                        "noexec",
+                        "newinstance",
+                        "ptmxmode=0666",
+                        "mode=0620"
+                    ]);
                 }
                 if x["type"] == "sysfs" {
                     *x = json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
@@ -101,7 +121,10 @@ mod tests {
         for rootless in [false, true] {
             let v = default_spec(rootless);
             let s: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
-            assert_eq!(s.process().as_ref().unwrap().args().as_ref().unwrap(), &vec!["sh".to_string()]);
+            assert_eq!(
+                s.process().as_ref().unwrap().args().as_ref().unwrap(),
+                &vec!["sh".to_string()]
+            );
         }
     }
 }

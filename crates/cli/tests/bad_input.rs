@@ -24,7 +24,11 @@ fn missing_and_malformed_config() {
     let b = Bundle::new(&["true"]);
     std::fs::remove_file(b.dir().join("config.json")).unwrap();
     create_fails(&b, &["config.json", "no such file"]);
-    std::fs::write(b.dir().join("config.json"), "{\"ociVersion\": \"1.0.2\", \"process\": ").unwrap();
+    std::fs::write(
+        b.dir().join("config.json"),
+        "{\"ociVersion\": \"1.0.2\", \"process\": ",
+    )
+    .unwrap();
     create_fails(&b, &["config.json", "EOF"]);
 }
 
@@ -37,7 +41,10 @@ fn unknown_field_values_name_the_field() {
     b.set("/process/capabilities/bounding", json!(["CAP_NOPE"]));
     create_fails(&b, &["process.capabilities.bounding"]);
     let mut b = Bundle::new(&["true"]);
-    b.set("/process/rlimits", json!([{"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}]));
+    b.set(
+        "/process/rlimits",
+        json!([{"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}]),
+    );
     create_fails(&b, &["process.rlimits[0].type"]);
     let mut b = Bundle::new(&["true"]);
     b.set("/process/args", json!([]));
@@ -52,7 +59,10 @@ fn unknown_field_values_name_the_field() {
     b.push("/linux/namespaces", json!({"type": "user"}));
     create_fails(&b, &["linux.uidMappings"]);
     let mut b = Bundle::new(&["true"]);
-    b.push("/mounts", json!({"destination": "/x", "type": "bind", "source": "/no/such/dir", "options": ["bind"]}));
+    b.push(
+        "/mounts",
+        json!({"destination": "/x", "type": "bind", "source": "/no/such/dir", "options": ["bind"]}),
+    );
     create_fails(&b, &["mounts[/x]", "/no/such/dir"]);
 }
 
@@ -74,11 +84,22 @@ fn duplicate_id_bad_id_and_bad_signal() {
     let pid = rt.state(&id)["pid"].clone();
     let dup = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
     assert_eq!(dup.status.code(), Some(1));
-    assert_eq!(stderr(&dup).trim(), format!("container with id exists: {id}"));
-    assert_eq!(rt.state(&id)["pid"], pid, "the failed create touched the existing container");
+    assert_eq!(
+        stderr(&dup).trim(),
+        format!("container with id exists: {id}")
+    );
+    assert_eq!(
+        rt.state(&id)["pid"],
+        pid,
+        "the failed create touched the existing container"
+    );
     let sig = rt.cmd(&["kill", &id, "SIGNOPE"]);
     assert_eq!(sig.status.code(), Some(1));
-    assert!(stderr(&sig).contains("unknown signal \"SIGNOPE\""), "{}", stderr(&sig));
+    assert!(
+        stderr(&sig).contains("unknown signal \"SIGNOPE\""),
+        "{}",
+        stderr(&sig)
+    );
     assert_eq!(rt.status(&id), "created");
     let bad = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), "../escape"]);
     assert!(!bad.status.success() && stderr(&bad).contains("invalid container id"));

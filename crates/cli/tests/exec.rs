@@ -15,7 +15,17 @@ fn running(rt: &Rt) -> (Bundle, String) {
 fn exec_joins_the_container_and_returns_the_exit_code() {
     let rt = Rt::new();
     let (b, id) = running(&rt);
-    let out = rt.cmd(&["exec", "--env", "X=42", "--cwd", "/tmp", &id, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $X; pwd; hostname; exit 7"]);
+    let out = rt.cmd(&[
+        "exec",
+        "--env",
+        "X=42",
+        "--cwd",
+        "/tmp",
+        &id,
+        "sh",
+        "-c",
+        "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $X; pwd; hostname; exit 7",
+    ]);
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
@@ -31,18 +41,42 @@ fn exec_joins_the_container_and_returns_the_exit_code() {
 fn exec_user_caps_detach_and_process_file() {
     let rt = Rt::new();
     let (b, id) = running(&rt);
-    assert_eq!(rt.ok(&["exec", "--user", "1000:1000", &id, "id", "-u"]).trim(), "1000");
-    let caps = rt.ok(&["exec", "--cap", "CAP_SYS_ADMIN", &id, "grep", "CapEff", "/proc/self/status"]);
+    assert_eq!(
+        rt.ok(&["exec", "--user", "1000:1000", &id, "id", "-u"])
+            .trim(),
+        "1000"
+    );
+    let caps = rt.ok(&[
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        &id,
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
     // The default set (KILL, NET_BIND_SERVICE, AUDIT_WRITE) plus SYS_ADMIN (bit 21).
     assert!(caps.trim().ends_with("0000000020200420"), "{caps}");
     let pidfile = b.dir().join("exec.pid");
-    rt.ok(&["exec", "--detach", "--pid-file", pidfile.to_str().unwrap(), &id, "sleep", "999"]);
+    rt.ok(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+        "sleep",
+        "999",
+    ]);
     let pid: i64 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
     let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
     assert!(pids.contains(&pid), "{pids:?} lacks {pid}");
     let pfile = b.dir().join("process.json");
     std::fs::write(&pfile, json!({"args": ["sh", "-c", "echo from-file $Y"], "env": ["Y=yes", "PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}}).to_string()).unwrap();
-    assert_eq!(rt.ok(&["exec", "--process", pfile.to_str().unwrap(), &id]).trim(), "from-file yes");
+    assert_eq!(
+        rt.ok(&["exec", "--process", pfile.to_str().unwrap(), &id])
+            .trim(),
+        "from-file yes"
+    );
     rt.ok(&["delete", "-f", &id]);
     rt.assert_clean(&id, &b);
 }
@@ -53,15 +87,26 @@ fn exec_errors() {
     let (b, id) = running(&rt);
     let missing = rt.cmd(&["exec", &id, "nosuchprogram"]);
     assert!(!missing.status.success());
-    assert_eq!(stderr(&missing).trim(), "exec: \"nosuchprogram\": executable file not found in $PATH");
+    assert_eq!(
+        stderr(&missing).trim(),
+        "exec: \"nosuchprogram\": executable file not found in $PATH"
+    );
     let badfile = b.dir().join("bad.json");
     std::fs::write(&badfile, "{\"args\": \"not-a-list\"}").unwrap();
     let bad = rt.cmd(&["exec", "--process", badfile.to_str().unwrap(), &id]);
-    assert!(!bad.status.success() && stderr(&bad).contains("bad.json: args"), "{}", stderr(&bad));
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("bad.json: args"),
+        "{}",
+        stderr(&bad)
+    );
     rt.ok(&["kill", &id, "KILL"]);
     rt.wait_status(&id, "stopped");
     let stopped = rt.cmd(&["exec", &id, "true"]);
-    assert!(!stopped.status.success() && stderr(&stopped).contains("stopped"), "{}", stderr(&stopped));
+    assert!(
+        !stopped.status.success() && stderr(&stopped).contains("stopped"),
+        "{}",
+        stderr(&stopped)
+    );
     rt.ok(&["delete", &id]);
     rt.assert_clean(&id, &b);
 }

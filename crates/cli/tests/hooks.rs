@@ -33,8 +33,16 @@ fn every_hook_runs_at_its_moment_in_its_namespace() {
     let d = b.dir().to_path_buf();
     b.set("/root/readonly", json!(false));
     // startContainer resolves inside the container: a busybox script in the rootfs.
-    std::fs::write(b.rootfs().join("bin/start-hook"), "#!/bin/sh\ncat > /tmp/start.json\necho $HOOK_ENV > /tmp/start.env\n").unwrap();
-    std::fs::set_permissions(b.rootfs().join("bin/start-hook"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        b.rootfs().join("bin/start-hook"),
+        "#!/bin/sh\ncat > /tmp/start.json\necho $HOOK_ENV > /tmp/start.env\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        b.rootfs().join("bin/start-hook"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     b.set(
         "/hooks",
         json!({
@@ -52,36 +60,88 @@ fn every_hook_runs_at_its_moment_in_its_namespace() {
     let order = || std::fs::read_to_string(d.join("order.log")).unwrap_or_default();
     assert_eq!(order(), "prestart\ncreateRuntime\ncreateContainer\n");
     rt.ok(&["start", &id]);
-    assert_eq!(order(), "prestart\ncreateRuntime\ncreateContainer\npoststart\n");
+    assert_eq!(
+        order(),
+        "prestart\ncreateRuntime\ncreateContainer\npoststart\n"
+    );
     rt.wait_status(&id, "stopped");
     rt.ok(&["delete", &id]);
-    assert_eq!(order(), "prestart\ncreateRuntime\ncreateContainer\npoststart\npoststop\n");
+    assert_eq!(
+        order(),
+        "prestart\ncreateRuntime\ncreateContainer\npoststart\npoststop\n"
+    );
 
-    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap().to_string_lossy().into_owned();
-    let mnt = |n: &str| std::fs::read_to_string(d.join(format!("{n}.json.mnt"))).unwrap().trim().to_string();
-    assert_eq!(mnt("createRuntime"), host_mnt, "createRuntime runs in the runtime's namespace");
-    assert_ne!(mnt("createContainer"), host_mnt, "createContainer runs in the container's namespace");
-    let state = |n: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(d.join(format!("{n}.json"))).unwrap()).unwrap() };
-    for (n, status) in [("prestart", "creating"), ("createRuntime", "creating"), ("createContainer", "creating"), ("poststart", "running"), ("poststop", "stopped")] {
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt")
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mnt = |n: &str| {
+        std::fs::read_to_string(d.join(format!("{n}.json.mnt")))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        mnt("createRuntime"),
+        host_mnt,
+        "createRuntime runs in the runtime's namespace"
+    );
+    assert_ne!(
+        mnt("createContainer"),
+        host_mnt,
+        "createContainer runs in the container's namespace"
+    );
+    let state = |n: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join(format!("{n}.json"))).unwrap())
+            .unwrap()
+    };
+    for (n, status) in [
+        ("prestart", "creating"),
+        ("createRuntime", "creating"),
+        ("createContainer", "creating"),
+        ("poststart", "running"),
+        ("poststop", "stopped"),
+    ] {
         let s = state(n);
         assert_eq!(s["id"], id.as_str(), "{n}");
         assert_eq!(s["status"], status, "{n}");
         assert_eq!(s["bundle"], d.to_str().unwrap(), "{n}");
     }
-    assert_eq!(state("createRuntime")["pid"], pid, "the hook gets the init's host pid");
+    assert_eq!(
+        state("createRuntime")["pid"],
+        pid,
+        "the hook gets the init's host pid"
+    );
     assert_eq!(state("createContainer")["pid"], pid);
-    let start: Value = serde_json::from_str(&std::fs::read_to_string(b.rootfs().join("tmp/start.json")).unwrap()).unwrap();
+    let start: Value =
+        serde_json::from_str(&std::fs::read_to_string(b.rootfs().join("tmp/start.json")).unwrap())
+            .unwrap();
     assert_eq!(start["status"], "created");
-    assert_eq!(std::fs::read_to_string(b.rootfs().join("tmp/start.env")).unwrap().trim(), "inside");
+    assert_eq!(
+        std::fs::read_to_string(b.rootfs().join("tmp/start.env"))
+            .unwrap()
+            .trim(),
+        "inside"
+    );
     rt.assert_clean(&id, &b);
 }
 
 #[test]
 fn a_failing_or_hanging_hook_fails_create_and_leaves_nothing() {
     for (kind, body, timeout, expect) in [
-        ("createRuntime", "echo broken >&2; exit 3", None, "exit status: 3: broken"),
+        (
+            "createRuntime",
+            "echo broken >&2; exit 3",
+            None,
+            "exit status: 3: broken",
+        ),
         ("prestart", "sleep 30", Some(1), "timed out"),
-        ("createContainer", "exit 1", None, "hooks.createContainer[0]"),
+        (
+            "createContainer",
+            "exit 1",
+            None,
+            "hooks.createContainer[0]",
+        ),
     ] {
         let rt = Rt::new();
         let mut b = Bundle::new(&["true"]);
@@ -94,7 +154,10 @@ fn a_failing_or_hanging_hook_fails_create_and_leaves_nothing() {
         let out = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
         assert!(!out.status.success(), "{kind}");
         let err = stderr(&out);
-        assert!(err.contains(expect) && err.contains(&format!("hooks.{kind}[0]")), "{kind}: {err}");
+        assert!(
+            err.contains(expect) && err.contains(&format!("hooks.{kind}[0]")),
+            "{kind}: {err}"
+        );
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         rt.assert_clean(&id, &b);
     }
@@ -104,11 +167,17 @@ fn a_failing_or_hanging_hook_fails_create_and_leaves_nothing() {
 fn a_failing_poststop_hook_only_warns() {
     let rt = Rt::new();
     let mut b = Bundle::new(&["true"]);
-    b.set("/hooks", json!({"poststop": [{"path": hook_script(b.dir(), "poststop", "exit 9")}]}));
+    b.set(
+        "/hooks",
+        json!({"poststop": [{"path": hook_script(b.dir(), "poststop", "exit 9")}]}),
+    );
     let id = unique("poststop");
     let (code, _, err) = rt.run(&b, &id);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("warning") && err.contains("hooks.poststop[0]"), "{err}");
+    assert!(
+        err.contains("warning") && err.contains("hooks.poststop[0]"),
+        "{err}"
+    );
     rt.assert_clean(&id, &b);
 }
 
@@ -122,6 +191,10 @@ fn a_hook_that_is_not_executable_is_a_config_error() {
     let id = unique("noexec");
     let out = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("hooks.prestart[0].path") && stderr(&out).contains("not executable"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("hooks.prestart[0].path") && stderr(&out).contains("not executable"),
+        "{}",
+        stderr(&out)
+    );
     rt.assert_clean(&id, &b);
 }

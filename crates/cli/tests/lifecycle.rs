@@ -11,7 +11,14 @@ fn create_start_kill_delete_walks_the_states() {
     let b = Bundle::new(&["sleep", "1000"]);
     let id = unique("life");
     let pidfile = b.dir().join("init.pid");
-    rt.ok(&["create", "--bundle", b.dir().to_str().unwrap(), "--pid-file", pidfile.to_str().unwrap(), &id]);
+    rt.ok(&[
+        "create",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]);
     let st = rt.state(&id);
     assert_eq!(st["status"], "created");
     assert_eq!(st["id"], id.as_str());
@@ -21,7 +28,10 @@ fn create_start_kill_delete_walks_the_states() {
     assert!(st["created"].as_str().unwrap().ends_with('Z'));
     // The init is waiting: it is still the runtime, not yet the program.
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-    assert!(!exe.to_string_lossy().contains("busybox"), "the program ran before start: {exe:?}");
+    assert!(
+        !exe.to_string_lossy().contains("busybox"),
+        "the program ran before start: {exe:?}"
+    );
 
     rt.ok(&["start", &id]);
     assert_eq!(rt.status(&id), "running");
@@ -31,7 +41,11 @@ fn create_start_kill_delete_walks_the_states() {
     // start only from created
     let again = rt.cmd(&["start", &id]);
     assert!(!again.status.success());
-    assert_eq!(rt.status(&id), "running", "a failed start changed the state");
+    assert_eq!(
+        rt.status(&id),
+        "running",
+        "a failed start changed the state"
+    );
     // delete only when stopped
     let del = rt.cmd(&["delete", &id]);
     assert!(!del.status.success());
@@ -67,7 +81,13 @@ fn delete_force_kills_a_running_container() {
     let rt = Rt::new();
     let b = Bundle::new(&["sleep", "1000"]);
     let id = unique("force");
-    rt.ok(&["run", "--detach", "--bundle", b.dir().to_str().unwrap(), &id]);
+    rt.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        &id,
+    ]);
     assert_eq!(rt.status(&id), "running");
     rt.ok(&["delete", "--force", &id]);
     rt.assert_clean(&id, &b);
@@ -76,10 +96,20 @@ fn delete_force_kills_a_running_container() {
 #[test]
 fn run_returns_the_exit_code_of_the_program() {
     let rt = Rt::new();
-    for (args, code) in [(vec!["sh", "-c", "exit 3"], 3), (vec!["true"], 0), (vec!["sh", "-c", "kill -9 $$"], 137)] {
+    for (args, code) in [
+        (vec!["sh", "-c", "exit 3"], 3),
+        (vec!["true"], 0),
+        (vec!["sh", "-c", "kill -9 $$"], 137),
+    ] {
         let mut b = Bundle::new(&args);
         // Pid 1 of a pid namespace cannot be killed from inside it; run this one without.
-        let ns: Vec<Value> = b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "pid").cloned().collect();
+        let ns: Vec<Value> = b.config["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["type"] != "pid")
+            .cloned()
+            .collect();
         b.set("/linux/namespaces", Value::Array(ns));
         let id = unique("exit");
         let (got, _, err) = rt.run(&b, &id);
@@ -109,7 +139,10 @@ fn list_and_ps_show_containers_and_processes() {
     let mut lines = table.lines();
     assert!(lines.next().unwrap().starts_with("ID  "), "{table}");
     let row = lines.next().unwrap();
-    assert!(row.starts_with(&id) && row.contains("running") && row.contains("root"), "{row}");
+    assert!(
+        row.starts_with(&id) && row.contains("running") && row.contains("root"),
+        "{row}"
+    );
     let json: Value = serde_json::from_str(&rt.ok(&["list", "--format", "json"])).unwrap();
     assert_eq!(json[0]["id"], id.as_str());
     assert_eq!(json[0]["status"], "running");
@@ -132,14 +165,20 @@ fn commands_on_one_container_serialize_and_others_do_not_wait() {
     // Parallel creates of different containers all succeed.
     let handles: Vec<_> = ids
         .iter()
-        .map(|id| rt.command(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), id]).spawn().unwrap())
+        .map(|id| {
+            rt.command(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), id])
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for mut h in handles {
         assert!(h.wait().unwrap().success());
     }
     // Racing kill/delete --force on one container: exactly one outcome, no torn state.
     let id = &ids[0];
-    let racers: Vec<_> = (0..4).map(|_| rt.command(&["delete", "--force", id]).spawn().unwrap()).collect();
+    let racers: Vec<_> = (0..4)
+        .map(|_| rt.command(&["delete", "--force", id]).spawn().unwrap())
+        .collect();
     for mut r in racers {
         assert!(r.wait().unwrap().success());
     }
@@ -158,18 +197,28 @@ fn features_and_spec() {
     let rt = Rt::new();
     let f: Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
     assert_eq!(f["ociVersionMin"], "1.0.0");
-    assert!(f["hooks"].as_array().unwrap().iter().any(|h| h == "createRuntime"));
-    assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "user"));
+    assert!(f["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h == "createRuntime"));
+    assert!(f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "user"));
     let dir = TempDir::new("spec");
     rt.ok(&["spec", "--bundle", dir.0.to_str().unwrap()]);
-    let spec: Value = serde_json::from_str(&std::fs::read_to_string(dir.0.join("config.json")).unwrap()).unwrap();
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.0.join("config.json")).unwrap()).unwrap();
     assert_eq!(spec["root"]["path"], "rootfs");
     // Refuses to overwrite.
     let again = rt.cmd(&["spec", "--bundle", dir.0.to_str().unwrap()]);
     assert!(!again.status.success() && stderr(&again).contains("exists"));
     let rl = TempDir::new("spec-rootless");
     rt.ok(&["spec", "--rootless", "--bundle", rl.0.to_str().unwrap()]);
-    let spec: Value = serde_json::from_str(&std::fs::read_to_string(rl.0.join("config.json")).unwrap()).unwrap();
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(rl.0.join("config.json")).unwrap()).unwrap();
     assert!(spec["linux"]["uidMappings"].is_array());
 }
 
@@ -178,7 +227,14 @@ fn json_log_format_carries_the_error() {
     let rt = Rt::new();
     let log = TempDir::new("log");
     let file = log.0.join("log.json");
-    let out = rt.cmd(&["--log", file.to_str().unwrap(), "--log-format", "json", "start", "nosuchcontainer"]);
+    let out = rt.cmd(&[
+        "--log",
+        file.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "start",
+        "nosuchcontainer",
+    ]);
     assert!(!out.status.success());
     let line = std::fs::read_to_string(&file).unwrap();
     let v: Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();

@@ -5,7 +5,10 @@ use common::*;
 use serde_json::{json, Value};
 
 fn host_ns(name: &str) -> String {
-    std::fs::read_link(format!("/proc/self/ns/{name}")).unwrap().to_string_lossy().into_owned()
+    std::fs::read_link(format!("/proc/self/ns/{name}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -24,14 +27,24 @@ fn every_namespace_type_is_new() {
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "1", "pid namespace: the program is pid 1");
-    for (i, n) in ["pid", "net", "ipc", "uts", "mnt", "cgroup", "time"].iter().enumerate() {
+    for (i, n) in ["pid", "net", "ipc", "uts", "mnt", "cgroup", "time"]
+        .iter()
+        .enumerate()
+    {
         // time_for_children vs time: compare the type's own link.
         assert_ne!(lines[1 + i], host_ns(n), "{n} namespace is the host's");
     }
     assert_eq!(lines[8], "box-one");
     assert_eq!(lines[9], "example.test");
-    assert_eq!(lines[10], "lo", "a new network namespace has only loopback: {out}");
-    assert!(lines[11].ends_with(":/"), "cgroup namespace root is the container's cgroup: {}", lines[11]);
+    assert_eq!(
+        lines[10], "lo",
+        "a new network namespace has only loopback: {out}"
+    );
+    assert!(
+        lines[11].ends_with(":/"),
+        "cgroup namespace root is the container's cgroup: {}",
+        lines[11]
+    );
     rt.assert_clean(&id, &b);
 }
 
@@ -40,18 +53,33 @@ fn user_namespace_maps_ids() {
     let rt = Rt::new();
     let mut b = Bundle::new(&["sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map; stat -c %u /bin/busybox; touch /bin/x 2>/dev/null && echo wrote || echo refused"]);
     b.push("/linux/namespaces", json!({"type": "user"}));
-    b.set("/linux/uidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
-    b.set("/linux/gidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
+    b.set(
+        "/linux/uidMappings",
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+    );
+    b.set(
+        "/linux/gidMappings",
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+    );
     b.set("/root/readonly", json!(false));
     let id = unique("userns");
     let (code, out, err) = rt.run(&b, &id);
     assert_eq!(code, 0, "{err}");
-    let lines: Vec<String> = out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    let lines: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
     assert_eq!(lines[0], "0", "root inside");
     assert_eq!(lines[1], "0 100000 65536");
     assert_eq!(lines[2], "0 100000 65536");
-    assert_eq!(lines[3], "65534", "host root's files show as the overflow uid");
-    assert_eq!(lines[4], "refused", "root in the container cannot write host root's files");
+    assert_eq!(
+        lines[3], "65534",
+        "host root's files show as the overflow uid"
+    );
+    assert_eq!(
+        lines[4], "refused",
+        "root in the container cannot write host root's files"
+    );
     rt.assert_clean(&id, &b);
 }
 
@@ -62,9 +90,19 @@ fn joins_an_existing_namespace_by_path() {
     let ida = unique("nsa");
     rt.ok(&["run", "-d", "--bundle", a.dir().to_str().unwrap(), &ida]);
     let pid = rt.state(&ida)["pid"].as_i64().unwrap();
-    let want_net = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap().to_string_lossy().into_owned();
-    let want_uts = std::fs::read_link(format!("/proc/{pid}/ns/uts")).unwrap().to_string_lossy().into_owned();
-    let mut b = Bundle::new(&["sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/uts"]);
+    let want_net = std::fs::read_link(format!("/proc/{pid}/ns/net"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let want_uts = std::fs::read_link(format!("/proc/{pid}/ns/uts"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/net; readlink /proc/self/ns/uts",
+    ]);
     let ns: Vec<Value> = b.config["linux"]["namespaces"]
         .as_array()
         .unwrap()
@@ -88,13 +126,26 @@ fn joins_an_existing_namespace_by_path() {
 #[test]
 fn sysctls_are_set_in_the_containers_namespaces() {
     let rt = Rt::new();
-    let mut b = Bundle::new(&["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax"]);
-    b.set("/linux/sysctl", json!({"net.ipv4.ip_forward": "1", "kernel.msgmax": "12345"}));
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax",
+    ]);
+    b.set(
+        "/linux/sysctl",
+        json!({"net.ipv4.ip_forward": "1", "kernel.msgmax": "12345"}),
+    );
     b.set("/linux/readonlyPaths", json!([]));
     let id = unique("sysctl");
     let (code, out, err) = rt.run(&b, &id);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().collect::<Vec<_>>(), ["1", "12345"]);
-    assert_ne!(std::fs::read_to_string("/proc/sys/kernel/msgmax").unwrap().trim(), "12345", "leaked to the host");
+    assert_ne!(
+        std::fs::read_to_string("/proc/sys/kernel/msgmax")
+            .unwrap()
+            .trim(),
+        "12345",
+        "leaked to the host"
+    );
     rt.assert_clean(&id, &b);
 }

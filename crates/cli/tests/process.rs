@@ -20,19 +20,44 @@ fn run_ok(b: &Bundle) -> String {
 
 #[test]
 fn args_env_cwd_and_identity() {
-    let mut b = Bundle::new(&["sh", "-c", "echo \"$GREETING\" $0; pwd; id -u; id -g; id -G; umask"]);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "echo \"$GREETING\" $0; pwd; id -u; id -g; id -G; umask",
+    ]);
     b.push("/process/env", json!("GREETING=hello world"));
     b.set("/process/cwd", json!("/tmp"));
-    b.set("/process/user", json!({"uid": 1000, "gid": 1001, "additionalGids": [2000, 2001], "umask": 23}));
+    b.set(
+        "/process/user",
+        json!({"uid": 1000, "gid": 1001, "additionalGids": [2000, 2001], "umask": 23}),
+    );
     let out = run_ok(&b);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines, ["hello world sh", "/tmp", "1000", "1001", "1001 2000 2001", "0027"], "{out}");
+    assert_eq!(
+        lines,
+        [
+            "hello world sh",
+            "/tmp",
+            "1000",
+            "1001",
+            "1001 2000 2001",
+            "0027"
+        ],
+        "{out}"
+    );
 }
 
 #[test]
 fn rlimits_no_new_privs_and_oom_score() {
-    let mut b = Bundle::new(&["sh", "-c", "ulimit -n; ulimit -Hn; grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj"]);
-    b.set("/process/rlimits", json!([{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 768}]));
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "ulimit -n; ulimit -Hn; grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj",
+    ]);
+    b.set(
+        "/process/rlimits",
+        json!([{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 768}]),
+    );
     b.set("/process/noNewPrivileges", json!(true));
     b.set("/process/oomScoreAdj", json!(300));
     let out = run_ok(&b);
@@ -45,14 +70,24 @@ fn rlimits_no_new_privs_and_oom_score() {
 
 #[test]
 fn capabilities_are_exactly_the_configured_sets() {
-    let mut b = Bundle::new(&["sh", "-c", "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status"]);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status",
+    ]);
     let caps = json!(["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
     b.set("/process/capabilities", json!({"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps, "ambient": ["CAP_NET_BIND_SERVICE"]}));
     b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
     let out = run_ok(&b);
     // CAP_CHOWN is bit 0, CAP_NET_BIND_SERVICE bit 10. As uid 1000, only the ambient
     // capability survives the exec into permitted and effective (capabilities(7)).
-    for (set, mask) in [("CapInh", "401"), ("CapPrm", "400"), ("CapEff", "400"), ("CapBnd", "401"), ("CapAmb", "400")] {
+    for (set, mask) in [
+        ("CapInh", "401"),
+        ("CapPrm", "400"),
+        ("CapEff", "400"),
+        ("CapBnd", "401"),
+        ("CapAmb", "400"),
+    ] {
         let line = out.lines().find(|l| l.starts_with(set)).unwrap();
         assert!(line.ends_with(&format!("{mask:0>16}")), "{set}: {line}");
     }
@@ -75,11 +110,21 @@ fn terminal_goes_through_the_console_socket() {
     let sock = b.dir().join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let id = unique("tty");
-    let out = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), "--console-socket", sock.to_str().unwrap(), &id]);
+    let out = rt.cmd(&[
+        "create",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (conn, _) = listener.accept().unwrap();
     let (master, name) = bulkhead_linux::socket::recv_fd(&conn).unwrap();
-    assert!(String::from_utf8_lossy(&name).starts_with("/dev/pts/"), "{name:?}");
+    assert!(
+        String::from_utf8_lossy(&name).starts_with("/dev/pts/"),
+        "{name:?}"
+    );
     rt.ok(&["start", &id]);
     let mut f = std::fs::File::from(master);
     let mut text = String::new();
@@ -118,12 +163,22 @@ fn preserve_fds_and_listen_fds_reach_the_container_and_nothing_else_does() {
     std::fs::write(&d3, "through fd 3\n").unwrap();
     std::fs::write(&d4, "through fd 4\n").unwrap();
     let id = unique("fds");
-    let (f3, f4) = (std::fs::File::open(&d3).unwrap(), std::fs::File::open(&d4).unwrap());
+    let (f3, f4) = (
+        std::fs::File::open(&d3).unwrap(),
+        std::fs::File::open(&d4).unwrap(),
+    );
     let extra = std::fs::File::open("/etc/hostname").unwrap();
     let (fd3, fd4, fd_extra) = (f3.as_raw_fd(), f4.as_raw_fd(), extra.as_raw_fd());
     // fd 3 comes by socket activation (LISTEN_FDS=1), fd 4 by --preserve-fds 1; fd 9 is handed
     // to bulkhead too but must not reach the container.
-    let mut c = rt.command(&["run", "--preserve-fds", "1", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let mut c = rt.command(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        &id,
+    ]);
     unsafe {
         c.pre_exec(move || {
             libc::dup2(fd3, 3);

@@ -12,7 +12,12 @@ fn run(b: &Bundle, extra: &[&str]) -> String {
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--bundle", b.dir().to_str().unwrap(), &id]);
     let out = rt.cmd(&args);
-    assert!(out.status.success(), "stdout: {}\nstderr: {}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
     rt.assert_clean(&id, b);
     stdout(&out)
 }
@@ -23,8 +28,15 @@ fn readonly_root_and_pivot() {
     let out = run(&b, &[]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "ro");
-    assert_eq!(lines[1].trim(), "1", "exactly one root mount: the old root is gone");
-    assert!(!out.contains("old_root") && !out.contains("work"), "host root visible: {out}");
+    assert_eq!(
+        lines[1].trim(),
+        "1",
+        "exactly one root mount: the old root is gone"
+    );
+    assert!(
+        !out.contains("old_root") && !out.contains("work"),
+        "host root visible: {out}"
+    );
     let mut b = Bundle::new(&["sh", "-c", "touch /x && echo rw"]);
     b.set("/root/readonly", json!(false));
     assert_eq!(run(&b, &["--no-pivot"]).trim(), "rw");
@@ -39,7 +51,10 @@ fn bind_and_tmpfs_mounts_with_options() {
     b.push("/mounts", json!({"destination": "/etc/single", "type": "bind", "source": host.0.join("file"), "options": ["bind"]}));
     b.push("/mounts", json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1024k", "mode=1770"]}));
     let out = run(&b, &[]);
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["from host", "data-ro", "from host", "size=1024k", "1770"]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["from host", "data-ro", "from host", "size=1024k", "1770"]
+    );
     assert!(!host.0.join("new").exists());
 }
 
@@ -51,7 +66,10 @@ fn masked_and_readonly_paths() {
     b.push("/linux/maskedPaths", json!("/root"));
     b.push("/linux/maskedPaths", json!("/etc/secret"));
     let out = run(&b, &[]);
-    assert_eq!(out.lines().map(str::trim).collect::<Vec<_>>(), ["0", "0", "sys-ro"]);
+    assert_eq!(
+        out.lines().map(str::trim).collect::<Vec<_>>(),
+        ["0", "0", "sys-ro"]
+    );
 }
 
 #[test]
@@ -60,9 +78,22 @@ fn default_and_configured_devices_and_dev_links() {
     b.set("/linux/devices", json!([{"path": "/dev/mydev", "type": "c", "major": 1, "minor": 3, "fileMode": 384, "uid": 1000, "gid": 1000}]));
     let out = run(&b, &[]);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(&lines[..6], ["/dev/null 1:3 666", "/dev/zero 1:5 666", "/dev/full 1:7 666", "/dev/random 1:8 666", "/dev/urandom 1:9 666", "/dev/tty 5:0 666"]);
+    assert_eq!(
+        &lines[..6],
+        [
+            "/dev/null 1:3 666",
+            "/dev/zero 1:5 666",
+            "/dev/full 1:7 666",
+            "/dev/random 1:8 666",
+            "/dev/urandom 1:9 666",
+            "/dev/tty 5:0 666"
+        ]
+    );
     assert_eq!(lines[6], "1:3 600 1000 1000");
-    assert_eq!(&lines[7..10], ["/proc/self/fd", "/proc/self/fd/0", "pts/ptmx"]);
+    assert_eq!(
+        &lines[7..10],
+        ["/proc/self/fd", "/proc/self/fd/0", "pts/ptmx"]
+    );
     assert_eq!(lines[10].trim(), "4");
 }
 
@@ -71,15 +102,32 @@ fn mount_targets_cannot_leave_the_rootfs_through_symlinks() {
     // A naive runtime follows rootfs/evil -> /etc to the host's /etc and mounts there (in its
     // mount namespace, where it is then lost with the old root); bulkhead resolves the link
     // inside the rootfs, so the container's own /etc gets the tmpfs.
-    let mut b = Bundle::new(&["sh", "-c", "ls /etc | wc -l; grep -c ' /etc ' /proc/self/mountinfo; ls /tmp/deep | wc -l"]);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "ls /etc | wc -l; grep -c ' /etc ' /proc/self/mountinfo; ls /tmp/deep | wc -l",
+    ]);
     std::os::unix::fs::symlink("/etc", b.rootfs().join("evil")).unwrap();
     std::os::unix::fs::symlink("../../../../../../tmp", b.rootfs().join("tmp/up")).unwrap();
-    b.push("/mounts", json!({"destination": "/evil", "type": "tmpfs", "source": "tmpfs"}));
-    b.push("/mounts", json!({"destination": "/tmp/up/deep", "type": "tmpfs", "source": "tmpfs"}));
+    b.push(
+        "/mounts",
+        json!({"destination": "/evil", "type": "tmpfs", "source": "tmpfs"}),
+    );
+    b.push(
+        "/mounts",
+        json!({"destination": "/tmp/up/deep", "type": "tmpfs", "source": "tmpfs"}),
+    );
     b.set("/root/readonly", json!(false));
     let out = run(&b, &[]);
-    assert_eq!(out.lines().map(str::trim).collect::<Vec<_>>(), ["0", "1", "0"], "{out}");
-    assert!(!std::path::Path::new("/tmp/deep").exists(), "a directory was created on the host");
+    assert_eq!(
+        out.lines().map(str::trim).collect::<Vec<_>>(),
+        ["0", "1", "0"],
+        "{out}"
+    );
+    assert!(
+        !std::path::Path::new("/tmp/deep").exists(),
+        "a directory was created on the host"
+    );
 }
 
 #[test]
@@ -92,6 +140,10 @@ fn rootfs_propagation_is_applied_and_checked() {
     let id = unique("prop");
     let out = rt.cmd(&["run", "--bundle", b.dir().to_str().unwrap(), &id]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("linux.rootfsPropagation"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("linux.rootfsPropagation"),
+        "{}",
+        stderr(&out)
+    );
     rt.assert_clean(&id, &b);
 }

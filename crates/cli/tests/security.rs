@@ -8,7 +8,11 @@ use std::os::unix::fs::PermissionsExt;
 fn refused(rt: &Rt, b: &Bundle, what: &str) -> String {
     let id = unique("cve");
     let out = rt.cmd(&["run", "--bundle", b.dir().to_str().unwrap(), &id]);
-    assert!(!out.status.success(), "{what}: the container ran: {}", stdout(&out));
+    assert!(
+        !out.status.success(),
+        "{what}: the container ran: {}",
+        stdout(&out)
+    );
     rt.assert_clean(&id, b);
     stderr(&out)
 }
@@ -23,7 +27,11 @@ fn cve_2019_5736_the_runtime_binary_is_never_executed_in_the_container() {
     // A script whose interpreter is the runtime.
     let b = Bundle::new(&["/evil.sh"]);
     std::fs::write(b.rootfs().join("evil.sh"), "#!/proc/self/exe\n").unwrap();
-    std::fs::set_permissions(b.rootfs().join("evil.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        b.rootfs().join("evil.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let err = refused(&rt, &b, "#!/proc/self/exe");
     assert!(err.contains("CVE-2019-5736"), "{err}");
     // A symlink in the rootfs to it.
@@ -40,10 +48,20 @@ fn cve_2019_5736_the_waiting_init_cannot_be_opened_from_the_container() {
     rt.ok(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
     // While the init is still the runtime, another process of the container tries to open its
     // executable (the first step of the exploit).
-    let out = rt.cmd(&["exec", &id, "sh", "-c", "cat /proc/1/exe > /dev/null 2>&1 && echo opened || echo denied"]);
+    let out = rt.cmd(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "cat /proc/1/exe > /dev/null 2>&1 && echo opened || echo denied",
+    ]);
     assert_eq!(stdout(&out).trim(), "denied", "{}", stderr(&out));
     let exec_self = rt.cmd(&["exec", &id, "/proc/self/exe"]);
-    assert!(!exec_self.status.success() && stderr(&exec_self).contains("CVE-2019-5736"), "{}", stderr(&exec_self));
+    assert!(
+        !exec_self.status.success() && stderr(&exec_self).contains("CVE-2019-5736"),
+        "{}",
+        stderr(&exec_self)
+    );
     rt.ok(&["delete", "-f", &id]);
     rt.assert_clean(&id, &b);
 }
@@ -59,7 +77,10 @@ fn cve_2024_21626_no_runtime_fd_or_cwd_reaches_the_container() {
         if out.status.success() {
             // Only acceptable if the directory is inside the container.
             let text = stdout(&out);
-            assert!(text.starts_with('/') && !text.contains("(unreachable)"), "fd {fd}: {text}");
+            assert!(
+                text.starts_with('/') && !text.contains("(unreachable)"),
+                "fd {fd}: {text}"
+            );
         } else {
             let err = stderr(&out);
             assert!(err.contains("process.cwd"), "fd {fd}: {err}");
@@ -72,10 +93,18 @@ fn cve_2024_21626_no_runtime_fd_or_cwd_reaches_the_container() {
     rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
     for fd in 3..12 {
         let out = rt.cmd(&["exec", "--cwd", &format!("/proc/self/fd/{fd}"), &id, "pwd"]);
-        assert!(!out.status.success() || !stdout(&out).contains("unreachable"), "fd {fd}: {}", stdout(&out));
+        assert!(
+            !out.status.success() || !stdout(&out).contains("unreachable"),
+            "fd {fd}: {}",
+            stdout(&out)
+        );
     }
     let fds = rt.ok(&["exec", &id, "ls", "/proc/1/fd"]);
-    assert_eq!(fds.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2"], "the init holds only stdio");
+    assert_eq!(
+        fds.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1", "2"],
+        "the init holds only stdio"
+    );
     rt.ok(&["delete", "-f", &id]);
     rt.assert_clean(&id, &b);
 }

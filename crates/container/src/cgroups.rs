@@ -46,13 +46,17 @@ impl Hierarchy {
 
 /// The cgroup hierarchies mounted on this host, from /proc/self/mountinfo.
 pub fn hierarchies() -> io::Result<Vec<Hierarchy>> {
-    Ok(parse_mountinfo(&fs::read_to_string("/proc/self/mountinfo")?))
+    Ok(parse_mountinfo(&fs::read_to_string(
+        "/proc/self/mountinfo",
+    )?))
 }
 
 fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
     let mut out: Vec<Hierarchy> = Vec::new();
     for line in text.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let pre: Vec<&str> = pre.split(' ').collect();
         let post: Vec<&str> = post.split(' ').collect();
         if pre.len() < 5 || post.len() < 3 {
@@ -62,12 +66,21 @@ fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
             "cgroup2" => Vec::new(),
             "cgroup" => post[2]
                 .split(',')
-                .filter(|o| !matches!(*o, "rw" | "ro" | "relatime" | "nosuid" | "nodev" | "noexec") && !o.starts_with("release_agent") && *o != "clone_children" && *o != "xattr")
+                .filter(|o| {
+                    !matches!(*o, "rw" | "ro" | "relatime" | "nosuid" | "nodev" | "noexec")
+                        && !o.starts_with("release_agent")
+                        && *o != "clone_children"
+                        && *o != "xattr"
+                })
                 .map(String::from)
                 .collect(),
             _ => continue,
         };
-        let h = Hierarchy { mountpoint: PathBuf::from(pre[4]), root: PathBuf::from(pre[3]), controllers };
+        let h = Hierarchy {
+            mountpoint: PathBuf::from(pre[4]),
+            root: PathBuf::from(pre[3]),
+            controllers,
+        };
         // One entry per hierarchy: a second mount of the same one (e.g. a container's view) is skipped.
         if !out.iter().any(|o| o.controllers == h.controllers) {
             out.push(h);
@@ -89,32 +102,53 @@ pub struct Cgroup {
 /// root; a relative one (or the default, the container id) from the runtime's own cgroup, as
 /// runc's cgroupfs driver does.
 pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
-    let path = cgroups_path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(id));
+    let path = cgroups_path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(id));
     if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(Error::Config(format!("linux.cgroupsPath: {path:?} must not contain '..'")));
+        return Err(Error::Config(format!(
+            "linux.cgroupsPath: {path:?} must not contain '..'"
+        )));
     }
     let own = fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
     let mut dirs = Vec::new();
     for h in hierarchies().ctx(|| "read /proc/self/mountinfo".into())? {
-        let base = if path.is_absolute() { PathBuf::from("/") } else { own_path(&own, &h.key()) };
+        let base = if path.is_absolute() {
+            PathBuf::from("/")
+        } else {
+            own_path(&own, &h.key())
+        };
         let full = base.join(&path);
-        dirs.push((h.clone(), h.mountpoint.join(relative_to_mount(&full, &h.root))));
+        dirs.push((
+            h.clone(),
+            h.mountpoint.join(relative_to_mount(&full, &h.root)),
+        ));
     }
-    Ok(Cgroup { dirs, created: Vec::new() })
+    Ok(Cgroup {
+        dirs,
+        created: Vec::new(),
+    })
 }
 
 /// A cgroup path as seen from a mount whose root is `mount_root`: always relative, so joining it
 /// to the mount point can never leave the hierarchy.
 fn relative_to_mount(cgroup: &Path, mount_root: &Path) -> PathBuf {
     let inner = cgroup.strip_prefix(mount_root).unwrap_or(cgroup);
-    inner.components().filter(|c| matches!(c, Component::Normal(_))).collect()
+    inner
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect()
 }
 
 /// This process's cgroup in the hierarchy whose /proc/self/cgroup line has `key`.
 fn own_path(proc_cgroup: &str, key: &str) -> PathBuf {
     for line in proc_cgroup.lines() {
         let mut parts = line.splitn(3, ':');
-        let (_, ctrl, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+        let (_, ctrl, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or("/"),
+        );
         let mut a: Vec<&str> = ctrl.split(',').collect();
         let mut b: Vec<&str> = key.split(',').collect();
         a.sort_unstable();
@@ -161,7 +195,12 @@ impl Cgroup {
 
     /// The pids in the container's cgroup.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        let Some((_, dir)) = self.dirs.iter().find(|(h, _)| h.controllers.iter().any(|c| c == "pids")).or(self.dirs.first()) else {
+        let Some((_, dir)) = self
+            .dirs
+            .iter()
+            .find(|(h, _)| h.controllers.iter().any(|c| c == "pids"))
+            .or(self.dirs.first())
+        else {
             return Ok(Vec::new());
         };
         let text = match fs::read_to_string(dir.join("cgroup.procs")) {
@@ -209,7 +248,10 @@ fn remove_dir_retrying(dir: &Path) -> io::Result<()> {
         match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) && tries < 400 => {
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY))
+                    && tries < 400 =>
+            {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
@@ -220,17 +262,26 @@ fn remove_dir_retrying(dir: &Path) -> io::Result<()> {
 
 /// A new v1 cpuset cgroup starts with no cpus and mems; copy the parent's so processes may join.
 fn inherit_cpuset(dir: &Path) -> Result<()> {
-    let Some(parent) = dir.parent() else { return Ok(()) };
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
     for file in ["cpuset.cpus", "cpuset.mems"] {
-        let value = fs::read_to_string(parent.join(file)).ctx(|| format!("read {}/{file}", parent.display()))?;
-        fs::write(dir.join(file), value.trim()).ctx(|| format!("write {}/{file}", dir.display()))?;
+        let value = fs::read_to_string(parent.join(file))
+            .ctx(|| format!("read {}/{file}", parent.display()))?;
+        fs::write(dir.join(file), value.trim())
+            .ctx(|| format!("write {}/{file}", dir.display()))?;
     }
     Ok(())
 }
 
 /// A `cgroup` mount in the config: the container sees its own cgroup of each hierarchy, bound
 /// from the host (read-only when the mount says `ro`), under a tmpfs when the host is v1.
-pub fn mount_cgroupfs(root: &impl AsRawFd, dest: &Path, opts: &Options, ctx: &MountContext) -> Result<()> {
+pub fn mount_cgroupfs(
+    root: &impl AsRawFd,
+    dest: &Path,
+    opts: &Options,
+    ctx: &MountContext,
+) -> Result<()> {
     let Some(cg) = ctx.cgroup else { return Ok(()) };
     let ro = opts.flags & libc::MS_RDONLY;
     let base_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
@@ -239,24 +290,45 @@ pub fn mount_cgroupfs(root: &impl AsRawFd, dest: &Path, opts: &Options, ctx: &Mo
     let only_v2 = cg.dirs.len() == 1 && cg.dirs[0].0.is_v2();
     if only_v2 {
         let t = PathBuf::from(fd::proc_fd_path(&target));
-        sys::mount(Some(&cg.dirs[0].1), &t, None, libc::MS_BIND, None).ctx(|| format!("mounts: bind cgroup2 on {}", dest.display()))?;
+        sys::mount(Some(&cg.dirs[0].1), &t, None, libc::MS_BIND, None)
+            .ctx(|| format!("mounts: bind cgroup2 on {}", dest.display()))?;
         return crate::mounts::remount(&t, base_flags | ro, dest);
     }
     let t = PathBuf::from(fd::proc_fd_path(&target));
-    sys::mount(Some(Path::new("tmpfs")), &t, Some("tmpfs"), base_flags, Some("mode=755"))
-        .ctx(|| format!("mounts: tmpfs on {}", dest.display()))?;
+    sys::mount(
+        Some(Path::new("tmpfs")),
+        &t,
+        Some("tmpfs"),
+        base_flags,
+        Some("mode=755"),
+    )
+    .ctx(|| format!("mounts: tmpfs on {}", dest.display()))?;
     for (h, dir) in &cg.dirs {
         let sub = dest.join(h.view_name());
-        let st = resolve::make_in_root(root, &sub, resolve::Kind::Dir).ctx(|| format!("mounts: create {}", sub.display()))?;
+        let st = resolve::make_in_root(root, &sub, resolve::Kind::Dir)
+            .ctx(|| format!("mounts: create {}", sub.display()))?;
         let sp = PathBuf::from(fd::proc_fd_path(&st));
-        sys::mount(Some(dir), &sp, None, libc::MS_BIND, None).ctx(|| format!("mounts: bind {} on {}", dir.display(), sub.display()))?;
-        let again = resolve::open_in_root(root, &sub, libc::O_PATH, 0).ctx(|| format!("mounts: reopen {}", sub.display()))?;
-        crate::mounts::remount(&PathBuf::from(fd::proc_fd_path(&again)), base_flags | ro, &sub)?;
+        sys::mount(Some(dir), &sp, None, libc::MS_BIND, None)
+            .ctx(|| format!("mounts: bind {} on {}", dir.display(), sub.display()))?;
+        let again = resolve::open_in_root(root, &sub, libc::O_PATH, 0)
+            .ctx(|| format!("mounts: reopen {}", sub.display()))?;
+        crate::mounts::remount(
+            &PathBuf::from(fd::proc_fd_path(&again)),
+            base_flags | ro,
+            &sub,
+        )?;
     }
     if ro != 0 {
-        let again = resolve::open_in_root(root, dest, libc::O_PATH, 0).ctx(|| format!("mounts: reopen {}", dest.display()))?;
-        sys::mount(None, &PathBuf::from(fd::proc_fd_path(&again)), None, libc::MS_REMOUNT | base_flags | libc::MS_RDONLY, Some("mode=755"))
-            .ctx(|| format!("mounts: remount {} read-only", dest.display()))?;
+        let again = resolve::open_in_root(root, dest, libc::O_PATH, 0)
+            .ctx(|| format!("mounts: reopen {}", dest.display()))?;
+        sys::mount(
+            None,
+            &PathBuf::from(fd::proc_fd_path(&again)),
+            None,
+            libc::MS_REMOUNT | base_flags | libc::MS_RDONLY,
+            Some("mode=755"),
+        )
+        .ctx(|| format!("mounts: remount {} read-only", dest.display()))?;
     }
     Ok(())
 }
@@ -285,9 +357,18 @@ mod tests {
 
     #[test]
     fn cgroup_paths_stay_inside_the_mount() {
-        assert_eq!(relative_to_mount(Path::new("/t1"), Path::new("/")), PathBuf::from("t1"));
-        assert_eq!(relative_to_mount(Path::new("/a/b/t1"), Path::new("/a/b")), PathBuf::from("t1"));
-        assert_eq!(relative_to_mount(Path::new("/x/t1"), Path::new("/a")), PathBuf::from("x/t1"));
+        assert_eq!(
+            relative_to_mount(Path::new("/t1"), Path::new("/")),
+            PathBuf::from("t1")
+        );
+        assert_eq!(
+            relative_to_mount(Path::new("/a/b/t1"), Path::new("/a/b")),
+            PathBuf::from("t1")
+        );
+        assert_eq!(
+            relative_to_mount(Path::new("/x/t1"), Path::new("/a")),
+            PathBuf::from("x/t1")
+        );
     }
 
     #[test]

@@ -22,8 +22,11 @@ fn convert(set: &Option<Capabilities>, field: &str) -> Result<CapsHashSet> {
     let mut out = CapsHashSet::new();
     for c in set.iter().flatten() {
         let name = format!("CAP_{c}");
-        let cap = Cap::from_str(&name)
-            .map_err(|_| Error::Config(format!("process.capabilities.{field}: unknown capability {name}")))?;
+        let cap = Cap::from_str(&name).map_err(|_| {
+            Error::Config(format!(
+                "process.capabilities.{field}: unknown capability {name}"
+            ))
+        })?;
         // A capability the running kernel does not know cannot be granted; runc skips it too.
         if caps::all().contains(&cap) && cap.index() <= last_cap() {
             out.insert(cap);
@@ -41,7 +44,9 @@ fn last_cap() -> u8 {
 
 impl CapSets {
     pub fn from_config(c: Option<&LinuxCapabilities>) -> Result<CapSets> {
-        let Some(c) = c else { return Ok(CapSets::default()) };
+        let Some(c) = c else {
+            return Ok(CapSets::default());
+        };
         Ok(CapSets {
             bounding: convert(c.bounding(), "bounding")?,
             effective: convert(c.effective(), "effective")?,
@@ -73,7 +78,11 @@ pub fn rlimit_resource(t: PosixRlimitType) -> Result<i32> {
         R::RlimitRtprio => libc::RLIMIT_RTPRIO,
         R::RlimitRttime => libc::RLIMIT_RTTIME,
         #[allow(unreachable_patterns)]
-        _ => return Err(Error::Config(format!("process.rlimits: unsupported type {t}"))),
+        _ => {
+            return Err(Error::Config(format!(
+                "process.rlimits: unsupported type {t}"
+            )))
+        }
     }) as i32)
 }
 
@@ -82,7 +91,12 @@ pub fn apply_rlimits(limits: &[PosixRlimit]) -> Result<()> {
     for l in limits {
         let res = rlimit_resource(l.typ())?;
         sys::setrlimit(res, l.soft(), l.hard()).ctx(|| {
-            format!("process.rlimits: set {} to soft {} hard {}", l.typ(), l.soft(), l.hard())
+            format!(
+                "process.rlimits: set {} to soft {} hard {}",
+                l.typ(),
+                l.soft(),
+                l.hard()
+            )
         })?;
     }
     Ok(())
@@ -95,8 +109,9 @@ pub fn switch_user(user: &User, caps_sets: &CapSets, setgroups_allowed: bool) ->
     sys::set_keep_caps(true).ctx(|| "prctl(PR_SET_KEEPCAPS)".into())?;
     for cap in caps::all() {
         if cap.index() <= last_cap() && !caps_sets.bounding.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap)
-                .map_err(|e| Error::Config(format!("process.capabilities.bounding: drop {cap}: {e}")))?;
+            caps::drop(None, CapSet::Bounding, cap).map_err(|e| {
+                Error::Config(format!("process.capabilities.bounding: drop {cap}: {e}"))
+            })?;
         }
     }
     if setgroups_allowed {
@@ -106,7 +121,8 @@ pub fn switch_user(user: &User, caps_sets: &CapSets, setgroups_allowed: bool) ->
     sys::setresgid(user.gid()).ctx(|| format!("process.user.gid: setresgid {}", user.gid()))?;
     sys::setresuid(user.uid()).ctx(|| format!("process.user.uid: setresuid {}", user.uid()))?;
     let set = |which: CapSet, v: &CapsHashSet, field: &str| {
-        caps::set(None, which, v).map_err(|e| Error::Config(format!("process.capabilities.{field}: {e}")))
+        caps::set(None, which, v)
+            .map_err(|e| Error::Config(format!("process.capabilities.{field}: {e}")))
     };
     // Inheritable while we still hold every capability, then effective (which must stay within
     // permitted), then permitted itself.
@@ -116,10 +132,16 @@ pub fn switch_user(user: &User, caps_sets: &CapSets, setgroups_allowed: bool) ->
     // Ambient capabilities must be permitted and inheritable; one that is not cannot be raised
     // and is skipped, as runc does (its default spec lists ambient capabilities without
     // inheritable ones).
-    caps::clear(None, CapSet::Ambient).map_err(|e| Error::Config(format!("process.capabilities.ambient: {e}")))?;
-    for cap in caps_sets.ambient.iter().filter(|c| caps_sets.inheritable.contains(c) && caps_sets.permitted.contains(c)) {
-        caps::raise(None, CapSet::Ambient, *cap)
-            .map_err(|e| Error::Config(format!("process.capabilities.ambient: raise {cap}: {e}")))?;
+    caps::clear(None, CapSet::Ambient)
+        .map_err(|e| Error::Config(format!("process.capabilities.ambient: {e}")))?;
+    for cap in caps_sets
+        .ambient
+        .iter()
+        .filter(|c| caps_sets.inheritable.contains(c) && caps_sets.permitted.contains(c))
+    {
+        caps::raise(None, CapSet::Ambient, *cap).map_err(|e| {
+            Error::Config(format!("process.capabilities.ambient: raise {cap}: {e}"))
+        })?;
     }
     sys::set_keep_caps(false).ctx(|| "prctl(PR_SET_KEEPCAPS)".into())
 }

@@ -23,18 +23,25 @@ pub struct Node {
 
 /// The devices the OCI runtime spec says every Linux container has.
 pub fn defaults() -> Vec<Node> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .iter()
-        .map(|(name, major, minor)| Node {
-            path: PathBuf::from("/dev").join(name),
-            kind: libc::S_IFCHR,
-            major: *major,
-            minor: *minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .iter()
+    .map(|(name, major, minor)| Node {
+        path: PathBuf::from("/dev").join(name),
+        kind: libc::S_IFCHR,
+        major: *major,
+        minor: *minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 /// Converts a config device, checking its fields.
@@ -44,11 +51,17 @@ pub fn from_config(d: &LinuxDevice) -> Result<Node> {
         LinuxDeviceType::B => libc::S_IFBLK,
         LinuxDeviceType::P => libc::S_IFIFO,
         LinuxDeviceType::A => {
-            return Err(Error::Config(format!("linux.devices[{}]: type \"a\" is only valid in device cgroup rules", d.path().display())))
+            return Err(Error::Config(format!(
+                "linux.devices[{}]: type \"a\" is only valid in device cgroup rules",
+                d.path().display()
+            )))
         }
     };
     if !d.path().is_absolute() {
-        return Err(Error::Config(format!("linux.devices: path {:?} is not absolute", d.path())));
+        return Err(Error::Config(format!(
+            "linux.devices: path {:?} is not absolute",
+            d.path()
+        )));
     }
     Ok(Node {
         path: d.path().clone(),
@@ -74,8 +87,14 @@ pub fn create(root: &impl AsRawFd, nodes: &[Node], userns: bool) -> Result<()> {
         if userns {
             let target = resolve::make_in_root(root, &n.path, resolve::Kind::File)
                 .ctx(|| format!("linux.devices: create {}", n.path.display()))?;
-            sys::mount(Some(&n.path), Path::new(&fd::proc_fd_path(&target)), None, libc::MS_BIND, None)
-                .ctx(|| format!("linux.devices: bind {}", n.path.display()))?;
+            sys::mount(
+                Some(&n.path),
+                Path::new(&fd::proc_fd_path(&target)),
+                None,
+                libc::MS_BIND,
+                None,
+            )
+            .ctx(|| format!("linux.devices: bind {}", n.path.display()))?;
             continue;
         }
         // Replace whatever the image has there: a device's identity comes from the config.
@@ -90,8 +109,11 @@ pub fn create(root: &impl AsRawFd, nodes: &[Node], userns: bool) -> Result<()> {
         std::os::unix::fs::chown(fd::proc_fd_path(&node), Some(n.uid), Some(n.gid))
             .ctx(|| format!("linux.devices: chown {}", n.path.display()))?;
         // mknod applies the umask; set the exact mode the config asks for.
-        std::fs::set_permissions(fd::proc_fd_path(&node), std::os::unix::fs::PermissionsExt::from_mode(n.mode))
-            .ctx(|| format!("linux.devices: chmod {}", n.path.display()))?;
+        std::fs::set_permissions(
+            fd::proc_fd_path(&node),
+            std::os::unix::fs::PermissionsExt::from_mode(n.mode),
+        )
+        .ctx(|| format!("linux.devices: chmod {}", n.path.display()))?;
     }
     Ok(())
 }

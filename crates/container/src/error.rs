@@ -24,6 +24,9 @@ pub trait Context<T> {
 
 impl<T> Context<T> for io::Result<T> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Sys { what: what(), source })
+        self.map_err(|source| Error::Sys {
+            what: what(),
+            source,
+        })
     }
 }

@@ -28,7 +28,10 @@ pub fn resolve(prog: &str, env: &[String]) -> Result<PathBuf> {
         return match std::fs::metadata(&p) {
             Ok(m) if m.is_dir() => Err(Error::Child(format!("exec: {prog:?}: is a directory"))),
             Ok(_) => Ok(p),
-            Err(e) => Err(Error::Child(format!("exec: {prog:?}: stat {prog}: {}", os_msg(&e)))),
+            Err(e) => Err(Error::Child(format!(
+                "exec: {prog:?}: stat {prog}: {}",
+                os_msg(&e)
+            ))),
         };
     }
     let path = env
@@ -44,7 +47,9 @@ pub fn resolve(prog: &str, env: &[String]) -> Result<PathBuf> {
             }
         }
     }
-    Err(Error::Child(format!("exec: {prog:?}: executable file not found in $PATH")))
+    Err(Error::Child(format!(
+        "exec: {prog:?}: executable file not found in $PATH"
+    )))
 }
 
 /// An io::Error's message without Rust's " (os error N)" suffix, the way Go prints it.
@@ -87,7 +92,9 @@ fn check_chain(path: &Path, me: (u64, u64), depth: u32) -> Result<()> {
     }
     // Unreadable (exec-only) files cannot name an interpreter we could inspect; the kernel reads
     // them with its own credentials, and their first link was already checked above.
-    let Ok(mut f) = File::open(path) else { return Ok(()) };
+    let Ok(mut f) = File::open(path) else {
+        return Ok(());
+    };
     let mut head = [0u8; 256];
     let n = f.read(&mut head).unwrap_or(0);
     let head = &head[..n];
@@ -118,7 +125,11 @@ fn elf_interpreter(f: &mut File) -> Option<String> {
     }
     let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as u64;
     let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
-    let (phoff, phentsize, phnum) = (u64_at(&ehdr, 0x20), u16_at(&ehdr, 0x36), u16_at(&ehdr, 0x38));
+    let (phoff, phentsize, phnum) = (
+        u64_at(&ehdr, 0x20),
+        u16_at(&ehdr, 0x36),
+        u16_at(&ehdr, 0x38),
+    );
     if phentsize < 56 || phnum > 256 {
         return None;
     }
@@ -147,8 +158,14 @@ mod tests {
 
     #[test]
     fn shebang_lines() {
-        assert_eq!(shebang_interpreter(b"#!/bin/sh -e\necho"), Some("/bin/sh".into()));
-        assert_eq!(shebang_interpreter(b"#! /proc/self/exe\n"), Some("/proc/self/exe".into()));
+        assert_eq!(
+            shebang_interpreter(b"#!/bin/sh -e\necho"),
+            Some("/bin/sh".into())
+        );
+        assert_eq!(
+            shebang_interpreter(b"#! /proc/self/exe\n"),
+            Some("/proc/self/exe".into())
+        );
         assert_eq!(shebang_interpreter(b"\x7fELF"), None);
     }
 
@@ -163,7 +180,9 @@ mod tests {
     #[test]
     fn refuses_the_runtime_itself_through_proc_self_exe() {
         let me = runtime_identity().unwrap();
-        let err = check_not_runtime(Path::new("/proc/self/exe"), me).unwrap_err().to_string();
+        let err = check_not_runtime(Path::new("/proc/self/exe"), me)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("CVE-2019-5736"), "{err}");
         assert!(check_not_runtime(Path::new("/bin/ls"), me).is_ok());
     }
@@ -172,8 +191,14 @@ mod tests {
     fn lookup_errors_use_runc_wording() {
         let env = vec!["PATH=/nonexistent".to_string()];
         let e = resolve("nosuchprog", &env).unwrap_err().to_string();
-        assert_eq!(e, "exec: \"nosuchprog\": executable file not found in $PATH");
+        assert_eq!(
+            e,
+            "exec: \"nosuchprog\": executable file not found in $PATH"
+        );
         let e = resolve("/no/such", &env).unwrap_err().to_string();
-        assert_eq!(e, "exec: \"/no/such\": stat /no/such: no such file or directory");
+        assert_eq!(
+            e,
+            "exec: \"/no/such\": stat /no/such: no such file or directory"
+        );
     }
 }

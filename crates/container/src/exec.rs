@@ -12,7 +12,16 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 
-const ORDER: [T; 8] = [T::User, T::Ipc, T::Uts, T::Network, T::Cgroup, T::Pid, T::Time, T::Mount];
+const ORDER: [T; 8] = [
+    T::User,
+    T::Ipc,
+    T::Uts,
+    T::Network,
+    T::Cgroup,
+    T::Pid,
+    T::Time,
+    T::Mount,
+];
 
 pub struct Exec<'a> {
     /// The container's init, whose namespaces are joined.
@@ -29,7 +38,8 @@ pub fn exec(e: &Exec) -> Result<i32> {
     let nss = open_namespaces(e.init_pid)?;
     let (parent_end, child_end) = socket::seqpacket_pair().ctx(|| "create sync socket".into())?;
     // A pid namespace applies to children only: join it here, fork, and return to our own.
-    let own_pid = fd::openat(None, "/proc/self/ns/pid".as_ref(), libc::O_RDONLY, 0).ctx(|| "open own pid namespace".into())?;
+    let own_pid = fd::openat(None, "/proc/self/ns/pid".as_ref(), libc::O_RDONLY, 0)
+        .ctx(|| "open own pid namespace".into())?;
     if let Some((_, f)) = nss.iter().find(|(t, _)| *t == T::Pid) {
         ns::setns(f, libc::CLONE_NEWPID).ctx(|| "join the container's pid namespace".into())?;
     }
@@ -39,7 +49,9 @@ pub fn exec(e: &Exec) -> Result<i32> {
         sys::Forked::Child => {
             drop(parent_end);
             let ch = Channel(child_end);
-            let err = child(e, &nss, &ch).err().unwrap_or_else(|| Error::Child("exec returned".into()));
+            let err = child(e, &nss, &ch)
+                .err()
+                .unwrap_or_else(|| Error::Child("exec returned".into()));
             ch.send_error(&err.to_string());
             sys::exit_now(1)
         }
@@ -74,13 +86,17 @@ fn open_namespaces(pid: i32) -> Result<Vec<(T, OwnedFd)>> {
     for t in ORDER {
         let name = proc_name(t);
         let theirs = format!("/proc/{pid}/ns/{name}");
-        let (Ok(a), Ok(b)) = (std::fs::metadata(&theirs), std::fs::metadata(format!("/proc/self/ns/{name}"))) else {
+        let (Ok(a), Ok(b)) = (
+            std::fs::metadata(&theirs),
+            std::fs::metadata(format!("/proc/self/ns/{name}")),
+        ) else {
             continue; // the kernel lacks this namespace type
         };
         if a.ino() == b.ino() && a.dev() == b.dev() {
             continue;
         }
-        let f = fd::openat(None, theirs.as_ref(), libc::O_RDONLY, 0).ctx(|| format!("open {theirs}"))?;
+        let f = fd::openat(None, theirs.as_ref(), libc::O_RDONLY, 0)
+            .ctx(|| format!("open {theirs}"))?;
         out.push((t, f));
     }
     Ok(out)
@@ -95,7 +111,8 @@ fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel) -> Result<()> {
         if *t == T::Pid {
             continue;
         }
-        ns::setns(f, flag(*t) as i32).ctx(|| format!("join the container's {} namespace", proc_name(*t)))?;
+        ns::setns(f, flag(*t) as i32)
+            .ctx(|| format!("join the container's {} namespace", proc_name(*t)))?;
         userns |= *t == T::User;
     }
     if userns {
@@ -104,7 +121,10 @@ fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel) -> Result<()> {
     }
     let opts = ProcessOpts {
         console: e.console.as_ref().and_then(|c| c.try_clone().ok()),
-        setgroups_allowed: !userns || std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() == "allow").unwrap_or(true),
+        setgroups_allowed: !userns
+            || std::fs::read_to_string("/proc/self/setgroups")
+                .map(|s| s.trim() == "allow")
+                .unwrap_or(true),
         runtime: e.runtime,
     };
     process::setup_session(e.process, &opts)?;

@@ -12,8 +12,8 @@ use crate::sync::{self, Channel};
 use bulkhead_linux::process as sys;
 use oci_spec::runtime::LinuxNamespaceType as T;
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 
 /// Runs in the forked child; never returns.
 pub fn run(l: &Launch, opened: &[(T, OwnedFd)], ch: Channel, hooks: &dyn Hooks) -> ! {
@@ -56,18 +56,26 @@ fn set_up(
     namespaces::join(opened)?;
     if l.ns.new_cgroup {
         // Now that the runtime has put us in our cgroup, it becomes the namespace's root.
-        bulkhead_linux::ns::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
+        bulkhead_linux::ns::unshare(libc::CLONE_NEWCGROUP)
+            .ctx(|| "unshare cgroup namespace".into())?;
     }
     set_identity(l)?;
     if l.new_keyring {
         sys::join_new_session_keyring().ctx(|| "join a new session keyring".into())?;
     }
     if !l.ns.has(T::Mount) {
-        return Err(Error::Config("linux.namespaces: a mount namespace is required".into()));
+        return Err(Error::Config(
+            "linux.namespaces: a mount namespace is required".into(),
+        ));
     }
-    let proc_ = l.spec.process().as_ref().ok_or_else(|| Error::Config("process: missing".into()))?;
+    let proc_ = l
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Config("process: missing".into()))?;
     if let Some(adj) = proc_.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).ctx(|| format!("process.oomScoreAdj: set {adj}"))?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .ctx(|| format!("process.oomScoreAdj: set {adj}"))?;
     }
     let ctx = MountContext {
         bundle: &l.bundle,
@@ -103,7 +111,14 @@ fn set_up(
 /// `kill` of a created container must still end it (runc's init behaves the same way), so the
 /// usual terminating signals get a handler that exits. exec resets them.
 fn terminate_on_signals() {
-    for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGUSR1, libc::SIGUSR2] {
+    for sig in [
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGTERM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
         sys::exit_on_signal(sig);
     }
 }
@@ -125,7 +140,10 @@ fn set_identity(l: &Launch) -> Result<()> {
 }
 
 fn setgroups_allowed(userns: bool) -> bool {
-    !userns || std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() == "allow").unwrap_or(true)
+    !userns
+        || std::fs::read_to_string("/proc/self/setgroups")
+            .map(|s| s.trim() == "allow")
+            .unwrap_or(true)
 }
 
 /// Blocks until `start` connects and sends its byte. The connection is returned and stays open

@@ -49,8 +49,10 @@ pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
     let pid_join = opened.iter().find(|(t, _)| *t == LinuxNamespaceType::Pid);
     let own_pid_ns = match pid_join {
         Some((_, f)) => {
-            let own = fd::openat(None, "/proc/self/ns/pid".as_ref(), libc::O_RDONLY, 0).ctx(|| "open own pid namespace".into())?;
-            ns::setns(f, libc::CLONE_NEWPID).ctx(|| "linux.namespaces: join pid namespace".into())?;
+            let own = fd::openat(None, "/proc/self/ns/pid".as_ref(), libc::O_RDONLY, 0)
+                .ctx(|| "open own pid namespace".into())?;
+            ns::setns(f, libc::CLONE_NEWPID)
+                .ctx(|| "linux.namespaces: join pid namespace".into())?;
             Some(own)
         }
         None => None,
@@ -83,8 +85,20 @@ pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
 fn drive(l: &Launch, pid: i32, ch: &Channel, hooks: &dyn Hooks) -> Result<()> {
     if l.ns.creates(LinuxNamespaceType::User) {
         let linux = l.spec.linux().as_ref();
-        write_id_map(pid, "uid_map", linux.and_then(|x| x.uid_mappings().as_deref()).unwrap_or(&[]))?;
-        write_id_map(pid, "gid_map", linux.and_then(|x| x.gid_mappings().as_deref()).unwrap_or(&[]))?;
+        write_id_map(
+            pid,
+            "uid_map",
+            linux
+                .and_then(|x| x.uid_mappings().as_deref())
+                .unwrap_or(&[]),
+        )?;
+        write_id_map(
+            pid,
+            "gid_map",
+            linux
+                .and_then(|x| x.gid_mappings().as_deref())
+                .unwrap_or(&[]),
+        )?;
     }
     l.cgroup.add(pid)?;
     ch.send(&format!("{}:{pid}", sync::GO))?;
@@ -105,10 +119,20 @@ fn drive(l: &Launch, pid: i32, ch: &Channel, hooks: &dyn Hooks) -> Result<()> {
 /// Writes /proc/<pid>/{uid,gid}_map. An empty mapping list is a config error: a new user
 /// namespace without mappings can do nothing.
 fn write_id_map(pid: i32, file: &str, maps: &[LinuxIdMapping]) -> Result<()> {
-    let field = if file == "uid_map" { "linux.uidMappings" } else { "linux.gidMappings" };
+    let field = if file == "uid_map" {
+        "linux.uidMappings"
+    } else {
+        "linux.gidMappings"
+    };
     if maps.is_empty() {
-        return Err(Error::Config(format!("{field}: a new user namespace needs at least one mapping")));
+        return Err(Error::Config(format!(
+            "{field}: a new user namespace needs at least one mapping"
+        )));
     }
-    let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect();
-    std::fs::write(format!("/proc/{pid}/{file}"), text).ctx(|| format!("{field}: write /proc/{pid}/{file}"))
+    let text: String = maps
+        .iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect();
+    std::fs::write(format!("/proc/{pid}/{file}"), text)
+        .ctx(|| format!("{field}: write /proc/{pid}/{file}"))
 }

@@ -74,8 +74,8 @@ pub fn parse_options(opts: &[String]) -> Options {
             "runbindable" => o.propagation.push(libc::MS_UNBINDABLE | libc::MS_REC),
             // Container-engine hints that carry no kernel meaning here.
             "tmpcopyup" | "notmpcopyup" | "copy-symlink" | "z" | "Z" | "U" => {}
-            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec" | "idmap"
-            | "ridmap" => o.unsupported.push(opt.clone()),
+            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec"
+            | "idmap" | "ridmap" => o.unsupported.push(opt.clone()),
             other => o.data.push(other.to_string()),
         }
     }
@@ -140,13 +140,29 @@ pub fn mount_entry(root: &impl AsRawFd, m: &Mount, ctx: &MountContext) -> Result
         Err(e) if typ == "sysfs" && (e.raw_os_error() == Some(libc::EPERM) || !ctx.netns) => {
             // A sysfs instance belongs to a network namespace; without one of our own (or in a
             // user namespace) the kernel refuses a new one, so bind the host's, read-only.
-            sys::mount(Some(Path::new("/sys")), &target_path, None, libc::MS_BIND | libc::MS_REC, None)
-                .ctx(|| format!("mounts: bind /sys on {}", dest.display()))?;
-            remount(&target_path, libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, dest)?;
+            sys::mount(
+                Some(Path::new("/sys")),
+                &target_path,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )
+            .ctx(|| format!("mounts: bind /sys on {}", dest.display()))?;
+            remount(
+                &target_path,
+                libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                dest,
+            )?;
         }
         Err(e) if typ == "mqueue" && e.raw_os_error() == Some(libc::EPERM) && ctx.userns => {
-            sys::mount(Some(Path::new("/dev/mqueue")), &target_path, None, libc::MS_BIND | libc::MS_REC, None)
-                .ctx(|| format!("mounts: bind /dev/mqueue on {}", dest.display()))?;
+            sys::mount(
+                Some(Path::new("/dev/mqueue")),
+                &target_path,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )
+            .ctx(|| format!("mounts: bind /dev/mqueue on {}", dest.display()))?;
         }
         r => r.ctx(|| format!("mounts: mount {typ} on {}", dest.display()))?,
     }
@@ -155,14 +171,25 @@ pub fn mount_entry(root: &impl AsRawFd, m: &Mount, ctx: &MountContext) -> Result
 
 fn bind_entry(root: &impl AsRawFd, m: &Mount, opts: &Options, ctx: &MountContext) -> Result<()> {
     let dest = m.destination();
-    let src = m
-        .source()
-        .as_ref()
-        .ok_or_else(|| Error::Config(format!("mounts[{}]: a bind mount needs a source", dest.display())))?;
-    let src = if src.is_absolute() { src.clone() } else { ctx.bundle.join(src) };
+    let src = m.source().as_ref().ok_or_else(|| {
+        Error::Config(format!(
+            "mounts[{}]: a bind mount needs a source",
+            dest.display()
+        ))
+    })?;
+    let src = if src.is_absolute() {
+        src.clone()
+    } else {
+        ctx.bundle.join(src)
+    };
     // Open the source once and mount from the fd, so what we checked is what we mount.
-    let src_fd = fd::open_path(&src, false).ctx(|| format!("mounts[{}]: source {}", dest.display(), src.display()))?;
-    let kind = if resolve::is_dir(&src_fd).unwrap_or(true) { resolve::Kind::Dir } else { resolve::Kind::File };
+    let src_fd = fd::open_path(&src, false)
+        .ctx(|| format!("mounts[{}]: source {}", dest.display(), src.display()))?;
+    let kind = if resolve::is_dir(&src_fd).unwrap_or(true) {
+        resolve::Kind::Dir
+    } else {
+        resolve::Kind::File
+    };
     let target = resolve::make_in_root(root, dest, kind)
         .ctx(|| format!("mounts: create destination {}", dest.display()))?;
     let target_path = PathBuf::from(fd::proc_fd_path(&target));
@@ -181,7 +208,8 @@ fn bind_entry(root: &impl AsRawFd, m: &Mount, opts: &Options, ctx: &MountContext
 /// Opens `dest` again after a mount on it: the fd opened before names the covered directory,
 /// the new one the root of the new mount. Returns the fd and its /proc/self/fd path.
 fn reopen(root: &impl AsRawFd, dest: &Path) -> Result<(std::os::fd::OwnedFd, PathBuf)> {
-    let fd = resolve::open_in_root(root, dest, libc::O_PATH, 0).ctx(|| format!("mounts: reopen {}", dest.display()))?;
+    let fd = resolve::open_in_root(root, dest, libc::O_PATH, 0)
+        .ctx(|| format!("mounts: reopen {}", dest.display()))?;
     let path = PathBuf::from(fd::proc_fd_path(&fd));
     Ok((fd, path))
 }
@@ -190,8 +218,14 @@ fn reopen(root: &impl AsRawFd, dest: &Path) -> Result<(std::os::fd::OwnedFd, Pat
 pub fn remount(path: &Path, flags: u64, dest: &Path) -> Result<()> {
     let existing = sys::mount_flags_of(path).unwrap_or(0);
     let keep = existing & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY);
-    sys::mount(None, path, None, libc::MS_REMOUNT | libc::MS_BIND | flags | keep, None)
-        .ctx(|| format!("mounts: remount {} with flags {:#x}", dest.display(), flags))
+    sys::mount(
+        None,
+        path,
+        None,
+        libc::MS_REMOUNT | libc::MS_BIND | flags | keep,
+        None,
+    )
+    .ctx(|| format!("mounts: remount {} with flags {:#x}", dest.display(), flags))
 }
 
 fn apply_propagation(root: &impl AsRawFd, opts: &Options, dest: &Path) -> Result<()> {
@@ -216,7 +250,13 @@ mod tests {
 
     #[test]
     fn splits_flags_propagation_and_data() {
-        let o = parse_options(&v(&["nosuid", "strictatime", "mode=755", "size=65536k", "rslave"]));
+        let o = parse_options(&v(&[
+            "nosuid",
+            "strictatime",
+            "mode=755",
+            "size=65536k",
+            "rslave",
+        ]));
         assert_eq!(o.flags, libc::MS_NOSUID | libc::MS_STRICTATIME);
         assert_eq!(o.data, v(&["mode=755", "size=65536k"]));
         assert_eq!(o.propagation, vec![libc::MS_SLAVE | libc::MS_REC]);

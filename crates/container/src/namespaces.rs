@@ -67,7 +67,10 @@ pub fn plan(list: &[LinuxNamespace]) -> Result<Plan> {
     for n in list {
         let t = n.typ();
         if seen.contains(&t) {
-            return Err(Error::Config(format!("linux.namespaces: {} is listed twice", proc_name(t))));
+            return Err(Error::Config(format!(
+                "linux.namespaces: {} is listed twice",
+                proc_name(t)
+            )));
         }
         seen.push(t);
         match n.path() {
@@ -77,7 +80,8 @@ pub fn plan(list: &[LinuxNamespace]) -> Result<Plan> {
         }
     }
     // A user namespace must be joined first: it decides what the other joins are allowed to do.
-    p.join.sort_by_key(|(t, _)| if *t == T::User { 0 } else { 1 });
+    p.join
+        .sort_by_key(|(t, _)| if *t == T::User { 0 } else { 1 });
     Ok(p)
 }
 
@@ -88,7 +92,13 @@ pub fn open_joins(plan: &Plan) -> Result<Vec<(T, OwnedFd)>> {
         .iter()
         .map(|(t, path)| {
             fd::openat(None, path, libc::O_RDONLY, 0)
-                .ctx(|| format!("linux.namespaces: open {} namespace {}", proc_name(*t), path.display()))
+                .ctx(|| {
+                    format!(
+                        "linux.namespaces: open {} namespace {}",
+                        proc_name(*t),
+                        path.display()
+                    )
+                })
                 .map(|f| (*t, f))
         })
         .collect()
@@ -101,7 +111,8 @@ pub fn join(opened: &[(T, OwnedFd)]) -> Result<()> {
         if *t == T::Pid {
             continue;
         }
-        ns::setns(f, flag(*t) as i32).ctx(|| format!("linux.namespaces: join {} namespace", proc_name(*t)))?;
+        ns::setns(f, flag(*t) as i32)
+            .ctx(|| format!("linux.namespaces: join {} namespace", proc_name(*t)))?;
     }
     Ok(())
 }

@@ -32,28 +32,37 @@ pub struct ProcessOpts {
 pub fn setup_session(p: &Process, opts: &ProcessOpts) -> Result<()> {
     sys::setsid().ctx(|| "setsid".into())?;
     if p.terminal().unwrap_or(false) {
-        let console = opts
-            .console
-            .as_ref()
-            .ok_or_else(|| Error::Config("process.terminal is true but no console socket was given".into()))?;
+        let console = opts.console.as_ref().ok_or_else(|| {
+            Error::Config("process.terminal is true but no console socket was given".into())
+        })?;
         setup_terminal(p, console)?;
     }
     credentials::apply_rlimits(p.rlimits().as_deref().unwrap_or(&[]))
 }
 
 fn setup_terminal(p: &Process, console: &UnixStream) -> Result<()> {
-    let ptmx = if Path::new("/dev/pts/ptmx").exists() { "/dev/pts/ptmx" } else { "/dev/ptmx" };
-    let (master, slave) = pty::open_pty(Path::new(ptmx)).ctx(|| format!("open terminal through {ptmx}"))?;
+    let ptmx = if Path::new("/dev/pts/ptmx").exists() {
+        "/dev/pts/ptmx"
+    } else {
+        "/dev/ptmx"
+    };
+    let (master, slave) =
+        pty::open_pty(Path::new(ptmx)).ctx(|| format!("open terminal through {ptmx}"))?;
     if let Some(size) = p.console_size() {
-        pty::set_winsize(&slave, size.height() as u16, size.width() as u16).ctx(|| "process.consoleSize".into())?;
+        pty::set_winsize(&slave, size.height() as u16, size.width() as u16)
+            .ctx(|| "process.consoleSize".into())?;
     }
     let name = std::fs::read_link(fd::proc_fd_path(&slave)).unwrap_or_default();
     for target in 0..3 {
         fd::dup2(slave.as_raw_fd(), target).ctx(|| "attach terminal to stdio".into())?;
     }
     pty::set_controlling_tty(&slave).ctx(|| "set controlling terminal".into())?;
-    bulkhead_linux::socket::send_fd(console, name.as_os_str().as_encoded_bytes(), master.as_raw_fd())
-        .ctx(|| "send terminal to the console socket".into())
+    bulkhead_linux::socket::send_fd(
+        console,
+        name.as_os_str().as_encoded_bytes(),
+        master.as_raw_fd(),
+    )
+    .ctx(|| "send terminal to the console socket".into())
 }
 
 /// Identity and environment: switch user, apply capabilities and no_new_privs, find the program.
@@ -110,7 +119,10 @@ fn home_of(uid: u32) -> String {
 /// failure, with runc's wording for the error.
 pub fn exec(prep: &Prepared, preserve_fds: u32) -> Error {
     if let Err(e) = fd::cloexec_from(3 + preserve_fds) {
-        return Error::Sys { what: "mark fds close-on-exec".into(), source: e };
+        return Error::Sys {
+            what: "mark fds close-on-exec".into(),
+            source: e,
+        };
     }
     sys::reset_signal_handlers();
     let err = sys::execve(&prep.path, &prep.args, &prep.env);

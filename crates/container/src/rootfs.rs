@@ -22,7 +22,11 @@ pub fn propagation(value: Option<&str>) -> Result<u64> {
         "shared" => libc::MS_SHARED,
         "runbindable" => libc::MS_UNBINDABLE | libc::MS_REC,
         "unbindable" => libc::MS_UNBINDABLE,
-        other => return Err(Error::Config(format!("linux.rootfsPropagation: unknown value {other:?}"))),
+        other => {
+            return Err(Error::Config(format!(
+                "linux.rootfsPropagation: unknown value {other:?}"
+            )))
+        }
     })
 }
 
@@ -32,10 +36,17 @@ pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
     let linux = spec.linux().as_ref();
     let prop = propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     // Stop our mounts from reaching the host before making any.
-    sys::mount(None, Path::new("/"), None, prop, None).ctx(|| "make / a slave/private mount".into())?;
+    sys::mount(None, Path::new("/"), None, prop, None)
+        .ctx(|| "make / a slave/private mount".into())?;
     // pivot_root needs the new root to be a mount point; a recursive bind of itself makes it one.
-    sys::mount(Some(rootfs), rootfs, None, libc::MS_BIND | libc::MS_REC, None)
-        .ctx(|| format!("bind rootfs {}", rootfs.display()))?;
+    sys::mount(
+        Some(rootfs),
+        rootfs,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .ctx(|| format!("bind rootfs {}", rootfs.display()))?;
     let root = fd::open_dir(rootfs).ctx(|| format!("open rootfs {}", rootfs.display()))?;
     let mut dev_is_mounted = false;
     for m in spec.mounts().as_deref().unwrap_or(&[]) {
@@ -54,7 +65,8 @@ pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
     devices::create(&root, &nodes, ctx.userns)?;
     // A shared rootfs must not propagate the container's mounts back (runc does the same).
     if prop & libc::MS_SHARED != 0 {
-        sys::mount(None, rootfs, None, libc::MS_PRIVATE, None).ctx(|| "make rootfs private".into())?;
+        sys::mount(None, rootfs, None, libc::MS_PRIVATE, None)
+            .ctx(|| "make rootfs private".into())?;
     }
     Ok(root)
 }
@@ -64,7 +76,14 @@ pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
 pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
         std::env::set_current_dir(rootfs).ctx(|| "chdir rootfs".into())?;
-        sys::mount(Some(Path::new(".")), Path::new("/"), None, libc::MS_MOVE, None).ctx(|| "move rootfs to /".into())?;
+        sys::mount(
+            Some(Path::new(".")),
+            Path::new("/"),
+            None,
+            libc::MS_MOVE,
+            None,
+        )
+        .ctx(|| "move rootfs to /".into())?;
         sys::chroot(Path::new(".")).ctx(|| "chroot".into())?;
         return std::env::set_current_dir("/").ctx(|| "chdir /".into());
     }
@@ -76,7 +95,14 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     sys::pivot_root(Path::new("."), Path::new(".")).ctx(|| "pivot_root".into())?;
     fchdir(&old)?;
     // Keep the unmount from propagating to the host's mounts.
-    sys::mount(None, Path::new("."), None, libc::MS_SLAVE | libc::MS_REC, None).ctx(|| "make old root a slave".into())?;
+    sys::mount(
+        None,
+        Path::new("."),
+        None,
+        libc::MS_SLAVE | libc::MS_REC,
+        None,
+    )
+    .ctx(|| "make old root a slave".into())?;
     sys::umount(Path::new("."), libc::MNT_DETACH).ctx(|| "unmount old root".into())?;
     std::env::set_current_dir("/").ctx(|| "chdir /".into())
 }
@@ -93,13 +119,24 @@ pub fn finish(spec: &Spec) -> Result<()> {
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
         write_sysctls(sysctl)?;
     }
-    for p in linux.and_then(|l| l.readonly_paths().as_deref()).unwrap_or(&[]) {
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_deref())
+        .unwrap_or(&[])
+    {
         readonly_path(Path::new(p))?;
     }
-    for p in linux.and_then(|l| l.masked_paths().as_deref()).unwrap_or(&[]) {
+    for p in linux
+        .and_then(|l| l.masked_paths().as_deref())
+        .unwrap_or(&[])
+    {
         mask_path(Path::new(p))?;
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
         mounts::remount(Path::new("/"), libc::MS_RDONLY, Path::new("/"))?;
     }
     Ok(())
@@ -124,7 +161,11 @@ fn readonly_path(p: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         r => r.ctx(|| format!("linux.readonlyPaths: bind {}", p.display()))?,
     }
-    mounts::remount(p, libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, p)
+    mounts::remount(
+        p,
+        libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        p,
+    )
 }
 
 /// Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory.
@@ -134,7 +175,13 @@ fn mask_path(p: &Path) -> Result<()> {
         r => r.ctx(|| format!("linux.maskedPaths: stat {}", p.display()))?,
     };
     if meta.is_dir() {
-        sys::mount(Some(Path::new("tmpfs")), p, Some("tmpfs"), libc::MS_RDONLY, None)
+        sys::mount(
+            Some(Path::new("tmpfs")),
+            p,
+            Some("tmpfs"),
+            libc::MS_RDONLY,
+            None,
+        )
     } else {
         sys::mount(Some(Path::new("/dev/null")), p, None, libc::MS_BIND, None)
     }

@@ -54,7 +54,9 @@ impl Channel {
                 .and_then(|p| p.parse().ok())
                 .ok_or_else(|| Error::Child(format!("sync: expected a pid, got {w:?}"))),
             Msg::Failed(e) => Err(Error::Child(e)),
-            Msg::Closed => Err(Error::Child("sync: peer closed while waiting for a pid".into())),
+            Msg::Closed => Err(Error::Child(
+                "sync: peer closed while waiting for a pid".into(),
+            )),
         }
     }
 
@@ -64,7 +66,9 @@ impl Channel {
             Msg::Word(w) if w == word => Ok(()),
             Msg::Word(w) => Err(Error::Child(format!("sync: expected {word:?}, got {w:?}"))),
             Msg::Failed(e) => Err(Error::Child(e)),
-            Msg::Closed => Err(Error::Child(format!("sync: peer closed while waiting for {word:?}"))),
+            Msg::Closed => Err(Error::Child(format!(
+                "sync: peer closed while waiting for {word:?}"
+            ))),
         }
     }
 }

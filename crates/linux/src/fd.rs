@@ -35,7 +35,12 @@ pub fn open_dir(path: &Path) -> io::Result<File> {
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes fd flags; no memory is touched.
     let r = unsafe {
-        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
     };
     if r == 0 {
         return Ok(());
@@ -56,7 +61,11 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
 pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
     // SAFETY: fcntl on an integer fd touches no memory; a bad fd gives EBADF.
     let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
-    let new = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
+    let new = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
     cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, new) })?;
     Ok(())
 }

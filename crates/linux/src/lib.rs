@@ -32,5 +32,6 @@ pub fn cstr(path: impl AsRef<Path>) -> io::Result<CString> {
 
 /// A string as a NUL-terminated C string.
 pub fn cstring(s: &str) -> io::Result<CString> {
-    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "string contains a NUL byte"))
+    CString::new(s)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "string contains a NUL byte"))
 }

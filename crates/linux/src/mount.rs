@@ -18,9 +18,7 @@ pub fn mount(
     let dat = data.filter(|d| !d.is_empty()).map(cstr).transpose()?;
     let ptr = |c: &Option<std::ffi::CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
     // SAFETY: every pointer is either null or a NUL-terminated string that outlives the call.
-    cvt(unsafe {
-        libc::mount(ptr(&src), tgt.as_ptr(), ptr(&fst), flags, ptr(&dat).cast())
-    })?;
+    cvt(unsafe { libc::mount(ptr(&src), tgt.as_ptr(), ptr(&fst), flags, ptr(&dat).cast()) })?;
     Ok(())
 }
 

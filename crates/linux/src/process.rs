@@ -152,7 +152,8 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
 
 /// Whether `pid` exists (a zombie counts as existing).
 pub fn pid_exists(pid: i32) -> bool {
-    pid > 0 && (kill(pid, 0).is_ok() || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+    pid > 0
+        && (kill(pid, 0).is_ok() || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
 fn prctl(op: i32, arg: u64) -> io::Result<()> {
@@ -224,7 +225,10 @@ pub fn umask(mask: u32) {
 
 /// Sets one resource limit (`resource` is an RLIMIT_* number).
 pub fn setrlimit(resource: i32, soft: u64, hard: u64) -> io::Result<()> {
-    let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
     // SAFETY: `lim` is a valid rlimit for the duration of the call; a null old-limit pointer is
     // allowed.
     cvt(unsafe { libc::prlimit(0, resource as _, &lim, std::ptr::null_mut()) })?;
@@ -256,7 +260,11 @@ pub fn execve(path: &Path, args: &[String], env: &[String]) -> io::Error {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let to_c = |v: &[String]| v.iter().map(|s| cstring(s)).collect::<io::Result<Vec<CString>>>();
+    let to_c = |v: &[String]| {
+        v.iter()
+            .map(|s| cstring(s))
+            .collect::<io::Result<Vec<CString>>>()
+    };
     let (argv, envp) = match (to_c(args), to_c(env)) {
         (Ok(a), Ok(e)) => (a, e),
         (Err(e), _) | (_, Err(e)) => return e,
@@ -357,23 +365,6 @@ pub fn wait_signal() -> io::Result<i32> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stat_parsing_survives_odd_command_names() {
-        let line = "42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
-        assert_eq!(parse_stat(line), Some(('S', 98765)));
-    }
-
-    #[test]
-    fn exit_status_follows_shell_convention() {
-        assert_eq!(Exit::Code(3).status(), 3);
-        assert_eq!(Exit::Signal(9).status(), 137);
-    }
-}
-
 /// Joins a new anonymous session keyring, so the container does not share the caller's keys.
 /// Kernels without keyrings, or that refuse it in a user namespace, are tolerated, as runc does.
 pub fn join_new_session_keyring() -> io::Result<()> {
@@ -382,7 +373,10 @@ pub fn join_new_session_keyring() -> io::Result<()> {
     let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0usize) };
     if r < 0 {
         let e = io::Error::last_os_error();
-        if !matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM) | Some(libc::EACCES)) {
+        if !matches!(
+            e.raw_os_error(),
+            Some(libc::ENOSYS) | Some(libc::EPERM) | Some(libc::EACCES)
+        ) {
             return Err(e);
         }
     }
@@ -398,4 +392,21 @@ extern "C" fn exit_with_signal(sig: libc::c_int) {
 pub fn exit_on_signal(sig: i32) {
     // SAFETY: the handler only calls _exit, which is async-signal-safe.
     unsafe { libc::signal(sig, exit_with_signal as *const () as libc::sighandler_t) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parsing_survives_odd_command_names() {
+        let line = "42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
+        assert_eq!(parse_stat(line), Some(('S', 98765)));
+    }
+
+    #[test]
+    fn exit_status_follows_shell_convention() {
+        assert_eq!(Exit::Code(3).status(), 3);
+        assert_eq!(Exit::Signal(9).status(), 137);
+    }
 }

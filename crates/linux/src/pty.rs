@@ -15,14 +15,23 @@ pub fn open_pty(ptmx: &Path) -> io::Result<(OwnedFd, OwnedFd)> {
     // TIOCGPTPEER opens the slave from the master without a path lookup (Linux 4.13).
     // SAFETY: the returned fd is fresh and owned by nobody else.
     let slave = cvt(unsafe {
-        libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
     })?;
     Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
 }
 
 /// Sets a terminal's window size.
 pub fn set_winsize(fd: &impl AsRawFd, rows: u16, cols: u16) -> io::Result<()> {
-    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ reads a winsize that lives for the call.
     cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) })?;
     Ok(())

@@ -20,12 +20,25 @@ const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// Opens `path` as if `root` were "/": `..` stops at the root and absolute symlinks are taken
 /// relative to it (openat2 RESOLVE_IN_ROOT), and /proc magic links are refused.
-pub fn open_in_root(root: &impl AsRawFd, path: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+pub fn open_in_root(
+    root: &impl AsRawFd,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+) -> io::Result<OwnedFd> {
     let rel = relative(path);
-    let c = cstr(if rel.as_os_str().is_empty() { Path::new(".") } else { &rel })?;
+    let c = cstr(if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &rel
+    })?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: if flags & libc::O_CREAT != 0 { mode as u64 } else { 0 },
+        mode: if flags & libc::O_CREAT != 0 {
+            mode as u64
+        } else {
+            0
+        },
         resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
     // SAFETY: `c` and `how` are valid for the call and `how`'s size is passed; the returned fd is
@@ -72,7 +85,12 @@ pub fn make_in_root(root: &impl AsRawFd, path: &Path, kind: Kind) -> io::Result<
         if open_in_root(root, &so_far, libc::O_PATH, 0).is_ok() {
             continue;
         }
-        let parent = open_in_root(root, so_far.parent().unwrap_or(Path::new("")), libc::O_PATH | libc::O_DIRECTORY, 0)?;
+        let parent = open_in_root(
+            root,
+            so_far.parent().unwrap_or(Path::new("")),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )?;
         let name = cstr(comp.as_os_str())?;
         if last && kind == Kind::File {
             // SAFETY: `name` outlives the call; the fd is fresh and immediately owned.

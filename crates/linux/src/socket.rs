@@ -10,7 +10,12 @@ pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` has room for the two fds socketpair writes; both are fresh and owned here.
     cvt(unsafe {
-        libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
     })?;
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
@@ -18,7 +23,14 @@ pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
 /// Sends one message.
 pub fn send(sock: &impl AsRawFd, msg: &[u8]) -> io::Result<()> {
     // SAFETY: pointer and length describe `msg`.
-    cvt(unsafe { libc::send(sock.as_raw_fd(), msg.as_ptr().cast(), msg.len(), libc::MSG_NOSIGNAL) })?;
+    cvt(unsafe {
+        libc::send(
+            sock.as_raw_fd(),
+            msg.as_ptr().cast(),
+            msg.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    })?;
     Ok(())
 }
 
@@ -46,7 +58,10 @@ pub fn send_fd(sock: &UnixStream, data: &[u8], fd: RawFd) -> io::Result<()> {
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
     let mut cbuf = vec![0u8; space];
     let body: &[u8] = if data.is_empty() { b"\0" } else { data };
-    let mut iov = libc::iovec { iov_base: body.as_ptr() as *mut _, iov_len: body.len() };
+    let mut iov = libc::iovec {
+        iov_base: body.as_ptr() as *mut _,
+        iov_len: body.len(),
+    };
     // SAFETY: msghdr is plain data; every pointer in it refers to `iov` and `cbuf`, which live
     // for the call, and the control buffer has CMSG_SPACE room for one fd.
     unsafe {
@@ -70,7 +85,10 @@ pub fn recv_fd(sock: &UnixStream) -> io::Result<(OwnedFd, Vec<u8>)> {
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
     let mut cbuf = vec![0u8; space];
     let mut body = vec![0u8; 4096];
-    let mut iov = libc::iovec { iov_base: body.as_mut_ptr().cast(), iov_len: body.len() };
+    let mut iov = libc::iovec {
+        iov_base: body.as_mut_ptr().cast(),
+        iov_len: body.len(),
+    };
     // SAFETY: as in send_fd; the kernel writes at most the lengths given. A received fd is
     // fresh and owned by nobody else.
     unsafe {
@@ -79,10 +97,17 @@ pub fn recv_fd(sock: &UnixStream) -> io::Result<(OwnedFd, Vec<u8>)> {
         msg.msg_iovlen = 1;
         msg.msg_control = cbuf.as_mut_ptr().cast();
         msg.msg_controllen = space;
-        let n = cvt(libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC))?;
+        let n = cvt(libc::recvmsg(
+            sock.as_raw_fd(),
+            &mut msg,
+            libc::MSG_CMSG_CLOEXEC,
+        ))?;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "no fd in message"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no fd in message",
+            ));
         }
         let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
         body.truncate(n as usize);

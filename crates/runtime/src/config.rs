@@ -36,27 +36,45 @@ pub fn parse_json<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T> {
 
 /// Reads and validates `<bundle>/config.json`.
 pub fn load(bundle: &Path) -> Result<Config> {
-    let bundle = std::path::absolute(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
+    let bundle =
+        std::path::absolute(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
     let file = bundle.join("config.json");
-    let text = std::fs::read_to_string(&file).map_err(|e| anyhow!("open {}: {}", file.display(), io_msg(&e)))?;
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| anyhow!("open {}: {}", file.display(), io_msg(&e)))?;
     let spec: Spec = parse_json(&text, &file)?;
     validate(spec, bundle, &file)
 }
 
 fn validate(spec: Spec, bundle: PathBuf, file: &Path) -> Result<Config> {
     let f = file.display();
-    let root = spec.root().as_ref().ok_or_else(|| anyhow!("{f}: root: missing"))?;
-    let rootfs = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| anyhow!("{f}: root: missing"))?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
     match std::fs::metadata(&rootfs) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => bail!("{f}: root.path: {} is not a directory", rootfs.display()),
         Err(e) => bail!("{f}: root.path: {}: {}", rootfs.display(), io_msg(&e)),
     }
-    let rootfs = rootfs.canonicalize().with_context(|| format!("{f}: root.path"))?;
-    let process = spec.process().as_ref().ok_or_else(|| anyhow!("{f}: process: missing"))?;
+    let rootfs = rootfs
+        .canonicalize()
+        .with_context(|| format!("{f}: root.path"))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| anyhow!("{f}: process: missing"))?;
     validate_process(process).map_err(|e| anyhow!("{f}: {e}"))?;
-    let linux = spec.linux().as_ref().ok_or_else(|| anyhow!("{f}: linux: missing"))?;
-    let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[])).map_err(|e| anyhow!("{f}: {e}"))?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| anyhow!("{f}: linux: missing"))?;
+    let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))
+        .map_err(|e| anyhow!("{f}: {e}"))?;
     if linux.time_offsets().is_some() {
         bail!("{f}: linux.timeOffsets: not supported yet");
     }
@@ -66,7 +84,10 @@ fn validate(spec: Spec, bundle: PathBuf, file: &Path) -> Result<Config> {
     }
     for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
         if !m.destination().is_absolute() {
-            bail!("{f}: mounts[{i}].destination: {:?} is not an absolute path", m.destination());
+            bail!(
+                "{f}: mounts[{i}].destination: {:?} is not an absolute path",
+                m.destination()
+            );
         }
     }
     if let Some(hooks) = spec.hooks() {
@@ -81,13 +102,27 @@ fn validate(spec: Spec, bundle: PathBuf, file: &Path) -> Result<Config> {
                 check_hook(h).map_err(|e| anyhow!("{f}: hooks.{name}[{i}].path: {e}"))?;
             }
         }
-        for (i, h) in hooks.start_container().as_deref().unwrap_or(&[]).iter().enumerate() {
+        for (i, h) in hooks
+            .start_container()
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
             if !h.path().is_absolute() {
-                bail!("{f}: hooks.startContainer[{i}].path: {:?} is not absolute", h.path());
+                bail!(
+                    "{f}: hooks.startContainer[{i}].path: {:?} is not absolute",
+                    h.path()
+                );
             }
         }
     }
-    Ok(Config { spec, bundle, rootfs, ns })
+    Ok(Config {
+        spec,
+        bundle,
+        rootfs,
+        ns,
+    })
 }
 
 /// Checks what can be checked of a process before anything is created.
@@ -103,7 +138,12 @@ pub fn validate_process(p: &Process) -> Result<()> {
     for l in p.rlimits().as_deref().unwrap_or(&[]) {
         credentials::rlimit_resource(l.typ())?;
         if l.soft() > l.hard() {
-            bail!("process.rlimits: {} soft limit {} is above the hard limit {}", l.typ(), l.soft(), l.hard());
+            bail!(
+                "process.rlimits: {} soft limit {} is above the hard limit {}",
+                l.typ(),
+                l.soft(),
+                l.hard()
+            );
         }
     }
     for e in p.env().as_deref().unwrap_or(&[]) {
@@ -133,7 +173,8 @@ fn check_hook(h: &Hook) -> Result<()> {
 
 /// Reads a process.json for `exec --process`.
 pub fn load_process(file: &Path) -> Result<Process> {
-    let text = std::fs::read_to_string(file).map_err(|e| anyhow!("open {}: {}", file.display(), io_msg(&e)))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow!("open {}: {}", file.display(), io_msg(&e)))?;
     let p: Process = parse_json(&text, file)?;
     validate_process(&p).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     Ok(p)

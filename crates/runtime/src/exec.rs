@@ -51,7 +51,10 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
     let console = o
         .console_socket
         .as_ref()
-        .map(|p| UnixStream::connect(p).map_err(|e| anyhow!("--console-socket {}: {}", p.display(), config::io_msg(&e))))
+        .map(|p| {
+            UnixStream::connect(p)
+                .map_err(|e| anyhow!("--console-socket {}: {}", p.display(), config::io_msg(&e)))
+        })
         .transpose()?;
     if !o.detach {
         sys::set_child_subreaper().context("become a subreaper")?;
@@ -114,7 +117,10 @@ fn build_process(spec: &oci_spec::runtime::Spec, o: &ExecOpts) -> Result<Process
         p.set_no_new_privileges(Some(true));
     }
     if !o.caps.is_empty() {
-        p.set_capabilities(Some(add_caps(p.capabilities().clone().unwrap_or_default(), &o.caps)?));
+        p.set_capabilities(Some(add_caps(
+            p.capabilities().clone().unwrap_or_default(),
+            &o.caps,
+        )?));
     }
     config::validate_process(&p)?;
     Ok(p)
@@ -123,8 +129,12 @@ fn build_process(spec: &oci_spec::runtime::Spec, o: &ExecOpts) -> Result<Process
 /// `--user uid[:gid]`, numeric as runc requires.
 fn parse_user(u: &str) -> Result<(u32, u32)> {
     let (a, b) = u.split_once(':').unwrap_or((u, "0"));
-    let uid = a.parse().map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"))?;
-    let gid = b.parse().map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"))?;
+    let uid = a
+        .parse()
+        .map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"))?;
+    let gid = b
+        .parse()
+        .map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"))?;
     Ok((uid, gid))
 }
 
@@ -134,9 +144,19 @@ fn add_caps(mut c: LinuxCapabilities, names: &[String]) -> Result<LinuxCapabilit
     for n in names {
         let bare = n.to_ascii_uppercase();
         let bare = bare.strip_prefix("CAP_").unwrap_or(&bare);
-        extra.insert(Capability::from_str(bare).map_err(|_| anyhow!("--cap: unknown capability {n:?}"))?);
+        extra.insert(
+            Capability::from_str(bare).map_err(|_| anyhow!("--cap: unknown capability {n:?}"))?,
+        );
     }
-    let merge = |s: &Option<Capabilities>| Some(s.clone().unwrap_or_default().union(&extra).copied().collect());
+    let merge = |s: &Option<Capabilities>| {
+        Some(
+            s.clone()
+                .unwrap_or_default()
+                .union(&extra)
+                .copied()
+                .collect(),
+        )
+    };
     c.set_bounding(merge(c.bounding()));
     c.set_effective(merge(c.effective()));
     c.set_permitted(merge(c.permitted()));

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 /// Runs `hooks` of kind `kind` (for messages) in order; stops at the first failure.
 pub fn run(kind: &str, hooks: &[Hook], state_json: &str) -> Result<(), String> {
     for (i, h) in hooks.iter().enumerate() {
-        run_one(h, state_json).map_err(|e| format!("hooks.{kind}[{i}] ({}): {e}", h.path().display()))?;
+        run_one(h, state_json)
+            .map_err(|e| format!("hooks.{kind}[{i}] ({}): {e}", h.path().display()))?;
     }
     Ok(())
 }
@@ -30,13 +31,19 @@ fn run_one(h: &Hook, state_json: &str) -> Result<(), String> {
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| format!("start: {}", crate::config::io_msg(&e)))?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("start: {}", crate::config::io_msg(&e)))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine: ignore EPIPE.
         let _ = stdin.write_all(state_json.as_bytes());
     }
-    let deadline = h.timeout().map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
+    let deadline = h
+        .timeout()
+        .map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break s,
@@ -58,7 +65,11 @@ fn run_one(h: &Hook, state_json: &str) -> Result<(), String> {
         let _ = e.read_to_string(&mut err);
     }
     let err = err.trim();
-    Err(if err.is_empty() { status.to_string() } else { format!("{status}: {err}") })
+    Err(if err.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status}: {err}")
+    })
 }
 
 /// The hooks of one container, bound to its state so each kind gets the state JSON it expects.
@@ -79,11 +90,19 @@ impl ContainerHooks<'_> {
     }
 
     pub fn poststart(&self, pid: i32) -> Result<(), String> {
-        run("poststart", self.list(|h| h.poststart()), &self.json(pid, Status::Running))
+        run(
+            "poststart",
+            self.list(|h| h.poststart()),
+            &self.json(pid, Status::Running),
+        )
     }
 
     pub fn poststop(&self) -> Result<(), String> {
-        run("poststop", self.list(|h| h.poststop()), &self.json(0, Status::Stopped))
+        run(
+            "poststop",
+            self.list(|h| h.poststop()),
+            &self.json(0, Status::Stopped),
+        )
     }
 }
 
@@ -96,10 +115,18 @@ impl bulkhead_container::launch::Hooks for ContainerHooks<'_> {
     }
 
     fn create_container(&self, pid: i32) -> Result<(), String> {
-        run("createContainer", self.list(|h| h.create_container()), &self.json(pid, Status::Creating))
+        run(
+            "createContainer",
+            self.list(|h| h.create_container()),
+            &self.json(pid, Status::Creating),
+        )
     }
 
     fn start_container(&self, pid: i32) -> Result<(), String> {
-        run("startContainer", self.list(|h| h.start_container()), &self.json(pid, Status::Created))
+        run(
+            "startContainer",
+            self.list(|h| h.start_container()),
+            &self.json(pid, Status::Created),
+        )
     }
 }

@@ -51,10 +51,19 @@ pub fn create(store: &Store, opts: &CreateOpts) -> Result<i32> {
 }
 
 fn check_console(cfg: &Config, opts: &CreateOpts) -> Result<()> {
-    let terminal = cfg.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let terminal = cfg
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     match (terminal, &opts.console_socket) {
-        (true, None) => bail!("cannot allocate tty if bulkhead will detach without setting console socket"),
-        (false, Some(_)) => bail!("cannot use console socket if bulkhead will not detach or allocate tty"),
+        (true, None) => {
+            bail!("cannot allocate tty if bulkhead will detach without setting console socket")
+        }
+        (false, Some(_)) => {
+            bail!("cannot use console socket if bulkhead will not detach or allocate tty")
+        }
         _ => Ok(()),
     }
 }
@@ -62,7 +71,10 @@ fn check_console(cfg: &Config, opts: &CreateOpts) -> Result<()> {
 /// Socket activation: fds handed to us with LISTEN_FDS are passed on to the container, with
 /// LISTEN_FDS and LISTEN_PID=1 in its environment, as runc does.
 fn listen_fds(cfg: &mut Config) -> u32 {
-    let n: u32 = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let n: u32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     if n > 0 {
         if let Some(p) = cfg.spec.process_mut().as_mut() {
             let mut env = p.env().clone().unwrap_or_default();
@@ -75,7 +87,13 @@ fn listen_fds(cfg: &mut Config) -> u32 {
     n
 }
 
-fn create_locked(locked: &Locked, cfg: &Config, opts: &CreateOpts, listen: u32, cgroup: &mut Cgroup) -> Result<i32> {
+fn create_locked(
+    locked: &Locked,
+    cfg: &Config,
+    opts: &CreateOpts,
+    listen: u32,
+    cgroup: &mut Cgroup,
+) -> Result<i32> {
     let linux = cfg.spec.linux().as_ref();
     *cgroup = cgroups::plan(linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
     let mut st = State {
@@ -97,7 +115,10 @@ fn create_locked(locked: &Locked, cfg: &Config, opts: &CreateOpts, listen: u32, 
     let console = opts
         .console_socket
         .as_ref()
-        .map(|p| UnixStream::connect(p).map_err(|e| anyhow!("--console-socket {}: {}", p.display(), config::io_msg(&e))))
+        .map(|p| {
+            UnixStream::connect(p)
+                .map_err(|e| anyhow!("--console-socket {}: {}", p.display(), config::io_msg(&e)))
+        })
         .transpose()?;
     let start = UnixListener::bind(locked.start_socket()).context("create start socket")?;
     let l = Launch {
@@ -113,7 +134,10 @@ fn create_locked(locked: &Locked, cfg: &Config, opts: &CreateOpts, listen: u32, 
         new_keyring: !opts.no_new_keyring,
         runtime: exe::runtime_identity().context("stat /proc/self/exe")?,
     };
-    let hooks = ContainerHooks { hooks: cfg.spec.hooks().as_ref(), state: &st };
+    let hooks = ContainerHooks {
+        hooks: cfg.spec.hooks().as_ref(),
+        state: &st,
+    };
     let pid = launch::launch(&l, &hooks)?;
     st.pid = pid;
     st.pid_start = sys::start_time(pid).context("read the init's start time")?;
@@ -138,8 +162,10 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         Status::Stopped => bail!("cannot start a container that has stopped"),
         s => bail!("cannot start a container in the {s} state"),
     }
-    let mut conn = UnixStream::connect(locked.start_socket()).context("connect to the container's init")?;
-    conn.write_all(b"s").context("signal the container's init")?;
+    let mut conn =
+        UnixStream::connect(locked.start_socket()).context("connect to the container's init")?;
+    conn.write_all(b"s")
+        .context("signal the container's init")?;
     let mut reply = String::new();
     // End-of-file: the init has executed the program (its end of the socket is close-on-exec).
     let _ = conn.read_to_string(&mut reply);
@@ -149,7 +175,10 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     if let Some(e) = reply.strip_prefix("error:") {
         bail!("{e}");
     }
-    let hooks = ContainerHooks { hooks: st.config.hooks().as_ref(), state: &st };
+    let hooks = ContainerHooks {
+        hooks: st.config.hooks().as_ref(),
+        state: &st,
+    };
     // The spec: a failing poststart hook is logged, the container keeps running.
     if let Err(e) = hooks.poststart(st.pid) {
         log::warn(&e);
@@ -229,7 +258,10 @@ fn destroy(locked: Locked, st: &State) -> Result<()> {
         sys::try_wait_any();
         std::thread::sleep(Duration::from_millis(2));
     }
-    let hooks = ContainerHooks { hooks: st.config.hooks().as_ref(), state: st };
+    let hooks = ContainerHooks {
+        hooks: st.config.hooks().as_ref(),
+        state: st,
+    };
     if let Err(e) = hooks.poststop() {
         log::warn(&e);
     }

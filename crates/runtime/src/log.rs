@@ -25,13 +25,21 @@ pub fn init(path: Option<&str>, format: Format, debug: bool) -> std::io::Result<
         Some(p) if !p.is_empty() => Some(OpenOptions::new().create(true).append(true).open(p)?),
         _ => None,
     };
-    let _ = LOGGER.set(Mutex::new(Logger { file, format, debug }));
+    let _ = LOGGER.set(Mutex::new(Logger {
+        file,
+        format,
+        debug,
+    }));
     Ok(())
 }
 
 /// Whether a log file was given (errors then also go there, besides the one line on stderr).
 pub fn has_file() -> bool {
-    LOGGER.get().and_then(|l| l.lock().ok()).map(|l| l.file.is_some()).unwrap_or(false)
+    LOGGER
+        .get()
+        .and_then(|l| l.lock().ok())
+        .map(|l| l.file.is_some())
+        .unwrap_or(false)
 }
 
 fn write(level: &str, msg: &str) {

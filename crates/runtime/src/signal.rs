@@ -3,14 +3,38 @@
 use anyhow::{bail, Result};
 
 const NAMES: &[(&str, i32)] = &[
-    ("HUP", libc::SIGHUP), ("INT", libc::SIGINT), ("QUIT", libc::SIGQUIT), ("ILL", libc::SIGILL),
-    ("TRAP", libc::SIGTRAP), ("ABRT", libc::SIGABRT), ("IOT", libc::SIGIOT), ("BUS", libc::SIGBUS),
-    ("FPE", libc::SIGFPE), ("KILL", libc::SIGKILL), ("USR1", libc::SIGUSR1), ("SEGV", libc::SIGSEGV),
-    ("USR2", libc::SIGUSR2), ("PIPE", libc::SIGPIPE), ("ALRM", libc::SIGALRM), ("TERM", libc::SIGTERM),
-    ("STKFLT", libc::SIGSTKFLT), ("CHLD", libc::SIGCHLD), ("CONT", libc::SIGCONT), ("STOP", libc::SIGSTOP),
-    ("TSTP", libc::SIGTSTP), ("TTIN", libc::SIGTTIN), ("TTOU", libc::SIGTTOU), ("URG", libc::SIGURG),
-    ("XCPU", libc::SIGXCPU), ("XFSZ", libc::SIGXFSZ), ("VTALRM", libc::SIGVTALRM), ("PROF", libc::SIGPROF),
-    ("WINCH", libc::SIGWINCH), ("IO", libc::SIGIO), ("POLL", libc::SIGPOLL), ("PWR", libc::SIGPWR),
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("ILL", libc::SIGILL),
+    ("TRAP", libc::SIGTRAP),
+    ("ABRT", libc::SIGABRT),
+    ("IOT", libc::SIGIOT),
+    ("BUS", libc::SIGBUS),
+    ("FPE", libc::SIGFPE),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("STKFLT", libc::SIGSTKFLT),
+    ("CHLD", libc::SIGCHLD),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+    ("TTIN", libc::SIGTTIN),
+    ("TTOU", libc::SIGTTOU),
+    ("URG", libc::SIGURG),
+    ("XCPU", libc::SIGXCPU),
+    ("XFSZ", libc::SIGXFSZ),
+    ("VTALRM", libc::SIGVTALRM),
+    ("PROF", libc::SIGPROF),
+    ("WINCH", libc::SIGWINCH),
+    ("IO", libc::SIGIO),
+    ("POLL", libc::SIGPOLL),
+    ("PWR", libc::SIGPWR),
     ("SYS", libc::SIGSYS),
 ];
 
@@ -27,7 +51,10 @@ pub fn parse(s: &str) -> Result<i32> {
     if let Some((_, n)) = NAMES.iter().find(|(k, _)| *k == name) {
         return Ok(*n);
     }
-    for (base, sign, num) in [("RTMIN+", 1, libc::SIGRTMIN()), ("RTMAX-", -1, libc::SIGRTMAX())] {
+    for (base, sign, num) in [
+        ("RTMIN+", 1, libc::SIGRTMIN()),
+        ("RTMAX-", -1, libc::SIGRTMAX()),
+    ] {
         if let Some(off) = name.strip_prefix(base).and_then(|o| o.parse::<i32>().ok()) {
             let n = num + sign * off;
             if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&n) {
@@ -52,7 +79,10 @@ mod tests {
         assert_eq!(parse("sigterm").unwrap(), 15);
         assert_eq!(parse("9").unwrap(), 9);
         assert_eq!(parse("SIGRTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
-        assert!(parse("SIGNOPE").unwrap_err().to_string().contains("unknown signal"));
+        assert!(parse("SIGNOPE")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown signal"));
         assert!(parse("0").is_err());
     }
 }

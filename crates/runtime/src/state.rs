@@ -84,7 +84,11 @@ impl State {
     /// The current status. A dead init (or a live process that merely reuses its pid) is stopped.
     pub fn status(&self, dir: &Path) -> Status {
         if self.pid <= 0 {
-            return if self.phase == Phase::Creating { Status::Creating } else { Status::Stopped };
+            return if self.phase == Phase::Creating {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
         }
         match process::start_time(self.pid) {
             Ok(t) if t == self.pid_start => {}
@@ -102,7 +106,11 @@ impl State {
             oci_version: self.config.version(),
             id: &self.id,
             // A stopped container has no pid any more (runc prints 0).
-            pid: if status == Status::Stopped { 0 } else { self.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
             status,
             bundle: &self.bundle,
             rootfs: &self.rootfs,
@@ -119,7 +127,9 @@ pub fn validate_id(id: &str) -> Result<()> {
         && id != "."
         && id != ".."
         && id.len() <= 1024
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
     if !ok {
         bail!("invalid container id {id:?}: use letters, digits and _ + - . only");
     }
@@ -154,7 +164,9 @@ fn lock(dir: &Path) -> Result<File> {
 
 impl Store {
     pub fn new(root: &Path) -> Store {
-        Store { root: root.to_path_buf() }
+        Store {
+            root: root.to_path_buf(),
+        }
     }
 
     pub fn dir(&self, id: &str) -> PathBuf {
@@ -172,12 +184,20 @@ impl Store {
         let dir = self.dir(id);
         match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!("container with id exists: {id}"),
-            Err(e) => return Err(e).with_context(|| format!("create state directory {}", dir.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                bail!("container with id exists: {id}")
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("create state directory {}", dir.display()))
+            }
         }
         let handle = fd::open_dir(&dir).with_context(|| format!("open {}", dir.display()))?;
         let lock = lock(&dir).with_context(|| format!("lock {}", dir.display()))?;
-        Ok(Locked { dir, handle, _lock: lock })
+        Ok(Locked {
+            dir,
+            handle,
+            _lock: lock,
+        })
     }
 
     /// Locks an existing container's directory and loads its state.
@@ -188,7 +208,14 @@ impl Store {
         let lock = lock(&dir).map_err(|_| anyhow!("container {id} does not exist"))?;
         // The container may have been deleted while we waited for the lock.
         let state = load(&dir).map_err(|_| anyhow!("container {id} does not exist"))?;
-        Ok((Locked { dir, handle, _lock: lock }, state))
+        Ok((
+            Locked {
+                dir,
+                handle,
+                _lock: lock,
+            },
+            state,
+        ))
     }
 
     /// Ids of all containers, sorted.
@@ -241,8 +268,12 @@ impl Locked {
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let path = std::path::absolute(path)?;
     let dir = path.parent().unwrap_or(Path::new("/"));
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")));
-    std::fs::write(&tmp, pid.to_string()).with_context(|| format!("write pid file {}", tmp.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
+    std::fs::write(&tmp, pid.to_string())
+        .with_context(|| format!("write pid file {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("write pid file {}", path.display()))
 }
 

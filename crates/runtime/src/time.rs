@@ -4,7 +4,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now, as "2006-01-02T15:04:05.999999999Z".
 pub fn now_rfc3339() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     format_rfc3339(d.as_secs() as i64, d.subsec_nanos())
 }
 
@@ -18,7 +20,12 @@ pub fn format_rfc3339(secs: i64, nanos: u32) -> String {
     } else {
         format!(".{:09}", nanos).trim_end_matches('0').to_string()
     };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
@@ -42,7 +49,13 @@ mod tests {
     #[test]
     fn known_instants() {
         assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_rfc3339(951_782_400, 500_000_000), "2000-02-29T00:00:00.5Z");
-        assert_eq!(format_rfc3339(1_795_305_600, 123), "2026-11-22T00:00:00.000000123Z");
+        assert_eq!(
+            format_rfc3339(951_782_400, 500_000_000),
+            "2000-02-29T00:00:00.5Z"
+        );
+        assert_eq!(
+            format_rfc3339(1_795_305_600, 123),
+            "2026-11-22T00:00:00.000000123Z"
+        );
     }
 }

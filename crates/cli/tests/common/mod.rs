@@ -13,16 +13,29 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique to this test run.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 pub fn require_root() {
     assert_eq!(
-        std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("Uid:")).unwrap().split_whitespace().nth(1),
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("Uid:"))
+            .unwrap()
+            .split_whitespace()
+            .nth(1),
         Some("0"),
         "the integration tests run as root (they create namespaces, mounts and cgroups)"
     );
-    assert!(Path::new(BUSYBOX).exists(), "install busybox-static: the tests' rootfs is made from {BUSYBOX}");
+    assert!(
+        Path::new(BUSYBOX).exists(),
+        "install busybox-static: the tests' rootfs is made from {BUSYBOX}"
+    );
 }
 
 /// A directory removed on drop.
@@ -52,9 +65,17 @@ pub fn make_rootfs(root: &Path) {
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
     }
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n").unwrap();
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )
+    .unwrap();
     std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
-    std::fs::write(root.join("etc/os-release"), "NAME=\"busybox test rootfs\"\n").unwrap();
+    std::fs::write(
+        root.join("etc/os-release"),
+        "NAME=\"busybox test rootfs\"\n",
+    )
+    .unwrap();
 }
 
 /// An OCI bundle: busybox rootfs plus the config that `bulkhead spec` writes, made
@@ -69,14 +90,31 @@ impl Bundle {
     pub fn new(args: &[&str]) -> Bundle {
         let tmp = TempDir::new("bundle");
         make_rootfs(&tmp.0.join("rootfs"));
-        let out = Command::new(BIN).args(["spec", "--bundle"]).arg(&tmp.0).output().unwrap();
-        assert!(out.status.success(), "spec: {}", String::from_utf8_lossy(&out.stderr));
-        let mut config: Value = serde_json::from_str(&std::fs::read_to_string(tmp.0.join("config.json")).unwrap()).unwrap();
+        let out = Command::new(BIN)
+            .args(["spec", "--bundle"])
+            .arg(&tmp.0)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut config: Value =
+            serde_json::from_str(&std::fs::read_to_string(tmp.0.join("config.json")).unwrap())
+                .unwrap();
         let marker = unique("BULKHEAD_TEST_MARKER");
         config["process"]["terminal"] = json!(false);
         config["process"]["args"] = json!(args);
-        config["process"]["env"].as_array_mut().unwrap().push(json!(format!("{marker}=1")));
-        let b = Bundle { tmp, config, marker };
+        config["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(format!("{marker}=1")));
+        let b = Bundle {
+            tmp,
+            config,
+            marker,
+        };
         b.write();
         b
     }
@@ -109,13 +147,21 @@ impl Bundle {
 
     /// Appends to an array at a JSON pointer.
     pub fn push(&mut self, pointer: &str, value: Value) -> &mut Self {
-        self.config.pointer_mut(pointer).and_then(Value::as_array_mut).expect(pointer).push(value);
+        self.config
+            .pointer_mut(pointer)
+            .and_then(Value::as_array_mut)
+            .expect(pointer)
+            .push(value);
         self.write();
         self
     }
 
     pub fn write(&self) {
-        std::fs::write(self.tmp.0.join("config.json"), serde_json::to_string_pretty(&self.config).unwrap()).unwrap();
+        std::fs::write(
+            self.tmp.0.join("config.json"),
+            serde_json::to_string_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
     }
 }
 
@@ -127,7 +173,9 @@ pub struct Rt {
 impl Rt {
     pub fn new() -> Rt {
         require_root();
-        Rt { root: TempDir::new("root") }
+        Rt {
+            root: TempDir::new("root"),
+        }
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -146,14 +194,22 @@ impl Rt {
     /// Runs a command that must succeed; returns its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.cmd(args);
-        assert!(out.status.success(), "bulkhead {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "bulkhead {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `run` in the foreground: (exit code, stdout, stderr).
     pub fn run(&self, b: &Bundle, id: &str) -> (i32, String, String) {
         let out = self.cmd(&["run", "--bundle", b.dir().to_str().unwrap(), id]);
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// The status field of `state`.
@@ -179,13 +235,19 @@ impl Rt {
 
     /// Asserts that container `id` left nothing behind: no state, no cgroup, no process.
     pub fn assert_clean(&self, id: &str, b: &Bundle) {
-        assert!(!self.root.0.join(id).exists(), "state directory of {id} left behind");
+        assert!(
+            !self.root.0.join(id).exists(),
+            "state directory of {id} left behind"
+        );
         let cg = find_cgroups(id);
         assert!(cg.is_empty(), "cgroups of {id} left behind: {cg:?}");
         let procs = processes_with(&b.marker);
         assert!(procs.is_empty(), "processes of {id} left behind: {procs:?}");
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        assert!(!mounts.contains(b.dir().to_str().unwrap()), "mounts of {id} left in the host namespace");
+        assert!(
+            !mounts.contains(b.dir().to_str().unwrap()),
+            "mounts of {id} left in the host namespace"
+        );
     }
 }
 
@@ -193,9 +255,14 @@ impl Rt {
 pub fn capture(mut c: Command) -> Output {
     let dir = TempDir::new("out");
     let (o, e) = (dir.0.join("stdout"), dir.0.join("stderr"));
-    c.stdout(std::fs::File::create(&o).unwrap()).stderr(std::fs::File::create(&e).unwrap());
+    c.stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap());
     let status = c.status().unwrap();
-    Output { status, stdout: std::fs::read(&o).unwrap(), stderr: std::fs::read(&e).unwrap() }
+    Output {
+        status,
+        stdout: std::fs::read(&o).unwrap(),
+        stderr: std::fs::read(&e).unwrap(),
+    }
 }
 
 /// Cgroup directories named `id` anywhere under /sys/fs/cgroup (depth-limited).
@@ -204,7 +271,9 @@ pub fn find_cgroups(id: &str) -> Vec<PathBuf> {
         if depth > 5 {
             return;
         }
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 if e.file_name() == id {
@@ -223,10 +292,17 @@ pub fn find_cgroups(id: &str) -> Vec<PathBuf> {
 pub fn processes_with(marker: &str) -> Vec<i32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let zombie = stat.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'));
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'));
         if !zombie && String::from_utf8_lossy(&env).contains(marker) {
             out.push(pid);
         }

@@ -1,0 +1,396 @@
+//! The real clients: podman (through conmon) and containerd (through its runc shim) drive
+//! bulkhead exactly as they drive runc, and get the same output and exit codes.
+
+mod common;
+use common::*;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// podman and containerd state is machine-wide: run these tests one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+const IMAGE: &str = "localhost/bulkhead-test:busybox";
+/// This machine lacks CAP_SYS_RESOURCE: podman's default of raising RLIMIT_NOFILE fails.
+const ULIMITS: [&str; 4] = [
+    "--ulimit",
+    "nofile=1024:20000",
+    "--ulimit",
+    "nproc=1024:1024",
+];
+
+fn runtimes() -> [(&'static str, String); 2] {
+    [("runc", which("runc")), ("bulkhead", BIN.to_string())]
+}
+
+fn which(prog: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {prog}")])
+        .output()
+        .unwrap();
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !p.is_empty(),
+        "{prog} is not installed (the CI installs it)"
+    );
+    p
+}
+
+fn run(cmd: &mut Command) -> Output {
+    capture(std::mem::replace(cmd, Command::new("true")))
+}
+
+/// Imports a busybox image into podman's store (once per test run).
+fn podman_image() -> PathBuf {
+    let dir = std::env::temp_dir().join("bulkhead-test-image");
+    let tar = dir.join("rootfs.tar");
+    if !tar.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        make_rootfs(&dir.join("rootfs"));
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(dir.join("rootfs"))
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let out = run(Command::new("podman")
+        .args(["import", "-q", "-c", "ENV PATH=/bin"])
+        .arg(&tar)
+        .arg(IMAGE));
+    assert!(out.status.success(), "podman import: {}", stderr(&out));
+    dir
+}
+
+fn podman(runtime: &str, args: &[&str]) -> Output {
+    run(Command::new("podman")
+        .args(["--runtime", runtime, "--cgroup-manager", "cgroupfs"])
+        .args(args)
+        .stdin(Stdio::null()))
+}
+
+fn podman_run(runtime: &str, args: &[&str]) -> Output {
+    let mut all = vec!["run"];
+    all.extend_from_slice(&ULIMITS);
+    all.extend_from_slice(args);
+    podman(runtime, &all)
+}
+
+#[test]
+fn podman_drives_bulkhead_like_runc() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    require_root();
+    podman_image();
+    let mut seen: Vec<Vec<(Option<i32>, String)>> = Vec::new();
+    for (name, rt) in runtimes() {
+        let mut results = Vec::new();
+        let mut record = |what: &str, o: &Output, show_out: bool| {
+            let text = if show_out { stdout(o) } else { String::new() };
+            results.push((o.status.code(), format!("{what}: {text}")));
+        };
+        record(
+            "echo",
+            &podman_run(&rt, &["--rm", IMAGE, "echo", "hello"]),
+            true,
+        );
+        record(
+            "exit",
+            &podman_run(&rt, &["--rm", IMAGE, "sh", "-c", "exit 42"]),
+            true,
+        );
+        record(
+            "missing",
+            &podman_run(&rt, &["--rm", IMAGE, "no-such-cmd"]),
+            true,
+        );
+        let d = podman_run(&rt, &["-d", IMAGE, "sleep", "1000"]);
+        assert!(d.status.success(), "{name}: run -d: {}", stderr(&d));
+        let cid = stdout(&d).trim().to_string();
+        record(
+            "exec",
+            &podman(&rt, &["exec", &cid, "sh", "-c", "echo in; exit 5"]),
+            true,
+        );
+        record("exec-missing", &podman(&rt, &["exec", &cid, "nope"]), false);
+        record("stop", &podman(&rt, &["stop", "-t", "1", &cid]), false);
+        let code = podman(
+            &rt,
+            &[
+                "inspect",
+                &cid,
+                "--format",
+                "{{.State.ExitCode}} {{.State.Status}}",
+            ],
+        );
+        record("inspect", &code, true);
+        record("rm", &podman(&rt, &["rm", &cid]), false);
+        // Nothing of the container is left in bulkhead's state.
+        if name == "bulkhead" {
+            let left = podman(&rt, &["ps", "-a", "-q", "--filter", &format!("id={cid}")]);
+            assert_eq!(stdout(&left).trim(), "", "podman still lists {cid}");
+            assert!(
+                find_cgroups(&format!("libpod-{cid}")).is_empty() && find_cgroups(&cid).is_empty(),
+                "cgroup of {cid} left"
+            );
+        }
+        seen.push(results);
+    }
+    assert_eq!(seen[0], seen[1], "runc (left) and bulkhead (right) differ");
+    assert_eq!(seen[1][0], (Some(0), "echo: hello\n".to_string()));
+    assert_eq!(seen[1][1].0, Some(42));
+    assert_eq!(seen[1][2].0, Some(127));
+    assert_eq!(seen[1][3], (Some(5), "exec: in\n".to_string()));
+}
+
+/// `podman run -it` through a real terminal (tmux), as a person types it.
+#[test]
+fn podman_interactive_terminal() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    require_root();
+    podman_image();
+    let tmux = which("tmux");
+    let mut screens = Vec::new();
+    for (name, rt) in runtimes() {
+        let session = unique("bh-it");
+        let cmd = format!("podman --runtime {rt} --cgroup-manager cgroupfs run -it --rm {} {IMAGE} sh; echo EXIT=$?; sleep 60", ULIMITS.join(" "));
+        assert!(Command::new(&tmux)
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "100",
+                "-y",
+                "30",
+                &cmd
+            ])
+            .status()
+            .unwrap()
+            .success());
+        let screen = |s: &str| {
+            String::from_utf8_lossy(
+                &Command::new(&tmux)
+                    .args(["capture-pane", "-p", "-t", s])
+                    .output()
+                    .unwrap()
+                    .stdout,
+            )
+            .into_owned()
+        };
+        wait_for(
+            || screen(&session).contains("/ #"),
+            &format!("{name}: shell prompt"),
+        );
+        Command::new(&tmux)
+            .args([
+                "send-keys",
+                "-t",
+                &session,
+                "echo tty=$(tty) sum=$((6*7)); stty size",
+                "Enter",
+            ])
+            .status()
+            .unwrap();
+        wait_for(
+            || screen(&session).contains("sum=42"),
+            &format!("{name}: command output"),
+        );
+        Command::new(&tmux)
+            .args(["send-keys", "-t", &session, "exit 3", "Enter"])
+            .status()
+            .unwrap();
+        wait_for(
+            || screen(&session).contains("EXIT="),
+            &format!("{name}: exit"),
+        );
+        let text = screen(&session);
+        let _ = Command::new(&tmux)
+            .args(["kill-session", "-t", &session])
+            .status();
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| {
+                l.contains("tty=") && !l.contains("echo")
+                    || l.starts_with("30 100")
+                    || l.starts_with("EXIT=")
+            })
+            .map(String::from)
+            .collect();
+        screens.push(lines);
+    }
+    assert_eq!(
+        screens[0], screens[1],
+        "runc (left) and bulkhead (right) differ"
+    );
+    assert_eq!(screens[1], ["tty=/dev/pts/0 sum=42", "30 100", "EXIT=3"]);
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
+    for _ in 0..300 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A private containerd, stopped on drop.
+struct Containerd {
+    child: Child,
+    dir: TempDir,
+}
+
+impl Containerd {
+    fn start() -> Containerd {
+        let dir = TempDir::new("containerd");
+        let d = &dir.0;
+        let config = format!(
+            "version = 2\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n[grpc]\n  address = \"{r}/c.sock\"\n[ttrpc]\n  address = \"{r}/c.sock.ttrpc\"\n[debug]\n  address = \"{r}/debug.sock\"\n[metrics]\n  address = \"\"\n",
+            r = d.display()
+        );
+        std::fs::write(d.join("config.toml"), config).unwrap();
+        let log = std::fs::File::create(d.join("log")).unwrap();
+        let child = Command::new(which("containerd"))
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let c = Containerd { child, dir };
+        wait_for(
+            || c.ctr(&["version"]).status.success(),
+            "containerd to start",
+        );
+        c
+    }
+
+    fn sock(&self) -> PathBuf {
+        self.dir.0.join("c.sock")
+    }
+
+    fn ctr(&self, args: &[&str]) -> Output {
+        run(Command::new("ctr")
+            .arg("--address")
+            .arg(self.sock())
+            .args(["--namespace", "bulkhead-test"])
+            .args(args)
+            .stdin(Stdio::null()))
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // containerd leaves its overlay snapshots mounted under its root.
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let root = self.dir.0.to_string_lossy().into_owned();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&root))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = Command::new("umount").arg("-l").arg(p).status();
+        }
+    }
+}
+
+#[test]
+fn containerd_runc_shim_drives_bulkhead_like_runc() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    require_root();
+    podman_image();
+    let c = Containerd::start();
+    let archive = c.dir.0.join("image.tar");
+    let saved = run(Command::new("podman")
+        .args(["save", "--format", "oci-archive", "-o"])
+        .arg(&archive)
+        .arg(IMAGE));
+    assert!(saved.status.success(), "podman save: {}", stderr(&saved));
+    let imp = c.ctr(&[
+        "images",
+        "import",
+        "--base-name",
+        "localhost/bulkhead-test",
+        archive.to_str().unwrap(),
+    ]);
+    assert!(imp.status.success(), "ctr import: {}", stderr(&imp));
+    let image = "localhost/bulkhead-test:busybox";
+    let mut seen = Vec::new();
+    for (name, rt) in runtimes() {
+        let mut results: Vec<(Option<i32>, String)> = Vec::new();
+        let id = unique(&format!("ctr-{name}"));
+        let o = c.ctr(&[
+            "run",
+            "--rm",
+            "--runc-binary",
+            &rt,
+            image,
+            &id,
+            "sh",
+            "-c",
+            "echo hello; exit 4",
+        ]);
+        results.push((o.status.code(), stdout(&o)));
+        let bg = unique(&format!("ctr-bg-{name}"));
+        let o = c.ctr(&[
+            "run",
+            "-d",
+            "--runc-binary",
+            &rt,
+            image,
+            &bg,
+            "sleep",
+            "1000",
+        ]);
+        assert!(o.status.success(), "{name}: ctr run -d: {}", stderr(&o));
+        let o = c.ctr(&[
+            "task",
+            "exec",
+            "--exec-id",
+            "e1",
+            &bg,
+            "sh",
+            "-c",
+            "echo in-exec; exit 6",
+        ]);
+        results.push((o.status.code(), stdout(&o)));
+        let o = c.ctr(&["task", "ls"]);
+        results.push((
+            o.status.code(),
+            stdout(&o)
+                .lines()
+                .filter(|l| l.contains(&bg))
+                .map(|l| l.split_whitespace().nth(2).unwrap_or("").to_string())
+                .collect(),
+        ));
+        let o = c.ctr(&["task", "kill", "-s", "SIGKILL", &bg]);
+        results.push((o.status.code(), String::new()));
+        wait_for(
+            || {
+                stdout(&c.ctr(&["task", "ls"]))
+                    .lines()
+                    .any(|l| l.contains(&bg) && l.contains("STOPPED"))
+            },
+            &format!("{name}: task to stop"),
+        );
+        let o = c.ctr(&["task", "delete", &bg]);
+        results.push((o.status.code(), String::new()));
+        let o = c.ctr(&["container", "delete", &bg]);
+        results.push((o.status.code(), String::new()));
+        assert!(find_cgroups(&bg).is_empty(), "{name}: cgroup of {bg} left");
+        seen.push(results);
+    }
+    assert_eq!(seen[0], seen[1], "runc (left) and bulkhead (right) differ");
+    assert_eq!(seen[1][0], (Some(4), "hello\n".to_string()));
+    assert_eq!(seen[1][1], (Some(6), "in-exec\n".to_string()));
+    assert_eq!(seen[1][2].1, "RUNNING");
+}
