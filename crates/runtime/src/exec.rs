@@ -2,14 +2,13 @@
 //! the command line on top of the container's own process settings (as runc builds it).
 
 use crate::config;
-use crate::lifecycle::forward_and_wait;
+use crate::lifecycle::{connect_console, console_rules, forward_and_wait};
 use crate::state::{self, Status, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use bulkhead_container::exe;
 use bulkhead_container::exec::{self, Exec};
 use bulkhead_linux::process as sys;
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -42,20 +41,8 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
     }
     let process = build_process(&st.config, o)?;
     let terminal = process.terminal().unwrap_or(false);
-    if terminal && o.console_socket.is_none() {
-        bail!("exec --tty needs --console-socket (terminal proxying is not supported yet)");
-    }
-    if !terminal && o.console_socket.is_some() {
-        bail!("cannot use console socket if bulkhead will not detach or allocate tty");
-    }
-    let console = o
-        .console_socket
-        .as_ref()
-        .map(|p| {
-            UnixStream::connect(p)
-                .map_err(|e| anyhow!("--console-socket {}: {}", p.display(), config::io_msg(&e)))
-        })
-        .transpose()?;
+    console_rules(terminal, o.console_socket.is_some())?;
+    let console = connect_console(o.console_socket.as_deref())?;
     if !o.detach {
         sys::set_child_subreaper().context("become a subreaper")?;
         sys::block_all_signals().context("block signals")?;

@@ -57,15 +57,30 @@ fn check_console(cfg: &Config, opts: &CreateOpts) -> Result<()> {
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    match (terminal, &opts.console_socket) {
-        (true, None) => {
+    console_rules(terminal, opts.console_socket.is_some())
+}
+
+/// A terminal needs a console socket to send it to, and a console socket needs a terminal
+/// (runc's rules, with its messages).
+pub(crate) fn console_rules(terminal: bool, socket: bool) -> Result<()> {
+    match (terminal, socket) {
+        (true, false) => {
             bail!("cannot allocate tty if bulkhead will detach without setting console socket")
         }
-        (false, Some(_)) => {
+        (false, true) => {
             bail!("cannot use console socket if bulkhead will not detach or allocate tty")
         }
         _ => Ok(()),
     }
+}
+
+/// Connects to `--console-socket`, if given.
+pub(crate) fn connect_console(path: Option<&std::path::Path>) -> Result<Option<UnixStream>> {
+    path.map(|p| {
+        UnixStream::connect(p)
+            .map_err(|e| anyhow!("--console-socket {}: {}", p.display(), config::io_msg(&e)))
+    })
+    .transpose()
 }
 
 /// Socket activation: fds handed to us with LISTEN_FDS are passed on to the container, with
@@ -112,14 +127,7 @@ fn create_locked(
     cgroup.create()?;
     st.cgroup = cgroup.clone();
     locked.save(&st)?;
-    let console = opts
-        .console_socket
-        .as_ref()
-        .map(|p| {
-            UnixStream::connect(p)
-                .map_err(|e| anyhow!("--console-socket {}: {}", p.display(), config::io_msg(&e)))
-        })
-        .transpose()?;
+    let console = connect_console(opts.console_socket.as_deref())?;
     let start = UnixListener::bind(locked.start_socket()).context("create start socket")?;
     let l = Launch {
         spec: &cfg.spec,
