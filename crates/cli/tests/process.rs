@@ -181,9 +181,15 @@ fn preserve_fds_and_listen_fds_reach_the_container_and_nothing_else_does() {
     ]);
     unsafe {
         c.pre_exec(move || {
-            libc::dup2(fd3, 3);
-            libc::dup2(fd4, 4);
-            libc::dup2(fd_extra, 9);
+            // Through high numbers first: a source fd may itself be 3, 4 or 9, and dup2 onto
+            // itself would keep its close-on-exec flag.
+            for (i, fd) in [fd3, fd4, fd_extra].into_iter().enumerate() {
+                libc::dup2(fd, 100 + i as i32);
+            }
+            for (i, target) in [3, 4, 9].into_iter().enumerate() {
+                libc::dup2(100 + i as i32, target);
+                libc::close(100 + i as i32);
+            }
             Ok(())
         });
     }
