@@ -5,6 +5,7 @@
 pub mod fd;
 pub mod mount;
 pub mod ns;
+pub mod poll;
 pub mod process;
 pub mod pty;
 pub mod resolve;

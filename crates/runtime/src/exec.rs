@@ -4,6 +4,7 @@
 use crate::config;
 use crate::lifecycle::{connect_console, console_rules, forward_and_wait};
 use crate::state::{self, Status, Store};
+use crate::tty::{self, OwnConsole};
 use anyhow::{anyhow, bail, Context, Result};
 use bulkhead_container::exe;
 use bulkhead_container::exec::{self, Exec};
@@ -41,8 +42,16 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
     }
     let process = build_process(&st.config, o)?;
     let terminal = process.terminal().unwrap_or(false);
-    console_rules(terminal, o.console_socket.is_some())?;
-    let console = connect_console(o.console_socket.as_deref())?;
+    // In the foreground, a terminal without a console socket is ours to carry.
+    let own = (terminal && o.console_socket.is_none() && !o.detach)
+        .then(|| OwnConsole::new(&o.id))
+        .transpose()?;
+    let socket = own
+        .as_ref()
+        .map(|c| c.path.clone())
+        .or_else(|| o.console_socket.clone());
+    console_rules(terminal, socket.is_some())?;
+    let console = connect_console(socket.as_deref())?;
     if !o.detach {
         sys::set_child_subreaper().context("become a subreaper")?;
         sys::block_all_signals().context("block signals")?;
@@ -56,13 +65,23 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
         runtime: exe::runtime_identity().context("stat /proc/self/exe")?,
     };
     let pid = exec::exec(&e)?;
+    let master = match own.as_ref().map(OwnConsole::receive).transpose() {
+        Ok(m) => m,
+        Err(err) => {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            return Err(err);
+        }
+    };
     if let Some(p) = &o.pid_file {
         state::write_pid_file(p, pid)?;
     }
     if o.detach {
         return Ok(0);
     }
-    forward_and_wait(pid)
+    match master {
+        Some(m) => tty::proxy_and_wait(pid, m),
+        None => forward_and_wait(pid),
+    }
 }
 
 fn build_process(spec: &oci_spec::runtime::Spec, o: &ExecOpts) -> Result<Process> {

@@ -10,5 +10,6 @@ pub mod log;
 pub mod signal;
 pub mod state;
 pub mod time;
+pub mod tty;
 
 pub use anyhow::{Error, Result};

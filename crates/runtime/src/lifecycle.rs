@@ -5,6 +5,7 @@ use crate::config::{self, Config};
 use crate::hooks::ContainerHooks;
 use crate::log;
 use crate::state::{self, Locked, Phase, State, Status, Store};
+use crate::tty::{self, OwnConsole};
 use anyhow::{anyhow, bail, Context, Result};
 use bulkhead_container::cgroups::{self, Cgroup};
 use bulkhead_container::exe;
@@ -300,7 +301,29 @@ pub fn run(store: &Store, opts: &CreateOpts, keep: bool) -> Result<i32> {
     // Block signals before the init exists, so none is lost between fork and wait; the init
     // unblocks them just before exec.
     sys::block_all_signals().context("block signals")?;
-    let pid = create(store, opts)?;
+    // In the foreground, a terminal without a console socket is ours to carry.
+    let terminal = config::load(&opts.bundle)?
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let own = (terminal && opts.console_socket.is_none() && !opts.detach)
+        .then(|| OwnConsole::new(&opts.id))
+        .transpose()?;
+    let mut opts = opts.clone();
+    if let Some(o) = &own {
+        opts.console_socket = Some(o.path.clone());
+    }
+    let pid = create(store, &opts)?;
+    let master = match own.as_ref().map(OwnConsole::receive).transpose() {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = delete(store, &opts.id, true);
+            return Err(e);
+        }
+    };
+    drop(own);
     if let Err(e) = start(store, &opts.id) {
         let _ = delete(store, &opts.id, true);
         return Err(e);
@@ -308,7 +331,10 @@ pub fn run(store: &Store, opts: &CreateOpts, keep: bool) -> Result<i32> {
     if opts.detach {
         return Ok(0);
     }
-    let status = forward_and_wait(pid)?;
+    let status = match master {
+        Some(m) => tty::proxy_and_wait(pid, m)?,
+        None => forward_and_wait(pid)?,
+    };
     if !keep {
         delete(store, &opts.id, true)?;
     }
