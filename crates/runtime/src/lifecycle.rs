@@ -34,7 +34,13 @@ pub struct CreateOpts {
 /// directory, cgroup, mount (they live in the init's mount namespace) or process.
 pub fn create(store: &Store, opts: &CreateOpts) -> Result<i32> {
     state::validate_id(&opts.id)?;
+    let t0 = Instant::now();
     let mut cfg = config::load(&opts.bundle)?;
+    log::debug(&format!(
+        "create {}: config parsed and checked in {:?}",
+        opts.id,
+        t0.elapsed()
+    ));
     check_console(&cfg, opts)?;
     let listen = listen_fds(&mut cfg);
     let locked = store.create(&opts.id)?;
@@ -125,7 +131,13 @@ fn create_locked(
         config: cfg.spec.clone(),
     };
     locked.save(&st)?;
+    let t0 = Instant::now();
     cgroup.create()?;
+    log::debug(&format!(
+        "create {}: cgroups made in {:?}",
+        opts.id,
+        t0.elapsed()
+    ));
     st.cgroup = cgroup.clone();
     locked.save(&st)?;
     let console = connect_console(opts.console_socket.as_deref())?;
@@ -147,7 +159,13 @@ fn create_locked(
         hooks: cfg.spec.hooks().as_ref(),
         state: &st,
     };
+    let t0 = Instant::now();
     let pid = launch::launch(&l, &hooks)?;
+    log::debug(&format!(
+        "create {}: init {pid} set up (namespaces, mounts, hooks) in {:?}",
+        opts.id,
+        t0.elapsed()
+    ));
     st.pid = pid;
     st.pid_start = sys::start_time(pid).context("read the init's start time")?;
     st.phase = Phase::Created;
