@@ -394,6 +394,41 @@ pub fn exit_on_signal(sig: i32) {
     unsafe { libc::signal(sig, exit_with_signal as *const () as libc::sighandler_t) };
 }
 
+extern "C" {
+    // glibc (2.35+) exports where it registered the thread's rseq area.
+    static __rseq_offset: libc::ptrdiff_t;
+    static __rseq_size: libc::c_uint;
+}
+
+/// Unregisters the calling thread's rseq area (registered by glibc at thread start). A process
+/// that is about to unmap all of its memory must do this first: the kernel writes to the area
+/// on every resume and kills the process with SIGSEGV if it is gone.
+pub fn rseq_unregister() -> io::Result<()> {
+    const RSEQ_FLAG_UNREGISTER: i32 = 1;
+    const RSEQ_SIG: u32 = 0x5305_3053;
+    // SAFETY: reading two plain integers glibc exports; fs:0 holds the thread control block's
+    // own address on x86-64 (the TLS ABI), so the area address is computed as glibc does.
+    let (size, area) = unsafe {
+        let tp: u64;
+        std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags));
+        (__rseq_size, (tp as i64 + __rseq_offset as i64) as u64)
+    };
+    if size == 0 {
+        return Ok(()); // glibc did not register one
+    }
+    let mut last = io::Error::from_raw_os_error(libc::EINVAL);
+    for len in [32u32, size] {
+        // SAFETY: integer arguments; unregistering needs the length and signature used when
+        // registering, which is 32 (the struct's size) or __rseq_size.
+        let r = unsafe { libc::syscall(libc::SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
+        if r == 0 {
+            return Ok(());
+        }
+        last = io::Error::last_os_error();
+    }
+    Err(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

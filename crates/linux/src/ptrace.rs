@@ -1,0 +1,107 @@
+//! ptrace, for the sentry's debug platform: stop a stub at every system call (PTRACE_SYSEMU, so
+//! the host kernel never runs the application's calls), read and write its registers, and make
+//! it run a host call on the sentry's behalf.
+
+use crate::cvt;
+use std::io;
+
+pub type Regs = libc::user_regs_struct;
+
+fn ptrace(req: libc::c_uint, pid: i32, addr: usize, data: usize) -> io::Result<libc::c_long> {
+    // SAFETY: every request used here passes integers or a pointer to a Regs that the caller
+    // owns for the duration of the call (GETREGS/SETREGS).
+    cvt(unsafe { libc::ptrace(req, pid, addr, data) })
+}
+
+/// In the child: ask to be traced by the parent.
+pub fn trace_me() -> io::Result<()> {
+    ptrace(libc::PTRACE_TRACEME, 0, 0, 0).map(|_| ())
+}
+
+/// Tracer options: mark syscall stops (TRACESYSGOOD) and kill the tracee if the tracer dies.
+pub fn set_options(pid: i32) -> io::Result<()> {
+    let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
+    ptrace(libc::PTRACE_SETOPTIONS, pid, 0, opts as usize).map(|_| ())
+}
+
+pub fn get_regs(pid: i32) -> io::Result<Regs> {
+    // SAFETY: Regs is plain data that GETREGS fills completely.
+    let mut r: Regs = unsafe { std::mem::zeroed() };
+    ptrace(libc::PTRACE_GETREGS, pid, 0, &mut r as *mut Regs as usize)?;
+    Ok(r)
+}
+
+pub fn set_regs(pid: i32, r: &Regs) -> io::Result<()> {
+    ptrace(libc::PTRACE_SETREGS, pid, 0, r as *const Regs as usize).map(|_| ())
+}
+
+/// Resume until the next system call entry, which the kernel reports and does not execute.
+pub fn sysemu(pid: i32, sig: i32) -> io::Result<()> {
+    ptrace(libc::PTRACE_SYSEMU, pid, 0, sig as usize).map(|_| ())
+}
+
+/// Resume normally (the stub's own `syscall` instruction then really runs).
+pub fn cont(pid: i32, sig: i32) -> io::Result<()> {
+    ptrace(libc::PTRACE_CONT, pid, 0, sig as usize).map(|_| ())
+}
+
+/// How a traced process stopped or ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// A system call entry (SIGTRAP | 0x80).
+    Syscall,
+    /// Stopped by a signal.
+    Signal(i32),
+    Exited(i32),
+    Killed(i32),
+}
+
+/// Waits for `pid` (a traced child) to stop or end.
+pub fn wait(pid: i32) -> io::Result<Stop> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer; __WALL also waits for clone children.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        if libc::WIFEXITED(status) {
+            return Ok(Stop::Exited(libc::WEXITSTATUS(status)));
+        }
+        if libc::WIFSIGNALED(status) {
+            return Ok(Stop::Killed(libc::WTERMSIG(status)));
+        }
+        if libc::WIFSTOPPED(status) {
+            let sig = libc::WSTOPSIG(status);
+            return Ok(if sig == libc::SIGTRAP | 0x80 {
+                Stop::Syscall
+            } else {
+                Stop::Signal(sig)
+            });
+        }
+    }
+}
+
+/// All-zero registers.
+pub fn zero_regs() -> Regs {
+    // SAFETY: user_regs_struct is plain integers; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// (si_signo, si_code, si_addr) of the signal that stopped the tracee.
+pub fn siginfo(pid: i32) -> io::Result<(i32, i32, u64)> {
+    // SAFETY: siginfo_t is plain data filled by PTRACE_GETSIGINFO.
+    let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    ptrace(
+        libc::PTRACE_GETSIGINFO,
+        pid,
+        0,
+        &mut si as *mut libc::siginfo_t as usize,
+    )?;
+    // SAFETY: si_addr is valid to read for any siginfo (it is a union member of plain data).
+    Ok((si.si_signo, si.si_code, unsafe { si.si_addr() } as u64))
+}

@@ -1,0 +1,102 @@
+//! A memory file (memfd) mapped into this process: the sentry's backing store for application
+//! memory. Reads and writes are bounds-checked here, so a bad offset is an error, never a stray
+//! access.
+
+use crate::cvt;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+pub struct MemFile {
+    fd: OwnedFd,
+    base: *mut u8,
+    size: usize,
+}
+
+// SAFETY: the mapping is owned by this value; access goes through &self/&mut self methods that
+// check bounds. The sentry is single-threaded, but nothing here depends on it.
+unsafe impl Send for MemFile {}
+
+impl MemFile {
+    /// Creates a sparse memory file of `size` bytes (nothing is committed until touched) and maps
+    /// it shared into this process.
+    pub fn new(name: &str, size: usize) -> io::Result<MemFile> {
+        let cname = crate::cstring(name)?;
+        // SAFETY: `cname` outlives the call; the fd is fresh and owned here.
+        let fd = unsafe {
+            OwnedFd::from_raw_fd(cvt(libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC))?)
+        };
+        // SAFETY: integer arguments only.
+        cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) })?;
+        // SAFETY: a fresh shared mapping of the whole file; unmapped in Drop and never exposed
+        // as a Rust reference beyond the checked slices below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(MemFile {
+            fd,
+            base: base.cast(),
+            size,
+        })
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    fn check(&self, off: usize, len: usize) -> io::Result<()> {
+        match off.checked_add(len) {
+            Some(end) if end <= self.size => Ok(()),
+            _ => Err(io::Error::from_raw_os_error(libc::EFAULT)),
+        }
+    }
+
+    /// The bytes at [off, off+len) of the file.
+    pub fn slice(&self, off: usize, len: usize) -> io::Result<&[u8]> {
+        self.check(off, len)?;
+        // SAFETY: bounds checked above; the mapping lives as long as self.
+        Ok(unsafe { std::slice::from_raw_parts(self.base.add(off), len) })
+    }
+
+    /// The bytes at [off, off+len), writable.
+    pub fn slice_mut(&mut self, off: usize, len: usize) -> io::Result<&mut [u8]> {
+        self.check(off, len)?;
+        // SAFETY: bounds checked; &mut self guarantees no other slice of ours is alive.
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.base.add(off), len) })
+    }
+
+    /// Gives the pages of [off, off+len) back to the host; they read as zeros afterwards.
+    pub fn punch(&self, off: usize, len: usize) -> io::Result<()> {
+        self.check(off, len)?;
+        // SAFETY: integer arguments only.
+        cvt(unsafe {
+            libc::fallocate(
+                self.fd.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                off as libc::off_t,
+                len as libc::off_t,
+            )
+        })?;
+        Ok(())
+    }
+}
+
+impl Drop for MemFile {
+    fn drop(&mut self) {
+        // SAFETY: base/size describe the mapping made in new().
+        unsafe { libc::munmap(self.base.cast(), self.size) };
+    }
+}

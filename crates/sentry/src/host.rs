@@ -1,0 +1,133 @@
+//! The few host calls the sentry makes on the application's behalf that std does not wrap.
+//! Each is small; the invariants are stated at the unsafe block.
+
+use std::io;
+use std::os::fd::RawFd;
+
+fn cvt(r: i64) -> io::Result<i64> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+pub fn getrandom(buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: pointer and length describe `buf`.
+    cvt(unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) } as i64)
+        .map(|n| n as usize)
+}
+
+/// clock_gettime as (seconds, nanoseconds).
+pub fn clock_gettime(clock: i32) -> io::Result<(i64, i64)> {
+    // SAFETY: `ts` is plain data filled by the call.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    cvt(unsafe { libc::clock_gettime(clock, &mut ts) } as i64)?;
+    Ok((ts.tv_sec, ts.tv_nsec))
+}
+
+pub fn nanosleep(secs: i64, nanos: i64) -> io::Result<()> {
+    let ts = libc::timespec {
+        tv_sec: secs,
+        tv_nsec: nanos,
+    };
+    // SAFETY: `ts` lives for the call; a null remainder pointer is allowed.
+    cvt(unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) } as i64).map(|_| ())
+}
+
+/// read(2) on a raw fd the caller keeps open.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: pointer and length describe `buf`.
+    cvt(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } as i64).map(|n| n as usize)
+}
+
+pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: pointer and length describe `buf`.
+    cvt(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) } as i64).map(|n| n as usize)
+}
+
+pub fn pread(fd: RawFd, buf: &mut [u8], off: i64) -> io::Result<usize> {
+    // SAFETY: pointer and length describe `buf`.
+    cvt(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off) } as i64)
+        .map(|n| n as usize)
+}
+
+pub fn pwrite(fd: RawFd, buf: &[u8], off: i64) -> io::Result<usize> {
+    // SAFETY: pointer and length describe `buf`.
+    cvt(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), off) } as i64).map(|n| n as usize)
+}
+
+pub fn lseek(fd: RawFd, off: i64, whence: i32) -> io::Result<i64> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::lseek(fd, off, whence) })
+}
+
+/// getdents64 into `buf`; the records have the kernel's linux_dirent64 layout.
+pub fn getdents64(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: pointer and length describe `buf`.
+    cvt(unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) })
+        .map(|n| n as usize)
+}
+
+/// fstat as the raw kernel structure bytes (x86-64 `struct stat`, 144 bytes).
+pub fn fstat_raw(fd: RawFd) -> io::Result<libc::stat> {
+    // SAFETY: `st` is plain data filled by the call.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    cvt(unsafe { libc::fstat(fd, &mut st) } as i64)?;
+    Ok(st)
+}
+
+/// readlinkat(fd, "") on an O_PATH fd of a symlink.
+pub fn readlink_fd(fd: RawFd) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: an empty C string and a buffer of the given length.
+    let n = cvt(
+        unsafe { libc::readlinkat(fd, c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) } as i64,
+    )?;
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// mkdirat / unlinkat / renameat / symlinkat relative to directory fds.
+pub fn mkdirat(dir: RawFd, name: &std::ffi::CStr, mode: u32) -> io::Result<()> {
+    // SAFETY: `name` is NUL-terminated and outlives the call.
+    cvt(unsafe { libc::mkdirat(dir, name.as_ptr(), mode) } as i64).map(|_| ())
+}
+
+pub fn unlinkat(dir: RawFd, name: &std::ffi::CStr, flags: i32) -> io::Result<()> {
+    // SAFETY: as for mkdirat.
+    cvt(unsafe { libc::unlinkat(dir, name.as_ptr(), flags) } as i64).map(|_| ())
+}
+
+pub fn renameat(od: RawFd, on: &std::ffi::CStr, nd: RawFd, nn: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: both names are NUL-terminated and outlive the call.
+    cvt(unsafe { libc::renameat(od, on.as_ptr(), nd, nn.as_ptr()) } as i64).map(|_| ())
+}
+
+pub fn symlinkat(target: &std::ffi::CStr, dir: RawFd, name: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    cvt(unsafe { libc::symlinkat(target.as_ptr(), dir, name.as_ptr()) } as i64).map(|_| ())
+}
+
+/// ioctl with a pointer to a buffer the caller owns, for the terminal requests passed through
+/// to the sentry's own stdio (TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ, TIOCGPGRP).
+pub fn ioctl_buf(fd: RawFd, req: u64, buf: &mut [u8]) -> io::Result<i64> {
+    // SAFETY: the buffer is as large as the largest structure these requests read or write
+    // (the caller sizes it per request).
+    cvt(unsafe { libc::ioctl(fd, req as _, buf.as_mut_ptr()) } as i64)
+}
+
+pub fn fchmod(fd: RawFd, mode: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::fchmod(fd, mode) } as i64).map(|_| ())
+}
+
+pub fn ftruncate(fd: RawFd, len: i64) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::ftruncate(fd, len) } as i64).map(|_| ())
+}
+
+pub fn fsync(fd: RawFd) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::fsync(fd) } as i64).map(|_| ())
+}

@@ -1,0 +1,141 @@
+//! The sandbox class: bulkhead's user-space kernel, the sentry. The application's system calls
+//! are caught by the platform and served here; the host kernel never runs them. The layout
+//! follows the kernel's own: platform (where the application runs), mm (its memory), vfs and
+//! procfs (its files), loader (exec), syscalls (the table), kernel (tasks), confine (the
+//! sentry's own cage).
+
+pub mod confine;
+mod host;
+pub mod kernel;
+pub mod loader;
+pub mod mm;
+pub mod platform;
+pub mod procfs;
+pub mod syscalls;
+pub mod vfs;
+
+use kernel::{Creds, Task};
+use platform::ptrace::PtraceStub;
+use platform::AddressSpace;
+use std::os::fd::OwnedFd;
+use std::sync::OnceLock;
+
+static HOST_RELEASE: OnceLock<String> = OnceLock::new();
+static CPUS: OnceLock<u32> = OnceLock::new();
+static MEM_TOTAL: OnceLock<u64> = OnceLock::new();
+
+/// What to run in the sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct Program {
+    /// The executable's path inside the sandbox (already looked up in PATH).
+    pub path: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub umask: u32,
+    pub hostname: String,
+}
+
+/// What the sandbox reports when the program is gone.
+pub struct Outcome {
+    pub status: i32,
+    /// "name(nr)=count ..." of the system calls answered with ENOSYS.
+    pub enosys: String,
+}
+
+/// Reads what the sentry needs from the host while it still can (before `confine`).
+pub fn snapshot_host() -> procfs::Proc {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let _ = HOST_RELEASE.set(if release.is_empty() {
+        "6.0.0".into()
+    } else {
+        release
+    });
+    let _ = CPUS.set(
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1),
+    );
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let total_kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 20);
+    let _ = MEM_TOTAL.set(total_kb * 1024);
+    procfs::Proc {
+        pid: 1,
+        cpuinfo: std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default(),
+        mem_total: total_kb * 1024,
+        ..Default::default()
+    }
+}
+
+/// Runs `prog` with the rootfs reached only through `root`. The caller has confined the
+/// process already (or, in tests, chooses not to).
+pub fn run(root: OwnedFd, proc_: procfs::Proc, prog: &Program) -> Result<Outcome, String> {
+    let mut mm = mm::Mm::new().map_err(|e| format!("sentry: memory file: {e}"))?;
+    let stub = PtraceStub::spawn(mm.mem_fd()).map_err(|e| format!("sentry: platform: {e}"))?;
+    let base = bulkhead_linux::ptrace::get_regs(stub.pid())
+        .map_err(|e| format!("sentry: platform: {e}"))?;
+    let mut asp: Box<dyn AddressSpace> = Box::new(stub);
+    let mut fs = vfs::Fs::new(root, proc_);
+    fs.chdir(&vfs::normalize("/", &prog.cwd))
+        .map_err(|e| format!("sentry: process.cwd {}: errno {e}", prog.cwd))?;
+    let loaded = loader::load(
+        &fs,
+        &mut mm,
+        asp.as_mut(),
+        &base,
+        &prog.path,
+        prog.args.clone(),
+        &prog.env,
+    )
+    .map_err(|e| {
+        format!(
+            "sentry: exec {:?}: {}",
+            prog.path,
+            std::io::Error::from_raw_os_error(e)
+        )
+    })?;
+    let mut fds = vfs::FdTable::default();
+    for n in 0..3 {
+        fds.install_at(
+            n,
+            vfs::wrap(vfs::Node::Stdio(n), libc::O_RDWR, &format!("/dev/fd/{n}")),
+            false,
+        );
+    }
+    let mut task = Task {
+        regs: loaded.regs,
+        mm,
+        asp,
+        fs,
+        fds,
+        creds: Creds {
+            uid: prog.uid,
+            gid: prog.gid,
+        },
+        signals: Default::default(),
+        umask: prog.umask,
+        hostname: prog.hostname.clone(),
+        exe: loaded.exe_path,
+        argv: loaded.argv,
+        clear_tid: 0,
+        exit: None,
+        unimplemented: Default::default(),
+        rlimits: Default::default(),
+    };
+    task.refresh_proc();
+    let status = task.run();
+    Ok(Outcome {
+        status,
+        enosys: task.enosys_report(),
+    })
+}

@@ -1,0 +1,387 @@
+//! Application memory. Every mapping of the application is backed by a range of the sentry's
+//! memory file, which the sentry maps too: copy-in and copy-out are plain memory accesses with
+//! bounds and permission checks, and a bad pointer is EFAULT, never a sentry crash.
+
+use crate::platform::ptrace::{PAGE, STUB_ADDR, TASK_SIZE};
+use crate::platform::AddressSpace;
+use bulkhead_linux::shm::MemFile;
+use std::collections::BTreeMap;
+
+pub type Errno = i32;
+
+/// One mapping: [start, end) backed by the memory file from `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub prot: i32,
+    pub offset: u64,
+}
+
+/// Where new mappings without an address go: downwards from here, like Linux's mmap base.
+const MMAP_TOP: u64 = 0x7ff0_0000_0000;
+/// The lowest address a mapping may have (vm.mmap_min_addr).
+const MIN_ADDR: u64 = 0x10000;
+/// The memory file is sparse: this is address space for backing, not memory used.
+const MEM_FILE_SIZE: usize = 64 << 30;
+
+pub fn page_up(x: u64) -> u64 {
+    (x + PAGE - 1) & !(PAGE - 1)
+}
+
+pub fn page_down(x: u64) -> u64 {
+    x & !(PAGE - 1)
+}
+
+pub struct Mm {
+    mem: MemFile,
+    vmas: BTreeMap<u64, Vma>,
+    /// Next unused offset in the memory file (ranges are never reused; freed ones are punched).
+    next_offset: u64,
+    pub brk_start: u64,
+    pub brk: u64,
+    /// Bytes of the memory file in use by mappings.
+    pub resident: u64,
+}
+
+impl Mm {
+    pub fn new() -> std::io::Result<Mm> {
+        Ok(Mm {
+            mem: MemFile::new("bulkhead-sentry-memory", MEM_FILE_SIZE)?,
+            vmas: BTreeMap::new(),
+            next_offset: 0,
+            brk_start: 0,
+            brk: 0,
+            resident: 0,
+        })
+    }
+
+    pub fn mem_fd(&self) -> i32 {
+        self.mem.fd()
+    }
+
+    pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
+        self.vmas.values()
+    }
+
+    /// Finds a free range of `len` bytes, top-down from MMAP_TOP.
+    fn find_free(&self, len: u64) -> Option<u64> {
+        let mut top = MMAP_TOP;
+        for v in self.vmas.values().rev() {
+            if v.start >= top {
+                continue;
+            }
+            if v.end <= top && top - v.end >= len {
+                return Some(top - len);
+            }
+            top = top.min(v.start);
+        }
+        (top >= MIN_ADDR + len).then(|| top - len)
+    }
+
+    fn overlaps_stub(addr: u64, len: u64) -> bool {
+        addr < STUB_ADDR + PAGE && STUB_ADDR < addr + len
+    }
+
+    /// Maps `len` bytes of fresh, zeroed memory at `addr` (replacing what is there when `fixed`),
+    /// or anywhere free when `addr` is None. Returns the address.
+    pub fn map(
+        &mut self,
+        asp: &mut dyn AddressSpace,
+        addr: Option<u64>,
+        len: u64,
+        prot: i32,
+        fixed: bool,
+    ) -> Result<u64, Errno> {
+        let len = page_up(len);
+        if len == 0 || len > TASK_SIZE {
+            return Err(libc::EINVAL);
+        }
+        let start = match addr {
+            Some(a) if fixed => {
+                if !a.is_multiple_of(PAGE) {
+                    return Err(libc::EINVAL);
+                }
+                a
+            }
+            Some(a) if a >= MIN_ADDR && self.is_free(page_down(a), len) => page_down(a),
+            _ => self.find_free(len).ok_or(libc::ENOMEM)?,
+        };
+        if start < MIN_ADDR
+            || start.checked_add(len).is_none_or(|e| e > TASK_SIZE)
+            || Self::overlaps_stub(start, len)
+        {
+            return Err(libc::ENOMEM);
+        }
+        if fixed {
+            self.unmap(asp, start, len)?;
+        }
+        let offset = self.next_offset;
+        if offset + len > self.mem.size() as u64 {
+            return Err(libc::ENOMEM);
+        }
+        self.next_offset += len;
+        asp.map(start, len, prot, offset)
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?;
+        self.vmas.insert(
+            start,
+            Vma {
+                start,
+                end: start + len,
+                prot,
+                offset,
+            },
+        );
+        self.resident += len;
+        Ok(start)
+    }
+
+    fn is_free(&self, start: u64, len: u64) -> bool {
+        !Self::overlaps_stub(start, len)
+            && !self
+                .vmas
+                .values()
+                .any(|v| v.start < start + len && start < v.end)
+    }
+
+    /// Splits the mapping that contains `addr` (strictly inside it) in two.
+    fn split(&mut self, addr: u64) {
+        let Some((_, v)) = self.vmas.range(..addr).next_back().map(|(k, v)| (*k, *v)) else {
+            return;
+        };
+        if v.start < addr && addr < v.end {
+            self.vmas.insert(v.start, Vma { end: addr, ..v });
+            self.vmas.insert(
+                addr,
+                Vma {
+                    start: addr,
+                    offset: v.offset + (addr - v.start),
+                    ..v
+                },
+            );
+        }
+    }
+
+    /// The mappings entirely inside [start, end), after splitting at both ends.
+    fn covered(&mut self, start: u64, end: u64) -> Vec<Vma> {
+        self.split(start);
+        self.split(end);
+        self.vmas.range(start..end).map(|(_, v)| *v).collect()
+    }
+
+    pub fn unmap(&mut self, asp: &mut dyn AddressSpace, addr: u64, len: u64) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE) || len == 0 {
+            return Err(libc::EINVAL);
+        }
+        let end = addr.saturating_add(page_up(len)).min(TASK_SIZE);
+        for v in self.covered(addr, end) {
+            asp.unmap(v.start, v.end - v.start)
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))?;
+            let _ = self
+                .mem
+                .punch(v.offset as usize, (v.end - v.start) as usize);
+            self.vmas.remove(&v.start);
+            self.resident -= v.end - v.start;
+        }
+        Ok(())
+    }
+
+    pub fn protect(
+        &mut self,
+        asp: &mut dyn AddressSpace,
+        addr: u64,
+        len: u64,
+        prot: i32,
+    ) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(libc::EINVAL);
+        }
+        let end = addr.saturating_add(page_up(len));
+        // Every page of the range must be mapped.
+        let mut at = addr;
+        for v in self.vmas.values() {
+            if v.end <= at || v.start >= end {
+                continue;
+            }
+            if v.start > at {
+                return Err(libc::ENOMEM);
+            }
+            at = v.end;
+        }
+        if at < end {
+            return Err(libc::ENOMEM);
+        }
+        for v in self.covered(addr, end) {
+            asp.protect(v.start, v.end - v.start, prot)
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))?;
+            self.vmas.insert(v.start, Vma { prot, ..v });
+        }
+        Ok(())
+    }
+
+    /// Moves the program break; returns the new break (the old one when refused), as Linux does.
+    pub fn set_brk(&mut self, asp: &mut dyn AddressSpace, want: u64) -> u64 {
+        if want < self.brk_start {
+            return self.brk;
+        }
+        let (old_top, new_top) = (page_up(self.brk), page_up(want));
+        if new_top > old_top {
+            if !self.is_free(old_top, new_top - old_top) {
+                return self.brk;
+            }
+            if self
+                .map(
+                    asp,
+                    Some(old_top),
+                    new_top - old_top,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    true,
+                )
+                .is_err()
+            {
+                return self.brk;
+            }
+        } else if new_top < old_top {
+            let _ = self.unmap(asp, new_top, old_top - new_top);
+        }
+        self.brk = want;
+        self.brk
+    }
+
+    /// The memory-file ranges behind [addr, addr+len), checking `need` (PROT_READ/WRITE).
+    fn ranges(&self, addr: u64, len: u64, need: i32) -> Result<Vec<(usize, usize)>, Errno> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        let end = addr.checked_add(len).ok_or(libc::EFAULT)?;
+        while at < end {
+            let v = self
+                .vmas
+                .range(..=at)
+                .next_back()
+                .map(|(_, v)| v)
+                .filter(|v| at < v.end)
+                .ok_or(libc::EFAULT)?;
+            if v.prot & need != need {
+                return Err(libc::EFAULT);
+            }
+            let n = (v.end.min(end) - at) as usize;
+            out.push(((v.offset + (at - v.start)) as usize, n));
+            at += n as u64;
+        }
+        Ok(out)
+    }
+
+    /// Copies application memory out (the kernel's copy_from_user).
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let mut done = 0;
+        for (off, n) in self.ranges(addr, buf.len() as u64, libc::PROT_READ)? {
+            buf[done..done + n].copy_from_slice(self.mem.slice(off, n).map_err(|_| libc::EFAULT)?);
+            done += n;
+        }
+        Ok(())
+    }
+
+    pub fn read_vec(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+        let mut v = vec![0u8; len];
+        self.read(addr, &mut v)?;
+        Ok(v)
+    }
+
+    /// Copies into application memory (copy_to_user): it must be mapped writable.
+    pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.write_checked(addr, data, libc::PROT_WRITE)
+    }
+
+    /// Writes regardless of PROT_WRITE: for the loader filling read-only segments.
+    pub fn write_any(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.write_checked(addr, data, 0)
+    }
+
+    fn write_checked(&mut self, addr: u64, data: &[u8], need: i32) -> Result<(), Errno> {
+        let mut done = 0;
+        for (off, n) in self.ranges(addr, data.len() as u64, need)? {
+            self.mem
+                .slice_mut(off, n)
+                .map_err(|_| libc::EFAULT)?
+                .copy_from_slice(&data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// A NUL-terminated string of at most `max` bytes.
+    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        while out.len() < max {
+            let chunk = (PAGE - at % PAGE).min((max - out.len()) as u64) as usize;
+            let bytes = self.read_vec(at, chunk)?;
+            if let Some(i) = bytes.iter().position(|b| *b == 0) {
+                out.extend_from_slice(&bytes[..i]);
+                return Ok(out);
+            }
+            out.extend_from_slice(&bytes);
+            at += chunk as u64;
+        }
+        Err(libc::ENAMETOOLONG)
+    }
+
+    pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// mremap: a new mapping of `new_len`, with the old contents, and the old one unmapped.
+    pub fn remap(
+        &mut self,
+        asp: &mut dyn AddressSpace,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        may_move: bool,
+    ) -> Result<u64, Errno> {
+        let (old_len, new_len) = (page_up(old_len), page_up(new_len));
+        let v = *self
+            .vmas
+            .range(..=old)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| old < v.end)
+            .ok_or(libc::EFAULT)?;
+        if new_len <= old_len {
+            if new_len < old_len {
+                self.unmap(asp, old + new_len, old_len - new_len)?;
+            }
+            return Ok(old);
+        }
+        if self.is_free(old + old_len, new_len - old_len) && v.end == old + old_len {
+            self.map(asp, Some(old + old_len), new_len - old_len, v.prot, true)?;
+            return Ok(old);
+        }
+        if !may_move {
+            return Err(libc::ENOMEM);
+        }
+        let data = self.read_raw(old, old_len)?;
+        let new = self.map(asp, None, new_len, v.prot, false)?;
+        self.write_any(new, &data)?;
+        self.unmap(asp, old, old_len)?;
+        Ok(new)
+    }
+
+    fn read_raw(&self, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::with_capacity(len as usize);
+        for (off, n) in self.ranges(addr, len, 0)? {
+            out.extend_from_slice(self.mem.slice(off, n).map_err(|_| libc::EFAULT)?);
+        }
+        Ok(out)
+    }
+
+    /// MADV_DONTNEED: the pages read as zeros again.
+    pub fn discard(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        for (off, n) in self.ranges(addr, page_up(len), 0)? {
+            self.mem.punch(off, n).map_err(|_| libc::EINVAL)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,186 @@
+//! The ptrace platform. Each address space is a stub process forked from the sentry that has
+//! unmapped everything but one code page; the application runs in it under PTRACE_SYSEMU, so
+//! each of its system calls stops the stub and is never run by the host kernel. Memory changes
+//! are made by having the stub execute a host call from its code page (`syscall; int3`).
+
+use super::{AddressSpace, Event, Regs};
+use bulkhead_linux::process::{self as sys, Forked};
+use bulkhead_linux::ptrace::{self as pt, Stop};
+use std::io;
+
+/// Where the stub's code page lives, in every stub and in the sentry. Applications never get
+/// this page: the memory manager keeps it reserved.
+pub const STUB_ADDR: u64 = 0x6fff_ffff_0000;
+pub const PAGE: u64 = 4096;
+/// The top of the user address space on x86-64 with 4-level page tables.
+pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+/// `syscall; int3`
+const STUB_CODE: [u8; 3] = [0x0f, 0x05, 0xcc];
+
+pub struct PtraceStub {
+    pid: i32,
+    mem_fd: i32,
+    /// Registers the stub had when it stopped: segment registers are taken from them.
+    base: Regs,
+    alive: bool,
+}
+
+/// Maps the stub code page into the sentry (once): every stub inherits it by fork.
+fn install_stub_page() -> io::Result<()> {
+    static DONE: std::sync::OnceLock<Result<(), i32>> = std::sync::OnceLock::new();
+    let done = *DONE.get_or_init(|| {
+        bulkhead_linux::mem_code_page(STUB_ADDR, &STUB_CODE)
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    });
+    done.map_err(io::Error::from_raw_os_error)
+}
+
+impl PtraceStub {
+    /// Forks a stub and empties its address space. `mem_fd` is the memory file's fd, which the
+    /// stub inherits under the same number.
+    pub fn spawn(mem_fd: i32) -> io::Result<PtraceStub> {
+        install_stub_page()?;
+        match sys::clone_fork(0, None)? {
+            Forked::Child => {
+                // In the stub: be traced, die with the sentry, stop; the tracer takes over from
+                // here and never lets this code run again.
+                let _ = sys::set_parent_death_signal(libc::SIGKILL);
+                if sys::rseq_unregister().is_err() {
+                    sys::exit_now(126);
+                }
+                let _ = pt::trace_me();
+                let _ = sys::kill(std::process::id() as i32, libc::SIGSTOP);
+                sys::exit_now(127)
+            }
+            Forked::Parent(pid) => {
+                let mut stub = PtraceStub {
+                    pid,
+                    mem_fd,
+                    base: unsafe_zero_regs(),
+                    alive: true,
+                };
+                match pt::wait(pid)? {
+                    Stop::Signal(libc::SIGSTOP) => {}
+                    other => return Err(io::Error::other(format!("stub did not stop: {other:?}"))),
+                }
+                pt::set_options(pid)?;
+                stub.base = pt::get_regs(pid)?;
+                // Empty the address space around the stub page.
+                stub.inject(libc::SYS_munmap, [0, STUB_ADDR, 0, 0, 0, 0])?;
+                stub.inject(
+                    libc::SYS_munmap,
+                    [STUB_ADDR + PAGE, TASK_SIZE - STUB_ADDR - PAGE, 0, 0, 0, 0],
+                )?;
+                Ok(stub)
+            }
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Runs host call `nr` in the stub; returns its raw result (negative errno on failure).
+    pub fn inject(&mut self, nr: i64, args: [u64; 6]) -> io::Result<i64> {
+        let mut r = self.base;
+        r.rax = nr as u64;
+        r.orig_rax = u64::MAX;
+        r.rdi = args[0];
+        r.rsi = args[1];
+        r.rdx = args[2];
+        r.r10 = args[3];
+        r.r8 = args[4];
+        r.r9 = args[5];
+        r.rip = STUB_ADDR;
+        pt::set_regs(self.pid, &r)?;
+        pt::cont(self.pid, 0)?;
+        match pt::wait(self.pid)? {
+            Stop::Signal(libc::SIGTRAP) => Ok(pt::get_regs(self.pid)?.rax as i64),
+            other => {
+                self.alive = false;
+                Err(io::Error::other(format!(
+                    "stub failed a host call: {other:?}"
+                )))
+            }
+        }
+    }
+
+    fn check(res: i64) -> io::Result<()> {
+        if res < 0 {
+            Err(io::Error::from_raw_os_error(-res as i32))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// All-zero registers (plain data).
+fn unsafe_zero_regs() -> Regs {
+    bulkhead_linux::ptrace::zero_regs()
+}
+
+impl AddressSpace for PtraceStub {
+    fn map(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> io::Result<()> {
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        let r = self.inject(
+            libc::SYS_mmap,
+            [addr, len, prot as u64, flags, self.mem_fd as u64, offset],
+        )?;
+        Self::check(r)
+    }
+
+    fn unmap(&mut self, addr: u64, len: u64) -> io::Result<()> {
+        let r = self.inject(libc::SYS_munmap, [addr, len, 0, 0, 0, 0])?;
+        Self::check(r)
+    }
+
+    fn protect(&mut self, addr: u64, len: u64, prot: i32) -> io::Result<()> {
+        let r = self.inject(libc::SYS_mprotect, [addr, len, prot as u64, 0, 0, 0])?;
+        Self::check(r)
+    }
+
+    fn switch(&mut self, regs: &mut Regs) -> io::Result<Event> {
+        let mut r = *regs;
+        // Segment selectors are the host's; only fs_base/gs_base are the application's.
+        r.cs = self.base.cs;
+        r.ss = self.base.ss;
+        r.ds = self.base.ds;
+        r.es = self.base.es;
+        r.fs = self.base.fs;
+        r.gs = self.base.gs;
+        pt::set_regs(self.pid, &r)?;
+        pt::sysemu(self.pid, 0)?;
+        let stop = pt::wait(self.pid)?;
+        match stop {
+            Stop::Exited(c) => {
+                self.alive = false;
+                return Ok(Event::Gone(c));
+            }
+            Stop::Killed(s) => {
+                self.alive = false;
+                return Ok(Event::Gone(128 + s));
+            }
+            _ => {}
+        }
+        *regs = pt::get_regs(self.pid)?;
+        Ok(match stop {
+            Stop::Syscall => Event::Syscall,
+            Stop::Signal(s) => Event::Fault(s),
+            _ => Event::Gone(0),
+        })
+    }
+
+    fn kill(&mut self) {
+        if self.alive {
+            let _ = sys::kill(self.pid, libc::SIGKILL);
+            let _ = pt::wait(self.pid);
+            self.alive = false;
+        }
+    }
+}
+
+impl Drop for PtraceStub {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,365 @@
+//! The sandbox's file system. Files of the rootfs are reached only through the directory fd
+//! opened before the sentry confined itself, every lookup resolved beneath it with openat2
+//! (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): `..` and absolute symlinks stop at the sandbox's
+//! root. /dev's character devices and /proc are the sentry's own.
+
+use crate::mm::Errno;
+use crate::procfs::{self, Proc};
+use bulkhead_linux::resolve;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+
+/// What an open file is.
+pub enum Node {
+    /// A file or directory of the rootfs, open on the host.
+    Host(File),
+    /// One of the sentry's own standard streams (the container's stdio).
+    Stdio(RawFd),
+    Null,
+    Zero,
+    Full,
+    Random,
+    /// Generated content (procfs), read from `pos`.
+    Data(Vec<u8>),
+    /// A generated directory: (name, d_type).
+    Dir(Vec<(String, u8)>),
+}
+
+pub struct OpenFile {
+    pub node: Node,
+    /// The open flags (O_ACCMODE, O_APPEND, O_NONBLOCK...).
+    pub flags: i32,
+    /// The absolute path it was opened by, for /proc/self/fd and getcwd.
+    pub path: String,
+    /// Position for generated nodes (host files use the host offset).
+    pub pos: usize,
+}
+
+pub type FileRef = Rc<RefCell<OpenFile>>;
+
+/// The task's file descriptors. Designed for sharing between threads and copying on fork
+/// (step 2): entries are reference-counted open files.
+#[derive(Default, Clone)]
+pub struct FdTable {
+    map: BTreeMap<i32, (FileRef, bool)>,
+}
+
+impl FdTable {
+    pub fn get(&self, fd: i32) -> Result<FileRef, Errno> {
+        self.map.get(&fd).map(|(f, _)| f.clone()).ok_or(libc::EBADF)
+    }
+
+    /// Installs at the lowest free number >= `min`.
+    pub fn install(&mut self, f: FileRef, cloexec: bool, min: i32) -> Result<i32, Errno> {
+        let mut n = min.max(0);
+        while self.map.contains_key(&n) {
+            n += 1;
+        }
+        if n >= 1024 {
+            return Err(libc::EMFILE);
+        }
+        self.map.insert(n, (f, cloexec));
+        Ok(n)
+    }
+
+    pub fn install_at(&mut self, fd: i32, f: FileRef, cloexec: bool) {
+        self.map.insert(fd, (f, cloexec));
+    }
+
+    pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
+        self.map.remove(&fd).map(|_| ()).ok_or(libc::EBADF)
+    }
+
+    pub fn set_cloexec(&mut self, fd: i32, on: bool) -> Result<(), Errno> {
+        self.map.get_mut(&fd).map(|e| e.1 = on).ok_or(libc::EBADF)
+    }
+
+    pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
+        self.map.get(&fd).map(|e| e.1).ok_or(libc::EBADF)
+    }
+
+    pub fn fds(&self) -> Vec<i32> {
+        self.map.keys().copied().collect()
+    }
+}
+
+pub fn wrap(node: Node, flags: i32, path: &str) -> FileRef {
+    Rc::new(RefCell::new(OpenFile {
+        node,
+        flags,
+        path: path.to_string(),
+        pos: 0,
+    }))
+}
+
+/// Joins `path` to `base` and folds `.` and `..` lexically (for naming; the host lookup itself
+/// is done by openat2 beneath the root).
+pub fn normalize(base: &str, path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    let full = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{base}/{path}")
+    };
+    for c in full.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+pub struct Fs {
+    root: OwnedFd,
+    pub cwd: String,
+    pub proc: Proc,
+}
+
+fn errno(e: std::io::Error) -> Errno {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+fn cstring(s: &str) -> Result<CString, Errno> {
+    CString::new(s).map_err(|_| libc::EINVAL)
+}
+
+impl Fs {
+    pub fn new(root: OwnedFd, proc: Proc) -> Fs {
+        Fs {
+            root,
+            cwd: "/".into(),
+            proc,
+        }
+    }
+
+    /// The absolute path of `path` as seen from `dir` (an fd's path, or the cwd).
+    pub fn abs(&self, dir: Option<&str>, path: &str) -> String {
+        normalize(dir.unwrap_or(&self.cwd), path)
+    }
+
+    /// Opens a host file beneath the root with `flags` (O_CLOEXEC is always added).
+    pub fn open_host(&self, abs: &str, flags: i32, mode: u32) -> Result<File, Errno> {
+        let fd = resolve::open_in_root(&self.root, std::path::Path::new(abs), flags, mode)
+            .map_err(errno)?;
+        Ok(File::from(fd))
+    }
+
+    /// Opens an executable for the loader: a regular file with an execute bit.
+    pub fn open_exec(&self, path: &str) -> Result<File, Errno> {
+        let abs = self.abs(None, path);
+        let f = self.open_host(&abs, libc::O_RDONLY, 0)?;
+        let st = crate::host::fstat_raw(f.as_raw_fd()).map_err(errno)?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(libc::EACCES);
+        }
+        if st.st_mode & 0o111 == 0 {
+            return Err(libc::EACCES);
+        }
+        Ok(f)
+    }
+
+    /// open(2): the sentry's own devices and /proc, or a host file beneath the root.
+    pub fn open(&self, abs: &str, flags: i32, mode: u32) -> Result<Node, Errno> {
+        if let Some(dev) = abs.strip_prefix("/dev/") {
+            let node = match dev {
+                "null" => Some(Node::Null),
+                "zero" => Some(Node::Zero),
+                "full" => Some(Node::Full),
+                "random" | "urandom" => Some(Node::Random),
+                "tty" | "stdin" | "fd/0" => Some(Node::Stdio(0)),
+                "stdout" | "fd/1" => Some(Node::Stdio(1)),
+                "stderr" | "fd/2" => Some(Node::Stdio(2)),
+                _ => None,
+            };
+            if let Some(n) = node {
+                return Ok(n);
+            }
+        }
+        if abs == "/proc" || abs.starts_with("/proc/") {
+            return self.proc.open(abs);
+        }
+        let host_flags = flags & !(libc::O_CLOEXEC | libc::O_NOCTTY);
+        Ok(Node::Host(self.open_host(abs, host_flags, mode)?))
+    }
+
+    /// stat of a path: (generated for /dev and /proc, else fstat of an O_PATH fd).
+    pub fn stat(&self, abs: &str, follow: bool) -> Result<libc::stat, Errno> {
+        if let Some(st) = self.synthetic_stat(abs) {
+            return Ok(st);
+        }
+        let flags = libc::O_PATH | if follow { 0 } else { libc::O_NOFOLLOW };
+        let f = self.open_host(abs, flags, 0)?;
+        crate::host::fstat_raw(f.as_raw_fd()).map_err(errno)
+    }
+
+    fn synthetic_stat(&self, abs: &str) -> Option<libc::stat> {
+        let node = if abs.starts_with("/dev/") {
+            self.open(abs, libc::O_RDONLY, 0).ok()?
+        } else if abs == "/proc" || abs.starts_with("/proc/") {
+            self.proc.open(abs).ok()?
+        } else {
+            return None;
+        };
+        Some(stat_of(&node))
+    }
+
+    pub fn readlink(&self, abs: &str) -> Result<Vec<u8>, Errno> {
+        if abs.starts_with("/proc/") {
+            return self.proc.readlink(abs);
+        }
+        let f = self.open_host(abs, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+        crate::host::readlink_fd(f.as_raw_fd()).map_err(errno)
+    }
+
+    /// The directory fd and last component of `abs`, for *at calls on the host.
+    fn parent(&self, abs: &str) -> Result<(File, CString), Errno> {
+        let (dir, name) = abs.rsplit_once('/').ok_or(libc::EINVAL)?;
+        if name.is_empty() || name == "." || name == ".." {
+            return Err(libc::EINVAL);
+        }
+        if abs.starts_with("/proc/")
+            || abs.starts_with("/dev/") && self.synthetic_stat(abs).is_some()
+        {
+            return Err(libc::EPERM);
+        }
+        let d = self.open_host(
+            if dir.is_empty() { "/" } else { dir },
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )?;
+        Ok((d, cstring(name)?))
+    }
+
+    pub fn mkdir(&self, abs: &str, mode: u32) -> Result<(), Errno> {
+        let (d, n) = self.parent(abs)?;
+        crate::host::mkdirat(d.as_raw_fd(), &n, mode).map_err(errno)
+    }
+
+    pub fn unlink(&self, abs: &str, flags: i32) -> Result<(), Errno> {
+        let (d, n) = self.parent(abs)?;
+        crate::host::unlinkat(d.as_raw_fd(), &n, flags).map_err(errno)
+    }
+
+    pub fn rename(&self, from: &str, to: &str) -> Result<(), Errno> {
+        let (od, on) = self.parent(from)?;
+        let (nd, nn) = self.parent(to)?;
+        crate::host::renameat(od.as_raw_fd(), &on, nd.as_raw_fd(), &nn).map_err(errno)
+    }
+
+    pub fn symlink(&self, target: &str, abs: &str) -> Result<(), Errno> {
+        let (d, n) = self.parent(abs)?;
+        crate::host::symlinkat(&cstring(target)?, d.as_raw_fd(), &n).map_err(errno)
+    }
+
+    /// Changes the working directory; it must be a directory.
+    pub fn chdir(&mut self, abs: &str) -> Result<(), Errno> {
+        let st = self.stat(abs, true)?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(libc::ENOTDIR);
+        }
+        self.cwd = abs.to_string();
+        Ok(())
+    }
+}
+
+/// A stat for a generated node.
+pub fn stat_of(node: &Node) -> libc::stat {
+    // SAFETY-free: libc::stat is plain integers; start from all zeros.
+    let mut st: libc::stat = zero_stat();
+    st.st_nlink = 1;
+    st.st_blksize = 4096;
+    match node {
+        Node::Null | Node::Zero | Node::Full | Node::Random => {
+            st.st_mode = libc::S_IFCHR | 0o666;
+            let (maj, min) = match node {
+                Node::Null => (1, 3),
+                Node::Zero => (1, 5),
+                Node::Full => (1, 7),
+                _ => (1, 9),
+            };
+            st.st_rdev = libc::makedev(maj, min);
+        }
+        Node::Stdio(fd) => return crate::host::fstat_raw(*fd).unwrap_or(st),
+        Node::Host(f) => return crate::host::fstat_raw(f.as_raw_fd()).unwrap_or(st),
+        Node::Data(d) => {
+            st.st_mode = libc::S_IFREG | 0o444;
+            st.st_size = d.len() as i64;
+        }
+        Node::Dir(_) => {
+            st.st_mode = libc::S_IFDIR | 0o555;
+            st.st_nlink = 2;
+        }
+    }
+    st.st_dev = 0x42;
+    st
+}
+
+fn zero_stat() -> libc::stat {
+    // SAFETY: libc::stat is plain integers; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// linux_dirent64 records for a generated directory, from entry `pos`; returns bytes and the
+/// new position.
+pub fn dirents(entries: &[(String, u8)], pos: usize, cap: usize) -> (Vec<u8>, usize) {
+    let mut out = Vec::new();
+    let mut i = pos;
+    while i < entries.len() {
+        let (name, typ) = &entries[i];
+        let reclen = (19 + name.len() + 1).div_ceil(8) * 8;
+        if out.len() + reclen > cap {
+            break;
+        }
+        let start = out.len();
+        out.extend_from_slice(&(i as u64 + 1).to_le_bytes()); // d_ino
+        out.extend_from_slice(&(i as i64 + 1).to_le_bytes()); // d_off
+        out.extend_from_slice(&(reclen as u16).to_le_bytes());
+        out.push(*typ);
+        out.extend_from_slice(name.as_bytes());
+        out.resize(start + reclen, 0);
+        i += 1;
+    }
+    (out, i)
+}
+
+/// Wraps a raw host fd (the sentry's stdio) without owning it.
+pub fn stdio_is_tty(fd: RawFd) -> bool {
+    // SAFETY: isatty only queries the fd.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+#[allow(dead_code)]
+fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: only called on fds that are fresh and owned by the caller.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+pub use procfs::DT_DIR;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_stays_at_root() {
+        assert_eq!(normalize("/", "../../etc/shadow"), "/etc/shadow");
+        assert_eq!(normalize("/a/b", "../c/./d"), "/a/c/d");
+        assert_eq!(normalize("/x", "/"), "/");
+    }
+
+    #[test]
+    fn dirent_records_are_aligned() {
+        let (b, next) = dirents(&[("a".into(), 4), ("long-name".into(), 8)], 0, 4096);
+        assert_eq!(next, 2);
+        assert_eq!(b.len() % 8, 0);
+        assert_eq!(u16::from_le_bytes([b[16], b[17]]), 24);
+    }
+}
