@@ -34,6 +34,9 @@ pub struct Cli {
     /// Ignored, for compatibility with runc
     #[arg(long, global = true, hide = true)]
     pub criu: Option<String>,
+    /// Isolation class when the config's dev.bulkhead.class annotation names none: container or sandbox
+    #[arg(long, global = true)]
+    pub class: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -65,7 +68,7 @@ pub struct CreateArgs {
 }
 
 impl CreateArgs {
-    pub fn to_opts(&self, detach: bool) -> CreateOpts {
+    pub fn to_opts(&self, detach: bool, class: Option<String>) -> CreateOpts {
         CreateOpts {
             id: self.id.clone(),
             bundle: self.bundle.clone(),
@@ -75,6 +78,7 @@ impl CreateArgs {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             detach,
+            class,
         }
     }
 }

@@ -51,14 +51,14 @@ fn dispatch(cli: &Cli) -> Result<i32> {
     match &cli.command {
         Command::Create(c) => {
             check_systemd(cli)?;
-            lifecycle::create(&store, &c.to_opts(true))?;
+            lifecycle::create(&store, &c.to_opts(true, cli.class.clone()))?;
             Ok(0)
         }
         Command::Run(r) => {
             check_systemd(cli)?;
             let opts = CreateOpts {
                 detach: r.detach,
-                ..r.create.to_opts(r.detach)
+                ..r.create.to_opts(r.detach, cli.class.clone())
             };
             lifecycle::run(&store, &opts, r.keep)
         }

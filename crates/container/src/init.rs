@@ -97,6 +97,30 @@ fn set_up(
         runtime: l.runtime,
     };
     process::setup_session(proc_, &opts)?;
+    if let Some(runner) = l.runner {
+        // The sandbox class: the program is found now, but run by the runner after `start`,
+        // which confines itself; no host identity change and no exec here.
+        let path = process::find_program(proc_)?;
+        drop(opts);
+        sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+        terminate_on_signals();
+        ch.send(sync::READY)?;
+        let conn = wait_for_start(l)?;
+        *start_conn = Some(conn);
+        hooks.start_container(host_pid).map_err(Error::Child)?;
+        // `start` is told that the program runs by the end of its connection.
+        drop(start_conn.take());
+        sys::reset_signal_handlers();
+        // Past this point the sync channel may be out of reach (the sentry confines itself):
+        // a failure is told on stderr, as a program's own would be.
+        match runner.run(&path, proc_) {
+            Ok(status) => sys::exit_now(status),
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "{e}");
+                sys::exit_now(1)
+            }
+        }
+    }
     let prepared = process::prepare(proc_, &opts)?;
     drop(opts);
     sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;

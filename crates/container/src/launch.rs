@@ -23,6 +23,16 @@ pub trait Hooks {
     fn start_container(&self, pid: i32) -> std::result::Result<(), String>;
 }
 
+/// Runs the container's program in place of exec: the sandbox class's sentry. Called in the
+/// init after `start`, with the program resolved; returns its exit status.
+pub trait Runner {
+    fn run(
+        &self,
+        path: &std::path::Path,
+        process: &oci_spec::runtime::Process,
+    ) -> std::result::Result<i32, String>;
+}
+
 /// Everything the init needs; the init is a fork, so it sees this struct as it is at the fork.
 pub struct Launch<'a> {
     pub spec: &'a Spec,
@@ -39,6 +49,8 @@ pub struct Launch<'a> {
     /// Join a new session keyring (runc's default; `--no-new-keyring` turns it off).
     pub new_keyring: bool,
     pub runtime: (u64, u64),
+    /// The sandbox class: run the program with this instead of exec.
+    pub runner: Option<&'a dyn Runner>,
 }
 
 /// Forks the init and walks it to the "created" state. Returns the init's pid (in the runtime's

@@ -102,6 +102,21 @@ pub fn prepare(p: &Process, opts: &ProcessOpts) -> Result<Prepared> {
     Ok(Prepared { path, args, env })
 }
 
+/// The program of `p`, looked up in the container's PATH (for a runner that is not exec).
+pub fn find_program(p: &Process) -> Result<PathBuf> {
+    let args = p.args().clone().unwrap_or_default();
+    let prog = args
+        .first()
+        .ok_or_else(|| Error::Config("process.args: must not be empty".into()))?;
+    let env = p.env().clone().unwrap_or_default();
+    let cwd = p.cwd();
+    // A relative program name with a slash is relative to the process's cwd.
+    if prog.contains('/') && !prog.starts_with('/') {
+        return Ok(cwd.join(prog));
+    }
+    exe::resolve(prog, &env)
+}
+
 /// The home directory of `uid` from the container's /etc/passwd, or "/".
 fn home_of(uid: u32) -> String {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();

@@ -108,7 +108,7 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
 }
 
 fn fchdir(dir: &File) -> Result<()> {
-    std::env::set_current_dir(fd::proc_fd_path(dir)).ctx(|| "fchdir".into())
+    fd::fchdir(dir).ctx(|| "fchdir".into())
 }
 
 /// After pivot_root: sysctls, /dev links, masked and read-only paths, read-only root.

@@ -120,3 +120,10 @@ pub fn lock_exclusive(fd: &impl AsRawFd) -> io::Result<()> {
         }
     }
 }
+
+/// fchdir(2): change the working directory to an open directory (no /proc needed).
+pub fn fchdir(fd: &impl AsRawFd) -> io::Result<()> {
+    // SAFETY: integer argument only.
+    cvt(unsafe { libc::fchdir(fd.as_raw_fd()) })?;
+    Ok(())
+}

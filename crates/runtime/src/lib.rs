@@ -7,6 +7,7 @@ pub mod exec;
 pub mod hooks;
 pub mod lifecycle;
 pub mod log;
+pub mod sandbox;
 pub mod signal;
 pub mod state;
 pub mod time;

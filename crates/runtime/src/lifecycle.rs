@@ -4,6 +4,7 @@
 use crate::config::{self, Config};
 use crate::hooks::ContainerHooks;
 use crate::log;
+use crate::sandbox::{class_of, sandbox_spec, Class, SentryRunner, SELFTEST_ANNOTATION};
 use crate::state::{self, Locked, Phase, State, Status, Store};
 use crate::tty::{self, OwnConsole};
 use anyhow::{anyhow, bail, Context, Result};
@@ -28,6 +29,8 @@ pub struct CreateOpts {
     pub preserve_fds: u32,
     /// `run` in the foreground may allocate a terminal without a console socket.
     pub detach: bool,
+    /// `--class`: the isolation class when the config's annotation does not name one.
+    pub class: Option<String>,
 }
 
 /// Creates the container; returns the init's pid. On failure nothing is left behind: no state
@@ -142,8 +145,10 @@ fn create_locked(
     locked.save(&st)?;
     let console = connect_console(opts.console_socket.as_deref())?;
     let start = UnixListener::bind(locked.start_socket()).context("create start socket")?;
-    let l = Launch {
-        spec: &cfg.spec,
+    let class = class_of(&cfg.spec, opts.class.as_deref())?;
+    let sandboxed = (class == Class::Sandbox).then(|| sandbox_spec(&cfg.spec));
+    let mut l = Launch {
+        spec: sandboxed.as_ref().unwrap_or(&cfg.spec),
         bundle: cfg.bundle.clone(),
         rootfs: cfg.rootfs.clone(),
         ns: cfg.ns.clone(),
@@ -154,11 +159,25 @@ fn create_locked(
         preserve_fds: opts.preserve_fds + listen,
         new_keyring: !opts.no_new_keyring,
         runtime: exe::runtime_identity().context("stat /proc/self/exe")?,
+        runner: None,
     };
     let hooks = ContainerHooks {
         hooks: cfg.spec.hooks().as_ref(),
         state: &st,
     };
+    let runner = (class == Class::Sandbox).then(|| SentryRunner {
+        hostname: cfg.spec.hostname().clone().unwrap_or_default(),
+        selftest: cfg
+            .spec
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(SELFTEST_ANNOTATION))
+            .cloned(),
+        facts: bulkhead_sentry::HostFacts::read(),
+    });
+    l.runner = runner
+        .as_ref()
+        .map(|r| r as &dyn bulkhead_container::launch::Runner);
     let t0 = Instant::now();
     let pid = launch::launch(&l, &hooks)?;
     log::debug(&format!(

@@ -44,7 +44,8 @@ pub fn has_file() -> bool {
 
 fn write(level: &str, msg: &str) {
     let Some(lock) = LOGGER.get() else {
-        eprintln!("{level}: {msg}");
+        // Never panic on a closed stderr (a sandbox's sentry must not die of its log).
+        let _ = writeln!(std::io::stderr(), "{level}: {msg}");
         return;
     };
     let Ok(mut l) = lock.lock() else { return };
@@ -60,7 +61,9 @@ fn write(level: &str, msg: &str) {
         Some(f) => {
             let _ = writeln!(f, "{line}");
         }
-        None => eprintln!("{line}"),
+        None => {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
     }
 }
 

@@ -1,3 +1,352 @@
 //! The sentry's cage, built before it runs any application code: new user, pid, mount,
 //! network, ipc and uts namespaces, an empty root, no capabilities, no_new_privs, and a seccomp
-//! allowlist of the host calls it needs.
+//! allowlist of the host calls it needs. The stubs it forks inherit all of it.
+
+use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+use std::io;
+
+/// One allowed host call, with an optional argument condition (arg index, op, value).
+struct Rule {
+    nr: i64,
+    /// All must hold: (arg index, op, value).
+    conds: Vec<(u32, ScmpCompareOp, u64)>,
+    why: &'static str,
+}
+
+fn any(nr: i64, why: &'static str) -> Rule {
+    Rule {
+        nr,
+        conds: Vec::new(),
+        why,
+    }
+}
+
+fn arg(nr: i64, i: u32, op: ScmpCompareOp, v: u64, why: &'static str) -> Rule {
+    Rule {
+        nr,
+        conds: vec![(i, op, v)],
+        why,
+    }
+}
+
+const NO_EXEC: ScmpCompareOp = ScmpCompareOp::MaskedEqual(libc::PROT_EXEC as u64);
+
+/// The reviewed allowlist: every host call the sentry (and its stubs) may make, and why.
+/// Anything else kills the sentry. `bulkhead features` reports its size.
+fn allowlist(mem_fd: i32) -> Vec<Rule> {
+    use libc::*;
+    use ScmpCompareOp::Equal;
+    vec![
+        // files of the rootfs, through fds opened beneath the root
+        any(SYS_openat2, "open beneath the rootfs fd (RESOLVE_IN_ROOT)"),
+        any(SYS_read, "read files and stdio"),
+        any(SYS_write, "write files, stdio and the log"),
+        any(SYS_writev, "std's buffered writes"),
+        any(SYS_pread64, "file reads at an offset, the loader"),
+        any(SYS_pwrite64, "file writes at an offset"),
+        any(SYS_lseek, "file offsets"),
+        any(SYS_close, "close fds"),
+        any(SYS_fstat, "stat of open files"),
+        any(SYS_newfstatat, "glibc's fstat"),
+        any(SYS_statx, "std's metadata"),
+        any(SYS_getdents64, "directory listings"),
+        any(SYS_readlinkat, "symlink targets"),
+        any(SYS_mkdirat, "mkdir"),
+        any(SYS_unlinkat, "unlink, rmdir"),
+        any(SYS_renameat, "rename"),
+        any(SYS_renameat2, "rename"),
+        any(SYS_symlinkat, "symlink"),
+        any(SYS_fchmod, "chmod of open files"),
+        any(SYS_ftruncate, "truncate open files"),
+        any(SYS_fsync, "fsync"),
+        any(SYS_fdatasync, "fdatasync"),
+        arg(SYS_fcntl, 1, Equal, F_GETFD as u64, "fd flags"),
+        arg(SYS_fcntl, 1, Equal, F_SETFD as u64, "fd flags"),
+        arg(SYS_ioctl, 1, Equal, TCGETS, "terminal attributes of stdio"),
+        arg(SYS_ioctl, 1, Equal, TCSETS, "terminal attributes of stdio"),
+        arg(SYS_ioctl, 1, Equal, TCSETSW, "terminal attributes of stdio"),
+        arg(SYS_ioctl, 1, Equal, TCSETSF, "terminal attributes of stdio"),
+        arg(SYS_ioctl, 1, Equal, TIOCGWINSZ, "terminal size of stdio"),
+        arg(SYS_ioctl, 1, Equal, TIOCSWINSZ, "terminal size of stdio"),
+        arg(
+            SYS_ioctl,
+            1,
+            Equal,
+            TIOCGPGRP,
+            "terminal process group of stdio",
+        ),
+        // memory: the sentry's own heap and the stubs' mappings of the memory file; never exec
+        arg(SYS_mmap, 2, NO_EXEC, 0, "memory, never executable"),
+        Rule {
+            nr: SYS_mmap,
+            conds: vec![
+                (3, Equal, (MAP_SHARED | MAP_FIXED) as u64),
+                (4, Equal, mem_fd as u64),
+            ],
+            why: "a stub maps the memory file, executable where the application's code is",
+        },
+        arg(
+            SYS_mprotect,
+            2,
+            NO_EXEC,
+            0,
+            "memory protection, never executable",
+        ),
+        any(SYS_munmap, "unmap"),
+        any(SYS_mremap, "std's realloc of large buffers"),
+        any(SYS_madvise, "return memory to the host"),
+        any(SYS_brk, "the sentry's heap"),
+        arg(
+            SYS_fallocate,
+            1,
+            Equal,
+            (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) as u64,
+            "free memory-file pages",
+        ),
+        // the platform: stubs and their tracing
+        arg(
+            SYS_clone,
+            0,
+            Equal,
+            SIGCHLD as u64,
+            "fork a stub (plain fork only)",
+        ),
+        any(SYS_ptrace, "run and inspect stubs"),
+        any(SYS_wait4, "wait for stubs"),
+        any(SYS_kill, "stop and kill stubs"),
+        any(SYS_tgkill, "abort"),
+        arg(
+            SYS_prctl,
+            0,
+            Equal,
+            PR_SET_PDEATHSIG as u64,
+            "a stub dies with the sentry",
+        ),
+        arg(
+            SYS_rseq,
+            2,
+            Equal,
+            1,
+            "a stub unregisters glibc's rseq area",
+        ),
+        any(SYS_getpid, "a stub stops itself"),
+        any(SYS_gettid, "std"),
+        // signals, time, randomness, threads of the runtime library
+        any(SYS_rt_sigaction, "std's signal set-up"),
+        any(SYS_rt_sigprocmask, "signal masks"),
+        any(SYS_rt_sigreturn, "return from a signal handler"),
+        any(SYS_sigaltstack, "std's stack-overflow handler"),
+        any(SYS_futex, "std's locks"),
+        any(SYS_sched_yield, "yield"),
+        any(SYS_clock_gettime, "clocks for the application"),
+        any(SYS_clock_nanosleep, "sleep for the application"),
+        any(SYS_nanosleep, "sleep for the application"),
+        any(SYS_getrandom, "randomness for the application"),
+        any(SYS_exit, "exit"),
+        any(SYS_exit_group, "exit"),
+    ]
+}
+
+/// The number of host system calls in the allowlist (distinct calls, not rules).
+pub fn allowlist_size() -> usize {
+    let mut nrs: Vec<i64> = allowlist(-1).iter().map(|r| r.nr).collect();
+    nrs.sort_unstable();
+    nrs.dedup();
+    nrs.len()
+}
+
+/// The allowlist as "name: why" lines, for docs and `features`.
+pub fn allowlist_doc() -> Vec<(i64, &'static str)> {
+    allowlist(-1).iter().map(|r| (r.nr, r.why)).collect()
+}
+
+fn cvt(r: i64) -> io::Result<()> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Builds the cage around the calling process, which is already in a user namespace of its
+/// own (the runtime gives the sandbox's init one). After this it can touch no host file but
+/// through fds it holds, and make no host call outside the allowlist. `mem_fd` is the memory
+/// file: the only file a stub may map executable. Returns the fd of the rootfs, opened inside
+/// the sentry's own mount namespace so the mounts on it (volumes, /etc/hosts) stay visible
+/// through it after the empty root replaces it.
+pub fn confine(mem_fd: i32) -> Result<std::os::fd::OwnedFd, String> {
+    let flags = libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS;
+    bulkhead_linux::ns::unshare(flags).map_err(|e| format!("sentry: unshare namespaces: {e}"))?;
+    let root = bulkhead_linux::fd::openat(
+        None,
+        std::path::Path::new("/"),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .map_err(|e| format!("sentry: open the rootfs: {e}"))?;
+    empty_root(&root)?;
+    // A closed stdout must give the application EPIPE (and its SIGPIPE), not end the sentry.
+    // SAFETY: SIG_IGN is always a valid disposition.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    drop_capabilities()?;
+    bulkhead_linux::process::set_no_new_privs()
+        .map_err(|e| format!("sentry: no_new_privs: {e}"))?;
+    load_seccomp(mem_fd)?;
+    Ok(root)
+}
+
+/// An empty, read-only tmpfs becomes the sentry's root. It is mounted on a directory the sentry
+/// serves itself (/proc, else /dev or /sys), so covering it changes nothing the application sees.
+fn empty_root(root: &std::os::fd::OwnedFd) -> Result<(), String> {
+    use bulkhead_linux::{fd, mount, resolve};
+    use std::path::Path;
+    mount::mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_PRIVATE | libc::MS_REC,
+        None,
+    )
+    .map_err(|e| format!("sentry: make mounts private: {e}"))?;
+    let dir = ["/proc", "/dev", "/sys"]
+        .iter()
+        .find(|d| {
+            resolve::open_in_root(root, Path::new(d), libc::O_PATH | libc::O_DIRECTORY, 0).is_ok()
+        })
+        .ok_or(
+            "sentry: the rootfs needs a /proc, /dev or /sys directory for the sentry's empty root",
+        )?;
+    let under = resolve::open_in_root(root, Path::new(dir), libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        .map_err(|e| format!("sentry: open {dir}: {e}"))?;
+    fd::fchdir(&under).map_err(|e| format!("sentry: chdir {dir}: {e}"))?;
+    let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    mount::mount(
+        Some(Path::new("none")),
+        Path::new("."),
+        Some("tmpfs"),
+        flags,
+        Some("size=4k,mode=555"),
+    )
+    .map_err(|e| format!("sentry: mount empty root: {e}"))?;
+    // "." still names the covered directory; a fresh lookup enters the new mount.
+    let top = resolve::open_in_root(root, Path::new(dir), libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        .map_err(|e| format!("sentry: open {dir}: {e}"))?;
+    fd::fchdir(&top).map_err(|e| format!("sentry: chdir {dir}: {e}"))?;
+    mount::chroot(Path::new(".")).map_err(|e| format!("sentry: chroot: {e}"))?;
+    std::env::set_current_dir("/").map_err(|e| format!("sentry: chdir: {e}"))
+}
+
+fn drop_capabilities() -> Result<(), String> {
+    for cap in 0..=63 {
+        // SAFETY: integer arguments only; EINVAL past the last capability is expected.
+        unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
+    }
+    // SAFETY: integer arguments only.
+    cvt(unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    } as i64)
+    .map_err(|e| format!("sentry: clear ambient capabilities: {e}"))?;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: header and data are the kernel's v3 capability structures, valid for the call.
+    cvt(unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) })
+        .map_err(|e| format!("sentry: drop capabilities: {e}"))
+}
+
+extern "C" fn report_sigsys(
+    _sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    _ctx: *mut libc::c_void,
+) {
+    // SAFETY: the kernel passes a valid siginfo for SIGSYS; si_syscall sits at offset 24 (after
+    // si_call_addr). Only async-signal-safe calls follow (write, _exit).
+    unsafe {
+        let nr = *((info as *const u8).add(24) as *const i32);
+        let msg = format!("sentry: host call {nr} is outside the allowlist\n");
+        libc::write(2, msg.as_ptr().cast(), msg.len());
+        libc::_exit(128 + libc::SIGSYS);
+    }
+}
+
+/// With BULKHEAD_SENTRY_DEBUG_SECCOMP set, a forbidden call is reported by number before the
+/// sentry exits (SECCOMP_RET_TRAP and a handler) instead of the silent kill: for developers
+/// growing the allowlist.
+fn default_action() -> ScmpAction {
+    if std::env::var_os("BULKHEAD_SENTRY_DEBUG_SECCOMP").is_none() {
+        return ScmpAction::KillProcess;
+    }
+    // SAFETY: installs a handler that only does async-signal-safe work.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = report_sigsys as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO;
+        libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut());
+    }
+    ScmpAction::Trap
+}
+
+fn load_seccomp(mem_fd: i32) -> Result<(), String> {
+    let e =
+        |what: &str, err: libseccomp::error::SeccompError| format!("sentry: seccomp {what}: {err}");
+    let mut f = ScmpFilterContext::new(default_action()).map_err(|x| e("init", x))?;
+    // clone3 cannot be filtered by its flags (they are behind a pointer): make it unavailable,
+    // so forks fall back to clone, whose flags are checked.
+    f.add_rule(
+        ScmpAction::Errno(libc::ENOSYS),
+        ScmpSyscall::from(libc::SYS_clone3 as i32),
+    )
+    .map_err(|x| e("clone3", x))?;
+    for r in allowlist(mem_fd) {
+        let sc = ScmpSyscall::from(r.nr as i32);
+        let conds: Vec<ScmpArgCompare> = r
+            .conds
+            .iter()
+            .map(|(i, op, v)| ScmpArgCompare::new(*i, *op, *v))
+            .collect();
+        if conds.is_empty() {
+            f.add_rule(ScmpAction::Allow, sc)
+        } else {
+            f.add_rule_conditional(ScmpAction::Allow, sc, &conds)
+        }
+        .map_err(|x| e(r.why, x))?;
+    }
+    f.load().map_err(|x| e("load", x))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn allowlist_is_small() {
+        let n = super::allowlist_size();
+        assert!(n < 80, "the sentry's host allowlist grew to {n} calls");
+    }
+}

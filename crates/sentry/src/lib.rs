@@ -45,49 +45,89 @@ pub struct Outcome {
     pub enosys: String,
 }
 
-/// Reads what the sentry needs from the host while it still can (before `confine`).
-pub fn snapshot_host() -> procfs::Proc {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    let _ = HOST_RELEASE.set(if release.is_empty() {
+/// What the sentry sets up while it can still reach the host: the host facts /proc reports,
+/// the stub code page, the memory file.
+pub struct Prepared {
+    proc_: procfs::Proc,
+    mm: mm::Mm,
+}
+
+impl Prepared {
+    /// The memory file's fd, which `confine::confine` needs for its rule.
+    pub fn mem_fd(&self) -> i32 {
+        self.mm.mem_fd()
+    }
+}
+
+/// Facts about the host the sandbox reports (uname's release, CPUs, memory, the CPU model),
+/// read by the runtime while it can see the host's /proc.
+#[derive(Debug, Clone, Default)]
+pub struct HostFacts {
+    pub release: String,
+    pub cpus: u32,
+    pub mem_total: u64,
+    pub cpuinfo: String,
+}
+
+impl HostFacts {
+    pub fn read() -> HostFacts {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let total_kb: u64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1 << 20);
+        HostFacts {
+            release: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(1),
+            mem_total: total_kb * 1024,
+            cpuinfo: std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default(),
+        }
+    }
+}
+
+/// Runs before `confine::confine`: the stub page and the memory file.
+pub fn prepare(facts: &HostFacts) -> Result<Prepared, String> {
+    let _ = HOST_RELEASE.set(if facts.release.is_empty() {
         "6.0.0".into()
     } else {
-        release
+        facts.release.clone()
     });
-    let _ = CPUS.set(
-        std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(1),
-    );
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let total_kb: u64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1 << 20);
-    let _ = MEM_TOTAL.set(total_kb * 1024);
-    procfs::Proc {
+    let _ = CPUS.set(facts.cpus.max(1));
+    let _ = MEM_TOTAL.set(facts.mem_total);
+    let proc_ = procfs::Proc {
         pid: 1,
-        cpuinfo: std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default(),
-        mem_total: total_kb * 1024,
+        cpuinfo: facts.cpuinfo.clone(),
+        mem_total: facts.mem_total,
         ..Default::default()
-    }
+    };
+    platform::ptrace::install_stub_page().map_err(|e| format!("sentry: stub page: {e}"))?;
+    let mm = mm::Mm::new().map_err(|e| format!("sentry: memory file: {e}"))?;
+    Ok(Prepared { proc_, mm })
 }
 
 /// Runs `prog` with the rootfs reached only through `root`. The caller has confined the
 /// process already (or, in tests, chooses not to).
-pub fn run(root: OwnedFd, proc_: procfs::Proc, prog: &Program) -> Result<Outcome, String> {
-    let mut mm = mm::Mm::new().map_err(|e| format!("sentry: memory file: {e}"))?;
+pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, String> {
+    let Prepared { proc_, mut mm } = prep;
     let stub = PtraceStub::spawn(mm.mem_fd()).map_err(|e| format!("sentry: platform: {e}"))?;
     let base = bulkhead_linux::ptrace::get_regs(stub.pid())
         .map_err(|e| format!("sentry: platform: {e}"))?;
     let mut asp: Box<dyn AddressSpace> = Box::new(stub);
     let mut fs = vfs::Fs::new(root, proc_);
-    fs.chdir(&vfs::normalize("/", &prog.cwd))
-        .map_err(|e| format!("sentry: process.cwd {}: errno {e}", prog.cwd))?;
+    fs.chdir(&vfs::normalize("/", &prog.cwd)).map_err(|e| {
+        format!(
+            "sentry: process.cwd {}: {}",
+            prog.cwd,
+            std::io::Error::from_raw_os_error(e)
+        )
+    })?;
     let loaded = loader::load(
         &fs,
         &mut mm,

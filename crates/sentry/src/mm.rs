@@ -212,7 +212,7 @@ impl Mm {
             return Err(libc::ENOMEM);
         }
         for v in self.covered(addr, end) {
-            asp.protect(v.start, v.end - v.start, prot)
+            asp.protect(v.start, v.end - v.start, prot, v.offset)
                 .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))?;
             self.vmas.insert(v.start, Vma { prot, ..v });
         }

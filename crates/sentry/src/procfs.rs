@@ -107,6 +107,13 @@ impl Proc {
     /// Links under /proc: self, exe, cwd, root, fd/N. root is "/": the sandbox's root, which
     /// leads nowhere outside it.
     pub fn readlink(&self, abs: &str) -> Result<Vec<u8>, Errno> {
+        if let Some(n) = abs.strip_prefix("/dev/std") {
+            let fd = ["in", "out", "err"]
+                .iter()
+                .position(|x| *x == n)
+                .ok_or(libc::EINVAL)?;
+            return Ok(format!("/proc/self/fd/{fd}").into_bytes());
+        }
         if abs == "/proc/self" || abs == "/proc/thread-self" {
             return Ok(self.pid.to_string().into_bytes());
         }

@@ -77,6 +77,9 @@ pub fn dispatch(t: &mut Task, nr: u64) -> i64 {
             .and_then(|f| crate::host::fchmod(f, a[1] as u32).map_err(err))
             .map(|_| 0),
         SYS_fadvise64 => t.fds.get(a[0] as i32).map(|_| 0),
+        // extended attributes: the sandbox's file system has none
+        SYS_getxattr | SYS_lgetxattr | SYS_fgetxattr => Err(ENODATA),
+        SYS_listxattr | SYS_llistxattr | SYS_flistxattr => Ok(0),
         // memory
         SYS_brk => Ok(t.mm.set_brk(t.asp.as_mut(), a[0]) as i64),
         SYS_mmap => mmap(t, a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]),
@@ -176,6 +179,13 @@ fn at(t: &Task, dirfd: i32, p: &str) -> Result<String, Errno> {
     Ok(t.fs.abs(Some(&base), p))
 }
 
+/// /proc is generated from the task: bring it up to date before it is looked at.
+fn fresh(t: &mut Task, abs: &str) {
+    if abs == "/proc" || abs.starts_with("/proc/") {
+        t.refresh_proc();
+    }
+}
+
 fn path_op(
     t: &mut Task,
     dirfd: i32,
@@ -231,6 +241,27 @@ fn read(t: &mut Task, fd: i32, buf: u64, len: u64) -> R {
 }
 
 fn write(t: &mut Task, fd: i32, buf: u64, len: u64) -> R {
+    let res = write_inner(t, fd, buf, len);
+    if res == Err(EPIPE) {
+        raise_default(t, SIGPIPE);
+    }
+    res
+}
+
+/// A signal the kernel would send the task itself (SIGPIPE on a broken pipe): with the default
+/// disposition it ends the task; handlers run once delivery exists (step 2).
+fn raise_default(t: &mut Task, sig: i32) {
+    let handler = u64::from_le_bytes(
+        t.signals.actions[sig as usize][..8]
+            .try_into()
+            .unwrap_or([0; 8]),
+    );
+    if handler == 0 {
+        t.exit = Some(128 + sig);
+    }
+}
+
+fn write_inner(t: &mut Task, fd: i32, buf: u64, len: u64) -> R {
     let f = t.fds.get(fd)?;
     let data = t.mm.read_vec(buf, (len as usize).min(IO_CHUNK))?;
     let of = f.borrow();
@@ -324,6 +355,7 @@ fn sendfile(t: &mut Task, out_fd: i32, in_fd: i32, offp: u64, count: u64) -> R {
 fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32) -> R {
     let p = path(t, addr)?;
     let abs = at(t, dirfd, &p)?;
+    fresh(t, &abs);
     let node = t.fs.open(&abs, flags, mode & !t.umask)?;
     if flags & O_DIRECTORY != 0 && !matches!(vfs::stat_of(&node).st_mode & S_IFMT, S_IFDIR) {
         return Err(ENOTDIR);
@@ -356,7 +388,10 @@ fn stat(t: &mut Task, dirfd: i32, addr: u64, buf: u64, flags: i32) -> R {
         return Err(ENOENT);
     }
     let abs = at(t, dirfd, &p)?;
-    let st = t.fs.stat(&abs, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    fresh(t, &abs);
+    // A trailing slash asks for the directory a link points to.
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0 || p.ends_with('/');
+    let st = t.fs.stat(&abs, follow)?;
     put(t, buf, &stat_bytes(&st)).map(|_| 0)
 }
 
@@ -374,7 +409,8 @@ fn statx(t: &mut Task, dirfd: i32, addr: u64, flags: i32, buf: u64) -> R {
         return Err(ENOENT);
     } else {
         let abs = at(t, dirfd, &p)?;
-        t.fs.stat(&abs, flags & AT_SYMLINK_NOFOLLOW == 0)?
+        fresh(t, &abs);
+        t.fs.stat(&abs, flags & AT_SYMLINK_NOFOLLOW == 0 || p.ends_with('/'))?
     };
     let mut b = vec![0u8; 256];
     let mut w = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
@@ -465,6 +501,7 @@ fn access(t: &mut Task, dirfd: i32, addr: u64) -> R {
 fn readlink(t: &mut Task, dirfd: i32, addr: u64, buf: u64, len: u64) -> R {
     let p = path(t, addr)?;
     let abs = at(t, dirfd, &p)?;
+    fresh(t, &abs);
     let mut target = t.fs.readlink(&abs)?;
     target.truncate(len as usize);
     put(t, buf, &target)?;

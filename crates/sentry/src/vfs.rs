@@ -142,7 +142,20 @@ impl Fs {
 
     /// The absolute path of `path` as seen from `dir` (an fd's path, or the cwd).
     pub fn abs(&self, dir: Option<&str>, path: &str) -> String {
-        normalize(dir.unwrap_or(&self.cwd), path)
+        let p = normalize(dir.unwrap_or(&self.cwd), path);
+        // /proc/<self>/root is the sandbox's own root.
+        for prefix in [
+            "/proc/self/root",
+            "/proc/thread-self/root",
+            &format!("/proc/{}/root", self.proc.pid),
+        ] {
+            if let Some(rest) = p.strip_prefix(prefix) {
+                if rest.is_empty() || rest.starts_with('/') {
+                    return normalize("/", rest);
+                }
+            }
+        }
+        p
     }
 
     /// Opens a host file beneath the root with `flags` (O_CLOEXEC is always added).
@@ -168,6 +181,19 @@ impl Fs {
 
     /// open(2): the sentry's own devices and /proc, or a host file beneath the root.
     pub fn open(&self, abs: &str, flags: i32, mode: u32) -> Result<Node, Errno> {
+        if abs == "/dev" {
+            let mut entries: Vec<(String, u8)> =
+                ["null", "zero", "full", "random", "urandom", "tty"]
+                    .iter()
+                    .map(|n| (n.to_string(), 2u8))
+                    .collect();
+            entries.extend(
+                ["stdin", "stdout", "stderr", "fd"]
+                    .iter()
+                    .map(|n| (n.to_string(), procfs::DT_LNK)),
+            );
+            return Ok(Node::Dir(entries));
+        }
         if let Some(dev) = abs.strip_prefix("/dev/") {
             let node = match dev {
                 "null" => Some(Node::Null),
@@ -192,7 +218,19 @@ impl Fs {
 
     /// stat of a path: (generated for /dev and /proc, else fstat of an O_PATH fd).
     pub fn stat(&self, abs: &str, follow: bool) -> Result<libc::stat, Errno> {
+        self.stat_depth(abs, follow, 0)
+    }
+
+    fn stat_depth(&self, abs: &str, follow: bool, depth: u32) -> Result<libc::stat, Errno> {
         if let Some(st) = self.synthetic_stat(abs) {
+            if follow && st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                if depth > 8 {
+                    return Err(libc::ELOOP);
+                }
+                let target = String::from_utf8_lossy(&self.proc.readlink(abs)?).into_owned();
+                let dir = abs.rsplit_once('/').map(|(d, _)| d).unwrap_or("/");
+                return self.stat_depth(&normalize(dir, &target), true, depth + 1);
+            }
             return Ok(st);
         }
         let flags = libc::O_PATH | if follow { 0 } else { libc::O_NOFOLLOW };
@@ -201,6 +239,18 @@ impl Fs {
     }
 
     fn synthetic_stat(&self, abs: &str) -> Option<libc::stat> {
+        if abs.starts_with("/proc/")
+            || abs == "/dev/stdin"
+            || abs == "/dev/stdout"
+            || abs == "/dev/stderr"
+        {
+            if let Ok(target) = self.proc.readlink(abs) {
+                let mut st = stat_of(&Node::Data(Vec::new()));
+                st.st_mode = libc::S_IFLNK | 0o777;
+                st.st_size = target.len() as i64;
+                return Some(st);
+            }
+        }
         let node = if abs.starts_with("/dev/") {
             self.open(abs, libc::O_RDONLY, 0).ok()?
         } else if abs == "/proc" || abs.starts_with("/proc/") {
@@ -212,7 +262,7 @@ impl Fs {
     }
 
     pub fn readlink(&self, abs: &str) -> Result<Vec<u8>, Errno> {
-        if abs.starts_with("/proc/") {
+        if abs.starts_with("/proc/") || abs.starts_with("/dev/std") {
             return self.proc.readlink(abs);
         }
         let f = self.open_host(abs, libc::O_PATH | libc::O_NOFOLLOW, 0)?;

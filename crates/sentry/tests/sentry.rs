@@ -1,7 +1,7 @@
 //! The sentry on its own (no container around it): real busybox-static programs run with every
 //! system call served by the sentry.
 
-use bulkhead_sentry::{run, snapshot_host, Program};
+use bulkhead_sentry::{prepare, run, HostFacts, Program};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -26,7 +26,7 @@ fn run_prog(args: &[&str]) -> i32 {
         hostname: "sandbox".into(),
         ..Default::default()
     };
-    let out = run(root, snapshot_host(), &prog).unwrap();
+    let out = run(root, prepare(&HostFacts::read()).unwrap(), &prog).unwrap();
     eprintln!("enosys: {}", out.enosys);
     out.status
 }

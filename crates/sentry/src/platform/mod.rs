@@ -22,7 +22,8 @@ pub trait AddressSpace {
     /// Maps [addr, addr+len) to the memory file at `offset`, with `prot`.
     fn map(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> std::io::Result<()>;
     fn unmap(&mut self, addr: u64, len: u64) -> std::io::Result<()>;
-    fn protect(&mut self, addr: u64, len: u64, prot: i32) -> std::io::Result<()>;
+    /// Changes the protection of [addr, addr+len), which maps the memory file at `offset`.
+    fn protect(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> std::io::Result<()>;
     /// Runs the application with `regs` until its next event; `regs` then holds its state.
     fn switch(&mut self, regs: &mut Regs) -> std::io::Result<Event>;
     /// Ends it.

@@ -25,8 +25,9 @@ pub struct PtraceStub {
     alive: bool,
 }
 
-/// Maps the stub code page into the sentry (once): every stub inherits it by fork.
-fn install_stub_page() -> io::Result<()> {
+/// Maps the stub code page into the sentry (once): every stub inherits it by fork. Done before
+/// the sentry confines itself, which forbids executable mappings.
+pub fn install_stub_page() -> io::Result<()> {
     static DONE: std::sync::OnceLock<Result<(), i32>> = std::sync::OnceLock::new();
     let done = *DONE.get_or_init(|| {
         bulkhead_linux::mem_code_page(STUB_ADDR, &STUB_CODE)
@@ -134,9 +135,11 @@ impl AddressSpace for PtraceStub {
         Self::check(r)
     }
 
-    fn protect(&mut self, addr: u64, len: u64, prot: i32) -> io::Result<()> {
-        let r = self.inject(libc::SYS_mprotect, [addr, len, prot as u64, 0, 0, 0])?;
-        Self::check(r)
+    fn protect(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> io::Result<()> {
+        // Mapping the same file range again with the new protection, rather than mprotect:
+        // the sentry's seccomp filter (which stubs inherit) allows executable mappings only of
+        // the memory file, and no executable mprotect at all.
+        self.map(addr, len, prot, offset)
     }
 
     fn switch(&mut self, regs: &mut Regs) -> io::Result<Event> {

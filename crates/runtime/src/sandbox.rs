@@ -1,0 +1,123 @@
+//! Class dispatch: which isolation class a container gets, and the sandbox class's runner,
+//! which turns the container's init into the sentry.
+
+use anyhow::{bail, Result};
+use bulkhead_container::launch::Runner;
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, Process, Spec};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+/// The annotation that picks the class per container (and so per pod).
+pub const CLASS_ANNOTATION: &str = "dev.bulkhead.class";
+/// A test hook: make the confined sentry call something outside its allowlist.
+pub const SELFTEST_ANNOTATION: &str = "dev.bulkhead.sentry.selftest";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Class {
+    #[default]
+    Container,
+    Sandbox,
+}
+
+/// The class of a container: its annotation wins over the command line's `--class`.
+pub fn class_of(spec: &Spec, flag: Option<&str>) -> Result<Class> {
+    let annotated = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(CLASS_ANNOTATION))
+        .map(String::as_str);
+    match annotated.or(flag) {
+        None | Some("container") => Ok(Class::Container),
+        Some("sandbox") => Ok(Class::Sandbox),
+        Some(other) if annotated.is_some() => {
+            bail!("annotations[{CLASS_ANNOTATION}]: unknown class {other:?} (container or sandbox)")
+        }
+        Some(other) => bail!("--class: unknown class {other:?} (container or sandbox)"),
+    }
+}
+
+/// The config the container class sets up for a sandbox: the rootfs with the config's bind and
+/// tmpfs mounts (volumes, /etc/hosts, ...), but none of the kernel file systems (proc, sysfs,
+/// devpts, mqueue, cgroup) nor /dev: the sentry serves those itself, and the application must
+/// not reach the host's through a symlink in its rootfs.
+pub fn sandbox_spec(spec: &Spec) -> Spec {
+    let mut s = spec.clone();
+    if let Some(mounts) = s.mounts().clone() {
+        let kept = mounts
+            .into_iter()
+            .filter(|m| {
+                let typ = m.typ().as_deref().unwrap_or("");
+                let dest = m.destination();
+                !matches!(
+                    typ,
+                    "proc" | "sysfs" | "devpts" | "mqueue" | "cgroup" | "cgroup2"
+                ) && !dest.starts_with("/dev")
+                    && !dest.starts_with("/proc")
+                    && !dest.starts_with("/sys")
+            })
+            .collect();
+        s.set_mounts(Some(kept));
+    }
+    if let Some(linux) = s.linux_mut().as_mut() {
+        // The sentry runs in a user namespace of its own: when the config gives the container
+        // none, an identity mapping of every id keeps file owners as they are while the
+        // sentry's capabilities stop at that namespace.
+        let mut nss = linux.namespaces().clone().unwrap_or_default();
+        if !nss.iter().any(|n| n.typ() == LinuxNamespaceType::User) {
+            let mut user = LinuxNamespace::default();
+            user.set_typ(LinuxNamespaceType::User);
+            nss.push(user);
+            let all: LinuxIdMapping = serde_json::from_value(
+                serde_json::json!({"containerID": 0, "hostID": 0, "size": u32::MAX}),
+            )
+            .unwrap_or_default();
+            linux.set_uid_mappings(Some(vec![all]));
+            linux.set_gid_mappings(Some(vec![all]));
+            linux.set_namespaces(Some(nss));
+        }
+        linux.set_masked_paths(None);
+        linux.set_readonly_paths(None);
+        linux.set_devices(None);
+        linux.set_sysctl(None);
+    }
+    s
+}
+
+/// Runs the program in the sentry: set up while the host is reachable, confine, serve.
+pub struct SentryRunner {
+    pub hostname: String,
+    pub selftest: Option<String>,
+    /// Read in the runtime, where the host's /proc is visible.
+    pub facts: bulkhead_sentry::HostFacts,
+}
+
+impl Runner for SentryRunner {
+    fn run(&self, path: &Path, p: &Process) -> std::result::Result<i32, String> {
+        let prep = bulkhead_sentry::prepare(&self.facts)?;
+        let root: OwnedFd = bulkhead_sentry::confine::confine(prep.mem_fd())?;
+        if self.selftest.as_deref() == Some("forbidden-syscall") {
+            // A call outside the allowlist: the filter must kill us here.
+            // SAFETY: socket takes integers only; it is expected never to return.
+            unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+            return Err("sentry: a call outside the allowlist was not stopped".into());
+        }
+        let prog = bulkhead_sentry::Program {
+            path: path.to_string_lossy().into_owned(),
+            args: p.args().clone().unwrap_or_default(),
+            env: p.env().clone().unwrap_or_default(),
+            cwd: p.cwd().to_string_lossy().into_owned(),
+            uid: p.user().uid(),
+            gid: p.user().gid(),
+            umask: p.user().umask().unwrap_or(0o022),
+            hostname: self.hostname.clone(),
+        };
+        let out = bulkhead_sentry::run(root, prep, &prog)?;
+        if !out.enosys.is_empty() {
+            crate::log::warn(&format!(
+                "sandbox: unimplemented system calls (answered ENOSYS): {}",
+                out.enosys
+            ));
+        }
+        Ok(out.status)
+    }
+}
