@@ -25,7 +25,10 @@ pub fn json() -> Result<String> {
             "intelRdt": {"enabled": false}
         },
         "annotations": {
-            "dev.bulkhead.class": "container"
+            "dev.bulkhead.class": "container",
+            "dev.bulkhead.classes": "container,sandbox",
+            "dev.bulkhead.sandbox.platform": "ptrace",
+            "dev.bulkhead.sandbox.hostSyscalls": bulkhead_sentry::confine::allowlist_size().to_string()
         }
     });
     Ok(serde_json::to_string_pretty(&v)?)

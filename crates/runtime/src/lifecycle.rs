@@ -147,11 +147,21 @@ fn create_locked(
     let start = UnixListener::bind(locked.start_socket()).context("create start socket")?;
     let class = class_of(&cfg.spec, opts.class.as_deref())?;
     let sandboxed = (class == Class::Sandbox).then(|| sandbox_spec(&cfg.spec));
+    // The sandbox's config may add namespaces (its own user namespace): plan from it.
+    let ns = match &sandboxed {
+        Some(s) => bulkhead_container::namespaces::plan(
+            s.linux()
+                .as_ref()
+                .and_then(|l| l.namespaces().as_deref())
+                .unwrap_or(&[]),
+        )?,
+        None => cfg.ns.clone(),
+    };
     let mut l = Launch {
         spec: sandboxed.as_ref().unwrap_or(&cfg.spec),
         bundle: cfg.bundle.clone(),
         rootfs: cfg.rootfs.clone(),
-        ns: cfg.ns.clone(),
+        ns,
         cgroup,
         console,
         start,

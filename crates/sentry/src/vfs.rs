@@ -150,7 +150,7 @@ impl Fs {
             &format!("/proc/{}/root", self.proc.pid),
         ] {
             if let Some(rest) = p.strip_prefix(prefix) {
-                if rest.is_empty() || rest.starts_with('/') {
+                if rest.starts_with('/') {
                     return normalize("/", rest);
                 }
             }
@@ -181,6 +181,9 @@ impl Fs {
 
     /// open(2): the sentry's own devices and /proc, or a host file beneath the root.
     pub fn open(&self, abs: &str, flags: i32, mode: u32) -> Result<Node, Errno> {
+        if self.is_root_link(abs) {
+            return self.open("/", flags, mode);
+        }
         if abs == "/dev" {
             let mut entries: Vec<(String, u8)> =
                 ["null", "zero", "full", "random", "urandom", "tty"]
@@ -221,7 +224,17 @@ impl Fs {
         self.stat_depth(abs, follow, 0)
     }
 
+    /// /proc/self/root itself (a link to "/"; paths below it are folded by `abs`).
+    fn is_root_link(&self, abs: &str) -> bool {
+        abs == "/proc/self/root"
+            || abs == "/proc/thread-self/root"
+            || abs == format!("/proc/{}/root", self.proc.pid)
+    }
+
     fn stat_depth(&self, abs: &str, follow: bool, depth: u32) -> Result<libc::stat, Errno> {
+        if follow && self.is_root_link(abs) {
+            return self.stat_depth("/", true, depth);
+        }
         if let Some(st) = self.synthetic_stat(abs) {
             if follow && st.st_mode & libc::S_IFMT == libc::S_IFLNK {
                 if depth > 8 {

@@ -241,8 +241,38 @@ impl Rt {
         );
         let cg = find_cgroups(id);
         assert!(cg.is_empty(), "cgroups of {id} left behind: {cg:?}");
-        let procs = processes_with(&b.marker);
-        assert!(procs.is_empty(), "processes of {id} left behind: {procs:?}");
+        // The kernel tears down killed processes asynchronously (a pid namespace's members after
+        // its init): give a process that is on its way out a moment, bounded.
+        let mut procs = processes_with(&b.marker);
+        for _ in 0..100 {
+            if procs.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            procs = processes_with(&b.marker);
+        }
+        let describe: Vec<String> = procs
+            .iter()
+            .map(|p| {
+                let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                format!(
+                    "{p}: {:?} {}",
+                    String::from_utf8_lossy(&cmd),
+                    stat.split(')')
+                        .nth(1)
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            })
+            .collect();
+        assert!(
+            procs.is_empty(),
+            "processes of {id} left behind: {describe:?}"
+        );
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(
             !mounts.contains(b.dir().to_str().unwrap()),

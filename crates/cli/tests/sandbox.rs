@@ -1,0 +1,309 @@
+//! The sandbox class: real programs run with every system call served by the sentry, with the
+//! output and exit code the container class gives; nothing reaches outside the rootfs; the
+//! sentry itself is caged.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+fn sandboxed(b: &mut Bundle) {
+    b.set("/annotations", json!({"dev.bulkhead.class": "sandbox"}));
+}
+
+/// (exit code, stdout) of `args` in the container class and in the sandbox class.
+fn both(b: &mut Bundle, args: &[&str]) -> [(i32, String); 2] {
+    let rt = Rt::new();
+    b.set("/process/args", json!(args));
+    b.set("/annotations", json!({}));
+    let id = unique("cls");
+    let (c1, o1, e1) = rt.run(b, &id);
+    rt.assert_clean(&id, b);
+    sandboxed(b);
+    let id = unique("sbx");
+    let (c2, o2, e2) = rt.run(b, &id);
+    rt.assert_clean(&id, b);
+    assert!(!e2.contains("outside the allowlist"), "{args:?}: {e2}");
+    let _ = e1;
+    [(c1, o1), (c2, o2)]
+}
+
+fn probe(dest: &Path) {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/probe.c");
+    let st = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(dest)
+        .arg(src)
+        .status()
+        .expect("gcc (the CI installs it)");
+    assert!(st.success(), "gcc -static probe.c");
+}
+
+#[test]
+fn busybox_programs_behave_as_in_the_container_class() {
+    let mut b = Bundle::new(&["true"]);
+    std::fs::write(
+        b.rootfs().join("hello.sh"),
+        "#!/bin/sh\necho \"script $0 $1\"\nexit 6\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        b.rootfs().join("hello.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    for args in [
+        vec!["echo", "hello", "sandbox"],
+        vec!["cat", "/etc/os-release"],
+        vec!["ls", "-l", "/etc"],
+        vec!["ls", "/bin/sh", "/etc"],
+        vec!["wc", "/etc/passwd"],
+        vec!["sha256sum", "/bin/busybox"],
+        vec![
+            "sh",
+            "-c",
+            "x=6; echo $((x*7)); cd /etc && pwd; [ -f passwd ] && echo yes; exit 3",
+        ],
+        vec!["/hello.sh", "arg"],
+        vec![
+            "dd",
+            "if=/dev/urandom",
+            "of=/dev/null",
+            "bs=64k",
+            "count=16",
+        ],
+        vec!["no-such-file-here"],
+    ] {
+        let [c, s] = both(&mut b, &args);
+        assert_eq!(
+            c, s,
+            "{args:?}: container class (left) and sandbox (right) differ"
+        );
+    }
+}
+
+/// A rootfs of Debian's dynamically linked coreutils and dash, with their libraries.
+fn dynamic_rootfs(root: &Path) {
+    for bin in ["ls", "cat", "wc", "sha256sum", "echo", "dd", "sh", "true"] {
+        let real = std::fs::canonicalize(format!("/bin/{bin}")).unwrap();
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::copy(&real, root.join("bin").join(bin)).unwrap();
+        let ldd = Command::new("ldd").arg(&real).output().unwrap();
+        for lib in String::from_utf8_lossy(&ldd.stdout)
+            .split_whitespace()
+            .filter(|w| w.starts_with('/'))
+        {
+            let dest = root.join(lib.trim_start_matches('/'));
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            if !dest.exists() {
+                std::fs::copy(lib, &dest).unwrap();
+            }
+        }
+    }
+    for d in ["etc", "proc", "dev", "tmp"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy("/etc/os-release", root.join("etc/os-release")).unwrap();
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+}
+
+#[test]
+fn dynamically_linked_coreutils_behave_as_in_the_container_class() {
+    let mut b = Bundle::new(&["true"]);
+    std::fs::remove_dir_all(b.rootfs()).unwrap();
+    dynamic_rootfs(&b.rootfs());
+    std::fs::write(
+        b.rootfs().join("script"),
+        "#!/bin/sh\necho \"dash says $((2+3))\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        b.rootfs().join("script"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    for args in [
+        vec!["echo", "hello"],
+        vec!["cat", "/etc/os-release"],
+        vec!["ls", "-l", "/etc"],
+        vec!["wc", "-l", "/etc/os-release"],
+        vec!["sha256sum", "/bin/ls"],
+        vec!["sh", "-c", "echo $((6*7)); exit 5"],
+        vec!["/script"],
+        vec![
+            "dd",
+            "if=/dev/urandom",
+            "of=/dev/null",
+            "bs=64k",
+            "count=16",
+            "status=none",
+        ],
+    ] {
+        let [c, s] = both(&mut b, &args);
+        assert_eq!(
+            c, s,
+            "{args:?}: container class (left) and sandbox (right) differ"
+        );
+        assert!(s.0 == 0 || args[0] == "sh", "{args:?}: {s:?}");
+    }
+}
+
+#[test]
+fn nothing_outside_the_rootfs_is_reachable() {
+    let rt = Rt::new();
+    let secret_dir = TempDir::new("host-secret");
+    let secret = secret_dir.0.join("secret");
+    std::fs::write(&secret, "HOST-SECRET").unwrap();
+    let mut b = Bundle::new(&["true"]);
+    sandboxed(&mut b);
+    std::fs::write(b.rootfs().join("etc/shadow"), "rootfs-shadow\n").unwrap();
+    std::os::unix::fs::symlink("/", b.rootfs().join("hostroot")).unwrap();
+    std::os::unix::fs::symlink(&secret, b.rootfs().join("leak")).unwrap();
+    probe(&b.rootfs().join("bin/probe"));
+    // One program per run: fork is step 2.
+    let s = secret.display().to_string();
+    let outside = format!("/tmp/../../..{s}");
+    let via_proc = format!("/proc/1/root/../../..{s}");
+    for (args, want) in [
+        (vec!["cat", "/../../etc/shadow"], Some("rootfs-shadow\n")),
+        (vec!["cat", "/hostroot/etc/shadow"], Some("rootfs-shadow\n")),
+        (
+            vec!["cat", "/proc/1/root/etc/shadow"],
+            Some("rootfs-shadow\n"),
+        ),
+        (vec!["cat", "/leak"], None),
+        (vec!["cat", outside.as_str()], None),
+        (vec!["cat", via_proc.as_str()], None),
+        (vec!["readlink", "/proc/self/root"], Some("/\n")),
+        (
+            vec!["probe", "efault"],
+            Some("read=-1/14 write=-1/14 open=-1/14\n"),
+        ),
+    ] {
+        b.set("/process/args", json!(args));
+        let id = unique("escape");
+        let (code, out, err) = rt.run(&b, &id);
+        assert!(
+            !out.contains("HOST-SECRET") && !err.contains("HOST-SECRET"),
+            "{args:?}: the host's file leaked"
+        );
+        match want {
+            Some(w) => assert_eq!((code, out.as_str()), (0, w), "{args:?}: {err}"),
+            None => assert_eq!(code, 1, "{args:?} should fail with ENOENT: {out} {err}"),
+        }
+        assert!(!err.contains("outside the allowlist"), "{err}");
+        rt.assert_clean(&id, &b);
+    }
+    b.set("/process/args", json!(["ls", "/proc/1/root/"]));
+    let id = unique("escape");
+    let (code, out, _) = rt.run(&b, &id);
+    assert_eq!(code, 0);
+    assert!(
+        out.lines().any(|l| l == "hostroot") && out.lines().any(|l| l == "leak"),
+        "{out}"
+    );
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn the_sentry_is_caged() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sleep", "30"]);
+    sandboxed(&mut b);
+    let id = unique("cage");
+    rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    // Give the sentry a moment to confine itself after start.
+    let status = || std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    for _ in 0..100 {
+        if status().contains("Seccomp:\t2") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let st = status();
+    let field = |k: &str| {
+        st.lines()
+            .find(|l| l.starts_with(k))
+            .unwrap_or("")
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(field("Seccomp:"), "2", "seccomp filter\n{st}");
+    assert_eq!(field("NoNewPrivs:"), "1");
+    for set in ["CapEff:", "CapPrm:", "CapBnd:", "CapAmb:"] {
+        assert_eq!(field(set), "0000000000000000", "{set}");
+    }
+    let root: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/root"))
+        .unwrap()
+        .collect();
+    assert!(root.is_empty(), "the sentry's root is not empty: {root:?}");
+    for ns in ["user", "mnt", "pid_for_children", "net", "ipc", "uts"] {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        let ours = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        assert_ne!(theirs, ours, "{ns} namespace is the host's");
+    }
+    rt.ok(&["delete", "-f", &id]);
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn a_host_call_outside_the_allowlist_kills_the_sentry() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["echo", "never printed"]);
+    b.set("/annotations", json!({"dev.bulkhead.class": "sandbox", "dev.bulkhead.sentry.selftest": "forbidden-syscall"}));
+    let id = unique("sigsys");
+    let (code, out, _) = rt.run(&b, &id);
+    assert_eq!(
+        code,
+        128 + libc::SIGSYS,
+        "the sentry was not killed by its seccomp filter"
+    );
+    assert!(!out.contains("never printed"));
+    rt.assert_clean(&id, &b);
+    let f: Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
+    let n = f["annotations"]["dev.bulkhead.sandbox.hostSyscalls"]
+        .as_str()
+        .unwrap()
+        .parse::<u32>()
+        .unwrap();
+    assert!(n > 20 && n < 80, "{n}");
+}
+
+#[test]
+fn class_flag_and_bad_class() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["cat", "/proc/self/status"]);
+    let id = unique("flag");
+    let out = rt.cmd(&[
+        "--class",
+        "sandbox",
+        "run",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Only the sentry's /proc says it has one thread and no seccomp of its own.
+    assert!(
+        stdout(&out).contains("Pid:\t1") && stdout(&out).contains("Seccomp:\t0"),
+        "{}",
+        stdout(&out)
+    );
+    rt.assert_clean(&id, &b);
+    b.set("/annotations", json!({"dev.bulkhead.class": "vm"}));
+    let id = unique("badclass");
+    let out = rt.cmd(&["run", "--bundle", b.dir().to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("annotations[dev.bulkhead.class]"),
+        "{}",
+        stderr(&out)
+    );
+    rt.assert_clean(&id, &b);
+}
