@@ -145,6 +145,41 @@ fn podman_drives_bulkhead_like_runc() {
     assert_eq!(seen[1][3], (Some(5), "exec: in\n".to_string()));
 }
 
+/// podman picks the sandbox class per container with an annotation; the output is the same as
+/// runc's for the same command.
+#[test]
+fn podman_runs_the_sandbox_class_by_annotation() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    require_root();
+    podman_image();
+    // Builtins only: fork and exec come with the sandbox's step 2.
+    let cmd = [
+        "sh",
+        "-c",
+        "echo hello from $0; read -r line < /etc/os-release; echo \"$line\"; exit 3",
+    ];
+    let mut seen = Vec::new();
+    for (name, rt) in runtimes() {
+        let mut args = vec!["--rm"];
+        if name == "bulkhead" {
+            args.extend(["--annotation", "dev.bulkhead.class=sandbox"]);
+        }
+        args.push(IMAGE);
+        args.extend(cmd);
+        let o = podman_run(&rt, &args);
+        seen.push((o.status.code(), stdout(&o), stderr(&o)));
+    }
+    assert_eq!(
+        (seen[0].0, &seen[0].1),
+        (seen[1].0, &seen[1].1),
+        "runc (left) and the sandbox (right) differ: {}",
+        seen[1].2
+    );
+    assert_eq!(seen[1].0, Some(3));
+    assert!(seen[1].1.starts_with("hello from sh\n"), "{}", seen[1].1);
+    assert_eq!(seen[1].2, "", "the sandbox wrote to the container's stderr");
+}
+
 /// `podman run -it` through a real terminal (tmux), as a person types it.
 #[test]
 fn podman_interactive_terminal() {

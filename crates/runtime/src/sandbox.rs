@@ -63,6 +63,21 @@ pub fn sandbox_spec(spec: &Spec) -> Spec {
         // none, an identity mapping of every id keeps file owners as they are while the
         // sentry's capabilities stop at that namespace.
         let mut nss = linux.namespaces().clone().unwrap_or_default();
+        // Network, ipc, uts and cgroup namespaces shared by path (a pod's, podman's netns) are
+        // not joined: the application reaches none of them through the sentry, and joining one
+        // owned by the host's user namespace is refused from inside the sentry's own.
+        for n in nss.iter_mut() {
+            if matches!(
+                n.typ(),
+                LinuxNamespaceType::Network
+                    | LinuxNamespaceType::Ipc
+                    | LinuxNamespaceType::Uts
+                    | LinuxNamespaceType::Cgroup
+            ) {
+                n.set_path(None);
+            }
+        }
+        linux.set_namespaces(Some(nss.clone()));
         if !nss.iter().any(|n| n.typ() == LinuxNamespaceType::User) {
             let mut user = LinuxNamespace::default();
             user.set_typ(LinuxNamespaceType::User);
@@ -113,10 +128,17 @@ impl Runner for SentryRunner {
         };
         let out = bulkhead_sentry::run(root, prep, &prog)?;
         if !out.enosys.is_empty() {
-            crate::log::warn(&format!(
+            // Into the runtime's log (containerd always gives one); without a log file the
+            // container's stderr is the application's, so only --debug adds the line there.
+            let msg = format!(
                 "sandbox: unimplemented system calls (answered ENOSYS): {}",
                 out.enosys
-            ));
+            );
+            if crate::log::has_file() {
+                crate::log::warn(&msg);
+            } else {
+                crate::log::debug(&msg);
+            }
         }
         Ok(out.status)
     }

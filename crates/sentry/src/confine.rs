@@ -50,6 +50,7 @@ fn allowlist(mem_fd: i32) -> Vec<Rule> {
         any(SYS_newfstatat, "glibc's fstat"),
         any(SYS_statx, "std's metadata"),
         any(SYS_getdents64, "directory listings"),
+        any(SYS_poll, "readiness of the container's stdio"),
         any(SYS_readlinkat, "symlink targets"),
         any(SYS_mkdirat, "mkdir"),
         any(SYS_unlinkat, "unlink, rmdir"),

@@ -131,3 +131,10 @@ pub fn fsync(fd: RawFd) -> io::Result<()> {
     // SAFETY: integer arguments only.
     cvt(unsafe { libc::fsync(fd) } as i64).map(|_| ())
 }
+
+/// poll(2) on host fds (the container's stdio).
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
+    // SAFETY: pointer and length describe `fds`.
+    cvt(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) } as i64)
+        .map(|n| n as usize)
+}

@@ -102,14 +102,17 @@ impl Task {
         let p = &mut self.fs.proc;
         p.exe = self.exe.clone();
         p.cmdline = self.argv.clone();
-        p.comm = self
-            .exe
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(15)
-            .collect();
+        if p.comm.is_empty() {
+            // The name exec gives; PR_SET_NAME may change it afterwards.
+            p.comm = self
+                .exe
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(15)
+                .collect();
+        }
         p.uid = self.creds.uid;
         p.gid = self.creds.gid;
         p.mem_used = self.mm.resident;

@@ -48,6 +48,8 @@ pub fn dispatch(t: &mut Task, nr: u64) -> i64 {
             a[2] as i32 & O_CLOEXEC != 0,
         ),
         SYS_sendfile => sendfile(t, a[0] as i32, a[1] as i32, a[2], a[3]),
+        SYS_poll => poll(t, a[0], a[1], a[2] as i32 as i64),
+        SYS_ppoll => ppoll(t, a[0], a[1], a[2]),
         SYS_mkdir => path_op(t, AT_FDCWD, a[0], |t, p| {
             t.fs.mkdir(p, a[1] as u32 & !t.umask)
         }),
@@ -122,6 +124,7 @@ pub fn dispatch(t: &mut Task, nr: u64) -> i64 {
         SYS_setrlimit => prlimit(t, 0, a[0] as u32, a[1], 0),
         SYS_sched_getaffinity => sched_getaffinity(t, a[1], a[2]),
         SYS_sched_yield => Ok(0),
+        SYS_prctl => prctl(t, a[0] as i32, a[1]),
         SYS_sysinfo => sysinfo(t, a[0]),
         SYS_exit | SYS_exit_group => {
             t.exit = Some((a[0] & 0xff) as i32);
@@ -350,6 +353,65 @@ fn sendfile(t: &mut Task, out_fd: i32, in_fd: i32, offp: u64, count: u64) -> R {
     };
     let _ = t.mm.unmap(t.asp.as_mut(), scratch, 65536);
     res
+}
+
+/// poll: the sentry's own files are always ready; the container's stdio is asked on the host.
+fn poll(t: &mut Task, fds: u64, n: u64, timeout_ms: i64) -> R {
+    if n > 1024 {
+        return Err(EINVAL);
+    }
+    let raw = t.mm.read_vec(fds, n as usize * 8)?;
+    let mut host = Vec::new();
+    let mut out = raw.clone();
+    let mut ready = 0;
+    for i in 0..n as usize {
+        let fd = i32::from_le_bytes(raw[i * 8..i * 8 + 4].try_into().unwrap_or([0; 4]));
+        let events = i16::from_le_bytes([raw[i * 8 + 4], raw[i * 8 + 5]]);
+        let revents: i16 = match t.fds.get(fd) {
+            _ if fd < 0 => 0,
+            Err(_) => POLLNVAL,
+            Ok(f) => match &f.borrow().node {
+                Node::Stdio(h) => {
+                    host.push((
+                        i,
+                        libc::pollfd {
+                            fd: *h,
+                            events,
+                            revents: 0,
+                        },
+                    ));
+                    0
+                }
+                _ => events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM),
+            },
+        };
+        out[i * 8 + 6..i * 8 + 8].copy_from_slice(&revents.to_le_bytes());
+        ready += (revents != 0) as i64;
+    }
+    if !host.is_empty() {
+        let mut pfds: Vec<libc::pollfd> = host.iter().map(|(_, p)| *p).collect();
+        let wait = if ready > 0 {
+            0
+        } else {
+            timeout_ms.clamp(-1, i32::MAX as i64) as i32
+        };
+        crate::host::poll(&mut pfds, wait).map_err(err)?;
+        for ((i, _), p) in host.iter().zip(pfds) {
+            out[i * 8 + 6..i * 8 + 8].copy_from_slice(&p.revents.to_le_bytes());
+            ready += (p.revents != 0) as i64;
+        }
+    }
+    put(t, fds, &out)?;
+    Ok(ready)
+}
+
+fn ppoll(t: &mut Task, fds: u64, n: u64, ts: u64) -> R {
+    let timeout = if ts == 0 {
+        -1
+    } else {
+        t.mm.read_u64(ts)? as i64 * 1000 + t.mm.read_u64(ts + 8)? as i64 / 1_000_000
+    };
+    poll(t, fds, n, timeout)
 }
 
 fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32) -> R {
@@ -738,6 +800,26 @@ fn prlimit(t: &mut Task, pid: i32, res: u32, new: u64, old: u64) -> R {
         t.rlimits.insert(res, (s, h));
     }
     Ok(0)
+}
+
+fn prctl(t: &mut Task, op: i32, arg: u64) -> R {
+    match op {
+        PR_SET_NAME => {
+            let name =
+                t.mm.read_cstr(arg, 16)
+                    .or_else(|_| t.mm.read_vec(arg, 15))?;
+            t.fs.proc.comm = String::from_utf8_lossy(&name).chars().take(15).collect();
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut name = t.fs.proc.comm.clone().into_bytes();
+            name.resize(16, 0);
+            put(t, arg, &name).map(|_| 0)
+        }
+        PR_SET_PDEATHSIG | PR_SET_DUMPABLE | PR_SET_NO_NEW_PRIVS => Ok(0),
+        PR_GET_DUMPABLE => Ok(1),
+        _ => Err(EINVAL),
+    }
 }
 
 fn sched_getaffinity(t: &mut Task, len: u64, mask: u64) -> R {
