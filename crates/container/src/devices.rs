@@ -120,6 +120,10 @@ pub fn create(root: &impl AsRawFd, nodes: &[Node], userns: bool) -> Result<()> {
 
 /// The standard symlinks in /dev, made inside the container once its root is "/".
 pub fn symlinks() -> Result<()> {
+    // A rootfs without /dev and no /dev mount (the sandbox class serves its own) gets none.
+    if !Path::new("/dev").is_dir() {
+        return Ok(());
+    }
     let mut links = vec![
         ("/proc/self/fd", "/dev/fd"),
         ("/proc/self/fd/0", "/dev/stdin"),
