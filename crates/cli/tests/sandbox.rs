@@ -151,6 +151,40 @@ fn dynamically_linked_coreutils_behave_as_in_the_container_class() {
     }
 }
 
+/// `ls -l /` lists the same entries with the same details, but for the kernel file systems the
+/// two classes mount differently (/proc, /dev and /sys are the sentry's own in the sandbox).
+#[test]
+fn ls_l_of_the_root_matches_outside_the_kernel_file_systems() {
+    let mut b = Bundle::new(&["true"]);
+    b.set("/root/readonly", json!(false));
+    let [c, s] = both(&mut b, &["ls", "-l", "/"]);
+    assert_eq!(c.0, 0);
+    assert_eq!(s.0, 0);
+    let keep = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| {
+                !l.starts_with("total")
+                    && !["proc", "dev", "sys"]
+                        .iter()
+                        .any(|k| l.ends_with(&format!(" {k}")))
+            })
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        keep(&c.1),
+        keep(&s.1),
+        "container class (left) and sandbox (right) differ"
+    );
+    let names = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| !l.starts_with("total"))
+            .filter_map(|l| l.split_whitespace().last().map(String::from))
+            .collect()
+    };
+    assert_eq!(names(&c.1), names(&s.1), "the same entries");
+}
+
 #[test]
 fn nothing_outside_the_rootfs_is_reachable() {
     let rt = Rt::new();
@@ -304,6 +338,66 @@ fn class_flag_and_bad_class() {
         stderr(&out).contains("annotations[dev.bulkhead.class]"),
         "{}",
         stderr(&out)
+    );
+    rt.assert_clean(&id, &b);
+}
+
+/// An interactive shell in the sandbox through a real terminal (tmux).
+#[test]
+fn interactive_shell_through_a_terminal() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sh"]);
+    sandboxed(&mut b);
+    b.set("/process/terminal", json!(true));
+    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().unwrap();
+    let screen = |s: &str| {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", s]).stdout).into_owned()
+    };
+    let wait = |s: &str, what: &str| {
+        for _ in 0..200 {
+            if screen(s).contains(what) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("never saw {what:?}:\n{}", screen(s));
+    };
+    let id = unique("sbx-tty");
+    let session = unique("bh-sbx");
+    let cmd = format!(
+        "{BIN} --root {} run --bundle {} {id}; echo EXIT=$?; sleep 60",
+        rt.root.0.display(),
+        b.dir().display()
+    );
+    assert!(tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &cmd
+    ])
+    .status
+    .success());
+    wait(&session, "/ #");
+    tmux(&[
+        "send-keys",
+        "-t",
+        &session,
+        "echo sum=$((6*7)); read -r l < /etc/os-release; echo $l; exit 4",
+        "Enter",
+    ]);
+    wait(&session, "EXIT=");
+    let text = screen(&session);
+    tmux(&["kill-session", "-t", &session]);
+    assert!(
+        text.contains("sum=42")
+            && text.contains("NAME=\"busybox test rootfs\"")
+            && text.contains("EXIT=4"),
+        "{text}"
     );
     rt.assert_clean(&id, &b);
 }

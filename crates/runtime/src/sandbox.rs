@@ -42,12 +42,22 @@ pub fn class_of(spec: &Spec, flag: Option<&str>) -> Result<Class> {
 /// not reach the host's through a symlink in its rootfs.
 pub fn sandbox_spec(spec: &Spec) -> Spec {
     let mut s = spec.clone();
+    // A terminal is opened through the container's devpts before the sentry starts; the
+    // sentry then serves it as the application's stdio and hides /dev/pts itself.
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     if let Some(mounts) = s.mounts().clone() {
         let kept = mounts
             .into_iter()
             .filter(|m| {
                 let typ = m.typ().as_deref().unwrap_or("");
                 let dest = m.destination();
+                if terminal && (typ == "devpts" || dest == Path::new("/dev")) {
+                    return true;
+                }
                 !matches!(
                     typ,
                     "proc" | "sysfs" | "devpts" | "mqueue" | "cgroup" | "cgroup2"

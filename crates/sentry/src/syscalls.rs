@@ -582,6 +582,10 @@ fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
         | Node::Data(_)
         | Node::Dir(_) => return Err(ENOTTY),
     };
+    // Job control: the application is the only process group of its terminal.
+    if matches!(req, TIOCSPGRP | TIOCSCTTY | TIOCNOTTY) {
+        return Ok(0);
+    }
     // Terminal requests, passed through to the sentry's own terminal (the container's).
     let size = match req {
         TCGETS => 60,

@@ -203,7 +203,7 @@ impl Fs {
                 "zero" => Some(Node::Zero),
                 "full" => Some(Node::Full),
                 "random" | "urandom" => Some(Node::Random),
-                "tty" | "stdin" | "fd/0" => Some(Node::Stdio(0)),
+                "tty" | "stdin" | "fd/0" | "console" | "pts/0" => Some(Node::Stdio(0)),
                 "stdout" | "fd/1" => Some(Node::Stdio(1)),
                 "stderr" | "fd/2" => Some(Node::Stdio(2)),
                 _ => None,
@@ -214,6 +214,10 @@ impl Fs {
         }
         if abs == "/proc" || abs.starts_with("/proc/") {
             return self.proc.open(abs);
+        }
+        if abs == "/dev/pts" || abs.starts_with("/dev/pts/") || abs == "/dev/ptmx" {
+            // The container's terminal instance is not the application's to open.
+            return Err(libc::ENOENT);
         }
         let host_flags = flags & !(libc::O_CLOEXEC | libc::O_NOCTTY);
         Ok(Node::Host(self.open_host(abs, host_flags, mode)?))
