@@ -31,6 +31,8 @@ pub struct Exec<'a> {
     pub console: Option<UnixStream>,
     pub preserve_fds: u32,
     pub runtime: (u64, u64),
+    /// The container's seccomp profile: an exec'd process gets it too.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// Starts the process; returns its pid once it has executed its program.
@@ -126,6 +128,7 @@ fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel) -> Result<()> {
                 .map(|s| s.trim() == "allow")
                 .unwrap_or(true),
         runtime: e.runtime,
+        seccomp: e.seccomp.clone(),
     };
     process::setup_session(e.process, &opts)?;
     let prepared = process::prepare(e.process, &opts)?;

@@ -95,6 +95,7 @@ fn set_up(
         console: l.console.as_ref().and_then(|c| c.try_clone().ok()),
         setgroups_allowed: setgroups_allowed(userns),
         runtime: l.runtime,
+        seccomp: l.spec.linux().as_ref().and_then(|x| x.seccomp().clone()),
     };
     process::setup_session(proc_, &opts)?;
     if let Some(runner) = l.runner {

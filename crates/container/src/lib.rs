@@ -16,6 +16,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod sync;
 
 pub use error::{Error, Result};

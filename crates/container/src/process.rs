@@ -4,8 +4,9 @@
 use crate::credentials::{self, CapSets};
 use crate::error::{Context, Error, Result};
 use crate::exe;
+use crate::seccomp;
 use bulkhead_linux::{fd, process as sys, pty};
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{LinuxSeccomp, Process};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ pub struct Prepared {
     pub path: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<String>,
+    /// A seccomp filter to load as late as possible, right before exec (with no_new_privs).
+    pub late_seccomp: Option<LinuxSeccomp>,
 }
 
 /// Options that come from the command line rather than the config.
@@ -26,6 +29,8 @@ pub struct ProcessOpts {
     pub setgroups_allowed: bool,
     /// The runtime binary's identity, to refuse executing it (CVE-2019-5736).
     pub runtime: (u64, u64),
+    /// The container's `linux.seccomp`.
+    pub seccomp: Option<LinuxSeccomp>,
 }
 
 /// Session, terminal and rlimits: done while still privileged.
@@ -68,8 +73,17 @@ fn setup_terminal(p: &Process, console: &UnixStream) -> Result<()> {
 /// Identity and environment: switch user, apply capabilities and no_new_privs, find the program.
 pub fn prepare(p: &Process, opts: &ProcessOpts) -> Result<Prepared> {
     let caps = CapSets::from_config(p.capabilities().as_ref())?;
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
+    // capabilities go (as runc does). With it, load it as late as possible (in `exec`), so the
+    // runtime's own set-up calls are not filtered.
+    if !nnp {
+        if let Some(s) = &opts.seccomp {
+            seccomp::load(s)?;
+        }
+    }
     credentials::switch_user(p.user(), &caps, opts.setgroups_allowed)?;
-    if p.no_new_privileges().unwrap_or(false) {
+    if nnp {
         sys::set_no_new_privs().ctx(|| "process.noNewPrivileges".into())?;
     }
     if let Some(mask) = p.user().umask() {
@@ -99,7 +113,13 @@ pub fn prepare(p: &Process, opts: &ProcessOpts) -> Result<Prepared> {
     }
     let path = exe::resolve(prog, &env)?;
     exe::check_not_runtime(&path, opts.runtime)?;
-    Ok(Prepared { path, args, env })
+    let late_seccomp = if nnp { opts.seccomp.clone() } else { None };
+    Ok(Prepared {
+        path,
+        args,
+        env,
+        late_seccomp,
+    })
 }
 
 /// The program of `p`, looked up in the container's PATH (for a runner that is not exec).
@@ -133,6 +153,11 @@ fn home_of(uid: u32) -> String {
 /// Makes every fd but stdio and the preserved ones close-on-exec, then execs. Returns only on
 /// failure, with runc's wording for the error.
 pub fn exec(prep: &Prepared, preserve_fds: u32) -> Error {
+    if let Some(s) = &prep.late_seccomp {
+        if let Err(e) = seccomp::load(s) {
+            return e;
+        }
+    }
     if let Err(e) = fd::cloexec_from(3 + preserve_fds) {
         return Error::Sys {
             what: "mark fds close-on-exec".into(),

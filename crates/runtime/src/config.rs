@@ -79,6 +79,15 @@ fn validate(spec: Spec, bundle: PathBuf, file: &Path) -> Result<Config> {
         bail!("{f}: linux.timeOffsets: not supported yet");
     }
     rootfs::propagation(linux.rootfs_propagation().as_deref()).map_err(|e| anyhow!("{f}: {e}"))?;
+    if let Some(s) = linux.seccomp() {
+        let built = bulkhead_container::seccomp::build(s).map_err(|e| anyhow!("{f}: {e}"))?;
+        if !built.unknown.is_empty() {
+            crate::log::debug(&format!(
+                "{f}: linux.seccomp: skipping system calls this libseccomp does not know: {}",
+                built.unknown.join(", ")
+            ));
+        }
+    }
     for d in linux.devices().as_deref().unwrap_or(&[]) {
         devices::from_config(d).map_err(|e| anyhow!("{f}: {e}"))?;
     }

@@ -63,6 +63,7 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
         console,
         preserve_fds: o.preserve_fds,
         runtime: exe::runtime_identity().context("stat /proc/self/exe")?,
+        seccomp: st.config.linux().as_ref().and_then(|l| l.seccomp().clone()),
     };
     let pid = exec::exec(&e)?;
     let master = match own.as_ref().map(OwnConsole::receive).transpose() {

@@ -1,0 +1,107 @@
+//! The config's seccomp profile: rules with errno, argument conditions (including masked
+//! equality), applied to the init and to exec'd processes, and bad profiles refused.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+fn profile() -> serde_json::Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "syscalls": [
+            // chmod with all "other" bits set is refused (masked equality on the mode).
+            {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+             "args": [{"index": 1, "value": 7, "valueTwo": 7, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["fchmodat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+             "args": [{"index": 2, "value": 7, "valueTwo": 7, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["kill"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 1, "value": 15, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+            {"names": ["not_a_syscall_on_this_libseccomp"], "action": "SCMP_ACT_ERRNO"}
+        ]
+    })
+}
+
+#[test]
+fn rules_return_their_errno_with_and_without_argument_conditions() {
+    for nnp in [false, true] {
+        let rt = Rt::new();
+        let mut b = Bundle::new(&[
+            "sh",
+            "-c",
+            "touch /tmp/f; chmod 777 /tmp/f 2>&1; chmod 700 /tmp/f && echo private-ok; kill -TERM $$ 2>&1; kill -0 $$ && echo signal0-ok; hostname x 2>&1; true",
+        ]);
+        b.set("/root/readonly", json!(false));
+        b.set("/linux/seccomp", profile());
+        b.set("/process/noNewPrivileges", json!(nnp));
+        let id = unique("seccomp");
+        let (code, out, err) = rt.run(&b, &id);
+        assert_eq!(code, 0, "{err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0].contains("Permission denied"),
+            "masked-equality rule, nnp={nnp}: {out}"
+        );
+        assert_eq!(lines[1], "private-ok");
+        assert!(
+            lines[2].contains("Operation not permitted"),
+            "equality rule: {out}"
+        );
+        assert_eq!(lines[3], "signal0-ok");
+        assert!(
+            lines[4].contains("Function not implemented"),
+            "errnoRet 38: {out}"
+        );
+        rt.assert_clean(&id, &b);
+    }
+}
+
+#[test]
+fn exec_gets_the_containers_profile() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.set("/linux/seccomp", profile());
+    let id = unique("seccomp-exec");
+    rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let out = rt.cmd(&["exec", &id, "hostname", "y"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("Function not implemented"),
+        "{}",
+        stderr(&out)
+    );
+    rt.ok(&["delete", "-f", &id]);
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn bad_profiles_are_refused_with_the_field_named() {
+    let rt = Rt::new();
+    for (profile, want) in [
+        (
+            json!({"defaultAction": "SCMP_ACT_NOPE"}),
+            "linux.seccomp.defaultAction",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]}),
+            "linux.seccomp.syscalls[0].action",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 7, "value": 1, "op": "SCMP_CMP_EQ"}]}]}),
+            "linux.seccomp.syscalls[0].args[0].index",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_SOMETIMES"}]}]}),
+            "linux.seccomp.syscalls[0].args[0].op",
+        ),
+    ] {
+        let mut b = Bundle::new(&["true"]);
+        b.set("/linux/seccomp", profile);
+        let id = unique("badseccomp");
+        let out = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(want), "{want}: {}", stderr(&out));
+        assert_eq!(stderr(&out).trim().lines().count(), 1);
+        rt.assert_clean(&id, &b);
+    }
+}
