@@ -229,8 +229,21 @@ impl Cgroup {
     pub fn remove(&self) -> Result<()> {
         let mut first_err = None;
         for dir in &self.created {
-            if let Err(e) = remove_dir_retrying(dir) {
-                first_err.get_or_insert(e);
+            let own = self.dirs.iter().any(|(_, d)| d == dir);
+            let res = if own {
+                remove_dir_retrying(dir)
+            } else {
+                // A parent we created may be shared by now (another container below it):
+                // it goes when its last child does.
+                match fs::remove_dir(dir) {
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) => Ok(()),
+                    r => r,
+                }
+            };
+            if let Err(e) = res {
+                if e.kind() != io::ErrorKind::NotFound {
+                    first_err.get_or_insert(e);
+                }
             }
         }
         match first_err {
