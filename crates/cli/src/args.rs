@@ -224,6 +224,56 @@ pub enum Command {
     },
     /// Print the runtime's features as JSON
     Features,
+    /// Freeze every process of a container
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// Change a container's resource limits
+    Update(UpdateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// A JSON file of linux.resources ("-" for stdin)
+    #[arg(short, long)]
+    pub resources: Option<String>,
+    /// Memory limit (bytes, or with k/m/g)
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit, -1 for unlimited
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    /// CPU CFS period (microseconds)
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota (microseconds)
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU realtime period
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs to run on
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1 or 0 for no limit)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10..1000)
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    pub id: String,
 }
 
 /// runc (Go's flag parser) accepts long options with a single dash ("-bundle"). Rewrite those

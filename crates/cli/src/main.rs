@@ -5,6 +5,7 @@ mod args;
 mod features;
 mod list;
 mod spec;
+mod update;
 
 use anyhow::{bail, Result};
 use args::{Cli, Command};
@@ -88,6 +89,9 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             let rootless = cli.rootless.as_deref().is_some_and(|v| v != "false");
             spec::write(bundle.as_deref(), rootless).map(|_| 0)
         }
+        Command::Pause { id } => lifecycle::pause(&store, id).map(|_| 0),
+        Command::Resume { id } => lifecycle::resume(&store, id).map(|_| 0),
+        Command::Update(u) => lifecycle::update(&store, &u.id, &update::resources(u)?).map(|_| 0),
         Command::Features => {
             println!("{}", features::json()?);
             Ok(0)

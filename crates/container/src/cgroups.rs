@@ -236,7 +236,14 @@ impl Cgroup {
                 // A parent we created may be shared by now (another container below it):
                 // it goes when its last child does.
                 match fs::remove_dir(dir) {
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) => Ok(()),
+                    Err(e)
+                        if matches!(
+                            e.raw_os_error(),
+                            Some(libc::EBUSY) | Some(libc::ENOTEMPTY)
+                        ) =>
+                    {
+                        Ok(())
+                    }
                     r => r,
                 }
             };

@@ -15,6 +15,7 @@ pub mod launch;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
+pub mod resources;
 pub mod rootfs;
 pub mod seccomp;
 pub mod sync;

@@ -38,7 +38,7 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
     let st = state::load(&dir).map_err(|_| anyhow!("container {} does not exist", o.id))?;
     match st.status(&dir) {
         Status::Created | Status::Running => {}
-        _ => bail!("cannot exec in a stopped container"),
+        s => bail!("cannot exec in a {s} container"),
     }
     let process = build_process(&st.config, o)?;
     let terminal = process.terminal().unwrap_or(false);

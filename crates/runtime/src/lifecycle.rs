@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use bulkhead_container::cgroups::{self, Cgroup};
 use bulkhead_container::exe;
 use bulkhead_container::launch::{self, Launch};
+use bulkhead_container::resources;
 use bulkhead_linux::process as sys;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -136,6 +137,26 @@ fn create_locked(
     locked.save(&st)?;
     let t0 = Instant::now();
     cgroup.create()?;
+    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+        let extra: Vec<String> = linux
+            .and_then(|l| l.devices().as_deref())
+            .unwrap_or(&[])
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {}:{} rwm",
+                    if d.typ() == oci_spec::runtime::LinuxDeviceType::B {
+                        "b"
+                    } else {
+                        "c"
+                    },
+                    d.major(),
+                    d.minor()
+                )
+            })
+            .collect();
+        resources::apply(cgroup, r, &extra)?;
+    }
     log::debug(&format!(
         "create {}: cgroups made in {:?}",
         opts.id,
@@ -254,7 +275,7 @@ pub fn state_json(store: &Store, id: &str) -> Result<String> {
 pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
     let (locked, st) = store.open(id)?;
     match st.status(&locked.dir) {
-        Status::Created | Status::Running => {}
+        Status::Created | Status::Running | Status::Paused => {}
         _ => bail!("container not running"),
     }
     if all {
@@ -281,6 +302,10 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         _ if force => {
             let _ = sys::kill(st.pid, libc::SIGKILL);
             st.cgroup.signal_all(libc::SIGKILL)?;
+            // Frozen processes die only once thawed.
+            if resources::is_frozen(&st.cgroup) {
+                resources::freeze(&st.cgroup, false)?;
+            }
             wait_gone(&st)?;
         }
         s => bail!("cannot delete container {id} that is not stopped: {s}"),
@@ -386,4 +411,49 @@ pub fn run(store: &Store, opts: &CreateOpts, keep: bool) -> Result<i32> {
         delete(store, &opts.id, true)?;
     }
     Ok(status)
+}
+
+/// `pause`: freeze every process of a running container.
+pub fn pause(store: &Store, id: &str) -> Result<()> {
+    let (locked, st) = store.open(id)?;
+    match st.status(&locked.dir) {
+        Status::Running => Ok(resources::freeze(&st.cgroup, true)?),
+        s => bail!("cannot pause a container in the {s} state"),
+    }
+}
+
+/// `resume`: thaw a paused container.
+pub fn resume(store: &Store, id: &str) -> Result<()> {
+    let (locked, st) = store.open(id)?;
+    match st.status(&locked.dir) {
+        Status::Paused => Ok(resources::freeze(&st.cgroup, false)?),
+        s => bail!("cannot resume a container in the {s} state"),
+    }
+}
+
+/// `update`: new limits for a created, running or paused container; the stored config is kept
+/// in step so a later `update` or `state` sees them.
+pub fn update(store: &Store, id: &str, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let (locked, mut st) = store.open(id)?;
+    if st.status(&locked.dir) == Status::Stopped {
+        bail!("cannot update a stopped container");
+    }
+    resources::apply(&st.cgroup, r, &[])?;
+    if let Some(linux) = st.config.linux_mut().as_mut() {
+        let mut merged = linux.resources().clone().unwrap_or_default();
+        if r.memory().is_some() {
+            merged.set_memory(r.memory().clone());
+        }
+        if r.cpu().is_some() {
+            merged.set_cpu(r.cpu().clone());
+        }
+        if r.pids().is_some() {
+            merged.set_pids(*r.pids());
+        }
+        if r.block_io().is_some() {
+            merged.set_block_io(r.block_io().clone());
+        }
+        linux.set_resources(Some(merged));
+    }
+    locked.save(&st)
 }

@@ -34,6 +34,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -43,6 +44,7 @@ impl std::fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -97,6 +99,7 @@ impl State {
         match self.phase {
             Phase::Creating => Status::Creating,
             Phase::Created if dir.join(START_SOCKET).exists() => Status::Created,
+            _ if bulkhead_container::resources::is_frozen(&self.cgroup) => Status::Paused,
             _ => Status::Running,
         }
     }

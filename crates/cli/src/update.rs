@@ -1,0 +1,104 @@
+//! `update`'s input: a resources JSON (file or stdin) and runc's per-field flags on top.
+
+use crate::args::UpdateArgs;
+use anyhow::{anyhow, bail, Context, Result};
+use oci_spec::runtime::LinuxResources;
+use serde_json::{json, Map, Value};
+use std::io::Read;
+
+/// "64m" -> 67108864, as runc's units parse memory sizes; "-1" stays -1.
+pub fn bytes(flag: &str, v: &str) -> Result<i64> {
+    let s = v.trim().to_ascii_lowercase();
+    if s == "-1" {
+        return Ok(-1);
+    }
+    let (num, mult) = match s.trim_end_matches('b').chars().last() {
+        Some('k') => (&s[..s.trim_end_matches('b').len() - 1], 1i64 << 10),
+        Some('m') => (&s[..s.trim_end_matches('b').len() - 1], 1 << 20),
+        Some('g') => (&s[..s.trim_end_matches('b').len() - 1], 1 << 30),
+        Some('t') => (&s[..s.trim_end_matches('b').len() - 1], 1 << 40),
+        _ => (s.trim_end_matches('b'), 1),
+    };
+    let n: i64 = num
+        .parse()
+        .map_err(|_| anyhow!("--{flag}: invalid size {v:?}"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| anyhow!("--{flag}: {v:?} is too large"))
+}
+
+pub fn resources(u: &UpdateArgs) -> Result<LinuxResources> {
+    let mut v: Value = match u.resources.as_deref() {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("read resources from stdin")?;
+            serde_json::from_str(&s).map_err(|e| anyhow!("--resources -: {e}"))?
+        }
+        Some(path) => {
+            let s =
+                std::fs::read_to_string(path).map_err(|e| anyhow!("--resources {path}: {e}"))?;
+            serde_json::from_str(&s).map_err(|e| anyhow!("--resources {path}: {e}"))?
+        }
+        None => json!({}),
+    };
+    let obj = v
+        .as_object_mut()
+        .ok_or_else(|| anyhow!("--resources: not a JSON object"))?;
+    let mut section = |name: &str, key: &str, val: Value| {
+        let e = obj.entry(name).or_insert_with(|| Value::Object(Map::new()));
+        if let Some(m) = e.as_object_mut() {
+            m.insert(key.into(), val);
+        }
+    };
+    if let Some(m) = &u.memory {
+        section("memory", "limit", json!(bytes("memory", m)?));
+    }
+    if let Some(m) = &u.memory_swap {
+        section("memory", "swap", json!(bytes("memory-swap", m)?));
+    }
+    if let Some(m) = &u.memory_reservation {
+        section(
+            "memory",
+            "reservation",
+            json!(bytes("memory-reservation", m)?),
+        );
+    }
+    for (key, val) in [
+        ("shares", u.cpu_share.map(|x| json!(x))),
+        ("period", u.cpu_period.map(|x| json!(x))),
+        ("quota", u.cpu_quota.map(|x| json!(x))),
+        ("realtimePeriod", u.cpu_rt_period.map(|x| json!(x))),
+        ("realtimeRuntime", u.cpu_rt_runtime.map(|x| json!(x))),
+        ("cpus", u.cpuset_cpus.clone().map(|x| json!(x))),
+        ("mems", u.cpuset_mems.clone().map(|x| json!(x))),
+    ] {
+        if let Some(val) = val {
+            section("cpu", key, val);
+        }
+    }
+    if let Some(p) = u.pids_limit {
+        section("pids", "limit", json!(p));
+    }
+    if let Some(w) = u.blkio_weight {
+        if !(10..=1000).contains(&w) {
+            bail!("--blkio-weight: {w} is not within 10..1000");
+        }
+        section("blockIO", "weight", json!(w));
+    }
+    serde_json::from_value(v).map_err(|e| anyhow!("--resources: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes("m", "64m").unwrap(), 64 << 20);
+        assert_eq!(bytes("m", "1G").unwrap(), 1 << 30);
+        assert_eq!(bytes("m", "4096").unwrap(), 4096);
+        assert_eq!(bytes("m", "-1").unwrap(), -1);
+        assert!(bytes("m", "lots").is_err());
+    }
+}

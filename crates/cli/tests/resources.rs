@@ -1,0 +1,219 @@
+//! Resource limits on this host's v1 controllers, each shown enforced, not just written; update,
+//! pause and resume; and clear errors for what the host does not have.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+use std::time::Duration;
+
+fn cgroup_file(id: &str, controller: &str, file: &str) -> String {
+    let dir = find_cgroups(id)
+        .into_iter()
+        .find(|d| d.starts_with(format!("/sys/fs/cgroup/{controller}")))
+        .unwrap_or_else(|| panic!("no {controller} cgroup for {id}"));
+    std::fs::read_to_string(dir.join(file))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_denied_device_cannot_be_opened() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sh", "-c", "mknod /tmp/disk b 8 0 && head -c1 /tmp/disk > /dev/null 2>&1 && echo opened || echo denied; head -c1 /dev/zero | wc -c"]);
+    b.set("/root/readonly", json!(false));
+    let caps = json!(["CAP_MKNOD", "CAP_DAC_OVERRIDE"]);
+    b.set(
+        "/process/capabilities",
+        json!({"bounding": caps, "effective": caps, "permitted": caps}),
+    );
+    b.set(
+        "/linux/resources/devices",
+        json!([{"allow": false, "access": "rwm"}]),
+    );
+    let id = unique("devices");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().map(str::trim).collect::<Vec<_>>(),
+        ["denied", "1"],
+        "{err}"
+    );
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn a_memory_hog_is_oom_killed_at_its_limit() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&[
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/shm/fill",
+        "bs=1M",
+        "count=48",
+    ]);
+    b.set(
+        "/linux/resources/memory",
+        json!({"limit": 16 << 20, "swap": 16 << 20}),
+    );
+    let id = unique("oom");
+    let (code, _, err) = rt.run(&b, &id);
+    assert_eq!(code, 137, "dd should be OOM-killed (SIGKILL): {err}");
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn a_fork_loop_stops_at_the_pids_limit() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sh", "-c", "for i in $(seq 30); do sleep 1 & done 2>&1 | head -1; wait; cat /sys/fs/cgroup/pids/pids.events"]);
+    b.set("/linux/resources/pids", json!({"limit": 12}));
+    let id = unique("pids");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("can't fork"), "{out}");
+    // The kernel counts the forks it refused at the limit.
+    let refused: u64 = out
+        .lines()
+        .last()
+        .unwrap()
+        .trim_start_matches("max ")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(refused > 0, "{out}");
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn cpu_quota_caps_a_busy_loop() {
+    let rt = Rt::new();
+    // 20% of one CPU for one second of wall time: usage far below a second, with margins.
+    let mut b = Bundle::new(&["sh", "-c", "timeout 1 sh -c 'while :; do :; done'; cat /sys/fs/cgroup/cpu,cpuacct/cpuacct.usage /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null | head -1"]);
+    b.set(
+        "/linux/resources/cpu",
+        json!({"quota": 20000, "period": 100000}),
+    );
+    let id = unique("cpu");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    let ns: u64 = out
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("cpuacct.usage: {out:?} {err}"));
+    assert!(
+        ns < 600_000_000,
+        "used {ns} ns of CPU in 1 s under a 20% quota"
+    );
+    assert!(ns > 50_000_000, "the loop hardly ran ({ns} ns)");
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn update_changes_limits_of_a_running_container() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("update");
+    rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+    rt.ok(&[
+        "update",
+        "--pids-limit",
+        "7",
+        "--memory",
+        "64m",
+        "--cpu-quota",
+        "50000",
+        "--cpu-period",
+        "100000",
+        &id,
+    ]);
+    assert_eq!(cgroup_file(&id, "pids", "pids.max"), "7");
+    assert_eq!(
+        cgroup_file(&id, "memory", "memory.limit_in_bytes"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(cgroup_file(&id, "cpu", "cpu.cfs_quota_us"), "50000");
+    let res = b.dir().join("res.json");
+    std::fs::write(&res, json!({"pids": {"limit": 9}}).to_string()).unwrap();
+    rt.ok(&["update", "--resources", res.to_str().unwrap(), &id]);
+    assert_eq!(cgroup_file(&id, "pids", "pids.max"), "9");
+    let bad = rt.cmd(&["update", "--memory", "lots", &id]);
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("--memory"),
+        "{}",
+        stderr(&bad)
+    );
+    rt.ok(&["delete", "-f", &id]);
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn pause_freezes_and_resume_thaws() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done",
+    ]);
+    b.set("/root/readonly", json!(false));
+    let id = unique("pause");
+    rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let count = || -> u64 {
+        std::fs::read_to_string(b.rootfs().join("tmp/count"))
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    rt.ok(&["pause", &id]);
+    assert_eq!(rt.status(&id), "paused");
+    let a = count();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count(), a, "the counter moved while paused");
+    assert!(
+        !rt.cmd(&["pause", &id]).status.success(),
+        "pause of a paused container"
+    );
+    assert!(
+        !rt.cmd(&["exec", &id, "true"]).status.success(),
+        "exec into a paused container"
+    );
+    rt.ok(&["resume", &id]);
+    assert_eq!(rt.status(&id), "running");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(count() > a, "the counter did not move after resume");
+    rt.ok(&["pause", &id]);
+    rt.ok(&["delete", "--force", &id]);
+    rt.assert_clean(&id, &b);
+}
+
+#[test]
+fn limits_the_host_lacks_are_clear_errors() {
+    let rt = Rt::new();
+    for (pointer, value, want) in [
+        (
+            "/linux/resources/hugepageLimits",
+            json!([{"pageSize": "2MB", "limit": 1048576}]),
+            "linux.resources.hugepageLimits: this host has no hugetlb cgroup controller",
+        ),
+        (
+            "/linux/resources/memory",
+            json!({"swappiness": 200}),
+            "linux.resources.memory.swappiness",
+        ),
+        (
+            "/linux/resources/network",
+            json!({"classID": 7}),
+            "linux.resources.network.classID",
+        ),
+    ] {
+        let mut b = Bundle::new(&["true"]);
+        b.set(pointer, value);
+        let id = unique("badres");
+        let out = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(want), "{want}: {}", stderr(&out));
+        rt.assert_clean(&id, &b);
+    }
+}

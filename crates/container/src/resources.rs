@@ -1,0 +1,340 @@
+//! Resource limits on the cgroupfs v1 driver (this host's hybrid layout keeps the controllers on
+//! v1): devices, memory, cpu, cpuset, pids, blkio, and clear errors for what the host lacks.
+
+use crate::cgroups::Cgroup;
+use crate::error::{Context, Error, Result};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use std::path::{Path, PathBuf};
+
+/// Devices every container may use, whatever its rules (runc's list): the default devices,
+/// the terminal ones, and mknod of any node (opening it is what the rules decide).
+const ALWAYS: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
+
+fn dir(cg: &Cgroup, controller: &str) -> Option<PathBuf> {
+    cg.dirs
+        .iter()
+        .find(|(h, _)| h.controllers.iter().any(|c| c == controller))
+        .map(|(_, d)| d.clone())
+}
+
+fn need(cg: &Cgroup, controller: &str, field: &str) -> Result<PathBuf> {
+    dir(cg, controller).ok_or_else(|| {
+        Error::Config(format!(
+            "{field}: this host has no {controller} cgroup controller"
+        ))
+    })
+}
+
+/// Writes `value` to `file` in `dir`; a missing file means the host does not support it.
+fn set(dir: &Path, file: &str, value: impl ToString, field: &str) -> Result<()> {
+    let path = dir.join(file);
+    if !path.exists() {
+        return Err(Error::Config(format!(
+            "{field}: not supported by this host (no {file})"
+        )));
+    }
+    let v = value.to_string();
+    std::fs::write(&path, &v).ctx(|| format!("{field}: write {v} to {file}"))
+}
+
+/// One device rule as the v1 devices controller reads it ("c 1:3 rwm").
+pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
+    let typ = d.typ().unwrap_or(LinuxDeviceType::A).as_str().to_string();
+    let num = |n: Option<i64>| {
+        n.filter(|n| *n >= 0)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "*".into())
+    };
+    format!(
+        "{typ} {}:{} {}",
+        num(d.major()),
+        num(d.minor()),
+        d.access().clone().unwrap_or_else(|| "rwm".into())
+    )
+}
+
+/// Applies `r` to the container's cgroup. `extra_devices` are the config's linux.devices,
+/// which the container may always use.
+pub fn apply(cg: &Cgroup, r: &LinuxResources, extra_devices: &[String]) -> Result<()> {
+    if let Some(rules) = r.devices().as_deref().filter(|d| !d.is_empty()) {
+        let d = need(cg, "devices", "linux.resources.devices")?;
+        for rule in rules {
+            let file = if rule.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            set(&d, file, device_rule(rule), "linux.resources.devices")?;
+        }
+        for rule in ALWAYS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(extra_devices.iter().cloned())
+        {
+            set(&d, "devices.allow", rule, "linux.resources.devices")?;
+        }
+    }
+    if let Some(m) = r.memory() {
+        let field = "linux.resources.memory";
+        let d = need(cg, "memory", field)?;
+        let limit = m.limit().map(|v| v.to_string());
+        let swap = m.swap().map(|v| v.to_string());
+        // memsw must stay >= limit: raise memsw first when growing, lower limit first when
+        // shrinking; try one order and then the other.
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if let Some(l) = &limit {
+            pairs.push(("memory.limit_in_bytes", l.clone()));
+        }
+        if let Some(s) = &swap {
+            pairs.push(("memory.memsw.limit_in_bytes", s.clone()));
+        }
+        if pairs
+            .iter()
+            .map(|(f, v)| set(&d, f, v, field))
+            .any(|r| r.is_err())
+        {
+            for (f, v) in pairs.iter().rev() {
+                set(&d, f, v, field)?;
+            }
+            for (f, v) in &pairs {
+                set(&d, f, v, field)?;
+            }
+        }
+        if let Some(v) = m.reservation() {
+            set(
+                &d,
+                "memory.soft_limit_in_bytes",
+                v,
+                &format!("{field}.reservation"),
+            )?;
+        }
+        if let Some(v) = m.swappiness() {
+            if v > 100 {
+                return Err(Error::Config(format!(
+                    "{field}.swappiness: {v} is above 100"
+                )));
+            }
+            set(&d, "memory.swappiness", v, &format!("{field}.swappiness"))?;
+        }
+        if m.disable_oom_killer() == Some(true) {
+            set(
+                &d,
+                "memory.oom_control",
+                1,
+                &format!("{field}.disableOOMKiller"),
+            )?;
+        }
+    }
+    if let Some(c) = r.cpu() {
+        let field = "linux.resources.cpu";
+        if c.shares().is_some()
+            || c.quota().is_some()
+            || c.period().is_some()
+            || c.burst().is_some()
+            || c.realtime_runtime().is_some()
+            || c.realtime_period().is_some()
+            || c.idle().is_some()
+        {
+            let d = need(cg, "cpu", field)?;
+            if let Some(v) = c.shares() {
+                set(&d, "cpu.shares", v, &format!("{field}.shares"))?;
+            }
+            if let Some(v) = c.period() {
+                set(&d, "cpu.cfs_period_us", v, &format!("{field}.period"))?;
+            }
+            if let Some(v) = c.quota() {
+                set(&d, "cpu.cfs_quota_us", v, &format!("{field}.quota"))?;
+            }
+            if let Some(v) = c.burst() {
+                set(&d, "cpu.cfs_burst_us", v, &format!("{field}.burst"))?;
+            }
+            if let Some(v) = c.realtime_period() {
+                set(
+                    &d,
+                    "cpu.rt_period_us",
+                    v,
+                    &format!("{field}.realtimePeriod"),
+                )?;
+            }
+            if let Some(v) = c.realtime_runtime() {
+                set(
+                    &d,
+                    "cpu.rt_runtime_us",
+                    v,
+                    &format!("{field}.realtimeRuntime"),
+                )?;
+            }
+            if let Some(v) = c.idle() {
+                set(&d, "cpu.idle", v, &format!("{field}.idle"))?;
+            }
+        }
+        if c.cpus().is_some() || c.mems().is_some() {
+            let d = need(cg, "cpuset", field)?;
+            if let Some(v) = c.cpus().as_deref().filter(|v| !v.is_empty()) {
+                set(&d, "cpuset.cpus", v, &format!("{field}.cpus"))?;
+            }
+            if let Some(v) = c.mems().as_deref().filter(|v| !v.is_empty()) {
+                set(&d, "cpuset.mems", v, &format!("{field}.mems"))?;
+            }
+        }
+    }
+    if let Some(p) = r.pids() {
+        let d = need(cg, "pids", "linux.resources.pids")?;
+        let v = if p.limit() > 0 {
+            p.limit().to_string()
+        } else {
+            "max".into()
+        };
+        set(&d, "pids.max", v, "linux.resources.pids.limit")?;
+    }
+    if let Some(b) = r.block_io() {
+        let field = "linux.resources.blockIO";
+        let d = need(cg, "blkio", field)?;
+        let weight_file = if d.join("blkio.weight").exists() {
+            "blkio.weight"
+        } else {
+            "blkio.bfq.weight"
+        };
+        if let Some(w) = b.weight() {
+            set(&d, weight_file, w, &format!("{field}.weight"))?;
+        }
+        if let Some(w) = b.leaf_weight() {
+            set(&d, "blkio.leaf_weight", w, &format!("{field}.leafWeight"))?;
+        }
+        for wd in b.weight_device().as_deref().unwrap_or(&[]) {
+            if let Some(w) = wd.weight() {
+                set(
+                    &d,
+                    &format!("{weight_file}_device"),
+                    format!("{}:{} {w}", wd.major(), wd.minor()),
+                    &format!("{field}.weightDevice"),
+                )?;
+            }
+        }
+        for (list, file, name) in [
+            (
+                b.throttle_read_bps_device(),
+                "blkio.throttle.read_bps_device",
+                "throttleReadBpsDevice",
+            ),
+            (
+                b.throttle_write_bps_device(),
+                "blkio.throttle.write_bps_device",
+                "throttleWriteBpsDevice",
+            ),
+            (
+                b.throttle_read_iops_device(),
+                "blkio.throttle.read_iops_device",
+                "throttleReadIOPSDevice",
+            ),
+            (
+                b.throttle_write_iops_device(),
+                "blkio.throttle.write_iops_device",
+                "throttleWriteIOPSDevice",
+            ),
+        ] {
+            for t in list.as_deref().unwrap_or(&[]) {
+                set(
+                    &d,
+                    file,
+                    format!("{}:{} {}", t.major(), t.minor(), t.rate()),
+                    &format!("{field}.{name}"),
+                )?;
+            }
+        }
+    }
+    for h in r.hugepage_limits().as_deref().unwrap_or(&[]) {
+        let d = need(cg, "hugetlb", "linux.resources.hugepageLimits")?;
+        set(
+            &d,
+            &format!("hugetlb.{}.limit_in_bytes", h.page_size()),
+            h.limit(),
+            "linux.resources.hugepageLimits",
+        )?;
+    }
+    if let Some(n) = r.network() {
+        if let Some(id) = n.class_id() {
+            let d = need(cg, "net_cls", "linux.resources.network.classID")?;
+            set(&d, "net_cls.classid", id, "linux.resources.network.classID")?;
+        }
+        if n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+            let d = need(cg, "net_prio", "linux.resources.network.priorities")?;
+            for p in n.priorities().as_deref().unwrap_or(&[]) {
+                set(
+                    &d,
+                    "net_prio.ifpriomap",
+                    format!("{} {}", p.name(), p.priority()),
+                    "linux.resources.network.priorities",
+                )?;
+            }
+        }
+    }
+    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(Error::Config(
+            "linux.resources.rdma: this host has no rdma cgroup controller".into(),
+        ));
+    }
+    if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty()) {
+        let d = cg
+            .dirs
+            .iter()
+            .find(|(h, _)| h.is_v2())
+            .map(|(_, d)| d.clone())
+            .ok_or_else(|| {
+                Error::Config(
+                    "linux.resources.unified: this host has no cgroup v2 hierarchy".into(),
+                )
+            })?;
+        for (k, v) in u {
+            if k.contains('/') || k.contains("..") {
+                return Err(Error::Config(format!(
+                    "linux.resources.unified: invalid key {k:?}"
+                )));
+            }
+            set(&d, k, v, &format!("linux.resources.unified[{k}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Freezes (pause) or thaws (resume) every process of the container, waiting until the freezer
+/// says it is done.
+pub fn freeze(cg: &Cgroup, frozen: bool) -> Result<()> {
+    let d = need(cg, "freezer", "pause")?;
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    for _ in 0..1000 {
+        set(
+            &d,
+            "freezer.state",
+            want,
+            if frozen { "pause" } else { "resume" },
+        )?;
+        if std::fs::read_to_string(d.join("freezer.state"))
+            .map(|s| s.trim() == want)
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Err(Error::Child(format!("the freezer did not reach {want}")))
+}
+
+/// Whether the container's processes are frozen.
+pub fn is_frozen(cg: &Cgroup) -> bool {
+    dir(cg, "freezer")
+        .and_then(|d| std::fs::read_to_string(d.join("freezer.state")).ok())
+        .is_some_and(|s| s.trim() == "FROZEN")
+}
