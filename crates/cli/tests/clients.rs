@@ -180,6 +180,98 @@ fn podman_runs_the_sandbox_class_by_annotation() {
     assert_eq!(seen[1].2, "", "the sandbox wrote to the container's stderr");
 }
 
+/// podman's resource flags, stats, pause/unpause and update reach the container's cgroups.
+#[test]
+fn podman_limits_stats_pause_and_update() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    require_root();
+    podman_image();
+    let rt = BIN.to_string();
+    let d = podman_run(
+        &rt,
+        &[
+            "-d",
+            "--memory",
+            "64m",
+            "--pids-limit",
+            "50",
+            "--cpus",
+            "0.5",
+            IMAGE,
+            "sleep",
+            "1000",
+        ],
+    );
+    assert!(d.status.success(), "{}", stderr(&d));
+    let cid = stdout(&d).trim().to_string();
+    let pid = stdout(&podman(
+        &rt,
+        &["inspect", &cid, "--format", "{{.State.Pid}}"],
+    ))
+    .trim()
+    .to_string();
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = |ctrl: &str| {
+        cgroups
+            .lines()
+            .find(|l| l.split(':').nth(1) == Some(ctrl))
+            .map(|l| l.splitn(3, ':').nth(2).unwrap().to_string())
+            .unwrap()
+    };
+    let read = |ctrl: &str, file: &str| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/{ctrl}{}/{file}", path(ctrl)))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(read("pids", "pids.max"), "50");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+    let stats = podman(
+        &rt,
+        &["stats", "--no-stream", "--format", "{{.MemUsage}}", &cid],
+    );
+    assert!(
+        stats.status.success() && stdout(&stats).contains("67.11MB"),
+        "{} {}",
+        stdout(&stats),
+        stderr(&stats)
+    );
+    assert!(podman(&rt, &["pause", &cid]).status.success());
+    assert_eq!(
+        stdout(&podman(
+            &rt,
+            &["inspect", &cid, "--format", "{{.State.Status}}"]
+        ))
+        .trim(),
+        "paused"
+    );
+    assert_eq!(read("freezer", "freezer.state"), "FROZEN");
+    assert!(podman(&rt, &["unpause", &cid]).status.success());
+    assert_eq!(
+        stdout(&podman(
+            &rt,
+            &["inspect", &cid, "--format", "{{.State.Status}}"]
+        ))
+        .trim(),
+        "running"
+    );
+    let up = podman(&rt, &["update", "--memory", "96m", &cid]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        (96u64 << 20).to_string()
+    );
+    assert!(podman(&rt, &["rm", "-f", "-t", "0", &cid]).status.success());
+    assert!(
+        find_cgroups(&format!("libpod-{cid}")).is_empty(),
+        "cgroup left"
+    );
+}
+
 /// `podman run -it` through a real terminal (tmux), as a person types it.
 #[test]
 fn podman_interactive_terminal() {

@@ -442,7 +442,7 @@ pub fn update(store: &Store, id: &str, r: &oci_spec::runtime::LinuxResources) ->
     if let Some(linux) = st.config.linux_mut().as_mut() {
         let mut merged = linux.resources().clone().unwrap_or_default();
         if r.memory().is_some() {
-            merged.set_memory(r.memory().clone());
+            merged.set_memory(*r.memory());
         }
         if r.cpu().is_some() {
             merged.set_cpu(r.cpu().clone());
