@@ -91,6 +91,14 @@ fn set_up(
     drop(root);
     rootfs::pivot(&l.rootfs, l.no_pivot)?;
     rootfs::finish(l.spec)?;
+    if let Some(p) = l
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|x| x.personality().as_ref())
+    {
+        crate::attributes::personality(p)?;
+    }
     let opts = ProcessOpts {
         console: l.console.as_ref().and_then(|c| c.try_clone().ok()),
         setgroups_allowed: setgroups_allowed(userns),

@@ -4,6 +4,7 @@
 //! process: `launch` forks the container's init with its namespaces and walks it through the
 //! set-up (`init`), `exec` joins a running container. Nothing here parses JSON.
 
+pub mod attributes;
 pub mod cgroups;
 pub mod credentials;
 pub mod devices;

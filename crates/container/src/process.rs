@@ -1,6 +1,7 @@
 //! The last steps every container process takes, for the init and for `exec` alike: session and
 //! terminal, rlimits, identity, environment, working directory, and the exec itself.
 
+use crate::attributes;
 use crate::credentials::{self, CapSets};
 use crate::error::{Context, Error, Result};
 use crate::exe;
@@ -42,7 +43,11 @@ pub fn setup_session(p: &Process, opts: &ProcessOpts) -> Result<()> {
         })?;
         setup_terminal(p, console)?;
     }
-    credentials::apply_rlimits(p.rlimits().as_deref().unwrap_or(&[]))
+    credentials::apply_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
+    // Attributes that need privilege: set before the capabilities go.
+    attributes::io_priority(p)?;
+    attributes::scheduler(p)?;
+    attributes::apparmor(p)
 }
 
 fn setup_terminal(p: &Process, console: &UnixStream) -> Result<()> {

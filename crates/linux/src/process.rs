@@ -429,6 +429,61 @@ pub fn rseq_unregister() -> io::Result<()> {
     Err(last)
 }
 
+/// personality(2).
+pub fn set_personality(persona: u64) -> io::Result<()> {
+    // SAFETY: integer argument only.
+    cvt(unsafe { libc::syscall(libc::SYS_personality, persona) })?;
+    Ok(())
+}
+
+/// ioprio_set(2) on the calling process.
+pub fn set_io_priority(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: i32 = 1;
+    let prio = (class << 13) | level;
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) })?;
+    Ok(())
+}
+
+/// The fields of sched_setattr(2) bulkhead sets.
+pub struct SchedAttr {
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+/// sched_setattr(2) on the calling thread.
+pub fn set_scheduler(a: &SchedAttr) -> io::Result<()> {
+    #[repr(C)]
+    struct Raw {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+    }
+    let raw = Raw {
+        size: std::mem::size_of::<Raw>() as u32,
+        policy: a.policy,
+        flags: a.flags,
+        nice: a.nice,
+        priority: a.priority,
+        runtime: a.runtime,
+        deadline: a.deadline,
+        period: a.period,
+    };
+    // SAFETY: `raw` is the kernel's struct sched_attr (version 0, 48 bytes) with its size set.
+    cvt(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &raw as *const Raw, 0) })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

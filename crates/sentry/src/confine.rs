@@ -131,6 +131,7 @@ fn allowlist(mem_fd: i32) -> Vec<Rule> {
             "a stub unregisters glibc's rseq area",
         ),
         any(SYS_getpid, "a stub stops itself"),
+        any(SYS_setsid, "a stub leaves the terminal's session"),
         any(SYS_gettid, "std"),
         // signals, time, randomness, threads of the runtime library
         any(SYS_rt_sigaction, "std's signal set-up"),

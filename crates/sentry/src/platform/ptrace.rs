@@ -46,6 +46,8 @@ impl PtraceStub {
                 // In the stub: be traced, die with the sentry, stop; the tracer takes over from
                 // here and never lets this code run again.
                 let _ = sys::set_parent_death_signal(libc::SIGKILL);
+                // Its own session: the terminal's signals (SIGWINCH, SIGINT) go to the sentry.
+                let _ = sys::setsid();
                 if sys::rseq_unregister().is_err() {
                     sys::exit_now(126);
                 }
@@ -95,7 +97,16 @@ impl PtraceStub {
         r.rip = STUB_ADDR;
         pt::set_regs(self.pid, &r)?;
         pt::cont(self.pid, 0)?;
-        match pt::wait(self.pid)? {
+        let mut stop = pt::wait(self.pid)?;
+        // A signal from outside (not the int3) is not the stub's business: drop it, go on.
+        while let Stop::Signal(sig) = stop {
+            if sig == libc::SIGTRAP || is_fault(sig) {
+                break;
+            }
+            pt::cont(self.pid, 0)?;
+            stop = pt::wait(self.pid)?;
+        }
+        match stop {
             Stop::Signal(libc::SIGTRAP) => Ok(pt::get_regs(self.pid)?.rax as i64),
             other => {
                 self.alive = false;
@@ -113,6 +124,14 @@ impl PtraceStub {
             Ok(())
         }
     }
+}
+
+/// Signals the application's own instructions raise (a fault the sentry must handle).
+fn is_fault(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS
+    )
 }
 
 /// All-zero registers (plain data).
@@ -153,7 +172,15 @@ impl AddressSpace for PtraceStub {
         r.gs = self.base.gs;
         pt::set_regs(self.pid, &r)?;
         pt::sysemu(self.pid, 0)?;
-        let stop = pt::wait(self.pid)?;
+        let mut stop = pt::wait(self.pid)?;
+        // Signals from outside are the sentry's to deliver (step 2), not the host's: drop them.
+        while let Stop::Signal(sig) = stop {
+            if is_fault(sig) {
+                break;
+            }
+            pt::sysemu(self.pid, 0)?;
+            stop = pt::wait(self.pid)?;
+        }
         match stop {
             Stop::Exited(c) => {
                 self.alive = false;
