@@ -211,8 +211,16 @@ impl Cgroup {
         Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
     }
 
-    /// Sends `sig` to every process in the cgroup.
+    /// Sends `sig` to every process in the cgroup. SIGKILL goes through v2's cgroup.kill where
+    /// the kernel has it: one write, and no process can fork away from it.
     pub fn signal_all(&self, sig: i32) -> Result<()> {
+        if sig == libc::SIGKILL {
+            if let Some((_, d)) = self.dirs.iter().find(|(h, _)| h.is_v2()) {
+                if crate::resources_v2::kill_all(d)? {
+                    return Ok(());
+                }
+            }
+        }
         for pid in self.pids()? {
             match bulkhead_linux::process::kill(pid, sig) {
                 Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {

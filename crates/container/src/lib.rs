@@ -17,6 +17,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod process;
 pub mod resources;
+pub mod resources_v2;
 pub mod rootfs;
 pub mod seccomp;
 pub mod sync;

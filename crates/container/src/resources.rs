@@ -68,6 +68,10 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
 /// Applies `r` to the container's cgroup. `extra_devices` are the config's linux.devices,
 /// which the container may always use.
 pub fn apply(cg: &Cgroup, r: &LinuxResources, extra_devices: &[String]) -> Result<()> {
+    // A unified-only host: everything goes through the v2 files.
+    if cg.dirs.len() == 1 && cg.dirs[0].0.is_v2() {
+        return crate::resources_v2::apply(&cg.dirs[0].1, r);
+    }
     if let Some(rules) = r.devices().as_deref().filter(|d| !d.is_empty()) {
         let d = need(cg, "devices", "linux.resources.devices")?;
         for rule in rules {
@@ -309,10 +313,22 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, extra_devices: &[String]) -> Resul
     Ok(())
 }
 
+/// The container's v2 directory (the unified hierarchy of a hybrid host, or the only one).
+pub fn v2_dir(cg: &Cgroup) -> Option<PathBuf> {
+    cg.dirs
+        .iter()
+        .find(|(h, _)| h.is_v2())
+        .map(|(_, d)| d.clone())
+}
+
 /// Freezes (pause) or thaws (resume) every process of the container, waiting until the freezer
-/// says it is done.
+/// says it is done: the v1 freezer where the host has it, else v2's cgroup.freeze.
 pub fn freeze(cg: &Cgroup, frozen: bool) -> Result<()> {
-    let d = need(cg, "freezer", "pause")?;
+    let Some(d) = dir(cg, "freezer") else {
+        let v2 =
+            v2_dir(cg).ok_or_else(|| Error::Config("pause: this host has no freezer".into()))?;
+        return crate::resources_v2::freeze(&v2, frozen);
+    };
     let want = if frozen { "FROZEN" } else { "THAWED" };
     for _ in 0..1000 {
         set(
@@ -334,7 +350,12 @@ pub fn freeze(cg: &Cgroup, frozen: bool) -> Result<()> {
 
 /// Whether the container's processes are frozen.
 pub fn is_frozen(cg: &Cgroup) -> bool {
-    dir(cg, "freezer")
-        .and_then(|d| std::fs::read_to_string(d.join("freezer.state")).ok())
-        .is_some_and(|s| s.trim() == "FROZEN")
+    match dir(cg, "freezer") {
+        Some(d) => {
+            std::fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+        }
+        None => v2_dir(cg)
+            .and_then(|d| std::fs::read_to_string(d.join("cgroup.freeze")).ok())
+            .is_some_and(|s| s.trim() == "1"),
+    }
 }
