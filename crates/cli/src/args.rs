@@ -228,6 +228,16 @@ pub enum Command {
     Pause { id: String },
     /// Thaw a paused container
     Resume { id: String },
+    /// Stream a container's events (stats, OOM) as JSON lines
+    Events {
+        /// Print the stats once and exit
+        #[arg(long)]
+        stats: bool,
+        /// Interval between stats (Go duration: 5s, 100ms)
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
     /// Change a container's resource limits
     Update(UpdateArgs),
 }

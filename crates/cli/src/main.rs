@@ -89,6 +89,17 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             let rootless = cli.rootless.as_deref().is_some_and(|v| v != "false");
             spec::write(bundle.as_deref(), rootless).map(|_| 0)
         }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => bulkhead_runtime::events::events(
+            &store,
+            id,
+            *stats,
+            bulkhead_runtime::events::parse_interval(interval)?,
+        )
+        .map(|_| 0),
         Command::Pause { id } => lifecycle::pause(&store, id).map(|_| 0),
         Command::Resume { id } => lifecycle::resume(&store, id).map(|_| 0),
         Command::Update(u) => lifecycle::update(&store, &u.id, &update::resources(u)?).map(|_| 0),

@@ -217,3 +217,46 @@ fn limits_the_host_lacks_are_clear_errors() {
         rt.assert_clean(&id, &b);
     }
 }
+
+#[test]
+fn events_report_stats_and_oom_kills() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "sleep 0.5; dd if=/dev/zero of=/dev/shm/fill bs=1M count=48 2>/dev/null; sleep 1",
+    ]);
+    b.set(
+        "/linux/resources/memory",
+        json!({"limit": 16 << 20, "swap": 16 << 20}),
+    );
+    b.set("/linux/resources/pids", json!({"limit": 20}));
+    let id = unique("events");
+    rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let stats: serde_json::Value =
+        serde_json::from_str(rt.ok(&["events", "--stats", &id]).trim()).unwrap();
+    assert_eq!(stats["type"], "stats");
+    assert_eq!(stats["id"], id.as_str());
+    assert!(
+        stats["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{stats}"
+    );
+    assert_eq!(stats["data"]["memory"]["usage"]["limit"], 16u64 << 20);
+    assert!(stats["data"]["pids"]["current"].as_u64().unwrap() >= 1);
+    assert_eq!(stats["data"]["pids"]["limit"], 20);
+    assert!(stats["data"]["cpu"]["usage"]["total"].as_u64().is_some());
+    // The stream runs until the container stops, with an OOM event for the killed dd.
+    let out = rt.cmd(&["events", "--interval", "200ms", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["type"] == "oom"),
+        "no oom event: {lines:?}"
+    );
+    assert!(lines.iter().any(|l| l["type"] == "stats"));
+    rt.ok(&["delete", &id]);
+    rt.assert_clean(&id, &b);
+}

@@ -3,6 +3,7 @@
 //! and writes the logs; the class crates below do the isolation.
 
 pub mod config;
+pub mod events;
 pub mod exec;
 pub mod hooks;
 pub mod lifecycle;

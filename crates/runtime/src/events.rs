@@ -1,0 +1,177 @@
+//! `events`: the container's resource usage in runc's stats shape (`--stats` once, or every
+//! `--interval`), and OOM kills as `{"type":"oom"}` events, read from the v1 controllers.
+
+use crate::state::{self, Status, Store};
+use anyhow::{anyhow, Result};
+use bulkhead_container::cgroups::Cgroup;
+use serde_json::{json, Map, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn dir(cg: &Cgroup, controller: &str) -> Option<PathBuf> {
+    cg.dirs
+        .iter()
+        .find(|(h, _)| h.controllers.iter().any(|c| c == controller))
+        .map(|(_, d)| d.clone())
+}
+
+fn read(cg: &Cgroup, controller: &str, file: &str) -> Option<String> {
+    std::fs::read_to_string(dir(cg, controller)?.join(file)).ok()
+}
+
+fn num(cg: &Cgroup, controller: &str, file: &str) -> u64 {
+    read(cg, controller, file)
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// "key value" lines as a map.
+fn kv(text: Option<String>) -> Map<String, Value> {
+    text.unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_string(), json!(v.trim().parse::<u64>().ok()?)))
+        })
+        .collect()
+}
+
+/// Stats with runc's field names (libcontainer's types), so tools that read `runc events`
+/// read these.
+pub fn stats(cg: &Cgroup) -> Value {
+    let percpu: Vec<u64> = read(cg, "cpuacct", "cpuacct.usage_percpu")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let cpuacct = kv(read(cg, "cpuacct", "cpuacct.stat"));
+    // cpuacct.stat counts clock ticks (USER_HZ, 100/s); runc reports nanoseconds.
+    let ticks = |k: &str| cpuacct.get(k).and_then(Value::as_u64).unwrap_or(0) * 10_000_000;
+    let throttle = kv(read(cg, "cpu", "cpu.stat"));
+    let mem_entry = |prefix: &str| {
+        json!({
+            "usage": num(cg, "memory", &format!("{prefix}usage_in_bytes")),
+            "max": num(cg, "memory", &format!("{prefix}max_usage_in_bytes")),
+            "failcnt": num(cg, "memory", &format!("{prefix}failcnt")),
+            "limit": num(cg, "memory", &format!("{prefix}limit_in_bytes")),
+        })
+    };
+    let pids_limit = read(cg, "pids", "pids.max")
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let blkio = |file: &str| -> Vec<Value> {
+        read(cg, "blkio", file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let (maj, min) = f.first()?.split_once(':')?;
+                Some(json!({"major": maj.parse::<u64>().ok()?, "minor": min.parse::<u64>().ok()?, "op": f.get(1)?, "value": f.get(2)?.parse::<u64>().ok()?}))
+            })
+            .collect()
+    };
+    json!({
+        "cpu": {
+            "usage": {"total": num(cg, "cpuacct", "cpuacct.usage"), "percpu": percpu, "kernel": ticks("system"), "user": ticks("user")},
+            "throttling": {"periods": throttle.get("nr_periods"), "throttledPeriods": throttle.get("nr_throttled"), "throttledTime": throttle.get("throttled_time")}
+        },
+        "memory": {
+            "cache": kv(read(cg, "memory", "memory.stat")).get("cache"),
+            "usage": mem_entry("memory."),
+            "swap": mem_entry("memory.memsw."),
+            "kernel": mem_entry("memory.kmem."),
+            "raw": kv(read(cg, "memory", "memory.stat")),
+        },
+        "pids": {"current": num(cg, "pids", "pids.current"), "limit": pids_limit},
+        "blkio": {
+            "ioServiceBytesRecursive": blkio("blkio.throttle.io_service_bytes_recursive"),
+            "ioServicedRecursive": blkio("blkio.throttle.io_serviced_recursive"),
+        },
+        "hugetlb": {},
+    })
+}
+
+/// The number of OOM kills in the container's memory cgroup so far.
+fn oom_kills(cg: &Cgroup) -> u64 {
+    kv(read(cg, "memory", "memory.oom_control"))
+        .get("oom_kill")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+/// Parses "5s", "100ms", "1m" (Go durations as runc takes them).
+pub fn parse_interval(s: &str) -> Result<Duration> {
+    let (n, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let v: f64 = n
+        .parse()
+        .map_err(|_| anyhow!("--interval: invalid duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" | "" => v,
+        "m" => v * 60.0,
+        _ => return Err(anyhow!("--interval: invalid duration {s:?}")),
+    };
+    if secs <= 0.0 {
+        return Err(anyhow!("--interval: must be positive, got {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Prints events for container `id` until it stops (or once with `stats_once`).
+pub fn events(store: &Store, id: &str, stats_once: bool, interval: Duration) -> Result<()> {
+    state::validate_id(id)?;
+    let dir = store.dir(id);
+    let st = state::load(&dir).map_err(|_| anyhow!("container {id} does not exist"))?;
+    let mut out = std::io::stdout();
+    let line = |v: Value, out: &mut std::io::Stdout| -> Result<()> {
+        writeln!(out, "{v}")?;
+        out.flush()?;
+        Ok(())
+    };
+    if stats_once {
+        return line(
+            json!({"type": "stats", "id": id, "data": stats(&st.cgroup)}),
+            &mut out,
+        );
+    }
+    let mut ooms = oom_kills(&st.cgroup);
+    let tick = Duration::from_millis(50).min(interval);
+    let mut since = Duration::ZERO;
+    loop {
+        if st.status(&dir) == Status::Stopped || !dir.exists() {
+            return Ok(());
+        }
+        let now = oom_kills(&st.cgroup);
+        if now > ooms {
+            ooms = now;
+            line(json!({"type": "oom", "id": id}), &mut out)?;
+        }
+        if since >= interval {
+            since = Duration::ZERO;
+            line(
+                json!({"type": "stats", "id": id, "data": stats(&st.cgroup)}),
+                &mut out,
+            )?;
+        }
+        std::thread::sleep(tick);
+        since += tick;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_interval("100ms").unwrap(), Duration::from_millis(100));
+        assert_eq!(parse_interval("2").unwrap(), Duration::from_secs(2));
+        assert!(parse_interval("soon").is_err());
+        assert!(parse_interval("0s").is_err());
+    }
+}
