@@ -5,17 +5,6 @@ use bulkhead_container::resources_v2;
 use std::path::Path;
 use std::time::Duration;
 
-fn state(pid: u32) -> String {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    s.rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_string()
-}
-
 #[test]
 fn freeze_thaw_and_kill_through_the_v2_core_files() {
     let unified = Path::new("/sys/fs/cgroup/unified");
