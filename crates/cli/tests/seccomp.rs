@@ -84,7 +84,7 @@ fn bad_profiles_are_refused_with_the_field_named() {
         ),
         (
             json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]}),
-            "linux.seccomp.syscalls[0].action",
+            "linux.seccomp.listenerPath",
         ),
         (
             json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 7, "value": 1, "op": "SCMP_CMP_EQ"}]}]}),
@@ -104,4 +104,68 @@ fn bad_profiles_are_refused_with_the_field_named() {
         assert_eq!(stderr(&out).trim().lines().count(), 1);
         rt.assert_clean(&id, &b);
     }
+}
+
+/// SCMP_ACT_NOTIFY: the runtime sends the notify fd and the container state to listenerPath;
+/// the listener (here, the test) answers the call in place of the kernel.
+#[test]
+fn a_notify_listener_receives_the_fd_and_answers_a_call() {
+    use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
+    use std::os::fd::AsRawFd;
+    let rt = Rt::new();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "mkdir /tmp/notified && echo mkdir-said-ok; [ -d /tmp/notified ] || echo not-created",
+    ]);
+    b.set("/root/readonly", json!(false));
+    let sock = b.dir().join("listener.sock");
+    b.set(
+        "/linux/seccomp",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "from-the-test",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        }),
+    );
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let server = std::thread::spawn(move || {
+        // Bounded: a runtime that never connects fails the test instead of hanging it.
+        listener.set_nonblocking(true).unwrap();
+        let mut tries = 0;
+        let conn = loop {
+            match listener.accept() {
+                Ok((c, _)) => break c,
+                Err(_) if tries < 500 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("the runtime never connected to the listener: {e}"),
+            }
+        };
+        conn.set_nonblocking(false).unwrap();
+        let (fd, body) = bulkhead_linux::socket::recv_fd(&conn).unwrap();
+        let msg: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        // Answer the one call: "success", without creating anything.
+        let req = ScmpNotifReq::receive(fd.as_raw_fd()).unwrap();
+        ScmpNotifResp::new_val(req.id, 0, ScmpNotifRespFlags::empty())
+            .respond(fd.as_raw_fd())
+            .unwrap();
+        (msg, req.pid)
+    });
+    let id = unique("notify");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    let (msg, caller) = server.join().unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["mkdir-said-ok", "not-created"]
+    );
+    assert_eq!(msg["fds"], json!(["seccompFd"]));
+    assert_eq!(msg["metadata"], "from-the-test");
+    assert_eq!(msg["state"]["id"], id.as_str());
+    assert!(msg["pid"].as_i64().unwrap() > 0 && caller > 0, "{msg}");
+    rt.assert_clean(&id, &b);
 }

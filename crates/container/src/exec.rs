@@ -33,6 +33,8 @@ pub struct Exec<'a> {
     pub runtime: (u64, u64),
     /// The container's seccomp profile: an exec'd process gets it too.
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// Passes a seccomp notify fd on to the profile's listener.
+    pub listener: Option<&'a dyn Fn(i32, OwnedFd) -> std::result::Result<(), String>>,
 }
 
 /// Starts the process; returns its pid once it has executed its program.
@@ -73,7 +75,21 @@ pub fn exec(e: &Exec) -> Result<i32> {
 fn drive(e: &Exec, pid: i32, ch: &Channel) -> Result<()> {
     e.cgroup.add(pid)?;
     ch.send(sync::GO)?;
-    ch.expect(sync::READY)?;
+    loop {
+        match ch.recv()? {
+            Msg::Word(w) if w == sync::READY => break,
+            Msg::Word(w) if w == sync::SECCOMP => {
+                let fd = ch.recv_fd()?;
+                let l = e.listener.ok_or_else(|| {
+                    Error::Child("linux.seccomp: no listener for the notify fd".into())
+                })?;
+                l(pid, fd).map_err(Error::Child)?;
+            }
+            Msg::Word(w) => return Err(Error::Child(format!("sync: unexpected message {w:?}"))),
+            Msg::Failed(m) => return Err(Error::Child(m)),
+            Msg::Closed => return Err(Error::Child("exec process ended during set-up".into())),
+        }
+    }
     // The child's end is close-on-exec: end-of-file means the exec happened.
     match ch.recv()? {
         Msg::Closed => Ok(()),
@@ -122,6 +138,7 @@ fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel) -> Result<()> {
         sys::setresuid(0).ctx(|| "become root in the user namespace".into())?;
     }
     let opts = ProcessOpts {
+        channel: ch.0.try_clone().ok().map(crate::sync::Channel),
         console: e.console.as_ref().and_then(|c| c.try_clone().ok()),
         setgroups_allowed: !userns
             || std::fs::read_to_string("/proc/self/setgroups")

@@ -100,6 +100,7 @@ fn set_up(
         crate::attributes::personality(p)?;
     }
     let opts = ProcessOpts {
+        channel: ch.0.try_clone().ok().map(crate::sync::Channel),
         console: l.console.as_ref().and_then(|c| c.try_clone().ok()),
         setgroups_allowed: setgroups_allowed(userns),
         runtime: l.runtime,

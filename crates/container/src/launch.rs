@@ -21,6 +21,12 @@ pub trait Hooks {
     fn create_container(&self, pid: i32) -> std::result::Result<(), String>;
     /// startContainer: in the container, after `start`, just before the program is executed.
     fn start_container(&self, pid: i32) -> std::result::Result<(), String>;
+    /// The seccomp notify fd of the container's process, for linux.seccomp.listenerPath.
+    fn seccomp_listener(
+        &self,
+        pid: i32,
+        fd: std::os::fd::OwnedFd,
+    ) -> std::result::Result<(), String>;
 }
 
 /// Runs the container's program in place of exec: the sandbox class's sentry. Called in the
@@ -121,6 +127,10 @@ fn drive(l: &Launch, pid: i32, ch: &Channel, hooks: &dyn Hooks) -> Result<()> {
                 ch.send(sync::GO)?;
             }
             Msg::Word(w) if w == sync::READY => return Ok(()),
+            Msg::Word(w) if w == sync::SECCOMP => {
+                let fd = ch.recv_fd()?;
+                hooks.seccomp_listener(pid, fd).map_err(Error::Child)?;
+            }
             Msg::Word(w) => return Err(Error::Child(format!("sync: unexpected message {w:?}"))),
             Msg::Failed(e) => return Err(Error::Child(e)),
             Msg::Closed => return Err(Error::Child("container init exited during set-up".into())),

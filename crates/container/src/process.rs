@@ -32,6 +32,8 @@ pub struct ProcessOpts {
     pub runtime: (u64, u64),
     /// The container's `linux.seccomp`.
     pub seccomp: Option<LinuxSeccomp>,
+    /// The channel to the runtime, for the seccomp notify fd.
+    pub channel: Option<crate::sync::Channel>,
 }
 
 /// Session, terminal and rlimits: done while still privileged.
@@ -82,9 +84,21 @@ pub fn prepare(p: &Process, opts: &ProcessOpts) -> Result<Prepared> {
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities go (as runc does). With it, load it as late as possible (in `exec`), so the
     // runtime's own set-up calls are not filtered.
-    if !nnp {
+    // A profile with a notify rule is loaded now in any case: its fd must reach the runtime
+    // (and from there the listener) before the process is reported ready.
+    let notify = opts.seccomp.as_ref().is_some_and(seccomp::uses_notify);
+    if nnp && notify {
+        sys::set_no_new_privs().ctx(|| "process.noNewPrivileges".into())?;
+    }
+    if !nnp || notify {
         if let Some(s) = &opts.seccomp {
-            seccomp::load(s)?;
+            if let Some(fd) = seccomp::load(s)? {
+                let ch = opts.channel.as_ref().ok_or_else(|| {
+                    Error::Config("linux.seccomp: no runtime to pass the notify fd to".into())
+                })?;
+                ch.send(crate::sync::SECCOMP)?;
+                ch.send_fd("fd", &fd)?;
+            }
         }
     }
     credentials::switch_user(p.user(), &caps, opts.setgroups_allowed)?;
@@ -118,7 +132,11 @@ pub fn prepare(p: &Process, opts: &ProcessOpts) -> Result<Prepared> {
     }
     let path = exe::resolve(prog, &env)?;
     exe::check_not_runtime(&path, opts.runtime)?;
-    let late_seccomp = if nnp { opts.seccomp.clone() } else { None };
+    let late_seccomp = if nnp && !notify {
+        opts.seccomp.clone()
+    } else {
+        None
+    };
     Ok(Prepared {
         path,
         args,

@@ -10,7 +10,7 @@ use oci_spec::runtime::{
 };
 use std::str::FromStr;
 
-fn action(a: A, errno: Option<u32>, field: &str) -> Result<ScmpAction> {
+fn action(a: A, errno: Option<u32>) -> Result<ScmpAction> {
     let errno = errno.map(|e| e as i32).unwrap_or(libc::EPERM);
     Ok(match a {
         A::ScmpActKill | A::ScmpActKillThread => ScmpAction::KillThread,
@@ -20,11 +20,7 @@ fn action(a: A, errno: Option<u32>, field: &str) -> Result<ScmpAction> {
         A::ScmpActTrace => ScmpAction::Trace(errno as u16),
         A::ScmpActLog => ScmpAction::Log,
         A::ScmpActAllow => ScmpAction::Allow,
-        A::ScmpActNotify => {
-            return Err(Error::Config(format!(
-                "{field}: SCMP_ACT_NOTIFY is not supported yet"
-            )))
-        }
+        A::ScmpActNotify => ScmpAction::Notify,
     })
 }
 
@@ -49,14 +45,20 @@ pub struct Built {
 }
 
 pub fn build(s: &LinuxSeccomp) -> Result<Built> {
+    if s.default_action() == A::ScmpActNotify {
+        return Err(Error::Config(
+            "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default".into(),
+        ));
+    }
+    if uses_notify(s) && s.listener_path().is_none() {
+        return Err(Error::Config(
+            "linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY".into(),
+        ));
+    }
     let e = |what: String| {
         move |err: libseccomp::error::SeccompError| Error::Config(format!("{what}: {err}"))
     };
-    let default = action(
-        s.default_action(),
-        s.default_errno_ret(),
-        "linux.seccomp.defaultAction",
-    )?;
+    let default = action(s.default_action(), s.default_errno_ret())?;
     let mut f = ScmpFilterContext::new(default).map_err(e("linux.seccomp".into()))?;
     // no_new_privs is the config's business (process.noNewPrivileges), not libseccomp's.
     f.set_ctl_nnp(false).map_err(e("linux.seccomp".into()))?;
@@ -79,7 +81,7 @@ pub fn build(s: &LinuxSeccomp) -> Result<Built> {
     let mut unknown = Vec::new();
     for (i, rule) in s.syscalls().as_deref().unwrap_or(&[]).iter().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
-        let act = action(rule.action(), rule.errno_ret(), &format!("{field}.action"))?;
+        let act = action(rule.action(), rule.errno_ret())?;
         if act == default {
             continue; // libseccomp refuses a rule that repeats the default
         }
@@ -127,11 +129,36 @@ pub fn build(s: &LinuxSeccomp) -> Result<Built> {
     Ok(Built { filter: f, unknown })
 }
 
-/// Builds and loads the filter into the calling process.
-pub fn load(s: &LinuxSeccomp) -> Result<()> {
+/// Whether a rule hands calls to a user-space listener.
+pub fn uses_notify(s: &LinuxSeccomp) -> bool {
+    s.syscalls()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .any(|r| r.action() == A::ScmpActNotify)
+}
+
+/// Builds and loads the filter into the calling process; returns the notify fd when a rule
+/// uses SCMP_ACT_NOTIFY (the runtime passes it to the listener).
+pub fn load(s: &LinuxSeccomp) -> Result<Option<std::os::fd::OwnedFd>> {
     let built = build(s)?;
     built
         .filter
         .load()
-        .map_err(|err| Error::Config(format!("linux.seccomp: load the filter: {err}")))
+        .map_err(|err| Error::Config(format!("linux.seccomp: load the filter: {err}")))?;
+    if !uses_notify(s) {
+        return Ok(None);
+    }
+    let fd = built
+        .filter
+        .get_notify_fd()
+        .map_err(|err| Error::Config(format!("linux.seccomp: notify fd: {err}")))?;
+    Ok(Some(owned(fd)))
+}
+
+fn owned(fd: i32) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: libseccomp hands over a fresh notify fd that the filter context does not close
+    // (it lives until we close it), so it is ours to own.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
 }

@@ -11,6 +11,8 @@ pub const GO: &str = "go";
 pub const HOOKS: &str = "hooks";
 /// Child to parent: set-up is done; the process waits for `start` (or is about to exec).
 pub const READY: &str = "ready";
+/// Child to parent, with an fd: the seccomp notify fd, for the runtime to pass to the listener.
+pub const SECCOMP: &str = "seccomp";
 const ERROR_PREFIX: &str = "error:";
 
 pub struct Channel(pub OwnedFd);
@@ -26,6 +28,19 @@ pub enum Msg {
 impl Channel {
     pub fn send(&self, word: &str) -> Result<()> {
         socket::send(&self.0, word.as_bytes()).ctx(|| "sync: send".into())
+    }
+
+    /// Sends `word` with an fd attached (SCM_RIGHTS).
+    pub fn send_fd(&self, word: &str, fd: &impl std::os::fd::AsRawFd) -> Result<()> {
+        socket::send_fd(&self.0, word.as_bytes(), fd.as_raw_fd()).ctx(|| "sync: send fd".into())
+    }
+
+    /// Receives the seccomp notify fd that follows a SECCOMP word... the word and the fd travel
+    /// together, so this is only called when the peer said it would send one.
+    pub fn recv_fd(&self) -> Result<OwnedFd> {
+        socket::recv_fd(&self.0)
+            .map(|(fd, _)| fd)
+            .ctx(|| "sync: receive fd".into())
     }
 
     pub fn send_error(&self, msg: &str) {

@@ -3,7 +3,6 @@
 use crate::cvt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
 
 /// A connected pair of SOCK_SEQPACKET sockets (message boundaries kept), both close-on-exec.
 pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -54,7 +53,7 @@ pub fn recv(sock: &impl AsRawFd) -> io::Result<Vec<u8>> {
 
 /// Sends `fd` over a unix socket with `data` as the message body, as runc does for the console
 /// (the body is the terminal's name).
-pub fn send_fd(sock: &UnixStream, data: &[u8], fd: RawFd) -> io::Result<()> {
+pub fn send_fd(sock: &impl AsRawFd, data: &[u8], fd: RawFd) -> io::Result<()> {
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
     let mut cbuf = vec![0u8; space];
     let body: &[u8] = if data.is_empty() { b"\0" } else { data };
@@ -81,7 +80,7 @@ pub fn send_fd(sock: &UnixStream, data: &[u8], fd: RawFd) -> io::Result<()> {
 }
 
 /// Receives one fd sent with `send_fd`; returns it with the message body.
-pub fn recv_fd(sock: &UnixStream) -> io::Result<(OwnedFd, Vec<u8>)> {
+pub fn recv_fd(sock: &impl AsRawFd) -> io::Result<(OwnedFd, Vec<u8>)> {
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
     let mut cbuf = vec![0u8; space];
     let mut body = vec![0u8; 4096];

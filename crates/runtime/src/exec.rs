@@ -56,6 +56,16 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
         sys::set_child_subreaper().context("become a subreaper")?;
         sys::block_all_signals().context("block signals")?;
     }
+    let state_json = serde_json::to_string(&st.oci(Status::Running)).unwrap_or_default();
+    let listener = |pid: i32, fd: std::os::fd::OwnedFd| -> std::result::Result<(), String> {
+        let s = st
+            .config
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().clone())
+            .ok_or("linux.seccomp: missing")?;
+        crate::hooks::send_to_listener(&s, &state_json, pid, fd)
+    };
     let e = Exec {
         init_pid: st.pid,
         process: &process,
@@ -64,6 +74,7 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
         preserve_fds: o.preserve_fds,
         runtime: exe::runtime_identity().context("stat /proc/self/exe")?,
         seccomp: st.config.linux().as_ref().and_then(|l| l.seccomp().clone()),
+        listener: Some(&listener),
     };
     let pid = exec::exec(&e)?;
     let master = match own.as_ref().map(OwnConsole::receive).transpose() {

@@ -122,6 +122,17 @@ impl bulkhead_container::launch::Hooks for ContainerHooks<'_> {
         )
     }
 
+    fn seccomp_listener(&self, pid: i32, fd: std::os::fd::OwnedFd) -> Result<(), String> {
+        let seccomp = self
+            .state
+            .config
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().clone())
+            .ok_or("linux.seccomp: missing")?;
+        send_to_listener(&seccomp, &self.json(pid, Status::Creating), pid, fd)
+    }
+
     fn start_container(&self, pid: i32) -> Result<(), String> {
         run(
             "startContainer",
@@ -129,4 +140,36 @@ impl bulkhead_container::launch::Hooks for ContainerHooks<'_> {
             &self.json(pid, Status::Created),
         )
     }
+}
+
+/// Sends the container process state and the seccomp notify fd to listenerPath, as the runtime
+/// spec's "containerProcessState" message (one JSON document, the fd by SCM_RIGHTS).
+pub fn send_to_listener(
+    seccomp: &oci_spec::runtime::LinuxSeccomp,
+    state_json: &str,
+    pid: i32,
+    fd: std::os::fd::OwnedFd,
+) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let path = seccomp
+        .listener_path()
+        .as_ref()
+        .ok_or("linux.seccomp.listenerPath: missing")?;
+    let sock = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
+        format!(
+            "linux.seccomp.listenerPath {}: {}",
+            path.display(),
+            crate::config::io_msg(&e)
+        )
+    })?;
+    let state: serde_json::Value = serde_json::from_str(state_json).map_err(|e| e.to_string())?;
+    let msg = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": seccomp.listener_metadata().clone().unwrap_or_default(),
+        "state": state,
+    });
+    bulkhead_linux::socket::send_fd(&sock, msg.to_string().as_bytes(), fd.as_raw_fd())
+        .map_err(|e| format!("linux.seccomp.listenerPath {}: send: {e}", path.display()))
 }
