@@ -278,66 +278,16 @@ fn podman_interactive_terminal() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     require_root();
     podman_image();
-    let tmux = which("tmux");
     let mut screens = Vec::new();
-    for (name, rt) in runtimes() {
-        let session = unique("bh-it");
+    for (_, rt) in runtimes() {
         let cmd = format!("podman --runtime {rt} --cgroup-manager cgroupfs run -it --rm {} {IMAGE} sh; echo EXIT=$?; sleep 60", ULIMITS.join(" "));
-        assert!(Command::new(&tmux)
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                "100",
-                "-y",
-                "30",
-                &cmd
-            ])
-            .status()
-            .unwrap()
-            .success());
-        let screen = |s: &str| {
-            String::from_utf8_lossy(
-                &Command::new(&tmux)
-                    .args(["capture-pane", "-p", "-t", s])
-                    .output()
-                    .unwrap()
-                    .stdout,
-            )
-            .into_owned()
-        };
-        wait_for(
-            || screen(&session).contains("/ #"),
-            &format!("{name}: shell prompt"),
-        );
-        Command::new(&tmux)
-            .args([
-                "send-keys",
-                "-t",
-                &session,
-                "echo tty=$(tty) sum=$((6*7)); stty size",
-                "Enter",
-            ])
-            .status()
-            .unwrap();
-        wait_for(
-            || screen(&session).contains("sum=42"),
-            &format!("{name}: command output"),
-        );
-        Command::new(&tmux)
-            .args(["send-keys", "-t", &session, "exit 3", "Enter"])
-            .status()
-            .unwrap();
-        wait_for(
-            || screen(&session).contains("EXIT="),
-            &format!("{name}: exit"),
-        );
-        let text = screen(&session);
-        let _ = Command::new(&tmux)
-            .args(["kill-session", "-t", &session])
-            .status();
+        let term = Tmux::start(&cmd, 100, 30);
+        term.wait_for("/ #");
+        term.send_line("echo tty=$(tty) sum=$((6*7)); stty size");
+        term.wait_for("sum=42");
+        term.send_line("exit 3");
+        term.wait_for("EXIT=");
+        let text = term.screen();
         let lines: Vec<String> = text
             .lines()
             .filter(|l| {

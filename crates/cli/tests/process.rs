@@ -212,75 +212,28 @@ fn foreground_run_and_exec_carry_the_terminal() {
     let rt = Rt::new();
     let mut b = Bundle::new(&["sh"]);
     b.set("/process/terminal", json!(true));
-    let tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let screen = |s: &str| {
-        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", s]).stdout).into_owned()
-    };
-    let wait = |s: &str, what: &str| {
-        for _ in 0..200 {
-            if screen(s).contains(what) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("never saw {what:?} on screen:\n{}", screen(s));
-    };
     let id = unique("fgtty");
     let bin_root = format!("{BIN} --root {}", rt.root.0.display());
-    let session = unique("bh-run");
-    let cmd = format!(
-        "{bin_root} run --bundle {} {id}; echo EXIT=$?; sleep 60",
-        b.dir().display()
+    let run = Tmux::start(
+        &format!(
+            "{bin_root} run --bundle {} {id}; echo EXIT=$?; sleep 60",
+            b.dir().display()
+        ),
+        80,
+        24,
     );
-    assert!(tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &cmd
-    ])
-    .status
-    .success());
-    wait(&session, "/ #");
+    run.wait_for("/ #");
     // exec -t into the same container, from a second terminal.
-    let session2 = unique("bh-exec");
-    let cmd2 =
-        format!("{bin_root} exec -t {id} sh -c 'tty; stty size; exit 6'; echo EXEC=$?; sleep 60");
-    assert!(tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session2,
-        "-x",
-        "70",
-        "-y",
-        "20",
-        &cmd2
-    ])
-    .status
-    .success());
-    wait(&session2, "EXEC=");
-    let exec_screen = screen(&session2);
-    tmux(&[
-        "send-keys",
-        "-t",
-        &session,
-        "echo sum=$((6*7)); stty size; exit 4",
-        "Enter",
-    ]);
-    wait(&session, "EXIT=");
-    let run_screen = screen(&session);
-    tmux(&["kill-session", "-t", &session]);
-    tmux(&["kill-session", "-t", &session2]);
+    let exec = Tmux::start(
+        &format!("{bin_root} exec -t {id} sh -c 'tty; stty size; exit 6'; echo EXEC=$?; sleep 60"),
+        70,
+        20,
+    );
+    exec.wait_for("EXEC=");
+    let exec_screen = exec.screen();
+    run.send_line("echo sum=$((6*7)); stty size; exit 4");
+    run.wait_for("EXIT=");
+    let run_screen = run.screen();
     assert!(
         exec_screen.contains("/dev/pts/1")
             && exec_screen.contains("20 70")

@@ -349,50 +349,20 @@ fn interactive_shell_through_a_terminal() {
     let mut b = Bundle::new(&["sh"]);
     sandboxed(&mut b);
     b.set("/process/terminal", json!(true));
-    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().unwrap();
-    let screen = |s: &str| {
-        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", s]).stdout).into_owned()
-    };
-    let wait = |s: &str, what: &str| {
-        for _ in 0..200 {
-            if screen(s).contains(what) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("never saw {what:?}:\n{}", screen(s));
-    };
     let id = unique("sbx-tty");
-    let session = unique("bh-sbx");
-    let cmd = format!(
-        "{BIN} --root {} run --bundle {} {id}; echo EXIT=$?; sleep 60",
-        rt.root.0.display(),
-        b.dir().display()
+    let term = Tmux::start(
+        &format!(
+            "{BIN} --root {} run --bundle {} {id}; echo EXIT=$?; sleep 60",
+            rt.root.0.display(),
+            b.dir().display()
+        ),
+        80,
+        24,
     );
-    assert!(tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &cmd
-    ])
-    .status
-    .success());
-    wait(&session, "/ #");
-    tmux(&[
-        "send-keys",
-        "-t",
-        &session,
-        "echo sum=$((6*7)); read -r l < /etc/os-release; echo $l; exit 4",
-        "Enter",
-    ]);
-    wait(&session, "EXIT=");
-    let text = screen(&session);
-    tmux(&["kill-session", "-t", &session]);
+    term.wait_for("/ #");
+    term.send_line("echo sum=$((6*7)); read -r l < /etc/os-release; echo $l; exit 4");
+    term.wait_for("EXIT=");
+    let text = term.screen();
     assert!(
         text.contains("sum=42")
             && text.contains("NAME=\"busybox test rootfs\"")

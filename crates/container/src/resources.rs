@@ -38,7 +38,7 @@ fn need(cg: &Cgroup, controller: &str, field: &str) -> Result<PathBuf> {
 }
 
 /// Writes `value` to `file` in `dir`; a missing file means the host does not support it.
-fn set(dir: &Path, file: &str, value: impl ToString, field: &str) -> Result<()> {
+pub(crate) fn set(dir: &Path, file: &str, value: impl ToString, field: &str) -> Result<()> {
     let path = dir.join(file);
     if !path.exists() {
         return Err(Error::Config(format!(

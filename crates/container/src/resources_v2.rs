@@ -3,20 +3,10 @@
 //! blkio weight). This host keeps its controllers on v1, so these are checked against a fake
 //! v2 tree in unit tests; the v2 core files (cgroup.freeze, cgroup.kill) are used for real.
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
+use crate::resources::set;
 use oci_spec::runtime::LinuxResources;
 use std::path::Path;
-
-fn set(dir: &Path, file: &str, value: impl ToString, field: &str) -> Result<()> {
-    let path = dir.join(file);
-    if !path.exists() {
-        return Err(Error::Config(format!(
-            "{field}: not supported by this host (no {file})"
-        )));
-    }
-    let v = value.to_string();
-    std::fs::write(&path, &v).ctx(|| format!("{field}: write {v} to {file}"))
-}
 
 /// runc's conversion of cgroup v1 cpu.shares (2..262144) to v2 cpu.weight (1..10000).
 pub fn shares_to_weight(shares: u64) -> u64 {

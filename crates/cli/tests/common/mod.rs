@@ -347,3 +347,66 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A program in a real terminal: a tmux session, killed on drop.
+pub struct Tmux {
+    pub session: String,
+}
+
+impl Tmux {
+    pub fn start(cmd: &str, cols: u16, rows: u16) -> Tmux {
+        let session = unique("bh-tmux");
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                &cols.to_string(),
+                "-y",
+                &rows.to_string(),
+                cmd,
+            ])
+            .status()
+            .expect("tmux (the CI installs it)")
+            .success();
+        assert!(ok, "tmux new-session");
+        Tmux { session }
+    }
+
+    pub fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits (bounded) until the screen shows `what`.
+    pub fn wait_for(&self, what: &str) {
+        for _ in 0..300 {
+            if self.screen().contains(what) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("never saw {what:?} on the screen:\n{}", self.screen());
+    }
+
+    /// Types a line.
+    pub fn send_line(&self, line: &str) {
+        Command::new("tmux")
+            .args(["send-keys", "-t", &self.session, line, "Enter"])
+            .status()
+            .unwrap();
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
