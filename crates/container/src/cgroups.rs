@@ -161,6 +161,23 @@ fn own_path(proc_cgroup: &str, key: &str) -> PathBuf {
 }
 
 impl Cgroup {
+    /// Rootless: a hierarchy this user may not write to is dropped instead of failing, as
+    /// runc's rootless cgroup manager does; the container then runs in the caller's cgroups.
+    pub fn drop_unwritable(&mut self) {
+        self.dirs.retain(|(h, dir)| {
+            let mut d = dir.as_path();
+            while !d.exists() && d != h.mountpoint {
+                d = d.parent().unwrap_or(&h.mountpoint);
+            }
+            let c = match bulkhead_linux::cstr(d) {
+                Ok(c) => c,
+                Err(_) => return false,
+            };
+            // SAFETY: `c` is NUL-terminated and outlives the call.
+            unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+        });
+    }
+
     /// Creates the directories, recording the ones that did not exist yet.
     pub fn create(&mut self) -> Result<()> {
         for (h, dir) in &self.dirs {

@@ -43,11 +43,14 @@ fn set_up(
     hooks: &dyn Hooks,
     start_conn: &mut Option<UnixStream>,
 ) -> Result<Never> {
-    // Until exec, no process of the container may open our /proc/<pid>/exe, mem or fds.
-    sys::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     // If the runtime dies during set-up, so do we; cleared once we are ready.
     sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    // The runtime writes our uid/gid maps first: while we are dumpable our /proc files belong
+    // to our owner, which an unprivileged (rootless) runtime needs. Nothing else is in our new
+    // namespaces yet to look at us.
     let host_pid = ch.expect_pid()?;
+    // Until exec, no process of the container may open our /proc/<pid>/exe, mem or fds.
+    sys::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     let userns = l.ns.has(T::User);
     if l.ns.creates(T::User) {
         sys::setresgid(0).ctx(|| "become root in the user namespace (gid)".into())?;

@@ -155,6 +155,12 @@ fn write_id_map(pid: i32, file: &str, maps: &[LinuxIdMapping]) -> Result<()> {
         .iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
         .collect();
+    // An unprivileged runtime (rootless) may write a gid_map only once setgroups is denied.
+    // SAFETY: geteuid cannot fail.
+    if file == "gid_map" && unsafe { libc::geteuid() } != 0 {
+        std::fs::write(format!("/proc/{pid}/setgroups"), "deny")
+            .ctx(|| format!("{field}: write /proc/{pid}/setgroups"))?;
+    }
     std::fs::write(format!("/proc/{pid}/{file}"), text)
         .ctx(|| format!("{field}: write /proc/{pid}/{file}"))
 }

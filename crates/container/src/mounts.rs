@@ -148,8 +148,9 @@ pub fn mount_entry(root: &impl AsRawFd, m: &Mount, ctx: &MountContext) -> Result
                 None,
             )
             .ctx(|| format!("mounts: bind /sys on {}", dest.display()))?;
+            let (_fd, mounted) = reopen(root, dest)?;
             remount(
-                &target_path,
+                &mounted,
                 libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
                 dest,
             )?;
@@ -217,7 +218,14 @@ fn reopen(root: &impl AsRawFd, dest: &Path) -> Result<(std::os::fd::OwnedFd, Pat
 /// Remounts a bind mount with `flags`, keeping the locked flags the mount already has.
 pub fn remount(path: &Path, flags: u64, dest: &Path) -> Result<()> {
     let existing = sys::mount_flags_of(path).unwrap_or(0);
-    let keep = existing & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY);
+    // In a user namespace the kernel refuses a remount that would clear a locked flag:
+    // nosuid/nodev/noexec/ro and the atime mode carry over unless asked for anew.
+    let atime = libc::MS_NOATIME | libc::MS_NODIRATIME | libc::MS_RELATIME | libc::MS_STRICTATIME;
+    let mut keep =
+        existing & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY);
+    if flags & atime == 0 {
+        keep |= existing & atime;
+    }
     sys::mount(
         None,
         path,

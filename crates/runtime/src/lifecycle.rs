@@ -136,6 +136,19 @@ fn create_locked(
     };
     locked.save(&st)?;
     let t0 = Instant::now();
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        cgroup.drop_unwritable();
+        let limits = linux.and_then(|l| l.resources().as_ref()).is_some_and(|r| {
+            r.memory().is_some()
+                || r.cpu().is_some()
+                || r.pids().is_some()
+                || r.block_io().is_some()
+        });
+        if limits && cgroup.dirs.is_empty() {
+            bail!("linux.resources: a rootless container cannot have limits without a cgroup it may write to");
+        }
+    }
     cgroup.create()?;
     if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
         let extra: Vec<String> = linux
