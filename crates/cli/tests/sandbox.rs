@@ -41,19 +41,20 @@ fn probe(dest: &Path) {
     assert!(st.success(), "gcc -static probe.c");
 }
 
-#[test]
-fn busybox_programs_behave_as_in_the_container_class() {
-    let mut b = Bundle::new(&["true"]);
-    std::fs::write(
-        b.rootfs().join("hello.sh"),
-        "#!/bin/sh\necho \"script $0 $1\"\nexit 6\n",
-    )
-    .unwrap();
+/// An executable script at the root of the bundle's rootfs.
+fn script(b: &Bundle, name: &str, text: &str) {
+    std::fs::write(b.rootfs().join(name), text).unwrap();
     std::fs::set_permissions(
-        b.rootfs().join("hello.sh"),
+        b.rootfs().join(name),
         std::fs::Permissions::from_mode(0o755),
     )
     .unwrap();
+}
+
+#[test]
+fn busybox_programs_behave_as_in_the_container_class() {
+    let mut b = Bundle::new(&["true"]);
+    script(&b, "hello.sh", "#!/bin/sh\necho \"script $0 $1\"\nexit 6\n");
     for args in [
         vec!["echo", "hello", "sandbox"],
         vec!["cat", "/etc/os-release"],
@@ -115,16 +116,7 @@ fn dynamically_linked_coreutils_behave_as_in_the_container_class() {
     let mut b = Bundle::new(&["true"]);
     std::fs::remove_dir_all(b.rootfs()).unwrap();
     dynamic_rootfs(&b.rootfs());
-    std::fs::write(
-        b.rootfs().join("script"),
-        "#!/bin/sh\necho \"dash says $((2+3))\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        b.rootfs().join("script"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    script(&b, "script", "#!/bin/sh\necho \"dash says $((2+3))\"\n");
     for args in [
         vec!["echo", "hello"],
         vec!["cat", "/etc/os-release"],
