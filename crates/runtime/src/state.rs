@@ -249,9 +249,11 @@ impl Locked {
     /// Writes the state atomically: a reader sees the old or the new file, never a torn one.
     pub fn save(&self, state: &State) -> Result<()> {
         let tmp = self.dir.join(".state.json.tmp");
+        // One write: serde_json writes token by token, which on an unbuffered file is
+        // thousands of system calls for a config-sized state.
+        let bytes = serde_json::to_vec(state)?;
         let mut f = File::create(&tmp).with_context(|| format!("write {}", tmp.display()))?;
-        serde_json::to_writer(&mut f, state)?;
-        f.flush()?;
+        f.write_all(&bytes)?;
         std::fs::rename(&tmp, self.dir.join(STATE_FILE)).context("replace state.json")?;
         Ok(())
     }
