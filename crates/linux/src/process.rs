@@ -104,19 +104,26 @@ impl Exit {
     }
 }
 
-/// Waits for `pid` to end; retries on EINTR.
-pub fn wait_pid(pid: i32) -> io::Result<Exit> {
+/// waitpid(2), retried on EINTR; returns the raw status.
+pub fn waitpid_status(pid: i32, flags: i32) -> io::Result<i32> {
     loop {
         let mut status = 0;
         // SAFETY: `status` is a valid out pointer for the duration of the call.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
+        let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+        if r >= 0 {
+            return Ok(status);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
             return Err(e);
         }
+    }
+}
+
+/// Waits for `pid` to end.
+pub fn wait_pid(pid: i32) -> io::Result<Exit> {
+    loop {
+        let status = waitpid_status(pid, 0)?;
         if libc::WIFEXITED(status) {
             return Ok(Exit::Code(libc::WEXITSTATUS(status)));
         }

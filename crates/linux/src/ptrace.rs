@@ -59,16 +59,8 @@ pub enum Stop {
 /// Waits for `pid` (a traced child) to stop or end.
 pub fn wait(pid: i32) -> io::Result<Stop> {
     loop {
-        let mut status = 0;
-        // SAFETY: `status` is a valid out pointer; __WALL also waits for clone children.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return Err(e);
-        }
+        // __WALL: clone children too.
+        let status = crate::process::waitpid_status(pid, libc::__WALL)?;
         if libc::WIFEXITED(status) {
             return Ok(Stop::Exited(libc::WEXITSTATUS(status)));
         }

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
 /// What an open file is.
@@ -397,19 +397,11 @@ pub fn dirents(entries: &[(String, u8)], pos: usize, cap: usize) -> (Vec<u8>, us
     (out, i)
 }
 
-/// Wraps a raw host fd (the sentry's stdio) without owning it.
+/// Whether one of the sentry's own stdio fds is a terminal.
 pub fn stdio_is_tty(fd: RawFd) -> bool {
     // SAFETY: isatty only queries the fd.
     unsafe { libc::isatty(fd) == 1 }
 }
-
-#[allow(dead_code)]
-fn owned(fd: RawFd) -> OwnedFd {
-    // SAFETY: only called on fds that are fresh and owned by the caller.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
-pub use procfs::DT_DIR;
 
 #[cfg(test)]
 mod tests {
