@@ -165,6 +165,7 @@ impl From<&ExecArgs> for ExecOpts {
             caps: e.cap.clone(),
             preserve_fds: e.preserve_fds,
             no_new_privs: e.no_new_privs,
+            process_spec: None,
         }
     }
 }

@@ -2,15 +2,13 @@
 //! bulkhead exactly as they drive runc, and get the same output and exit codes.
 
 mod common;
+use common::clients::*;
 use common::*;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
 
 /// podman and containerd state is machine-wide: run these tests one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-const IMAGE: &str = "localhost/bulkhead-test:busybox";
 /// This machine lacks CAP_SYS_RESOURCE: podman's default of raising RLIMIT_NOFILE fails.
 const ULIMITS: [&str; 4] = [
     "--ulimit",
@@ -21,48 +19,6 @@ const ULIMITS: [&str; 4] = [
 
 fn runtimes() -> [(&'static str, String); 2] {
     [("runc", which("runc")), ("bulkhead", BIN.to_string())]
-}
-
-fn which(prog: &str) -> String {
-    let out = Command::new("sh")
-        .args(["-c", &format!("command -v {prog}")])
-        .output()
-        .unwrap();
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        !p.is_empty(),
-        "{prog} is not installed (the CI installs it)"
-    );
-    p
-}
-
-fn run(cmd: &mut Command) -> Output {
-    capture(std::mem::replace(cmd, Command::new("true")))
-}
-
-/// Imports a busybox image into podman's store (once per test run).
-fn podman_image() -> PathBuf {
-    let dir = std::env::temp_dir().join("bulkhead-test-image");
-    let tar = dir.join("rootfs.tar");
-    if !tar.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        make_rootfs(&dir.join("rootfs"));
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(dir.join("rootfs"))
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    let out = run(Command::new("podman")
-        .args(["import", "-q", "-c", "ENV PATH=/bin"])
-        .arg(&tar)
-        .arg(IMAGE));
-    assert!(out.status.success(), "podman import: {}", stderr(&out));
-    dir
 }
 
 fn podman(runtime: &str, args: &[&str]) -> Output {
@@ -306,100 +262,12 @@ fn podman_interactive_terminal() {
     assert_eq!(screens[1], ["tty=/dev/pts/0 sum=42", "30 100", "EXIT=3"]);
 }
 
-fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
-    for _ in 0..300 {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// A private containerd, stopped on drop.
-struct Containerd {
-    child: Child,
-    dir: TempDir,
-}
-
-impl Containerd {
-    fn start() -> Containerd {
-        let dir = TempDir::new("containerd");
-        let d = &dir.0;
-        let config = format!(
-            "version = 2\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n[grpc]\n  address = \"{r}/c.sock\"\n[ttrpc]\n  address = \"{r}/c.sock.ttrpc\"\n[debug]\n  address = \"{r}/debug.sock\"\n[metrics]\n  address = \"\"\n",
-            r = d.display()
-        );
-        std::fs::write(d.join("config.toml"), config).unwrap();
-        let log = std::fs::File::create(d.join("log")).unwrap();
-        let child = Command::new(which("containerd"))
-            .arg("--config")
-            .arg(d.join("config.toml"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let c = Containerd { child, dir };
-        wait_for(
-            || c.ctr(&["version"]).status.success(),
-            "containerd to start",
-        );
-        c
-    }
-
-    fn sock(&self) -> PathBuf {
-        self.dir.0.join("c.sock")
-    }
-
-    fn ctr(&self, args: &[&str]) -> Output {
-        run(Command::new("ctr")
-            .arg("--address")
-            .arg(self.sock())
-            .args(["--namespace", "bulkhead-test"])
-            .args(args)
-            .stdin(Stdio::null()))
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // containerd leaves its overlay snapshots mounted under its root.
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let root = self.dir.0.to_string_lossy().into_owned();
-        let mut points: Vec<&str> = mounts
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|m| m.starts_with(&root))
-            .collect();
-        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for p in points {
-            let _ = Command::new("umount").arg("-l").arg(p).status();
-        }
-    }
-}
-
 #[test]
 fn containerd_runc_shim_drives_bulkhead_like_runc() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     require_root();
-    podman_image();
     let c = Containerd::start();
-    let archive = c.dir.0.join("image.tar");
-    let saved = run(Command::new("podman")
-        .args(["save", "--format", "oci-archive", "-o"])
-        .arg(&archive)
-        .arg(IMAGE));
-    assert!(saved.status.success(), "podman save: {}", stderr(&saved));
-    let imp = c.ctr(&[
-        "images",
-        "import",
-        "--base-name",
-        "localhost/bulkhead-test",
-        archive.to_str().unwrap(),
-    ]);
-    assert!(imp.status.success(), "ctr import: {}", stderr(&imp));
+    c.import_image("bulkhead-test");
     let image = "localhost/bulkhead-test:busybox";
     let mut seen = Vec::new();
     for (name, rt) in runtimes() {

@@ -67,6 +67,20 @@ pub fn clone_fork(flags: u64, cgroup_fd: Option<i32>) -> io::Result<Forked> {
     }
 }
 
+/// fork(2) through the C library, for a multi-threaded caller (the shim): unlike a raw clone,
+/// glibc's fork runs its atfork handlers, so the allocator's locks are usable in the child.
+/// The child holds only the calling thread; it must not touch locks other threads may hold
+/// (it runs one runtime operation and leaves with `exit_now`).
+pub fn fork_threaded() -> io::Result<Forked> {
+    // SAFETY: fork has no memory preconditions; the child's restrictions are documented above
+    // and kept by the one caller.
+    match unsafe { libc::fork() } {
+        0 => Ok(Forked::Child),
+        pid if pid > 0 => Ok(Forked::Parent(pid)),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
 /// clone(2) for kernels without clone3 (before 5.3).
 fn clone_fork_legacy(flags: u64) -> io::Result<Forked> {
     // SAFETY: as for clone3: no CLONE_VM, null stack, so the child runs on a copy of our memory.
@@ -147,6 +161,29 @@ pub fn try_wait_any() -> Option<(i32, Exit)> {
         Some((r, Exit::Signal(libc::WTERMSIG(status))))
     } else {
         None
+    }
+}
+
+/// Waits for any child to end, blocking; `None` when there is no child at all (ECHILD).
+pub fn wait_any() -> io::Result<Option<(i32, Exit)>> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer for the duration of the call.
+        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ECHILD) => return Ok(None),
+                _ => return Err(e),
+            }
+        }
+        if libc::WIFEXITED(status) {
+            return Ok(Some((r, Exit::Code(libc::WEXITSTATUS(status)))));
+        }
+        if libc::WIFSIGNALED(status) {
+            return Ok(Some((r, Exit::Signal(libc::WTERMSIG(status)))));
+        }
     }
 }
 

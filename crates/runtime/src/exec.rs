@@ -29,10 +29,33 @@ pub struct ExecOpts {
     pub caps: Vec<String>,
     pub preserve_fds: u32,
     pub no_new_privs: bool,
+    /// The process as a value (the shim's exec request) instead of a file or the command line.
+    pub process_spec: Option<Process>,
 }
 
 /// Runs the process; returns its exit status (0 when detached).
 pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
+    let (pid, master) = spawn(store, o)?;
+    if o.detach {
+        return Ok(0);
+    }
+    match master {
+        Some(m) => tty::proxy_and_wait(pid, m),
+        None => forward_and_wait(pid),
+    }
+}
+
+/// Starts the process detached (a terminal goes to `console_socket`); returns its pid.
+pub fn exec_detached(store: &Store, o: &ExecOpts) -> Result<i32> {
+    let o = ExecOpts {
+        detach: true,
+        ..o.clone()
+    };
+    Ok(spawn(store, &o)?.0)
+}
+
+/// Everything up to a running process: its pid, and the terminal when it is ours to carry.
+fn spawn(store: &Store, o: &ExecOpts) -> Result<(i32, Option<std::os::fd::OwnedFd>)> {
     state::validate_id(&o.id)?;
     let dir = store.dir(&o.id);
     let st = state::load(&dir).map_err(|_| anyhow!("container {} does not exist", o.id))?;
@@ -87,18 +110,16 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
     if let Some(p) = &o.pid_file {
         state::write_pid_file(p, pid)?;
     }
-    if o.detach {
-        return Ok(0);
-    }
-    match master {
-        Some(m) => tty::proxy_and_wait(pid, m),
-        None => forward_and_wait(pid),
-    }
+    Ok((pid, master))
 }
 
 fn build_process(spec: &oci_spec::runtime::Spec, o: &ExecOpts) -> Result<Process> {
     if let Some(file) = &o.process {
         return config::load_process(file);
+    }
+    if let Some(p) = &o.process_spec {
+        config::validate_process(p)?;
+        return Ok(p.clone());
     }
     if o.args.is_empty() {
         bail!("exec: a command to run is required (or --process)");

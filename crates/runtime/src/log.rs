@@ -13,6 +13,8 @@ pub enum Format {
 
 struct Logger {
     file: Option<File>,
+    /// Where a host process with a logger of its own (the shim) wants the messages.
+    sink: Option<fn(&str, &str)>,
     format: Format,
     debug: bool,
 }
@@ -27,10 +29,21 @@ pub fn init(path: Option<&str>, format: Format, debug: bool) -> std::io::Result<
     };
     let _ = LOGGER.set(Mutex::new(Logger {
         file,
+        sink: None,
         format,
         debug,
     }));
     Ok(())
+}
+
+/// Sends every message to `sink(level, message)` instead of a file or stderr.
+pub fn init_sink(sink: fn(&str, &str), debug: bool) {
+    let _ = LOGGER.set(Mutex::new(Logger {
+        file: None,
+        sink: Some(sink),
+        format: Format::Text,
+        debug,
+    }));
 }
 
 /// Whether a log file was given (errors then also go there, besides the one line on stderr).
@@ -50,6 +63,10 @@ fn write(level: &str, msg: &str) {
     };
     let Ok(mut l) = lock.lock() else { return };
     if level == "debug" && !l.debug {
+        return;
+    }
+    if let Some(sink) = l.sink {
+        sink(level, msg);
         return;
     }
     let time = crate::time::now_rfc3339();

@@ -2,6 +2,8 @@
 //! `--root` per test, and checks that nothing is left behind.
 #![allow(dead_code)]
 
+pub mod clients;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

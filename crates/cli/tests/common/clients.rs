@@ -1,0 +1,201 @@
+//! The real clients' side of the tests: a busybox image in podman's store and a private
+//! containerd with it imported.
+
+use super::*;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub const IMAGE: &str = "localhost/bulkhead-test:busybox";
+
+pub fn which(prog: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {prog}")])
+        .output()
+        .unwrap();
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !p.is_empty(),
+        "{prog} is not installed (the CI installs it)"
+    );
+    p
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    capture(std::mem::replace(cmd, Command::new("true")))
+}
+
+/// Imports a busybox image into podman's store (once per test run).
+pub fn podman_image() -> PathBuf {
+    let dir = std::env::temp_dir().join("bulkhead-test-image");
+    let tar = dir.join("rootfs.tar");
+    if !tar.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        make_rootfs(&dir.join("rootfs"));
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(dir.join("rootfs"))
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let out = run(Command::new("podman")
+        .args(["import", "-q", "-c", "ENV PATH=/bin"])
+        .arg(&tar)
+        .arg(IMAGE));
+    assert!(out.status.success(), "podman import: {}", stderr(&out));
+    dir
+}
+
+pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
+    for _ in 0..300 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A private containerd, stopped on drop.
+pub struct Containerd {
+    child: Child,
+    pub dir: TempDir,
+}
+
+/// containerd's CRI plugin works in this namespace.
+pub const CRI_NAMESPACE: &str = "k8s.io";
+
+impl Containerd {
+    /// A private containerd; `extra` is appended to its config. Its PATH starts with the
+    /// directory of bulkhead's binaries, so it finds `containerd-shim-bulkhead-v2`.
+    pub fn start_with(extra: &str) -> Containerd {
+        let dir = TempDir::new("containerd");
+        let d = &dir.0;
+        let config = format!(
+            "version = 2\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n[grpc]\n  address = \"{r}/c.sock\"\n[ttrpc]\n  address = \"{r}/c.sock.ttrpc\"\n[debug]\n  address = \"{r}/debug.sock\"\n[metrics]\n  address = \"\"\n{extra}",
+            r = d.display()
+        );
+        std::fs::write(d.join("config.toml"), config).unwrap();
+        let log = std::fs::File::create(d.join("log")).unwrap();
+        let bins = Path::new(BIN).parent().unwrap().display().to_string();
+        let path = format!("{bins}:{}", std::env::var("PATH").unwrap_or_default());
+        let child = Command::new(which("containerd"))
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .env("PATH", path)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let c = Containerd { child, dir };
+        wait_for(
+            || c.ctr(&["version"]).status.success(),
+            "containerd to start",
+        );
+        c
+    }
+
+    pub fn start() -> Containerd {
+        Containerd::start_with("")
+    }
+
+    pub fn sock(&self) -> PathBuf {
+        self.dir.0.join("c.sock")
+    }
+
+    pub fn ctr(&self, args: &[&str]) -> Output {
+        self.ctr_in("bulkhead-test", args)
+    }
+
+    pub fn ctr_in(&self, namespace: &str, args: &[&str]) -> Output {
+        run(Command::new("ctr")
+            .arg("--address")
+            .arg(self.sock())
+            .args(["--namespace", namespace])
+            .args(args)
+            .stdin(Stdio::null()))
+    }
+
+    /// Imports the test image (podman's, saved as an OCI archive) into `namespace`.
+    pub fn import_image(&self, namespace: &str) {
+        podman_image();
+        self.import(namespace, IMAGE);
+    }
+
+    /// Imports `image` from podman's store into `namespace`.
+    pub fn import(&self, namespace: &str, image: &str) {
+        let archive = self
+            .dir
+            .0
+            .join(format!("{}.tar", image.replace(['/', ':'], "_")));
+        if !archive.exists() {
+            let saved = run(Command::new("podman")
+                .args(["save", "--format", "oci-archive", "-o"])
+                .arg(&archive)
+                .arg(image));
+            assert!(saved.status.success(), "podman save: {}", stderr(&saved));
+        }
+        let imp = self.ctr_in(
+            namespace,
+            &[
+                "images",
+                "import",
+                "--base-name",
+                image.split(':').next().unwrap_or(image),
+                archive.to_str().unwrap(),
+            ],
+        );
+        assert!(imp.status.success(), "ctr import: {}", stderr(&imp));
+    }
+
+    /// Live `containerd-shim-bulkhead-v2` processes of this containerd (its socket is in
+    /// their arguments).
+    pub fn bulkhead_shims(&self) -> Vec<i32> {
+        let sock = self.sock().display().to_string();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'));
+            if !zombie && cmd.contains("containerd-shim-bulkhead-v2") && cmd.contains(&sock) {
+                out.push(pid);
+            }
+        }
+        out
+    }
+
+    /// containerd's own log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // containerd leaves its overlay snapshots mounted under its root.
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let root = self.dir.0.to_string_lossy().into_owned();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&root))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = Command::new("umount").arg("-l").arg(p).status();
+        }
+    }
+}

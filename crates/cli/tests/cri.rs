@@ -1,0 +1,237 @@
+//! Kubernetes' view: the test plays the kubelet, driving containerd's CRI gRPC API (runtime.v1)
+//! with RuntimeClass handlers that map to bulkhead's shim. Pods get one shim each.
+
+mod common;
+use common::clients::*;
+use common::*;
+use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
+use k8s_cri::v1::*;
+use std::path::Path;
+use std::process::Command;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// The pause image: the test rootfs with a command that waits.
+const PAUSE: &str = "localhost/bulkhead-test:pause";
+
+/// containerd with the CRI plugin: handler `bulkhead` is the container class, handler
+/// `bulkhead-sandbox` the sandbox class (through the runtime options' ConfigPath), as
+/// docs/kubernetes.md configures them.
+fn containerd_with_cri() -> Containerd {
+    let dir = TempDir::new("cri-extra");
+    let sandbox = dir.0.join("sandbox.toml");
+    std::fs::write(&sandbox, "class = \"sandbox\"\n").unwrap();
+    let extra = format!(
+        r#"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE}"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  # This machine lacks CAP_SYS_RESOURCE: the pause container's -998 cannot be set.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "bulkhead"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.bulkhead]
+      runtime_type = "io.containerd.bulkhead.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.bulkhead-sandbox]
+      runtime_type = "io.containerd.bulkhead.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.bulkhead-sandbox.options]
+        TypeUrl = "io.containerd.bulkhead.v1.options"
+        ConfigPath = "{}"
+"#,
+        sandbox.display()
+    );
+    let c = Containerd::start_with(&extra);
+    std::mem::forget(dir);
+    podman_image();
+    let tar = std::env::temp_dir()
+        .join("bulkhead-test-image")
+        .join("rootfs.tar");
+    let o = run(Command::new("podman")
+        .args(["import", "-q", "-c", "ENV PATH=/bin", "-c"])
+        .arg("CMD [\"sleep\", \"2147483647\"]")
+        .arg(&tar)
+        .arg(PAUSE));
+    assert!(o.status.success(), "podman import: {}", stderr(&o));
+    c.import(CRI_NAMESPACE, IMAGE);
+    c.import(CRI_NAMESPACE, PAUSE);
+    c
+}
+
+async fn connect(sock: &Path) -> RuntimeServiceClient<Channel> {
+    let sock = sock.to_path_buf();
+    let channel = Endpoint::try_from("http://[::]:0")
+        .unwrap()
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let sock = sock.clone();
+            async move {
+                let s = tokio::net::UnixStream::connect(sock).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
+            }
+        }))
+        .await
+        .expect("connect to containerd's CRI socket");
+    RuntimeServiceClient::new(channel)
+}
+
+fn pod_config(name: &str) -> PodSandboxConfig {
+    PodSandboxConfig {
+        metadata: Some(PodSandboxMetadata {
+            name: name.into(),
+            uid: name.into(),
+            namespace: "default".into(),
+            attempt: 0,
+        }),
+        // Host network: this machine has no CNI plugins.
+        linux: Some(LinuxPodSandboxConfig {
+            security_context: Some(LinuxSandboxSecurityContext {
+                namespace_options: Some(NamespaceOption {
+                    network: NamespaceMode::Node as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn container_config(name: &str, command: &[&str]) -> ContainerConfig {
+    ContainerConfig {
+        metadata: Some(ContainerMetadata {
+            name: name.into(),
+            attempt: 0,
+        }),
+        image: Some(ImageSpec {
+            image: IMAGE.into(),
+            ..Default::default()
+        }),
+        command: command.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+struct Pod {
+    id: String,
+    config: PodSandboxConfig,
+}
+
+async fn run_pod(rt: &mut RuntimeServiceClient<Channel>, name: &str, handler: &str) -> Pod {
+    let config = pod_config(name);
+    let id = rt
+        .run_pod_sandbox(RunPodSandboxRequest {
+            config: Some(config.clone()),
+            runtime_handler: handler.into(),
+        })
+        .await
+        .expect("RunPodSandbox")
+        .into_inner()
+        .pod_sandbox_id;
+    Pod { id, config }
+}
+
+async fn start_container(
+    rt: &mut RuntimeServiceClient<Channel>,
+    pod: &Pod,
+    name: &str,
+    command: &[&str],
+) -> String {
+    let id = rt
+        .create_container(CreateContainerRequest {
+            pod_sandbox_id: pod.id.clone(),
+            config: Some(container_config(name, command)),
+            sandbox_config: Some(pod.config.clone()),
+        })
+        .await
+        .expect("CreateContainer")
+        .into_inner()
+        .container_id;
+    rt.start_container(StartContainerRequest {
+        container_id: id.clone(),
+    })
+    .await
+    .expect("StartContainer");
+    id
+}
+
+async fn remove_pod(rt: &mut RuntimeServiceClient<Channel>, pod: &Pod) {
+    rt.stop_pod_sandbox(StopPodSandboxRequest {
+        pod_sandbox_id: pod.id.clone(),
+    })
+    .await
+    .expect("StopPodSandbox");
+    rt.remove_pod_sandbox(RemovePodSandboxRequest {
+        pod_sandbox_id: pod.id.clone(),
+    })
+    .await
+    .expect("RemovePodSandbox");
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// RunPodSandbox, CreateContainer, StartContainer, ExecSync, StopContainer, RemovePodSandbox
+/// with the `bulkhead` handler: two containers of a pod share the pod's shim, a second pod gets
+/// its own, and when the pods are gone so are their shims, state and cgroups.
+#[test]
+fn kubelet_style_pods_on_the_bulkhead_handler() {
+    require_root();
+    let c = containerd_with_cri();
+    block_on(async {
+        let mut rt = connect(&c.sock()).await;
+        let a = run_pod(&mut rt, &unique("pod-a"), "bulkhead").await;
+        let c1 = start_container(&mut rt, &a, "one", &["sleep", "1000"]).await;
+        let c2 = start_container(&mut rt, &a, "two", &["sleep", "1000"]).await;
+        assert_eq!(c.bulkhead_shims().len(), 1, "one pod, one shim");
+        let r = rt
+            .exec_sync(ExecSyncRequest {
+                container_id: c1.clone(),
+                cmd: vec!["sh".into(), "-c".into(), "echo hi from $0; exit 3".into()],
+                timeout: 20,
+            })
+            .await
+            .expect("ExecSync")
+            .into_inner();
+        assert_eq!(
+            (r.exit_code, String::from_utf8_lossy(&r.stdout).as_ref()),
+            (3, "hi from sh\n")
+        );
+        let b = run_pod(&mut rt, &unique("pod-b"), "bulkhead").await;
+        let c3 = start_container(&mut rt, &b, "three", &["sleep", "1000"]).await;
+        assert_eq!(c.bulkhead_shims().len(), 2, "a second pod, a second shim");
+        let st = rt
+            .container_status(ContainerStatusRequest {
+                container_id: c3.clone(),
+                verbose: false,
+            })
+            .await
+            .expect("ContainerStatus")
+            .into_inner();
+        assert_eq!(
+            st.status.map(|s| s.state),
+            Some(ContainerState::ContainerRunning as i32)
+        );
+        rt.stop_container(StopContainerRequest {
+            container_id: c2.clone(),
+            timeout: 2,
+        })
+        .await
+        .expect("StopContainer");
+        for pod in [&a, &b] {
+            remove_pod(&mut rt, pod).await;
+        }
+        wait_for(|| c.bulkhead_shims().is_empty(), "the pods' shims to exit");
+        for id in [&a.id, &b.id, &c1, &c2, &c3] {
+            let state = Path::new("/run/containerd/bulkhead")
+                .join(CRI_NAMESPACE)
+                .join(id);
+            assert!(!state.exists(), "{} left behind", state.display());
+            assert!(find_cgroups(id).is_empty(), "cgroup of {id} left behind");
+        }
+    });
+}

@@ -1,0 +1,42 @@
+//! `containerd-shim-bulkhead-v2`: containerd's shim v2 for bulkhead, one process per pod.
+//! containerd reaches it as runtime `io.containerd.bulkhead.v2`.
+
+mod launcher;
+mod metrics;
+mod options;
+mod reaper;
+mod rootfs;
+mod service;
+mod shim;
+mod stdio;
+
+const RUNTIME_ID: &str = "io.containerd.bulkhead.v2";
+
+fn main() {
+    let version = std::env::args()
+        .skip(1)
+        .any(|a| matches!(a.as_str(), "-v" | "--v" | "-version" | "--version"));
+    if version {
+        println!(
+            "containerd-shim-bulkhead-v2:\n  Version: {}\n  Runtime: {RUNTIME_ID}",
+            env!("CARGO_PKG_VERSION")
+        );
+        return;
+    }
+    bulkhead_runtime::log::init_sink(runtime_log, false);
+    // The service reaps its own children (reaper.rs): the library's reaper would race it.
+    let config = containerd_shim::Config {
+        no_reaper: true,
+        ..Default::default()
+    };
+    containerd_shim::run::<shim::Bulkhead>(RUNTIME_ID, Some(config));
+}
+
+/// The runtime library's messages go to the shim's log, which containerd collects.
+fn runtime_log(level: &str, msg: &str) {
+    match level {
+        "error" => log::error!("{msg}"),
+        "warning" => log::warn!("{msg}"),
+        _ => log::debug!("{msg}"),
+    }
+}
