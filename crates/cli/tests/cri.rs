@@ -175,7 +175,8 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-/// RunPodSandbox, CreateContainer, StartContainer, ExecSync, StopContainer, RemovePodSandbox
+/// RunPodSandbox, CreateContainer, StartContainer, ExecSync, UpdateContainerResources,
+/// ContainerStats, StopContainer, RemovePodSandbox
 /// with the `bulkhead` handler: two containers of a pod share the pod's shim, a second pod gets
 /// its own, and when the pods are gone so are their shims, state and cgroups.
 #[test]
@@ -200,6 +201,44 @@ fn kubelet_style_pods_on_the_bulkhead_handler() {
         assert_eq!(
             (r.exit_code, String::from_utf8_lossy(&r.stdout).as_ref()),
             (3, "hi from sh\n")
+        );
+        // The kubelet's resource update (the shim's Update) and stats (the shim's Stats).
+        rt.update_container_resources(UpdateContainerResourcesRequest {
+            container_id: c1.clone(),
+            linux: Some(LinuxContainerResources {
+                memory_limit_in_bytes: 64 << 20,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("UpdateContainerResources");
+        let limit = find_cgroups(&c1)
+            .iter()
+            .find_map(|d| std::fs::read_to_string(d.join("memory.limit_in_bytes")).ok())
+            .expect("the container's memory cgroup");
+        assert_eq!(limit.trim(), (64u64 << 20).to_string());
+        let stats = rt
+            .container_stats(ContainerStatsRequest {
+                container_id: c1.clone(),
+            })
+            .await
+            .expect("ContainerStats")
+            .into_inner()
+            .stats
+            .expect("stats");
+        let usage = stats
+            .memory
+            .and_then(|m| m.usage_bytes)
+            .map(|u| u.value)
+            .unwrap_or(0);
+        assert!(usage > 0, "memory usage {usage}");
+        assert!(
+            stats
+                .cpu
+                .and_then(|c| c.usage_core_nano_seconds)
+                .is_some_and(|u| u.value > 0),
+            "no cpu usage"
         );
         let b = run_pod(&mut rt, &unique("pod-b"), "bulkhead").await;
         let c3 = start_container(&mut rt, &b, "three", &["sleep", "1000"]).await;

@@ -348,3 +348,56 @@ fn killed_shim_is_cleaned_up() {
     );
     assert_gone(&c, NS, &next);
 }
+
+/// An OOM kill in the container's memory cgroup reaches containerd as a /tasks/oom event, as
+/// with runc's shim.
+#[test]
+fn oom_kills_become_events() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    require_root();
+    let c = Containerd::start();
+    c.import_image(NS);
+    let log = c.dir.0.join("events");
+    let mut events = Command::new("ctr")
+        .arg("--address")
+        .arg(c.sock())
+        .args(["-n", NS, "events"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let fill = "dd if=/dev/zero of=/dev/shm/fill bs=1M count=48 2>/dev/null; echo rc=$?";
+    let mut seen = Vec::new();
+    for rt in [RUNC, OURS] {
+        let id = unique("shim-oom");
+        let o = c.ctr(&[
+            "run",
+            "--rm",
+            "--runtime",
+            rt,
+            "--memory-limit",
+            "33554432",
+            IMAGE,
+            &id,
+            "sh",
+            "-c",
+            fill,
+        ]);
+        wait_for(
+            || {
+                std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .lines()
+                    .any(|l| l.contains("/tasks/oom") && l.contains(id.as_str()))
+            },
+            "the OOM event",
+        );
+        seen.push((o.status.code(), stdout(&o)));
+    }
+    let _ = events.kill();
+    let _ = events.wait();
+    assert_eq!(
+        seen[0], seen[1],
+        "runc shim (left) and bulkhead's (right) differ"
+    );
+    assert_eq!(seen[1].1, "rc=137\n");
+}

@@ -28,6 +28,25 @@ pub type Stdio<'a> = [Option<&'a OwnedFd>; 3];
 
 /// Runs `op` in a launcher; returns the pid it reports (0 for start and delete).
 pub fn run(reaper: &Reaper, store: &Store, op: Op<'_>, stdio: Stdio<'_>) -> Result<i32> {
+    let t0 = std::time::Instant::now();
+    let name = op.name();
+    let r = launch(reaper, store, op, stdio);
+    log::debug!("{name} in a launcher: {:?}", t0.elapsed());
+    r
+}
+
+impl Op<'_> {
+    fn name(&self) -> String {
+        match self {
+            Op::Create(o) => format!("create {}", o.id),
+            Op::Start(id) => format!("start {id}"),
+            Op::Exec(o) => format!("exec in {}", o.id),
+            Op::Delete(id) => format!("delete {id}"),
+        }
+    }
+}
+
+fn launch(reaper: &Reaper, store: &Store, op: Op<'_>, stdio: Stdio<'_>) -> Result<i32> {
     let (mut rx, tx) = pipe()?;
     let guard = reaper.lock();
     match sys::fork_threaded().context("fork a launcher")? {

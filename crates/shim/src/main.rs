@@ -3,6 +3,7 @@
 
 mod launcher;
 mod metrics;
+mod oom;
 mod options;
 mod reaper;
 mod rootfs;
@@ -23,7 +24,10 @@ fn main() {
         );
         return;
     }
-    bulkhead_runtime::log::init_sink(runtime_log, false);
+    // containerd passes -debug when its own log level is debug: the runtime's per-phase
+    // timings then reach containerd's log too.
+    let debug = std::env::args().any(|a| a == "-debug" || a == "--debug");
+    bulkhead_runtime::log::init_sink(runtime_log, debug);
     // The service reaps its own children (reaper.rs): the library's reaper would race it.
     let config = containerd_shim::Config {
         no_reaper: true,

@@ -18,7 +18,7 @@ use bulkhead_runtime::state::{self, Status, Store};
 use bulkhead_runtime::tty::OwnConsole;
 use containerd_shim::api::{self, *};
 use containerd_shim::protos::events::task::{
-    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskPaused,
+    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM, TaskPaused,
     TaskResumed, TaskStart,
 };
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
@@ -218,6 +218,29 @@ impl Inner {
         Ok(p)
     }
 
+    /// Publishes /tasks/oom for each OOM kill in the container's memory cgroup.
+    fn watch_oom(self: &Arc<Self>, id: &str) {
+        let Ok(st) = state::load(&self.store.dir(id)) else {
+            return;
+        };
+        let me = Arc::downgrade(self);
+        let cid = id.to_string();
+        let watched = crate::oom::watch(&st.cgroup, move || {
+            if let Some(me) = me.upgrade() {
+                me.publish(
+                    topics::TASK_OOM_EVENT_TOPIC,
+                    Box::new(TaskOOM {
+                        container_id: cid.clone(),
+                        ..Default::default()
+                    }),
+                );
+            }
+        });
+        if let Err(e) = watched {
+            log::warn!("OOM events of {id}: {e:#}");
+        }
+    }
+
     fn run(&self, op: Op<'_>, stdio: launcher::Stdio<'_>) -> Result<i32> {
         launcher::run(&self.reaper, &self.store, op, stdio)
     }
@@ -230,6 +253,16 @@ fn io_of(stdin: &str, stdout: &str, stderr: &str, terminal: bool) -> Io {
         stderr: stderr.into(),
         terminal,
     }
+}
+
+fn has_poststart_hooks(store: &Store, id: &str) -> bool {
+    state::load(&store.dir(id)).map_or(true, |st| {
+        st.config
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststart().as_ref())
+            .is_some_and(|p| !p.is_empty())
+    })
 }
 
 fn not_found(id: &str) -> ttrpc::Error {
@@ -275,6 +308,7 @@ impl Task for Service {
             }
         };
         let pid = init.pid as u32;
+        me.watch_oom(&req.id);
         all.insert(
             req.id.clone(),
             Container {
@@ -313,8 +347,14 @@ impl Task for Service {
         let mut all = me.lock();
         let c = all.get_mut(&req.id).ok_or_else(|| not_found(&req.id))?;
         if req.exec_id.is_empty() {
-            me.run(Op::Start(&req.id), [None, None, None])
-                .map_err(failed)?;
+            // Poststart hooks are processes to spawn and wait for: a launcher's job. Without
+            // them, start is a message to the init, done in place.
+            if has_poststart_hooks(&me.store, &req.id) {
+                me.run(Op::Start(&req.id), [None, None, None])
+            } else {
+                lifecycle::start(&me.store, &req.id).map(|()| 0)
+            }
+            .map_err(failed)?;
             let pid = c.init.pid as u32;
             me.publish(
                 topics::TASK_START_EVENT_TOPIC,
