@@ -274,3 +274,91 @@ fn kubelet_style_pods_on_the_bulkhead_handler() {
         }
     });
 }
+
+/// The container's main process id, from ContainerStatus' verbose info (containerd's "pid").
+async fn container_pid(rt: &mut RuntimeServiceClient<Channel>, id: &str) -> i32 {
+    let st = rt
+        .container_status(ContainerStatusRequest {
+            container_id: id.into(),
+            verbose: true,
+        })
+        .await
+        .expect("ContainerStatus")
+        .into_inner();
+    let info: serde_json::Value =
+        serde_json::from_str(st.info.get("info").expect("verbose info")).unwrap();
+    info["pid"].as_i64().expect("pid in the info") as i32
+}
+
+fn status_field(pid: i32, key: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+        .unwrap_or_default()
+}
+
+/// The `bulkhead-sandbox` handler (class from the runtime options' ConfigPath): the pod's
+/// pause container and its containers run in the sandbox class, seen from the host as the
+/// sentry's cage (seccomp filter, no_new_privs, no capabilities); the `bulkhead` handler's
+/// containers do not. Both pods go away cleanly.
+#[test]
+fn runtime_class_picks_the_sandbox() {
+    require_root();
+    let c = containerd_with_cri();
+    block_on(async {
+        let mut rt = connect(&c.sock()).await;
+        let mut cages = Vec::new();
+        let mut pods = Vec::new();
+        for handler in ["bulkhead", "bulkhead-sandbox"] {
+            let pod = run_pod(&mut rt, &unique("pod-class"), handler).await;
+            let id = start_container(&mut rt, &pod, "app", &["sleep", "1000"]).await;
+            let pid = container_pid(&mut rt, &id).await;
+            let st = rt
+                .container_status(ContainerStatusRequest {
+                    container_id: id.clone(),
+                    verbose: false,
+                })
+                .await
+                .expect("ContainerStatus")
+                .into_inner()
+                .status
+                .expect("status");
+            assert_eq!(
+                st.state,
+                ContainerState::ContainerRunning as i32,
+                "{handler}: exit {} {} {}\n{}",
+                st.exit_code,
+                st.reason,
+                st.message,
+                c.log()
+            );
+            cages.push((
+                status_field(pid, "Seccomp:"),
+                status_field(pid, "NoNewPrivs:"),
+                status_field(pid, "CapEff:"),
+            ));
+            pods.push((pod, id));
+        }
+        assert_eq!(
+            cages[1],
+            ("2".into(), "1".into(), "0000000000000000".into())
+        );
+        assert_ne!(
+            cages[0], cages[1],
+            "the container class is not caged as the sentry"
+        );
+        for (pod, _) in &pods {
+            remove_pod(&mut rt, pod).await;
+        }
+        wait_for(|| c.bulkhead_shims().is_empty(), "the pods' shims to exit");
+        for (pod, id) in &pods {
+            for x in [&pod.id, id] {
+                let state = Path::new("/run/containerd/bulkhead")
+                    .join(CRI_NAMESPACE)
+                    .join(x);
+                assert!(!state.exists(), "{} left behind", state.display());
+            }
+        }
+    });
+}

@@ -73,13 +73,16 @@ pub fn sandbox_spec(spec: &Spec) -> Spec {
         // none, an identity mapping of every id keeps file owners as they are while the
         // sentry's capabilities stop at that namespace.
         let mut nss = linux.namespaces().clone().unwrap_or_default();
-        // Network, ipc, uts and cgroup namespaces shared by path (a pod's, podman's netns) are
-        // not joined: the application reaches none of them through the sentry, and joining one
-        // owned by the host's user namespace is refused from inside the sentry's own.
+        // Network, ipc, uts, cgroup and pid namespaces shared by path (a pod's, podman's netns)
+        // are not joined: the application reaches none of them through the sentry (it sees the
+        // sentry's own processes), and joining one owned by the host's user namespace is
+        // refused from inside the sentry's own (a CRI pod's shared pid namespace made the
+        // sentry's unshare fail with EINVAL).
         for n in nss.iter_mut() {
             if matches!(
                 n.typ(),
                 LinuxNamespaceType::Network
+                    | LinuxNamespaceType::Pid
                     | LinuxNamespaceType::Ipc
                     | LinuxNamespaceType::Uts
                     | LinuxNamespaceType::Cgroup

@@ -181,10 +181,61 @@ impl Containerd {
     }
 }
 
+impl Containerd {
+    /// After a failed test: the shims of this containerd (bulkhead's and runc's) and the
+    /// processes they parent, and bulkhead's state for containers of its bundles.
+    fn kill_leftovers(&self) {
+        let sock = self.sock().display().to_string();
+        let mut shims = Vec::new();
+        let mut parents = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains("containerd-shim") && cmd.contains(&sock) {
+                shims.push(pid);
+            }
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let ppid = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<i32>().ok());
+            parents.push((pid, ppid.unwrap_or(0)));
+        }
+        for (pid, ppid) in parents {
+            if shims.contains(&ppid) || shims.contains(&pid) {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+        }
+        let root = self.dir.0.display().to_string();
+        for ns in ["bulkhead-test", CRI_NAMESPACE] {
+            let store = Path::new("/run/containerd/bulkhead").join(ns);
+            for e in std::fs::read_dir(&store).into_iter().flatten().flatten() {
+                let state =
+                    std::fs::read_to_string(e.path().join("state.json")).unwrap_or_default();
+                if state.contains(&root) {
+                    let _ = Command::new(BIN)
+                        .arg("--root")
+                        .arg(&store)
+                        .args(["delete", "-f"])
+                        .arg(e.file_name())
+                        .output();
+                }
+            }
+        }
+    }
+}
+
 impl Drop for Containerd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            self.kill_leftovers();
+        }
         // containerd leaves its overlay snapshots mounted under its root.
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let root = self.dir.0.to_string_lossy().into_owned();
