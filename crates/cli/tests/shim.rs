@@ -401,3 +401,36 @@ fn oom_kills_become_events() {
     );
     assert_eq!(seen[1].1, "rc=137\n");
 }
+
+/// A create the runtime refuses (a relative process.cwd) fails as with runc's shim: one error
+/// naming the field, and no state, cgroup, rootfs mount or shim left.
+#[test]
+fn refused_create_leaves_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    require_root();
+    let c = Containerd::start();
+    c.import_image(NS);
+    for rt in [RUNC, OURS] {
+        let id = unique("shim-refused");
+        let o = c.ctr(&[
+            "run",
+            "--rm",
+            "--runtime",
+            rt,
+            "--cwd",
+            "relative/dir",
+            IMAGE,
+            &id,
+            "true",
+        ]);
+        assert!(!o.status.success(), "{rt}: a relative cwd was accepted");
+        if rt == OURS {
+            let err = stderr(&o);
+            assert!(err.contains("process.cwd"), "{err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        }
+        let _ = c.ctr(&["container", "delete", &id]);
+        assert_gone(&c, NS, &id);
+    }
+    wait_for(|| c.bulkhead_shims().is_empty(), "the shim to exit");
+}

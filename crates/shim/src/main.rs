@@ -10,6 +10,7 @@ mod rootfs;
 mod service;
 mod shim;
 mod stdio;
+mod tasks;
 
 const RUNTIME_ID: &str = "io.containerd.bulkhead.v2";
 

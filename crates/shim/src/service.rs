@@ -1,107 +1,39 @@
 //! containerd's Task service over the runtime library, in-process. One service per shim, so
 //! per pod: every container of the pod is served here. Operations that start processes run
-//! in a launcher (launcher.rs); the rest (state, kill, pause, stats, update) run in place.
-//! One lock orders everything, so events leave in the order containerd expects: create,
-//! start, then exit (an exit found while `start` runs waits for it), then delete.
+//! in a launcher (launcher.rs); the rest (state, kill, pause, stats, update, and start without
+//! poststart hooks) run in place. The containers' record and the event order: tasks.rs.
 
-use crate::launcher::{self, Op};
+use crate::launcher::Op;
 use crate::metrics;
 use crate::options;
 use crate::reaper::Reaper;
 use crate::rootfs;
-use crate::stdio::{self, Console, Io, Stdin};
-use anyhow::Result;
+use crate::stdio::Io;
+use crate::tasks::{failed, now, status, Container, Pod, Proc, R};
 use bulkhead_linux::process as sys;
 use bulkhead_runtime::exec::ExecOpts;
 use bulkhead_runtime::lifecycle::{self, CreateOpts};
 use bulkhead_runtime::state::{self, Status, Store};
-use bulkhead_runtime::tty::OwnConsole;
 use containerd_shim::api::{self, *};
 use containerd_shim::protos::events::task::{
-    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM, TaskPaused,
-    TaskResumed, TaskStart,
+    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskIO, TaskPaused, TaskResumed,
+    TaskStart,
 };
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
-use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
-use containerd_shim::protos::protobuf::{Message, MessageDyn};
+use containerd_shim::protos::protobuf::Message;
 use containerd_shim::protos::topics;
-use containerd_shim::protos::ttrpc::{self, context::Context, Code};
+use containerd_shim::protos::ttrpc::{self, Code};
 use containerd_shim::protos::types::task::ProcessInfo;
 use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::{ExitSignal, Task, TtrpcContext};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-
-type R<T> = ttrpc::Result<T>;
-
-fn status(code: Code, msg: impl std::fmt::Display) -> ttrpc::Error {
-    ttrpc::Error::RpcStatus(ttrpc::get_status(code, msg.to_string()))
-}
-
-/// A runtime error as containerd's errdefs read it: the message, code Unknown.
-fn failed(e: anyhow::Error) -> ttrpc::Error {
-    status(Code::UNKNOWN, format!("{e:#}"))
-}
-
-fn now() -> Timestamp {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp {
-        seconds: d.as_secs() as i64,
-        nanos: d.subsec_nanos() as i32,
-        ..Default::default()
-    }
-}
-
-/// A process of a container: its init or an exec'd one.
-#[derive(Default)]
-struct Proc {
-    /// 0 until started (execs).
-    pid: i32,
-    io: Io,
-    exited: Option<(u32, Timestamp)>,
-    stdin: Option<Stdin>,
-    console: Option<Console>,
-    /// The exec's process, until it starts.
-    spec: Option<oci_spec::runtime::Process>,
-}
-
-struct Container {
-    bundle: PathBuf,
-    rootfs_mounted: bool,
-    init: Proc,
-    execs: HashMap<String, Proc>,
-}
-
-impl Container {
-    fn proc(&self, exec_id: &str) -> R<&Proc> {
-        if exec_id.is_empty() {
-            return Ok(&self.init);
-        }
-        self.execs
-            .get(exec_id)
-            .ok_or_else(|| status(Code::NOT_FOUND, format!("exec {exec_id} not found")))
-    }
-}
+use std::sync::{Arc, Condvar, Mutex};
 
 pub struct Service {
-    inner: Arc<Inner>,
+    inner: Arc<Pod>,
 }
 
-struct Inner {
-    namespace: String,
-    store: Store,
-    publisher: RemotePublisher,
-    exit: Arc<ExitSignal>,
-    reaper: Arc<Reaper>,
-    containers: Mutex<HashMap<String, Container>>,
-    changed: Condvar,
-}
-
-/// Where the shim keeps container state: per containerd namespace, as runc's shim does.
 pub fn store_for(namespace: &str) -> Store {
     Store::new(&Path::new("/run/containerd/bulkhead").join(namespace))
 }
@@ -116,7 +48,7 @@ impl Service {
                 std::process::exit(1);
             }
         };
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(Pod {
             namespace: namespace.to_string(),
             store: store_for(namespace),
             publisher,
@@ -134,115 +66,6 @@ impl Service {
             std::process::exit(1);
         }
         Service { inner }
-    }
-}
-
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Container>> {
-        self.containers.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn publish(&self, topic: &str, event: Box<dyn MessageDyn>) {
-        if let Err(e) = self
-            .publisher
-            .publish(Context::default(), topic, &self.namespace, event)
-        {
-            log::warn!("publish {topic}: {e}");
-        }
-    }
-
-    /// Records exits and tells containerd; wakes Wait calls.
-    fn exits(&self, rx: Receiver<(i32, i32)>) {
-        for (pid, code) in rx {
-            let mut all = self.lock();
-            for (cid, c) in all.iter_mut() {
-                let found = std::iter::once((cid.clone(), &mut c.init))
-                    .chain(c.execs.iter_mut().map(|(e, p)| (e.clone(), p)))
-                    .find(|(_, p)| p.pid == pid && p.exited.is_none());
-                if let Some((id, p)) = found {
-                    let at = now();
-                    p.exited = Some((code as u32, at.clone()));
-                    self.publish(
-                        topics::TASK_EXIT_EVENT_TOPIC,
-                        Box::new(TaskExit {
-                            container_id: cid.clone(),
-                            id,
-                            pid: pid as u32,
-                            exit_status: code as u32,
-                            exited_at: Some(at).into(),
-                            ..Default::default()
-                        }),
-                    );
-                    break;
-                }
-            }
-            self.changed.notify_all();
-        }
-    }
-
-    /// Opens a process's stdio and runs `start` (a launcher) with it: `start` gets the console
-    /// socket to hand the terminal to, or the fds for 0, 1 and 2.
-    fn launch(
-        &self,
-        io: &Io,
-        id: &str,
-        start: impl FnOnce(Option<PathBuf>, launcher::Stdio<'_>) -> Result<i32>,
-    ) -> Result<Proc> {
-        let mut p = Proc {
-            io: io.clone(),
-            ..Default::default()
-        };
-        if io.terminal {
-            let own = OwnConsole::new(id)?;
-            p.pid = start(Some(own.path.clone()), [None, None, None])?;
-            match own.receive().and_then(|m| stdio::attach(io, m)) {
-                Ok((console, stdin)) => (p.console, p.stdin) = (Some(console), stdin),
-                Err(e) => {
-                    let _ = sys::kill(p.pid, libc::SIGKILL);
-                    return Err(e);
-                }
-            }
-            return Ok(p);
-        }
-        let ([a, b, c], stdin) = stdio::open(io)?;
-        match start(None, [a.as_ref(), b.as_ref(), c.as_ref()]) {
-            Ok(pid) => p.pid = pid,
-            Err(e) => {
-                if let Some(s) = &stdin {
-                    s.close();
-                }
-                return Err(e);
-            }
-        }
-        p.stdin = stdin;
-        Ok(p)
-    }
-
-    /// Publishes /tasks/oom for each OOM kill in the container's memory cgroup.
-    fn watch_oom(self: &Arc<Self>, id: &str) {
-        let Ok(st) = state::load(&self.store.dir(id)) else {
-            return;
-        };
-        let me = Arc::downgrade(self);
-        let cid = id.to_string();
-        let watched = crate::oom::watch(&st.cgroup, move || {
-            if let Some(me) = me.upgrade() {
-                me.publish(
-                    topics::TASK_OOM_EVENT_TOPIC,
-                    Box::new(TaskOOM {
-                        container_id: cid.clone(),
-                        ..Default::default()
-                    }),
-                );
-            }
-        });
-        if let Err(e) = watched {
-            log::warn!("OOM events of {id}: {e:#}");
-        }
-    }
-
-    fn run(&self, op: Op<'_>, stdio: launcher::Stdio<'_>) -> Result<i32> {
-        launcher::run(&self.reaper, &self.store, op, stdio)
     }
 }
 
@@ -459,6 +282,9 @@ impl Task for Service {
                 ));
             }
             let p = c.execs.remove(&req.exec_id).unwrap_or_default();
+            if let Some(s) = &p.stdin {
+                s.close();
+            }
             let (code, at) = p.exited.unwrap_or_else(|| (0, now()));
             return Ok(DeleteResponse {
                 pid: p.pid as u32,
