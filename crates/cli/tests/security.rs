@@ -121,3 +121,94 @@ fn masked_paths_cannot_be_unmasked_from_inside() {
     assert_eq!(out.trim(), "end", "{out}");
     rt.assert_clean(&id, &b);
 }
+
+/// Swaps two names in a directory atomically (renameat2 RENAME_EXCHANGE).
+fn exchange(dir: &std::path::Path, a: &str, b: &str) -> bool {
+    let c = |p: std::path::PathBuf| {
+        std::ffi::CString::new(p.into_os_string().into_encoded_bytes()).unwrap()
+    };
+    let (pa, pb) = (c(dir.join(a)), c(dir.join(b)));
+    // SAFETY: both are valid C strings that outlive the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            pa.as_ptr(),
+            libc::AT_FDCWD,
+            pb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        ) == 0
+    }
+}
+
+/// CVE-2021-30465: while the runtime sets up a bind mount at /mnt/<name>, another process
+/// keeps swapping the rootfs's `mnt` between a directory and a symlink to /tmp. A runtime that
+/// checks the target and then mounts on the path string can be raced into the host's /tmp
+/// (creating and mounting on it there). bulkhead resolves every step inside the rootfs with
+/// openat2 and mounts on the fd it got: across many runs the mount always lands in the
+/// container (its own /mnt/<name> or /tmp/<name>), never on the host.
+#[test]
+fn cve_2021_30465_mount_target_symlink_race() {
+    let name = unique("race-target");
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        &format!(
+            "cat /mnt/{name}/marker 2>/dev/null && echo via-dir || (cat /tmp/{name}/marker && echo via-link)"
+        ),
+    ]);
+    let vol = TempDir::new("race-volume");
+    std::fs::write(vol.0.join("marker"), "inside\n").unwrap();
+    b.push(
+        "/mounts",
+        json!({"destination": format!("/mnt/{name}"), "type": "bind", "source": vol.0, "options": ["rbind"]}),
+    );
+    b.set("/root/readonly", json!(false));
+    b.write();
+    let root = b.rootfs();
+    std::fs::create_dir_all(root.join("mnt")).unwrap();
+    std::os::unix::fs::symlink("/tmp", root.join("mnt.alt")).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (stop, root) = (stop.clone(), root.clone());
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if exchange(&root, "mnt", "mnt.alt") {
+                    swaps += 1;
+                }
+            }
+            swaps
+        })
+    };
+    let rt = Rt::new();
+    let host = std::path::Path::new("/tmp").join(&name);
+    let mut seen = std::collections::BTreeMap::new();
+    for _ in 0..40 {
+        let id = unique("race");
+        let (code, out, err) = rt.run(&b, &id);
+        assert!(
+            !host.exists(),
+            "the mount target was created on the host: {}",
+            host.display()
+        );
+        if code == 0 {
+            assert!(out.starts_with("inside\nvia-"), "{out}");
+            *seen.entry(out).or_insert(0) += 1;
+        } else {
+            // Lost the race mid-swap (the target vanished): one error, nothing left.
+            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        }
+        rt.assert_clean(&id, &b);
+    }
+    eprintln!("outcomes: {seen:?}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 1000, "the race did not run ({swaps} swaps)");
+    assert!(!seen.is_empty(), "no run mounted the volume at all");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&name),
+        "a mount leaked to the host's namespace"
+    );
+}
