@@ -7,6 +7,7 @@
 pub mod attributes;
 pub mod cgroups;
 pub mod credentials;
+pub mod device_filter;
 pub mod devices;
 pub mod error;
 pub mod exe;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Devices every container may use, whatever its rules (runc's list): the default devices,
 /// the terminal ones, and mknod of any node (opening it is what the rules decide).
-const ALWAYS: &[&str] = &[
+pub(crate) const ALWAYS: &[&str] = &[
     "c *:* m",
     "b *:* m",
     "c 1:3 rwm",
@@ -65,12 +65,38 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
     )
 }
 
+/// The config's rules, then the always-allowed devices and the config's linux.devices, for the
+/// v2 device program (the same list, in the same order, as the v1 files get).
+fn device_rules(
+    rules: &[LinuxDeviceCgroup],
+    extra_devices: &[String],
+) -> Result<Vec<crate::device_filter::Rule>> {
+    use crate::device_filter::parse;
+    let mut out = Vec::new();
+    for r in rules {
+        out.push(parse(&device_rule(r), r.allow())?);
+    }
+    for s in ALWAYS
+        .iter()
+        .map(|s| s.to_string())
+        .chain(extra_devices.iter().cloned())
+    {
+        out.push(parse(&s, true)?);
+    }
+    Ok(out)
+}
+
 /// Applies `r` to the container's cgroup. `extra_devices` are the config's linux.devices,
 /// which the container may always use.
 pub fn apply(cg: &Cgroup, r: &LinuxResources, extra_devices: &[String]) -> Result<()> {
     // A unified-only host: everything goes through the v2 files.
     if cg.dirs.len() == 1 && cg.dirs[0].0.is_v2() {
-        return crate::resources_v2::apply(&cg.dirs[0].1, r);
+        crate::resources_v2::apply(&cg.dirs[0].1, r)?;
+        if let Some(rules) = r.devices().as_deref().filter(|d| !d.is_empty()) {
+            let rules = device_rules(rules, extra_devices)?;
+            crate::device_filter::apply(&cg.dirs[0].1, &rules)?;
+        }
+        return Ok(());
     }
     if let Some(rules) = r.devices().as_deref().filter(|d| !d.is_empty()) {
         let d = need(cg, "devices", "linux.resources.devices")?;

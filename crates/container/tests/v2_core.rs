@@ -47,3 +47,59 @@ fn freeze_thaw_and_kill_through_the_v2_core_files() {
     }
     panic!("cgroup {} could not be removed", dir.display());
 }
+
+/// The v2 device program for real: with "deny all, allow c 1:3 rwm, allow c 1:5 r" attached to
+/// a cgroup in the unified hierarchy, a process in it opens /dev/null, reads but cannot write
+/// /dev/zero, and cannot open /dev/urandom.
+#[test]
+fn device_program_allows_and_denies_in_the_unified_hierarchy() {
+    use bulkhead_container::device_filter;
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let unified = Path::new("/sys/fs/cgroup/unified");
+    let root = if unified.join("cgroup.procs").exists() {
+        unified
+    } else {
+        Path::new("/sys/fs/cgroup")
+    };
+    let dir = root.join(format!("bulkhead-v2-devices-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    let rules = [
+        device_filter::parse("a *:* rwm", false).unwrap(),
+        device_filter::parse("c 1:3 rwm", true).unwrap(),
+        device_filter::parse("c 1:5 r", true).unwrap(),
+    ];
+    device_filter::apply(&dir, &rules).unwrap();
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "read go; (: > /dev/null) 2>/dev/null && echo null-ok || echo null-denied; \
+             (head -c1 /dev/zero > /dev/null) 2>/dev/null && echo zero-read || echo zero-denied; \
+             (: > /dev/zero) 2>/dev/null && echo zero-written || echo zero-write-denied; \
+             (head -c1 /dev/urandom > /dev/null) 2>/dev/null && echo urandom-ok || echo urandom-denied",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(dir.join("cgroup.procs"), child.id().to_string()).unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child.wait().unwrap();
+    for _ in 0..200 {
+        if std::fs::remove_dir(&dir).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        out,
+        "null-ok\nzero-read\nzero-write-denied\nurandom-denied\n"
+    );
+}

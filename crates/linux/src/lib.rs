@@ -2,6 +2,7 @@
 //! classes both use. Every `unsafe` block of bulkhead's isolation code lives in this crate, in a
 //! small function that states the invariant it relies on; the layers above are safe Rust.
 
+pub mod bpf;
 pub mod fd;
 pub mod mount;
 pub mod ns;
