@@ -203,7 +203,25 @@ impl Cgroup {
 
     /// Moves `pid` into the container's cgroup in every hierarchy.
     pub fn add(&self, pid: i32) -> Result<()> {
-        for (_, dir) in &self.dirs {
+        self.add_except(pid, None)
+    }
+
+    /// The container's directory in the v2 (unified) hierarchy, if it has one: a process can
+    /// be cloned straight into it (CLONE_INTO_CGROUP) instead of being moved there.
+    pub fn v2_dir(&self) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|(h, _)| h.is_v2())
+            .map(|(_, d)| d.as_path())
+    }
+
+    /// Moves `pid` into every directory but `joined` (the one it was cloned into).
+    pub fn add_except(&self, pid: i32, joined: Option<&Path>) -> Result<()> {
+        for (_, dir) in self
+            .dirs
+            .iter()
+            .filter(|(_, d)| Some(d.as_path()) != joined)
+        {
             fs::write(dir.join("cgroup.procs"), pid.to_string())
                 .ctx(|| format!("join cgroup {}", dir.display()))?;
         }

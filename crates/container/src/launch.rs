@@ -9,8 +9,9 @@ use crate::namespaces::{self, Plan};
 use crate::sync::{self, Channel, Msg};
 use bulkhead_linux::{fd, ns, process as sys, socket};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The hooks the container class calls at the moments the OCI spec names. The runtime layer
 /// implements them; `create_container` and `start_container` run inside the init.
@@ -75,7 +76,20 @@ pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
         }
         None => None,
     };
-    let forked = sys::clone_fork(l.ns.clone_flags, None);
+    // Cloned straight into its v2 cgroup, the init is never moved there: moving a task takes
+    // the kernel's cgroup_threadgroup_rwsem for writing, which can wait a whole RCU grace
+    // period. Kernels before 5.7 refuse the flag: then it is moved like the v1 ones.
+    let v2 = l
+        .cgroup
+        .v2_dir()
+        .and_then(|d| fd::openat(None, d, libc::O_RDONLY | libc::O_DIRECTORY, 0).ok());
+    let mut joined = v2.as_ref().and(l.cgroup.v2_dir());
+    let mut forked = sys::clone_fork(l.ns.clone_flags, v2.as_ref().map(|f| f.as_raw_fd()));
+    if forked.is_err() && v2.is_some() {
+        joined = None;
+        forked = sys::clone_fork(l.ns.clone_flags, None);
+    }
+    drop(v2);
     if let Some(own) = &own_pid_ns {
         // Children forked from here on (hooks) must be in our own pid namespace again.
         let _ = ns::setns(own, libc::CLONE_NEWPID);
@@ -88,7 +102,7 @@ pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
         sys::Forked::Parent(pid) => {
             drop(child_end);
             let ch = Channel(parent_end);
-            match drive(l, pid, &ch, hooks) {
+            match drive(l, pid, &ch, hooks, joined) {
                 Ok(()) => Ok(pid),
                 Err(e) => {
                     let _ = sys::kill(pid, libc::SIGKILL);
@@ -100,7 +114,13 @@ pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
     }
 }
 
-fn drive(l: &Launch, pid: i32, ch: &Channel, hooks: &dyn Hooks) -> Result<()> {
+fn drive(
+    l: &Launch,
+    pid: i32,
+    ch: &Channel,
+    hooks: &dyn Hooks,
+    joined: Option<&Path>,
+) -> Result<()> {
     if l.ns.creates(LinuxNamespaceType::User) {
         let linux = l.spec.linux().as_ref();
         write_id_map(
@@ -118,7 +138,7 @@ fn drive(l: &Launch, pid: i32, ch: &Channel, hooks: &dyn Hooks) -> Result<()> {
                 .unwrap_or(&[]),
         )?;
     }
-    l.cgroup.add(pid)?;
+    l.cgroup.add_except(pid, joined)?;
     ch.send(&format!("{}:{pid}", sync::GO))?;
     loop {
         match ch.recv()? {
