@@ -147,3 +147,56 @@ fn rootfs_propagation_is_applied_and_checked() {
     );
     rt.assert_clean(&id, &b);
 }
+
+/// An idmapped bind mount (the mount's uidMappings/gidMappings, runc 1.2's form): file owners
+/// of the source appear through the mappings (containerID -> hostID, as in a user namespace
+/// map), the source itself is untouched; mappings given half are one clear error.
+#[test]
+fn idmapped_bind_mounts_show_mapped_owners() {
+    let vol = TempDir::new("idmap-volume");
+    std::fs::write(vol.0.join("by-root"), "r\n").unwrap();
+    std::fs::write(vol.0.join("by-1000"), "u\n").unwrap();
+    std::os::unix::fs::chown(vol.0.join("by-1000"), Some(1000), Some(1000)).unwrap();
+    let map = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+    let mut b = Bundle::new(&["sh", "-c", "ls -ln /vol | sort -k9 | while read -r _ _ u g _; do echo $u:$g; done; ls -ln /plain/by-1000 | while read -r _ _ u g _; do echo plain $u:$g; done"]);
+    b.push(
+        "/mounts",
+        json!({"destination": "/vol", "type": "bind", "source": vol.0, "options": ["rbind"],
+               "uidMappings": map, "gidMappings": map}),
+    );
+    b.push(
+        "/mounts",
+        json!({"destination": "/plain", "type": "bind", "source": vol.0, "options": ["rbind"]}),
+    );
+    let out = run(&b, &[]);
+    let lines: Vec<&str> = out.lines().collect();
+    // ls -ln /vol lists "total", by-1000, by-root: disk 1000 is outside the map (overflow id),
+    // disk 0 appears as 1000; the plain bind shows the disk's own 1000.
+    assert!(lines.contains(&"65534:65534"), "{out}");
+    assert!(lines.contains(&"1000:1000"), "{out}");
+    assert!(lines.contains(&"plain 1000:1000"), "{out}");
+    let meta = std::fs::metadata(vol.0.join("by-root")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta),
+        0,
+        "the source was chowned"
+    );
+
+    let rt = Rt::new();
+    let mut half = Bundle::new(&["true"]);
+    half.push(
+        "/mounts",
+        json!({"destination": "/vol", "type": "bind", "source": vol.0, "options": ["rbind"],
+               "uidMappings": map}),
+    );
+    let id = unique("idmap-half");
+    let o = rt.cmd(&["run", "--bundle", half.dir().to_str().unwrap(), &id]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("mounts[/vol]: uidMappings and gidMappings must both be given"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    rt.assert_clean(&id, &half);
+}

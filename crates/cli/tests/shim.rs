@@ -365,6 +365,18 @@ fn oom_kills_become_events() {
         .stdout(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    // `ctr events` subscribes asynchronously: an event of our own shows when it listens.
+    let probe = unique("events-probe");
+    ok(&c, &["container", "create", IMAGE, &probe]);
+    wait_for(
+        || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains(probe.as_str())
+        },
+        "ctr events to listen",
+    );
+    ok(&c, &["container", "delete", &probe]);
     let fill = "dd if=/dev/zero of=/dev/shm/fill bs=1M count=48 2>/dev/null; echo rc=$?";
     let mut seen = Vec::new();
     for rt in [RUNC, OURS] {
@@ -389,7 +401,7 @@ fn oom_kills_become_events() {
                     .lines()
                     .any(|l| l.contains("/tasks/oom") && l.contains(id.as_str()))
             },
-            "the OOM event",
+            &format!("the OOM event ({rt})"),
         );
         seen.push((o.status.code(), stdout(&o)));
     }

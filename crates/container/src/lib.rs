@@ -12,6 +12,7 @@ pub mod devices;
 pub mod error;
 pub mod exe;
 pub mod exec;
+pub mod idmap;
 pub mod init;
 pub mod launch;
 pub mod mounts;

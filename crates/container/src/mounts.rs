@@ -117,7 +117,13 @@ pub fn mount_entry(root: &impl AsRawFd, m: &Mount, ctx: &MountContext) -> Result
     }
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
-    if let Some(bad) = opts.unsupported.first() {
+    // "idmap"/"ridmap" name the mount's own mappings: with them present they are understood.
+    let idmapped = crate::idmap::mappings(m)?.is_some();
+    if let Some(bad) = opts
+        .unsupported
+        .iter()
+        .find(|o| !(idmapped && matches!(o.as_str(), "idmap" | "ridmap")))
+    {
         return Err(Error::Config(format!(
             "mounts[{}]: option {bad:?} is not supported yet",
             dest.display()
@@ -195,9 +201,30 @@ fn bind_entry(root: &impl AsRawFd, m: &Mount, opts: &Options, ctx: &MountContext
         .ctx(|| format!("mounts: create destination {}", dest.display()))?;
     let target_path = PathBuf::from(fd::proc_fd_path(&target));
     let src_path = PathBuf::from(fd::proc_fd_path(&src_fd));
-    let flags = libc::MS_BIND | (opts.flags & libc::MS_REC);
-    sys::mount(Some(&src_path), &target_path, None, flags, None)
-        .ctx(|| format!("mounts: bind {} on {}", src.display(), dest.display()))?;
+    if let Some((uid, gid)) = crate::idmap::mappings(m)? {
+        // A detached copy of the source, idmapped, then attached on the resolved target.
+        let recursive = opts.flags & libc::MS_REC != 0
+            || m.options()
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .any(|o| o == "ridmap");
+        let what = || {
+            format!(
+                "mounts[{}]: idmapped bind of {}",
+                dest.display(),
+                src.display()
+            )
+        };
+        let ns = crate::idmap::userns(uid, gid)?;
+        let tree = sys::clone_tree(&src_path, recursive).ctx(what)?;
+        sys::set_idmap(&tree, &ns, recursive).ctx(what)?;
+        sys::attach_tree(&tree, &target).ctx(what)?;
+    } else {
+        let flags = libc::MS_BIND | (opts.flags & libc::MS_REC);
+        sys::mount(Some(&src_path), &target_path, None, flags, None)
+            .ctx(|| format!("mounts: bind {} on {}", src.display(), dest.display()))?;
+    }
     if opts.flags & REMOUNT_ATTRS != 0 {
         // The bind itself ignores attribute flags; they take a second, remount call.
         let (_fd, mounted) = reopen(root, dest)?;

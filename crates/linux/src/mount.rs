@@ -87,3 +87,94 @@ pub fn mount_flags_of(path: &Path) -> io::Result<u64> {
     }
     Ok(flags)
 }
+
+const OPEN_TREE_CLONE: u32 = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at `path` (with the mounts
+/// beneath it when `recursive`), not yet attached anywhere.
+pub fn clone_tree(path: &Path, recursive: bool) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let p = cstr(path)?;
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as u32
+        | if recursive {
+            libc::AT_RECURSIVE as u32
+        } else {
+            0
+        };
+    // SAFETY: `p` is NUL-terminated and outlives the call.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, p.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// mount_setattr(2): makes the detached mount `tree` an idmapped mount through the user
+/// namespace `userns` (whose maps say how file owners appear).
+pub fn set_idmap(
+    tree: &impl std::os::fd::AsRawFd,
+    userns: &impl std::os::fd::AsRawFd,
+    recursive: bool,
+) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let empty = c"";
+    let flags = libc::AT_EMPTY_PATH as u32
+        | if recursive {
+            libc::AT_RECURSIVE as u32
+        } else {
+            0
+        };
+    // SAFETY: `attr` is a mount_attr of the size passed and `empty` a NUL-terminated string;
+    // both outlive the call.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    Ok(())
+}
+
+/// move_mount(2) from fd to fd: attaches the detached mount `tree` on the directory or file
+/// `target` (an fd resolved beforehand, so no path is walked again).
+pub fn attach_tree(
+    tree: &impl std::os::fd::AsRawFd,
+    target: &impl std::os::fd::AsRawFd,
+) -> io::Result<()> {
+    let empty = c"";
+    // SAFETY: `empty` is NUL-terminated and outlives the call; the fds are the caller's.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            target.as_raw_fd(),
+            empty.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })?;
+    Ok(())
+}
