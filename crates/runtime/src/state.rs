@@ -154,11 +154,14 @@ pub struct Locked {
 }
 
 /// Opens and locks `<dir>/lock`.
-fn lock(dir: &Path) -> Result<File> {
+/// Takes the directory's lock. Only `create` makes the lock file: a command that finds it
+/// gone (a racing delete removed the directory) must not put a new one into a directory being
+/// removed, which would make that removal fail with "Directory not empty".
+fn lock(dir: &Path, create: bool) -> Result<File> {
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
+        .create(create)
         .truncate(false)
         .open(dir.join(LOCK_FILE))?;
     fd::lock_exclusive(&f).context("lock state directory")?;
@@ -195,7 +198,7 @@ impl Store {
             }
         }
         let handle = fd::open_dir(&dir).with_context(|| format!("open {}", dir.display()))?;
-        let lock = lock(&dir).with_context(|| format!("lock {}", dir.display()))?;
+        let lock = lock(&dir, true).with_context(|| format!("lock {}", dir.display()))?;
         Ok(Locked {
             dir,
             handle,
@@ -208,7 +211,7 @@ impl Store {
         validate_id(id)?;
         let dir = self.dir(id);
         let handle = fd::open_dir(&dir).map_err(|_| anyhow!("container {id} does not exist"))?;
-        let lock = lock(&dir).map_err(|_| anyhow!("container {id} does not exist"))?;
+        let lock = lock(&dir, false).map_err(|_| anyhow!("container {id} does not exist"))?;
         // The container may have been deleted while we waited for the lock.
         let state = load(&dir).map_err(|_| anyhow!("container {id} does not exist"))?;
         Ok((
@@ -260,7 +263,10 @@ impl Locked {
 
     /// Removes the directory and everything in it.
     pub fn remove(self) -> Result<()> {
-        std::fs::remove_dir_all(&self.dir).with_context(|| format!("remove {}", self.dir.display()))
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r.with_context(|| format!("remove {}", self.dir.display())),
+        }
     }
 
     /// The start socket's path, short enough for sun_path however deep the root is.
