@@ -446,3 +446,23 @@ fn refused_create_leaves_nothing() {
     }
     wait_for(|| c.bulkhead_shims().is_empty(), "the shim to exit");
 }
+
+/// `-v` prints the version; `-info` (containerd 2.x asks it first) answers a RuntimeInfo
+/// message naming the runtime, on stdout, exit 0.
+#[test]
+fn version_and_info() {
+    let shim = Path::new(BIN).with_file_name("containerd-shim-bulkhead-v2");
+    let v = Command::new(&shim).arg("-v").output().unwrap();
+    assert!(v.status.success());
+    assert!(stdout(&v).contains("Version: "), "{}", stdout(&v));
+    let i = Command::new(&shim)
+        .arg("-info")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(i.status.success(), "{}", stderr(&i));
+    // Field 1 (name), length-delimited: 0x0a, length, then the name.
+    let name = OURS.as_bytes();
+    assert_eq!(i.stdout[0], 0x0a);
+    assert_eq!(&i.stdout[2..2 + name.len()], name);
+}

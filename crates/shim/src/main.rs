@@ -18,6 +18,20 @@ fn main() {
     let version = std::env::args()
         .skip(1)
         .any(|a| matches!(a.as_str(), "-v" | "--v" | "-version" | "--version"));
+    if std::env::args()
+        .skip(1)
+        .any(|a| a == "-info" || a == "--info")
+    {
+        // containerd 2.x asks before starting any shim; 1.6/1.7 never do. The library this
+        // shim uses parses the flag but does not answer it.
+        std::process::exit(match info() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("{RUNTIME_ID}: info: {e}");
+                1
+            }
+        });
+    }
     if version {
         println!(
             "containerd-shim-bulkhead-v2:\n  Version: {}\n  Runtime: {RUNTIME_ID}",
@@ -44,4 +58,24 @@ fn runtime_log(level: &str, msg: &str) {
         "warning" => log::warn!("{msg}"),
         _ => log::debug!("{msg}"),
     }
+}
+
+/// The `-info` reply: a RuntimeInfo message with the runtime's name and version.
+fn info() -> std::io::Result<()> {
+    use containerd_shim::protos::protobuf::Message;
+    use containerd_shim::protos::types::introspection::{RuntimeInfo, RuntimeVersion};
+    use std::io::Write;
+    let info = RuntimeInfo {
+        name: RUNTIME_ID.into(),
+        version: Some(RuntimeVersion {
+            version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        })
+        .into(),
+        ..Default::default()
+    };
+    let bytes = info.write_to_bytes().map_err(std::io::Error::other)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&bytes)?;
+    out.flush()
 }
