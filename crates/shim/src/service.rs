@@ -34,6 +34,7 @@ pub struct Service {
     inner: Arc<Pod>,
 }
 
+/// Where the shim keeps container state: per containerd namespace, as runc's shim does.
 pub fn store_for(namespace: &str) -> Store {
     Store::new(&Path::new("/run/containerd/bulkhead").join(namespace))
 }

@@ -86,7 +86,6 @@ pub(crate) struct Pod {
     pub(crate) changed: Condvar,
 }
 
-/// Where the shim keeps container state: per containerd namespace, as runc's shim does.
 impl Pod {
     pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<String, Container>> {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
