@@ -63,12 +63,21 @@ fn spawn(store: &Store, o: &ExecOpts) -> Result<(i32, Option<std::os::fd::OwnedF
         Status::Created | Status::Running => {}
         s => bail!("cannot exec in a {s} container"),
     }
-    let process = build_process(&st.config, o)?;
+    let mut process = build_process(&st.config, o)?;
     let terminal = process.terminal().unwrap_or(false);
     // In the foreground, a terminal without a console socket is ours to carry.
     let own = (terminal && o.console_socket.is_none() && !o.detach)
         .then(|| OwnConsole::new(&o.id))
         .transpose()?;
+    if own.is_some() {
+        // The new terminal gets our terminal's size before the program runs (runc passes it
+        // as consoleSize too): resizing it afterwards raced a program that asks at once.
+        if let Ok((rows, cols)) = bulkhead_linux::pty::get_winsize(&std::io::stdin()) {
+            let size: Option<oci_spec::runtime::Box> =
+                serde_json::from_value(serde_json::json!({"height": rows, "width": cols})).ok();
+            process.set_console_size(size);
+        }
+    }
     let socket = own
         .as_ref()
         .map(|c| c.path.clone())
