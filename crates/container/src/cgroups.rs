@@ -206,12 +206,28 @@ impl Cgroup {
         self.add_except(pid, None)
     }
 
-    /// The container's directory in the v2 (unified) hierarchy, if it has one: a process can
-    /// be cloned straight into it (CLONE_INTO_CGROUP) instead of being moved there.
+    /// The container's directory in the v2 (unified) hierarchy, if it has one (a hybrid host's
+    /// unified hierarchy, or the only one).
     pub fn v2_dir(&self) -> Option<&Path> {
         self.dirs
             .iter()
             .find(|(h, _)| h.is_v2())
+            .map(|(_, d)| d.as_path())
+    }
+
+    /// The directory when the container lives in the v2 hierarchy alone (a unified-only host).
+    pub fn v2_only(&self) -> Option<&Path> {
+        match self.dirs.as_slice() {
+            [(h, d)] if h.is_v2() => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The container's directory in the v1 hierarchy that has `controller`.
+    pub fn controller_dir(&self, controller: &str) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|(h, _)| h.controllers.iter().any(|c| c == controller))
             .map(|(_, d)| d.as_path())
     }
 
@@ -230,11 +246,9 @@ impl Cgroup {
 
     /// The pids in the container's cgroup.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        let Some((_, dir)) = self
-            .dirs
-            .iter()
-            .find(|(h, _)| h.controllers.iter().any(|c| c == "pids"))
-            .or(self.dirs.first())
+        let Some(dir) = self
+            .controller_dir("pids")
+            .or(self.dirs.first().map(|(_, d)| d.as_path()))
         else {
             return Ok(Vec::new());
         };
@@ -350,10 +364,9 @@ pub fn mount_cgroupfs(
     let base_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     let target = resolve::make_in_root(root, dest, resolve::Kind::Dir)
         .ctx(|| format!("mounts: create destination {}", dest.display()))?;
-    let only_v2 = cg.dirs.len() == 1 && cg.dirs[0].0.is_v2();
-    if only_v2 {
+    if let Some(only) = cg.v2_only() {
         let t = PathBuf::from(fd::proc_fd_path(&target));
-        sys::mount(Some(&cg.dirs[0].1), &t, None, libc::MS_BIND, None)
+        sys::mount(Some(only), &t, None, libc::MS_BIND, None)
             .ctx(|| format!("mounts: bind cgroup2 on {}", dest.display()))?;
         return crate::mounts::remount(&t, base_flags | ro, dest);
     }

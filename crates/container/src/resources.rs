@@ -23,10 +23,7 @@ pub(crate) const ALWAYS: &[&str] = &[
 ];
 
 fn dir(cg: &Cgroup, controller: &str) -> Option<PathBuf> {
-    cg.dirs
-        .iter()
-        .find(|(h, _)| h.controllers.iter().any(|c| c == controller))
-        .map(|(_, d)| d.clone())
+    cg.controller_dir(controller).map(Path::to_path_buf)
 }
 
 fn need(cg: &Cgroup, controller: &str, field: &str) -> Result<PathBuf> {
@@ -90,11 +87,11 @@ fn device_rules(
 /// which the container may always use.
 pub fn apply(cg: &Cgroup, r: &LinuxResources, extra_devices: &[String]) -> Result<()> {
     // A unified-only host: everything goes through the v2 files.
-    if cg.dirs.len() == 1 && cg.dirs[0].0.is_v2() {
-        crate::resources_v2::apply(&cg.dirs[0].1, r)?;
+    if let Some(only) = cg.v2_only() {
+        crate::resources_v2::apply(only, r)?;
         if let Some(rules) = r.devices().as_deref().filter(|d| !d.is_empty()) {
             let rules = device_rules(rules, extra_devices)?;
-            crate::device_filter::apply(&cg.dirs[0].1, &rules)?;
+            crate::device_filter::apply(only, &rules)?;
         }
         return Ok(());
     }
@@ -341,10 +338,7 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, extra_devices: &[String]) -> Resul
 
 /// The container's v2 directory (the unified hierarchy of a hybrid host, or the only one).
 pub fn v2_dir(cg: &Cgroup) -> Option<PathBuf> {
-    cg.dirs
-        .iter()
-        .find(|(h, _)| h.is_v2())
-        .map(|(_, d)| d.clone())
+    cg.v2_dir().map(Path::to_path_buf)
 }
 
 /// Freezes (pause) or thaws (resume) every process of the container, waiting until the freezer

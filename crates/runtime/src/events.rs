@@ -11,10 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn dir(cg: &Cgroup, controller: &str) -> Option<PathBuf> {
-    cg.dirs
-        .iter()
-        .find(|(h, _)| h.controllers.iter().any(|c| c == controller))
-        .map(|(_, d)| d.clone())
+    cg.controller_dir(controller)
+        .map(std::path::Path::to_path_buf)
 }
 
 fn read(cg: &Cgroup, controller: &str, file: &str) -> Option<String> {
@@ -38,18 +36,10 @@ fn kv(text: Option<String>) -> Map<String, Value> {
         .collect()
 }
 
-/// The container's directory when it lives in the v2 hierarchy alone.
-fn v2_only(cg: &Cgroup) -> Option<&std::path::Path> {
-    match cg.dirs.as_slice() {
-        [(h, d)] if h.is_v2() => Some(d),
-        _ => None,
-    }
-}
-
 /// Stats with runc's field names (libcontainer's types), so tools that read `runc events`
 /// read these.
 pub fn stats(cg: &Cgroup) -> Value {
-    if let Some(d) = v2_only(cg) {
+    if let Some(d) = cg.v2_only() {
         return stats_v2(d);
     }
     let percpu: Vec<u64> = read(cg, "cpuacct", "cpuacct.usage_percpu")
@@ -170,7 +160,7 @@ fn stats_v2(d: &std::path::Path) -> Value {
 
 /// The number of OOM kills in the container's memory cgroup so far.
 fn oom_kills(cg: &Cgroup) -> u64 {
-    if let Some(d) = v2_only(cg) {
+    if let Some(d) = cg.v2_only() {
         return kv(std::fs::read_to_string(d.join("memory.events")).ok())
             .get("oom_kill")
             .and_then(Value::as_u64)

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 /// Watches the container's memory cgroup, if it has one (v1); `on_oom` runs per OOM event.
 pub fn watch(cg: &Cgroup, on_oom: impl Fn() + Send + 'static) -> Result<()> {
-    let Some(dir) = memory_dir(cg) else {
+    let Some(dir) = cg.controller_dir("memory").map(PathBuf::from) else {
         return Ok(());
     };
     let efd = fd::eventfd().context("eventfd")?;
@@ -39,11 +39,4 @@ pub fn watch(cg: &Cgroup, on_oom: impl Fn() + Send + 'static) -> Result<()> {
         })
         .context("start the OOM watcher")?;
     Ok(())
-}
-
-fn memory_dir(cg: &Cgroup) -> Option<PathBuf> {
-    cg.dirs
-        .iter()
-        .find(|(h, _)| h.controllers.iter().any(|c| c == "memory"))
-        .map(|(_, d)| d.clone())
 }

@@ -4,7 +4,6 @@
 use crate::service::{store_for, Service};
 use bulkhead_runtime::lifecycle;
 use containerd_shim::api::DeleteResponse;
-use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
 use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::{Config, ExitSignal, Flags, StartOpts};
 use std::path::{Path, PathBuf};
@@ -59,17 +58,9 @@ impl containerd_shim::Shim for Bulkhead {
             log::warn!("delete {}: {e:#}", self.id);
         }
         crate::rootfs::unmount(&self.bundle);
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
         Ok(DeleteResponse {
             exit_status: 128 + libc::SIGKILL as u32,
-            exited_at: Some(Timestamp {
-                seconds: d.as_secs() as i64,
-                nanos: d.subsec_nanos() as i32,
-                ..Default::default()
-            })
-            .into(),
+            exited_at: Some(crate::tasks::now()).into(),
             ..Default::default()
         })
     }
