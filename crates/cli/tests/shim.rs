@@ -317,17 +317,7 @@ fn killed_shim_is_cleaned_up() {
     wait_for(|| task_status(&c, &id) != "RUNNING", "containerd to notice");
     let _ = c.ctr(&["task", "delete", &id]);
     ok(&c, &["container", "delete", &id]);
-    wait_for(
-        || {
-            let stat = std::fs::read_to_string(format!("/proc/{init}/stat")).unwrap_or_default();
-            stat.is_empty()
-                || stat
-                    .rsplit(')')
-                    .next()
-                    .is_some_and(|r| r.trim_start().starts_with('Z'))
-        },
-        "the container's init to die",
-    );
+    wait_for(|| ended(init), "the container's init to die");
     assert_gone(&c, NS, &id);
     let next = unique("shim-next");
     let o = c.ctr(&[

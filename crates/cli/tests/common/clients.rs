@@ -156,23 +156,13 @@ impl Containerd {
     /// their arguments).
     pub fn bulkhead_shims(&self) -> Vec<i32> {
         let sock = self.sock().display().to_string();
-        let mut out = Vec::new();
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let zombie = stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'));
-            if !zombie && cmd.contains("containerd-shim-bulkhead-v2") && cmd.contains(&sock) {
-                out.push(pid);
-            }
-        }
-        out
+        live_pids()
+            .into_iter()
+            .filter(|pid| {
+                let cmd = cmdline(*pid);
+                cmd.contains("containerd-shim-bulkhead-v2") && cmd.contains(&sock)
+            })
+            .collect()
     }
 
     /// containerd's own log, for failure messages.
@@ -186,27 +176,18 @@ impl Containerd {
     /// processes they parent, and bulkhead's state for containers of its bundles.
     fn kill_leftovers(&self) {
         let sock = self.sock().display().to_string();
-        let mut shims = Vec::new();
-        let mut parents = Vec::new();
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains("containerd-shim") && cmd.contains(&sock) {
-                shims.push(pid);
-            }
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let ppid = stat
-                .rsplit(')')
-                .next()
-                .and_then(|r| r.split_whitespace().nth(1))
-                .and_then(|p| p.parse::<i32>().ok());
-            parents.push((pid, ppid.unwrap_or(0)));
-        }
-        for (pid, ppid) in parents {
-            if shims.contains(&ppid) || shims.contains(&pid) {
+        let pids = live_pids();
+        let shims: Vec<i32> = pids
+            .iter()
+            .copied()
+            .filter(|pid| {
+                let cmd = cmdline(*pid);
+                cmd.contains("containerd-shim") && cmd.contains(&sock)
+            })
+            .collect();
+        for pid in pids {
+            let parent = proc_stat(pid).map_or(0, |s| s.ppid);
+            if shims.contains(&parent) || shims.contains(&pid) {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             }
         }

@@ -322,24 +322,50 @@ pub fn find_cgroups(id: &str) -> Vec<PathBuf> {
 
 /// Live (non-zombie) processes whose environment holds `marker`.
 pub fn processes_with(marker: &str) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|r| r.trim_start().starts_with('Z'));
-        if !zombie && String::from_utf8_lossy(&env).contains(marker) {
-            out.push(pid);
-        }
-    }
-    out
+    live_pids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| String::from_utf8_lossy(&env).contains(marker))
+        })
+        .collect()
+}
+
+/// One process as /proc shows it: its state letter and parent, from /proc/<pid>/stat (the
+/// fields after the command name, which may itself hold spaces and parentheses).
+pub struct ProcStat {
+    pub state: char,
+    pub ppid: i32,
+}
+
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut f = stat.rsplit(')').next()?.split_whitespace();
+    Some(ProcStat {
+        state: f.next()?.chars().next()?,
+        ppid: f.next()?.parse().ok()?,
+    })
+}
+
+/// Whether `pid` is gone or a zombie: its program has ended either way.
+pub fn ended(pid: i32) -> bool {
+    proc_stat(pid).is_none_or(|s| s.state == 'Z')
+}
+
+/// Every process that has not ended.
+pub fn live_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|pid| !ended(*pid))
+        .collect()
+}
+
+/// A process's command line, arguments joined by spaces.
+pub fn cmdline(pid: i32) -> String {
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&cmd).replace('\0', " ")
 }
 
 pub fn stdout(o: &Output) -> String {
