@@ -384,23 +384,32 @@ pub struct Tmux {
 impl Tmux {
     pub fn start(cmd: &str, cols: u16, rows: u16) -> Tmux {
         let session = unique("bh-tmux");
-        let ok = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                &cols.to_string(),
-                "-y",
-                &rows.to_string(),
-                cmd,
-            ])
-            .status()
-            .expect("tmux (the CI installs it)")
-            .success();
-        assert!(ok, "tmux new-session");
-        Tmux { session }
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        // A tmux server still exiting after the previous test's last session refuses new
+        // clients for a moment: try again, a bounded number of times.
+        let mut last = String::new();
+        for _ in 0..20 {
+            let out = Command::new("tmux")
+                .args([
+                    "new-session",
+                    "-d",
+                    "-s",
+                    &session,
+                    "-x",
+                    &cols,
+                    "-y",
+                    &rows,
+                    cmd,
+                ])
+                .output()
+                .expect("tmux (the CI installs it)");
+            if out.status.success() {
+                return Tmux { session };
+            }
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("tmux new-session: {last}");
     }
 
     pub fn screen(&self) -> String {
