@@ -78,6 +78,13 @@ pub fn eventfd() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// An anonymous memory file (memfd), close-on-exec.
+pub fn memfd(name: &str) -> io::Result<File> {
+    let cname = crate::cstring(name)?;
+    // SAFETY: `cname` outlives the call; the fd is fresh and owned here.
+    Ok(unsafe { File::from_raw_fd(cvt(libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC))?) })
+}
+
 /// A pipe, both ends close-on-exec: (read end, write end).
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];

@@ -11,6 +11,7 @@ pub mod process;
 pub mod ptrace;
 pub mod pty;
 pub mod resolve;
+pub mod seccomp;
 pub mod shm;
 pub mod socket;
 

@@ -4,7 +4,7 @@
 
 use crate::cvt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct MemFile {
     fd: OwnedFd,
@@ -20,11 +20,7 @@ impl MemFile {
     /// Creates a sparse memory file of `size` bytes (nothing is committed until touched) and maps
     /// it shared into this process.
     pub fn new(name: &str, size: usize) -> io::Result<MemFile> {
-        let cname = crate::cstring(name)?;
-        // SAFETY: `cname` outlives the call; the fd is fresh and owned here.
-        let fd = unsafe {
-            OwnedFd::from_raw_fd(cvt(libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC))?)
-        };
+        let fd = OwnedFd::from(crate::fd::memfd(name)?);
         // SAFETY: integer arguments only.
         cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) })?;
         // SAFETY: a fresh shared mapping of the whole file; unmapped in Drop and never exposed

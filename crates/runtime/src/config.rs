@@ -81,10 +81,10 @@ fn validate(spec: Spec, bundle: PathBuf, file: &Path) -> Result<Config> {
     rootfs::propagation(linux.rootfs_propagation().as_deref()).map_err(|e| anyhow!("{f}: {e}"))?;
     if let Some(s) = linux.seccomp() {
         let built = bulkhead_container::seccomp::build(s).map_err(|e| anyhow!("{f}: {e}"))?;
-        if !built.unknown.is_empty() {
+        if !built.skipped.is_empty() {
             crate::log::debug(&format!(
-                "{f}: linux.seccomp: skipping system calls this libseccomp does not know: {}",
-                built.unknown.join(", ")
+                "{f}: linux.seccomp: skipping system calls newer than this libseccomp: {}",
+                built.skipped.join(", ")
             ));
         }
     }
