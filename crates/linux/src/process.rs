@@ -187,6 +187,20 @@ pub fn wait_any() -> io::Result<Option<(i32, Exit)>> {
     }
 }
 
+/// glibc malloc: one arena for every thread. A long-lived, mostly idle process with many
+/// threads (the shim) otherwise keeps each thread's arena and its high-water mark resident.
+/// Call before starting threads.
+pub fn malloc_one_arena() {
+    // SAFETY: mallopt only sets a tunable of the allocator; no memory is passed.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+}
+
+/// Returns the allocator's free pages to the kernel (idle points of a long-lived process).
+pub fn malloc_trim() {
+    // SAFETY: malloc_trim only releases free memory the allocator owns.
+    unsafe { libc::malloc_trim(0) };
+}
+
 /// Sends `sig` to `pid`.
 pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     // SAFETY: kill touches no memory.

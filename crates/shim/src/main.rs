@@ -1,6 +1,7 @@
 //! `containerd-shim-bulkhead-v2`: containerd's shim v2 for bulkhead, one process per pod.
 //! containerd reaches it as runtime `io.containerd.bulkhead.v2`.
 
+mod events;
 mod launcher;
 mod metrics;
 mod oom;
@@ -15,6 +16,9 @@ mod tasks;
 const RUNTIME_ID: &str = "io.containerd.bulkhead.v2";
 
 fn main() {
+    // A pod's shim lives as long as the pod with ~18 mostly idle threads: one heap for all
+    // of them (see docs/performance.md, "idle pod memory").
+    bulkhead_linux::process::malloc_one_arena();
     let version = std::env::args()
         .skip(1)
         .any(|a| matches!(a.as_str(), "-v" | "--v" | "-version" | "--version"));

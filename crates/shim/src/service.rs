@@ -52,7 +52,7 @@ impl Service {
         let inner = Arc::new(Pod {
             namespace: namespace.to_string(),
             store: store_for(namespace),
-            publisher,
+            publisher: crate::events::Publisher::new(publisher),
             exit,
             reaper,
             containers: Mutex::new(HashMap::new()),
@@ -188,6 +188,8 @@ impl Task for Service {
                     ..Default::default()
                 }),
             );
+            // The pod goes idle now: give back what create and start allocated.
+            bulkhead_linux::process::malloc_trim();
             return Ok(StartResponse {
                 pid,
                 ..Default::default()
@@ -320,6 +322,7 @@ impl Task for Service {
                 ..Default::default()
             }),
         );
+        bulkhead_linux::process::malloc_trim();
         Ok(DeleteResponse {
             pid,
             exit_status: code,

@@ -12,10 +12,9 @@ use bulkhead_runtime::state::{self, Store};
 use bulkhead_runtime::tty::OwnConsole;
 use containerd_shim::protos::events::task::{TaskExit, TaskOOM};
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
-use containerd_shim::protos::protobuf::MessageDyn;
+use containerd_shim::protos::protobuf::MessageFull;
 use containerd_shim::protos::topics;
-use containerd_shim::protos::ttrpc::{self, context::Context, Code};
-use containerd_shim::publisher::RemotePublisher;
+use containerd_shim::protos::ttrpc::{self, Code};
 use containerd_shim::ExitSignal;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -79,7 +78,7 @@ impl Container {
 pub(crate) struct Pod {
     pub(crate) namespace: String,
     pub(crate) store: Store,
-    pub(crate) publisher: RemotePublisher,
+    pub(crate) publisher: crate::events::Publisher,
     pub(crate) exit: Arc<ExitSignal>,
     pub(crate) reaper: Arc<Reaper>,
     pub(crate) containers: Mutex<HashMap<String, Container>>,
@@ -91,11 +90,8 @@ impl Pod {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn publish(&self, topic: &str, event: Box<dyn MessageDyn>) {
-        if let Err(e) = self
-            .publisher
-            .publish(Context::default(), topic, &self.namespace, event)
-        {
+    pub(crate) fn publish<M: MessageFull>(&self, topic: &str, event: Box<M>) {
+        if let Err(e) = self.publisher.publish(topic, &self.namespace, event) {
             log::warn!("publish {topic}: {e}");
         }
     }
