@@ -265,23 +265,53 @@ fn events_report_stats_and_oom_kills() {
     rt.assert_clean(&id, &b);
 }
 
-/// The init is in the container's cgroup in every hierarchy from its first instruction: cloned
-/// into the v2 one (CLONE_INTO_CGROUP), moved into the v1 ones before it runs.
+/// The init is in the container's cgroup in every hierarchy before it runs anything of the
+/// container's: cloned into the v2 one (CLONE_INTO_CGROUP), it joins the v1 ones itself (or,
+/// in a new user namespace, the runtime moves it). An exec'd process likewise.
 #[test]
-fn the_init_starts_in_its_cgroups() {
-    let rt = Rt::new();
-    let id = unique("cg-into");
-    let mut b = Bundle::new(&["sleep", "10"]);
-    b.set("/linux/cgroupsPath", json!(format!("/{id}")));
-    b.write();
-    rt.ok(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
-    let pid = rt.state(&id)["pid"].as_i64().unwrap();
-    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let lines: Vec<&str> = cgroups.lines().collect();
-    assert!(lines.iter().any(|l| l.starts_with("0::")), "{cgroups}");
-    for l in &lines {
-        assert!(l.ends_with(&format!("/{id}")), "not in its cgroup: {l}");
+fn the_init_and_exec_start_in_their_cgroups() {
+    for userns in [false, true] {
+        let rt = Rt::new();
+        let id = unique("cg-into");
+        let mut b = Bundle::new(&["sleep", "10"]);
+        b.set("/linux/cgroupsPath", json!(format!("/{id}")));
+        if userns {
+            b.push("/linux/namespaces", json!({"type": "user"}));
+            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            b.set("/linux/uidMappings", map.clone());
+            b.set("/linux/gidMappings", map);
+        }
+        b.write();
+        rt.ok(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
+        let init = rt.state(&id)["pid"].as_i64().unwrap();
+        rt.ok(&["start", &id]);
+        let pid_file = b.dir().join("exec.pid");
+        rt.ok(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "sleep",
+            "10",
+        ]);
+        let exec: i64 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        for pid in [init, exec] {
+            let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+            let lines: Vec<&str> = cgroups.lines().collect();
+            assert!(lines.iter().any(|l| l.starts_with("0::")), "{cgroups}");
+            for l in &lines {
+                assert!(
+                    l.ends_with(&format!("/{id}")),
+                    "userns={userns}, pid {pid} not in its cgroup: {l}"
+                );
+            }
+        }
+        rt.ok(&["delete", "--force", &id]);
+        rt.assert_clean(&id, &b);
     }
-    rt.ok(&["delete", "--force", &id]);
-    rt.assert_clean(&id, &b);
 }

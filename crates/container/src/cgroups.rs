@@ -201,11 +201,6 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Moves `pid` into the container's cgroup in every hierarchy.
-    pub fn add(&self, pid: i32) -> Result<()> {
-        self.add_except(pid, None)
-    }
-
     /// The container's directory in the v2 (unified) hierarchy, if it has one (a hybrid host's
     /// unified hierarchy, or the only one).
     pub fn v2_dir(&self) -> Option<&Path> {
@@ -240,6 +235,24 @@ impl Cgroup {
         {
             fs::write(dir.join("cgroup.procs"), pid.to_string())
                 .ctx(|| format!("join cgroup {}", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Moves the calling process into every directory but `joined` (the one it was cloned
+    /// into), by itself: "0" written to a v1 hierarchy's `tasks` file moves the writing thread
+    /// without the kernel's global cgroup_threadgroup_rwsem, whose write side can wait a whole
+    /// RCU grace period (~10 ms on a quiet host; every pid written to cgroup.procs takes it).
+    /// The caller must be single-threaded (its one thread is the whole process) and still in
+    /// the host user namespace (the files belong to host root). v2 has no such file.
+    pub fn join_self_except(&self, joined: Option<&Path>) -> Result<()> {
+        for (h, dir) in self
+            .dirs
+            .iter()
+            .filter(|(_, d)| Some(d.as_path()) != joined)
+        {
+            let file = if h.is_v2() { "cgroup.procs" } else { "tasks" };
+            fs::write(dir.join(file), "0").ctx(|| format!("join cgroup {}", dir.display()))?;
         }
         Ok(())
     }

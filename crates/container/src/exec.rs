@@ -8,9 +8,10 @@ use crate::process::{self, ProcessOpts};
 use crate::sync::{self, Channel, Msg};
 use bulkhead_linux::{fd, ns, process as sys, socket};
 use oci_spec::runtime::{LinuxNamespaceType as T, Process};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 
 const ORDER: [T; 8] = [
     T::User,
@@ -47,13 +48,24 @@ pub fn exec(e: &Exec) -> Result<i32> {
     if let Some((_, f)) = nss.iter().find(|(t, _)| *t == T::Pid) {
         ns::setns(f, libc::CLONE_NEWPID).ctx(|| "join the container's pid namespace".into())?;
     }
-    let forked = sys::clone_fork(0, None);
+    // As the init: cloned into the v2 cgroup, it joins the v1 ones itself (launch.rs).
+    let v2 = e
+        .cgroup
+        .v2_dir()
+        .and_then(|d| fd::openat(None, d, libc::O_RDONLY | libc::O_DIRECTORY, 0).ok());
+    let mut joined = v2.as_ref().and(e.cgroup.v2_dir());
+    let mut forked = sys::clone_fork(0, v2.as_ref().map(|f| f.as_raw_fd()));
+    if forked.is_err() && v2.is_some() {
+        joined = None;
+        forked = sys::clone_fork(0, None);
+    }
+    drop(v2);
     let _ = ns::setns(&own_pid, libc::CLONE_NEWPID);
     match forked.ctx(|| "fork the exec process".into())? {
         sys::Forked::Child => {
             drop(parent_end);
             let ch = Channel(child_end);
-            let err = child(e, &nss, &ch)
+            let err = child(e, &nss, &ch, joined)
                 .err()
                 .unwrap_or_else(|| Error::Child("exec returned".into()));
             ch.send_error(&err.to_string());
@@ -73,7 +85,6 @@ pub fn exec(e: &Exec) -> Result<i32> {
 }
 
 fn drive(e: &Exec, pid: i32, ch: &Channel) -> Result<()> {
-    e.cgroup.add(pid)?;
     ch.send(sync::GO)?;
     loop {
         match ch.recv()? {
@@ -120,10 +131,12 @@ fn open_namespaces(pid: i32) -> Result<Vec<(T, OwnedFd)>> {
     Ok(out)
 }
 
-fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel) -> Result<()> {
+fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel, joined: Option<&Path>) -> Result<()> {
     sys::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     ch.expect(sync::GO)?;
+    // Still in the host's user namespace: the container's is joined below.
+    e.cgroup.join_self_except(joined)?;
     let mut userns = false;
     for (t, f) in nss {
         if *t == T::Pid {

@@ -14,11 +14,19 @@ use oci_spec::runtime::LinuxNamespaceType as T;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 
 /// Runs in the forked child; never returns.
-pub fn run(l: &Launch, opened: &[(T, OwnedFd)], ch: Channel, hooks: &dyn Hooks) -> ! {
+/// `joined`: the cgroup directory the init was cloned into.
+pub fn run(
+    l: &Launch,
+    opened: &[(T, OwnedFd)],
+    ch: Channel,
+    hooks: &dyn Hooks,
+    joined: Option<&Path>,
+) -> ! {
     let mut start_conn = None;
-    let code = match set_up(l, opened, &ch, hooks, &mut start_conn) {
+    let code = match set_up(l, opened, &ch, hooks, joined, &mut start_conn) {
         Ok(never) => match never {},
         Err(e) => {
             // Before `start` the runtime's create is listening; after it, `start` is.
@@ -41,6 +49,7 @@ fn set_up(
     opened: &[(T, OwnedFd)],
     ch: &Channel,
     hooks: &dyn Hooks,
+    joined: Option<&Path>,
     start_conn: &mut Option<UnixStream>,
 ) -> Result<Never> {
     // If the runtime dies during set-up, so do we; cleared once we are ready.
@@ -49,6 +58,11 @@ fn set_up(
     // to our owner, which an unprivileged (rootless) runtime needs. Nothing else is in our new
     // namespaces yet to look at us.
     let host_pid = ch.expect_pid()?;
+    if !l.ns.creates(T::User) {
+        // Before anything is charged to the runtime's cgroups (in a new user namespace the
+        // runtime has moved us already).
+        l.cgroup.join_self_except(joined)?;
+    }
     // Until exec, no process of the container may open our /proc/<pid>/exe, mem or fds.
     sys::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     let userns = l.ns.has(T::User);

@@ -97,7 +97,7 @@ pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
     match forked.ctx(|| "clone the container's init".into())? {
         sys::Forked::Child => {
             drop(parent_end);
-            init::run(l, &opened, Channel(child_end), hooks)
+            init::run(l, &opened, Channel(child_end), hooks, joined)
         }
         sys::Forked::Parent(pid) => {
             drop(child_end);
@@ -138,7 +138,11 @@ fn drive(
                 .unwrap_or(&[]),
         )?;
     }
-    l.cgroup.add_except(pid, joined)?;
+    if l.ns.creates(LinuxNamespaceType::User) {
+        // In its new user namespace the init may not write the host's cgroup files; outside
+        // one it joins them itself, faster (Cgroup::join_self_except).
+        l.cgroup.add_except(pid, joined)?;
+    }
     ch.send(&format!("{}:{pid}", sync::GO))?;
     loop {
         match ch.recv()? {
