@@ -200,3 +200,63 @@ fn idmapped_bind_mounts_show_mapped_owners() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     rt.assert_clean(&id, &half);
 }
+
+/// Idmapped binds in a container with its own user namespace (the runtime makes the idmapped
+/// copy in the host's namespace; the init, already in the container's, attaches it), and the
+/// `idmap` option alone, which takes the container's mappings: the volume's root-owned file
+/// is root's inside, where a plain bind shows it as nobody.
+#[test]
+fn idmapped_binds_in_a_user_namespace_and_the_idmap_option() {
+    let vol = TempDir::new("idmap-userns");
+    std::fs::write(vol.0.join("by-root"), "r\n").unwrap();
+    std::fs::write(vol.0.join("by-100000"), "u\n").unwrap();
+    std::os::unix::fs::chown(vol.0.join("by-100000"), Some(100000), Some(100000)).unwrap();
+    let script = "for d in vol plain own; do for f in by-root by-100000; do ls -ln /$d/$f | while read -r _ _ u g _; do echo $d $f $u:$g; done; done; done";
+    let mut b = Bundle::new(&["sh", "-c", script]);
+    b.push("/linux/namespaces", json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.set("/linux/uidMappings", map.clone());
+    b.set("/linux/gidMappings", map);
+    let own = json!([{"containerID": 0, "hostID": 101000, "size": 1}]);
+    for (dest, extra) in [
+        ("/vol", json!({"options": ["rbind", "idmap"]})),
+        ("/plain", json!({"options": ["rbind"]})),
+        (
+            "/own",
+            json!({"options": ["rbind"], "uidMappings": own, "gidMappings": own}),
+        ),
+    ] {
+        let mut m = json!({"destination": dest, "type": "bind", "source": vol.0});
+        for (k, v) in extra.as_object().unwrap() {
+            m[k] = v.clone();
+        }
+        b.push("/mounts", m);
+        // Container root (host 100000) may not create directories in the root-owned rootfs.
+        std::fs::create_dir_all(b.rootfs().join(&dest[1..])).unwrap();
+    }
+    let out = run(&b, &[]);
+    for want in [
+        "vol by-root 0:0",
+        "vol by-100000 65534:65534",
+        "plain by-root 65534:65534",
+        "plain by-100000 0:0",
+        "own by-root 1000:1000",
+    ] {
+        assert!(out.lines().any(|l| l == want), "{want}: {out}");
+    }
+
+    // The option alone, with no mappings anywhere: one error naming the mount.
+    let rt = Rt::new();
+    let mut bad = Bundle::new(&["true"]);
+    bad.push(
+        "/mounts",
+        json!({"destination": "/vol", "type": "bind", "source": vol.0, "options": ["rbind", "idmap"]}),
+    );
+    let id = unique("idmap-nomaps");
+    let o = rt.cmd(&["run", "--bundle", bad.dir().to_str().unwrap(), &id]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("mounts[/vol]: option idmap needs"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    rt.assert_clean(&id, &bad);
+}

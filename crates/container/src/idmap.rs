@@ -1,24 +1,86 @@
-//! Idmapped bind mounts (a mount's uidMappings/gidMappings): the source's file owners appear
-//! through a user namespace's maps, as runc 1.2 does it. The namespace is made by a child that
-//! only exists to own it: cloned with CLONE_NEWUSER, its maps written, its namespace opened,
-//! then let go.
+//! Idmapped bind mounts (a mount's uidMappings/gidMappings, or the `idmap`/`ridmap` option
+//! with the container's own mappings): the source's file owners appear through a user
+//! namespace's maps, as runc 1.2 does it. The runtime makes each one before it clones the init,
+//! in the host's user namespace where the kernel allows it: a detached copy of the source
+//! (open_tree), idmapped (mount_setattr); the init, a fork, inherits the fd and only attaches
+//! the copy on its target, which works from inside a new user namespace too. The namespace
+//! for the maps is made by a child that only exists to own it: cloned with CLONE_NEWUSER, its
+//! maps written, its namespace opened, then let go.
 
 use crate::error::{Context, Error, Result};
-use bulkhead_linux::{fd, process as sys};
-use oci_spec::runtime::{LinuxIdMapping, Mount};
+use bulkhead_linux::{fd, mount as mnt, process as sys};
+use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
+use std::path::Path;
 
-/// The mount's mappings, if it has any; both lists or neither (the spec's rule).
-pub fn mappings(m: &Mount) -> Result<Option<(&[LinuxIdMapping], &[LinuxIdMapping])>> {
+type Maps<'a> = (&'a [LinuxIdMapping], &'a [LinuxIdMapping]);
+
+fn has_option(m: &Mount, names: &[&str]) -> bool {
+    m.options()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .any(|o| names.contains(&o.as_str()))
+}
+
+/// The mount's mappings, if it is idmapped: its own (both lists or neither, the spec's rule),
+/// or, for the `idmap`/`ridmap` option alone, the container's user namespace mappings.
+pub fn mappings<'a>(m: &'a Mount, spec: &'a Spec) -> Result<Option<Maps<'a>>> {
+    let dest = m.destination().display();
     match (m.uid_mappings().as_deref(), m.gid_mappings().as_deref()) {
-        (None, None) => Ok(None),
         (Some(u), Some(g)) if !u.is_empty() && !g.is_empty() => Ok(Some((u, g))),
+        (None, None) if !has_option(m, &["idmap", "ridmap"]) => Ok(None),
+        (None, None) => {
+            let linux = spec.linux().as_ref();
+            match (
+                linux.and_then(|l| l.uid_mappings().as_deref()),
+                linux.and_then(|l| l.gid_mappings().as_deref()),
+            ) {
+                (Some(u), Some(g)) if !u.is_empty() && !g.is_empty() => Ok(Some((u, g))),
+                _ => Err(Error::Config(format!(
+                    "mounts[{dest}]: option idmap needs uidMappings and gidMappings, on the mount or for the container's user namespace"
+                ))),
+            }
+        }
         _ => Err(Error::Config(format!(
-            "mounts[{}]: uidMappings and gidMappings must both be given, non-empty",
-            m.destination().display()
+            "mounts[{dest}]: uidMappings and gidMappings must both be given, non-empty"
         ))),
     }
+}
+
+/// One entry per config mount: the idmapped detached copy of its source, for the idmapped
+/// binds. Call in the runtime before the init is cloned, single-threaded.
+pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Vec<Option<OwnedFd>>> {
+    let mut trees = Vec::new();
+    for m in spec.mounts().as_deref().unwrap_or(&[]) {
+        let Some((uid, gid)) = mappings(m, spec)? else {
+            trees.push(None);
+            continue;
+        };
+        let dest = m.destination().display();
+        if m.typ().as_deref() != Some("bind") && !has_option(m, &["bind", "rbind"]) {
+            return Err(Error::Config(format!(
+                "mounts[{dest}]: idmapping is supported on bind mounts only"
+            )));
+        }
+        let src = m
+            .source()
+            .as_ref()
+            .ok_or_else(|| Error::Config(format!("mounts[{dest}]: a bind mount needs a source")))?;
+        let src = if src.is_absolute() {
+            src.clone()
+        } else {
+            bundle.join(src)
+        };
+        let recursive = has_option(m, &["rbind", "ridmap"]);
+        let what = || format!("mounts[{dest}]: idmapped bind of {}", src.display());
+        let ns = userns(uid, gid).map_err(|e| Error::Config(format!("mounts[{dest}]: {e}")))?;
+        let tree = mnt::clone_tree(&src, recursive).ctx(what)?;
+        mnt::set_idmap(&tree, &ns, recursive).ctx(what)?;
+        trees.push(Some(tree));
+    }
+    Ok(trees)
 }
 
 fn map_text(maps: &[LinuxIdMapping]) -> String {
@@ -27,8 +89,8 @@ fn map_text(maps: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
-/// A user namespace with these maps, held by an fd. Must be called single-threaded (the init).
-pub fn userns(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
+/// A user namespace with these maps, held by an fd. Must be called single-threaded.
+fn userns(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
     let (wait_r, wait_w) = fd::pipe().ctx(|| "idmapped mount: pipe".into())?;
     let (pid_r, pid_w) = fd::pipe().ctx(|| "idmapped mount: pipe".into())?;
     match sys::clone_fork(libc::CLONE_NEWUSER as u64, None)

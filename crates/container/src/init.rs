@@ -21,12 +21,13 @@ use std::path::Path;
 pub fn run(
     l: &Launch,
     opened: &[(T, OwnedFd)],
+    idmapped: &[Option<OwnedFd>],
     ch: Channel,
     hooks: &dyn Hooks,
     joined: Option<&Path>,
 ) -> ! {
     let mut start_conn = None;
-    let code = match set_up(l, opened, &ch, hooks, joined, &mut start_conn) {
+    let code = match set_up(l, opened, idmapped, &ch, hooks, joined, &mut start_conn) {
         Ok(never) => match never {},
         Err(e) => {
             // Before `start` the runtime's create is listening; after it, `start` is.
@@ -47,6 +48,7 @@ enum Never {}
 fn set_up(
     l: &Launch,
     opened: &[(T, OwnedFd)],
+    idmapped: &[Option<OwnedFd>],
     ch: &Channel,
     hooks: &dyn Hooks,
     joined: Option<&Path>,
@@ -100,6 +102,7 @@ fn set_up(
         cgroupns: l.ns.has(T::Cgroup),
         netns: l.ns.has(T::Network),
         cgroup: Some(l.cgroup),
+        idmapped,
     };
     let root = rootfs::prepare(l.spec, &l.rootfs, &ctx)?;
     ch.send(sync::HOOKS)?;

@@ -64,6 +64,8 @@ pub struct Launch<'a> {
 /// pid namespace). On failure the init is killed and reaped before returning.
 pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
     let (parent_end, child_end) = socket::seqpacket_pair().ctx(|| "create sync socket".into())?;
+    // Idmapped binds are made here, in the host's user namespace; the init only attaches them.
+    let idmapped = crate::idmap::prepare(l.spec, &l.bundle)?;
     let opened = namespaces::open_joins(&l.ns)?;
     let pid_join = opened.iter().find(|(t, _)| *t == LinuxNamespaceType::Pid);
     let own_pid_ns = match pid_join {
@@ -97,10 +99,10 @@ pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
     match forked.ctx(|| "clone the container's init".into())? {
         sys::Forked::Child => {
             drop(parent_end);
-            init::run(l, &opened, Channel(child_end), hooks, joined)
+            init::run(l, &opened, &idmapped, Channel(child_end), hooks, joined)
         }
         sys::Forked::Parent(pid) => {
-            drop(child_end);
+            drop((child_end, idmapped));
             let ch = Channel(parent_end);
             match drive(l, pid, &ch, hooks, joined) {
                 Ok(()) => Ok(pid),

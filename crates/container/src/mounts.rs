@@ -3,7 +3,7 @@
 use crate::error::{Context, Error, Result};
 use bulkhead_linux::{fd, mount as sys, resolve};
 use oci_spec::runtime::Mount;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// A mount's options split the way mount(2) wants them.
@@ -104,10 +104,18 @@ pub struct MountContext<'a> {
     pub netns: bool,
     /// The container's cgroup, for a `cgroup` mount.
     pub cgroup: Option<&'a crate::cgroups::Cgroup>,
+    /// Per config mount, the idmapped copy of its source the runtime made (idmap::prepare).
+    pub idmapped: &'a [Option<OwnedFd>],
 }
 
-/// Mounts one config entry beneath `root` (an fd of the rootfs directory).
-pub fn mount_entry(root: &impl AsRawFd, m: &Mount, ctx: &MountContext) -> Result<()> {
+/// Mounts one config entry beneath `root` (an fd of the rootfs directory). `tree`: for an
+/// idmapped bind, the idmapped copy of its source the runtime made (idmap::prepare).
+pub fn mount_entry(
+    root: &impl AsRawFd,
+    m: &Mount,
+    tree: Option<&OwnedFd>,
+    ctx: &MountContext,
+) -> Result<()> {
     let dest = m.destination();
     if !dest.is_absolute() {
         return Err(Error::Config(format!(
@@ -117,8 +125,8 @@ pub fn mount_entry(root: &impl AsRawFd, m: &Mount, ctx: &MountContext) -> Result
     }
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
-    // "idmap"/"ridmap" name the mount's own mappings: with them present they are understood.
-    let idmapped = crate::idmap::mappings(m)?.is_some();
+    // "idmap"/"ridmap" are understood on a mount the runtime has idmapped.
+    let idmapped = tree.is_some();
     if let Some(bad) = opts
         .unsupported
         .iter()
@@ -133,7 +141,7 @@ pub fn mount_entry(root: &impl AsRawFd, m: &Mount, ctx: &MountContext) -> Result
         return crate::cgroups::mount_cgroupfs(root, dest, &opts, ctx);
     }
     if opts.bind || typ == "bind" {
-        return bind_entry(root, m, &opts, ctx);
+        return bind_entry(root, m, &opts, tree, ctx);
     }
     let target = resolve::make_in_root(root, dest, resolve::Kind::Dir)
         .ctx(|| format!("mounts: create destination {}", dest.display()))?;
@@ -176,7 +184,13 @@ pub fn mount_entry(root: &impl AsRawFd, m: &Mount, ctx: &MountContext) -> Result
     apply_propagation(root, &opts, dest)
 }
 
-fn bind_entry(root: &impl AsRawFd, m: &Mount, opts: &Options, ctx: &MountContext) -> Result<()> {
+fn bind_entry(
+    root: &impl AsRawFd,
+    m: &Mount,
+    opts: &Options,
+    tree: Option<&OwnedFd>,
+    ctx: &MountContext,
+) -> Result<()> {
     let dest = m.destination();
     let src = m.source().as_ref().ok_or_else(|| {
         Error::Config(format!(
@@ -201,25 +215,14 @@ fn bind_entry(root: &impl AsRawFd, m: &Mount, opts: &Options, ctx: &MountContext
         .ctx(|| format!("mounts: create destination {}", dest.display()))?;
     let target_path = PathBuf::from(fd::proc_fd_path(&target));
     let src_path = PathBuf::from(fd::proc_fd_path(&src_fd));
-    if let Some((uid, gid)) = crate::idmap::mappings(m)? {
-        // A detached copy of the source, idmapped, then attached on the resolved target.
-        let recursive = opts.flags & libc::MS_REC != 0
-            || m.options()
-                .as_deref()
-                .unwrap_or(&[])
-                .iter()
-                .any(|o| o == "ridmap");
-        let what = || {
+    if let Some(tree) = tree {
+        sys::attach_tree(tree, &target).ctx(|| {
             format!(
-                "mounts[{}]: idmapped bind of {}",
+                "mounts[{}]: attach the idmapped bind of {}",
                 dest.display(),
                 src.display()
             )
-        };
-        let ns = crate::idmap::userns(uid, gid)?;
-        let tree = sys::clone_tree(&src_path, recursive).ctx(what)?;
-        sys::set_idmap(&tree, &ns, recursive).ctx(what)?;
-        sys::attach_tree(&tree, &target).ctx(what)?;
+        })?;
     } else {
         let flags = libc::MS_BIND | (opts.flags & libc::MS_REC);
         sys::mount(Some(&src_path), &target_path, None, flags, None)

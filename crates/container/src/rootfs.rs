@@ -49,8 +49,9 @@ pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
     .ctx(|| format!("bind rootfs {}", rootfs.display()))?;
     let root = fd::open_dir(rootfs).ctx(|| format!("open rootfs {}", rootfs.display()))?;
     let mut dev_is_mounted = false;
-    for m in spec.mounts().as_deref().unwrap_or(&[]) {
-        mounts::mount_entry(&root, m, ctx)?;
+    for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
+        let tree = ctx.idmapped.get(i).and_then(Option::as_ref);
+        mounts::mount_entry(&root, m, tree, ctx)?;
         dev_is_mounted |= m.destination() == Path::new("/dev");
     }
     let mut nodes = Vec::new();
