@@ -137,6 +137,8 @@ fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel, joined: Option<&Path>) ->
     ch.expect(sync::GO)?;
     // Still in the host's user namespace: the container's is joined below.
     e.cgroup.join_self_except(joined)?;
+    // Still in the host's mount namespace, which has selinuxfs.
+    let selinux = crate::attributes::selinux_enabled();
     let mut userns = false;
     for (t, f) in nss {
         if *t == T::Pid {
@@ -159,6 +161,7 @@ fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel, joined: Option<&Path>) ->
                 .unwrap_or(true),
         runtime: e.runtime,
         seccomp: e.seccomp.clone(),
+        selinux,
     };
     process::setup_session(e.process, &opts)?;
     let prepared = process::prepare(e.process, &opts)?;

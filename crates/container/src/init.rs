@@ -79,7 +79,16 @@ fn set_up(
             .ctx(|| "unshare cgroup namespace".into())?;
     }
     set_identity(l)?;
+    // Asked here: the container's root, after pivot_root, has no selinuxfs.
+    let selinux = crate::attributes::selinux_enabled();
+    let label = l
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.selinux_label().as_deref());
     if l.new_keyring {
+        // The keyring gets the process's label, as runc gives it.
+        crate::attributes::selinux_label("keycreate", label, selinux)?;
         sys::join_new_session_keyring().ctx(|| "join a new session keyring".into())?;
     }
     if !l.ns.has(T::Mount) {
@@ -103,6 +112,12 @@ fn set_up(
         netns: l.ns.has(T::Network),
         cgroup: Some(l.cgroup),
         idmapped,
+        mount_label: l
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|x| x.mount_label().as_deref())
+            .filter(|_| selinux),
     };
     let root = rootfs::prepare(l.spec, &l.rootfs, &ctx)?;
     ch.send(sync::HOOKS)?;
@@ -125,6 +140,7 @@ fn set_up(
         setgroups_allowed: setgroups_allowed(userns),
         runtime: l.runtime,
         seccomp: l.spec.linux().as_ref().and_then(|x| x.seccomp().clone()),
+        selinux,
     };
     process::setup_session(proc_, &opts)?;
     if let Some(runner) = l.runner {

@@ -106,6 +106,8 @@ pub struct MountContext<'a> {
     pub cgroup: Option<&'a crate::cgroups::Cgroup>,
     /// Per config mount, the idmapped copy of its source the runtime made (idmap::prepare).
     pub idmapped: &'a [Option<OwnedFd>],
+    /// linux.mountLabel, when the host has SELinux: the context of tmpfs, devpts and mqueue.
+    pub mount_label: Option<&'a str>,
 }
 
 /// Mounts one config entry beneath `root` (an fd of the rootfs directory). `tree`: for an
@@ -147,7 +149,10 @@ pub fn mount_entry(
         .ctx(|| format!("mounts: create destination {}", dest.display()))?;
     let target_path = PathBuf::from(fd::proc_fd_path(&target));
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-    let data = opts.data.join(",");
+    let mut data = opts.data.join(",");
+    if matches!(typ, "tmpfs" | "devpts" | "mqueue") {
+        data = crate::attributes::with_mount_label(&data, ctx.mount_label);
+    }
     let flags = opts.flags & !libc::MS_REMOUNT;
     let res = sys::mount(Some(&source), &target_path, Some(typ), flags, Some(&data));
     match res {

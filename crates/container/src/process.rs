@@ -34,6 +34,8 @@ pub struct ProcessOpts {
     pub seccomp: Option<LinuxSeccomp>,
     /// The channel to the runtime, for the seccomp notify fd.
     pub channel: Option<crate::sync::Channel>,
+    /// Whether the host has SELinux (asked before pivot_root).
+    pub selinux: bool,
 }
 
 /// Session, terminal and rlimits: done while still privileged.
@@ -49,7 +51,8 @@ pub fn setup_session(p: &Process, opts: &ProcessOpts) -> Result<()> {
     // Attributes that need privilege: set before the capabilities go.
     attributes::io_priority(p)?;
     attributes::scheduler(p)?;
-    attributes::apparmor(p)
+    attributes::apparmor(p)?;
+    attributes::selinux_label("exec", p.selinux_label().as_deref(), opts.selinux)
 }
 
 fn setup_terminal(p: &Process, console: &UnixStream) -> Result<()> {
