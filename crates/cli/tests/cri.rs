@@ -362,3 +362,80 @@ fn runtime_class_picks_the_sandbox() {
         }
     });
 }
+
+/// containerd restarted under a running pod (an upgrade, a crash): a container that keeps
+/// writing to stdout must survive the time its log reader is gone, containerd must find it
+/// running afterwards (the shim's `address` file in the bundle), and the shim's events must
+/// reach the new containerd. (The process writes straight into containerd's FIFOs; with no
+/// reader left, a write would end it with SIGPIPE.)
+#[test]
+fn containers_outlive_a_containerd_restart() {
+    require_root();
+    let mut c = containerd_with_cri();
+    let (pod, id, pid) = block_on(async {
+        let mut rt = connect(&c.sock()).await;
+        let pod = run_pod(&mut rt, &unique("pod-restart"), "bulkhead").await;
+        let id = start_container(
+            &mut rt,
+            &pod,
+            "ticker",
+            &[
+                "sh",
+                "-c",
+                "while true; do echo tick; echo tock >&2; sleep 0.02; done",
+            ],
+        )
+        .await;
+        let pid = container_pid(&mut rt, &id).await;
+        (pod, id, pid)
+    });
+    c.kill();
+    // Long enough for many writes with no reader (each would be fatal without one).
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert!(!ended(pid), "the container died while containerd was away");
+    assert_eq!(
+        c.bulkhead_shims().len(),
+        1,
+        "the pod's shim died with containerd"
+    );
+    c.restart();
+    block_on(async {
+        let mut rt = connect(&c.sock()).await;
+        // The CRI plugin answers "not initialized" until it has reloaded its pods (bounded).
+        let mut state = None;
+        for _ in 0..300 {
+            let req = ContainerStatusRequest {
+                container_id: id.clone(),
+                verbose: false,
+            };
+            match rt.container_status(req).await {
+                Ok(st) => {
+                    state = st.into_inner().status.map(|s| s.state);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+        let log = c.log();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        assert_eq!(
+            state,
+            Some(ContainerState::ContainerRunning as i32),
+            "containerd's log, newest first:\n{}",
+            tail.join("\n")
+        );
+        assert!(!ended(pid), "the container died after containerd came back");
+        // The shim's events reach the new containerd over a new connection: /tasks/paused
+        // comes from the shim alone (containerd publishes some exit, exec and OOM events of
+        // its own).
+        let events = c.events(CRI_NAMESPACE);
+        let paused = c.ctr_in(CRI_NAMESPACE, &["task", "pause", &id]);
+        assert!(paused.status.success(), "{}", stderr(&paused));
+        events.wait_for("/tasks/paused", &id);
+        let resumed = c.ctr_in(CRI_NAMESPACE, &["task", "resume", &id]);
+        assert!(resumed.status.success(), "{}", stderr(&resumed));
+        remove_pod(&mut rt, &pod).await;
+    });
+    wait_for(|| c.bulkhead_shims().is_empty(), "the pod's shim to exit");
+    assert!(find_cgroups(&id).is_empty(), "cgroup of {id} left behind");
+}

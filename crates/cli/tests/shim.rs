@@ -347,26 +347,7 @@ fn oom_kills_become_events() {
     require_root();
     let c = Containerd::start();
     c.import_image(NS);
-    let log = c.dir.0.join("events");
-    let mut events = Command::new("ctr")
-        .arg("--address")
-        .arg(c.sock())
-        .args(["-n", NS, "events"])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    // `ctr events` subscribes asynchronously: an event of our own shows when it listens.
-    let probe = unique("events-probe");
-    ok(&c, &["container", "create", IMAGE, &probe]);
-    wait_for(
-        || {
-            std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .contains(probe.as_str())
-        },
-        "ctr events to listen",
-    );
-    ok(&c, &["container", "delete", &probe]);
+    let events = c.events(NS);
     let fill = "dd if=/dev/zero of=/dev/shm/fill bs=1M count=48 2>/dev/null; echo rc=$?";
     let mut seen = Vec::new();
     for rt in [RUNC, OURS] {
@@ -384,19 +365,10 @@ fn oom_kills_become_events() {
             "-c",
             fill,
         ]);
-        wait_for(
-            || {
-                std::fs::read_to_string(&log)
-                    .unwrap_or_default()
-                    .lines()
-                    .any(|l| l.contains("/tasks/oom") && l.contains(id.as_str()))
-            },
-            &format!("the OOM event ({rt})"),
-        );
+        events.wait_for("/tasks/oom", &id);
         seen.push((o.status.code(), stdout(&o)));
     }
-    let _ = events.kill();
-    let _ = events.wait();
+    drop(events);
     assert_eq!(
         seen[0], seen[1],
         "runc shim (left) and bulkhead's (right) differ"

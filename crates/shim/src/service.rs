@@ -24,7 +24,6 @@ use containerd_shim::protos::protobuf::Message;
 use containerd_shim::protos::topics;
 use containerd_shim::protos::ttrpc::{self, Code};
 use containerd_shim::protos::types::task::ProcessInfo;
-use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::{ExitSignal, Task, TtrpcContext};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,7 +39,7 @@ pub fn store_for(namespace: &str) -> Store {
 }
 
 impl Service {
-    pub fn new(namespace: &str, publisher: RemotePublisher, exit: Arc<ExitSignal>) -> Service {
+    pub fn new(namespace: &str, exit: Arc<ExitSignal>) -> Service {
         let (tx, rx) = std::sync::mpsc::channel();
         let reaper = match Reaper::start(tx) {
             Ok(r) => r,
@@ -52,7 +51,7 @@ impl Service {
         let inner = Arc::new(Pod {
             namespace: namespace.to_string(),
             store: store_for(namespace),
-            publisher: crate::events::Publisher::new(publisher),
+            publisher: crate::events::Publisher::new(),
             exit,
             reaper,
             containers: Mutex::new(HashMap::new()),
@@ -144,7 +143,7 @@ impl Task for Service {
         );
         me.publish(
             topics::TASK_CREATE_EVENT_TOPIC,
-            Box::new(TaskCreate {
+            TaskCreate {
                 container_id: req.id.clone(),
                 bundle: req.bundle.clone(),
                 rootfs: req.rootfs.clone(),
@@ -158,7 +157,7 @@ impl Task for Service {
                 .into(),
                 pid,
                 ..Default::default()
-            }),
+            },
         );
         Ok(CreateTaskResponse {
             pid,
@@ -182,11 +181,11 @@ impl Task for Service {
             let pid = c.init.pid as u32;
             me.publish(
                 topics::TASK_START_EVENT_TOPIC,
-                Box::new(TaskStart {
+                TaskStart {
                     container_id: req.id.clone(),
                     pid,
                     ..Default::default()
-                }),
+                },
             );
             // The pod goes idle now: give back what create and start allocated.
             bulkhead_linux::process::malloc_trim();
@@ -224,12 +223,12 @@ impl Task for Service {
         *p = started;
         me.publish(
             topics::TASK_EXEC_STARTED_EVENT_TOPIC,
-            Box::new(TaskExecStarted {
+            TaskExecStarted {
                 container_id: req.id.clone(),
                 exec_id: req.exec_id.clone(),
                 pid,
                 ..Default::default()
-            }),
+            },
         );
         Ok(StartResponse {
             pid,
@@ -263,11 +262,11 @@ impl Task for Service {
         );
         me.publish(
             topics::TASK_EXEC_ADDED_EVENT_TOPIC,
-            Box::new(TaskExecAdded {
+            TaskExecAdded {
                 container_id: req.id.clone(),
                 exec_id: req.exec_id.clone(),
                 ..Default::default()
-            }),
+            },
         );
         Ok(Empty::new())
     }
@@ -313,14 +312,14 @@ impl Task for Service {
         let pid = c.init.pid as u32;
         me.publish(
             topics::TASK_DELETE_EVENT_TOPIC,
-            Box::new(TaskDelete {
+            TaskDelete {
                 container_id: req.id.clone(),
                 id: req.id.clone(),
                 pid,
                 exit_status: code,
                 exited_at: Some(at.clone()).into(),
                 ..Default::default()
-            }),
+            },
         );
         bulkhead_linux::process::malloc_trim();
         Ok(DeleteResponse {
@@ -390,10 +389,10 @@ impl Task for Service {
         lifecycle::pause(&me.store, &req.id).map_err(failed)?;
         me.publish(
             topics::TASK_PAUSED_EVENT_TOPIC,
-            Box::new(TaskPaused {
+            TaskPaused {
                 container_id: req.id.clone(),
                 ..Default::default()
-            }),
+            },
         );
         Ok(Empty::new())
     }
@@ -404,10 +403,10 @@ impl Task for Service {
         lifecycle::resume(&me.store, &req.id).map_err(failed)?;
         me.publish(
             topics::TASK_RESUMED_EVENT_TOPIC,
-            Box::new(TaskResumed {
+            TaskResumed {
                 container_id: req.id.clone(),
                 ..Default::default()
-            }),
+            },
         );
         Ok(Empty::new())
     }

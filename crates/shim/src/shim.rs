@@ -48,6 +48,12 @@ impl containerd_shim::Shim for Bulkhead {
     fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
         let grouping = pod_of(&self.bundle).unwrap_or_else(|| opts.id.clone());
         let (_pid, address) = containerd_shim::spawn(opts, &grouping, Vec::new())?;
+        // A restarted containerd finds its running shims by this file in each bundle; without
+        // it, it takes the shim for dead and cleans the container up.
+        let tmp = self.bundle.join("address.tmp");
+        std::fs::write(&tmp, &address)
+            .and_then(|()| std::fs::rename(&tmp, self.bundle.join("address")))
+            .map_err(|e| containerd_shim::Error::Other(format!("write the shim address: {e}")))?;
         Ok(address)
     }
 
@@ -69,7 +75,8 @@ impl containerd_shim::Shim for Bulkhead {
         self.exit.wait();
     }
 
-    fn create_task_service(&self, publisher: RemotePublisher) -> Service {
-        Service::new(&self.namespace, publisher, self.exit.clone())
+    /// The library's publisher goes unused: events.rs sends the events.
+    fn create_task_service(&self, _library: RemotePublisher) -> Service {
+        Service::new(&self.namespace, self.exit.clone())
     }
 }

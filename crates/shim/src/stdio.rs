@@ -24,6 +24,16 @@ pub struct Io {
 /// What a process gets at 0, 1 and 2 (non-terminal).
 pub type Fds = [Option<OwnedFd>; 3];
 
+/// Read ends of the stdout/stderr FIFOs that the shim holds while the process lives, and never
+/// reads. containerd is the real reader; while it is away (restarting, say) a FIFO without any
+/// reader would fail each write with EPIPE and end the process with SIGPIPE. With one held, the
+/// output waits in the pipe for containerd to reopen it. A read end does not keep containerd's
+/// reader from seeing end-of-file, which only writers do.
+#[derive(Default)]
+pub struct Kept {
+    _held: Vec<File>,
+}
+
 /// The copy of a FIFO into the process's stdin; closing it ends the process's input.
 pub struct Stdin {
     writer: Arc<Mutex<Option<File>>>,
@@ -58,19 +68,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Opens the ends of a process without a terminal.
-pub fn open(io: &Io) -> Result<(Fds, Option<Stdin>)> {
-    let out = writer(&io.stdout, "stdout")?.map(OwnedFd::from);
-    let err = writer(&io.stderr, "stderr")?.map(OwnedFd::from);
+pub fn open(io: &Io) -> Result<(Fds, Option<Stdin>, Kept)> {
+    let mut kept = Kept::default();
+    let out = writer(&io.stdout, "stdout", &mut kept)?.map(OwnedFd::from);
+    let err = writer(&io.stderr, "stderr", &mut kept)?.map(OwnedFd::from);
     if io.stdin.is_empty() {
-        return Ok(([None, out, err], None));
+        return Ok(([None, out, err], None, kept));
     }
     let (r, w) = fd::pipe().context("stdin pipe")?;
     let stdin = copy_in(&io.stdin, File::from(w))?;
-    Ok(([Some(r), out, err], Some(stdin)))
+    Ok(([Some(r), out, err], Some(stdin), kept))
 }
 
 /// Connects a terminal's master to the FIFOs.
-pub fn attach(io: &Io, master: OwnedFd) -> Result<(Console, Option<Stdin>)> {
+pub fn attach(io: &Io, master: OwnedFd) -> Result<(Console, Option<Stdin>, Kept)> {
+    let mut kept = Kept::default();
     let master = File::from(master);
     let stdin = if io.stdin.is_empty() {
         None
@@ -80,7 +92,7 @@ pub fn attach(io: &Io, master: OwnedFd) -> Result<(Console, Option<Stdin>)> {
             master.try_clone().context("dup the terminal")?,
         )?)
     };
-    if let Some(mut out) = writer(&io.stdout, "stdout")? {
+    if let Some(mut out) = writer(&io.stdout, "stdout", &mut kept)? {
         let mut from = master.try_clone().context("dup the terminal")?;
         std::thread::Builder::new()
             .name("tty-out".into())
@@ -90,27 +102,27 @@ pub fn attach(io: &Io, master: OwnedFd) -> Result<(Console, Option<Stdin>)> {
             })
             .context("start the terminal copier")?;
     }
-    Ok((Console { master }, stdin))
+    Ok((Console { master }, stdin, kept))
 }
 
-/// Opens a FIFO for writing without waiting for a reader: a read-write open never blocks, and
-/// with it held a write-only open finds a reader. Only the write-only end is kept, so the
-/// reader sees end-of-file once the process is done.
-fn writer(path: &str, what: &str) -> Result<Option<File>> {
+/// Opens a FIFO for writing without waiting for a reader: a non-blocking read-only open never
+/// waits, and with it held a write-only open finds a reader. The read end goes to `kept`.
+fn writer(path: &str, what: &str, kept: &mut Kept) -> Result<Option<File>> {
     if path.is_empty() {
         return Ok(None);
     }
-    let open = |write_only: bool| {
-        OpenOptions::new()
-            .read(!write_only)
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)
-    };
-    let _hold = open(false).with_context(|| format!("{what} fifo {path}"))?;
-    Ok(Some(
-        open(true).with_context(|| format!("{what} fifo {path}"))?,
-    ))
+    let reader = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .with_context(|| format!("{what} fifo {path}"))?;
+    let w = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .with_context(|| format!("{what} fifo {path}"))?;
+    kept._held.push(reader);
+    Ok(Some(w))
 }
 
 /// Copies the stdin FIFO into `to` on a thread, until end-of-file or `Stdin::close`.
@@ -182,7 +194,7 @@ mod tests {
             stdout: p.to_str().unwrap().into(),
             ..Default::default()
         };
-        let ([_, out, _], stdin) = open(&io).unwrap();
+        let ([_, out, _], stdin, _kept) = open(&io).unwrap();
         assert!(stdin.is_none());
         File::from(out.unwrap()).write_all(b"hi").unwrap();
         let mut got = String::new();

@@ -52,6 +52,8 @@ pub(crate) struct Proc {
     pub(crate) exited: Option<(u32, Timestamp)>,
     pub(crate) stdin: Option<Stdin>,
     pub(crate) console: Option<Console>,
+    /// Held for as long as the process is recorded (stdio::Kept).
+    pub(crate) kept: stdio::Kept,
     /// The exec's process, until it starts.
     pub(crate) spec: Option<oci_spec::runtime::Process>,
 }
@@ -90,7 +92,7 @@ impl Pod {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn publish<M: MessageFull>(&self, topic: &str, event: Box<M>) {
+    pub(crate) fn publish<M: MessageFull>(&self, topic: &str, event: M) {
         if let Err(e) = self.publisher.publish(topic, &self.namespace, event) {
             log::warn!("publish {topic}: {e}");
         }
@@ -109,14 +111,14 @@ impl Pod {
                     p.exited = Some((code as u32, at.clone()));
                     self.publish(
                         topics::TASK_EXIT_EVENT_TOPIC,
-                        Box::new(TaskExit {
+                        TaskExit {
                             container_id: cid.clone(),
                             id,
                             pid: pid as u32,
                             exit_status: code as u32,
                             exited_at: Some(at).into(),
                             ..Default::default()
-                        }),
+                        },
                     );
                     break;
                 }
@@ -141,7 +143,9 @@ impl Pod {
             let own = OwnConsole::new(id)?;
             p.pid = start(Some(own.path.clone()), [None, None, None])?;
             match own.receive().and_then(|m| stdio::attach(io, m)) {
-                Ok((console, stdin)) => (p.console, p.stdin) = (Some(console), stdin),
+                Ok((console, stdin, kept)) => {
+                    (p.console, p.stdin, p.kept) = (Some(console), stdin, kept)
+                }
                 Err(e) => {
                     let _ = sys::kill(p.pid, libc::SIGKILL);
                     return Err(e);
@@ -149,7 +153,7 @@ impl Pod {
             }
             return Ok(p);
         }
-        let ([a, b, c], stdin) = stdio::open(io)?;
+        let ([a, b, c], stdin, kept) = stdio::open(io)?;
         match start(None, [a.as_ref(), b.as_ref(), c.as_ref()]) {
             Ok(pid) => p.pid = pid,
             Err(e) => {
@@ -160,6 +164,7 @@ impl Pod {
             }
         }
         p.stdin = stdin;
+        p.kept = kept;
         Ok(p)
     }
 
@@ -174,10 +179,10 @@ impl Pod {
             if let Some(me) = me.upgrade() {
                 me.publish(
                     topics::TASK_OOM_EVENT_TOPIC,
-                    Box::new(TaskOOM {
+                    TaskOOM {
                         container_id: cid.clone(),
                         ..Default::default()
-                    }),
+                    },
                 );
             }
         });

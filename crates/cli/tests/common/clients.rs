@@ -80,23 +80,46 @@ impl Containerd {
             r = d.display()
         );
         std::fs::write(d.join("config.toml"), config).unwrap();
-        let log = std::fs::File::create(d.join("log")).unwrap();
-        let bins = Path::new(BIN).parent().unwrap().display().to_string();
-        let path = format!("{bins}:{}", std::env::var("PATH").unwrap_or_default());
-        let child = Command::new(which("containerd"))
-            .arg("--config")
-            .arg(d.join("config.toml"))
-            .env("PATH", path)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = Containerd::spawn(d);
         let c = Containerd { child, dir };
         wait_for(
             || c.ctr(&["version"]).status.success(),
             "containerd to start",
         );
         c
+    }
+
+    fn spawn(d: &Path) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.join("log"))
+            .unwrap();
+        let bins = Path::new(BIN).parent().unwrap().display().to_string();
+        let path = format!("{bins}:{}", std::env::var("PATH").unwrap_or_default());
+        Command::new(which("containerd"))
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .env("PATH", path)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    /// Kills containerd (SIGKILL: no clean-up of its own), leaving its shims running.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts containerd again on the same root, state and config (after `kill`).
+    pub fn restart(&mut self) {
+        self.child = Containerd::spawn(&self.dir.0);
+        wait_for(
+            || self.ctr(&["version"]).status.success(),
+            "containerd to start again",
+        );
     }
 
     pub fn start() -> Containerd {
@@ -207,6 +230,56 @@ impl Containerd {
                 }
             }
         }
+    }
+}
+
+/// `ctr events` of one namespace, written to a file; stopped on drop.
+pub struct EventLog {
+    child: Child,
+    path: PathBuf,
+}
+
+impl Containerd {
+    /// Starts `ctr events` and returns once it listens (it subscribes asynchronously: an event
+    /// of our own shows when it does). `IMAGE` must be in `namespace`.
+    pub fn events(&self, namespace: &str) -> EventLog {
+        let path = self.dir.0.join(format!("events-{}", unique("log")));
+        let child = Command::new("ctr")
+            .arg("--address")
+            .arg(self.sock())
+            .args(["-n", namespace, "events"])
+            .stdout(std::fs::File::create(&path).unwrap())
+            .spawn()
+            .unwrap();
+        let log = EventLog { child, path };
+        let probe = unique("events-probe");
+        let create = self.ctr_in(namespace, &["container", "create", IMAGE, &probe]);
+        assert!(create.status.success(), "{}", stderr(&create));
+        log.wait_for("/containers/create", &probe);
+        self.ctr_in(namespace, &["container", "delete", &probe]);
+        log
+    }
+}
+
+impl EventLog {
+    /// Waits (bounded) for an event of `topic` that names `id`.
+    pub fn wait_for(&self, topic: &str, id: &str) {
+        wait_for(
+            || {
+                std::fs::read_to_string(&self.path)
+                    .unwrap_or_default()
+                    .lines()
+                    .any(|l| l.contains(topic) && l.contains(id))
+            },
+            &format!("a {topic} event for {id}"),
+        );
+    }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
