@@ -121,4 +121,31 @@ fn an_unprivileged_user_runs_a_container() {
         "a rootless container made a cgroup"
     );
     assert!(processes_with(&b.marker).is_empty());
+
+    // An idmapped bind needs privilege the user does not have: one clear line, nothing left.
+    let vol = TempDir::new("rootless-vol");
+    b.push(
+        "/mounts",
+        json!({"destination": "/tmp", "type": "bind", "source": vol.0, "options": ["rbind", "idmap"]}),
+    );
+    b.write();
+    let id = unique("rootless-idmap");
+    let cmd = format!(
+        "{BIN} --root {} run --bundle {} {id}",
+        state.0.display(),
+        b.dir().display()
+    );
+    let out = Command::new("su")
+        .args([USER, "-s", "/bin/sh", "-c", &cmd])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("mounts[/tmp]: idmapped mounts need a root runtime"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!state.0.join(&id).exists(), "state left behind");
+    assert!(processes_with(&b.marker).is_empty());
 }

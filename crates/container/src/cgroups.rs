@@ -169,12 +169,7 @@ impl Cgroup {
             while !d.exists() && d != h.mountpoint {
                 d = d.parent().unwrap_or(&h.mountpoint);
             }
-            let c = match bulkhead_linux::cstr(d) {
-                Ok(c) => c,
-                Err(_) => return false,
-            };
-            // SAFETY: `c` is NUL-terminated and outlives the call.
-            unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+            bulkhead_linux::fd::writable(d)
         });
     }
 

@@ -98,9 +98,7 @@ pub fn create(root: &impl AsRawFd, nodes: &[Node], userns: bool) -> Result<()> {
             continue;
         }
         // Replace whatever the image has there: a device's identity comes from the config.
-        let cname = bulkhead_linux::cstr(name).ctx(|| "device name".into())?;
-        // SAFETY: `cname` outlives the call; unlinkat touches no other memory.
-        unsafe { libc::unlinkat(dir.as_raw_fd(), cname.as_ptr(), 0) };
+        let _ = bulkhead_linux::fd::unlinkat(&dir, name);
         sys::mknodat(dir.as_raw_fd(), name, n.kind | n.mode, n.major, n.minor)
             .ctx(|| format!("linux.devices: mknod {}", n.path.display()))?;
         let node = resolve::open_in_root(root, &n.path, libc::O_PATH | libc::O_NOFOLLOW, 0)

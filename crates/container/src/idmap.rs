@@ -59,6 +59,11 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Vec<Option<OwnedFd>>> {
             continue;
         };
         let dest = m.destination().display();
+        if sys::euid() != 0 {
+            return Err(Error::Config(format!(
+                "mounts[{dest}]: idmapped mounts need a root runtime (the kernel allows them only with CAP_SYS_ADMIN over the source's filesystem)"
+            )));
+        }
         if m.typ().as_deref() != Some("bind") && !has_option(m, &["bind", "rbind"]) {
             return Err(Error::Config(format!(
                 "mounts[{dest}]: idmapping is supported on bind mounts only"

@@ -182,8 +182,7 @@ fn write_id_map(pid: i32, file: &str, maps: &[LinuxIdMapping]) -> Result<()> {
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
         .collect();
     // An unprivileged runtime (rootless) may write a gid_map only once setgroups is denied.
-    // SAFETY: geteuid cannot fail.
-    if file == "gid_map" && unsafe { libc::geteuid() } != 0 {
+    if file == "gid_map" && sys::euid() != 0 {
         std::fs::write(format!("/proc/{pid}/setgroups"), "deny")
             .ctx(|| format!("{field}: write /proc/{pid}/setgroups"))?;
     }

@@ -78,6 +78,23 @@ pub fn eventfd() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Whether the calling process may write `path` (access(2) with W_OK, real ids).
+pub fn writable(path: &Path) -> bool {
+    let Ok(c) = cstr(path) else {
+        return false;
+    };
+    // SAFETY: `c` is NUL-terminated and outlives the call.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// unlinkat(2) of `name` in the directory `dir` (not a directory itself).
+pub fn unlinkat(dir: &impl AsRawFd, name: &Path) -> io::Result<()> {
+    let c = cstr(name)?;
+    // SAFETY: `c` is NUL-terminated and outlives the call; the fd is the caller's.
+    cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) })?;
+    Ok(())
+}
+
 /// An anonymous memory file (memfd), close-on-exec.
 pub fn memfd(name: &str) -> io::Result<File> {
     let cname = crate::cstring(name)?;

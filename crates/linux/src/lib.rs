@@ -1,6 +1,8 @@
 //! The `linux` layer: thin, safe wrappers over the system calls that the container and sandbox
-//! classes both use. Every `unsafe` block of bulkhead's isolation code lives in this crate, in a
-//! small function that states the invariant it relies on; the layers above are safe Rust.
+//! classes both use. Every `unsafe` block of the runtime (crates container, runtime, shim, cli)
+//! lives in this crate, in a small function that states the invariant it relies on; the layers
+//! above are safe Rust. The sentry keeps its own host-call wrappers (sentry/src/host.rs,
+//! confine.rs, the platform), written the same way.
 
 pub mod bpf;
 pub mod fd;

@@ -201,6 +201,29 @@ pub fn malloc_trim() {
     unsafe { libc::malloc_trim(0) };
 }
 
+/// The effective uid (not root: an unprivileged, rootless runtime).
+pub fn euid() -> u32 {
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The host's AT_HWCAP (CPU features), as the kernel gave it to this process.
+pub fn hwcap() -> u64 {
+    // SAFETY: getauxval takes an integer and has no preconditions.
+    unsafe { libc::getauxval(libc::AT_HWCAP) }
+}
+
+/// A call no sandbox allowlist has (socket(AF_INET)): the sentry's self-test that its filter
+/// stops it. Returns only if the call was let through (closing what it made).
+pub fn forbidden_call_selftest() {
+    // SAFETY: socket takes integers only; a returned fd is ours and closed at once.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    if fd >= 0 {
+        // SAFETY: `fd` was just returned to us and is not used again.
+        unsafe { libc::close(fd) };
+    }
+}
+
 /// Sends `sig` to `pid`.
 pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     // SAFETY: kill touches no memory.

@@ -136,8 +136,7 @@ fn create_locked(
     };
     locked.save(&st)?;
     let t0 = Instant::now();
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if bulkhead_linux::process::euid() != 0 {
         cgroup.drop_unwritable();
         let limits = linux.and_then(|l| l.resources().as_ref()).is_some_and(|r| {
             r.memory().is_some()

@@ -128,8 +128,7 @@ impl Runner for SentryRunner {
         let root: OwnedFd = bulkhead_sentry::confine::confine(prep.mem_fd())?;
         if self.selftest.as_deref() == Some("forbidden-syscall") {
             // A call outside the allowlist: the filter must kill us here.
-            // SAFETY: socket takes integers only; it is expected never to return.
-            unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+            bulkhead_linux::process::forbidden_call_selftest();
             return Err("sentry: a call outside the allowlist was not stopped".into());
         }
         let prog = bulkhead_sentry::Program {

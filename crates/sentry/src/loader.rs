@@ -276,8 +276,7 @@ fn zero_gprs(r: &mut Regs) {
 }
 
 fn host_hwcap() -> u64 {
-    // SAFETY: getauxval has no preconditions.
-    unsafe { libc::getauxval(libc::AT_HWCAP) }
+    bulkhead_linux::process::hwcap()
 }
 
 /// Lays out strings, AT_RANDOM, auxv, envp, argv and argc from STACK_TOP down; returns the
