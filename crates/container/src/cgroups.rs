@@ -221,13 +221,41 @@ impl Cgroup {
             .map(|(_, d)| d.as_path())
     }
 
+    /// Clones a child (clone3 with `flags`) straight into the v2 directory, so it is never
+    /// moved there: moving a task takes the kernel's cgroup_threadgroup_rwsem for writing, which
+    /// can wait a whole RCU grace period. Kernels before 5.7 refuse CLONE_INTO_CGROUP: then a
+    /// plain clone. Returns the clone's result and the directory the child was cloned into.
+    /// Single-threaded callers only (sys::clone_fork).
+    pub fn clone_into(
+        &self,
+        flags: u64,
+    ) -> (io::Result<bulkhead_linux::process::Forked>, Option<&Path>) {
+        use bulkhead_linux::process::clone_fork;
+        let v2 = self
+            .v2_dir()
+            .and_then(|d| fd::openat(None, d, libc::O_RDONLY | libc::O_DIRECTORY, 0).ok());
+        if let Some(dir) = &v2 {
+            let forked = clone_fork(flags, Some(dir.as_raw_fd()));
+            if forked.is_ok() {
+                return (forked, self.v2_dir());
+            }
+        }
+        (clone_fork(flags, None), None)
+    }
+
+    /// The directories but `joined` (the one a process was cloned into).
+    fn others<'a>(
+        &'a self,
+        joined: Option<&'a Path>,
+    ) -> impl Iterator<Item = &'a (Hierarchy, PathBuf)> {
+        self.dirs
+            .iter()
+            .filter(move |(_, d)| Some(d.as_path()) != joined)
+    }
+
     /// Moves `pid` into every directory but `joined` (the one it was cloned into).
     pub fn add_except(&self, pid: i32, joined: Option<&Path>) -> Result<()> {
-        for (_, dir) in self
-            .dirs
-            .iter()
-            .filter(|(_, d)| Some(d.as_path()) != joined)
-        {
+        for (_, dir) in self.others(joined) {
             fs::write(dir.join("cgroup.procs"), pid.to_string())
                 .ctx(|| format!("join cgroup {}", dir.display()))?;
         }
@@ -241,11 +269,7 @@ impl Cgroup {
     /// The caller must be single-threaded (its one thread is the whole process) and still in
     /// the host user namespace (the files belong to host root). v2 has no such file.
     pub fn join_self_except(&self, joined: Option<&Path>) -> Result<()> {
-        for (h, dir) in self
-            .dirs
-            .iter()
-            .filter(|(_, d)| Some(d.as_path()) != joined)
-        {
+        for (h, dir) in self.others(joined) {
             let file = if h.is_v2() { "cgroup.procs" } else { "tasks" };
             fs::write(dir.join(file), "0").ctx(|| format!("join cgroup {}", dir.display()))?;
         }

@@ -8,7 +8,7 @@ use crate::process::{self, ProcessOpts};
 use crate::sync::{self, Channel, Msg};
 use bulkhead_linux::{fd, ns, process as sys, socket};
 use oci_spec::runtime::{LinuxNamespaceType as T, Process};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -49,17 +49,7 @@ pub fn exec(e: &Exec) -> Result<i32> {
         ns::setns(f, libc::CLONE_NEWPID).ctx(|| "join the container's pid namespace".into())?;
     }
     // As the init: cloned into the v2 cgroup, it joins the v1 ones itself (launch.rs).
-    let v2 = e
-        .cgroup
-        .v2_dir()
-        .and_then(|d| fd::openat(None, d, libc::O_RDONLY | libc::O_DIRECTORY, 0).ok());
-    let mut joined = v2.as_ref().and(e.cgroup.v2_dir());
-    let mut forked = sys::clone_fork(0, v2.as_ref().map(|f| f.as_raw_fd()));
-    if forked.is_err() && v2.is_some() {
-        joined = None;
-        forked = sys::clone_fork(0, None);
-    }
-    drop(v2);
+    let (forked, joined) = e.cgroup.clone_into(0);
     let _ = ns::setns(&own_pid, libc::CLONE_NEWPID);
     match forked.ctx(|| "fork the exec process".into())? {
         sys::Forked::Child => {

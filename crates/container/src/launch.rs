@@ -9,7 +9,6 @@ use crate::namespaces::{self, Plan};
 use crate::sync::{self, Channel, Msg};
 use bulkhead_linux::{fd, ns, process as sys, socket};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -78,20 +77,9 @@ pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
         }
         None => None,
     };
-    // Cloned straight into its v2 cgroup, the init is never moved there: moving a task takes
-    // the kernel's cgroup_threadgroup_rwsem for writing, which can wait a whole RCU grace
-    // period. Kernels before 5.7 refuse the flag: then it is moved like the v1 ones.
-    let v2 = l
-        .cgroup
-        .v2_dir()
-        .and_then(|d| fd::openat(None, d, libc::O_RDONLY | libc::O_DIRECTORY, 0).ok());
-    let mut joined = v2.as_ref().and(l.cgroup.v2_dir());
-    let mut forked = sys::clone_fork(l.ns.clone_flags, v2.as_ref().map(|f| f.as_raw_fd()));
-    if forked.is_err() && v2.is_some() {
-        joined = None;
-        forked = sys::clone_fork(l.ns.clone_flags, None);
-    }
-    drop(v2);
+    // Into its v2 cgroup at birth; it joins the others itself (or, in a new user namespace,
+    // is moved there by `drive`).
+    let (forked, joined) = l.cgroup.clone_into(l.ns.clone_flags);
     if let Some(own) = &own_pid_ns {
         // Children forked from here on (hooks) must be in our own pid namespace again.
         let _ = ns::setns(own, libc::CLONE_NEWPID);
