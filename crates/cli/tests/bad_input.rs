@@ -4,21 +4,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-/// Runs `create` on `b` and checks the failure; returns stderr.
-fn create_fails(b: &Bundle, must_mention: &[&str]) -> String {
-    let rt = Rt::new();
-    let id = unique("bad");
-    let out = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    for m in must_mention {
-        assert!(err.contains(m), "{m:?} missing in: {err}");
-    }
-    rt.assert_clean(&id, b);
-    err
-}
-
 #[test]
 fn missing_and_malformed_config() {
     let b = Bundle::new(&["true"]);

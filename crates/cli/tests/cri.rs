@@ -243,14 +243,7 @@ fn kubelet_style_pods_on_the_bulkhead_handler() {
         let b = run_pod(&mut rt, &unique("pod-b"), "bulkhead").await;
         let c3 = start_container(&mut rt, &b, "three", &["sleep", "1000"]).await;
         assert_eq!(c.bulkhead_shims().len(), 2, "a second pod, a second shim");
-        let st = rt
-            .container_status(ContainerStatusRequest {
-                container_id: c3.clone(),
-                verbose: false,
-            })
-            .await
-            .expect("ContainerStatus")
-            .into_inner();
+        let st = status(&mut rt, &c3, false).await.expect("ContainerStatus");
         assert_eq!(
             st.status.map(|s| s.state),
             Some(ContainerState::ContainerRunning as i32)
@@ -275,16 +268,22 @@ fn kubelet_style_pods_on_the_bulkhead_handler() {
     });
 }
 
+/// ContainerStatus of `id` (with containerd's info when `verbose`).
+async fn status(
+    rt: &mut RuntimeServiceClient<Channel>,
+    id: &str,
+    verbose: bool,
+) -> Result<ContainerStatusResponse, tonic::Status> {
+    let req = ContainerStatusRequest {
+        container_id: id.into(),
+        verbose,
+    };
+    Ok(rt.container_status(req).await?.into_inner())
+}
+
 /// The container's main process id, from ContainerStatus' verbose info (containerd's "pid").
 async fn container_pid(rt: &mut RuntimeServiceClient<Channel>, id: &str) -> i32 {
-    let st = rt
-        .container_status(ContainerStatusRequest {
-            container_id: id.into(),
-            verbose: true,
-        })
-        .await
-        .expect("ContainerStatus")
-        .into_inner();
+    let st = status(rt, id, true).await.expect("ContainerStatus");
     let info: serde_json::Value =
         serde_json::from_str(st.info.get("info").expect("verbose info")).unwrap();
     info["pid"].as_i64().expect("pid in the info") as i32
@@ -314,14 +313,9 @@ fn runtime_class_picks_the_sandbox() {
             let pod = run_pod(&mut rt, &unique("pod-class"), handler).await;
             let id = start_container(&mut rt, &pod, "app", &["sleep", "1000"]).await;
             let pid = container_pid(&mut rt, &id).await;
-            let st = rt
-                .container_status(ContainerStatusRequest {
-                    container_id: id.clone(),
-                    verbose: false,
-                })
+            let st = status(&mut rt, &id, false)
                 .await
                 .expect("ContainerStatus")
-                .into_inner()
                 .status
                 .expect("status");
             assert_eq!(
@@ -404,13 +398,9 @@ fn containers_outlive_a_containerd_restart() {
         // The CRI plugin answers "not initialized" until it has reloaded its pods (bounded).
         let mut state = None;
         for _ in 0..300 {
-            let req = ContainerStatusRequest {
-                container_id: id.clone(),
-                verbose: false,
-            };
-            match rt.container_status(req).await {
+            match status(&mut rt, &id, false).await {
                 Ok(st) => {
-                    state = st.into_inner().status.map(|s| s.state);
+                    state = st.status.map(|s| s.state);
                     break;
                 }
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,

@@ -57,17 +57,7 @@ fn exec_user_caps_detach_and_process_file() {
     ]);
     // The default set (KILL, NET_BIND_SERVICE, AUDIT_WRITE) plus SYS_ADMIN (bit 21).
     assert!(caps.trim().ends_with("0000000020200420"), "{caps}");
-    let pidfile = b.dir().join("exec.pid");
-    rt.ok(&[
-        "exec",
-        "--detach",
-        "--pid-file",
-        pidfile.to_str().unwrap(),
-        &id,
-        "sleep",
-        "999",
-    ]);
-    let pid: i64 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
+    let pid = rt.exec_detached(&b, &id, &["sleep", "999"]);
     let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
     assert!(pids.contains(&pid), "{pids:?} lacks {pid}");
     let pfile = b.dir().join("process.json");

@@ -285,21 +285,7 @@ fn the_init_and_exec_start_in_their_cgroups() {
         rt.ok(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
         let init = rt.state(&id)["pid"].as_i64().unwrap();
         rt.ok(&["start", &id]);
-        let pid_file = b.dir().join("exec.pid");
-        rt.ok(&[
-            "exec",
-            "-d",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-            "sleep",
-            "10",
-        ]);
-        let exec: i64 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let exec = rt.exec_detached(&b, &id, &["sleep", "10"]);
         for pid in [init, exec] {
             let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
             let lines: Vec<&str> = cgroups.lines().collect();

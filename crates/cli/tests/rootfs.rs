@@ -182,23 +182,16 @@ fn idmapped_bind_mounts_show_mapped_owners() {
         "the source was chowned"
     );
 
-    let rt = Rt::new();
     let mut half = Bundle::new(&["true"]);
     half.push(
         "/mounts",
         json!({"destination": "/vol", "type": "bind", "source": vol.0, "options": ["rbind"],
                "uidMappings": map}),
     );
-    let id = unique("idmap-half");
-    let o = rt.cmd(&["run", "--bundle", half.dir().to_str().unwrap(), &id]);
-    assert!(!o.status.success());
-    let err = stderr(&o);
-    assert!(
-        err.contains("mounts[/vol]: uidMappings and gidMappings must both be given"),
-        "{err}"
+    create_fails(
+        &half,
+        &["mounts[/vol]: uidMappings and gidMappings must both be given"],
     );
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    rt.assert_clean(&id, &half);
 }
 
 /// Idmapped binds in a container with its own user namespace (the runtime makes the idmapped
@@ -246,17 +239,10 @@ fn idmapped_binds_in_a_user_namespace_and_the_idmap_option() {
     }
 
     // The option alone, with no mappings anywhere: one error naming the mount.
-    let rt = Rt::new();
     let mut bad = Bundle::new(&["true"]);
     bad.push(
         "/mounts",
         json!({"destination": "/vol", "type": "bind", "source": vol.0, "options": ["rbind", "idmap"]}),
     );
-    let id = unique("idmap-nomaps");
-    let o = rt.cmd(&["run", "--bundle", bad.dir().to_str().unwrap(), &id]);
-    assert!(!o.status.success());
-    let err = stderr(&o);
-    assert!(err.contains("mounts[/vol]: option idmap needs"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    rt.assert_clean(&id, &bad);
+    create_fails(&bad, &["mounts[/vol]: option idmap needs"]);
 }

@@ -9,6 +9,19 @@ use std::process::Command;
 
 const USER: &str = "bulkhead-rl";
 
+/// `bulkhead run` of `b` as the test user, with its state under `root`.
+fn run_as_user(root: &std::path::Path, b: &Bundle, id: &str) -> std::process::Output {
+    let cmd = format!(
+        "{BIN} --root {} run --bundle {} {id}",
+        root.display(),
+        b.dir().display()
+    );
+    Command::new("su")
+        .args([USER, "-s", "/bin/sh", "-c", &cmd])
+        .output()
+        .unwrap()
+}
+
 /// The test user's uid and gid, creating the user if needed.
 fn ensure_user() -> (u32, u32) {
     let id = |flag: &str| Command::new("id").args([flag, USER]).output().unwrap();
@@ -92,15 +105,7 @@ fn an_unprivileged_user_runs_a_container() {
     std::os::unix::fs::chown(&state.0, Some(uid), Some(gid)).unwrap();
     std::fs::set_permissions(b.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let id = unique("rootless");
-    let cmd = format!(
-        "{BIN} --root {} run --bundle {} {id}",
-        state.0.display(),
-        b.dir().display()
-    );
-    let out = Command::new("su")
-        .args([USER, "-s", "/bin/sh", "-c", &cmd])
-        .output()
-        .unwrap();
+    let out = run_as_user(&state.0, &b, &id);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -130,15 +135,7 @@ fn an_unprivileged_user_runs_a_container() {
     );
     b.write();
     let id = unique("rootless-idmap");
-    let cmd = format!(
-        "{BIN} --root {} run --bundle {} {id}",
-        state.0.display(),
-        b.dir().display()
-    );
-    let out = Command::new("su")
-        .args([USER, "-s", "/bin/sh", "-c", &cmd])
-        .output()
-        .unwrap();
+    let out = run_as_user(&state.0, &b, &id);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(

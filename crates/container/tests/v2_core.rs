@@ -5,14 +5,19 @@ use bulkhead_container::resources_v2;
 use std::path::Path;
 use std::time::Duration;
 
-#[test]
-fn freeze_thaw_and_kill_through_the_v2_core_files() {
+/// The host's cgroup2 hierarchy: a hybrid host's unified one, or the only one.
+fn v2_root() -> &'static Path {
     let unified = Path::new("/sys/fs/cgroup/unified");
-    let root = if unified.join("cgroup.procs").exists() {
+    if unified.join("cgroup.procs").exists() {
         unified
     } else {
         Path::new("/sys/fs/cgroup")
-    };
+    }
+}
+
+#[test]
+fn freeze_thaw_and_kill_through_the_v2_core_files() {
+    let root = v2_root();
     assert!(
         root.join("cgroup.procs").exists(),
         "no cgroup2 hierarchy mounted"
@@ -56,12 +61,7 @@ fn device_program_allows_and_denies_in_the_unified_hierarchy() {
     use bulkhead_container::device_filter;
     use std::io::{Read, Write};
     use std::process::{Command, Stdio};
-    let unified = Path::new("/sys/fs/cgroup/unified");
-    let root = if unified.join("cgroup.procs").exists() {
-        unified
-    } else {
-        Path::new("/sys/fs/cgroup")
-    };
+    let root = v2_root();
     let dir = root.join(format!("bulkhead-v2-devices-{}", std::process::id()));
     std::fs::create_dir(&dir).unwrap();
     let rules = [

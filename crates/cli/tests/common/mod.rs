@@ -204,6 +204,22 @@ impl Rt {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `exec --detach` of `args` in `id`; returns the pid from the --pid-file (which, as runc
+    /// writes it, holds the number alone).
+    pub fn exec_detached(&self, b: &Bundle, id: &str, args: &[&str]) -> i64 {
+        let pid_file = b.dir().join("exec.pid");
+        let mut all = vec![
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            id,
+        ];
+        all.extend_from_slice(args);
+        self.ok(&all);
+        std::fs::read_to_string(&pid_file).unwrap().parse().unwrap()
+    }
+
     /// `run` in the foreground: (exit code, stdout, stderr).
     pub fn run(&self, b: &Bundle, id: &str) -> (i32, String, String) {
         let out = self.cmd(&["run", "--bundle", b.dir().to_str().unwrap(), id]);
@@ -284,6 +300,22 @@ impl Rt {
 }
 
 /// Runs `c` with stdout/stderr going to temporary files; returns them as an Output.
+/// Runs `create` on `b` and checks the failure: exit 1, one line on stderr naming each of
+/// `must_mention`, nothing left behind. Returns stderr.
+pub fn create_fails(b: &Bundle, must_mention: &[&str]) -> String {
+    let rt = Rt::new();
+    let id = unique("bad");
+    let out = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    for m in must_mention {
+        assert!(err.contains(m), "{m:?} missing in: {err}");
+    }
+    rt.assert_clean(&id, b);
+    err
+}
+
 pub fn capture(mut c: Command) -> Output {
     let dir = TempDir::new("out");
     let (o, e) = (dir.0.join("stdout"), dir.0.join("stderr"));
