@@ -1,6 +1,7 @@
 //! `list` and `ps` output, in runc's formats.
 
 use anyhow::{bail, Context, Result};
+use bulkhead_runtime::outln;
 use bulkhead_runtime::state::{self, Store};
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
@@ -18,12 +19,12 @@ pub fn list(store: &Store, format: &str, quiet: bool) -> Result<()> {
     }
     if quiet {
         for r in &rows {
-            println!("{}", r["id"].as_str().unwrap_or(""));
+            outln!("{}", r["id"].as_str().unwrap_or(""))?;
         }
         return Ok(());
     }
     match format {
-        "json" => println!("{}", serde_json::to_string(&rows)?),
+        "json" => outln!("{}", serde_json::to_string(&rows)?)?,
         "table" => {
             let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
                 .map(String::from)
@@ -39,7 +40,7 @@ pub fn list(store: &Store, format: &str, quiet: bool) -> Result<()> {
                         .collect(),
                 );
             }
-            print!("{}", tabulate(&table));
+            bulkhead_runtime::out::print(&tabulate(&table))?;
         }
         other => bail!("--format: invalid format {other:?} (table or json)"),
     }
@@ -91,7 +92,7 @@ pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<i
     let pids = st.cgroup.pids()?;
     match format {
         "json" => {
-            println!("{}", serde_json::to_string(&pids)?);
+            outln!("{}", serde_json::to_string(&pids)?)?;
             Ok(0)
         }
         "table" => {
@@ -115,14 +116,14 @@ pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<i
                 .split_whitespace()
                 .position(|h| h == "PID")
                 .context("ps output has no PID column")?;
-            println!("{header}");
+            outln!("{header}")?;
             for l in lines {
                 if l.split_whitespace()
                     .nth(col)
                     .and_then(|p| p.parse().ok())
                     .is_some_and(|p: i32| pids.contains(&p))
                 {
-                    println!("{l}");
+                    outln!("{l}")?;
                 }
             }
             Ok(0)

@@ -11,13 +11,26 @@ use anyhow::{bail, Result};
 use args::{Cli, Command};
 use bulkhead_runtime::exec::{self, ExecOpts};
 use bulkhead_runtime::lifecycle::{self, CreateOpts};
+use bulkhead_runtime::outln;
 use bulkhead_runtime::state::Store;
 use bulkhead_runtime::{log, signal};
 use clap::Parser;
 use std::path::Path;
 
 fn main() {
-    let cli = Cli::parse_from(args::normalize(std::env::args_os().collect()));
+    let cli = match Cli::try_parse_from(args::normalize(std::env::args_os().collect())) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help, version and usage errors: clap's text, but a closed stdout ends us quietly
+            // by SIGPIPE, as every other output does (see bulkhead_runtime::out).
+            if let Err(io) = e.print() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    bulkhead_linux::process::die_of_sigpipe();
+                }
+            }
+            std::process::exit(e.exit_code());
+        }
+    };
     let format = if cli.log_format == "json" {
         log::Format::Json
     } else {
@@ -65,7 +78,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         }
         Command::Start { id } => lifecycle::start(&store, id).map(|_| 0),
         Command::State { id } => {
-            println!("{}", lifecycle::state_json(&store, id)?);
+            outln!("{}", lifecycle::state_json(&store, id)?)?;
             Ok(0)
         }
         Command::Kill { all, id, signal } => {
@@ -104,7 +117,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Resume { id } => lifecycle::resume(&store, id).map(|_| 0),
         Command::Update(u) => lifecycle::update(&store, &u.id, &update::resources(u)?).map(|_| 0),
         Command::Features => {
-            println!("{}", features::json()?);
+            outln!("{}", features::json()?)?;
             Ok(0)
         }
     }

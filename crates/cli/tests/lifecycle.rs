@@ -243,3 +243,163 @@ fn json_log_format_carries_the_error() {
     assert!(v["time"].as_str().unwrap().ends_with('Z'));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 }
+
+/// A hook script in the bundle directory.
+fn script(b: &Bundle, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = b.dir().join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// Waits (bounded) for a file to appear.
+fn wait_file(p: &std::path::Path, what: &str) {
+    for _ in 0..1000 {
+        if p.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{what}: {} never appeared", p.display());
+}
+
+/// Issue 12, defect 1: a `create` killed while its createRuntime hook ran left state with pid 0
+/// and status `creating`; `delete --force` then sent SIGKILL to pid 0, its own process group,
+/// and killed its caller. Now the caller survives and the container goes, init and cgroups too.
+#[test]
+fn delete_force_after_a_killed_create_spares_its_caller() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    let ran = b.dir().join("hook-ran");
+    let hook = script(
+        &b,
+        "hook.sh",
+        &format!("touch {}; exec sleep 30", ran.display()),
+    );
+    let hook_marker = unique("HOOK_MARKER");
+    b.set(
+        "/hooks",
+        serde_json::json!({"createRuntime": [{"path": hook, "env": [format!("{hook_marker}=1")]}]}),
+    );
+    let id = unique("killedcreate");
+    let mut create = rt.command(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
+    create
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut create = create.spawn().unwrap();
+    wait_file(&ran, "createRuntime hook");
+    create.kill().unwrap();
+    create.wait().unwrap();
+    // In a session of its own, as a shell would run it: killing pid 0 would kill `sh` too.
+    let out = std::process::Command::new("setsid")
+        .args(["-w", "sh", "-c"])
+        .arg(format!(
+            "{BIN} --root {} delete --force {id}; echo after $?",
+            rt.root.0.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out).trim(),
+        "after 0",
+        "delete --force killed its caller: {}",
+        stderr(&out)
+    );
+    assert!(!rt.ok(&["list", "-q"]).contains(&id));
+    for p in processes_with(&hook_marker) {
+        // The orphaned hook (`sleep 30` of the killed create) is the test's to end.
+        let _ = std::process::Command::new("kill")
+            .arg(p.to_string())
+            .status();
+    }
+    rt.assert_clean(&id, &b);
+}
+
+/// Issue 12, defect 3: a create that fails after its init was cloned (here its state directory
+/// is removed under it, as a racing unlocked `delete -f` did) kills and reaps the init and
+/// removes its cgroups.
+#[test]
+fn a_create_failing_after_the_clone_kills_its_init() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("failclone");
+    let hook = script(
+        &b,
+        "hook.sh",
+        &format!("rm -rf {}", rt.root.0.join(&id).display()),
+    );
+    b.set(
+        "/hooks",
+        serde_json::json!({"createRuntime": [{"path": hook}]}),
+    );
+    let out = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim_end().lines().count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    rt.assert_clean(&id, &b);
+}
+
+/// Issue 12, defect 3: `delete --force` while `create` has made the directory but no state yet
+/// waits for create's lock instead of removing the directory under it; then it deletes what
+/// create made. (The pause point is a debug-build test hook, see crates/runtime/src/faults.rs.)
+#[test]
+fn delete_force_waits_for_a_create_in_progress() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("racecreate");
+    let pause = b.dir().join("paused");
+    let mut create = rt.command(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
+    create
+        .env("BULKHEAD_TEST_PAUSE", "create:locked")
+        .env("BULKHEAD_TEST_PAUSE_FILE", &pause)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut create = create.spawn().unwrap();
+    wait_file(&pause, "create:locked");
+    assert!(!rt.root.0.join(&id).join("state.json").exists());
+    let mut delete = rt.command(&["delete", "--force", &id]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        delete.try_wait().unwrap().is_none(),
+        "delete --force did not wait for create's lock"
+    );
+    std::fs::remove_file(&pause).unwrap();
+    assert!(create.wait().unwrap().success(), "create failed");
+    assert!(delete.wait().unwrap().success(), "delete --force failed");
+    rt.assert_clean(&id, &b);
+}
+
+/// Issue 12, defect 4: a command whose stdout has no reader ends by SIGPIPE as runc's does
+/// (141 in a shell), with no panic and nothing in the log.
+#[test]
+fn a_closed_stdout_ends_a_command_by_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let rt = Rt::new();
+    let log = rt.root.0.join("bulkhead.log");
+    for args in [&["features"][..], &["list"], &["--help"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut c = rt.command(&[]);
+        c.arg("--log").arg(&log).args(args);
+        let out = c
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?} {}",
+            out.status,
+            stderr(&out)
+        );
+        assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
+    }
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!logged.contains("panicked"), "{logged}");
+}

@@ -175,25 +175,51 @@ impl Cgroup {
 
     /// Creates the directories, recording the ones that did not exist yet.
     pub fn create(&mut self) -> Result<()> {
+        if self.created.is_empty() {
+            self.claim();
+        }
+        let planned = std::mem::take(&mut self.created);
+        // Shallowest first; `created` keeps what this call really made, deepest first.
+        for m in planned.iter().rev() {
+            match fs::create_dir(m) {
+                Ok(()) => {}
+                // Made meanwhile by someone else (a sibling container's shared parent): not ours.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(e).ctx(|| format!("create cgroup {}", m.display()));
+                }
+            }
+            self.created.insert(0, m.clone());
+            if self.cpuset_dir(m) {
+                inherit_cpuset(m)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records in `created` the directories `create` will make (the missing ones, deepest
+    /// first), before any exists: a state saved now names every directory a runtime killed
+    /// half-way through `create` may have left, so `delete` can remove them.
+    pub fn claim(&mut self) {
+        let mut claimed = Vec::new();
         for (h, dir) in &self.dirs {
-            let mut missing = Vec::new();
             let mut d = dir.as_path();
             while !d.exists() && d != h.mountpoint {
-                missing.push(d.to_path_buf());
+                claimed.push(d.to_path_buf());
                 d = match d.parent() {
                     Some(p) => p,
                     None => break,
                 };
             }
-            for m in missing.iter().rev() {
-                fs::create_dir(m).ctx(|| format!("create cgroup {}", m.display()))?;
-                self.created.insert(0, m.clone());
-                if h.controllers.iter().any(|c| c == "cpuset") {
-                    inherit_cpuset(m)?;
-                }
-            }
         }
-        Ok(())
+        self.created = claimed;
+    }
+
+    /// Whether `dir` is in the cpuset hierarchy (a new cpuset cgroup starts empty).
+    fn cpuset_dir(&self, dir: &Path) -> bool {
+        self.dirs.iter().any(|(h, _)| {
+            h.controllers.iter().any(|c| c == "cpuset") && dir.starts_with(&h.mountpoint)
+        })
     }
 
     /// The container's directory in the v2 (unified) hierarchy, if it has one (a hybrid host's

@@ -125,7 +125,7 @@ fn set_up(
     hooks.create_container(host_pid).map_err(Error::Child)?;
     drop(root);
     rootfs::pivot(&l.rootfs, l.no_pivot)?;
-    rootfs::finish(l.spec)?;
+    rootfs::finish(l.spec, &l.ns)?;
     if let Some(p) = l
         .spec
         .linux()

@@ -15,6 +15,11 @@ use std::path::{Path, PathBuf};
 /// The hooks the container class calls at the moments the OCI spec names. The runtime layer
 /// implements them; `create_container` and `start_container` run inside the init.
 pub trait Hooks {
+    /// The init exists (it waits for its first word on the sync channel): the runtime records
+    /// its pid before anything else can fail or kill the runtime. An error kills the init.
+    fn cloned(&self, _pid: i32) -> std::result::Result<(), String> {
+        Ok(())
+    }
     /// prestart and createRuntime: in the runtime's namespaces, once the init's exist.
     fn create_runtime(&self, pid: i32) -> std::result::Result<(), String>;
     /// createContainer: in the container's namespaces, before pivot_root.
@@ -111,6 +116,7 @@ fn drive(
     hooks: &dyn Hooks,
     joined: Option<&Path>,
 ) -> Result<()> {
+    hooks.cloned(pid).map_err(Error::Child)?;
     if l.ns.creates(LinuxNamespaceType::User) {
         let linux = l.spec.linux().as_ref();
         write_id_map(

@@ -23,5 +23,6 @@ pub mod resources_v2;
 pub mod rootfs;
 pub mod seccomp;
 pub mod sync;
+pub mod sysctl;
 
 pub use error::{Error, Result};

@@ -2,7 +2,7 @@
 //! existing ones (a `path`) are joined by the init itself, user namespace first.
 
 use crate::error::{Context, Error, Result};
-use bulkhead_linux::{fd, ns};
+use bulkhead_linux::ns;
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType as T};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -86,22 +86,49 @@ pub fn plan(list: &[LinuxNamespace]) -> Result<Plan> {
 }
 
 /// Opens every namespace to join before any is joined: after joining a mount namespace the host
-/// paths are gone.
+/// paths are gone. Each must be a namespace of the type it is listed as (a FIFO or plain file
+/// is refused at once, never waited on).
 pub fn open_joins(plan: &Plan) -> Result<Vec<(T, OwnedFd)>> {
     plan.join
         .iter()
         .map(|(t, path)| {
-            fd::openat(None, path, libc::O_RDONLY, 0)
-                .ctx(|| {
-                    format!(
-                        "linux.namespaces: open {} namespace {}",
-                        proc_name(*t),
-                        path.display()
-                    )
-                })
-                .map(|f| (*t, f))
+            let what = || {
+                format!(
+                    "linux.namespaces: {} namespace {}",
+                    proc_name(*t),
+                    path.display()
+                )
+            };
+            let f = ns::open_ns(path).ctx(what)?;
+            match ns::ns_type(&f) {
+                Ok(got) if got as u64 == flag(*t) => Ok((*t, f)),
+                Ok(got) => Err(Error::Config(format!(
+                    "{}: is a {} namespace",
+                    what(),
+                    type_of_flag(got as u64)
+                        .map(proc_name)
+                        .unwrap_or("different")
+                ))),
+                Err(_) => Err(Error::Config(format!("{}: not a namespace file", what()))),
+            }
         })
         .collect()
+}
+
+/// The namespace type of a CLONE_NEW* flag.
+fn type_of_flag(f: u64) -> Option<T> {
+    [
+        T::Pid,
+        T::Network,
+        T::Mount,
+        T::Ipc,
+        T::Uts,
+        T::User,
+        T::Cgroup,
+        T::Time,
+    ]
+    .into_iter()
+    .find(|t| flag(*t) == f)
 }
 
 /// Joins the opened namespaces, in order. A pid namespace is not joined here: it only affects

@@ -6,21 +6,35 @@ use crate::error::{Context, Error, Result};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 use std::path::{Path, PathBuf};
 
-/// Devices every container may use, whatever its rules (runc's list): the default devices,
-/// the terminal ones, and mknod of any node (opening it is what the rules decide).
-pub(crate) const ALWAYS: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
+/// Devices every container may use, whatever its rules (runc's list, with the node each is
+/// for): the default devices, the terminal ones, and mknod of any node (opening it is what the
+/// rules decide). A node the config's linux.devices names again loses its default rule, as in
+/// runc: then only linux.resources.devices decides.
+pub(crate) const ALWAYS: &[(&str, &str)] = &[
+    ("c *:* m", ""),
+    ("b *:* m", ""),
+    ("c 1:3 rwm", "/dev/null"),
+    ("c 1:5 rwm", "/dev/zero"),
+    ("c 1:7 rwm", "/dev/full"),
+    ("c 1:8 rwm", "/dev/random"),
+    ("c 1:9 rwm", "/dev/urandom"),
+    ("c 5:0 rwm", "/dev/tty"),
+    ("c 5:1 rwm", "/dev/console"),
+    ("c 5:2 rwm", "/dev/ptmx"),
+    ("c 136:* rwm", ""),
 ];
+
+/// The always-allowed rules left once the config's linux.devices (`spec_devices`) are known.
+/// The config's devices themselves are not allowed by being listed: a rule in
+/// linux.resources.devices must allow them (runc's behaviour; podman and containerd write one).
+fn always_allowed(spec_devices: &[PathBuf]) -> impl Iterator<Item = &'static str> + '_ {
+    ALWAYS
+        .iter()
+        .filter(move |(_, node)| {
+            node.is_empty() || !spec_devices.iter().any(|d| d == Path::new(node))
+        })
+        .map(|(rule, _)| *rule)
+}
 
 fn dir(cg: &Cgroup, controller: &str) -> Option<PathBuf> {
     cg.controller_dir(controller).map(Path::to_path_buf)
@@ -62,35 +76,49 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
     )
 }
 
-/// The config's rules, then the always-allowed devices and the config's linux.devices, for the
-/// v2 device program (the same list, in the same order, as the v1 files get).
+/// The config's rules, then the always-allowed devices, for the v2 device program (the same
+/// list, in the same order, as the v1 files get).
 fn device_rules(
     rules: &[LinuxDeviceCgroup],
-    extra_devices: &[String],
+    spec_devices: &[PathBuf],
 ) -> Result<Vec<crate::device_filter::Rule>> {
     use crate::device_filter::parse;
     let mut out = Vec::new();
     for r in rules {
         out.push(parse(&device_rule(r), r.allow())?);
     }
-    for s in ALWAYS
-        .iter()
-        .map(|s| s.to_string())
-        .chain(extra_devices.iter().cloned())
-    {
-        out.push(parse(&s, true)?);
+    for s in always_allowed(spec_devices) {
+        out.push(parse(s, true)?);
     }
     Ok(out)
 }
 
-/// Applies `r` to the container's cgroup. `extra_devices` are the config's linux.devices,
-/// which the container may always use.
-pub fn apply(cg: &Cgroup, r: &LinuxResources, extra_devices: &[String]) -> Result<()> {
+/// The kernel's range of cpu.shares (sched's MIN_SHARES..MAX_SHARES); v1 clamps a value outside
+/// it silently and v2's weight conversion overflows, so runc refuses it, and so do we.
+pub const CPU_SHARES: std::ops::RangeInclusive<u64> = 2..=262144;
+
+/// Checks what can be checked of `r` before any cgroup is touched (create, update).
+pub fn check(r: &LinuxResources) -> Result<()> {
+    if let Some(s) = r.cpu().as_ref().and_then(|c| c.shares()) {
+        if s != 0 && !CPU_SHARES.contains(&s) {
+            return Err(Error::Config(format!(
+                "linux.resources.cpu.shares: {s} is outside the kernel's range {}..{}",
+                CPU_SHARES.start(),
+                CPU_SHARES.end()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Applies `r` to the container's cgroup. `spec_devices` are the paths of the config's
+/// linux.devices (see `always_allowed`).
+pub fn apply(cg: &Cgroup, r: &LinuxResources, spec_devices: &[PathBuf]) -> Result<()> {
     // A unified-only host: everything goes through the v2 files.
     if let Some(only) = cg.v2_only() {
         crate::resources_v2::apply(only, r)?;
         if let Some(rules) = r.devices().as_deref().filter(|d| !d.is_empty()) {
-            let rules = device_rules(rules, extra_devices)?;
+            let rules = device_rules(rules, spec_devices)?;
             crate::device_filter::apply(only, &rules)?;
         }
         return Ok(());
@@ -105,11 +133,7 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, extra_devices: &[String]) -> Resul
             };
             set(&d, file, device_rule(rule), "linux.resources.devices")?;
         }
-        for rule in ALWAYS
-            .iter()
-            .map(|s| s.to_string())
-            .chain(extra_devices.iter().cloned())
-        {
+        for rule in always_allowed(spec_devices) {
             set(&d, "devices.allow", rule, "linux.resources.devices")?;
         }
     }

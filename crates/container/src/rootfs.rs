@@ -6,9 +6,8 @@ use crate::error::{Context, Error, Result};
 use crate::mounts::{self, MountContext};
 use bulkhead_linux::{fd, mount as sys};
 use oci_spec::runtime::Spec;
-use std::collections::HashMap;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The rootfs propagation flags for a `linux.rootfsPropagation` value.
 pub fn propagation(value: Option<&str>) -> Result<u64> {
@@ -113,12 +112,12 @@ fn fchdir(dir: &File) -> Result<()> {
 }
 
 /// After pivot_root: sysctls, /dev links, masked and read-only paths, read-only root.
-pub fn finish(spec: &Spec) -> Result<()> {
+pub fn finish(spec: &Spec, ns: &crate::namespaces::Plan) -> Result<()> {
     let linux = spec.linux().as_ref();
     devices::symlinks()?;
     devices::ptmx_link()?;
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
-        write_sysctls(sysctl)?;
+        crate::sysctl::write_all(sysctl, ns)?;
     }
     for p in linux
         .and_then(|l| l.readonly_paths().as_deref())
@@ -139,19 +138,6 @@ pub fn finish(spec: &Spec) -> Result<()> {
         .unwrap_or(false)
     {
         mounts::remount(Path::new("/"), libc::MS_RDONLY, Path::new("/"))?;
-    }
-    Ok(())
-}
-
-fn write_sysctls(sysctl: &HashMap<String, String>) -> Result<()> {
-    let mut keys: Vec<_> = sysctl.keys().collect();
-    keys.sort();
-    for key in keys {
-        if key.contains("..") || key.contains('/') && key.contains('.') {
-            return Err(Error::Config(format!("linux.sysctl: invalid key {key:?}")));
-        }
-        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&path, &sysctl[key]).ctx(|| format!("linux.sysctl: set {key}"))?;
     }
     Ok(())
 }

@@ -103,3 +103,70 @@ fn device_program_allows_and_denies_in_the_unified_hierarchy() {
         "null-ok\nzero-read\nzero-write-denied\nurandom-denied\n"
     );
 }
+
+/// Issue 12, defect 5 on v2: the rules `resources::apply` compiles for a unified-only cgroup,
+/// for real. A node the config lists in linux.devices (here /dev/kmsg and /dev/null) is not
+/// allowed by being listed; the defaults that it does not name (/dev/zero) still are.
+#[test]
+fn v2_rules_deny_a_listed_device() {
+    use bulkhead_container::cgroups::{Cgroup, Hierarchy};
+    use bulkhead_container::resources;
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let root = v2_root();
+    let dir = root.join(format!("bulkhead-v2-listed-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    let cg = Cgroup {
+        dirs: vec![(
+            Hierarchy {
+                mountpoint: root.to_path_buf(),
+                root: "/".into(),
+                controllers: Vec::new(),
+            },
+            dir.clone(),
+        )],
+        created: Vec::new(),
+    };
+    let r: oci_spec::runtime::LinuxResources = serde_json::from_value(serde_json::json!({
+        "devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "access": "r"},
+            {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwm"},
+        ]
+    }))
+    .unwrap();
+    resources::apply(&cg, &r, &["/dev/kmsg".into(), "/dev/null".into()]).unwrap();
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            // /dev/null is denied here: no redirection to it (stderr is closed instead).
+            "read go; (: > /dev/kmsg) 2>&- && echo kmsg-written || echo kmsg-denied; \
+             (: < /dev/kmsg) 2>&- && echo kmsg-read || echo kmsg-read-denied; \
+             (: > /dev/null) 2>&- && echo null-written || echo null-write-denied; \
+             (: > /dev/zero) 2>&- && echo zero-written || echo zero-denied",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(dir.join("cgroup.procs"), child.id().to_string()).unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child.wait().unwrap();
+    for _ in 0..200 {
+        if std::fs::remove_dir(&dir).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        out,
+        "kmsg-denied\nkmsg-read-denied\nnull-write-denied\nzero-written\n"
+    );
+}

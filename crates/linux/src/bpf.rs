@@ -52,23 +52,53 @@ struct ProgAttach {
     _pad: u32,
 }
 
-/// Loads a cgroup device program; the verifier's complaint, if any, is in the error.
+/// Loads a cgroup device program; the verifier's complaint, if any, is in the error (one line:
+/// the last thing it said). The first load asks for no log: with a log the kernel fails a
+/// program that verifies (ENOSPC) as soon as the log outgrows its buffer, which a config's
+/// usual twenty-odd rules do. Only a refused program is loaded again, for the log.
 pub fn load_device_program(insns: &[Insn]) -> io::Result<OwnedFd> {
+    let e = match prog_load(insns, None) {
+        Ok(fd) => return Ok(fd),
+        Err(e) => e,
+    };
+    let mut log = vec![0u8; 1 << 20];
+    match prog_load(insns, Some(&mut log)) {
+        Ok(fd) => Ok(fd),
+        Err(_) => {
+            let text = String::from_utf8_lossy(&log);
+            let last = text
+                .trim_end_matches('\0')
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            Err(io::Error::new(e.kind(), format!("{e}: {last}")))
+        }
+    }
+}
+
+/// One BPF_PROG_LOAD of a cgroup device program, with the verifier's log in `log` if given.
+fn prog_load(insns: &[Insn], log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
     let license = CString::new("Apache-2.0").map_err(|_| io::ErrorKind::InvalidInput)?;
-    let mut log = vec![0u8; 4096];
+    let (log_level, log_size, log_buf) = match log {
+        Some(l) => (1, l.len() as u32, l.as_mut_ptr() as u64),
+        None => (0, 0, 0),
+    };
     let attr = ProgLoad {
         prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
         insn_cnt: insns.len() as u32,
         insns: insns.as_ptr() as u64,
         license: license.as_ptr() as u64,
-        log_level: 1,
-        log_size: log.len() as u32,
-        log_buf: log.as_mut_ptr() as u64,
+        log_level,
+        log_size,
+        log_buf,
         ..Default::default()
     };
     // SAFETY: `attr` is a bpf_attr prefix of the size passed, zero beyond the fields set; the
-    // instruction array, license string and log buffer it points to outlive the call, and the
-    // log's size is its real length.
+    // instruction array, license string and log buffer (if any) it points to outlive the
+    // call, and the log's size is its real length.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_bpf,
@@ -78,10 +108,7 @@ pub fn load_device_program(insns: &[Insn]) -> io::Result<OwnedFd> {
         )
     };
     if fd < 0 {
-        let e = io::Error::last_os_error();
-        let msg = String::from_utf8_lossy(&log);
-        let msg = msg.trim_end_matches('\0').trim();
-        return Err(io::Error::new(e.kind(), format!("{e}: {msg}")));
+        return Err(io::Error::last_os_error());
     }
     // SAFETY: the kernel returned a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })

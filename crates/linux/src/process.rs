@@ -224,8 +224,13 @@ pub fn forbidden_call_selftest() {
     }
 }
 
-/// Sends `sig` to `pid`.
+/// Sends `sig` to one process. A pid <= 0 would mean a whole process group (0: our own, -1:
+/// every process we may signal), never what a caller holding a container's pid means: refused
+/// with ESRCH, so a state file that says pid 0 can never kill the runtime's own caller.
 pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    if pid <= 0 {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
     // SAFETY: kill touches no memory.
     cvt(unsafe { libc::kill(pid, sig) })?;
     Ok(())
@@ -304,6 +309,17 @@ pub fn umask(mask: u32) {
     unsafe { libc::umask(mask) };
 }
 
+/// Our soft RLIMIT_STACK (RLIM_INFINITY as u64::MAX), which processes we start inherit.
+pub fn stack_limit() -> u64 {
+    // SAFETY: rlimit is plain data; all-zero is a valid value.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `lim` is a valid out pointer for the duration of the call.
+    match unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut lim) } {
+        0 => lim.rlim_cur,
+        _ => 8 << 20,
+    }
+}
+
 /// Sets one resource limit (`resource` is an RLIMIT_* number).
 pub fn setrlimit(resource: i32, soft: u64, hard: u64) -> io::Result<()> {
     let lim = libc::rlimit {
@@ -379,6 +395,14 @@ pub fn start_time(pid: i32) -> io::Result<u64> {
     Ok(start)
 }
 
+/// (state, starttime) of `pid`, zombies included: tells whether a zombie is still the process
+/// a caller started (and so is the caller's to reap).
+pub fn stat_start(pid: i32) -> io::Result<(char, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    parse_stat(&stat)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/pid/stat"))
+}
+
 /// (state, starttime) from the text of /proc/<pid>/stat. The command name may hold spaces and
 /// parentheses, so fields are counted from the last ')'.
 fn parse_stat(stat: &str) -> Option<(char, u64)> {
@@ -424,6 +448,22 @@ pub fn reset_signal_handlers() {
         // SAFETY: SIG_DFL is always a valid disposition; invalid numbers just return EINVAL.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
+}
+
+/// Ends the process by SIGPIPE, as the kernel ends a program that writes to a pipe with no
+/// reader and has not ignored the signal (Rust ignores it at start-up, to see EPIPE instead).
+pub fn die_of_sigpipe() -> ! {
+    // SAFETY: SIG_DFL is a valid disposition; the sigset is initialised by sigemptyset and
+    // sigaddset before it is read; raise touches no memory.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(libc::SIGPIPE);
+    }
+    std::process::exit(128 + libc::SIGPIPE)
 }
 
 /// Waits for the next signal of those blocked in this thread; returns its number.

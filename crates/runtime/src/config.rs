@@ -4,7 +4,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use bulkhead_container::credentials::{self, CapSets};
 use bulkhead_container::namespaces::{self, Plan};
-use bulkhead_container::{devices, rootfs};
+use bulkhead_container::{devices, resources, rootfs, sysctl};
 use oci_spec::runtime::{Hook, Process, Spec};
 use serde::de::DeserializeOwned;
 use std::os::unix::fs::PermissionsExt;
@@ -69,12 +69,20 @@ fn validate(spec: Spec, bundle: PathBuf, file: &Path) -> Result<Config> {
         .as_ref()
         .ok_or_else(|| anyhow!("{f}: process: missing"))?;
     validate_process(process).map_err(|e| anyhow!("{f}: {e}"))?;
+    check_strings(&spec).map_err(|e| anyhow!("{f}: {e}"))?;
     let linux = spec
         .linux()
         .as_ref()
         .ok_or_else(|| anyhow!("{f}: linux: missing"))?;
     let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))
         .map_err(|e| anyhow!("{f}: {e}"))?;
+    namespaces::open_joins(&ns).map_err(|e| anyhow!("{f}: {e}"))?;
+    if let Some(sysctl) = linux.sysctl() {
+        sysctl::check_all(sysctl, &ns).map_err(|e| anyhow!("{f}: {e}"))?;
+    }
+    if let Some(r) = linux.resources() {
+        resources::check(r).map_err(|e| anyhow!("{f}: {e}"))?;
+    }
     if linux.time_offsets().is_some() {
         bail!("{f}: linux.timeOffsets: not supported yet");
     }
@@ -155,9 +163,121 @@ pub fn validate_process(p: &Process) -> Result<()> {
             );
         }
     }
-    for e in p.env().as_deref().unwrap_or(&[]) {
+    for (i, e) in p.env().as_deref().unwrap_or(&[]).iter().enumerate() {
         if !e.contains('=') {
             bail!("process.env: {e:?} is not of the form KEY=value");
+        }
+        no_nul(&format!("process.env[{i}]"), e)?;
+    }
+    for (i, a) in p.args().as_deref().unwrap_or(&[]).iter().enumerate() {
+        no_nul(&format!("process.args[{i}]"), a)?;
+    }
+    no_nul("process.cwd", &p.cwd().to_string_lossy())?;
+    check_exec_size(p)
+}
+
+/// A string handed to the kernel as a C string cannot hold a NUL byte: it would be cut there.
+fn no_nul(field: &str, s: &str) -> Result<()> {
+    match s.find('\0') {
+        Some(at) => bail!("{field}: contains a NUL byte (at offset {at})"),
+        None => Ok(()),
+    }
+}
+
+/// The kernel's limit on one argument or environment string (MAX_ARG_STRLEN, 32 pages).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// execve refuses (E2BIG) what does not fit its limits; checked here so that a config the
+/// program could never start with is refused at create, not at start. The kernel allows the
+/// strings and their pointers a quarter of the stack limit, at most 6 MiB and at least 128 KiB
+/// (fs/exec.c); the stack limit is the config's RLIMIT_STACK or, without one, ours, which the
+/// init inherits.
+fn check_exec_size(p: &Process) -> Result<()> {
+    let args = p.args().as_deref().unwrap_or(&[]);
+    let env = p.env().as_deref().unwrap_or(&[]);
+    for (field, list) in [("process.args", args), ("process.env", env)] {
+        for (i, s) in list.iter().enumerate() {
+            if s.len() >= MAX_ARG_STRLEN {
+                bail!(
+                    "{field}[{i}]: {} bytes, above the kernel's limit of {} for one string",
+                    s.len(),
+                    MAX_ARG_STRLEN - 1
+                );
+            }
+        }
+    }
+    let stack = p
+        .rlimits()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .find(|l| l.typ() == oci_spec::runtime::PosixRlimitType::RlimitStack)
+        .map(|l| l.soft())
+        .unwrap_or_else(bulkhead_linux::process::stack_limit);
+    let limit = (stack / 4).clamp(32 * 4096, 6 << 20);
+    let strings: u64 = args.iter().chain(env).map(|s| s.len() as u64 + 1).sum();
+    let pointers = (args.len() + env.len()) as u64 * 8;
+    if strings + pointers > limit {
+        bail!(
+            "process.args and process.env: {} bytes in all, above the kernel's limit of {limit} \
+             for a stack limit of {stack} (process.rlimits RLIMIT_STACK)",
+            strings + pointers
+        );
+    }
+    Ok(())
+}
+
+/// NUL bytes in the other strings the kernel gets as C strings (names, paths, labels).
+fn check_strings(spec: &Spec) -> Result<()> {
+    let opt = |field: &str, s: &Option<String>| s.as_deref().map_or(Ok(()), |v| no_nul(field, v));
+    opt("hostname", spec.hostname())?;
+    opt("domainname", spec.domainname())?;
+    if let Some(r) = spec.root() {
+        no_nul("root.path", &r.path().to_string_lossy())?;
+    }
+    for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
+        no_nul(
+            &format!("mounts[{i}].destination"),
+            &m.destination().to_string_lossy(),
+        )?;
+        if let Some(src) = m.source() {
+            no_nul(&format!("mounts[{i}].source"), &src.to_string_lossy())?;
+        }
+        opt(&format!("mounts[{i}].type"), m.typ())?;
+        for (j, o) in m.options().as_deref().unwrap_or(&[]).iter().enumerate() {
+            no_nul(&format!("mounts[{i}].options[{j}]"), o)?;
+        }
+    }
+    if let Some(p) = spec.process() {
+        opt("process.apparmorProfile", p.apparmor_profile())?;
+        opt("process.selinuxLabel", p.selinux_label())?;
+    }
+    if let Some(l) = spec.linux() {
+        opt("linux.mountLabel", l.mount_label())?;
+        for (field, list) in [
+            ("linux.maskedPaths", l.masked_paths()),
+            ("linux.readonlyPaths", l.readonly_paths()),
+        ] {
+            for (i, s) in list.as_deref().unwrap_or(&[]).iter().enumerate() {
+                no_nul(&format!("{field}[{i}]"), s)?;
+            }
+        }
+        if let Some(c) = l.cgroups_path() {
+            no_nul("linux.cgroupsPath", &c.to_string_lossy())?;
+        }
+        for (i, n) in l.namespaces().as_deref().unwrap_or(&[]).iter().enumerate() {
+            if let Some(path) = n.path() {
+                no_nul(
+                    &format!("linux.namespaces[{i}].path"),
+                    &path.to_string_lossy(),
+                )?;
+            }
+        }
+        for (i, d) in l.devices().as_deref().unwrap_or(&[]).iter().enumerate() {
+            no_nul(
+                &format!("linux.devices[{i}].path"),
+                &d.path().to_string_lossy(),
+            )?;
         }
     }
     Ok(())

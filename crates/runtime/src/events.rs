@@ -6,7 +6,6 @@ use crate::state::{self, Status, Store};
 use anyhow::{anyhow, Result};
 use bulkhead_container::cgroups::Cgroup;
 use serde_json::{json, Map, Value};
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -198,17 +197,9 @@ pub fn events(store: &Store, id: &str, stats_once: bool, interval: Duration) -> 
     state::validate_id(id)?;
     let dir = store.dir(id);
     let st = state::load(&dir).map_err(|_| anyhow!("container {id} does not exist"))?;
-    let mut out = std::io::stdout();
-    let line = |v: Value, out: &mut std::io::Stdout| -> Result<()> {
-        writeln!(out, "{v}")?;
-        out.flush()?;
-        Ok(())
-    };
+    let line = |v: Value| crate::outln!("{v}");
     if stats_once {
-        return line(
-            json!({"type": "stats", "id": id, "data": stats(&st.cgroup)}),
-            &mut out,
-        );
+        return line(json!({"type": "stats", "id": id, "data": stats(&st.cgroup)}));
     }
     let mut ooms = oom_kills(&st.cgroup);
     let tick = Duration::from_millis(50).min(interval);
@@ -220,14 +211,11 @@ pub fn events(store: &Store, id: &str, stats_once: bool, interval: Duration) -> 
         let now = oom_kills(&st.cgroup);
         if now > ooms {
             ooms = now;
-            line(json!({"type": "oom", "id": id}), &mut out)?;
+            line(json!({"type": "oom", "id": id}))?;
         }
         if since >= interval {
             since = Duration::ZERO;
-            line(
-                json!({"type": "stats", "id": id, "data": stats(&st.cgroup)}),
-                &mut out,
-            )?;
+            line(json!({"type": "stats", "id": id, "data": stats(&st.cgroup)}))?;
         }
         std::thread::sleep(tick);
         since += tick;

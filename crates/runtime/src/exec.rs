@@ -109,6 +109,7 @@ fn spawn(store: &Store, o: &ExecOpts) -> Result<(i32, Option<std::os::fd::OwnedF
         listener: Some(&listener),
     };
     let pid = exec::exec(&e)?;
+    crate::faults::point("exec:spawned");
     let master = match own.as_ref().map(OwnConsole::receive).transpose() {
         Ok(m) => m,
         Err(err) => {
@@ -117,7 +118,10 @@ fn spawn(store: &Store, o: &ExecOpts) -> Result<(i32, Option<std::os::fd::OwnedF
         }
     };
     if let Some(p) = &o.pid_file {
-        state::write_pid_file(p, pid)?;
+        if let Err(err) = state::write_pid_file(p, pid) {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            return Err(err);
+        }
     }
     Ok((pid, master))
 }

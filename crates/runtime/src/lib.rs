@@ -5,9 +5,11 @@
 pub mod config;
 pub mod events;
 pub mod exec;
+pub mod faults;
 pub mod hooks;
 pub mod lifecycle;
 pub mod log;
+pub mod out;
 pub mod sandbox;
 pub mod signal;
 pub mod state;

@@ -3,16 +3,17 @@
 
 use crate::config::{self, Config};
 use crate::hooks::ContainerHooks;
-use crate::log;
 use crate::sandbox::{class_of, sandbox_spec, Class, SentryRunner, SELFTEST_ANNOTATION};
 use crate::state::{self, Locked, Phase, State, Status, Store};
 use crate::tty::{self, OwnConsole};
+use crate::{faults, log};
 use anyhow::{anyhow, bail, Context, Result};
 use bulkhead_container::cgroups::{self, Cgroup};
 use bulkhead_container::exe;
 use bulkhead_container::launch::{self, Launch};
 use bulkhead_container::resources;
 use bulkhead_linux::process as sys;
+use std::cell::Cell;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
@@ -48,16 +49,36 @@ pub fn create(store: &Store, opts: &CreateOpts) -> Result<i32> {
     check_console(&cfg, opts)?;
     let listen = listen_fds(&mut cfg);
     let locked = store.create(&opts.id)?;
+    faults::point("create:locked");
     let mut cgroup = Cgroup::default();
-    match create_locked(&locked, &cfg, opts, listen, &mut cgroup) {
+    let init = Cell::new(None);
+    match create_locked(&locked, &cfg, opts, listen, &mut cgroup, &init) {
         Ok(pid) => Ok(pid),
         Err(e) => {
+            // Every failure after the clone: the init goes first, then its cgroups.
+            if let Some((pid, start)) = init.get() {
+                kill_and_reap(pid, start);
+            }
             if let Err(ce) = cgroup.remove() {
                 log::warn(&format!("cleanup after failed create: {ce}"));
             }
             let _ = locked.remove();
             Err(e)
         }
+    }
+}
+
+/// Kills and reaps the init of a failed create, if `pid` is still the process that was cloned
+/// (launch may have reaped it already, and its pid may be anyone's by now).
+fn kill_and_reap(pid: i32, start: u64) {
+    match sys::stat_start(pid) {
+        Ok((state, t)) if t == start => {
+            if state != 'Z' {
+                let _ = sys::kill(pid, libc::SIGKILL);
+            }
+            let _ = sys::wait_pid(pid);
+        }
+        _ => {}
     }
 }
 
@@ -113,15 +134,67 @@ fn listen_fds(cfg: &mut Config) -> u32 {
     n
 }
 
+/// The create's hooks, and the moment the init exists: its pid goes into the state at once, so
+/// a runtime killed from then on leaves a container that `delete --force` finds and kills.
+struct CreateHooks<'a> {
+    hooks: ContainerHooks<'a>,
+    locked: &'a Locked,
+    init: &'a Cell<Option<(i32, u64)>>,
+}
+
+impl bulkhead_container::launch::Hooks for CreateHooks<'_> {
+    fn cloned(&self, pid: i32) -> std::result::Result<(), String> {
+        let start = sys::start_time(pid).map_err(|e| format!("read the init's start time: {e}"))?;
+        self.init.set(Some((pid, start)));
+        let mut st = self.hooks.state.clone();
+        st.pid = pid;
+        st.pid_start = start;
+        self.locked.save(&st).map_err(|e| format!("{e:#}"))?;
+        faults::point("create:cloned");
+        Ok(())
+    }
+    fn create_runtime(&self, pid: i32) -> std::result::Result<(), String> {
+        self.hooks.create_runtime(pid)
+    }
+    fn create_container(&self, pid: i32) -> std::result::Result<(), String> {
+        self.hooks.create_container(pid)
+    }
+    fn start_container(&self, pid: i32) -> std::result::Result<(), String> {
+        self.hooks.start_container(pid)
+    }
+    fn seccomp_listener(
+        &self,
+        pid: i32,
+        fd: std::os::fd::OwnedFd,
+    ) -> std::result::Result<(), String> {
+        self.hooks.seccomp_listener(pid, fd)
+    }
+}
+
 fn create_locked(
     locked: &Locked,
     cfg: &Config,
     opts: &CreateOpts,
     listen: u32,
     cgroup: &mut Cgroup,
+    init: &Cell<Option<(i32, u64)>>,
 ) -> Result<i32> {
     let linux = cfg.spec.linux().as_ref();
     *cgroup = cgroups::plan(linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
+    if bulkhead_linux::process::euid() != 0 {
+        cgroup.drop_unwritable();
+        let limits = linux.and_then(|l| l.resources().as_ref()).is_some_and(|r| {
+            r.memory().is_some()
+                || r.cpu().is_some()
+                || r.pids().is_some()
+                || r.block_io().is_some()
+        });
+        if limits && cgroup.dirs.is_empty() {
+            bail!("linux.resources: a rootless container cannot have limits without a cgroup it may write to");
+        }
+    }
+    // The directories about to be made are in the state before the first exists.
+    cgroup.claim();
     let mut st = State {
         id: opts.id.clone(),
         pid: 0,
@@ -135,39 +208,12 @@ fn create_locked(
         config: cfg.spec.clone(),
     };
     locked.save(&st)?;
+    faults::point("create:saved");
     let t0 = Instant::now();
-    if bulkhead_linux::process::euid() != 0 {
-        cgroup.drop_unwritable();
-        let limits = linux.and_then(|l| l.resources().as_ref()).is_some_and(|r| {
-            r.memory().is_some()
-                || r.cpu().is_some()
-                || r.pids().is_some()
-                || r.block_io().is_some()
-        });
-        if limits && cgroup.dirs.is_empty() {
-            bail!("linux.resources: a rootless container cannot have limits without a cgroup it may write to");
-        }
-    }
     cgroup.create()?;
+    faults::point("create:cgroups");
     if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-        let extra: Vec<String> = linux
-            .and_then(|l| l.devices().as_deref())
-            .unwrap_or(&[])
-            .iter()
-            .map(|d| {
-                format!(
-                    "{} {}:{} rwm",
-                    if d.typ() == oci_spec::runtime::LinuxDeviceType::B {
-                        "b"
-                    } else {
-                        "c"
-                    },
-                    d.major(),
-                    d.minor()
-                )
-            })
-            .collect();
-        resources::apply(cgroup, r, &extra)?;
+        resources::apply(cgroup, r, &device_nodes(&cfg.spec))?;
     }
     log::debug(&format!(
         "create {}: cgroups made in {:?}",
@@ -204,9 +250,13 @@ fn create_locked(
         runtime: exe::runtime_identity().context("stat /proc/self/exe")?,
         runner: None,
     };
-    let hooks = ContainerHooks {
-        hooks: cfg.spec.hooks().as_ref(),
-        state: &st,
+    let hooks = CreateHooks {
+        hooks: ContainerHooks {
+            hooks: cfg.spec.hooks().as_ref(),
+            state: &st,
+        },
+        locked,
+        init,
     };
     let runner = (class == Class::Sandbox).then(|| SentryRunner {
         hostname: cfg.spec.hostname().clone().unwrap_or_default(),
@@ -228,18 +278,27 @@ fn create_locked(
         opts.id,
         t0.elapsed()
     ));
+    faults::point("create:launched");
     st.pid = pid;
-    st.pid_start = sys::start_time(pid).context("read the init's start time")?;
+    st.pid_start = init.get().map(|(_, t)| t).unwrap_or_default();
     st.phase = Phase::Created;
     if let Some(p) = &opts.pid_file {
-        if let Err(e) = state::write_pid_file(p, pid) {
-            let _ = sys::kill(pid, libc::SIGKILL);
-            let _ = sys::wait_pid(pid);
-            return Err(e);
-        }
+        state::write_pid_file(p, pid)?;
     }
     locked.save(&st)?;
+    faults::point("create:done");
     Ok(pid)
+}
+
+/// The paths of the config's linux.devices (see resources::apply).
+fn device_nodes(spec: &oci_spec::runtime::Spec) -> Vec<PathBuf> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.devices().as_deref())
+        .unwrap_or(&[])
+        .iter()
+        .map(|d| d.path().clone())
+        .collect()
 }
 
 /// Starts a created container: the init runs the startContainer hooks and execs the program;
@@ -255,12 +314,14 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         UnixStream::connect(locked.start_socket()).context("connect to the container's init")?;
     conn.write_all(b"s")
         .context("signal the container's init")?;
+    faults::point("start:signalled");
     let mut reply = String::new();
     // End-of-file: the init has executed the program (its end of the socket is close-on-exec).
     let _ = conn.read_to_string(&mut reply);
     let _ = std::fs::remove_file(locked.dir.join(state::START_SOCKET));
     st.phase = Phase::Started;
     locked.save(&st)?;
+    faults::point("start:saved");
     if let Some(e) = reply.strip_prefix("error:") {
         bail!("{e}");
     }
@@ -302,27 +363,67 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     let (locked, st) = match store.open(id) {
         Ok(x) => x,
-        Err(_) if force && !store.dir(id).join(state::STATE_FILE).exists() => {
-            // A directory left by a create that was killed mid-way has no state: remove it.
-            let _ = std::fs::remove_dir_all(store.dir(id));
-            return Ok(());
-        }
+        Err(_) if force => return delete_without_state(store, id),
         Err(e) => return Err(e),
     };
+    delete_locked(locked, &st, force)
+}
+
+fn delete_locked(locked: Locked, st: &State, force: bool) -> Result<()> {
+    faults::point("delete:locked");
     match st.status(&locked.dir) {
         Status::Stopped => {}
-        _ if force => {
-            let _ = sys::kill(st.pid, libc::SIGKILL);
-            st.cgroup.signal_all(libc::SIGKILL)?;
-            // Frozen processes die only once thawed.
-            if resources::is_frozen(&st.cgroup) {
-                resources::freeze(&st.cgroup, false)?;
-            }
-            wait_gone(&st)?;
-        }
-        s => bail!("cannot delete container {id} that is not stopped: {s}"),
+        // `create` holds the lock to its end: a container still creating under our lock lost
+        // its creator, and nothing will ever finish it.
+        Status::Creating => kill_all(st)?,
+        _ if force => kill_all(st)?,
+        s => bail!("cannot delete container {} that is not stopped: {s}", st.id),
     }
-    destroy(locked, &st)
+    faults::point("delete:killed");
+    destroy(locked, st)
+}
+
+/// Kills the init and every process of the container's cgroup, and waits for the init to go.
+fn kill_all(st: &State) -> Result<()> {
+    if st.pid > 0 {
+        let _ = sys::kill(st.pid, libc::SIGKILL);
+    }
+    st.cgroup.signal_all(libc::SIGKILL)?;
+    // Frozen processes die only once thawed.
+    if resources::is_frozen(&st.cgroup) {
+        resources::freeze(&st.cgroup, false)?;
+    }
+    wait_gone(st)
+}
+
+/// `delete --force` of a directory without a readable state.json: a `create` still running
+/// (wait for its lock, then delete what it made), or one killed before it saved any state.
+/// The directory is removed only under its lock, or while it has no lock file yet.
+fn delete_without_state(store: &Store, id: &str) -> Result<()> {
+    state::validate_id(id)?;
+    let dir = store.dir(id);
+    for _ in 0..3 {
+        match store.lock(id) {
+            Ok(locked) => {
+                return match state::load(&locked.dir) {
+                    Ok(st) => delete_locked(locked, &st, true),
+                    Err(_) => locked.remove(),
+                };
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("lock {}", dir.display())),
+        }
+        // No directory, or one whose `create` has not made its lock yet: an empty directory
+        // goes (that create then fails to lock it); one that gained a lock file meanwhile is
+        // locked on the next round.
+        match std::fs::remove_dir(&dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => {}
+            Err(e) => return Err(e).with_context(|| format!("remove {}", dir.display())),
+        }
+    }
+    bail!("container {id}: {} holds files but no lock", dir.display())
 }
 
 /// Waits (bounded) for the init to be gone, reaping it if it is our child.
@@ -358,7 +459,9 @@ fn destroy(locked: Locked, st: &State) -> Result<()> {
     if let Err(e) = hooks.poststop() {
         log::warn(&e);
     }
+    faults::point("delete:poststop");
     st.cgroup.remove()?;
+    faults::point("delete:cgroups-removed");
     locked.remove()
 }
 
@@ -450,7 +553,8 @@ pub fn update(store: &Store, id: &str, r: &oci_spec::runtime::LinuxResources) ->
     if st.status(&locked.dir) == Status::Stopped {
         bail!("cannot update a stopped container");
     }
-    resources::apply(&st.cgroup, r, &[])?;
+    resources::check(r)?;
+    resources::apply(&st.cgroup, r, &device_nodes(&st.config))?;
     if let Some(linux) = st.config.linux_mut().as_mut() {
         let mut merged = linux.resources().clone().unwrap_or_default();
         if r.memory().is_some() {

@@ -157,14 +157,14 @@ pub struct Locked {
 /// Takes the directory's lock. Only `create` makes the lock file: a command that finds it
 /// gone (a racing delete removed the directory) must not put a new one into a directory being
 /// removed, which would make that removal fail with "Directory not empty".
-fn lock(dir: &Path, create: bool) -> Result<File> {
+fn lock(dir: &Path, create: bool) -> std::io::Result<File> {
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(create)
         .truncate(false)
         .open(dir.join(LOCK_FILE))?;
-    fd::lock_exclusive(&f).context("lock state directory")?;
+    fd::lock_exclusive(&f)?;
     Ok(f)
 }
 
@@ -209,19 +209,25 @@ impl Store {
     /// Locks an existing container's directory and loads its state.
     pub fn open(&self, id: &str) -> Result<(Locked, State)> {
         validate_id(id)?;
-        let dir = self.dir(id);
-        let handle = fd::open_dir(&dir).map_err(|_| anyhow!("container {id} does not exist"))?;
-        let lock = lock(&dir, false).map_err(|_| anyhow!("container {id} does not exist"))?;
+        let locked = self
+            .lock(id)
+            .map_err(|_| anyhow!("container {id} does not exist"))?;
         // The container may have been deleted while we waited for the lock.
-        let state = load(&dir).map_err(|_| anyhow!("container {id} does not exist"))?;
-        Ok((
-            Locked {
-                dir,
-                handle,
-                _lock: lock,
-            },
-            state,
-        ))
+        let state = load(&locked.dir).map_err(|_| anyhow!("container {id} does not exist"))?;
+        Ok((locked, state))
+    }
+
+    /// Locks an existing container's directory, whatever its state; NotFound when the directory
+    /// or its lock file does not exist.
+    pub fn lock(&self, id: &str) -> std::io::Result<Locked> {
+        let dir = self.dir(id);
+        let handle = fd::open_dir(&dir)?;
+        let lock = lock(&dir, false)?;
+        Ok(Locked {
+            dir,
+            handle,
+            _lock: lock,
+        })
     }
 
     /// Ids of all containers, sorted.
