@@ -307,12 +307,24 @@ fn delete_force_after_a_killed_create_spares_its_caller() {
         stderr(&out)
     );
     assert!(!rt.ok(&["list", "-q"]).contains(&id));
-    for p in processes_with(&hook_marker) {
-        // The orphaned hook (`sleep 30` of the killed create) is the test's to end.
+    // The hook (`sleep 30`) dies with the create that ran it (PR_SET_PDEATHSIG).
+    let mut hooks = processes_with(&hook_marker);
+    for _ in 0..100 {
+        if hooks.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        hooks = processes_with(&hook_marker);
+    }
+    for p in &hooks {
         let _ = std::process::Command::new("kill")
             .arg(p.to_string())
             .status();
     }
+    assert!(
+        hooks.is_empty(),
+        "the killed create's hook outlived it: {hooks:?}"
+    );
     rt.assert_clean(&id, &b);
 }
 

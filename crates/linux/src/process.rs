@@ -309,6 +309,28 @@ pub fn umask(mask: u32) {
     unsafe { libc::umask(mask) };
 }
 
+/// Makes the program `cmd` starts die (SIGKILL) when the thread that starts it does, so a hook
+/// cannot outlive a runtime killed while it waited for it; a parent already gone by the time
+/// the child could ask is caught too (its parent is then someone else).
+pub fn die_with_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: the closure runs in the child between fork and exec and calls only
+    // async-signal-safe functions (prctl, getppid, _exit); it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        })
+    };
+}
+
 /// Our soft RLIMIT_STACK (RLIM_INFINITY as u64::MAX), which processes we start inherit.
 pub fn stack_limit() -> u64 {
     // SAFETY: rlimit is plain data; all-zero is a valid value.

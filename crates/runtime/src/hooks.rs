@@ -34,6 +34,7 @@ fn run_one(h: &Hook, state_json: &str) -> Result<(), String> {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    bulkhead_linux::process::die_with_parent(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("start: {}", crate::config::io_msg(&e)))?;

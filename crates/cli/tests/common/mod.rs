@@ -321,7 +321,23 @@ pub fn capture(mut c: Command) -> Output {
     let (o, e) = (dir.0.join("stdout"), dir.0.join("stderr"));
     c.stdout(std::fs::File::create(&o).unwrap())
         .stderr(std::fs::File::create(&e).unwrap());
-    let status = c.status().unwrap();
+    let mut child = c.spawn().unwrap();
+    // Bounded: a command that hangs (a regression such as `create` blocking on a FIFO) is
+    // killed after two minutes and fails its test instead of hanging the whole run.
+    let pid = child.id() as i32;
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if wait
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .is_err()
+        {
+            // SAFETY: kill takes plain integers.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    let status = child.wait().unwrap();
+    let _ = done.send(());
+    let _ = watchdog.join();
     Output {
         status,
         stdout: std::fs::read(&o).unwrap(),
