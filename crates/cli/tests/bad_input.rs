@@ -117,6 +117,28 @@ fn sysctls_outside_the_containers_namespaces_are_refused() {
         b.set("/linux/sysctl", json!({ key: other }));
         create_fails(&b, &["config.json", "linux.sysctl", mention]);
         assert_eq!(host("vm/swappiness"), swappiness, "{key} changed the host");
+        if key == "vm.swappiness" {
+            // runc refuses it too, with the same words.
+            let root = TempDir::new("runc-root");
+            let runc = std::process::Command::new("runc")
+                .arg("--root")
+                .arg(&root.0)
+                .args([
+                    "create",
+                    "--bundle",
+                    b.dir().to_str().unwrap(),
+                    &unique("runcsysctl"),
+                ])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            assert!(!runc.status.success());
+            assert!(
+                stderr(&runc).contains("not in a separate kernel namespace"),
+                "runc: {}",
+                stderr(&runc)
+            );
+        }
     }
     // A namespaced key without that namespace: the host's net namespace is not the container's.
     let mut b = Bundle::new(&["true"]);

@@ -412,6 +412,22 @@ fn a_closed_stdout_ends_a_command_by_sigpipe() {
         );
         assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
     }
+    // runc, side by side: the same end.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let runc = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(rt.root.0.join("runc"))
+        .arg("list")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(
+        runc.status.signal(),
+        Some(libc::SIGPIPE),
+        "runc: {:?}",
+        runc.status
+    );
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!logged.contains("panicked"), "{logged}");
 }
