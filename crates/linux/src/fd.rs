@@ -168,3 +168,29 @@ pub fn fchdir(fd: &impl AsRawFd) -> io::Result<()> {
     cvt(unsafe { libc::fchdir(fd.as_raw_fd()) })?;
     Ok(())
 }
+
+/// Points every socket fd from `first` up, except those in `keep`, at /dev/null (close-on-exec).
+/// A process forked from a server (the shim's launcher, and the container init cloned from it)
+/// must not hold the server's listening socket and connections: while it lives, a client would
+/// find the socket still listening after the server died. The numbers stay taken (by
+/// /dev/null) rather than closed, so nothing that still thinks it owns one writes into a file
+/// opened later under the same number.
+pub fn null_sockets_from(first: RawFd, keep: &[RawFd]) -> io::Result<()> {
+    let null = openat(None, Path::new("/dev/null"), libc::O_RDWR, 0)?;
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .filter(|fd| *fd >= first && !keep.contains(fd) && *fd != null.as_raw_fd())
+        .collect();
+    for fd in fds {
+        // SAFETY: stat is plain data; fstat fills it or fails (an fd closed meanwhile: skip).
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `st` is a valid out pointer for the duration of the call.
+        if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+            continue;
+        }
+        // SAFETY: dup3 on integer fds touches no memory.
+        cvt(unsafe { libc::dup3(null.as_raw_fd(), fd, libc::O_CLOEXEC) })?;
+    }
+    Ok(())
+}

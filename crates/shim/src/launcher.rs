@@ -83,12 +83,19 @@ fn parse(reply: &str) -> Result<i32> {
 
 /// The launcher's side: never returns.
 fn child(store: &Store, op: &Op<'_>, stdio: Stdio<'_>, mut tx: std::fs::File) -> ! {
-    let result = place_stdio(stdio).and_then(|()| match op {
-        Op::Create(o) => lifecycle::create(store, o),
-        Op::Start(id) => lifecycle::start(store, id).map(|()| 0),
-        Op::Exec(o) => exec::exec_detached(store, o),
-        Op::Delete(id) => lifecycle::delete(store, id, true).map(|()| 0),
-    });
+    // The shim's sockets (its ttrpc listener, containerd's connections) are not ours: an init
+    // cloned from here would hold them until it execs, and a containerd restarted after the
+    // shim died would find the listener alive and wait for an answer that never comes.
+    let result = place_stdio(stdio)
+        .and_then(|()| {
+            fd::null_sockets_from(3, &[tx.as_raw_fd()]).context("let go of the shim's sockets")
+        })
+        .and_then(|()| match op {
+            Op::Create(o) => lifecycle::create(store, o),
+            Op::Start(id) => lifecycle::start(store, id).map(|()| 0),
+            Op::Exec(o) => exec::exec_detached(store, o),
+            Op::Delete(id) => lifecycle::delete(store, id, true).map(|()| 0),
+        });
     let reply = match result {
         Ok(pid) => format!("ok {pid}\n"),
         Err(e) => format!("error {}\n", format!("{e:#}").replace('\n', " ")),

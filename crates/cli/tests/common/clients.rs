@@ -80,7 +80,7 @@ impl Containerd {
             r = d.display()
         );
         std::fs::write(d.join("config.toml"), config).unwrap();
-        let child = Containerd::spawn(d);
+        let child = Containerd::spawn(d, &[]);
         let c = Containerd { child, dir };
         wait_for(
             || c.ctr(&["version"]).status.success(),
@@ -89,7 +89,8 @@ impl Containerd {
         c
     }
 
-    fn spawn(d: &Path) -> Child {
+    /// `extra_env` is added to containerd's environment, which the shims it starts inherit.
+    fn spawn(d: &Path, extra_env: &[(&str, &str)]) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -101,6 +102,7 @@ impl Containerd {
             .arg("--config")
             .arg(d.join("config.toml"))
             .env("PATH", path)
+            .envs(extra_env.iter().copied())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -115,7 +117,13 @@ impl Containerd {
 
     /// Starts containerd again on the same root, state and config (after `kill`).
     pub fn restart(&mut self) {
-        self.child = Containerd::spawn(&self.dir.0);
+        self.restart_with_env(&[]);
+    }
+
+    /// `restart` with `env` added to containerd's environment: the shims it starts from then
+    /// on inherit it (the reliability suite passes the runtime's pause point this way).
+    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) {
+        self.child = Containerd::spawn(&self.dir.0, env);
         wait_for(
             || self.ctr(&["version"]).status.success(),
             "containerd to start again",
