@@ -363,3 +363,20 @@ fn interactive_shell_through_a_terminal() {
     );
     rt.assert_clean(&id, &b);
 }
+
+/// Issue 13's silent failure: clock_nanosleep with TIMER_ABSTIME took the deadline as relative
+/// (python's time.sleep(0.05) slept for the host's uptime). Now each deadline is reached and
+/// returned from, a past one returns at once, and a CPU-time clock is refused, as in the
+/// container class.
+#[test]
+fn absolute_sleeps_end_at_their_deadline() {
+    let mut b = Bundle::new(&["true"]);
+    probe(&b.rootfs().join("bin/probe"));
+    let [container, sandbox] = both(&mut b, &["probe", "abstime"]);
+    let want = (
+        0,
+        "mono=0 reached=1 real=0 reached=1 past=0 thread=22\n".to_string(),
+    );
+    assert_eq!(container, want);
+    assert_eq!(sandbox, want);
+}

@@ -26,6 +26,21 @@ pub fn clock_gettime(clock: i32) -> io::Result<(i64, i64)> {
     Ok((ts.tv_sec, ts.tv_nsec))
 }
 
+/// clock_nanosleep on one of the clocks the sentry lets through: relative, or until an absolute
+/// time of that clock with TIMER_ABSTIME (the host kernel keeps the deadline exact).
+pub fn clock_nanosleep(clock: i32, flags: i32, secs: i64, nanos: i64) -> io::Result<()> {
+    let ts = libc::timespec {
+        tv_sec: secs,
+        tv_nsec: nanos,
+    };
+    // SAFETY: `ts` lives for the call; a null remainder pointer is allowed. The call returns
+    // the error number itself instead of setting errno.
+    match unsafe { libc::clock_nanosleep(clock, flags, &ts, std::ptr::null_mut()) } {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
 pub fn nanosleep(secs: i64, nanos: i64) -> io::Result<()> {
     let ts = libc::timespec {
         tv_sec: secs,

@@ -141,7 +141,7 @@ pub fn dispatch(t: &mut Task, nr: u64) -> i64 {
         SYS_gettimeofday => gettimeofday(t, a[0]),
         SYS_time => time(t, a[0]),
         SYS_nanosleep => nanosleep(t, a[0]),
-        SYS_clock_nanosleep => nanosleep(t, a[2]),
+        SYS_clock_nanosleep => clock_nanosleep(t, a[0] as i32, a[1] as i32, a[2]),
         SYS_getrandom => getrandom(t, a[0], a[1]),
         // a single task: nobody to wait for or wake
         SYS_futex => futex(a[1] as i32),
@@ -940,12 +940,35 @@ fn time(t: &mut Task, buf: u64) -> R {
     Ok(s)
 }
 
-fn nanosleep(t: &mut Task, req: u64) -> R {
-    let (s, ns) = (t.mm.read_u64(req)? as i64, t.mm.read_u64(req + 8)? as i64);
+/// A timespec argument, checked as the kernel checks it.
+fn read_timespec(t: &mut Task, addr: u64) -> Result<(i64, i64), Errno> {
+    let (s, ns) = (t.mm.read_u64(addr)? as i64, t.mm.read_u64(addr + 8)? as i64);
     if !(0..1_000_000_000).contains(&ns) || s < 0 {
         return Err(EINVAL);
     }
+    Ok((s, ns))
+}
+
+fn nanosleep(t: &mut Task, req: u64) -> R {
+    let (s, ns) = read_timespec(t, req)?;
     crate::host::nanosleep(s, ns).map_err(err).map(|_| 0)
+}
+
+/// clock_nanosleep: relative, or with TIMER_ABSTIME until a deadline of `clock` (python's
+/// time.sleep and glibc's sleep use it). Only the wall and monotonic clocks pass to the host;
+/// a CPU-time clock would measure the sentry's time, and a dynamic clock names a host fd.
+/// Flag bits other than TIMER_ABSTIME are ignored, as Linux ignores them.
+fn clock_nanosleep(t: &mut Task, clock: i32, flags: i32, req: u64) -> R {
+    if !matches!(
+        clock,
+        CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI
+    ) {
+        return Err(EINVAL);
+    }
+    let (s, ns) = read_timespec(t, req)?;
+    crate::host::clock_nanosleep(clock, flags & TIMER_ABSTIME, s, ns)
+        .map_err(err)
+        .map(|_| 0)
 }
 
 fn getrandom(t: &mut Task, buf: u64, len: u64) -> R {

@@ -1,6 +1,8 @@
 /* A small static test program for the sandbox class.
  *   probe efault     - hands the kernel bad pointers; prints what came back
  *   probe getpid N   - N getpid calls; prints nanoseconds per call
+ *   probe abstime    - clock_nanosleep to absolute deadlines; prints whether each returned
+ *                      0 and was reached, and the error of a clock one cannot sleep on
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +36,28 @@ int main(int argc, char **argv) {
         printf("%.1f\n", ns / n);
         return 0;
     }
-    fprintf(stderr, "usage: probe efault | probe getpid N\n");
+    if (argc > 1 && strcmp(argv[1], "abstime") == 0) {
+        clockid_t clocks[] = {CLOCK_MONOTONIC, CLOCK_REALTIME};
+        for (int i = 0; i < 2; i++) {
+            struct timespec now, deadline;
+            clock_gettime(clocks[i], &deadline);
+            deadline.tv_nsec += 50000000;
+            if (deadline.tv_nsec >= 1000000000) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000;
+            }
+            int r = clock_nanosleep(clocks[i], TIMER_ABSTIME, &deadline, NULL);
+            clock_gettime(clocks[i], &now);
+            int reached = now.tv_sec > deadline.tv_sec ||
+                          (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec);
+            printf("%s=%d reached=%d ", i ? "real" : "mono", r, reached);
+        }
+        struct timespec past = {1, 0};
+        printf("past=%d ", clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &past, NULL));
+        struct timespec short_ = {0, 1000};
+        printf("thread=%d\n", clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, 0, &short_, NULL));
+        return 0;
+    }
+    fprintf(stderr, "usage: probe efault | probe getpid N | probe abstime\n");
     return 2;
 }
