@@ -59,8 +59,6 @@ fn freeze_thaw_and_kill_through_the_v2_core_files() {
 #[test]
 fn device_program_allows_and_denies_in_the_unified_hierarchy() {
     use bulkhead_container::device_filter;
-    use std::io::{Read, Write};
-    use std::process::{Command, Stdio};
     let root = v2_root();
     let dir = root.join(format!("bulkhead-v2-devices-{}", std::process::id()));
     std::fs::create_dir(&dir).unwrap();
@@ -70,34 +68,13 @@ fn device_program_allows_and_denies_in_the_unified_hierarchy() {
         device_filter::parse("c 1:5 r", true).unwrap(),
     ];
     device_filter::apply(&dir, &rules).unwrap();
-    let mut child = Command::new("sh")
-        .args([
-            "-c",
-            "read go; (: > /dev/null) 2>/dev/null && echo null-ok || echo null-denied; \
-             (head -c1 /dev/zero > /dev/null) 2>/dev/null && echo zero-read || echo zero-denied; \
-             (: > /dev/zero) 2>/dev/null && echo zero-written || echo zero-write-denied; \
-             (head -c1 /dev/urandom > /dev/null) 2>/dev/null && echo urandom-ok || echo urandom-denied",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::fs::write(dir.join("cgroup.procs"), child.id().to_string()).unwrap();
-    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child.wait().unwrap();
-    for _ in 0..200 {
-        if std::fs::remove_dir(&dir).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let out = run_in_cgroup(
+        &dir,
+        "(: > /dev/null) 2>/dev/null && echo null-ok || echo null-denied; \
+         (head -c1 /dev/zero > /dev/null) 2>/dev/null && echo zero-read || echo zero-denied; \
+         (: > /dev/zero) 2>/dev/null && echo zero-written || echo zero-write-denied; \
+         (head -c1 /dev/urandom > /dev/null) 2>/dev/null && echo urandom-ok || echo urandom-denied",
+    );
     assert_eq!(
         out,
         "null-ok\nzero-read\nzero-write-denied\nurandom-denied\n"
@@ -111,8 +88,6 @@ fn device_program_allows_and_denies_in_the_unified_hierarchy() {
 fn v2_rules_deny_a_listed_device() {
     use bulkhead_container::cgroups::{Cgroup, Hierarchy};
     use bulkhead_container::resources;
-    use std::io::{Read, Write};
-    use std::process::{Command, Stdio};
     let root = v2_root();
     let dir = root.join(format!("bulkhead-v2-listed-{}", std::process::id()));
     std::fs::create_dir(&dir).unwrap();
@@ -136,15 +111,27 @@ fn v2_rules_deny_a_listed_device() {
     }))
     .unwrap();
     resources::apply(&cg, &r, &["/dev/kmsg".into(), "/dev/null".into()]).unwrap();
+    // /dev/null is denied here: no redirection to it (stderr is closed instead).
+    let out = run_in_cgroup(
+        &dir,
+        "(: > /dev/kmsg) 2>&- && echo kmsg-written || echo kmsg-denied; \
+         (: < /dev/kmsg) 2>&- && echo kmsg-read || echo kmsg-read-denied; \
+         (: > /dev/null) 2>&- && echo null-written || echo null-write-denied; \
+         (: > /dev/zero) 2>&- && echo zero-written || echo zero-denied",
+    );
+    assert_eq!(
+        out,
+        "kmsg-denied\nkmsg-read-denied\nnull-write-denied\nzero-written\n"
+    );
+}
+
+/// Runs `script` in a shell that is moved into the cgroup `dir` before it starts; returns its
+/// output, and removes `dir` (retrying while the exited shell still keeps it busy).
+fn run_in_cgroup(dir: &Path, script: &str) -> String {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
     let mut child = Command::new("sh")
-        .args([
-            "-c",
-            // /dev/null is denied here: no redirection to it (stderr is closed instead).
-            "read go; (: > /dev/kmsg) 2>&- && echo kmsg-written || echo kmsg-denied; \
-             (: < /dev/kmsg) 2>&- && echo kmsg-read || echo kmsg-read-denied; \
-             (: > /dev/null) 2>&- && echo null-written || echo null-write-denied; \
-             (: > /dev/zero) 2>&- && echo zero-written || echo zero-denied",
-        ])
+        .args(["-c", &format!("read go; {script}")])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -160,13 +147,10 @@ fn v2_rules_deny_a_listed_device() {
         .unwrap();
     child.wait().unwrap();
     for _ in 0..200 {
-        if std::fs::remove_dir(&dir).is_ok() {
+        if std::fs::remove_dir(dir).is_ok() {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert_eq!(
-        out,
-        "kmsg-denied\nkmsg-read-denied\nnull-write-denied\nzero-written\n"
-    );
+    out
 }
