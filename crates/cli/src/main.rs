@@ -43,8 +43,9 @@ fn main() {
     match dispatch(&cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            // One line: the whole chain of context, outermost first.
-            let msg = format!("{e:#}");
+            // One line: the whole chain of context, outermost first. A value from the config
+            // may hold line breaks; they are escaped, never printed.
+            let msg = format!("{e:#}").replace('\r', "\\r").replace('\n', "\\n");
             if log::has_file() {
                 log::error(&msg);
             }

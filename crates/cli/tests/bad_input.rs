@@ -278,3 +278,92 @@ fn cpu_shares_outside_the_kernels_range_are_refused() {
     rt.ok(&["delete", "--force", &id]);
     rt.assert_clean(&id, &b);
 }
+
+/// Found by the config fuzzer: a cgroupsPath that is a hierarchy's root or holds the runtime
+/// itself ("/", ".", an ancestor of the runtime's own cgroup) would have `delete --force` kill
+/// every process in it; it is refused. An empty one means "none given", as for runc. A path
+/// thousands of levels deep kept create busy for minutes; it is refused at once.
+#[test]
+fn cgroups_paths_that_would_hold_the_runtime_are_refused() {
+    for path in ["/", ".", "./"] {
+        let mut b = Bundle::new(&["true"]);
+        b.set("/linux/cgroupsPath", json!(path));
+        create_fails(&b, &["linux.cgroupsPath", "where the runtime itself runs"]);
+    }
+    let deep = format!("/x/{}", "d/".repeat(5000));
+    let mut b = Bundle::new(&["true"]);
+    b.set("/linux/cgroupsPath", json!(deep));
+    create_fails(&b, &["linux.cgroupsPath", "too long"]);
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["true"]);
+    b.set("/linux/cgroupsPath", json!(""));
+    let id = unique("emptycg");
+    let (code, _, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    rt.assert_clean(&id, &b);
+}
+
+/// Found by the config fuzzer: a FIFO as the program hung `create` (the init opened it to look
+/// for a `#!` line); it is refused as execve refuses it.
+#[test]
+fn a_fifo_as_the_program_is_refused() {
+    let b = Bundle::new(&["/fifo"]);
+    let c = std::ffi::CString::new(b.rootfs().join("fifo").to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string; mkfifo touches nothing else.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o755) }, 0);
+    create_fails(&b, &["exec: \"/fifo\": permission denied"]);
+}
+
+/// Found by the config fuzzer: errors quote config values, which may hold line breaks; the error
+/// stays one line. An init error too long for the set-up channel is cut, not lost.
+#[test]
+fn errors_stay_one_line_whatever_the_config_holds() {
+    let mut b = Bundle::new(&["true"]);
+    b.set(
+        "/process/capabilities/bounding",
+        json!(["CAP_KILL\nCAP_KILL"]),
+    );
+    let err = create_fails(&b, &["process.capabilities.bounding"]);
+    assert!(err.contains("\\n"), "{err}");
+    let mut b = Bundle::new(&["true"]);
+    let long = format!("/{}", "a/".repeat(100_000));
+    b.push(
+        "/mounts",
+        json!({"destination": long, "type": "bind", "source": long, "options": ["bind"]}),
+    );
+    let err = create_fails(&b, &["mounts["]);
+    assert!(err.len() < 10_000, "{} bytes", err.len());
+}
+
+/// Found by the config fuzzer: an RLIMIT_NOFILE that leaves the init no descriptor made it die
+/// after `create` had returned, and `start` said only that the container had stopped.
+#[test]
+fn an_rlimit_nofile_too_low_for_the_init_is_refused_at_create() {
+    let mut b = Bundle::new(&["true"]);
+    b.set(
+        "/process/rlimits",
+        json!([{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1024}]),
+    );
+    create_fails(&b, &["process.rlimits", "RLIMIT_NOFILE"]);
+}
+
+/// Found by the config fuzzer: set-up failures with no field named. A memory limit too small
+/// for the init got it OOM-killed ("container init exited during set-up"); a mount that left a
+/// read-only /dev failed on its default links ("symlink /dev/fd"). Both now name what to change.
+#[test]
+fn set_up_failures_name_the_field_to_change() {
+    let mut b = Bundle::new(&["true"]);
+    b.set("/linux/resources/memory", json!({"limit": 49}));
+    create_fails(&b, &["linux.resources.memory.limit", "OOM-killed"]);
+    // sysfs (read-only, and it has a dev directory) mounted over the root.
+    let mut b = Bundle::new(&["true"]);
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
+    let sys = mounts
+        .iter_mut()
+        .find(|m| m["destination"] == "/sys")
+        .unwrap();
+    sys["destination"] = json!("/");
+    b.write();
+    create_fails(&b, &["mounts: /dev must be writable"]);
+}

@@ -101,13 +101,24 @@ pub struct Cgroup {
 /// Where a cgroupsPath lands in each hierarchy. An absolute path is taken from the hierarchy's
 /// root; a relative one (or the default, the container id) from the runtime's own cgroup, as
 /// runc's cgroupfs driver does.
+/// The deepest cgroupsPath accepted: each level is a directory in every hierarchy, and a path
+/// thousands deep kept `create` busy for minutes before it failed.
+const MAX_DEPTH: usize = 64;
+
 pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+    // An empty cgroupsPath is no cgroupsPath (runc's reading too).
     let path = cgroups_path
+        .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(id));
+    let bad = |why: &str| Error::Config(format!("linux.cgroupsPath: {path:?} {why}"));
     if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(Error::Config(format!(
-            "linux.cgroupsPath: {path:?} must not contain '..'"
+        return Err(bad("must not contain '..'"));
+    }
+    if path.as_os_str().len() > libc::PATH_MAX as usize || path.components().count() > MAX_DEPTH {
+        return Err(bad(&format!(
+            "is too long (at most {} bytes and {MAX_DEPTH} levels)",
+            libc::PATH_MAX
         )));
     }
     let own = fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
@@ -118,11 +129,19 @@ pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
         } else {
             own_path(&own, &h.key())
         };
-        let full = base.join(&path);
-        dirs.push((
-            h.clone(),
-            h.mountpoint.join(relative_to_mount(&full, &h.root)),
-        ));
+        let rel = relative_to_mount(&base.join(&path), &h.root);
+        // The container's cgroup is killed whole by `delete --force`: it must not be a
+        // hierarchy's root or hold the runtime itself ("", ".", "/", or an ancestor of ours).
+        let ours = relative_to_mount(&own_path(&own, &h.key()), &h.root);
+        if ours.starts_with(&rel) {
+            return Err(bad(&format!(
+                "is the {} hierarchy's cgroup /{} or one of its parents, where the runtime itself \
+                 runs: deleting the container would kill every process in it",
+                h.view_name(),
+                ours.display()
+            )));
+        }
+        dirs.push((h.clone(), h.mountpoint.join(rel)));
     }
     Ok(Cgroup {
         dirs,

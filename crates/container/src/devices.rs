@@ -135,7 +135,11 @@ pub fn symlinks() -> Result<()> {
         match symlink(target, link) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).ctx(|| format!("symlink {link}")),
+            Err(e) => {
+                return Err(e).ctx(|| {
+                    format!("mounts: /dev must be writable after the mounts (symlink {link})")
+                })
+            }
         }
     }
     Ok(())

@@ -27,7 +27,10 @@ pub fn resolve(prog: &str, env: &[String]) -> Result<PathBuf> {
         let p = PathBuf::from(prog);
         return match std::fs::metadata(&p) {
             Ok(m) if m.is_dir() => Err(Error::Child(format!("exec: {prog:?}: is a directory"))),
-            Ok(_) => Ok(p),
+            Ok(m) if m.is_file() => Ok(p),
+            // A FIFO, socket or device: execve answers EACCES (and opening a FIFO to look
+            // inside would block until a writer came).
+            Ok(_) => Err(Error::Child(format!("exec: {prog:?}: permission denied"))),
             Err(e) => Err(Error::Child(format!(
                 "exec: {prog:?}: stat {prog}: {}",
                 os_msg(&e)
@@ -89,6 +92,11 @@ fn check_chain(path: &Path, me: (u64, u64), depth: u32) -> Result<()> {
     };
     if (meta.dev(), meta.ino()) == me {
         return refuse();
+    }
+    // Only a regular file can be executed, or name an interpreter; opening anything else (a
+    // FIFO) could block.
+    if !meta.is_file() {
+        return Ok(());
     }
     // Unreadable (exec-only) files cannot name an interpreter we could inspect; the kernel reads
     // them with its own credentials, and their first link was already checked above.

@@ -150,6 +150,7 @@ fn set_up(
         drop(opts);
         sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
         terminate_on_signals();
+        fd_headroom(ch)?;
         ch.send(sync::READY)?;
         let conn = wait_for_start(l)?;
         *start_conn = Some(conn);
@@ -171,6 +172,7 @@ fn set_up(
     drop(opts);
     sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     terminate_on_signals();
+    fd_headroom(ch)?;
     ch.send(sync::READY)?;
     *start_conn = Some(wait_for_start(l)?);
     hooks.start_container(host_pid).map_err(Error::Child)?;
@@ -214,6 +216,19 @@ fn setgroups_allowed(userns: bool) -> bool {
         || std::fs::read_to_string("/proc/self/setgroups")
             .map(|s| s.trim() == "allow")
             .unwrap_or(true)
+}
+
+/// The init accepts `start`'s connection after `create` has returned, with the config's
+/// RLIMIT_NOFILE already applied: a limit that leaves it no free descriptor would make it die
+/// unheard then ("cannot start a container that has stopped"). Found out now, while `create` is
+/// still listening, and refused there (runc also fails such a config at create).
+fn fd_headroom(ch: &Channel) -> Result<()> {
+    ch.0.try_clone().map(drop).map_err(|e| {
+        Error::Config(format!(
+            "process.rlimits: RLIMIT_NOFILE leaves the container's init no free file \
+             descriptor to wait for start with ({e})"
+        ))
+    })
 }
 
 /// Blocks until `start` connects and sends its byte. The connection is returned and stays open

@@ -14,6 +14,8 @@ pub const READY: &str = "ready";
 /// Child to parent, with an fd: the seccomp notify fd, for the runtime to pass to the listener.
 pub const SECCOMP: &str = "seccomp";
 const ERROR_PREFIX: &str = "error:";
+/// The longest error text the init sends (the runtime receives 64 KiB packets).
+const MAX_ERROR: usize = 4096;
 
 pub struct Channel(pub OwnedFd);
 
@@ -44,8 +46,17 @@ impl Channel {
     }
 
     pub fn send_error(&self, msg: &str) {
-        // Best effort: if the parent is gone there is nobody to tell.
-        let _ = socket::send(&self.0, format!("{ERROR_PREFIX}{msg}").as_bytes());
+        // Best effort: if the parent is gone there is nobody to tell. A message too long for
+        // one packet (it quotes a huge config value) is cut, never dropped.
+        let mut end = msg.len().min(MAX_ERROR);
+        while !msg.is_char_boundary(end) {
+            end -= 1;
+        }
+        let cut = if end < msg.len() { "..." } else { "" };
+        let _ = socket::send(
+            &self.0,
+            format!("{ERROR_PREFIX}{}{cut}", &msg[..end]).as_bytes(),
+        );
     }
 
     pub fn recv(&self) -> Result<Msg> {

@@ -272,7 +272,7 @@ fn create_locked(
         .as_ref()
         .map(|r| r as &dyn bulkhead_container::launch::Runner);
     let t0 = Instant::now();
-    let pid = launch::launch(&l, &hooks)?;
+    let pid = launch::launch(&l, &hooks).map_err(|e| explain_setup_death(e, cgroup, cfg))?;
     log::debug(&format!(
         "create {}: init {pid} set up (namespaces, mounts, hooks) in {:?}",
         opts.id,
@@ -288,6 +288,29 @@ fn create_locked(
     locked.save(&st)?;
     faults::point("create:done");
     Ok(pid)
+}
+
+/// An init that died during set-up without a word: when its memory cgroup counted an OOM kill,
+/// the config's memory limit is what killed it (runc: "unable to set memory limit").
+fn explain_setup_death(
+    e: bulkhead_container::Error,
+    cgroup: &Cgroup,
+    cfg: &Config,
+) -> anyhow::Error {
+    let limit = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit());
+    match limit {
+        Some(l) if crate::events::oom_kills(cgroup) > 0 => anyhow!(
+            "linux.resources.memory.limit: the container's init was OOM-killed during set-up: \
+             {l} bytes is too little"
+        ),
+        _ => e.into(),
+    }
 }
 
 /// The paths of the config's linux.devices (see resources::apply).
