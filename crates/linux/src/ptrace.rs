@@ -8,8 +8,8 @@ use std::io;
 pub type Regs = libc::user_regs_struct;
 
 fn ptrace(req: libc::c_uint, pid: i32, addr: usize, data: usize) -> io::Result<libc::c_long> {
-    // SAFETY: every request used here passes integers or a pointer to a Regs that the caller
-    // owns for the duration of the call (GETREGS/SETREGS).
+    // SAFETY: every request used here passes integers or a pointer to a Regs or FpRegs that
+    // the caller owns for the duration of the call (GETREGS/SETREGS, GETFPREGS/SETFPREGS).
     cvt(unsafe { libc::ptrace(req, pid, addr, data) })
 }
 
@@ -96,4 +96,23 @@ pub fn siginfo(pid: i32) -> io::Result<(i32, i32, u64)> {
     )?;
     // SAFETY: si_addr is valid to read for any siginfo (it is a union member of plain data).
     Ok((si.si_signo, si.si_code, unsafe { si.si_addr() } as u64))
+}
+
+/// The FPU/SSE state of a traced thread (FXSAVE layout: x87, MXCSR, XMM0-15).
+pub type FpRegs = libc::user_fpregs_struct;
+
+pub fn get_fpregs(pid: i32) -> io::Result<FpRegs> {
+    // SAFETY: FpRegs is plain data that GETFPREGS fills completely.
+    let mut f: FpRegs = unsafe { std::mem::zeroed() };
+    ptrace(
+        libc::PTRACE_GETFPREGS,
+        pid,
+        0,
+        &mut f as *mut FpRegs as usize,
+    )?;
+    Ok(f)
+}
+
+pub fn set_fpregs(pid: i32, f: &FpRegs) -> io::Result<()> {
+    ptrace(libc::PTRACE_SETFPREGS, pid, 0, f as *const FpRegs as usize).map(|_| ())
 }

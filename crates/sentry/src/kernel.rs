@@ -1,7 +1,8 @@
 //! The sentry's kernel: a task (registers, memory, files, credentials, signal state) and the
 //! loop that runs it on the platform, serving each system call it makes.
 //!
-//! Step 1 runs one task. The structures are laid out for step 2 (fork, threads, signals): the
+//! Step 1 runs one task; step 2 has begun with signals (signals.rs). The structures are laid
+//! out for the rest of step 2 (fork, threads): the
 //! fd table and the file system view are values that can be shared or copied, the address
 //! space is a trait object the platform owns.
 
@@ -17,12 +18,16 @@ pub struct Creds {
     pub gid: u32,
 }
 
-/// Signal dispositions and mask, recorded for the application (delivery is step 2).
+/// The application's signal state: dispositions, mask, what is pending, and the FPU state of
+/// each handler frame on its stack (see signals.rs).
 #[derive(Clone)]
 pub struct Signals {
     /// The raw kernel `struct sigaction` (32 bytes) of each signal.
     pub actions: Vec<[u8; 32]>,
     pub mask: u64,
+    /// Bit `sig - 1` for each signal sent and not yet delivered.
+    pub pending: u64,
+    pub saved: crate::signals::SavedFp,
 }
 
 impl Default for Signals {
@@ -30,6 +35,8 @@ impl Default for Signals {
         Signals {
             actions: vec![[0u8; 32]; 65],
             mask: 0,
+            pending: 0,
+            saved: Vec::new(),
         }
     }
 }
@@ -64,12 +71,16 @@ impl Task {
                 Ok(Event::Syscall) => {
                     let nr = self.regs.orig_rax;
                     let ret = syscalls::dispatch(self, nr);
+                    if self.exit.is_none() {
+                        self.regs.rax = ret as u64;
+                        self.regs.orig_rax = u64::MAX;
+                        // On the way back: a pending signal runs its handler (or ends us).
+                        crate::signals::deliver(self);
+                    }
                     if let Some(code) = self.exit {
                         self.asp.kill();
                         return code;
                     }
-                    self.regs.rax = ret as u64;
-                    self.regs.orig_rax = u64::MAX;
                 }
                 Ok(Event::Fault(sig)) => {
                     // Signal delivery to handlers is step 2: a fault ends the task as the

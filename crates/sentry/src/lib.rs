@@ -11,6 +11,7 @@ pub mod loader;
 pub mod mm;
 pub mod platform;
 pub mod procfs;
+pub mod signals;
 pub mod syscalls;
 pub mod vfs;
 

@@ -130,9 +130,10 @@ pub fn dispatch(t: &mut Task, nr: u64) -> i64 {
             t.exit = Some((a[0] & 0xff) as i32);
             Ok(0)
         }
-        // signals (recorded; delivery is step 2)
+        // signals (delivered on the way back from a call: signals.rs)
         SYS_rt_sigaction => sigaction(t, a[0] as usize, a[1], a[2]),
         SYS_rt_sigprocmask => sigprocmask(t, a[0] as i32, a[1], a[2]),
+        SYS_rt_sigreturn => Ok(crate::signals::sigreturn(t)),
         SYS_sigaltstack => Ok(0),
         SYS_kill | SYS_tgkill | SYS_tkill => kill_self(t, &a, nr as i64),
         // time and randomness
@@ -251,17 +252,9 @@ fn write(t: &mut Task, fd: i32, buf: u64, len: u64) -> R {
     res
 }
 
-/// A signal the kernel would send the task itself (SIGPIPE on a broken pipe): with the default
-/// disposition it ends the task; handlers run once delivery exists (step 2).
+/// A signal the kernel sends the task itself (SIGPIPE on a broken pipe).
 fn raise_default(t: &mut Task, sig: i32) {
-    let handler = u64::from_le_bytes(
-        t.signals.actions[sig as usize][..8]
-            .try_into()
-            .unwrap_or([0; 8]),
-    );
-    if handler == 0 {
-        t.exit = Some(128 + sig);
-    }
+    crate::signals::send(t, sig);
 }
 
 fn write_inner(t: &mut Task, fd: i32, buf: u64, len: u64) -> R {
@@ -885,8 +878,8 @@ fn sigprocmask(t: &mut Task, how: i32, set: u64, old: u64) -> R {
     Ok(0)
 }
 
-/// kill/tgkill aimed at the task itself: a terminating signal with the default action ends it
-/// (abort() does this); anything else is recorded as delivered and ignored until step 2.
+/// kill/tgkill aimed at the task itself (the only process until fork): the signal is sent,
+/// and delivered on the way back from this call.
 fn kill_self(t: &mut Task, a: &[u64; 6], nr: i64) -> R {
     let (pid, sig) = if nr == SYS_tgkill {
         (a[1] as i32, a[2] as i32)
@@ -896,19 +889,11 @@ fn kill_self(t: &mut Task, a: &[u64; 6], nr: i64) -> R {
     if pid != 1 && pid != 0 && pid != -1 {
         return Err(ESRCH);
     }
-    if sig == 0 {
-        return Ok(0);
+    if !(0..=64).contains(&sig) {
+        return Err(EINVAL);
     }
-    let handler = u64::from_le_bytes(
-        t.signals
-            .actions
-            .get(sig as usize)
-            .map(|a| a[..8].try_into().unwrap_or([0; 8]))
-            .unwrap_or([0; 8]),
-    );
-    let default_ignored = matches!(sig, SIGCHLD | SIGURG | SIGWINCH | SIGCONT);
-    if handler == 0 && !default_ignored {
-        t.exit = Some(128 + sig);
+    if sig != 0 {
+        crate::signals::send(t, sig);
     }
     Ok(0)
 }

@@ -1,10 +1,14 @@
 /* A small static test program for the sandbox class.
  *   probe efault     - hands the kernel bad pointers; prints what came back
  *   probe getpid N   - N getpid calls; prints nanoseconds per call
+ *   probe signals    - an SA_SIGINFO handler for a signal the program sends itself: what it
+ *                      was told, its mask, and that the interrupted registers (rax, xmm0)
+ *                      and mask come back; then SA_RESETHAND
  *   probe abstime    - clock_nanosleep to absolute deadlines; prints whether each returned
  *                      0 and was reached, and the error of a clock one cannot sleep on
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +17,54 @@
 #include <time.h>
 #include <unistd.h>
 
+static volatile int got_sig, got_code, got_pid, blocked_in;
+
+static void on_usr1(int sig, siginfo_t *si, void *uc) {
+    (void)uc;
+    got_sig = sig;
+    got_code = si->si_code;
+    got_pid = si->si_pid > 0;
+    sigset_t cur;
+    sigprocmask(SIG_BLOCK, NULL, &cur);
+    blocked_in = sigismember(&cur, SIGUSR1);
+    /* Clobber the interrupted code's xmm0: it must come back after the handler. */
+    __asm__ volatile("xorpd %%xmm0, %%xmm0" ::: "xmm0");
+}
+
+static int signals_probe(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_usr1;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    sigaction(SIGUSR1, &sa, NULL);
+    double before = 3.5, after = 0;
+    long ret = -1;
+    long pid = getpid();
+    /* kill(getpid(), SIGUSR1) straight from registers, with xmm0 live across the call. */
+    __asm__ volatile("movsd %2, %%xmm0\n\t"
+                     "mov $62, %%eax\n\t"
+                     "mov %3, %%rdi\n\t"
+                     "mov $10, %%esi\n\t"
+                     "syscall\n\t"
+                     "mov %%rax, %1\n\t"
+                     "movsd %%xmm0, %0"
+                     : "=m"(after), "=r"(ret)
+                     : "m"(before), "r"(pid)
+                     : "rax", "rdi", "rsi", "rcx", "r11", "xmm0", "memory");
+    sigset_t cur;
+    sigprocmask(SIG_BLOCK, NULL, &cur);
+    printf("sig=%d code=%d pid=%d blocked_in=%d blocked_after=%d xmm0=%.1f rax=%ld\n", got_sig,
+           got_code, got_pid, blocked_in, sigismember(&cur, SIGUSR1), after, ret);
+    /* SA_RESETHAND: the handler is gone; without one, pid 1 ignores the signal. */
+    got_sig = 0;
+    kill(getpid(), SIGUSR1);
+    printf("after reset: handler ran=%d\n", got_sig != 0);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "signals") == 0)
+        return signals_probe();
     if (argc > 1 && strcmp(argv[1], "efault") == 0) {
         int fd = open("/etc/passwd", O_RDONLY);
         long r1 = syscall(SYS_read, fd, (void *)8, 16);
@@ -58,6 +109,6 @@ int main(int argc, char **argv) {
         printf("thread=%d\n", clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, 0, &short_, NULL));
         return 0;
     }
-    fprintf(stderr, "usage: probe efault | probe getpid N | probe abstime\n");
+    fprintf(stderr, "usage: probe efault | probe getpid N | probe abstime | probe signals\n");
     return 2;
 }

@@ -4,7 +4,7 @@
 
 pub mod ptrace;
 
-pub use bulkhead_linux::ptrace::Regs;
+pub use bulkhead_linux::ptrace::{FpRegs, Regs};
 
 /// Why the application stopped running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,9 @@ pub trait AddressSpace {
     fn protect(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> std::io::Result<()>;
     /// Runs the application with `regs` until its next event; `regs` then holds its state.
     fn switch(&mut self, regs: &mut Regs) -> std::io::Result<Event>;
+    /// The thread's FPU/SSE state, kept by the sentry across a signal handler.
+    fn fp_state(&mut self) -> std::io::Result<FpRegs>;
+    fn set_fp_state(&mut self, f: &FpRegs) -> std::io::Result<()>;
     /// Ends it.
     fn kill(&mut self);
 }

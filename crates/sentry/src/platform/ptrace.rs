@@ -3,7 +3,7 @@
 //! each of its system calls stops the stub and is never run by the host kernel. Memory changes
 //! are made by having the stub execute a host call from its code page (`syscall; int3`).
 
-use super::{AddressSpace, Event, Regs};
+use super::{AddressSpace, Event, FpRegs, Regs};
 use bulkhead_linux::process::{self as sys, Forked};
 use bulkhead_linux::ptrace::{self as pt, Stop};
 use std::io;
@@ -198,6 +198,14 @@ impl AddressSpace for PtraceStub {
             Stop::Signal(s) => Event::Fault(s),
             _ => Event::Gone(0),
         })
+    }
+
+    fn fp_state(&mut self) -> io::Result<FpRegs> {
+        pt::get_fpregs(self.pid)
+    }
+
+    fn set_fp_state(&mut self, f: &FpRegs) -> io::Result<()> {
+        pt::set_fpregs(self.pid, f)
     }
 
     fn kill(&mut self) {
