@@ -244,13 +244,11 @@ fn json_log_format_carries_the_error() {
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 }
 
-/// A hook script in the bundle directory.
-fn script(b: &Bundle, name: &str, body: &str) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    let p = b.dir().join(name);
-    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p.to_str().unwrap().to_string()
+/// A hook that runs `body` with /bin/sh, with PATH and `env` (hooks get no other environment).
+fn sh_hook(body: &str, env: &[String]) -> serde_json::Value {
+    let mut all = vec!["PATH=/usr/bin:/bin".to_string()];
+    all.extend_from_slice(env);
+    serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", body], "env": all})
 }
 
 /// Waits (bounded) for a file to appear.
@@ -272,16 +270,12 @@ fn delete_force_after_a_killed_create_spares_its_caller() {
     let rt = Rt::new();
     let mut b = Bundle::new(&["sleep", "1000"]);
     let ran = b.dir().join("hook-ran");
-    let hook = script(
-        &b,
-        "hook.sh",
-        &format!("touch {}; exec sleep 30", ran.display()),
-    );
     let hook_marker = unique("HOOK_MARKER");
-    b.set(
-        "/hooks",
-        serde_json::json!({"createRuntime": [{"path": hook, "env": [format!("{hook_marker}=1")]}]}),
+    let hook = sh_hook(
+        &format!("touch {}; exec sleep 30", ran.display()),
+        &[format!("{hook_marker}=1")],
     );
+    b.set("/hooks", serde_json::json!({ "createRuntime": [hook] }));
     let id = unique("killedcreate");
     let mut create = rt.command(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
     create
@@ -336,15 +330,8 @@ fn a_create_failing_after_the_clone_kills_its_init() {
     let rt = Rt::new();
     let mut b = Bundle::new(&["sleep", "1000"]);
     let id = unique("failclone");
-    let hook = script(
-        &b,
-        "hook.sh",
-        &format!("rm -rf {}", rt.root.0.join(&id).display()),
-    );
-    b.set(
-        "/hooks",
-        serde_json::json!({"createRuntime": [{"path": hook}]}),
-    );
+    let hook = sh_hook(&format!("rm -rf {}", rt.root.0.join(&id).display()), &[]);
+    b.set("/hooks", serde_json::json!({ "createRuntime": [hook] }));
     let out = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(

@@ -36,6 +36,5 @@ pub fn ns_type(fd: &impl AsRawFd) -> io::Result<i32> {
     const NS_GET_NSTYPE: libc::c_ulong = (NSIO << 8) | 3;
     // SAFETY: NS_GET_NSTYPE takes no argument and touches no memory of ours; on a file that is
     // not a namespace the kernel answers ENOTTY.
-    let t = cvt(unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) })?;
-    Ok(t)
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) })
 }

@@ -169,9 +169,7 @@ pub fn validate_process(p: &Process) -> Result<()> {
         }
         no_nul(&format!("process.env[{i}]"), e)?;
     }
-    for (i, a) in p.args().as_deref().unwrap_or(&[]).iter().enumerate() {
-        no_nul(&format!("process.args[{i}]"), a)?;
-    }
+    no_nul_each("process.args", p.args().as_deref().unwrap_or(&[]))?;
     no_nul("process.cwd", &p.cwd().to_string_lossy())?;
     check_exec_size(p)
 }
@@ -182,6 +180,14 @@ fn no_nul(field: &str, s: &str) -> Result<()> {
         Some(at) => bail!("{field}: contains a NUL byte (at offset {at})"),
         None => Ok(()),
     }
+}
+
+/// `no_nul` on each item of a list, naming it `field[i]`.
+fn no_nul_each(field: &str, items: &[String]) -> Result<()> {
+    for (i, s) in items.iter().enumerate() {
+        no_nul(&format!("{field}[{i}]"), s)?;
+    }
+    Ok(())
 }
 
 /// The kernel's limit on one argument or environment string (MAX_ARG_STRLEN, 32 pages).
@@ -244,9 +250,10 @@ fn check_strings(spec: &Spec) -> Result<()> {
             no_nul(&format!("mounts[{i}].source"), &src.to_string_lossy())?;
         }
         opt(&format!("mounts[{i}].type"), m.typ())?;
-        for (j, o) in m.options().as_deref().unwrap_or(&[]).iter().enumerate() {
-            no_nul(&format!("mounts[{i}].options[{j}]"), o)?;
-        }
+        no_nul_each(
+            &format!("mounts[{i}].options"),
+            m.options().as_deref().unwrap_or(&[]),
+        )?;
     }
     if let Some(p) = spec.process() {
         opt("process.apparmorProfile", p.apparmor_profile())?;
@@ -254,14 +261,14 @@ fn check_strings(spec: &Spec) -> Result<()> {
     }
     if let Some(l) = spec.linux() {
         opt("linux.mountLabel", l.mount_label())?;
-        for (field, list) in [
-            ("linux.maskedPaths", l.masked_paths()),
-            ("linux.readonlyPaths", l.readonly_paths()),
-        ] {
-            for (i, s) in list.as_deref().unwrap_or(&[]).iter().enumerate() {
-                no_nul(&format!("{field}[{i}]"), s)?;
-            }
-        }
+        no_nul_each(
+            "linux.maskedPaths",
+            l.masked_paths().as_deref().unwrap_or(&[]),
+        )?;
+        no_nul_each(
+            "linux.readonlyPaths",
+            l.readonly_paths().as_deref().unwrap_or(&[]),
+        )?;
         if let Some(c) = l.cgroups_path() {
             no_nul("linux.cgroupsPath", &c.to_string_lossy())?;
         }

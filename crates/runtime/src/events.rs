@@ -158,7 +158,6 @@ fn stats_v2(d: &std::path::Path) -> Value {
 }
 
 /// The number of OOM kills in the container's memory cgroup so far.
-/// OOM kills in the container's memory cgroup so far.
 pub(crate) fn oom_kills(cg: &Cgroup) -> u64 {
     if let Some(d) = cg.v2_only() {
         return kv(std::fs::read_to_string(d.join("memory.events")).ok())

@@ -41,15 +41,6 @@ pub fn clock_nanosleep(clock: i32, flags: i32, secs: i64, nanos: i64) -> io::Res
     }
 }
 
-pub fn nanosleep(secs: i64, nanos: i64) -> io::Result<()> {
-    let ts = libc::timespec {
-        tv_sec: secs,
-        tv_nsec: nanos,
-    };
-    // SAFETY: `ts` lives for the call; a null remainder pointer is allowed.
-    cvt(unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) } as i64).map(|_| ())
-}
-
 /// read(2) on a raw fd the caller keeps open.
 pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: pointer and length describe `buf`.

@@ -141,7 +141,8 @@ pub fn dispatch(t: &mut Task, nr: u64) -> i64 {
         SYS_clock_getres => put(t, a[1], &timespec_bytes(0, 1)).map(|_| 0),
         SYS_gettimeofday => gettimeofday(t, a[0]),
         SYS_time => time(t, a[0]),
-        SYS_nanosleep => nanosleep(t, a[0]),
+        // nanosleep is a relative clock_nanosleep on CLOCK_MONOTONIC, as in Linux.
+        SYS_nanosleep => clock_nanosleep(t, CLOCK_MONOTONIC, 0, a[0]),
         SYS_clock_nanosleep => clock_nanosleep(t, a[0] as i32, a[1] as i32, a[2]),
         SYS_getrandom => getrandom(t, a[0], a[1]),
         // a single task: nobody to wait for or wake
@@ -932,11 +933,6 @@ fn read_timespec(t: &mut Task, addr: u64) -> Result<(i64, i64), Errno> {
         return Err(EINVAL);
     }
     Ok((s, ns))
-}
-
-fn nanosleep(t: &mut Task, req: u64) -> R {
-    let (s, ns) = read_timespec(t, req)?;
-    crate::host::nanosleep(s, ns).map_err(err).map(|_| 0)
 }
 
 /// clock_nanosleep: relative, or with TIMER_ABSTIME until a deadline of `clock` (python's
