@@ -134,6 +134,28 @@ pub fn waitpid_status(pid: i32, flags: i32) -> io::Result<i32> {
     }
 }
 
+/// waitpid(-1, flags) for a loop that serves many children (the sentry's stubs): the pid and raw
+/// status of one that changed state; None when none has (WNOHANG) or there is no child.
+pub fn wait_any_status(flags: i32) -> io::Result<Option<(i32, i32)>> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer for the duration of the call.
+        let r = unsafe { libc::waitpid(-1, &mut status, flags) };
+        if r > 0 {
+            return Ok(Some((r, status)));
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::ECHILD) => return Ok(None),
+            _ => return Err(e),
+        }
+    }
+}
+
 /// Waits for `pid` to end.
 pub fn wait_pid(pid: i32) -> io::Result<Exit> {
     loop {

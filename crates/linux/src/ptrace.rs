@@ -61,21 +61,31 @@ pub fn wait(pid: i32) -> io::Result<Stop> {
     loop {
         // __WALL: clone children too.
         let status = crate::process::waitpid_status(pid, libc::__WALL)?;
+        if let Some(stop) = decode(status) {
+            return Ok(stop);
+        }
+    }
+}
+
+/// What a wait status of a traced child says (None for a status that is neither).
+pub fn decode(status: i32) -> Option<Stop> {
+    {
         if libc::WIFEXITED(status) {
-            return Ok(Stop::Exited(libc::WEXITSTATUS(status)));
+            return Some(Stop::Exited(libc::WEXITSTATUS(status)));
         }
         if libc::WIFSIGNALED(status) {
-            return Ok(Stop::Killed(libc::WTERMSIG(status)));
+            return Some(Stop::Killed(libc::WTERMSIG(status)));
         }
         if libc::WIFSTOPPED(status) {
             let sig = libc::WSTOPSIG(status);
-            return Ok(if sig == libc::SIGTRAP | 0x80 {
+            return Some(if sig == libc::SIGTRAP | 0x80 {
                 Stop::Syscall
             } else {
                 Stop::Signal(sig)
             });
         }
     }
+    None
 }
 
 /// All-zero registers.

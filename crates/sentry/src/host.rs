@@ -26,19 +26,26 @@ pub fn clock_gettime(clock: i32) -> io::Result<(i64, i64)> {
     Ok((ts.tv_sec, ts.tv_nsec))
 }
 
-/// clock_nanosleep on one of the clocks the sentry lets through: relative, or until an absolute
-/// time of that clock with TIMER_ABSTIME (the host kernel keeps the deadline exact).
-pub fn clock_nanosleep(clock: i32, flags: i32, secs: i64, nanos: i64) -> io::Result<()> {
-    let ts = libc::timespec {
-        tv_sec: secs,
-        tv_nsec: nanos,
-    };
-    // SAFETY: `ts` lives for the call; a null remainder pointer is allowed. The call returns
-    // the error number itself instead of setting errno.
-    match unsafe { libc::clock_nanosleep(clock, flags, &ts, std::ptr::null_mut()) } {
-        0 => Ok(()),
-        e => Err(io::Error::from_raw_os_error(e)),
+/// A non-blocking signalfd for SIGCHLD, which it blocks: the kernel's loop polls it to learn
+/// that a stub stopped or ended (ptrace reports every stop to the tracer with SIGCHLD).
+pub fn sigchld_fd() -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the sigset is initialised by sigemptyset before use; signalfd returns a new fd
+    // that is owned from here on.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        cvt(libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) as i64)?;
+        let fd = cvt(libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) as i64)?;
+        Ok(std::os::fd::OwnedFd::from_raw_fd(fd as i32))
     }
+}
+
+/// Reads everything a non-blocking fd (the signalfd) holds.
+pub fn drain(fd: RawFd) {
+    let mut buf = [0u8; 1024];
+    while matches!(read(fd, &mut buf), Ok(n) if n > 0) {}
 }
 
 /// read(2) on a raw fd the caller keeps open.

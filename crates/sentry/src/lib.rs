@@ -1,14 +1,15 @@
 //! The sandbox class: bulkhead's user-space kernel, the sentry. The application's system calls
 //! are caught by the platform and served here; the host kernel never runs them. The layout
 //! follows the kernel's own: platform (where the application runs), mm (its memory), vfs and
-//! procfs (its files), loader (exec), syscalls (the table), kernel (tasks), confine (the
-//! sentry's own cage).
+//! procfs (its files), pipe, loader (exec), syscalls (the table, per subsystem), kernel
+//! (tasks, blocking, fork/exec/exit), signals, confine (the sentry's own cage).
 
 pub mod confine;
 mod host;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
+pub mod pipe;
 pub mod platform;
 pub mod procfs;
 pub mod signals;
@@ -17,8 +18,9 @@ pub mod vfs;
 
 use kernel::{Creds, Task};
 use platform::ptrace::PtraceStub;
-use platform::AddressSpace;
+use std::cell::RefCell;
 use std::os::fd::OwnedFd;
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 static HOST_RELEASE: OnceLock<String> = OnceLock::new();
@@ -47,16 +49,17 @@ pub struct Outcome {
 }
 
 /// What the sentry sets up while it can still reach the host: the host facts /proc reports,
-/// the stub code page, the memory file.
+/// the stub code page, the memory file, the SIGCHLD signalfd its loop waits on.
 pub struct Prepared {
     proc_: procfs::Proc,
-    mm: mm::Mm,
+    memory: Rc<RefCell<mm::Memory>>,
+    sigchld: OwnedFd,
 }
 
 impl Prepared {
     /// The memory file's fd, which `confine::confine` needs for its rule.
     pub fn mem_fd(&self) -> i32 {
-        self.mm.mem_fd()
+        self.memory.borrow().fd()
     }
 }
 
@@ -109,18 +112,27 @@ pub fn prepare(facts: &HostFacts) -> Result<Prepared, String> {
         ..Default::default()
     };
     platform::ptrace::install_stub_page().map_err(|e| format!("sentry: stub page: {e}"))?;
-    let mm = mm::Mm::new().map_err(|e| format!("sentry: memory file: {e}"))?;
-    Ok(Prepared { proc_, mm })
+    let memory = mm::Memory::new().map_err(|e| format!("sentry: memory file: {e}"))?;
+    let sigchld = host::sigchld_fd().map_err(|e| format!("sentry: SIGCHLD signalfd: {e}"))?;
+    Ok(Prepared {
+        proc_,
+        memory,
+        sigchld,
+    })
 }
 
 /// Runs `prog` with the rootfs reached only through `root`. The caller has confined the
 /// process already (or, in tests, chooses not to).
 pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, String> {
-    let Prepared { proc_, mut mm } = prep;
-    let stub = PtraceStub::spawn(mm.mem_fd()).map_err(|e| format!("sentry: platform: {e}"))?;
+    let Prepared {
+        proc_,
+        memory,
+        sigchld,
+    } = prep;
+    let mut stub =
+        PtraceStub::spawn(memory.borrow().fd()).map_err(|e| format!("sentry: platform: {e}"))?;
     let base = bulkhead_linux::ptrace::get_regs(stub.pid())
         .map_err(|e| format!("sentry: platform: {e}"))?;
-    let mut asp: Box<dyn AddressSpace> = Box::new(stub);
     let mut fs = vfs::Fs::new(root, proc_);
     fs.chdir(&vfs::normalize("/", &prog.cwd)).map_err(|e| {
         format!(
@@ -129,10 +141,11 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
             std::io::Error::from_raw_os_error(e)
         )
     })?;
+    let mut mm = mm::Mm::new(&memory);
     let loaded = loader::load(
         &fs,
         &mut mm,
-        asp.as_mut(),
+        &mut stub,
         &base,
         &prog.path,
         prog.args.clone(),
@@ -153,10 +166,18 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
             false,
         );
     }
+    let mut kernel = kernel::Kernel::new(memory, base, sigchld);
+    let pid = kernel.alloc_pid();
+    let unimplemented = Rc::new(RefCell::new(Default::default()));
     let mut task = Task {
+        pid,
+        ppid: 0,
+        pgid: pid,
+        sid: pid,
+        exit_signal: libc::SIGCHLD,
         regs: loaded.regs,
         mm,
-        asp,
+        asp: Box::new(stub),
         fs,
         fds,
         creds: Creds {
@@ -170,13 +191,26 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
         argv: loaded.argv,
         clear_tid: 0,
         exit: None,
-        unimplemented: Default::default(),
+        unimplemented: unimplemented.clone(),
         rlimits: Default::default(),
+        state: kernel::State::Ready,
+        wait: None,
+        deadline: None,
+        progress: 0,
+        vfork_parent: None,
+        report: None,
+        subreaper: false,
+        pdeathsig: 0,
+        saved_mask: None,
+        to_parent: None,
+        kicked: false,
     };
     task.refresh_proc();
-    let status = task.run();
+    let report = task.enosys_report_fn();
+    kernel.insert(task);
+    let status = kernel.run();
     Ok(Outcome {
         status,
-        enosys: task.enosys_report(),
+        enosys: report(),
     })
 }

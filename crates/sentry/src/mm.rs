@@ -5,7 +5,9 @@
 use crate::platform::ptrace::{PAGE, STUB_ADDR, TASK_SIZE};
 use crate::platform::AddressSpace;
 use bulkhead_linux::shm::MemFile;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 pub type Errno = i32;
 
@@ -16,6 +18,37 @@ pub struct Vma {
     pub end: u64,
     pub prot: i32,
     pub offset: u64,
+    /// MAP_SHARED: a fork maps the same memory-file range instead of a copy.
+    pub shared: bool,
+}
+
+/// The memory file every address space of the sandbox is backed by, and the next unused
+/// offset in it (ranges are never reused; freed ones are punched).
+pub struct Memory {
+    file: MemFile,
+    next: u64,
+}
+
+impl Memory {
+    pub fn new() -> std::io::Result<Rc<RefCell<Memory>>> {
+        Ok(Rc::new(RefCell::new(Memory {
+            file: MemFile::new("bulkhead-sentry-memory", MEM_FILE_SIZE)?,
+            next: 0,
+        })))
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.file.fd()
+    }
+
+    fn alloc(&mut self, len: u64) -> Result<u64, Errno> {
+        let off = self.next;
+        if off + len > self.file.size() as u64 {
+            return Err(libc::ENOMEM);
+        }
+        self.next += len;
+        Ok(off)
+    }
 }
 
 /// Where new mappings without an address go: downwards from here, like Linux's mmap base.
@@ -34,30 +67,89 @@ pub fn page_down(x: u64) -> u64 {
 }
 
 pub struct Mm {
-    mem: MemFile,
+    mem: Rc<RefCell<Memory>>,
     vmas: BTreeMap<u64, Vma>,
-    /// Next unused offset in the memory file (ranges are never reused; freed ones are punched).
-    next_offset: u64,
     pub brk_start: u64,
     pub brk: u64,
     /// Bytes of the memory file in use by mappings.
     pub resident: u64,
 }
 
+impl Drop for Mm {
+    /// An address space that is gone (exit, exec) gives its private pages back.
+    fn drop(&mut self) {
+        let mem = self.mem.borrow();
+        for v in self.vmas.values().filter(|v| !v.shared) {
+            let _ = mem
+                .file
+                .punch(v.offset as usize, (v.end - v.start) as usize);
+        }
+    }
+}
+
 impl Mm {
-    pub fn new() -> std::io::Result<Mm> {
-        Ok(Mm {
-            mem: MemFile::new("bulkhead-sentry-memory", MEM_FILE_SIZE)?,
+    /// An empty address space backed by `mem`.
+    pub fn new(mem: &Rc<RefCell<Memory>>) -> Mm {
+        Mm {
+            mem: mem.clone(),
             vmas: BTreeMap::new(),
-            next_offset: 0,
             brk_start: 0,
             brk: 0,
             resident: 0,
-        })
+        }
     }
 
     pub fn mem_fd(&self) -> i32 {
-        self.mem.fd()
+        self.mem.borrow().fd()
+    }
+
+    pub fn memory(&self) -> &Rc<RefCell<Memory>> {
+        &self.mem
+    }
+
+    /// fork: a copy of this address space in `asp` (a fresh stub). Private mappings get their
+    /// own memory-file range with the same bytes (pages that are all zeros stay holes); shared
+    /// ones are mapped from the same range, so both processes see each other's writes.
+    pub fn fork(&self, asp: &mut dyn AddressSpace) -> Result<Mm, Errno> {
+        let mut child = Mm::new(&self.mem);
+        child.brk_start = self.brk_start;
+        child.brk = self.brk;
+        for v in self.vmas.values() {
+            let len = v.end - v.start;
+            let offset = if v.shared {
+                v.offset
+            } else {
+                let off = self.mem.borrow_mut().alloc(len)?;
+                self.copy_pages(v.offset, off, len)?;
+                off
+            };
+            asp.map(v.start, len, v.prot, offset)
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?;
+            child.vmas.insert(v.start, Vma { offset, ..*v });
+            child.resident += len;
+        }
+        Ok(child)
+    }
+
+    /// Copies memory-file pages [from, from+len) to [to, to+len), skipping pages of zeros.
+    fn copy_pages(&self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
+        let mut mem = self.mem.borrow_mut();
+        let mut page = [0u8; PAGE as usize];
+        for i in (0..len).step_by(PAGE as usize) {
+            let src = mem
+                .file
+                .slice((from + i) as usize, PAGE as usize)
+                .map_err(|_| libc::EFAULT)?;
+            if src.iter().all(|b| *b == 0) {
+                continue;
+            }
+            page.copy_from_slice(src);
+            mem.file
+                .slice_mut((to + i) as usize, PAGE as usize)
+                .map_err(|_| libc::EFAULT)?
+                .copy_from_slice(&page);
+        }
+        Ok(())
     }
 
     pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
@@ -116,11 +208,7 @@ impl Mm {
         if fixed {
             self.unmap(asp, start, len)?;
         }
-        let offset = self.next_offset;
-        if offset + len > self.mem.size() as u64 {
-            return Err(libc::ENOMEM);
-        }
-        self.next_offset += len;
+        let offset = self.mem.borrow_mut().alloc(len)?;
         asp.map(start, len, prot, offset)
             .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?;
         self.vmas.insert(
@@ -130,10 +218,19 @@ impl Mm {
                 end: start + len,
                 prot,
                 offset,
+                shared: false,
             },
         );
         self.resident += len;
         Ok(start)
+    }
+
+    /// MAP_SHARED|MAP_ANONYMOUS: the mapping at `start` is shared with the children a fork
+    /// makes from here on.
+    pub fn set_shared(&mut self, start: u64) {
+        if let Some(v) = self.vmas.get_mut(&start) {
+            v.shared = true;
+        }
     }
 
     fn is_free(&self, start: u64, len: u64) -> bool {
@@ -177,9 +274,14 @@ impl Mm {
         for v in self.covered(addr, end) {
             asp.unmap(v.start, v.end - v.start)
                 .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))?;
-            let _ = self
-                .mem
-                .punch(v.offset as usize, (v.end - v.start) as usize);
+            // A shared range may still be mapped by another process: it stays.
+            if !v.shared {
+                let _ = self
+                    .mem
+                    .borrow()
+                    .file
+                    .punch(v.offset as usize, (v.end - v.start) as usize);
+            }
             self.vmas.remove(&v.start);
             self.resident -= v.end - v.start;
         }
@@ -274,8 +376,9 @@ impl Mm {
     /// Copies application memory out (the kernel's copy_from_user).
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let mut done = 0;
+        let mem = self.mem.borrow();
         for (off, n) in self.ranges(addr, buf.len() as u64, libc::PROT_READ)? {
-            buf[done..done + n].copy_from_slice(self.mem.slice(off, n).map_err(|_| libc::EFAULT)?);
+            buf[done..done + n].copy_from_slice(mem.file.slice(off, n).map_err(|_| libc::EFAULT)?);
             done += n;
         }
         Ok(())
@@ -299,8 +402,10 @@ impl Mm {
 
     fn write_checked(&mut self, addr: u64, data: &[u8], need: i32) -> Result<(), Errno> {
         let mut done = 0;
-        for (off, n) in self.ranges(addr, data.len() as u64, need)? {
-            self.mem
+        let ranges = self.ranges(addr, data.len() as u64, need)?;
+        let mut mem = self.mem.borrow_mut();
+        for (off, n) in ranges {
+            mem.file
                 .slice_mut(off, n)
                 .map_err(|_| libc::EFAULT)?
                 .copy_from_slice(&data[done..done + n]);
@@ -371,16 +476,18 @@ impl Mm {
 
     fn read_raw(&self, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
         let mut out = Vec::with_capacity(len as usize);
+        let mem = self.mem.borrow();
         for (off, n) in self.ranges(addr, len, 0)? {
-            out.extend_from_slice(self.mem.slice(off, n).map_err(|_| libc::EFAULT)?);
+            out.extend_from_slice(mem.file.slice(off, n).map_err(|_| libc::EFAULT)?);
         }
         Ok(out)
     }
 
     /// MADV_DONTNEED: the pages read as zeros again.
     pub fn discard(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        let mem = self.mem.borrow();
         for (off, n) in self.ranges(addr, page_up(len), 0)? {
-            self.mem.punch(off, n).map_err(|_| libc::EINVAL)?;
+            mem.file.punch(off, n).map_err(|_| libc::EINVAL)?;
         }
         Ok(())
     }

@@ -13,6 +13,9 @@ pub const DT_LNK: u8 = 10;
 #[derive(Default, Clone)]
 pub struct Proc {
     pub pid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
     pub exe: String,
     pub cmdline: Vec<String>,
     pub cwd: String,
@@ -74,8 +77,8 @@ impl Proc {
                 "status" => Ok(Node::Data(self.status().into_bytes())),
                 "stat" => Ok(Node::Data(
                     format!(
-                        "{} ({}) R 0 {} {} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 {} 0\n",
-                        self.pid, self.comm, self.pid, self.pid, self.mem_used
+                        "{} ({}) R {} {} {} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 {} 0\n",
+                        self.pid, self.comm, self.ppid, self.pgid, self.sid, self.mem_used
                     )
                     .into_bytes(),
                 )),
@@ -137,10 +140,11 @@ impl Proc {
 
     fn status(&self) -> String {
         format!(
-            "Name:\t{}\nState:\tR (running)\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t0\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nVmRSS:\t{} kB\nThreads:\t1\nSeccomp:\t0\n",
+            "Name:\t{}\nState:\tR (running)\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t{ppid}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nVmRSS:\t{} kB\nThreads:\t1\nSeccomp:\t0\n",
             self.comm,
             self.mem_used / 1024,
             pid = self.pid,
+            ppid = self.ppid,
             u = self.uid,
             g = self.gid
         )

@@ -27,6 +27,8 @@ pub enum Node {
     Data(Vec<u8>),
     /// A generated directory: (name, d_type).
     Dir(Vec<(String, u8)>),
+    /// One end of a pipe.
+    Pipe(crate::pipe::End),
 }
 
 pub struct OpenFile {
@@ -85,6 +87,11 @@ impl FdTable {
     pub fn fds(&self) -> Vec<i32> {
         self.map.keys().copied().collect()
     }
+
+    /// execve: the close-on-exec descriptors go.
+    pub fn close_on_exec(&mut self) {
+        self.map.retain(|_, (_, cloexec)| !*cloexec);
+    }
 }
 
 pub fn wrap(node: Node, flags: i32, path: &str) -> FileRef {
@@ -117,8 +124,11 @@ pub fn normalize(base: &str, path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// A process's view of the file system: the root (shared by the whole sandbox), its working
+/// directory and what its /proc says. Copied at fork.
+#[derive(Clone)]
 pub struct Fs {
-    root: OwnedFd,
+    root: Rc<OwnedFd>,
     pub cwd: String,
     pub proc: Proc,
 }
@@ -134,7 +144,7 @@ fn cstring(s: &str) -> Result<CString, Errno> {
 impl Fs {
     pub fn new(root: OwnedFd, proc: Proc) -> Fs {
         Fs {
-            root,
+            root: Rc::new(root),
             cwd: "/".into(),
             proc,
         }
@@ -363,6 +373,12 @@ pub fn stat_of(node: &Node) -> libc::stat {
         Node::Dir(_) => {
             st.st_mode = libc::S_IFDIR | 0o555;
             st.st_nlink = 2;
+        }
+        Node::Pipe(end) => {
+            st.st_mode = libc::S_IFIFO | 0o600;
+            st.st_ino = end.pipe.borrow().ino;
+            st.st_dev = 0xd;
+            return st;
         }
     }
     st.st_dev = 0x42;

@@ -11,21 +11,34 @@ pub use bulkhead_linux::ptrace::{FpRegs, Regs};
 pub enum Event {
     /// It made a system call; the registers hold the number and arguments.
     Syscall,
-    /// It got a signal from the hardware or the host (SIGSEGV, SIGILL, ...).
+    /// Its own instructions faulted (SIGSEGV, SIGILL, ...).
     Fault(i32),
+    /// The kernel stopped it (to deliver a signal) while it ran.
+    Interrupted,
     /// It is gone.
     Gone(i32),
 }
 
-/// One application address space and the thread that runs in it.
+/// One application address space and the thread that runs in it. The kernel starts the
+/// threads of many address spaces running at once (`resume`) and learns of their next event
+/// from one wait for all of them (`host_tid` names whose event it is, `stopped` reads it), so
+/// the application's processes run in parallel on the host's CPUs and a blocked one costs
+/// nothing.
 pub trait AddressSpace {
     /// Maps [addr, addr+len) to the memory file at `offset`, with `prot`.
     fn map(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> std::io::Result<()>;
     fn unmap(&mut self, addr: u64, len: u64) -> std::io::Result<()>;
     /// Changes the protection of [addr, addr+len), which maps the memory file at `offset`.
     fn protect(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> std::io::Result<()>;
-    /// Runs the application with `regs` until its next event; `regs` then holds its state.
-    fn switch(&mut self, regs: &mut Regs) -> std::io::Result<Event>;
+    /// Starts the application running with `regs`.
+    fn resume(&mut self, regs: &Regs) -> std::io::Result<()>;
+    /// The host thread whose wait statuses are this address space's events.
+    fn host_tid(&self) -> i32;
+    /// Reads a wait status of `host_tid`: the event, with `regs` holding the application's
+    /// state, or None when the stop was not the application's (it is running again).
+    fn stopped(&mut self, status: i32, regs: &mut Regs) -> std::io::Result<Option<Event>>;
+    /// (si_code, si_addr) of the fault that stopped it.
+    fn fault_info(&mut self) -> (i32, u64);
     /// The thread's FPU/SSE state, kept by the sentry across a signal handler.
     fn fp_state(&mut self) -> std::io::Result<FpRegs>;
     fn set_fp_state(&mut self, f: &FpRegs) -> std::io::Result<()>;

@@ -161,7 +161,7 @@ impl AddressSpace for PtraceStub {
         self.map(addr, len, prot, offset)
     }
 
-    fn switch(&mut self, regs: &mut Regs) -> io::Result<Event> {
+    fn resume(&mut self, regs: &Regs) -> io::Result<()> {
         let mut r = *regs;
         // Segment selectors are the host's; only fs_base/gs_base are the application's.
         r.cs = self.base.cs;
@@ -171,33 +171,40 @@ impl AddressSpace for PtraceStub {
         r.fs = self.base.fs;
         r.gs = self.base.gs;
         pt::set_regs(self.pid, &r)?;
-        pt::sysemu(self.pid, 0)?;
-        let mut stop = pt::wait(self.pid)?;
-        // Signals from outside are the sentry's to deliver (step 2), not the host's: drop them.
-        while let Stop::Signal(sig) = stop {
-            if is_fault(sig) {
-                break;
-            }
-            pt::sysemu(self.pid, 0)?;
-            stop = pt::wait(self.pid)?;
-        }
-        match stop {
+        pt::sysemu(self.pid, 0)
+    }
+
+    fn host_tid(&self) -> i32 {
+        self.pid
+    }
+
+    fn stopped(&mut self, status: i32, regs: &mut Regs) -> io::Result<Option<Event>> {
+        let Some(stop) = pt::decode(status) else {
+            return Ok(None);
+        };
+        let event = match stop {
             Stop::Exited(c) => {
                 self.alive = false;
-                return Ok(Event::Gone(c));
+                return Ok(Some(Event::Gone(c)));
             }
             Stop::Killed(s) => {
                 self.alive = false;
-                return Ok(Event::Gone(128 + s));
+                return Ok(Some(Event::Gone(128 + s)));
             }
-            _ => {}
-        }
-        *regs = pt::get_regs(self.pid)?;
-        Ok(match stop {
             Stop::Syscall => Event::Syscall,
-            Stop::Signal(s) => Event::Fault(s),
-            _ => Event::Gone(0),
-        })
+            Stop::Signal(s) if is_fault(s) => Event::Fault(s),
+            // Any other host signal (the kernel's SIGURG that stops a running task) is not the
+            // application's: it is dropped when the task is resumed.
+            Stop::Signal(_) => Event::Interrupted,
+        };
+        *regs = pt::get_regs(self.pid)?;
+        Ok(Some(event))
+    }
+
+    fn fault_info(&mut self) -> (i32, u64) {
+        pt::siginfo(self.pid)
+            .map(|(_, code, addr)| (code, addr))
+            .unwrap_or((0, 0))
     }
 
     fn fp_state(&mut self) -> io::Result<FpRegs> {

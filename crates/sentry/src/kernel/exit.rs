@@ -1,0 +1,135 @@
+//! The end of a task: its files and memory go, its children go to a reaper, its parent is told
+//! (SIGCHLD, and wait4 finds the zombie); pid 1's end ends the sandbox. And wait4/waitid.
+
+use super::task::Task;
+use super::{wait, Kernel, Zombie};
+use crate::mm::Errno;
+use crate::signals;
+
+/// What a wait4/waitid call asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitQuery {
+    /// >0 that pid; 0 the caller's process group; -1 any child; < -1 process group -pid.
+    pub pid: i32,
+    pub exited: bool,
+    pub stopped: bool,
+    pub continued: bool,
+    /// WNOWAIT: report, leave it waitable.
+    pub keep: bool,
+}
+
+/// What wait found: (pid, wait status, uid).
+pub type Found = (i32, i32, u32);
+
+impl Kernel {
+    /// Ends `t`, whose `exit` holds its wait status.
+    pub(super) fn exit_task(&mut self, mut t: Task) {
+        let status = t.exit.unwrap_or(0);
+        t.asp.kill();
+        // Its files close now: pipe ends it held report EOF or EPIPE to the others.
+        t.fds = Default::default();
+        wait::poke();
+        if t.pid == 1 {
+            self.init_status = Some(status);
+            return;
+        }
+        self.release_vfork(t.vfork_parent, t.pid);
+        self.reparent_children(t.pid);
+        for c in self.tasks.values_mut() {
+            if c.ppid == t.pid && c.pdeathsig != 0 {
+                signals::send(c, c.pdeathsig);
+            }
+        }
+        let parent_ignores = self
+            .tasks
+            .get(&t.ppid)
+            .is_some_and(|p| signals::ignores_children(p, t.exit_signal));
+        if !parent_ignores {
+            self.zombies.insert(
+                t.pid,
+                Zombie {
+                    pid: t.pid,
+                    ppid: t.ppid,
+                    pgid: t.pgid,
+                    uid: t.creds.uid,
+                    status,
+                },
+            );
+        }
+        if let Some(p) = self.tasks.get_mut(&t.ppid) {
+            if t.exit_signal > 0 {
+                signals::send(p, t.exit_signal);
+            }
+        }
+    }
+
+    /// The children of `pid` go to the nearest subreaper above it, or to pid 1.
+    fn reparent_children(&mut self, pid: i32) {
+        let mut reaper = self.tasks.get(&pid).map(|t| t.ppid).unwrap_or(1);
+        while reaper > 1 && !self.tasks.get(&reaper).is_some_and(|t| t.subreaper) {
+            reaper = self.tasks.get(&reaper).map(|t| t.ppid).unwrap_or(1);
+        }
+        let reaper = reaper.max(1);
+        for c in self.tasks.values_mut().filter(|c| c.ppid == pid) {
+            c.ppid = reaper;
+        }
+        let mut orphaned_zombie = false;
+        for z in self.zombies.values_mut().filter(|z| z.ppid == pid) {
+            z.ppid = reaper;
+            orphaned_zombie = true;
+        }
+        if orphaned_zombie {
+            if let Some(r) = self.tasks.get_mut(&reaper) {
+                signals::send(r, libc::SIGCHLD);
+            }
+        }
+    }
+
+    /// wait4/waitid for `me`: a child that matches and has something to report, Ok(None) when
+    /// matching children exist but none has, ECHILD when none matches at all.
+    pub fn wait_child(&mut self, me: &Task, q: WaitQuery) -> Result<Option<Found>, Errno> {
+        let matches = |pid: i32, pgid: i32| match q.pid {
+            p if p > 0 => pid == p,
+            0 => pgid == me.pgid,
+            -1 => true,
+            p => pgid == -p,
+        };
+        let mut any = false;
+        if q.exited {
+            let found = self
+                .zombies
+                .values()
+                .find(|z| z.ppid == me.pid && matches(z.pid, z.pgid))
+                .map(|z| (z.pid, z.status, z.uid));
+            if let Some(f) = found {
+                if !q.keep {
+                    self.zombies.remove(&f.0);
+                }
+                return Ok(Some(f));
+            }
+        }
+        any |= self
+            .zombies
+            .values()
+            .any(|z| z.ppid == me.pid && matches(z.pid, z.pgid));
+        for c in self.tasks.values_mut() {
+            if c.ppid != me.pid || !matches(c.pid, c.pgid) {
+                continue;
+            }
+            any = true;
+            let Some(r) = c.report else { continue };
+            let stop = r & 0xff == 0x7f;
+            if (stop && q.stopped) || (!stop && q.continued) {
+                if !q.keep {
+                    c.report = None;
+                }
+                return Ok(Some((c.pid, r, c.creds.uid)));
+            }
+        }
+        if any {
+            Ok(None)
+        } else {
+            Err(libc::ECHILD)
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! The sentry's kernel: the sandbox's tasks and the loop that runs them. Every task's stub is
+//! resumed on the host and runs in parallel with the others; the loop waits for the next event
+//! of any of them (one waitpid for all stubs, or a poll on the SIGCHLD signalfd, the deadlines
+//! and the host fds blocked tasks watch), serves it, and resumes the task unless its call has
+//! to wait (wait.rs). A blocked task's stub stays stopped: it uses no CPU and holds up no one.
+//!
+//! Layout, after Linux and gVisor: task.rs (a task), wait.rs (blocking), exit.rs (exit, wait4,
+//! reparenting, pid 1's end), fork.rs (clone and execve).
+
+mod exit;
+pub mod fork;
+pub mod task;
+pub mod wait;
+
+pub use exit::WaitQuery;
+pub use task::{container_status, exited, killed, Creds, Signals, State, Task};
+
+use crate::mm::Memory;
+use crate::platform::{Event, Regs};
+use crate::signals;
+use crate::syscalls;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::rc::Rc;
+use std::time::Instant;
+use wait::{Wait, WaitKind, WOULD_BLOCK};
+
+/// Linux's default pid_max: pids wrap below it.
+const PID_MAX: i32 = 4_194_304;
+
+/// A process that has exited and not been reaped.
+#[derive(Debug, Clone)]
+pub struct Zombie {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub uid: u32,
+    pub status: i32,
+}
+
+pub struct Kernel {
+    pub tasks: BTreeMap<i32, Task>,
+    pub zombies: BTreeMap<i32, Zombie>,
+    /// Host thread of each running stub -> pid.
+    by_host: HashMap<i32, i32>,
+    next_pid: i32,
+    /// The registers a fresh stub starts with (its segment selectors), for the loader.
+    pub base: Regs,
+    pub memory: Rc<RefCell<Memory>>,
+    /// SIGCHLD, as a readable fd: a stub stopped or ended.
+    sigchld: OwnedFd,
+    /// The sandbox's pid 1 ended with this wait status.
+    init_status: Option<i32>,
+    seen_epoch: u64,
+}
+
+impl Kernel {
+    pub fn new(memory: Rc<RefCell<Memory>>, base: Regs, sigchld: OwnedFd) -> Kernel {
+        Kernel {
+            tasks: BTreeMap::new(),
+            zombies: BTreeMap::new(),
+            by_host: HashMap::new(),
+            next_pid: 1,
+            base,
+            memory,
+            sigchld,
+            init_status: None,
+            seen_epoch: wait::epoch(),
+        }
+    }
+
+    /// The next free pid (1 for the first task).
+    pub fn alloc_pid(&mut self) -> i32 {
+        loop {
+            let pid = self.next_pid;
+            self.next_pid = if pid + 1 >= PID_MAX { 300 } else { pid + 1 };
+            if !self.tasks.contains_key(&pid) && !self.zombies.contains_key(&pid) {
+                return pid;
+            }
+        }
+    }
+
+    pub fn insert(&mut self, t: Task) {
+        self.by_host.insert(t.asp.host_tid(), t.pid);
+        self.tasks.insert(t.pid, t);
+    }
+
+    /// Runs until the sandbox's pid 1 ends; returns the container's exit status.
+    pub fn run(&mut self) -> i32 {
+        loop {
+            self.resume_ready();
+            if let Some(status) = self.init_status {
+                self.kill_all();
+                return container_status(status);
+            }
+            match bulkhead_linux::process::wait_any_status(libc::__WALL | libc::WNOHANG) {
+                Ok(Some((host, status))) => self.host_event(host, status),
+                Ok(None) => self.idle(),
+                Err(_) => {
+                    // The stubs cannot be waited for: nothing can run any more.
+                    self.kill_all();
+                    return 128 + libc::SIGKILL;
+                }
+            }
+            self.settle();
+        }
+    }
+
+    /// Resumes every task that is ready; one that cannot be resumed is gone.
+    fn resume_ready(&mut self) {
+        let ready: Vec<i32> = self
+            .tasks
+            .values()
+            .filter(|t| t.state == State::Ready)
+            .map(|t| t.pid)
+            .collect();
+        for pid in ready {
+            let Some(mut t) = self.tasks.remove(&pid) else {
+                continue;
+            };
+            match t.asp.resume(&t.regs) {
+                Ok(()) => t.state = State::Running,
+                Err(_) => t.exit = Some(killed(libc::SIGKILL)),
+            }
+            self.put_back(t);
+        }
+    }
+
+    /// One wait status of a stub's host thread.
+    fn host_event(&mut self, host: i32, status: i32) {
+        let Some(pid) = self.by_host.get(&host).copied() else {
+            return; // a stub already replaced or ended
+        };
+        let Some(mut t) = self.tasks.remove(&pid) else {
+            return;
+        };
+        let mut regs = t.regs;
+        match t.asp.stopped(status, &mut regs) {
+            Ok(None) => {}
+            Ok(Some(ev)) => {
+                t.regs = regs;
+                t.kicked = false;
+                t.state = State::Ready;
+                match ev {
+                    Event::Syscall => {
+                        t.progress = 0;
+                        t.deadline = None;
+                        self.serve(&mut t);
+                    }
+                    Event::Fault(sig) => signals::fault(&mut t, sig),
+                    Event::Interrupted => signals::deliver(&mut t),
+                    Event::Gone(code) => {
+                        t.exit = Some(if code >= 128 {
+                            killed(code - 128)
+                        } else {
+                            exited(code)
+                        })
+                    }
+                }
+            }
+            Err(_) => t.exit = Some(killed(libc::SIGKILL)),
+        }
+        self.put_back(t);
+    }
+
+    /// Serves the system call `t` stopped in (again, for a Retry wait).
+    fn serve(&mut self, t: &mut Task) {
+        let nr = t.regs.orig_rax;
+        t.wait = None;
+        let ret = syscalls::dispatch(self, t, nr);
+        if t.exit.is_some() {
+            return;
+        }
+        if ret == -(WOULD_BLOCK as i64) && t.wait.is_some() {
+            t.state = State::Blocked;
+            return;
+        }
+        t.wait = None;
+        self.finish(t, ret);
+    }
+
+    /// Completes the call `t` is in with `ret`, and delivers a pending signal on the way back.
+    fn finish(&mut self, t: &mut Task, ret: i64) {
+        t.regs.rax = ret as u64;
+        t.regs.orig_rax = u64::MAX;
+        t.deadline = None;
+        t.progress = 0;
+        t.state = State::Ready;
+        signals::deliver(t);
+    }
+
+    /// Puts a task back in the table, or ends it if it exited.
+    fn put_back(&mut self, mut t: Task) {
+        if let Some(sig) = t.to_parent.take() {
+            if let Some(p) = self.tasks.get_mut(&t.ppid) {
+                if !signals::no_child_stop(p) {
+                    signals::send(p, sig);
+                }
+            }
+        }
+        if t.exit.is_some() {
+            self.by_host.remove(&t.asp.host_tid());
+            self.exit_task(t);
+        } else {
+            self.by_host.insert(t.asp.host_tid(), t.pid);
+            self.tasks.insert(t.pid, t);
+        }
+    }
+
+    /// Nothing to serve: sleeps until a stub stops, a deadline passes or a watched host fd is
+    /// ready, then ends the waits that are over.
+    fn idle(&mut self) {
+        let now = Instant::now();
+        let mut timeout: i32 = -1;
+        let mut fds = vec![libc::pollfd {
+            fd: self.sigchld.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        for t in self.tasks.values() {
+            let Some(w) = t.wait.as_ref().filter(|_| t.state == State::Blocked) else {
+                continue;
+            };
+            if let Some((at, _)) = w.deadline {
+                let ms = at
+                    .saturating_duration_since(now)
+                    .as_millis()
+                    .min(i32::MAX as u128);
+                // Round up so the deadline has passed when poll returns.
+                let ms = ms as i32 + i32::from(at > now);
+                timeout = if timeout < 0 { ms } else { timeout.min(ms) };
+            }
+            for (fd, ev) in &w.host_fds {
+                fds.push(libc::pollfd {
+                    fd: *fd,
+                    events: *ev,
+                    revents: 0,
+                });
+            }
+        }
+        let _ = crate::host::poll(&mut fds, timeout);
+        crate::host::drain(self.sigchld.as_raw_fd());
+        let ready: Vec<i32> = fds[1..]
+            .iter()
+            .filter(|p| p.revents != 0)
+            .map(|p| p.fd)
+            .collect();
+        self.end_waits(&ready);
+    }
+
+    /// Ends the waits whose deadline passed or whose host fd is ready.
+    fn end_waits(&mut self, ready_fds: &[i32]) {
+        let now = Instant::now();
+        let pids: Vec<i32> = self.tasks.keys().copied().collect();
+        for pid in pids {
+            let Some(t) = self.tasks.get(&pid) else {
+                continue;
+            };
+            let Some(w) = t.wait.clone().filter(|_| t.state == State::Blocked) else {
+                continue;
+            };
+            let Some(mut t) = self.tasks.remove(&pid) else {
+                continue;
+            };
+            if w.host_fds.iter().any(|(fd, _)| ready_fds.contains(fd)) {
+                self.serve(&mut t);
+            } else if let Some((at, ret)) = w.deadline.filter(|(at, _)| *at <= now) {
+                let _ = at;
+                t.wait = None;
+                self.finish(&mut t, ret);
+            }
+            self.put_back(t);
+        }
+    }
+
+    /// After each event: serves Retry waits again if anything changed, interrupts waits that
+    /// a signal ends, and starts stopped tasks that were continued.
+    fn settle(&mut self) {
+        loop {
+            let now = wait::epoch();
+            let changed = now != self.seen_epoch;
+            self.seen_epoch = now;
+            let pids: Vec<i32> = self.tasks.keys().copied().collect();
+            for pid in pids {
+                let Some(mut t) = self.tasks.remove(&pid) else {
+                    continue;
+                };
+                if t.state == State::Blocked {
+                    if signals::interrupts(&t) {
+                        self.interrupt(&mut t);
+                    } else if changed && t.wait.as_ref().map(|w| &w.kind) == Some(&WaitKind::Retry)
+                    {
+                        self.serve(&mut t);
+                    }
+                } else if t.state == State::Running && !t.kicked && signals::interrupts(&t) {
+                    // It runs on the host: make it stop so the signal is delivered.
+                    t.kicked = true;
+                    let _ = bulkhead_linux::process::kill(t.asp.host_tid(), libc::SIGURG);
+                }
+                self.put_back(t);
+            }
+            if wait::epoch() == self.seen_epoch {
+                return;
+            }
+        }
+    }
+
+    /// A signal ends `t`'s wait: the call fails with EINTR, or starts again after the handler
+    /// when it is restartable and the handler has SA_RESTART, or returns what it has done.
+    fn interrupt(&mut self, t: &mut Task) {
+        let w = t.wait.take().unwrap_or_else(Wait::retry);
+        if t.progress > 0 {
+            let n = t.progress as i64;
+            self.finish(t, n);
+            return;
+        }
+        if w.restartable() && signals::restarts(t) {
+            t.regs.rax = t.regs.orig_rax;
+            t.regs.rip -= 2;
+            t.regs.orig_rax = u64::MAX;
+            t.deadline = None;
+            t.state = State::Ready;
+            signals::deliver(t);
+            return;
+        }
+        self.finish(t, -(libc::EINTR as i64));
+    }
+
+    /// Wakes a vfork parent waiting for `child`.
+    pub fn release_vfork(&mut self, parent: Option<i32>, child: i32) {
+        let Some(ppid) = parent else { return };
+        let Some(mut p) = self.tasks.remove(&ppid) else {
+            return;
+        };
+        if p.wait.as_ref().map(|w| &w.kind) == Some(&WaitKind::Vfork(child)) {
+            p.wait = None;
+            self.finish(&mut p, child as i64);
+        }
+        self.put_back(p);
+    }
+
+    /// Ends every task (pid 1 is gone, or the sandbox is).
+    fn kill_all(&mut self) {
+        for (_, mut t) in std::mem::take(&mut self.tasks) {
+            t.asp.kill();
+        }
+    }
+
+    /// A task by pid, with `me` (taken out of the table while it is served) as itself.
+    pub fn task_mut<'a>(&'a mut self, me: &'a mut Task, pid: i32) -> Option<&'a mut Task> {
+        if pid == me.pid {
+            Some(me)
+        } else {
+            self.tasks.get_mut(&pid)
+        }
+    }
+}
+
+/// A handler's answer when it has recorded a wait.
+pub fn would_block() -> crate::mm::Errno {
+    WOULD_BLOCK
+}

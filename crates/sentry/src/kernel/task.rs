@@ -1,0 +1,221 @@
+//! A task: registers, memory, files, credentials, signal state, and where it is in the
+//! kernel's loop (kernel/mod.rs).
+
+use super::wait::{Wait, WOULD_BLOCK};
+use crate::mm::{Errno, Mm};
+use crate::platform::{AddressSpace, Regs};
+use crate::syscalls;
+use crate::vfs::{FdTable, Fs};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Creds {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The application's signal state: dispositions, mask, what is pending, and the FPU state of
+/// each handler frame on its stack (see signals.rs).
+#[derive(Clone)]
+pub struct Signals {
+    /// The raw kernel `struct sigaction` (32 bytes) of each signal.
+    pub actions: Vec<[u8; 32]>,
+    pub mask: u64,
+    /// Bit `sig - 1` for each signal sent and not yet delivered.
+    pub pending: u64,
+    pub saved: crate::signals::SavedFp,
+    /// Who sent each pending signal.
+    pub info: Vec<crate::signals::Info>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Signals {
+            actions: vec![[0u8; 32]; 65],
+            mask: 0,
+            pending: 0,
+            saved: Vec::new(),
+            info: vec![Default::default(); 65],
+        }
+    }
+}
+
+/// Where a task is, as the kernel's loop sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Running on the host (its stub was resumed); its next stop is an event.
+    Running,
+    /// Stopped in the sentry and ready to be resumed.
+    Ready,
+    /// In a system call that waits (`wait`).
+    Blocked,
+    /// Stopped by a signal (SIGSTOP, SIGTSTP...), until SIGCONT.
+    Stopped,
+}
+
+/// A task: one process of the sandbox with its one thread (threads that share an address
+/// space come next; the fields shared between them then move behind shared handles).
+pub struct Task {
+    pub pid: i32,
+    /// The parent's pid; 0 for the sandbox's pid 1.
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    /// The signal the parent gets at exit (clone's exit_signal, SIGCHLD for fork).
+    pub exit_signal: i32,
+    pub regs: Regs,
+    pub mm: Mm,
+    pub asp: Box<dyn AddressSpace>,
+    pub fs: Fs,
+    pub fds: FdTable,
+    pub creds: Creds,
+    pub signals: Signals,
+    pub umask: u32,
+    pub hostname: String,
+    pub exe: String,
+    pub argv: Vec<String>,
+    /// set_tid_address / CLONE_CHILD_CLEARTID: cleared at exit.
+    pub clear_tid: u64,
+    /// The wait status once the task is ending (exit code << 8, or the signal | 0x80 for a core).
+    pub exit: Option<i32>,
+    /// System calls answered with ENOSYS, by number, with their counts (shared by the sandbox).
+    pub unimplemented: Rc<RefCell<BTreeMap<u64, u64>>>,
+    /// Resource limits the application set or read (prlimit64), by resource.
+    pub rlimits: BTreeMap<u32, (u64, u64)>,
+    pub state: State,
+    /// What the task waits for while `Blocked`.
+    pub wait: Option<Wait>,
+    /// The deadline of the call being served, kept while it is served again (poll's timeout).
+    pub deadline: Option<std::time::Instant>,
+    /// Bytes a blocking write has done before it had to wait.
+    pub progress: u64,
+    /// The vfork parent this task releases when it execs or exits.
+    pub vfork_parent: Option<i32>,
+    /// A stop or continue not yet reported to the parent by wait4 (its wait status).
+    pub report: Option<i32>,
+    /// PR_SET_CHILD_SUBREAPER.
+    pub subreaper: bool,
+    /// PR_SET_PDEATHSIG.
+    pub pdeathsig: i32,
+    /// The mask to restore after a handler that interrupted sigsuspend.
+    pub saved_mask: Option<u64>,
+    /// A signal for the parent (SIGCHLD when the task stops or continues), sent by the kernel
+    /// once the task is back in its table.
+    pub to_parent: Option<i32>,
+    /// A host signal was sent to make the running stub stop for a signal's delivery.
+    pub kicked: bool,
+}
+
+/// The wait status of a process that exited with `code`.
+pub fn exited(code: i32) -> i32 {
+    (code & 0xff) << 8
+}
+
+/// The wait status of a process killed by `sig` (with a core dump for the core signals).
+pub fn killed(sig: i32) -> i32 {
+    let core = matches!(
+        sig,
+        libc::SIGQUIT
+            | libc::SIGILL
+            | libc::SIGTRAP
+            | libc::SIGABRT
+            | libc::SIGBUS
+            | libc::SIGFPE
+            | libc::SIGSEGV
+            | libc::SIGXCPU
+            | libc::SIGXFSZ
+            | libc::SIGSYS
+    );
+    sig | if core { 0x80 } else { 0 }
+}
+
+/// The container's exit status for a wait status: the code, or 128 + the signal.
+pub fn container_status(status: i32) -> i32 {
+    if status & 0x7f == 0 {
+        (status >> 8) & 0xff
+    } else {
+        128 + (status & 0x7f)
+    }
+}
+
+impl Task {
+    /// The unimplemented system calls as "name(nr)=count" items, for the log.
+    pub fn enosys_report(&self) -> String {
+        self.unimplemented
+            .borrow()
+            .iter()
+            .map(|(nr, n)| format!("{}={n}", syscalls::name(*nr)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The ENOSYS report of the whole sandbox, readable after the tasks are gone.
+    pub fn enosys_report_fn(&self) -> impl Fn() -> String {
+        let counts = self.unimplemented.clone();
+        move || {
+            counts
+                .borrow()
+                .iter()
+                .map(|(nr, n)| format!("{}={n}", syscalls::name(*nr)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    }
+
+    /// Records a wait and answers WOULD_BLOCK for the handler to return.
+    pub fn block(&mut self, w: Wait) -> Errno {
+        self.wait = Some(w);
+        WOULD_BLOCK
+    }
+}
+
+impl Task {
+    /// Brings /proc's view up to date with the task.
+    pub fn refresh_proc(&mut self) {
+        let p = &mut self.fs.proc;
+        p.exe = self.exe.clone();
+        p.cmdline = self.argv.clone();
+        if p.comm.is_empty() {
+            // The name exec gives; PR_SET_NAME may change it afterwards.
+            p.comm = self
+                .exe
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(15)
+                .collect();
+        }
+        p.pid = self.pid;
+        p.ppid = self.ppid;
+        p.pgid = self.pgid;
+        p.sid = self.sid;
+        p.uid = self.creds.uid;
+        p.gid = self.creds.gid;
+        p.mem_used = self.mm.resident;
+        p.cwd = self.fs.cwd.clone();
+        p.fds = self
+            .fds
+            .fds()
+            .into_iter()
+            .filter_map(|fd| self.fds.get(fd).ok().map(|f| (fd, f.borrow().path.clone())))
+            .collect();
+        p.maps = self
+            .mm
+            .vmas()
+            .map(|v| {
+                let perm = |bit: i32, c: char| if v.prot & bit != 0 { c } else { '-' };
+                format!(
+                    "{:08x}-{:08x} {}{}{}p 00000000 00:00 0\n",
+                    v.start,
+                    v.end,
+                    perm(libc::PROT_READ, 'r'),
+                    perm(libc::PROT_WRITE, 'w'),
+                    perm(libc::PROT_EXEC, 'x')
+                )
+            })
+            .collect();
+    }
+}

@@ -1,0 +1,65 @@
+//! How a task waits. A system call that cannot finish yet (a read of an empty pipe, wait4 with
+//! children still running, a sleep) records a `Wait` and returns `WOULD_BLOCK`; the task's
+//! stub then stays stopped in its system call, costing no CPU, and the kernel's loop finishes
+//! the call later: at the deadline, when a host fd it watches is ready, when a signal interrupts
+//! it, or — for `Retry` waits — by serving the call again after anything in the sandbox changed
+//! (the epoch below moved). Serving it again from the start is safe because each call blocks
+//! before it has any effect, or keeps its progress in the task (`Task::progress`).
+
+use crate::mm::Errno;
+use std::cell::Cell;
+use std::time::Instant;
+
+/// Returned by a system call handler that recorded a wait: never seen by the application.
+pub const WOULD_BLOCK: Errno = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitKind {
+    /// Serve the call again when the sandbox changes (pipes, children, stdin).
+    Retry,
+    /// A sleep: ends at the deadline.
+    Sleep,
+    /// pause, sigsuspend: only a signal ends it.
+    Pause,
+    /// A vfork parent, until the child (this pid) execs or exits; then the call returns it.
+    Vfork(i32),
+}
+
+#[derive(Debug, Clone)]
+pub struct Wait {
+    pub kind: WaitKind,
+    /// When the wait ends by itself, and the call's result then.
+    pub deadline: Option<(Instant, i64)>,
+    /// Host fds (the container's stdio) whose readiness also ends it: (fd, poll events).
+    pub host_fds: Vec<(i32, i16)>,
+}
+
+impl Wait {
+    pub fn retry() -> Wait {
+        Wait {
+            kind: WaitKind::Retry,
+            deadline: None,
+            host_fds: Vec::new(),
+        }
+    }
+
+    /// Whether SA_RESTART makes the call start again after a handler (Linux's -ERESTARTSYS
+    /// calls: reads, writes, wait4), rather than fail with EINTR.
+    pub fn restartable(&self) -> bool {
+        self.kind == WaitKind::Retry
+    }
+}
+
+thread_local! {
+    static EPOCH: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Something a waiting call may be waiting for changed (a pipe was written, read or closed, a
+/// child changed state).
+pub fn poke() {
+    EPOCH.with(|e| e.set(e.get() + 1));
+}
+
+pub fn epoch() -> u64 {
+    EPOCH.with(|e| e.get())
+}

@@ -1,0 +1,168 @@
+//! Pipes: a buffer in the sentry between the open file descriptions of its two ends. Readers
+//! of an empty pipe and writers of a full one wait (kernel/wait.rs); the last writer's close is
+//! EOF for the readers, the last reader's close is EPIPE (and SIGPIPE) for the writers. Writes
+//! of at most PIPE_BUF bytes are never split, as POSIX requires.
+
+use crate::kernel::wait;
+use crate::mm::Errno;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+pub const PIPE_BUF: usize = 4096;
+/// Linux's default pipe capacity (16 pages).
+pub const DEFAULT_SIZE: usize = 65536;
+/// /proc/sys/fs/pipe-max-size.
+pub const MAX_SIZE: usize = 1 << 20;
+
+pub struct Pipe {
+    buf: VecDeque<u8>,
+    pub capacity: usize,
+    readers: usize,
+    writers: usize,
+    /// Its inode number, for fstat and /proc/self/fd ("pipe:[N]").
+    pub ino: u64,
+}
+
+/// One end of a pipe, held by an open file description; dropping it closes that end.
+pub struct End {
+    pub pipe: Rc<RefCell<Pipe>>,
+    pub write: bool,
+}
+
+/// A new pipe: (read end, write end).
+pub fn new() -> (End, End) {
+    thread_local! {
+        static NEXT_INO: std::cell::Cell<u64> = const { std::cell::Cell::new(1000) };
+    }
+    let ino = NEXT_INO.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    let p = Rc::new(RefCell::new(Pipe {
+        buf: VecDeque::new(),
+        capacity: DEFAULT_SIZE,
+        readers: 1,
+        writers: 1,
+        ino,
+    }));
+    (
+        End {
+            pipe: p.clone(),
+            write: false,
+        },
+        End {
+            pipe: p,
+            write: true,
+        },
+    )
+}
+
+impl Drop for End {
+    fn drop(&mut self) {
+        let mut p = self.pipe.borrow_mut();
+        if self.write {
+            p.writers -= 1;
+        } else {
+            p.readers -= 1;
+        }
+        wait::poke();
+    }
+}
+
+impl End {
+    /// Another open file description of the same end (a FIFO opened again).
+    pub fn another(&self) -> End {
+        let mut p = self.pipe.borrow_mut();
+        if self.write {
+            p.writers += 1;
+        } else {
+            p.readers += 1;
+        }
+        End {
+            pipe: self.pipe.clone(),
+            write: self.write,
+        }
+    }
+
+    /// Reads up to `max` bytes: Ok(empty) at EOF, EAGAIN when it would have to wait.
+    pub fn read(&self, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut p = self.pipe.borrow_mut();
+        if p.buf.is_empty() {
+            return if p.writers == 0 {
+                Ok(Vec::new())
+            } else {
+                Err(libc::EAGAIN)
+            };
+        }
+        let n = max.min(p.buf.len());
+        let out: Vec<u8> = p.buf.drain(..n).collect();
+        wait::poke();
+        Ok(out)
+    }
+
+    /// Writes what fits of `data` (all or nothing for at most PIPE_BUF bytes): the count,
+    /// EAGAIN when nothing could be written, EPIPE with no reader left.
+    pub fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+        let mut p = self.pipe.borrow_mut();
+        if p.readers == 0 {
+            return Err(libc::EPIPE);
+        }
+        let room = p.capacity.saturating_sub(p.buf.len());
+        if room == 0 || (data.len() <= PIPE_BUF && room < data.len()) {
+            return Err(libc::EAGAIN);
+        }
+        let n = room.min(data.len());
+        p.buf.extend(&data[..n]);
+        wait::poke();
+        Ok(n)
+    }
+
+    /// poll's events for this end.
+    pub fn ready(&self) -> i16 {
+        let p = self.pipe.borrow();
+        if self.write {
+            if p.readers == 0 {
+                libc::POLLERR
+            } else if p.capacity - p.buf.len().min(p.capacity) >= PIPE_BUF {
+                libc::POLLOUT | libc::POLLWRNORM
+            } else {
+                0
+            }
+        } else {
+            let mut ev = 0;
+            if !p.buf.is_empty() {
+                ev |= libc::POLLIN | libc::POLLRDNORM;
+            }
+            if p.writers == 0 {
+                ev |= libc::POLLHUP;
+            }
+            ev
+        }
+    }
+
+    /// Bytes a write could add now without waiting; None when no reader is left.
+    pub fn room(&self) -> Option<usize> {
+        let p = self.pipe.borrow();
+        (p.readers > 0).then(|| p.capacity.saturating_sub(p.buf.len()))
+    }
+
+    /// Bytes waiting to be read (FIONREAD).
+    pub fn queued(&self) -> usize {
+        self.pipe.borrow().buf.len()
+    }
+
+    /// F_SETPIPE_SZ: the new capacity (a power-of-two number of pages, at least what is queued).
+    pub fn set_capacity(&self, want: usize) -> Result<usize, Errno> {
+        if want > MAX_SIZE {
+            return Err(libc::EPERM);
+        }
+        let size = want.max(4096).next_power_of_two();
+        let mut p = self.pipe.borrow_mut();
+        if size < p.buf.len() {
+            return Err(libc::EBUSY);
+        }
+        p.capacity = size;
+        Ok(size)
+    }
+}

@@ -1,0 +1,635 @@
+//! File system calls: reads and writes, opens and stats, directories, descriptors, poll.
+
+use super::*;
+use crate::kernel::wait::{Wait, WaitKind};
+
+/// Whether one of the sentry's own stdio fds (a host fd) has data or EOF for a read now.
+fn host_readable(fd: i32) -> bool {
+    let mut p = [libc::pollfd {
+        fd,
+        events: POLLIN,
+        revents: 0,
+    }];
+    crate::host::poll(&mut p, 0).map_or(true, |_| p[0].revents != 0)
+}
+
+/// Waits until `fd` of the host is readable, serving the call again then.
+fn wait_host(t: &mut Task, fd: i32) -> Errno {
+    t.block(Wait {
+        kind: WaitKind::Retry,
+        deadline: None,
+        host_fds: vec![(fd, POLLIN)],
+    })
+}
+
+/// Reads up to `max` bytes of `fd`; WOULD_BLOCK, with the wait recorded, when the read has to
+/// wait (an empty pipe, a terminal with no input).
+fn read_bytes(t: &mut Task, fd: i32, max: usize) -> Result<Vec<u8>, Errno> {
+    let f = t.fds.get(fd)?;
+    let mut of = f.borrow_mut();
+    if of.flags & O_ACCMODE == O_WRONLY {
+        return Err(EBADF);
+    }
+    let nonblock = of.flags & O_NONBLOCK != 0;
+    let pos = of.pos;
+    let mut data = Vec::new();
+    let mut buf = |n: usize| {
+        data.resize(n, 0);
+        std::mem::take(&mut data)
+    };
+    match &mut of.node {
+        Node::Pipe(end) => match end.read(max) {
+            Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+            r => r,
+        },
+        Node::Stdio(s) => {
+            let s = *s;
+            if !nonblock && !host_readable(s) {
+                return Err(wait_host(t, s));
+            }
+            let mut b = buf(max);
+            let n = crate::host::read(s, &mut b).map_err(err)?;
+            b.truncate(n);
+            Ok(b)
+        }
+        Node::Host(h) => {
+            let mut b = buf(max);
+            let n = crate::host::read(h.as_raw_fd(), &mut b).map_err(err)?;
+            b.truncate(n);
+            Ok(b)
+        }
+        Node::Null => Ok(Vec::new()),
+        Node::Zero | Node::Full => Ok(vec![0u8; max]),
+        Node::Random => {
+            let mut b = buf(max);
+            let n = crate::host::getrandom(&mut b).map_err(err)?;
+            b.truncate(n);
+            Ok(b)
+        }
+        Node::Data(d) => {
+            let n = d.len().saturating_sub(pos).min(max);
+            let out = d[pos..pos + n].to_vec();
+            of.pos += n;
+            Ok(out)
+        }
+        Node::Dir(_) => Err(EISDIR),
+    }
+}
+
+pub(super) fn read(t: &mut Task, fd: i32, buf: u64, len: u64) -> R {
+    let data = read_bytes(t, fd, (len as usize).min(IO_CHUNK))?;
+    put(t, buf, &data)?;
+    Ok(data.len() as i64)
+}
+
+pub(super) fn write(t: &mut Task, fd: i32, buf: u64, len: u64) -> R {
+    let data = t.mm.read_vec(buf, (len as usize).min(IO_CHUNK))?;
+    write_bytes(t, fd, &data)
+}
+
+/// Writes `data` to `fd`. A blocking write to a pipe returns when all of it is written: it
+/// waits, keeping what it wrote in `Task::progress`, as often as the pipe is full. EPIPE
+/// raises SIGPIPE.
+fn write_bytes(t: &mut Task, fd: i32, data: &[u8]) -> R {
+    let res = write_inner(t, fd, data);
+    if res == Err(EPIPE) {
+        crate::signals::send(t, SIGPIPE);
+    }
+    res
+}
+
+fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
+    let f = t.fds.get(fd)?;
+    let of = f.borrow();
+    if of.flags & O_ACCMODE == O_RDONLY && !matches!(of.node, Node::Stdio(_)) {
+        return Err(EBADF);
+    }
+    let nonblock = of.flags & O_NONBLOCK != 0;
+    let n = match &of.node {
+        Node::Pipe(end) => {
+            let done = (t.progress as usize).min(data.len());
+            return match end.write(&data[done..]) {
+                Ok(n) if done + n < data.len() && !nonblock => {
+                    t.progress = (done + n) as u64;
+                    Err(t.block(Wait::retry()))
+                }
+                Ok(n) => Ok((done + n) as i64),
+                Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+                Err(EAGAIN) if done > 0 => Ok(done as i64),
+                Err(e) => Err(e),
+            };
+        }
+        Node::Host(h) => crate::host::write(h.as_raw_fd(), data).map_err(err)?,
+        Node::Stdio(s) => crate::host::write(*s, data).map_err(err)?,
+        Node::Null | Node::Zero | Node::Random => data.len(),
+        Node::Full => return Err(ENOSPC),
+        Node::Data(_) | Node::Dir(_) => return Err(EBADF),
+    };
+    Ok(n as i64)
+}
+
+pub(super) fn pread(t: &mut Task, fd: i32, buf: u64, len: u64, off: i64) -> R {
+    let h = host_fd(t, fd).map_err(|_| ESPIPE)?;
+    let mut data = vec![0u8; (len as usize).min(IO_CHUNK)];
+    let n = crate::host::pread(h, &mut data, off).map_err(err)?;
+    put(t, buf, &data[..n])?;
+    Ok(n as i64)
+}
+
+pub(super) fn pwrite(t: &mut Task, fd: i32, buf: u64, len: u64, off: i64) -> R {
+    let h = host_fd(t, fd).map_err(|_| ESPIPE)?;
+    let data = t.mm.read_vec(buf, (len as usize).min(IO_CHUNK))?;
+    Ok(crate::host::pwrite(h, &data, off).map_err(err)? as i64)
+}
+
+/// The (base, len) pairs of an iovec array.
+pub(super) fn iovecs(t: &Task, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
+    if cnt > 1024 {
+        return Err(EINVAL);
+    }
+    (0..cnt)
+        .map(|i| {
+            Ok((
+                t.mm.read_u64(iov + i * 16)?,
+                t.mm.read_u64(iov + i * 16 + 8)?,
+            ))
+        })
+        .collect()
+}
+
+/// readv: one read of the total length, scattered over the buffers.
+pub(super) fn readv(t: &mut Task, fd: i32, iov: u64, cnt: u64) -> R {
+    let vecs = iovecs(t, iov, cnt)?;
+    let total = vecs.iter().map(|(_, l)| *l as usize).sum::<usize>();
+    let data = read_bytes(t, fd, total.min(IO_CHUNK))?;
+    let mut at = 0;
+    for (base, len) in vecs {
+        let n = (len as usize).min(data.len() - at);
+        put(t, base, &data[at..at + n])?;
+        at += n;
+    }
+    Ok(data.len() as i64)
+}
+
+/// writev: the buffers gathered and written at once (so a pipe gets them as one write).
+pub(super) fn writev(t: &mut Task, fd: i32, iov: u64, cnt: u64) -> R {
+    let mut data = Vec::new();
+    for (base, len) in iovecs(t, iov, cnt)? {
+        let n = (len as usize).min(IO_CHUNK - data.len());
+        data.extend(t.mm.read_vec(base, n)?);
+        if data.len() == IO_CHUNK {
+            break;
+        }
+    }
+    write_bytes(t, fd, &data)
+}
+
+/// sendfile without an offset: a read and a write through a scratch buffer. Into a pipe it
+/// sends no more than the pipe has room for, and waits for room before it reads anything, so
+/// a call served again after a wait has consumed nothing of the input.
+pub(super) fn sendfile(t: &mut Task, out_fd: i32, in_fd: i32, offp: u64, count: u64) -> R {
+    if offp != 0 {
+        return Err(EINVAL);
+    }
+    let mut count = count.min(65536);
+    let room = match &t.fds.get(out_fd)?.borrow().node {
+        Node::Pipe(end) if end.write => end.room(),
+        _ => Some(count as usize),
+    };
+    match room {
+        Some(0) => {
+            let nonblock = t.fds.get(out_fd)?.borrow().flags & O_NONBLOCK != 0;
+            return Err(if nonblock {
+                EAGAIN
+            } else {
+                t.block(Wait::retry())
+            });
+        }
+        Some(n) => count = count.min(n as u64),
+        None => {} // no reader: the write below fails with EPIPE
+    }
+    let data = read_bytes(t, in_fd, count as usize)?;
+    if data.is_empty() {
+        return Ok(0);
+    }
+    write_bytes(t, out_fd, &data)
+}
+
+/// poll: pipes report their state, the container's stdio is asked on the host, the sentry's
+/// other files are always ready. With nothing ready the call waits (kernel/wait.rs) until a
+/// pipe changes, a stdio fd is ready or the timeout passes.
+pub(super) fn poll(t: &mut Task, fds: u64, n: u64, timeout_ms: i64) -> R {
+    if n > 1024 {
+        return Err(EINVAL);
+    }
+    let raw = t.mm.read_vec(fds, n as usize * 8)?;
+    let mut host = Vec::new();
+    let mut out = raw.clone();
+    let mut ready = 0;
+    for i in 0..n as usize {
+        let fd = i32::from_le_bytes(raw[i * 8..i * 8 + 4].try_into().unwrap_or([0; 4]));
+        let events = i16::from_le_bytes([raw[i * 8 + 4], raw[i * 8 + 5]]);
+        let always = POLLHUP | POLLERR;
+        let revents: i16 = match t.fds.get(fd) {
+            _ if fd < 0 => 0,
+            Err(_) => POLLNVAL,
+            Ok(f) => match &f.borrow().node {
+                Node::Stdio(h) => {
+                    host.push((
+                        i,
+                        libc::pollfd {
+                            fd: *h,
+                            events,
+                            revents: 0,
+                        },
+                    ));
+                    0
+                }
+                Node::Pipe(end) => end.ready() & (events | always),
+                _ => events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM),
+            },
+        };
+        out[i * 8 + 6..i * 8 + 8].copy_from_slice(&revents.to_le_bytes());
+        ready += (revents != 0) as i64;
+    }
+    if !host.is_empty() {
+        let mut pfds: Vec<libc::pollfd> = host.iter().map(|(_, p)| *p).collect();
+        crate::host::poll(&mut pfds, 0).map_err(err)?;
+        for ((i, _), p) in host.iter().zip(pfds) {
+            out[i * 8 + 6..i * 8 + 8].copy_from_slice(&p.revents.to_le_bytes());
+            ready += (p.revents != 0) as i64;
+        }
+    }
+    put(t, fds, &out)?;
+    if ready > 0 || timeout_ms == 0 {
+        return Ok(ready);
+    }
+    let now = std::time::Instant::now();
+    let deadline = (timeout_ms > 0).then(|| {
+        *t.deadline
+            .get_or_insert(now + std::time::Duration::from_millis(timeout_ms as u64))
+    });
+    if deadline.is_some_and(|d| d <= now) {
+        return Ok(0);
+    }
+    Err(t.block(Wait {
+        kind: WaitKind::Retry,
+        deadline: deadline.map(|d| (d, 0)),
+        host_fds: host.iter().map(|(_, p)| (p.fd, p.events)).collect(),
+    }))
+}
+
+pub(super) fn ppoll(t: &mut Task, fds: u64, n: u64, ts: u64) -> R {
+    let timeout = if ts == 0 {
+        -1
+    } else {
+        t.mm.read_u64(ts)? as i64 * 1000 + t.mm.read_u64(ts + 8)? as i64 / 1_000_000
+    };
+    poll(t, fds, n, timeout)
+}
+
+pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32) -> R {
+    let p = path(t, addr)?;
+    let abs = at(t, dirfd, &p)?;
+    fresh(t, &abs);
+    let node = t.fs.open(&abs, flags, mode & !t.umask)?;
+    if flags & O_DIRECTORY != 0 && !matches!(vfs::stat_of(&node).st_mode & S_IFMT, S_IFDIR) {
+        return Err(ENOTDIR);
+    }
+    t.fds
+        .install(wrap(node, flags, &abs), flags & O_CLOEXEC != 0, 0)
+        .map(i64::from)
+}
+
+pub(super) fn stat_bytes(st: &stat) -> Vec<u8> {
+    // SAFETY-free copy: libc::stat is the kernel's x86-64 struct stat, plain integers.
+    let p = st as *const stat as *const u8;
+    (0..std::mem::size_of::<stat>())
+        .map(|i| unsafe_byte(p, i))
+        .collect()
+}
+
+pub(super) fn unsafe_byte(p: *const u8, i: usize) -> u8 {
+    // SAFETY: only called with `p` pointing to a live stat and i < size_of::<stat>().
+    unsafe { *p.add(i) }
+}
+
+pub(super) fn stat(t: &mut Task, dirfd: i32, addr: u64, buf: u64, flags: i32) -> R {
+    let p = t.mm.read_cstr(addr, PATH_MAX as usize)?;
+    if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        return fstat(t, dirfd, buf);
+    }
+    let p = String::from_utf8(p).map_err(|_| EINVAL)?;
+    if p.is_empty() {
+        return Err(ENOENT);
+    }
+    let abs = at(t, dirfd, &p)?;
+    fresh(t, &abs);
+    // A trailing slash asks for the directory a link points to.
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0 || p.ends_with('/');
+    let st = t.fs.stat(&abs, follow)?;
+    put(t, buf, &stat_bytes(&st)).map(|_| 0)
+}
+
+pub(super) fn fstat(t: &mut Task, fd: i32, buf: u64) -> R {
+    let f = t.fds.get(fd)?;
+    let st = vfs::stat_of(&f.borrow().node);
+    put(t, buf, &stat_bytes(&st)).map(|_| 0)
+}
+
+pub(super) fn statx(t: &mut Task, dirfd: i32, addr: u64, flags: i32, buf: u64) -> R {
+    let p = String::from_utf8(t.mm.read_cstr(addr, PATH_MAX as usize)?).map_err(|_| EINVAL)?;
+    let st = if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        vfs::stat_of(&t.fds.get(dirfd)?.borrow().node)
+    } else if p.is_empty() {
+        return Err(ENOENT);
+    } else {
+        let abs = at(t, dirfd, &p)?;
+        fresh(t, &abs);
+        t.fs.stat(&abs, flags & AT_SYMLINK_NOFOLLOW == 0 || p.ends_with('/'))?
+    };
+    let mut b = vec![0u8; 256];
+    let mut w = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+    w(0, &0x7ffu32.to_le_bytes()); // stx_mask: the basic stats
+    w(4, &(st.st_blksize as u32).to_le_bytes());
+    w(16, &(st.st_nlink as u32).to_le_bytes());
+    w(20, &st.st_uid.to_le_bytes());
+    w(24, &st.st_gid.to_le_bytes());
+    w(28, &(st.st_mode as u16).to_le_bytes());
+    w(32, &st.st_ino.to_le_bytes());
+    w(40, &(st.st_size as u64).to_le_bytes());
+    w(48, &(st.st_blocks as u64).to_le_bytes());
+    for (off, sec, nsec) in [
+        (64, st.st_atime, st.st_atime_nsec),
+        (96, st.st_ctime, st.st_ctime_nsec),
+        (112, st.st_mtime, st.st_mtime_nsec),
+    ] {
+        w(off, &sec.to_le_bytes());
+        w(off + 8, &(nsec as u32).to_le_bytes());
+    }
+    w(128, &major(st.st_rdev).to_le_bytes());
+    w(132, &minor(st.st_rdev).to_le_bytes());
+    w(136, &major(st.st_dev).to_le_bytes());
+    w(140, &minor(st.st_dev).to_le_bytes());
+    put(t, buf, &b).map(|_| 0)
+}
+
+pub(super) fn lseek(t: &mut Task, fd: i32, off: i64, whence: i32) -> R {
+    let f = t.fds.get(fd)?;
+    let mut of = f.borrow_mut();
+    let len = match &of.node {
+        Node::Host(h) => return crate::host::lseek(h.as_raw_fd(), off, whence).map_err(err),
+        Node::Stdio(_) | Node::Pipe(_) => return Err(ESPIPE),
+        Node::Data(d) => d.len() as i64,
+        Node::Dir(_) if off == 0 && whence == SEEK_SET => {
+            of.pos = 0;
+            return Ok(0);
+        }
+        _ => return Ok(0),
+    };
+    let new = match whence {
+        SEEK_SET => off,
+        SEEK_CUR => of.pos as i64 + off,
+        SEEK_END => len + off,
+        _ => return Err(EINVAL),
+    };
+    if new < 0 {
+        return Err(EINVAL);
+    }
+    of.pos = new as usize;
+    Ok(new)
+}
+
+pub(super) fn getdents64(t: &mut Task, fd: i32, buf: u64, len: u64) -> R {
+    let f = t.fds.get(fd)?;
+    let cap = (len as usize).min(IO_CHUNK);
+    let data = {
+        let mut of = f.borrow_mut();
+        let pos = of.pos;
+        match &of.node {
+            Node::Host(h) => {
+                let mut d = vec![0u8; cap];
+                let n = crate::host::getdents64(h.as_raw_fd(), &mut d).map_err(err)?;
+                d.truncate(n);
+                d
+            }
+            Node::Dir(entries) => {
+                let (d, next) = vfs::dirents(entries, pos, cap);
+                if d.is_empty() && next < entries.len() {
+                    return Err(EINVAL);
+                }
+                of.pos = next;
+                d
+            }
+            _ => return Err(ENOTDIR),
+        }
+    };
+    put(t, buf, &data)?;
+    Ok(data.len() as i64)
+}
+
+pub(super) fn access(t: &mut Task, dirfd: i32, addr: u64) -> R {
+    let p = path(t, addr)?;
+    let abs = at(t, dirfd, &p)?;
+    t.fs.stat(&abs, true).map(|_| 0)
+}
+
+pub(super) fn readlink(t: &mut Task, dirfd: i32, addr: u64, buf: u64, len: u64) -> R {
+    let p = path(t, addr)?;
+    let abs = at(t, dirfd, &p)?;
+    fresh(t, &abs);
+    let mut target = t.fs.readlink(&abs)?;
+    target.truncate(len as usize);
+    put(t, buf, &target)?;
+    Ok(target.len() as i64)
+}
+
+pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
+    let f = t.fds.get(fd)?;
+    let host = match &f.borrow().node {
+        Node::Stdio(s) => *s,
+        Node::Pipe(end) if req == FIONREAD => {
+            let n = end.queued() as i32;
+            return put(t, arg, &n.to_le_bytes()).map(|_| 0);
+        }
+        _ => return Err(ENOTTY),
+    };
+    // Job control: the terminal's foreground process group is the sentry's to keep (the
+    // container's terminal sees only the sentry).
+    if req == TIOCSPGRP {
+        let pgrp = t.mm.read_vec(arg, 4)?;
+        let pgrp = i32::from_le_bytes([pgrp[0], pgrp[1], pgrp[2], pgrp[3]]);
+        FOREGROUND.with(|f| f.set(pgrp));
+        return Ok(0);
+    }
+    if matches!(req, TIOCSCTTY | TIOCNOTTY) {
+        return Ok(0);
+    }
+    // Terminal requests, passed through to the sentry's own terminal (the container's).
+    let size = match req {
+        TCGETS => 60,
+        TCSETS | TCSETSW | TCSETSF => 60,
+        TIOCGWINSZ | TIOCSWINSZ => 8,
+        TIOCGPGRP => 4,
+        _ => return Err(ENOTTY),
+    };
+    let mut buf = t.mm.read_vec(arg, size)?;
+    crate::host::ioctl_buf(host, req, &mut buf).map_err(err)?;
+    if matches!(req, TCGETS | TIOCGWINSZ) {
+        put(t, arg, &buf)?;
+    }
+    if req == TIOCGPGRP {
+        let fg = FOREGROUND.with(|f| f.get());
+        put(t, arg, &fg.to_le_bytes())?;
+    }
+    Ok(0)
+}
+
+thread_local! {
+    /// The terminal's foreground process group (TIOCSPGRP), pid 1's until set.
+    static FOREGROUND: std::cell::Cell<i32> = const { std::cell::Cell::new(1) };
+}
+
+pub(super) fn fcntl(t: &mut Task, fd: i32, cmd: i32, arg: u64) -> R {
+    match cmd {
+        F_DUPFD => dup_min(t, fd, arg as i32, false),
+        F_DUPFD_CLOEXEC => dup_min(t, fd, arg as i32, true),
+        F_GETFD => t
+            .fds
+            .cloexec(fd)
+            .map(|c| if c { FD_CLOEXEC as i64 } else { 0 }),
+        F_SETFD => t
+            .fds
+            .set_cloexec(fd, arg as i32 & FD_CLOEXEC != 0)
+            .map(|_| 0),
+        F_GETFL => Ok(t.fds.get(fd)?.borrow().flags as i64),
+        F_GETPIPE_SZ | F_SETPIPE_SZ => {
+            let f = t.fds.get(fd)?;
+            let of = f.borrow();
+            let Node::Pipe(end) = &of.node else {
+                return Err(EBADF);
+            };
+            if cmd == F_GETPIPE_SZ {
+                Ok(end.pipe.borrow().capacity as i64)
+            } else {
+                end.set_capacity(arg as usize).map(|n| n as i64)
+            }
+        }
+        F_SETFL => {
+            let f = t.fds.get(fd)?;
+            let mut of = f.borrow_mut();
+            of.flags = (of.flags & O_ACCMODE) | (arg as i32 & (O_APPEND | O_NONBLOCK));
+            Ok(0)
+        }
+        F_SETLK | F_SETLKW | F_GETLK | F_OFD_SETLK | F_OFD_SETLKW | F_OFD_GETLK => {
+            t.fds.get(fd).map(|_| 0)
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+pub(super) fn dup_min(t: &mut Task, fd: i32, min: i32, cloexec: bool) -> R {
+    let f = t.fds.get(fd)?;
+    t.fds.install(f, cloexec, min).map(i64::from)
+}
+
+pub(super) fn dup(t: &mut Task, fd: i32, to: Option<i32>, cloexec: bool) -> R {
+    let f = t.fds.get(fd)?;
+    match to {
+        None => t.fds.install(f, false, 0).map(i64::from),
+        Some(to) if to == fd => Ok(to as i64),
+        Some(to) if !(0..1024).contains(&to) => Err(EBADF),
+        Some(to) => {
+            t.fds.install_at(to, f, cloexec);
+            Ok(to as i64)
+        }
+    }
+}
+
+pub(super) fn rename(t: &mut Task, od: i32, op: u64, nd: i32, np: u64) -> R {
+    let (o, n) = (path(t, op)?, path(t, np)?);
+    let (o, n) = (at(t, od, &o)?, at(t, nd, &n)?);
+    t.fs.rename(&o, &n).map(|_| 0)
+}
+
+pub(super) fn symlink(t: &mut Task, target: u64, dirfd: i32, addr: u64) -> R {
+    let target = path(t, target)?;
+    let p = path(t, addr)?;
+    let abs = at(t, dirfd, &p)?;
+    t.fs.symlink(&target, &abs).map(|_| 0)
+}
+
+pub(super) fn fchdir(t: &mut Task, fd: i32) -> R {
+    let p = t.fds.get(fd)?.borrow().path.clone();
+    t.fs.chdir(&p).map(|_| 0)
+}
+
+pub(super) fn getcwd(t: &mut Task, buf: u64, size: u64) -> R {
+    let mut cwd = t.fs.cwd.clone().into_bytes();
+    cwd.push(0);
+    if cwd.len() as u64 > size {
+        return Err(ERANGE);
+    }
+    put(t, buf, &cwd)?;
+    Ok(cwd.len() as i64)
+}
+
+/// pipe/pipe2: a pipe in the sentry (pipe.rs); O_CLOEXEC, O_NONBLOCK and O_DIRECT taken (the
+/// last as a plain byte stream).
+pub(super) fn pipe(t: &mut Task, fds: u64, flags: i32) -> R {
+    if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
+        return Err(EINVAL);
+    }
+    let (r, w) = crate::pipe::new();
+    let name = format!("pipe:[{}]", r.pipe.borrow().ino);
+    let status = flags & O_NONBLOCK;
+    let cloexec = flags & O_CLOEXEC != 0;
+    let rfd = t
+        .fds
+        .install(wrap(Node::Pipe(r), O_RDONLY | status, &name), cloexec, 0)?;
+    let wfd = match t
+        .fds
+        .install(wrap(Node::Pipe(w), O_WRONLY | status, &name), cloexec, 0)
+    {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = t.fds.close(rfd);
+            return Err(e);
+        }
+    };
+    let mut b = rfd.to_le_bytes().to_vec();
+    b.extend_from_slice(&wfd.to_le_bytes());
+    if let Err(e) = put(t, fds, &b) {
+        let _ = t.fds.close(rfd);
+        let _ = t.fds.close(wfd);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// dup3: as dup2, but the same fd is EINVAL and O_CLOEXEC is the only flag.
+pub(super) fn dup3(t: &mut Task, fd: i32, to: i32, flags: i32) -> R {
+    if fd == to || flags & !O_CLOEXEC != 0 {
+        return Err(EINVAL);
+    }
+    dup(t, fd, Some(to), flags & O_CLOEXEC != 0)
+}
+
+/// close_range(first, last, flags): CLOSE_RANGE_CLOEXEC marks instead of closing.
+pub(super) fn close_range(t: &mut Task, first: u32, last: u32, flags: u32) -> R {
+    const CLOSE_RANGE_UNSHARE: u32 = 2;
+    const CLOSE_RANGE_CLOEXEC: u32 = 4;
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(EINVAL);
+    }
+    for fd in t.fds.fds() {
+        if (first..=last).contains(&(fd as u32)) {
+            if flags & CLOSE_RANGE_CLOEXEC != 0 {
+                t.fds.set_cloexec(fd, true)?;
+            } else {
+                t.fds.close(fd)?;
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,277 @@
+#![allow(non_upper_case_globals)] // the kernel's own names (SYS_read, ...)
+//! The x86-64 system call table: one handler per call, the handlers in one file per subsystem
+//! (fs, mm, process, signal, time, futex, sys). A call without a handler returns ENOSYS and is
+//! counted. A handler that has to wait records it in the task and returns WOULD_BLOCK
+//! (kernel/wait.rs).
+
+mod fs;
+mod futex;
+mod mm;
+mod process;
+mod signal;
+mod sys;
+mod time;
+
+use crate::kernel::{Kernel, Task};
+use crate::mm::{page_up, Errno};
+use crate::vfs::{self, wrap, Node};
+use libc::*;
+use std::os::fd::AsRawFd;
+
+type R = Result<i64, Errno>;
+
+/// Serves system call `nr` of `t`; returns the value for rax (negative errno on failure).
+pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
+    let a = [
+        t.regs.rdi, t.regs.rsi, t.regs.rdx, t.regs.r10, t.regs.r8, t.regs.r9,
+    ];
+    let res = match nr as i64 {
+        // files
+        SYS_read => fs::read(t, a[0] as i32, a[1], a[2]),
+        SYS_write => fs::write(t, a[0] as i32, a[1], a[2]),
+        SYS_pread64 => fs::pread(t, a[0] as i32, a[1], a[2], a[3] as i64),
+        SYS_pwrite64 => fs::pwrite(t, a[0] as i32, a[1], a[2], a[3] as i64),
+        SYS_readv => fs::readv(t, a[0] as i32, a[1], a[2]),
+        SYS_writev => fs::writev(t, a[0] as i32, a[1], a[2]),
+        SYS_open => fs::openat(t, AT_FDCWD, a[0], a[1] as i32, a[2] as u32),
+        SYS_openat => fs::openat(t, a[0] as i32, a[1], a[2] as i32, a[3] as u32),
+        SYS_creat => fs::openat(t, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32),
+        SYS_close => t.fds.close(a[0] as i32).map(|_| 0),
+        SYS_stat => fs::stat(t, AT_FDCWD, a[0], a[1], 0),
+        SYS_lstat => fs::stat(t, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
+        SYS_fstat => fs::fstat(t, a[0] as i32, a[1]),
+        SYS_newfstatat => fs::stat(t, a[0] as i32, a[1], a[2], a[3] as i32),
+        SYS_statx => fs::statx(t, a[0] as i32, a[1], a[2] as i32, a[4]),
+        SYS_lseek => fs::lseek(t, a[0] as i32, a[1] as i64, a[2] as i32),
+        SYS_getdents64 => fs::getdents64(t, a[0] as i32, a[1], a[2]),
+        SYS_access => fs::access(t, AT_FDCWD, a[0]),
+        SYS_faccessat | SYS_faccessat2 => fs::access(t, a[0] as i32, a[1]),
+        SYS_readlink => fs::readlink(t, AT_FDCWD, a[0], a[1], a[2]),
+        SYS_readlinkat => fs::readlink(t, a[0] as i32, a[1], a[2], a[3]),
+        SYS_ioctl => fs::ioctl(t, a[0] as i32, a[1], a[2]),
+        SYS_fcntl => fs::fcntl(t, a[0] as i32, a[1] as i32, a[2]),
+        SYS_dup => fs::dup(t, a[0] as i32, None, false),
+        SYS_dup2 => fs::dup(t, a[0] as i32, Some(a[1] as i32), false),
+        SYS_dup3 => fs::dup3(t, a[0] as i32, a[1] as i32, a[2] as i32),
+        SYS_pipe => fs::pipe(t, a[0], 0),
+        SYS_pipe2 => fs::pipe(t, a[0], a[1] as i32),
+        SYS_close_range => fs::close_range(t, a[0] as u32, a[1] as u32, a[2] as u32),
+        SYS_sendfile => fs::sendfile(t, a[0] as i32, a[1] as i32, a[2], a[3]),
+        SYS_poll => fs::poll(t, a[0], a[1], a[2] as i32 as i64),
+        SYS_ppoll => fs::ppoll(t, a[0], a[1], a[2]),
+        SYS_mkdir => path_op(t, AT_FDCWD, a[0], |t, p| {
+            t.fs.mkdir(p, a[1] as u32 & !t.umask)
+        }),
+        SYS_mkdirat => path_op(t, a[0] as i32, a[1], |t, p| {
+            t.fs.mkdir(p, a[2] as u32 & !t.umask)
+        }),
+        SYS_rmdir => path_op(t, AT_FDCWD, a[0], |t, p| t.fs.unlink(p, AT_REMOVEDIR)),
+        SYS_unlink => path_op(t, AT_FDCWD, a[0], |t, p| t.fs.unlink(p, 0)),
+        SYS_unlinkat => path_op(t, a[0] as i32, a[1], |t, p| {
+            t.fs.unlink(p, a[2] as i32 & AT_REMOVEDIR)
+        }),
+        SYS_rename => fs::rename(t, AT_FDCWD, a[0], AT_FDCWD, a[1]),
+        SYS_renameat | SYS_renameat2 => fs::rename(t, a[0] as i32, a[1], a[2] as i32, a[3]),
+        SYS_symlink => fs::symlink(t, a[0], AT_FDCWD, a[1]),
+        SYS_symlinkat => fs::symlink(t, a[0], a[1] as i32, a[2]),
+        SYS_chdir => path_op(t, AT_FDCWD, a[0], |t, p| t.fs.chdir(p)),
+        SYS_fchdir => fs::fchdir(t, a[0] as i32),
+        SYS_getcwd => fs::getcwd(t, a[0], a[1]),
+        SYS_umask => Ok(std::mem::replace(&mut t.umask, a[0] as u32 & 0o777) as i64),
+        SYS_fsync | SYS_fdatasync => host_fd(t, a[0] as i32)
+            .and_then(|f| crate::host::fsync(f).map_err(err))
+            .map(|_| 0),
+        SYS_ftruncate => host_fd(t, a[0] as i32)
+            .and_then(|f| crate::host::ftruncate(f, a[1] as i64).map_err(err))
+            .map(|_| 0),
+        SYS_fchmod => host_fd(t, a[0] as i32)
+            .and_then(|f| crate::host::fchmod(f, a[1] as u32).map_err(err))
+            .map(|_| 0),
+        SYS_fadvise64 => t.fds.get(a[0] as i32).map(|_| 0),
+        // extended attributes: the sandbox's file system has none
+        SYS_getxattr | SYS_lgetxattr | SYS_fgetxattr => Err(ENODATA),
+        SYS_listxattr | SYS_llistxattr | SYS_flistxattr => Ok(0),
+        // memory
+        SYS_brk => Ok(t.mm.set_brk(t.asp.as_mut(), a[0]) as i64),
+        SYS_mmap => mm::mmap(t, a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]),
+        SYS_munmap => t.mm.unmap(t.asp.as_mut(), a[0], a[1]).map(|_| 0),
+        SYS_mprotect => {
+            t.mm.protect(t.asp.as_mut(), a[0], a[1], a[2] as i32)
+                .map(|_| 0)
+        }
+        SYS_mremap => {
+            t.mm.remap(
+                t.asp.as_mut(),
+                a[0],
+                a[1],
+                a[2],
+                a[3] as i32 & MREMAP_MAYMOVE != 0,
+            )
+            .map(|x| x as i64)
+        }
+        SYS_madvise => mm::madvise(t, a[0], a[1], a[2] as i32),
+        // processes
+        SYS_fork => process::fork(k, t, SIGCHLD as u64),
+        SYS_vfork => process::fork(k, t, (CLONE_VM | CLONE_VFORK | SIGCHLD) as u64),
+        SYS_clone => process::clone(k, t, a),
+        SYS_clone3 => process::clone3(k, t, a[0], a[1]),
+        SYS_execve => process::execve(k, t, AT_FDCWD, a[0], a[1], a[2], 0),
+        SYS_execveat => process::execve(k, t, a[0] as i32, a[1], a[2], a[3], a[4] as i32),
+        SYS_exit | SYS_exit_group => {
+            t.exit = Some(crate::kernel::exited(a[0] as i32));
+            Ok(0)
+        }
+        SYS_wait4 => process::wait4(k, t, a[0] as i32, a[1], a[2] as i32, a[3]),
+        SYS_waitid => process::waitid(k, t, a[0] as u32, a[1] as i32, a[2], a[3] as i32),
+        SYS_getpid | SYS_gettid => Ok(t.pid as i64),
+        SYS_getppid => Ok(t.ppid as i64),
+        SYS_getpgrp => Ok(t.pgid as i64),
+        SYS_getpgid => process::getpgid(k, t, a[0] as i32),
+        SYS_getsid => process::getsid(k, t, a[0] as i32),
+        SYS_setpgid => process::setpgid(k, t, a[0] as i32, a[1] as i32),
+        SYS_setsid => process::setsid(k, t),
+        SYS_set_tid_address => {
+            t.clear_tid = a[0];
+            Ok(t.pid as i64)
+        }
+        SYS_set_robust_list => Ok(0),
+        // identity and the system
+        SYS_getuid | SYS_geteuid => Ok(t.creds.uid as i64),
+        SYS_getgid | SYS_getegid => Ok(t.creds.gid as i64),
+        SYS_getresuid => sys::getres(t, [a[0], a[1], a[2]], t.creds.uid),
+        SYS_getresgid => sys::getres(t, [a[0], a[1], a[2]], t.creds.gid),
+        SYS_getgroups => Ok(0),
+        SYS_uname => sys::uname(t, a[0]),
+        SYS_sethostname => sys::sethostname(t, a[0], a[1]),
+        SYS_arch_prctl => sys::arch_prctl(t, a[0] as i32, a[1]),
+        SYS_prlimit64 => sys::prlimit(t, a[0] as i32, a[1] as u32, a[2], a[3]),
+        SYS_getrlimit => sys::prlimit(t, 0, a[0] as u32, 0, a[1]),
+        SYS_setrlimit => sys::prlimit(t, 0, a[0] as u32, a[1], 0),
+        SYS_sched_getaffinity => sys::sched_getaffinity(t, a[1], a[2]),
+        SYS_sched_yield => Ok(0),
+        SYS_prctl => sys::prctl(t, a[0] as i32, a[1]),
+        SYS_sysinfo => sys::sysinfo(k, t, a[0]),
+        // signals (delivered on the way back from a call: signals.rs)
+        SYS_rt_sigaction => signal::sigaction(t, a[0] as usize, a[1], a[2]),
+        SYS_rt_sigprocmask => signal::sigprocmask(t, a[0] as i32, a[1], a[2]),
+        SYS_rt_sigreturn => Ok(crate::signals::sigreturn(t)),
+        SYS_rt_sigsuspend => signal::sigsuspend(t, a[0], a[1]),
+        SYS_rt_sigpending => signal::sigpending(t, a[0], a[1]),
+        SYS_pause => signal::pause(t),
+        SYS_sigaltstack => Ok(0),
+        SYS_kill => signal::kill(k, t, a[0] as i32, a[1] as i32),
+        SYS_tkill => signal::tkill(k, t, a[0] as i32, a[0] as i32, a[1] as i32),
+        SYS_tgkill => signal::tkill(k, t, a[0] as i32, a[1] as i32, a[2] as i32),
+        // time and randomness
+        SYS_clock_gettime => time::clock_gettime(t, a[0] as i32, a[1]),
+        SYS_clock_getres => put(t, a[1], &time::timespec_bytes(0, 1)).map(|_| 0),
+        SYS_gettimeofday => time::gettimeofday(t, a[0]),
+        SYS_time => time::time(t, a[0]),
+        // nanosleep is a relative clock_nanosleep on CLOCK_MONOTONIC, as in Linux.
+        SYS_nanosleep => time::clock_nanosleep(t, CLOCK_MONOTONIC, 0, a[0]),
+        SYS_clock_nanosleep => time::clock_nanosleep(t, a[0] as i32, a[1] as i32, a[2]),
+        SYS_getrandom => sys::getrandom(t, a[0], a[1]),
+        SYS_futex => futex::futex(a[1] as i32),
+        _ => {
+            *t.unimplemented.borrow_mut().entry(nr).or_insert(0) += 1;
+            Err(ENOSYS)
+        }
+    };
+    match res {
+        Ok(v) => v,
+        Err(e) => -(e as i64),
+    }
+}
+
+pub(super) fn err(e: std::io::Error) -> Errno {
+    e.raw_os_error().unwrap_or(EIO)
+}
+
+pub(super) fn put(t: &mut Task, addr: u64, data: &[u8]) -> Result<(), Errno> {
+    t.mm.write(addr, data)
+}
+
+pub(super) fn path(t: &Task, addr: u64) -> Result<String, Errno> {
+    let bytes = t.mm.read_cstr(addr, PATH_MAX as usize)?;
+    if bytes.is_empty() {
+        return Err(ENOENT);
+    }
+    String::from_utf8(bytes).map_err(|_| EINVAL)
+}
+
+/// The absolute path of `p` relative to `dirfd`.
+pub(super) fn at(t: &Task, dirfd: i32, p: &str) -> Result<String, Errno> {
+    if p.starts_with('/') || dirfd == AT_FDCWD {
+        return Ok(t.fs.abs(None, p));
+    }
+    let f = t.fds.get(dirfd)?;
+    let base = f.borrow().path.clone();
+    Ok(t.fs.abs(Some(&base), p))
+}
+
+/// /proc is generated from the task: bring it up to date before it is looked at.
+pub(super) fn fresh(t: &mut Task, abs: &str) {
+    if abs == "/proc" || abs.starts_with("/proc/") {
+        t.refresh_proc();
+    }
+}
+
+pub(super) fn path_op(
+    t: &mut Task,
+    dirfd: i32,
+    addr: u64,
+    op: impl FnOnce(&mut Task, &str) -> Result<(), Errno>,
+) -> R {
+    let p = path(t, addr)?;
+    let abs = at(t, dirfd, &p)?;
+    op(t, &abs).map(|_| 0)
+}
+
+pub(super) fn host_fd(t: &Task, fd: i32) -> Result<i32, Errno> {
+    let f = t.fds.get(fd)?;
+    let b = f.borrow();
+    match &b.node {
+        Node::Host(h) => Ok(h.as_raw_fd()),
+        Node::Stdio(s) => Ok(*s),
+        _ => Err(EINVAL),
+    }
+}
+
+const IO_CHUNK: usize = 1 << 20;
+
+/// A system call's name, for the ENOSYS report.
+pub fn name(nr: u64) -> String {
+    let known: &[(i64, &str)] = &[
+        (SYS_rseq, "rseq"),
+        (SYS_clone, "clone"),
+        (SYS_clone3, "clone3"),
+        (SYS_fork, "fork"),
+        (SYS_vfork, "vfork"),
+        (SYS_execve, "execve"),
+        (SYS_wait4, "wait4"),
+        (SYS_pipe, "pipe"),
+        (SYS_pipe2, "pipe2"),
+        (SYS_socket, "socket"),
+        (SYS_poll, "poll"),
+        (SYS_ppoll, "ppoll"),
+        (SYS_select, "select"),
+        (SYS_pselect6, "pselect6"),
+        (SYS_prctl, "prctl"),
+        (SYS_statfs, "statfs"),
+        (SYS_fstatfs, "fstatfs"),
+        (SYS_chown, "chown"),
+        (SYS_fchownat, "fchownat"),
+        (SYS_utimensat, "utimensat"),
+        (SYS_membarrier, "membarrier"),
+        (SYS_getcpu, "getcpu"),
+        (SYS_alarm, "alarm"),
+        (SYS_setitimer, "setitimer"),
+        (SYS_copy_file_range, "copy_file_range"),
+        (SYS_splice, "splice"),
+    ];
+    known
+        .iter()
+        .find(|(n, _)| *n as u64 == nr)
+        .map(|(_, s)| format!("{s}({nr})"))
+        .unwrap_or_else(|| format!("syscall({nr})"))
+}

@@ -1,0 +1,137 @@
+//! Signal calls: dispositions, masks, sending, waiting for one (signals.rs delivers).
+
+use super::*;
+
+pub(super) fn sigaction(t: &mut Task, sig: usize, act: u64, old: u64) -> R {
+    if sig == 0 || sig > 64 || sig == SIGKILL as usize || sig == SIGSTOP as usize {
+        return Err(EINVAL);
+    }
+    if old != 0 {
+        let cur = t.signals.actions[sig];
+        put(t, old, &cur)?;
+    }
+    if act != 0 {
+        let mut a = [0u8; 32];
+        t.mm.read(act, &mut a)?;
+        t.signals.actions[sig] = a;
+    }
+    Ok(0)
+}
+
+pub(super) fn sigprocmask(t: &mut Task, how: i32, set: u64, old: u64) -> R {
+    if old != 0 {
+        let m = t.signals.mask;
+        put(t, old, &m.to_le_bytes())?;
+    }
+    if set != 0 {
+        let s = t.mm.read_u64(set)? & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+        t.signals.mask = match how {
+            SIG_BLOCK => t.signals.mask | s,
+            SIG_UNBLOCK => t.signals.mask & !s,
+            SIG_SETMASK => s,
+            _ => return Err(EINVAL),
+        };
+    }
+    Ok(0)
+}
+
+/// kill(pid, sig): one process, the caller's process group (0), every process but pid 1 and
+/// the caller (-1), or process group -pid. Signal 0 only checks that there is a target.
+pub(super) fn kill(k: &mut Kernel, t: &mut Task, pid: i32, sig: i32) -> R {
+    if !(0..=64).contains(&sig) {
+        return Err(EINVAL);
+    }
+    if pid == i32::MIN {
+        return Err(ESRCH);
+    }
+    let me = t.pid;
+    let mut targets: Vec<i32> = k
+        .tasks
+        .values()
+        .map(|x| (x.pid, x.pgid))
+        .chain(std::iter::once((t.pid, t.pgid)))
+        .filter(|(p, g)| match pid {
+            p0 if p0 > 0 => *p == p0,
+            0 => *g == t.pgid,
+            -1 => *p != 1 && *p != me,
+            n => *g == -n,
+        })
+        .map(|(p, _)| p)
+        .collect();
+    // A zombie can still be signalled (to no effect).
+    if targets.is_empty() && pid > 0 && k.zombies.contains_key(&pid) {
+        return Ok(0);
+    }
+    if targets.is_empty() {
+        return Err(ESRCH);
+    }
+    targets.sort_unstable();
+    let info = crate::signals::Info {
+        code: crate::signals::SI_USER,
+        pid: me,
+        uid: t.creds.uid,
+        addr: 0,
+    };
+    if sig != 0 {
+        for p in targets {
+            if let Some(x) = k.task_mut(t, p) {
+                crate::signals::send_info(x, sig, info);
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// tgkill(tgid, tid, sig) / tkill(tid, sig): one thread (each process has one).
+pub(super) fn tkill(k: &mut Kernel, t: &mut Task, tgid: i32, tid: i32, sig: i32) -> R {
+    if tgid <= 0 || tid <= 0 || !(0..=64).contains(&sig) {
+        return Err(EINVAL);
+    }
+    if tgid != tid {
+        return Err(ESRCH);
+    }
+    let info = crate::signals::Info {
+        code: SI_TKILL,
+        pid: t.pid,
+        uid: t.creds.uid,
+        addr: 0,
+    };
+    let x = k.task_mut(t, tid).ok_or(ESRCH)?;
+    if sig != 0 {
+        crate::signals::send_info(x, sig, info);
+    }
+    Ok(0)
+}
+
+/// siginfo's si_code for tkill/tgkill.
+const SI_TKILL: i32 = -6;
+
+/// rt_sigsuspend: waits with `set` as the mask until a signal runs a handler or ends the task;
+/// the handler returns to the old mask.
+pub(super) fn sigsuspend(t: &mut Task, set: u64, size: u64) -> R {
+    if size != 8 {
+        return Err(EINVAL);
+    }
+    let new = t.mm.read_u64(set)? & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+    if t.saved_mask.is_none() {
+        t.saved_mask = Some(t.signals.mask);
+    }
+    t.signals.mask = new;
+    Err(pause(t).unwrap_err())
+}
+
+pub(super) fn pause(t: &mut Task) -> R {
+    Err(t.block(crate::kernel::wait::Wait {
+        kind: crate::kernel::wait::WaitKind::Pause,
+        deadline: None,
+        host_fds: Vec::new(),
+    }))
+}
+
+pub(super) fn sigpending(t: &mut Task, set: u64, size: u64) -> R {
+    if size > 8 {
+        return Err(EINVAL);
+    }
+    let p = t.signals.pending & t.signals.mask;
+    put(t, set, &p.to_le_bytes()[..size as usize]).map(|_| 0)
+}

@@ -1,0 +1,144 @@
+//! The system and the process's own settings: uname, hostname, prctl, rlimits, sysinfo,
+//! affinity, randomness.
+
+use super::*;
+
+pub(super) fn getres(t: &mut Task, ptrs: [u64; 3], id: u32) -> R {
+    for p in ptrs {
+        put(t, p, &id.to_le_bytes())?;
+    }
+    Ok(0)
+}
+
+pub(super) fn uname(t: &mut Task, buf: u64) -> R {
+    let mut b = vec![0u8; 65 * 6];
+    let release = host_release();
+    for (i, v) in [
+        "Linux",
+        t.hostname.as_str(),
+        release.as_str(),
+        "#1 bulkhead sentry",
+        "x86_64",
+        "(none)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let bytes = v.as_bytes();
+        let n = bytes.len().min(64);
+        b[i * 65..i * 65 + n].copy_from_slice(&bytes[..n]);
+    }
+    put(t, buf, &b).map(|_| 0)
+}
+
+/// The host kernel's release, read once before confinement (glibc checks it).
+pub(super) fn host_release() -> String {
+    crate::HOST_RELEASE
+        .get()
+        .cloned()
+        .unwrap_or_else(|| "6.0.0".into())
+}
+
+pub(super) fn sethostname(t: &mut Task, addr: u64, len: u64) -> R {
+    if len > 64 {
+        return Err(EINVAL);
+    }
+    t.hostname = String::from_utf8_lossy(&t.mm.read_vec(addr, len as usize)?).into_owned();
+    Ok(0)
+}
+
+pub(super) fn arch_prctl(t: &mut Task, code: i32, addr: u64) -> R {
+    const ARCH_SET_GS: i32 = 0x1001;
+    const ARCH_SET_FS: i32 = 0x1002;
+    const ARCH_GET_FS: i32 = 0x1003;
+    const ARCH_GET_GS: i32 = 0x1004;
+    match code {
+        ARCH_SET_FS => t.regs.fs_base = addr,
+        ARCH_SET_GS => t.regs.gs_base = addr,
+        ARCH_GET_FS => put(t, addr, &t.regs.fs_base.to_le_bytes())?,
+        ARCH_GET_GS => put(t, addr, &t.regs.gs_base.to_le_bytes())?,
+        _ => return Err(EINVAL),
+    }
+    Ok(0)
+}
+
+pub(super) fn prlimit(t: &mut Task, pid: i32, res: u32, new: u64, old: u64) -> R {
+    if pid != 0 && pid != 1 {
+        return Err(ESRCH);
+    }
+    if res >= 16 {
+        return Err(EINVAL);
+    }
+    let cur = t.rlimits.get(&res).copied().unwrap_or(match res as i32 {
+        x if x == RLIMIT_STACK as i32 => (8 << 20, u64::MAX),
+        x if x == RLIMIT_NOFILE as i32 => (1024, 1024),
+        _ => (u64::MAX, u64::MAX),
+    });
+    if old != 0 {
+        let mut b = cur.0.to_le_bytes().to_vec();
+        b.extend_from_slice(&cur.1.to_le_bytes());
+        put(t, old, &b)?;
+    }
+    if new != 0 {
+        let (s, h) = (t.mm.read_u64(new)?, t.mm.read_u64(new + 8)?);
+        if s > h {
+            return Err(EINVAL);
+        }
+        t.rlimits.insert(res, (s, h));
+    }
+    Ok(0)
+}
+
+pub(super) fn prctl(t: &mut Task, op: i32, arg: u64) -> R {
+    match op {
+        PR_SET_NAME => {
+            let name =
+                t.mm.read_cstr(arg, 16)
+                    .or_else(|_| t.mm.read_vec(arg, 15))?;
+            t.fs.proc.comm = String::from_utf8_lossy(&name).chars().take(15).collect();
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut name = t.fs.proc.comm.clone().into_bytes();
+            name.resize(16, 0);
+            put(t, arg, &name).map(|_| 0)
+        }
+        PR_SET_PDEATHSIG | PR_SET_DUMPABLE | PR_SET_NO_NEW_PRIVS => Ok(0),
+        PR_GET_DUMPABLE => Ok(1),
+        _ => Err(EINVAL),
+    }
+}
+
+pub(super) fn sched_getaffinity(t: &mut Task, len: u64, mask: u64) -> R {
+    if len < 8 {
+        return Err(EINVAL);
+    }
+    let cpus = crate::CPUS.get().copied().unwrap_or(1).clamp(1, 64);
+    let bits: u64 = if cpus == 64 {
+        u64::MAX
+    } else {
+        (1u64 << cpus) - 1
+    };
+    put(t, mask, &bits.to_le_bytes())?;
+    Ok(8)
+}
+
+pub(super) fn sysinfo(k: &mut Kernel, t: &mut Task, buf: u64) -> R {
+    let mut b = vec![0u8; 112];
+    let (up, _) = crate::host::clock_gettime(CLOCK_BOOTTIME).unwrap_or((0, 0));
+    b[0..8].copy_from_slice(&up.to_le_bytes());
+    let total = crate::MEM_TOTAL.get().copied().unwrap_or(1 << 30);
+    b[32..40].copy_from_slice(&total.to_le_bytes());
+    b[40..48].copy_from_slice(&total.saturating_sub(t.mm.resident).to_le_bytes());
+    let procs = (k.tasks.len() + 1).min(u16::MAX as usize) as u16;
+    b[80..82].copy_from_slice(&procs.to_le_bytes()); // procs
+    b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
+    put(t, buf, &b).map(|_| 0)
+}
+
+pub(super) fn getrandom(t: &mut Task, buf: u64, len: u64) -> R {
+    let mut b = vec![0u8; (len as usize).min(IO_CHUNK)];
+    let n = crate::host::getrandom(&mut b).map_err(err)?;
+    put(t, buf, &b[..n])?;
+    Ok(n as i64)
+}
