@@ -134,6 +134,25 @@ pub fn waitpid_status(pid: i32, flags: i32) -> io::Result<i32> {
     }
 }
 
+/// waitpid(pid, flags | WNOHANG): the raw status, or None when `pid` has not changed state.
+pub fn try_waitpid_status(pid: i32, flags: i32) -> io::Result<Option<i32>> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer for the duration of the call.
+        let r = unsafe { libc::waitpid(pid, &mut status, flags | libc::WNOHANG) };
+        if r > 0 {
+            return Ok(Some(status));
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
 /// waitpid(-1, flags) for a loop that serves many children (the sentry's stubs): the pid and raw
 /// status of one that changed state; None when none has (WNOHANG) or there is no child.
 pub fn wait_any_status(flags: i32) -> io::Result<Option<(i32, i32)>> {

@@ -18,9 +18,10 @@ pub fn trace_me() -> io::Result<()> {
     ptrace(libc::PTRACE_TRACEME, 0, 0, 0).map(|_| ())
 }
 
-/// Tracer options: mark syscall stops (TRACESYSGOOD) and kill the tracee if the tracer dies.
+/// Tracer options: mark syscall stops (TRACESYSGOOD), kill the tracee if the tracer dies, and
+/// trace the threads it clones (the sentry makes a stub's threads that way).
 pub fn set_options(pid: i32) -> io::Result<()> {
-    let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
+    let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACECLONE;
     ptrace(libc::PTRACE_SETOPTIONS, pid, 0, opts as usize).map(|_| ())
 }
 
@@ -52,6 +53,8 @@ pub enum Stop {
     Syscall,
     /// Stopped by a signal.
     Signal(i32),
+    /// A PTRACE_EVENT_* stop (the event number).
+    Event(i32),
     Exited(i32),
     Killed(i32),
 }
@@ -78,6 +81,9 @@ pub fn decode(status: i32) -> Option<Stop> {
         }
         if libc::WIFSTOPPED(status) {
             let sig = libc::WSTOPSIG(status);
+            if status >> 16 != 0 {
+                return Some(Stop::Event(status >> 16));
+            }
             return Some(if sig == libc::SIGTRAP | 0x80 {
                 Stop::Syscall
             } else {
@@ -89,6 +95,19 @@ pub fn decode(status: i32) -> Option<Stop> {
 }
 
 /// All-zero registers.
+/// The message of the event stop `pid` is in (for PTRACE_EVENT_CLONE, the new thread's id as
+/// the tracer's pid namespace numbers it).
+pub fn event_msg(pid: i32) -> io::Result<u64> {
+    let mut msg: libc::c_ulong = 0;
+    ptrace(
+        libc::PTRACE_GETEVENTMSG,
+        pid,
+        0,
+        &mut msg as *mut libc::c_ulong as usize,
+    )?;
+    Ok(msg)
+}
+
 pub fn zero_regs() -> Regs {
     // SAFETY: user_regs_struct is plain integers; all-zero is a valid value.
     unsafe { std::mem::zeroed() }

@@ -115,6 +115,13 @@ fn allowlist(mem_fd: i32) -> Vec<Rule> {
             SIGCHLD as u64,
             "fork a stub (plain fork only)",
         ),
+        arg(
+            SYS_clone,
+            0,
+            Equal,
+            crate::platform::ptrace::THREAD_FLAGS,
+            "a stub's host thread for an application thread (made by the stub itself)",
+        ),
         any(SYS_ptrace, "run and inspect stubs"),
         any(SYS_wait4, "wait for the stubs' stops and exits"),
         any(

@@ -158,7 +158,7 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
             std::io::Error::from_raw_os_error(e)
         )
     })?;
-    let mut fds = vfs::FdTable::default();
+    let fds = vfs::FdTable::default();
     for n in 0..3 {
         fds.install_at(
             n,
@@ -170,6 +170,7 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
     let pid = kernel.alloc_pid();
     let unimplemented = Rc::new(RefCell::new(Default::default()));
     let mut task = Task {
+        tid: pid,
         pid,
         ppid: 0,
         pgid: pid,
@@ -204,6 +205,9 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
         saved_mask: None,
         to_parent: None,
         kicked: false,
+        group_exit: false,
+        robust_list: 0,
+        execed: false,
     };
     task.refresh_proc();
     let report = task.enosys_report_fn();

@@ -193,8 +193,7 @@ fn load_depth(
     let elf = parse(&f)?;
     let bias = if elf.etype == ET_DYN { PIE_BASE } else { 0 };
     let top = map_segments(mm, asp, &f, &elf, bias)?;
-    mm.brk_start = top;
-    mm.brk = top;
+    mm.set_brk_start(top);
     let phdr_addr = match elf.phdrs.iter().find(|p| p.ptype == PT_PHDR) {
         Some(p) => bias + p.vaddr,
         None => {

@@ -66,7 +66,8 @@ pub fn page_down(x: u64) -> u64 {
     x & !(PAGE - 1)
 }
 
-pub struct Mm {
+/// An address space's mappings (behind the `Mm` handle its threads share).
+pub struct Space {
     mem: Rc<RefCell<Memory>>,
     vmas: BTreeMap<u64, Vma>,
     pub brk_start: u64,
@@ -75,7 +76,7 @@ pub struct Mm {
     pub resident: u64,
 }
 
-impl Drop for Mm {
+impl Drop for Space {
     /// An address space that is gone (exit, exec) gives its private pages back.
     fn drop(&mut self) {
         let mem = self.mem.borrow();
@@ -87,10 +88,10 @@ impl Drop for Mm {
     }
 }
 
-impl Mm {
+impl Space {
     /// An empty address space backed by `mem`.
-    pub fn new(mem: &Rc<RefCell<Memory>>) -> Mm {
-        Mm {
+    pub fn new(mem: &Rc<RefCell<Memory>>) -> Space {
+        Space {
             mem: mem.clone(),
             vmas: BTreeMap::new(),
             brk_start: 0,
@@ -110,8 +111,8 @@ impl Mm {
     /// fork: a copy of this address space in `asp` (a fresh stub). Private mappings get their
     /// own memory-file range with the same bytes (pages that are all zeros stay holes); shared
     /// ones are mapped from the same range, so both processes see each other's writes.
-    pub fn fork(&self, asp: &mut dyn AddressSpace) -> Result<Mm, Errno> {
-        let mut child = Mm::new(&self.mem);
+    pub fn fork(&self, asp: &mut dyn AddressSpace) -> Result<Space, Errno> {
+        let mut child = Space::new(&self.mem);
         child.brk_start = self.brk_start;
         child.brk = self.brk;
         for v in self.vmas.values() {
@@ -152,8 +153,8 @@ impl Mm {
         Ok(())
     }
 
-    pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
-        self.vmas.values()
+    pub fn vmas(&self) -> Vec<Vma> {
+        self.vmas.values().copied().collect()
     }
 
     /// Finds a free range of `len` bytes, top-down from MMAP_TOP.
@@ -490,5 +491,132 @@ impl Mm {
             mem.file.punch(off, n).map_err(|_| libc::EINVAL)?;
         }
         Ok(())
+    }
+}
+
+/// The handle a task holds on its address space: threads (CLONE_VM) share one; each call
+/// borrows the space for its own duration only.
+#[derive(Clone)]
+pub struct Mm(Rc<RefCell<Space>>);
+
+impl Mm {
+    pub fn new(mem: &Rc<RefCell<Memory>>) -> Mm {
+        Mm(Rc::new(RefCell::new(Space::new(mem))))
+    }
+
+    /// fork: a private copy mapped into `asp`.
+    pub fn fork(&self, asp: &mut dyn AddressSpace) -> Result<Mm, Errno> {
+        Ok(Mm(Rc::new(RefCell::new(self.0.borrow().fork(asp)?))))
+    }
+
+    /// Whether `other` is the same address space.
+    pub fn same(&self, other: &Mm) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
+    pub fn vmas(&self) -> Vec<Vma> {
+        self.0.borrow().vmas()
+    }
+
+    pub fn resident(&self) -> u64 {
+        self.0.borrow().resident
+    }
+
+    pub fn set_brk_start(&self, at: u64) {
+        let mut s = self.0.borrow_mut();
+        s.brk_start = at;
+        s.brk = at;
+    }
+
+    pub fn map(
+        &self,
+        asp: &mut dyn AddressSpace,
+        addr: Option<u64>,
+        len: u64,
+        prot: i32,
+        fixed: bool,
+    ) -> Result<u64, Errno> {
+        self.0.borrow_mut().map(asp, addr, len, prot, fixed)
+    }
+
+    pub fn set_shared(&self, start: u64) {
+        self.0.borrow_mut().set_shared(start)
+    }
+
+    pub fn unmap(&self, asp: &mut dyn AddressSpace, addr: u64, len: u64) -> Result<(), Errno> {
+        self.0.borrow_mut().unmap(asp, addr, len)
+    }
+
+    pub fn protect(
+        &self,
+        asp: &mut dyn AddressSpace,
+        addr: u64,
+        len: u64,
+        prot: i32,
+    ) -> Result<(), Errno> {
+        self.0.borrow_mut().protect(asp, addr, len, prot)
+    }
+
+    pub fn set_brk(&self, asp: &mut dyn AddressSpace, want: u64) -> u64 {
+        self.0.borrow_mut().set_brk(asp, want)
+    }
+
+    pub fn remap(
+        &self,
+        asp: &mut dyn AddressSpace,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        may_move: bool,
+    ) -> Result<u64, Errno> {
+        self.0
+            .borrow_mut()
+            .remap(asp, old, old_len, new_len, may_move)
+    }
+
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.0.borrow().read(addr, buf)
+    }
+
+    pub fn read_vec(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+        self.0.borrow().read_vec(addr, len)
+    }
+
+    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        self.0.borrow().read_cstr(addr, max)
+    }
+
+    pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
+        self.0.borrow().read_u64(addr)
+    }
+
+    pub fn read_u32(&self, addr: u64) -> Result<u32, Errno> {
+        let mut b = [0u8; 4];
+        self.0.borrow().read(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.0.borrow_mut().write(addr, data)
+    }
+
+    pub fn write_any(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.0.borrow_mut().write_any(addr, data)
+    }
+
+    pub fn discard(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        self.0.borrow_mut().discard(addr, len)
+    }
+
+    /// A futex's key: where its word lives in the memory file, the same for every process
+    /// that maps it (shared) and unique to one address space otherwise. The word must be
+    /// mapped readable and 4-byte aligned.
+    pub fn futex_key(&self, addr: u64) -> Result<u64, Errno> {
+        if !addr.is_multiple_of(4) {
+            return Err(libc::EINVAL);
+        }
+        let s = self.0.borrow();
+        let r = s.ranges(addr, 4, libc::PROT_READ)?;
+        r.first().map(|(off, _)| *off as u64).ok_or(libc::EFAULT)
     }
 }

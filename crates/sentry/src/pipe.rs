@@ -122,13 +122,15 @@ impl End {
     pub fn ready(&self) -> i16 {
         let p = self.pipe.borrow();
         if self.write {
-            if p.readers == 0 {
-                libc::POLLERR
-            } else if p.capacity - p.buf.len().min(p.capacity) >= PIPE_BUF {
-                libc::POLLOUT | libc::POLLWRNORM
-            } else {
-                0
+            // Room is writable even with no reader left (the write then fails with EPIPE).
+            let mut ev = 0;
+            if p.capacity - p.buf.len().min(p.capacity) >= PIPE_BUF {
+                ev |= libc::POLLOUT | libc::POLLWRNORM;
             }
+            if p.readers == 0 {
+                ev |= libc::POLLERR;
+            }
+            ev
         } else {
             let mut ev = 0;
             if !p.buf.is_empty() {

@@ -55,6 +55,7 @@ impl Action {
         let raw = t
             .signals
             .actions
+            .borrow()
             .get(sig as usize)
             .copied()
             .unwrap_or([0; 32]);
@@ -81,6 +82,31 @@ pub struct Info {
     pub uid: u32,
     /// si_addr of a fault.
     pub addr: u64,
+    /// si_status of SIGCHLD: the exit code, or the signal that ended, stopped or continued
+    /// the child.
+    pub status: i32,
+}
+
+impl Info {
+    /// SIGCHLD's siginfo for a child `pid` (of user `uid`) whose wait status is `wstatus`.
+    pub fn child(pid: i32, uid: u32, wstatus: i32) -> Info {
+        let (code, status) = if wstatus == 0xffff {
+            (libc::CLD_CONTINUED, SIGCONT)
+        } else if wstatus & 0xff == 0x7f {
+            (libc::CLD_STOPPED, (wstatus >> 8) & 0xff)
+        } else if wstatus & 0x7f == 0 {
+            (libc::CLD_EXITED, (wstatus >> 8) & 0xff)
+        } else {
+            (libc::CLD_KILLED, wstatus & 0x7f)
+        };
+        Info {
+            code,
+            pid,
+            uid,
+            addr: 0,
+            status,
+        }
+    }
 }
 
 /// What a signal does when its disposition is SIG_DFL.
@@ -118,6 +144,7 @@ pub fn send_info(t: &mut Task, sig: i32, info: Info) {
     if sig == SIGKILL {
         if !init {
             t.exit = Some(killed(SIGKILL));
+            t.group_exit = true;
         }
         return;
     }
@@ -238,6 +265,7 @@ pub fn deliver(t: &mut Task) {
                 wait::poke();
             } else {
                 t.exit = Some(killed(sig));
+                t.group_exit = true;
             }
             return;
         }
@@ -245,6 +273,7 @@ pub fn deliver(t: &mut Task) {
         if push_frame(t, sig, &a, info).is_err() {
             // No room for the frame (a bad stack pointer): Linux forces SIGSEGV.
             t.exit = Some(killed(SIGSEGV));
+            t.group_exit = true;
         }
         return;
     }
@@ -260,16 +289,17 @@ pub fn fault(t: &mut Task, sig: i32) {
     let handled = !matches!(a.handler, SIG_DFL | SIG_IGN) && t.signals.mask & bit(sig) == 0;
     if !handled {
         t.exit = Some(killed(sig));
+        t.group_exit = true;
         return;
     }
     let info = Info {
         code,
-        pid: 0,
-        uid: 0,
         addr,
+        ..Info::default()
     };
     if push_frame(t, sig, &a, info).is_err() {
         t.exit = Some(killed(SIGSEGV));
+        t.group_exit = true;
     }
 }
 
@@ -289,7 +319,7 @@ pub fn reset_on_exec(t: &mut Task) {
     for sig in 1..=64 {
         let a = Action::of(t, sig);
         if a.handler != SIG_IGN {
-            t.signals.actions[sig as usize] = [0; 32];
+            t.signals.actions.borrow_mut()[sig as usize] = [0; 32];
         }
     }
     t.signals.saved.clear();
@@ -317,13 +347,14 @@ fn push_frame(t: &mut Task, sig: i32, a: &Action, si: Info) -> Result<(), Errno>
     for (i, v) in gregs.iter().enumerate() {
         ucb[m + i * 8..m + i * 8 + 8].copy_from_slice(&v.to_le_bytes());
     }
-    // cs, gs, fs, ss (16 bits each), then err, trapno, oldmask, cr2, fpstate (NULL).
+    // cs, gs, fs, ss (16 bits each) at 144, then err 152, trapno 160, oldmask 168, cr2 176,
+    // fpstate (NULL) 184.
     ucb[m + 144..m + 146].copy_from_slice(&(r.cs as u16).to_le_bytes());
     ucb[m + 150..m + 152].copy_from_slice(&(r.ss as u16).to_le_bytes());
     // The mask to go back to: sigsuspend's caller's, not the one it waited with.
     let old_mask = t.saved_mask.take().unwrap_or(t.signals.mask);
     ucb[m + 168..m + 176].copy_from_slice(&old_mask.to_le_bytes());
-    ucb[m + 160..m + 168].copy_from_slice(&si.addr.to_le_bytes()); // cr2
+    ucb[m + 176..m + 184].copy_from_slice(&si.addr.to_le_bytes()); // cr2
     let s = UC_SIGMASK as usize;
     ucb[s..s + 8].copy_from_slice(&old_mask.to_le_bytes());
     let mut infob = vec![0u8; SIGINFO_SIZE as usize];
@@ -339,6 +370,9 @@ fn push_frame(t: &mut Task, sig: i32, a: &Action, si: Info) -> Result<(), Errno>
     } else {
         infob[16..20].copy_from_slice(&si.pid.to_le_bytes());
         infob[20..24].copy_from_slice(&si.uid.to_le_bytes());
+        if sig == libc::SIGCHLD {
+            infob[24..28].copy_from_slice(&si.status.to_le_bytes());
+        }
     }
     t.mm.write(frame, &a.restorer.to_le_bytes())?;
     t.mm.write(uc, &ucb)?;
@@ -359,7 +393,7 @@ fn push_frame(t: &mut Task, sig: i32, a: &Action, si: Info) -> Result<(), Errno>
     }
     t.signals.mask = mask & !(bit(SIGKILL) | bit(SIGSTOP));
     if a.flags & SA_RESETHAND != 0 {
-        t.signals.actions[sig as usize] = [0; 32];
+        t.signals.actions.borrow_mut()[sig as usize] = [0; 32];
     }
     Ok(())
 }
@@ -373,6 +407,7 @@ pub fn sigreturn(t: &mut Task) -> i64 {
     let mut ucb = vec![0u8; UC_SIZE as usize];
     if t.mm.read(frame + 8, &mut ucb).is_err() {
         t.exit = Some(killed(SIGSEGV));
+        t.group_exit = true;
         return 0;
     }
     let m = UC_MCONTEXT as usize;

@@ -43,54 +43,82 @@ pub struct OpenFile {
 
 pub type FileRef = Rc<RefCell<OpenFile>>;
 
-/// The task's file descriptors. Designed for sharing between threads and copying on fork
-/// (step 2): entries are reference-counted open files.
+/// RLIMIT_NOFILE in the sandbox (what getrlimit answers): descriptors are 0..FD_LIMIT.
+pub const FD_LIMIT: i32 = 1024;
+
+/// A process's file descriptors: a handle that threads (CLONE_FILES) share; fork makes a
+/// `duplicate`, whose entries are the same open file descriptions (offset and flags shared, as
+/// on Linux).
 #[derive(Default, Clone)]
 pub struct FdTable {
-    map: BTreeMap<i32, (FileRef, bool)>,
+    map: Rc<RefCell<BTreeMap<i32, (FileRef, bool)>>>,
 }
 
 impl FdTable {
+    /// fork without CLONE_FILES: a table of its own with the same open files.
+    pub fn duplicate(&self) -> FdTable {
+        FdTable {
+            map: Rc::new(RefCell::new(self.map.borrow().clone())),
+        }
+    }
+
     pub fn get(&self, fd: i32) -> Result<FileRef, Errno> {
-        self.map.get(&fd).map(|(f, _)| f.clone()).ok_or(libc::EBADF)
+        self.map
+            .borrow()
+            .get(&fd)
+            .map(|(f, _)| f.clone())
+            .ok_or(libc::EBADF)
     }
 
     /// Installs at the lowest free number >= `min`.
-    pub fn install(&mut self, f: FileRef, cloexec: bool, min: i32) -> Result<i32, Errno> {
+    pub fn install(&self, f: FileRef, cloexec: bool, min: i32) -> Result<i32, Errno> {
+        let mut map = self.map.borrow_mut();
         let mut n = min.max(0);
-        while self.map.contains_key(&n) {
+        while map.contains_key(&n) {
             n += 1;
         }
-        if n >= 1024 {
+        if n >= FD_LIMIT {
             return Err(libc::EMFILE);
         }
-        self.map.insert(n, (f, cloexec));
+        map.insert(n, (f, cloexec));
         Ok(n)
     }
 
-    pub fn install_at(&mut self, fd: i32, f: FileRef, cloexec: bool) {
-        self.map.insert(fd, (f, cloexec));
+    pub fn install_at(&self, fd: i32, f: FileRef, cloexec: bool) {
+        // The file it replaces is dropped after the table is released (its Drop may poke).
+        let old = self.map.borrow_mut().insert(fd, (f, cloexec));
+        drop(old);
     }
 
-    pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
-        self.map.remove(&fd).map(|_| ()).ok_or(libc::EBADF)
+    pub fn close(&self, fd: i32) -> Result<(), Errno> {
+        let old = self.map.borrow_mut().remove(&fd);
+        old.map(|_| ()).ok_or(libc::EBADF)
     }
 
-    pub fn set_cloexec(&mut self, fd: i32, on: bool) -> Result<(), Errno> {
-        self.map.get_mut(&fd).map(|e| e.1 = on).ok_or(libc::EBADF)
+    pub fn set_cloexec(&self, fd: i32, on: bool) -> Result<(), Errno> {
+        self.map
+            .borrow_mut()
+            .get_mut(&fd)
+            .map(|e| e.1 = on)
+            .ok_or(libc::EBADF)
     }
 
     pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
-        self.map.get(&fd).map(|e| e.1).ok_or(libc::EBADF)
+        self.map.borrow().get(&fd).map(|e| e.1).ok_or(libc::EBADF)
     }
 
     pub fn fds(&self) -> Vec<i32> {
-        self.map.keys().copied().collect()
+        self.map.borrow().keys().copied().collect()
     }
 
     /// execve: the close-on-exec descriptors go.
-    pub fn close_on_exec(&mut self) {
-        self.map.retain(|_, (_, cloexec)| !*cloexec);
+    pub fn close_on_exec(&self) {
+        let gone: Vec<_> = {
+            let mut map = self.map.borrow_mut();
+            let fds: Vec<i32> = map.iter().filter(|(_, e)| e.1).map(|(k, _)| *k).collect();
+            fds.iter().filter_map(|fd| map.remove(fd)).collect()
+        };
+        drop(gone);
     }
 }
 

@@ -22,10 +22,17 @@ pub struct WaitQuery {
 pub type Found = (i32, i32, u32);
 
 impl Kernel {
-    /// Ends `t`, whose `exit` holds its wait status.
+    /// Ends `t`, whose `exit` holds its wait status: the thread, and the process with it when
+    /// it was the last.
     pub(super) fn exit_task(&mut self, mut t: Task) {
         let status = t.exit.unwrap_or(0);
-        t.asp.kill();
+        self.release_thread(&mut t);
+        if self.tasks.values().any(|x| x.pid == t.pid) {
+            // Other threads go on; the thread's own host thread is parked.
+            t.asp.exit_thread();
+            return;
+        }
+        self.drop_address_space(&mut t);
         // Its files close now: pipe ends it held report EOF or EPIPE to the others.
         t.fds = Default::default();
         wait::poke();
@@ -34,7 +41,7 @@ impl Kernel {
             return;
         }
         self.release_vfork(t.vfork_parent, t.pid);
-        self.reparent_children(t.pid);
+        self.reparent_children(t.pid, t.ppid);
         for c in self.tasks.values_mut() {
             if c.ppid == t.pid && c.pdeathsig != 0 {
                 signals::send(c, c.pdeathsig);
@@ -58,15 +65,45 @@ impl Kernel {
         }
         if let Some(p) = self.tasks.get_mut(&t.ppid) {
             if t.exit_signal > 0 {
-                signals::send(p, t.exit_signal);
+                let info = signals::Info::child(t.pid, t.creds.uid, status);
+                signals::send_info(p, t.exit_signal, info);
             }
         }
     }
 
+    /// What a thread's end does for the others: set_tid_address's word cleared and woken
+    /// (pthread_join waits on it) and the robust futexes it held marked as their owner died.
+    pub(super) fn release_thread(&mut self, t: &mut Task) {
+        super::futex::exit_robust_list(self, t);
+        let shared = self.tasks.values().any(|x| x.mm.same(&t.mm));
+        if t.clear_tid == 0 || !shared || t.mm.write(t.clear_tid, &0u32.to_le_bytes()).is_err() {
+            return;
+        }
+        if let Ok(key) = t.mm.futex_key(t.clear_tid) {
+            self.futex_wake(key, 1, u32::MAX);
+        }
+    }
+
+    /// A task is done with its address space (exit, execve): the stub goes with it unless
+    /// another task still runs in it (a thread, a vfork child sharing it).
+    pub(super) fn drop_address_space(&mut self, t: &mut Task) {
+        let shared = self
+            .tasks
+            .values()
+            .any(|x| x.tid != t.tid && x.mm.same(&t.mm));
+        if shared {
+            t.asp.exit_thread();
+        } else {
+            t.asp.kill();
+        }
+    }
+
     /// The children of `pid` go to the nearest subreaper above it, or to pid 1.
-    fn reparent_children(&mut self, pid: i32) {
-        let mut reaper = self.tasks.get(&pid).map(|t| t.ppid).unwrap_or(1);
-        while reaper > 1 && !self.tasks.get(&reaper).is_some_and(|t| t.subreaper) {
+    fn reparent_children(&mut self, pid: i32, ppid: i32) {
+        // `pid` has left the table: the search starts at its parent.
+        let mut reaper = ppid;
+        // The flag is the process's: any of its threads may have set it.
+        while reaper > 1 && !self.tasks.values().any(|t| t.pid == reaper && t.subreaper) {
             reaper = self.tasks.get(&reaper).map(|t| t.ppid).unwrap_or(1);
         }
         let reaper = reaper.max(1);

@@ -9,6 +9,8 @@ use crate::loader;
 use crate::mm::{Errno, Mm};
 use crate::platform::ptrace::PtraceStub;
 use crate::platform::AddressSpace;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// What a clone call asks for (clone's registers or clone3's struct clone_args).
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,16 +23,26 @@ pub struct CloneArgs {
     pub tls: u64,
 }
 
-/// The clone flags a new process may carry; the rest need threads (CLONE_VM without
-/// CLONE_VFORK, CLONE_THREAD, CLONE_SIGHAND...), which come next, or namespaces.
-const PROCESS_FLAGS: u64 = (libc::CLONE_VFORK
+/// The clone flags served: a new process (fork, vfork, posix_spawn's CLONE_VM|CLONE_VFORK)
+/// or a new thread (CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD, as glibc, musl
+/// and Go make them). Namespaces, CLONE_PIDFD, CLONE_PTRACE and the rest are refused.
+const SERVED_FLAGS: u64 = (libc::CLONE_VFORK
     | libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
     | libc::CLONE_PARENT
     | libc::CLONE_SETTLS
     | libc::CLONE_PARENT_SETTID
     | libc::CLONE_CHILD_SETTID
     | libc::CLONE_CHILD_CLEARTID
-    | libc::CLONE_SYSVSEM) as u64;
+    | libc::CLONE_SYSVSEM
+    | libc::CLONE_DETACHED) as u64;
+
+fn has(flags: u64, f: i32) -> bool {
+    flags & f as u64 != 0
+}
 
 fn io_errno(e: std::io::Error) -> Errno {
     e.raw_os_error().unwrap_or(libc::EAGAIN)
@@ -43,49 +55,79 @@ impl Kernel {
         Ok(Box::new(PtraceStub::spawn(fd).map_err(io_errno)?))
     }
 
-    /// clone/fork/vfork/clone3: a new process with a copy of `t` (its memory copied; open file
-    /// descriptions, cwd, signal dispositions and mask inherited). A vfork parent waits until
-    /// the child execs or exits. CLONE_VM is honoured only with CLONE_VFORK, by a copy: the
-    /// child of a vfork only runs until it execs, and the parent does not run meanwhile.
+    /// clone/fork/vfork/clone3. A new process gets a copy of the caller's memory in a stub of
+    /// its own, or with CLONE_VM a host thread in the caller's stub (the memory shared, as
+    /// posix_spawn's vfork child needs); a new thread (CLONE_THREAD) shares the address space,
+    /// descriptors and dispositions. Open file descriptions, cwd, credentials and the signal
+    /// mask are inherited. A vfork parent waits until the child execs or exits.
     pub fn clone_task(&mut self, t: &mut Task, a: CloneArgs) -> Result<i64, Errno> {
-        if a.flags & !PROCESS_FLAGS != 0
-            || (a.flags & libc::CLONE_VM as u64 != 0 && a.flags & libc::CLONE_VFORK as u64 == 0)
-        {
-            return Err(libc::ENOSYS);
+        let f = a.flags;
+        if f & !SERVED_FLAGS != 0 {
+            return Err(libc::EINVAL);
         }
-        let mut asp = self.new_stub()?;
+        // Linux's own rules: threads share handlers, handlers need the memory.
+        if (has(f, libc::CLONE_THREAD) && !has(f, libc::CLONE_SIGHAND))
+            || (has(f, libc::CLONE_SIGHAND) && !has(f, libc::CLONE_VM))
+        {
+            return Err(libc::EINVAL);
+        }
+        let thread = has(f, libc::CLONE_THREAD);
+        if thread && !(has(f, libc::CLONE_FILES) && has(f, libc::CLONE_FS)) {
+            return Err(libc::ENOSYS); // a thread with its own fd table or cwd: not served
+        }
+        let share_vm = has(f, libc::CLONE_VM);
+        let mut asp = if share_vm {
+            t.asp.new_thread().map_err(io_errno)?
+        } else {
+            self.new_stub()?
+        };
         let fp = t.asp.fp_state().map_err(io_errno)?;
         asp.set_fp_state(&fp).map_err(io_errno)?;
-        let mm: Mm = t.mm.fork(asp.as_mut())?;
-        let pid = self.alloc_pid();
+        let mm = if share_vm {
+            t.mm.clone()
+        } else {
+            t.mm.fork(asp.as_mut())?
+        };
+        let tid = self.alloc_pid();
         let mut regs = t.regs;
         regs.rax = 0;
         regs.orig_rax = u64::MAX;
         if a.stack != 0 {
             regs.rsp = a.stack;
         }
-        if a.flags & libc::CLONE_SETTLS as u64 != 0 {
+        if has(f, libc::CLONE_SETTLS) {
             regs.fs_base = a.tls;
         }
         let mut fs = t.fs.clone();
-        fs.proc.pid = pid;
         let mut signals = t.signals.clone();
         signals.pending = 0;
+        signals.saved.clear();
+        if !has(f, libc::CLONE_SIGHAND) {
+            // Dispositions are copied, not shared, by fork.
+            signals.actions = Rc::new(RefCell::new(t.signals.actions.borrow().clone()));
+        }
+        let pid = if thread { t.pid } else { tid };
+        fs.proc.pid = pid;
         let mut child = Task {
+            tid,
             pid,
-            ppid: if a.flags & libc::CLONE_PARENT as u64 != 0 {
+            ppid: if thread || has(f, libc::CLONE_PARENT) {
                 t.ppid
             } else {
                 t.pid
             },
             pgid: t.pgid,
             sid: t.sid,
-            exit_signal: a.exit_signal,
+            exit_signal: if thread { 0 } else { a.exit_signal },
             regs,
             mm,
             asp,
             fs,
-            fds: t.fds.clone(),
+            fds: if has(f, libc::CLONE_FILES) {
+                t.fds.clone()
+            } else {
+                t.fds.duplicate()
+            },
             creds: t.creds,
             signals,
             umask: t.umask,
@@ -107,30 +149,44 @@ impl Kernel {
             saved_mask: None,
             to_parent: None,
             kicked: false,
+            group_exit: false,
+            robust_list: 0,
+            execed: false,
         };
-        let tid = (pid as u32).to_le_bytes();
-        if a.flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
-            t.mm.write(a.parent_tid, &tid)?;
-            child.mm.write(a.parent_tid, &tid)?;
-        }
-        if a.flags & libc::CLONE_CHILD_SETTID as u64 != 0 {
-            child.mm.write(a.child_tid, &tid)?;
-        }
-        if a.flags & libc::CLONE_CHILD_CLEARTID as u64 != 0 {
-            child.clear_tid = a.child_tid;
+        if let Err(e) = self.set_tids(t, &mut child, a) {
+            self.drop_address_space(&mut child);
+            return Err(e);
         }
         child.refresh_proc();
-        if a.flags & libc::CLONE_VFORK as u64 != 0 {
-            child.vfork_parent = Some(t.pid);
+        if has(f, libc::CLONE_VFORK) {
+            child.vfork_parent = Some(t.tid);
             self.insert(child);
             return Err(t.block(Wait {
-                kind: WaitKind::Vfork(pid),
+                kind: WaitKind::Vfork(tid),
                 deadline: None,
                 host_fds: Vec::new(),
             }));
         }
         self.insert(child);
-        Ok(pid as i64)
+        Ok(tid as i64)
+    }
+
+    /// CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID.
+    fn set_tids(&self, t: &Task, child: &mut Task, a: CloneArgs) -> Result<(), Errno> {
+        let tid = (child.tid as u32).to_le_bytes();
+        if has(a.flags, libc::CLONE_PARENT_SETTID) {
+            t.mm.write(a.parent_tid, &tid)?;
+            if !child.mm.same(&t.mm) {
+                child.mm.write(a.parent_tid, &tid)?;
+            }
+        }
+        if has(a.flags, libc::CLONE_CHILD_SETTID) {
+            child.mm.write(a.child_tid, &tid)?;
+        }
+        if has(a.flags, libc::CLONE_CHILD_CLEARTID) {
+            child.clear_tid = a.child_tid;
+        }
+        Ok(())
     }
 
     /// execve: `path` (absolute in the sandbox) loaded into a fresh stub; on success the old
@@ -146,9 +202,15 @@ impl Kernel {
         let mut asp = self.new_stub()?;
         let mut mm = Mm::new(&self.memory);
         let loaded = loader::load(&t.fs, &mut mm, asp.as_mut(), &self.base, path, argv, envp)?;
-        let mut old = std::mem::replace(&mut t.asp, asp);
-        self.by_host.remove(&old.host_tid());
-        old.kill();
+        // The point of no return: the other threads go, the caller becomes the process's
+        // first thread, and the old address space goes unless a vfork parent shares it.
+        self.end_siblings(t);
+        if t.tid != t.pid {
+            t.tid = t.pid;
+        }
+        self.by_host.remove(&t.asp.host_tid());
+        self.drop_address_space(t);
+        t.asp = asp;
         t.mm = mm;
         t.regs = loaded.regs;
         t.exe = loaded.exe_path;
@@ -157,6 +219,7 @@ impl Kernel {
         t.fds.close_on_exec();
         crate::signals::reset_on_exec(t);
         t.clear_tid = 0;
+        t.execed = true;
         t.refresh_proc();
         let parent = t.vfork_parent.take();
         self.release_vfork(parent, t.pid);

@@ -5,10 +5,11 @@
 //! to wait (wait.rs). A blocked task's stub stays stopped: it uses no CPU and holds up no one.
 //!
 //! Layout, after Linux and gVisor: task.rs (a task), wait.rs (blocking), exit.rs (exit, wait4,
-//! reparenting, pid 1's end), fork.rs (clone and execve).
+//! reparenting, pid 1's end), fork.rs (clone and execve), futex.rs (futex waits and wakes).
 
 mod exit;
 pub mod fork;
+pub mod futex;
 pub mod task;
 pub mod wait;
 
@@ -82,8 +83,29 @@ impl Kernel {
     }
 
     pub fn insert(&mut self, t: Task) {
-        self.by_host.insert(t.asp.host_tid(), t.pid);
-        self.tasks.insert(t.pid, t);
+        self.by_host.insert(t.asp.host_tid(), t.tid);
+        self.tasks.insert(t.tid, t);
+    }
+
+    /// The tids of the other threads of `t`'s process.
+    pub fn siblings(&self, t: &Task) -> Vec<i32> {
+        self.tasks
+            .values()
+            .filter(|x| x.pid == t.pid && x.tid != t.tid)
+            .map(|x| x.tid)
+            .collect()
+    }
+
+    /// Ends the other threads of `t`'s process (exit_group, a fatal signal, execve); the
+    /// process itself ends, or goes on, with `t`.
+    pub fn end_siblings(&mut self, t: &Task) {
+        for tid in self.siblings(t) {
+            if let Some(mut s) = self.tasks.remove(&tid) {
+                self.by_host.remove(&s.asp.host_tid());
+                self.release_thread(&mut s);
+                s.asp.exit_thread();
+            }
+        }
     }
 
     /// Runs until the sandbox's pid 1 ends; returns the container's exit status.
@@ -113,7 +135,7 @@ impl Kernel {
             .tasks
             .values()
             .filter(|t| t.state == State::Ready)
-            .map(|t| t.pid)
+            .map(|t| t.tid)
             .collect();
         for pid in ready {
             let Some(mut t) = self.tasks.remove(&pid) else {
@@ -193,18 +215,22 @@ impl Kernel {
     /// Puts a task back in the table, or ends it if it exited.
     fn put_back(&mut self, mut t: Task) {
         if let Some(sig) = t.to_parent.take() {
+            let info = signals::Info::child(t.pid, t.creds.uid, t.report.unwrap_or(0xffff));
             if let Some(p) = self.tasks.get_mut(&t.ppid) {
                 if !signals::no_child_stop(p) {
-                    signals::send(p, sig);
+                    signals::send_info(p, sig, info);
                 }
             }
         }
         if t.exit.is_some() {
             self.by_host.remove(&t.asp.host_tid());
+            if t.group_exit {
+                self.end_siblings(&t);
+            }
             self.exit_task(t);
         } else {
-            self.by_host.insert(t.asp.host_tid(), t.pid);
-            self.tasks.insert(t.pid, t);
+            self.by_host.insert(t.asp.host_tid(), t.tid);
+            self.tasks.insert(t.tid, t);
         }
     }
 
@@ -226,7 +252,7 @@ impl Kernel {
                 let ms = at
                     .saturating_duration_since(now)
                     .as_millis()
-                    .min(i32::MAX as u128);
+                    .min(i32::MAX as u128 - 1);
                 // Round up so the deadline has passed when poll returns.
                 let ms = ms as i32 + i32::from(at > now);
                 timeout = if timeout < 0 { ms } else { timeout.min(ms) };
@@ -324,6 +350,16 @@ impl Kernel {
             signals::deliver(t);
             return;
         }
+        if let (WaitKind::Sleep { rem }, Some((at, _))) = (&w.kind, w.deadline) {
+            if *rem != 0 {
+                let left = at.saturating_duration_since(Instant::now());
+                let ts = crate::syscalls::timespec_of(left);
+                if t.mm.write(*rem, &ts).is_err() {
+                    self.finish(t, -(libc::EFAULT as i64));
+                    return;
+                }
+            }
+        }
         self.finish(t, -(libc::EINTR as i64));
     }
 
@@ -347,13 +383,34 @@ impl Kernel {
         }
     }
 
-    /// A task by pid, with `me` (taken out of the table while it is served) as itself.
-    pub fn task_mut<'a>(&'a mut self, me: &'a mut Task, pid: i32) -> Option<&'a mut Task> {
-        if pid == me.pid {
+    /// A thread by tid, with `me` (taken out of the table while it is served) as itself.
+    pub fn task_mut<'a>(&'a mut self, me: &'a mut Task, tid: i32) -> Option<&'a mut Task> {
+        if tid == me.tid {
             Some(me)
         } else {
-            self.tasks.get_mut(&pid)
+            self.tasks.get_mut(&tid)
         }
+    }
+
+    /// The thread a signal for process `pid` goes to: one that does not block it, the first
+    /// thread preferred, as Linux's complete_signal picks.
+    pub fn thread_for<'a>(
+        &'a mut self,
+        me: &'a mut Task,
+        pid: i32,
+        sig: i32,
+    ) -> Option<&'a mut Task> {
+        let bit = 1u64 << (sig.clamp(1, 64) - 1);
+        let mut threads: Vec<(bool, i32)> = self
+            .tasks
+            .values()
+            .chain(std::iter::once(&*me))
+            .filter(|x| x.pid == pid)
+            .map(|x| (x.signals.mask & bit != 0, x.tid))
+            .collect();
+        threads.sort_unstable();
+        let tid = threads.first()?.1;
+        self.task_mut(me, tid)
     }
 }
 

@@ -20,8 +20,9 @@ pub struct Creds {
 /// each handler frame on its stack (see signals.rs).
 #[derive(Clone)]
 pub struct Signals {
-    /// The raw kernel `struct sigaction` (32 bytes) of each signal.
-    pub actions: Vec<[u8; 32]>,
+    /// The raw kernel `struct sigaction` (32 bytes) of each signal, shared by the threads of
+    /// a process (CLONE_SIGHAND).
+    pub actions: Rc<RefCell<Vec<[u8; 32]>>>,
     pub mask: u64,
     /// Bit `sig - 1` for each signal sent and not yet delivered.
     pub pending: u64,
@@ -33,7 +34,7 @@ pub struct Signals {
 impl Default for Signals {
     fn default() -> Self {
         Signals {
-            actions: vec![[0u8; 32]; 65],
+            actions: Rc::new(RefCell::new(vec![[0u8; 32]; 65])),
             mask: 0,
             pending: 0,
             saved: Vec::new(),
@@ -55,14 +56,22 @@ pub enum State {
     Stopped,
 }
 
-/// A task: one process of the sandbox with its one thread (threads that share an address
-/// space come next; the fields shared between them then move behind shared handles).
+/// A task: one thread of a process of the sandbox. Threads of a process share its address
+/// space (`mm`), descriptors (`fds`) and signal dispositions (`signals.actions`) through
+/// shared handles; the process's identity (pid, parent, group, session) is copied into each
+/// of its threads and changed in all of them together.
 pub struct Task {
+    /// The thread's id (the table's key); equal to `pid` for a process's first thread.
+    pub tid: i32,
+    /// The process (thread group) id.
     pub pid: i32,
     /// The parent's pid; 0 for the sandbox's pid 1.
     pub ppid: i32,
     pub pgid: i32,
     pub sid: i32,
+    /// Whether the process called execve since it was forked (its parent may no longer move
+    /// it to another process group: setpgid's EACCES).
+    pub execed: bool,
     /// The signal the parent gets at exit (clone's exit_signal, SIGCHLD for fork).
     pub exit_signal: i32,
     pub regs: Regs,
@@ -78,7 +87,7 @@ pub struct Task {
     pub argv: Vec<String>,
     /// set_tid_address / CLONE_CHILD_CLEARTID: cleared at exit.
     pub clear_tid: u64,
-    /// The wait status once the task is ending (exit code << 8, or the signal | 0x80 for a core).
+    /// The wait status once the task is ending (exit code << 8, or the signal).
     pub exit: Option<i32>,
     /// System calls answered with ENOSYS, by number, with their counts (shared by the sandbox).
     pub unimplemented: Rc<RefCell<BTreeMap<u64, u64>>>,
@@ -106,6 +115,10 @@ pub struct Task {
     pub to_parent: Option<i32>,
     /// A host signal was sent to make the running stub stop for a signal's delivery.
     pub kicked: bool,
+    /// The whole process ends with this task (exit_group, a fatal signal), not the thread.
+    pub group_exit: bool,
+    /// set_robust_list's head, walked at exit.
+    pub robust_list: u64,
 }
 
 /// The wait status of a process that exited with `code`.
@@ -113,22 +126,11 @@ pub fn exited(code: i32) -> i32 {
     (code & 0xff) << 8
 }
 
-/// The wait status of a process killed by `sig` (with a core dump for the core signals).
+/// The wait status of a process killed by `sig`. Linux sets WCOREDUMP (0x80) only when a core
+/// file was written; the sentry writes none, so a core signal's status has no 0x80 either, as
+/// in the container class where core dumps go nowhere.
 pub fn killed(sig: i32) -> i32 {
-    let core = matches!(
-        sig,
-        libc::SIGQUIT
-            | libc::SIGILL
-            | libc::SIGTRAP
-            | libc::SIGABRT
-            | libc::SIGBUS
-            | libc::SIGFPE
-            | libc::SIGSEGV
-            | libc::SIGXCPU
-            | libc::SIGXFSZ
-            | libc::SIGSYS
-    );
-    sig | if core { 0x80 } else { 0 }
+    sig
 }
 
 /// The container's exit status for a wait status: the code, or 128 + the signal.
@@ -194,7 +196,7 @@ impl Task {
         p.sid = self.sid;
         p.uid = self.creds.uid;
         p.gid = self.creds.gid;
-        p.mem_used = self.mm.resident;
+        p.mem_used = self.mm.resident();
         p.cwd = self.fs.cwd.clone();
         p.fds = self
             .fds
@@ -205,6 +207,7 @@ impl Task {
         p.maps = self
             .mm
             .vmas()
+            .iter()
             .map(|v| {
                 let perm = |bit: i32, c: char| if v.prot & bit != 0 { c } else { '-' };
                 format!(

@@ -17,12 +17,16 @@ pub const WOULD_BLOCK: Errno = 1 << 20;
 pub enum WaitKind {
     /// Serve the call again when the sandbox changes (pipes, children, stdin).
     Retry,
-    /// A sleep: ends at the deadline.
-    Sleep,
+    /// A sleep: ends at the deadline. `rem`: where a relative sleep that a signal cuts short
+    /// writes the time left (0: nowhere).
+    Sleep { rem: u64 },
     /// pause, sigsuspend: only a signal ends it.
     Pause,
     /// A vfork parent, until the child (this pid) execs or exits; then the call returns it.
     Vfork(i32),
+    /// futex: woken by FUTEX_WAKE on the same word (its key) with a bit of `bitset` in common;
+    /// `pi` for a FUTEX_LOCK_PI waiter, which an unlock hands the lock to.
+    Futex { key: u64, bitset: u32, pi: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -62,4 +66,13 @@ pub fn poke() {
 
 pub fn epoch() -> u64 {
     EPOCH.with(|e| e.get())
+}
+
+/// The instant `left` from now; a timeout too far away for the host clock (a sleep of
+/// i64::MAX seconds, a pause container's `sleep 2147483647`) becomes "in a century", which no
+/// sandbox outlives, instead of an overflow.
+pub fn deadline_after(left: std::time::Duration) -> Instant {
+    let now = Instant::now();
+    let century = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(left.min(century)).unwrap_or(now)
 }

@@ -42,6 +42,12 @@ pub trait AddressSpace {
     /// The thread's FPU/SSE state, kept by the sentry across a signal handler.
     fn fp_state(&mut self) -> std::io::Result<FpRegs>;
     fn set_fp_state(&mut self, f: &FpRegs) -> std::io::Result<()>;
-    /// Ends it.
+    /// Ends it: the whole address space and every thread in it.
     fn kill(&mut self);
+    /// Another thread in this address space (for CLONE_VM|CLONE_THREAD), stopped, ready to be
+    /// given registers and resumed.
+    fn new_thread(&mut self) -> std::io::Result<Box<dyn AddressSpace>>;
+    /// This thread is done; the address space goes on for the others (the host thread may be
+    /// kept for the next `new_thread`).
+    fn exit_thread(&mut self);
 }

@@ -6,7 +6,9 @@
 use super::{AddressSpace, Event, FpRegs, Regs};
 use bulkhead_linux::process::{self as sys, Forked};
 use bulkhead_linux::ptrace::{self as pt, Stop};
+use std::cell::{Cell, RefCell};
 use std::io;
+use std::rc::Rc;
 
 /// Where the stub's code page lives, in every stub and in the sentry. Applications never get
 /// this page: the memory manager keeps it reserved.
@@ -17,8 +19,67 @@ pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
 /// `syscall; int3`
 const STUB_CODE: [u8; 3] = [0x0f, 0x05, 0xcc];
 
+/// The flags of the host clone a stub makes for another application thread.
+pub const THREAD_FLAGS: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
+    | libc::CLONE_SYSVSEM) as u64;
+
+/// One stub process: its leader's pid, the host threads made in it, those free for reuse.
+/// Dropped with the last thread handle: the process is killed and every thread reaped.
+struct StubProcess {
+    pid: i32,
+    alive: Cell<bool>,
+    /// Threads other than the leader, reaped before it (a traced leader's exit is reported
+    /// only after its threads').
+    threads: RefCell<Vec<i32>>,
+    /// Host threads whose application thread exited, parked in a system-call stop.
+    idle: RefCell<Vec<i32>>,
+}
+
+impl StubProcess {
+    fn kill(&self) {
+        if self.alive.replace(false) {
+            let _ = sys::kill(self.pid, libc::SIGKILL);
+            let mut left = self.threads.borrow().clone();
+            left.push(self.pid);
+            reap_all(left);
+        }
+    }
+}
+
+/// Reaps the killed host threads of one stub, in whatever order they end. Not one blocking
+/// wait per thread: the stub is pid 1 of its own pid namespace, and the thread of it that
+/// ends last waits for the others to be reaped first, so a fixed order can deadlock. The
+/// leader is reported last of all. Polls each thread and naps 1 ms when none has ended.
+fn reap_all(mut left: Vec<i32>) {
+    while !left.is_empty() {
+        let before = left.len();
+        left.retain(
+            |&tid| match bulkhead_linux::process::try_waitpid_status(tid, libc::__WALL) {
+                Ok(Some(status)) => !(libc::WIFEXITED(status) || libc::WIFSIGNALED(status)),
+                Ok(None) => true,
+                Err(_) => false, // ECHILD: reaped already
+            },
+        );
+        if left.len() == before {
+            let _ = crate::host::poll(&mut [], 1);
+        }
+    }
+}
+
+impl Drop for StubProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One application thread: a host thread of a stub process, traced by the sentry.
 pub struct PtraceStub {
     pid: i32,
+    process: Rc<StubProcess>,
     mem_fd: i32,
     /// Registers the stub had when it stopped: segment registers are taken from them.
     base: Regs,
@@ -58,6 +119,12 @@ impl PtraceStub {
             Forked::Parent(pid) => {
                 let mut stub = PtraceStub {
                     pid,
+                    process: Rc::new(StubProcess {
+                        pid,
+                        alive: Cell::new(true),
+                        threads: RefCell::new(Vec::new()),
+                        idle: RefCell::new(Vec::new()),
+                    }),
                     mem_fd,
                     base: unsafe_zero_regs(),
                     alive: true,
@@ -85,6 +152,13 @@ impl PtraceStub {
 
     /// Runs host call `nr` in the stub; returns its raw result (negative errno on failure).
     pub fn inject(&mut self, nr: i64, args: [u64; 6]) -> io::Result<i64> {
+        self.inject_seen(nr, args).map(|(r, _)| r)
+    }
+
+    /// inject, also answering the id of the thread the call made (from its clone event stop:
+    /// the call's own result numbers it in the stub's pid namespace, not the sentry's).
+    fn inject_seen(&mut self, nr: i64, args: [u64; 6]) -> io::Result<(i64, Option<i32>)> {
+        let mut born = None;
         let mut r = self.base;
         r.rax = nr as u64;
         r.orig_rax = u64::MAX;
@@ -98,16 +172,22 @@ impl PtraceStub {
         pt::set_regs(self.pid, &r)?;
         pt::cont(self.pid, 0)?;
         let mut stop = pt::wait(self.pid)?;
-        // A signal from outside (not the int3) is not the stub's business: drop it, go on.
-        while let Stop::Signal(sig) = stop {
-            if sig == libc::SIGTRAP || is_fault(sig) {
-                break;
+        // A signal from outside (not the int3) is not the stub's business: drop it, go on; so
+        // is the event stop of a clone it makes.
+        loop {
+            match stop {
+                Stop::Signal(sig) if sig != libc::SIGTRAP && !is_fault(sig) => {}
+                Stop::Event(libc::PTRACE_EVENT_CLONE) => {
+                    born = Some(pt::event_msg(self.pid)? as i32);
+                }
+                Stop::Event(_) => {}
+                _ => break,
             }
             pt::cont(self.pid, 0)?;
             stop = pt::wait(self.pid)?;
         }
         match stop {
-            Stop::Signal(libc::SIGTRAP) => Ok(pt::get_regs(self.pid)?.rax as i64),
+            Stop::Signal(libc::SIGTRAP) => Ok((pt::get_regs(self.pid)?.rax as i64, born)),
             other => {
                 self.alive = false;
                 Err(io::Error::other(format!(
@@ -195,7 +275,7 @@ impl AddressSpace for PtraceStub {
             Stop::Signal(s) if is_fault(s) => Event::Fault(s),
             // Any other host signal (the kernel's SIGURG that stops a running task) is not the
             // application's: it is dropped when the task is resumed.
-            Stop::Signal(_) => Event::Interrupted,
+            Stop::Signal(_) | Stop::Event(_) => Event::Interrupted,
         };
         *regs = pt::get_regs(self.pid)?;
         Ok(Some(event))
@@ -216,16 +296,47 @@ impl AddressSpace for PtraceStub {
     }
 
     fn kill(&mut self) {
-        if self.alive {
-            let _ = sys::kill(self.pid, libc::SIGKILL);
-            let _ = pt::wait(self.pid);
-            self.alive = false;
-        }
+        self.alive = false;
+        self.process.kill();
     }
-}
 
-impl Drop for PtraceStub {
-    fn drop(&mut self) {
-        self.kill();
+    fn new_thread(&mut self) -> io::Result<Box<dyn AddressSpace>> {
+        let reused = self.process.idle.borrow_mut().pop();
+        let tid = match reused {
+            Some(tid) => tid,
+            None => {
+                let (r, born) = self.inject_seen(libc::SYS_clone, [THREAD_FLAGS, 0, 0, 0, 0, 0])?;
+                if r < 0 {
+                    return Err(io::Error::from_raw_os_error(-r as i32));
+                }
+                let tid = born.ok_or_else(|| io::Error::other("stub clone made no event"))?;
+                self.process.threads.borrow_mut().push(tid);
+                // Traced from birth (PTRACE_O_TRACECLONE), it starts with a SIGSTOP stop.
+                match pt::wait(tid)? {
+                    Stop::Signal(libc::SIGSTOP) => {}
+                    other => {
+                        return Err(io::Error::other(format!(
+                            "stub thread did not stop: {other:?}"
+                        )))
+                    }
+                }
+                tid
+            }
+        };
+        Ok(Box::new(PtraceStub {
+            pid: tid,
+            process: self.process.clone(),
+            mem_fd: self.mem_fd,
+            base: self.base,
+            alive: true,
+        }))
+    }
+
+    fn exit_thread(&mut self) {
+        // Parked where it is (stopped by the sentry), for the next thread of this process.
+        if self.alive && self.process.alive.get() {
+            self.process.idle.borrow_mut().push(self.pid);
+        }
+        self.alive = false;
     }
 }

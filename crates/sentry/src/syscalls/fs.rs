@@ -116,6 +116,12 @@ fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
                 Ok(n) => Ok((done + n) as i64),
                 Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
                 Err(EAGAIN) if done > 0 => Ok(done as i64),
+                // The reader left after part was written: Linux answers the count, and
+                // raises SIGPIPE all the same.
+                Err(EPIPE) if done > 0 => {
+                    crate::signals::send(t, SIGPIPE);
+                    Ok(done as i64)
+                }
                 Err(e) => Err(e),
             };
         }
@@ -267,7 +273,9 @@ pub(super) fn poll(t: &mut Task, fds: u64, n: u64, timeout_ms: i64) -> R {
     let now = std::time::Instant::now();
     let deadline = (timeout_ms > 0).then(|| {
         *t.deadline
-            .get_or_insert(now + std::time::Duration::from_millis(timeout_ms as u64))
+            .get_or_insert(crate::kernel::wait::deadline_after(
+                std::time::Duration::from_millis(timeout_ms as u64),
+            ))
     });
     if deadline.is_some_and(|d| d <= now) {
         return Ok(0);
@@ -530,6 +538,9 @@ pub(super) fn fcntl(t: &mut Task, fd: i32, cmd: i32, arg: u64) -> R {
 
 pub(super) fn dup_min(t: &mut Task, fd: i32, min: i32, cloexec: bool) -> R {
     let f = t.fds.get(fd)?;
+    if !(0..crate::vfs::FD_LIMIT).contains(&min) {
+        return Err(EINVAL); // F_DUPFD's floor must be a descriptor number the limit allows
+    }
     t.fds.install(f, cloexec, min).map(i64::from)
 }
 
@@ -538,7 +549,7 @@ pub(super) fn dup(t: &mut Task, fd: i32, to: Option<i32>, cloexec: bool) -> R {
     match to {
         None => t.fds.install(f, false, 0).map(i64::from),
         Some(to) if to == fd => Ok(to as i64),
-        Some(to) if !(0..1024).contains(&to) => Err(EBADF),
+        Some(to) if !(0..crate::vfs::FD_LIMIT).contains(&to) => Err(EBADF),
         Some(to) => {
             t.fds.install_at(to, f, cloexec);
             Ok(to as i64)

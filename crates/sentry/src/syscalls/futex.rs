@@ -1,11 +1,146 @@
-//! futex: with one thread per process, shared futexes between processes are what remains.
+//! futex(2): WAIT and WAKE with or without a bitset, REQUEUE, CMP_REQUEUE, WAKE_OP, and the PI
+//! lock calls; private and shared alike (kernel/futex.rs keys both by the word's memory).
 
 use super::*;
+use crate::kernel::futex::{FUTEX_TID_MASK, FUTEX_WAITERS};
+use crate::kernel::wait::{Wait, WaitKind};
+use std::time::{Duration, Instant};
 
-pub(super) fn futex(op: i32) -> R {
-    match op & FUTEX_CMD_MASK {
-        FUTEX_WAKE => Ok(0),
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => Err(EAGAIN),
+/// The deadline of a futex timeout: relative for FUTEX_WAIT, absolute on CLOCK_MONOTONIC (or
+/// CLOCK_REALTIME with FUTEX_CLOCK_REALTIME) for the others.
+fn deadline(t: &Task, addr: u64, absolute: bool, realtime: bool) -> Result<Option<Instant>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let (s, ns) = (t.mm.read_u64(addr)? as i64, t.mm.read_u64(addr + 8)? as i64);
+    if !(0..1_000_000_000).contains(&ns) || s < 0 {
+        return Err(EINVAL);
+    }
+    let want = Duration::new(s as u64, ns as u32);
+    let left = if absolute {
+        let clock = if realtime {
+            CLOCK_REALTIME
+        } else {
+            CLOCK_MONOTONIC
+        };
+        let (ns_, nns) = crate::host::clock_gettime(clock).map_err(err)?;
+        want.saturating_sub(Duration::new(ns_.max(0) as u64, nns as u32))
+    } else {
+        want
+    };
+    Ok(Some(crate::kernel::wait::deadline_after(left)))
+}
+
+fn wait_on(t: &mut Task, key: u64, bitset: u32, pi: bool, until: Option<Instant>) -> Errno {
+    t.block(Wait {
+        kind: WaitKind::Futex { key, bitset, pi },
+        deadline: until.map(|d| (d, -(ETIMEDOUT as i64))),
+        host_fds: Vec::new(),
+    })
+}
+
+pub(super) fn futex(k: &mut Kernel, t: &mut Task, a: [u64; 6]) -> R {
+    let (addr, op, val, tsp, addr2, val3) =
+        (a[0], a[1] as i32, a[2] as u32, a[3], a[4], a[5] as u32);
+    let cmd = op & FUTEX_CMD_MASK;
+    let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+    if realtime && !matches!(cmd, FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_LOCK_PI2) {
+        return Err(ENOSYS);
+    }
+    let key = t.mm.futex_key(addr)?;
+    match cmd {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let bitset = if cmd == FUTEX_WAIT { u32::MAX } else { val3 };
+            if bitset == 0 {
+                return Err(EINVAL);
+            }
+            let until = deadline(t, tsp, cmd == FUTEX_WAIT_BITSET, realtime)?;
+            if t.mm.read_u32(addr)? != val {
+                return Err(EAGAIN);
+            }
+            if until.is_some_and(|d| d <= Instant::now()) {
+                return Err(ETIMEDOUT);
+            }
+            Err(wait_on(t, key, bitset, false, until))
+        }
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+            let bitset = if cmd == FUTEX_WAKE { u32::MAX } else { val3 };
+            if bitset == 0 {
+                return Err(EINVAL);
+            }
+            Ok(k.futex_wake(key, val, bitset))
+        }
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            let key2 = t.mm.futex_key(addr2)?;
+            if cmd == FUTEX_CMP_REQUEUE && t.mm.read_u32(addr)? != val3 {
+                return Err(EAGAIN);
+            }
+            if (val as i32) < 0 || (tsp as i32) < 0 {
+                return Err(EINVAL);
+            }
+            Ok(k.futex_requeue(key, key2, val, tsp as u32))
+        }
+        FUTEX_WAKE_OP => wake_op(k, t, key, addr2, val, tsp as u32, val3),
+        FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
+            let word = t.mm.read_u32(addr)?;
+            let owner = word & FUTEX_TID_MASK;
+            if owner == t.tid as u32 {
+                return Err(EDEADLK);
+            }
+            if owner == 0 {
+                t.mm.write(addr, &(t.tid as u32 | (word & FUTEX_WAITERS)).to_le_bytes())?;
+                return Ok(0);
+            }
+            if cmd == FUTEX_TRYLOCK_PI {
+                return Err(EAGAIN);
+            }
+            // LOCK_PI's timeout is absolute on CLOCK_REALTIME; LOCK_PI2's on the chosen clock.
+            let until = deadline(t, tsp, true, cmd == FUTEX_LOCK_PI || realtime)?;
+            t.mm.write(addr, &(word | FUTEX_WAITERS).to_le_bytes())?;
+            Err(wait_on(t, key, u32::MAX, true, until))
+        }
+        FUTEX_UNLOCK_PI => k.futex_unlock_pi(t, addr, key),
         _ => Err(ENOSYS),
     }
+}
+
+/// FUTEX_WAKE_OP: *addr2 = op(*addr2, oparg); wake `n` on addr; if the old value of *addr2
+/// compares true with cmparg, wake `n2` on addr2 too.
+fn wake_op(k: &mut Kernel, t: &mut Task, key: u64, addr2: u64, n: u32, n2: u32, enc: u32) -> R {
+    let key2 = t.mm.futex_key(addr2)?;
+    let (op, cmp) = ((enc >> 28) & 0xf, (enc >> 24) & 0xf);
+    let mut oparg = (enc >> 12) & 0xfff;
+    let cmparg = enc & 0xfff;
+    if op & 8 != 0 {
+        // FUTEX_OP_OPARG_SHIFT
+        if oparg > 31 {
+            return Err(EINVAL);
+        }
+        oparg = 1 << oparg;
+    }
+    let old = t.mm.read_u32(addr2)?;
+    let new = match op & 7 {
+        0 => oparg,
+        1 => old.wrapping_add(oparg),
+        2 => old | oparg,
+        3 => old & !oparg,
+        4 => old ^ oparg,
+        _ => return Err(ENOSYS),
+    };
+    t.mm.write(addr2, &new.to_le_bytes())?;
+    let mut woken = k.futex_wake(key, n, u32::MAX);
+    let (o, c) = (old as i32, cmparg as i32);
+    let hit = match cmp {
+        0 => o == c,
+        1 => o != c,
+        2 => o < c,
+        3 => o <= c,
+        4 => o > c,
+        5 => o >= c,
+        _ => return Err(ENOSYS),
+    };
+    if hit {
+        woken += k.futex_wake(key2, n2, u32::MAX);
+    }
+    Ok(woken)
 }

@@ -117,13 +117,19 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_clone3 => process::clone3(k, t, a[0], a[1]),
         SYS_execve => process::execve(k, t, AT_FDCWD, a[0], a[1], a[2], 0),
         SYS_execveat => process::execve(k, t, a[0] as i32, a[1], a[2], a[3], a[4] as i32),
-        SYS_exit | SYS_exit_group => {
+        SYS_exit => {
             t.exit = Some(crate::kernel::exited(a[0] as i32));
+            Ok(0)
+        }
+        SYS_exit_group => {
+            t.exit = Some(crate::kernel::exited(a[0] as i32));
+            t.group_exit = true;
             Ok(0)
         }
         SYS_wait4 => process::wait4(k, t, a[0] as i32, a[1], a[2] as i32, a[3]),
         SYS_waitid => process::waitid(k, t, a[0] as u32, a[1] as i32, a[2], a[3] as i32),
-        SYS_getpid | SYS_gettid => Ok(t.pid as i64),
+        SYS_getpid => Ok(t.pid as i64),
+        SYS_gettid => Ok(t.tid as i64),
         SYS_getppid => Ok(t.ppid as i64),
         SYS_getpgrp => Ok(t.pgid as i64),
         SYS_getpgid => process::getpgid(k, t, a[0] as i32),
@@ -132,9 +138,20 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_setsid => process::setsid(k, t),
         SYS_set_tid_address => {
             t.clear_tid = a[0];
-            Ok(t.pid as i64)
+            Ok(t.tid as i64)
         }
-        SYS_set_robust_list => Ok(0),
+        SYS_set_robust_list => {
+            // struct robust_list_head is 24 bytes on x86-64.
+            if a[1] != 24 {
+                Err(EINVAL)
+            } else {
+                t.robust_list = a[0];
+                Ok(0)
+            }
+        }
+        SYS_get_robust_list => sys::get_robust_list(k, t, a[0] as i32, a[1], a[2]),
+        SYS_getcpu => sys::getcpu(t, a[0], a[1]),
+        SYS_sched_setaffinity => sys::sched_setaffinity(t, a[1], a[2]),
         // identity and the system
         SYS_getuid | SYS_geteuid => Ok(t.creds.uid as i64),
         SYS_getgid | SYS_getegid => Ok(t.creds.gid as i64),
@@ -160,7 +177,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_pause => signal::pause(t),
         SYS_sigaltstack => Ok(0),
         SYS_kill => signal::kill(k, t, a[0] as i32, a[1] as i32),
-        SYS_tkill => signal::tkill(k, t, a[0] as i32, a[0] as i32, a[1] as i32),
+        SYS_tkill => signal::tkill(k, t, 0, a[0] as i32, a[1] as i32),
         SYS_tgkill => signal::tkill(k, t, a[0] as i32, a[1] as i32, a[2] as i32),
         // time and randomness
         SYS_clock_gettime => time::clock_gettime(t, a[0] as i32, a[1]),
@@ -168,19 +185,39 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_gettimeofday => time::gettimeofday(t, a[0]),
         SYS_time => time::time(t, a[0]),
         // nanosleep is a relative clock_nanosleep on CLOCK_MONOTONIC, as in Linux.
-        SYS_nanosleep => time::clock_nanosleep(t, CLOCK_MONOTONIC, 0, a[0]),
-        SYS_clock_nanosleep => time::clock_nanosleep(t, a[0] as i32, a[1] as i32, a[2]),
+        SYS_nanosleep => time::clock_nanosleep(t, CLOCK_MONOTONIC, 0, a[0], a[1]),
+        SYS_clock_nanosleep => time::clock_nanosleep(t, a[0] as i32, a[1] as i32, a[2], a[3]),
         SYS_getrandom => sys::getrandom(t, a[0], a[1]),
-        SYS_futex => futex::futex(a[1] as i32),
+        SYS_futex => futex::futex(k, t, a),
         _ => {
             *t.unimplemented.borrow_mut().entry(nr).or_insert(0) += 1;
             Err(ENOSYS)
         }
     };
-    match res {
+    let ret = match res {
         Ok(v) => v,
         Err(e) => -(e as i64),
+    };
+    if trace_on() {
+        eprintln!(
+            "sentry: [{}] {nr}({:#x}, {:#x}, {:#x}, {:#x}) = {ret}",
+            t.tid, a[0], a[1], a[2], a[3]
+        );
     }
+    ret
+}
+
+/// BULKHEAD_SENTRY_TRACE=1 in the runtime's environment prints every call the sentry serves
+/// (thread, number, first arguments, result) to the container's stderr: strace for the
+/// sandbox, where the host's strace cannot follow the application.
+fn trace_on() -> bool {
+    thread_local!(static ON: bool = std::env::var_os("BULKHEAD_SENTRY_TRACE").is_some());
+    ON.with(|on| *on)
+}
+
+/// A duration as a struct timespec's bytes (a sleep's time left).
+pub fn timespec_of(d: std::time::Duration) -> Vec<u8> {
+    time::timespec_bytes(d.as_secs() as i64, i64::from(d.subsec_nanos()))
 }
 
 pub(super) fn err(e: std::io::Error) -> Errno {

@@ -283,6 +283,9 @@ pub(super) fn setpgid(k: &mut Kernel, t: &mut Task, pid: i32, pgid: i32) -> R {
     if target.sid != my_sid {
         return Err(EPERM);
     }
+    if target.pid != me && target.execed {
+        return Err(EACCES); // a child that has exec'd is out of its parent's hands
+    }
     if target.sid == target.pid {
         return Err(EPERM); // a session leader stays in its group
     }

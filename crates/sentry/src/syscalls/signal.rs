@@ -7,13 +7,13 @@ pub(super) fn sigaction(t: &mut Task, sig: usize, act: u64, old: u64) -> R {
         return Err(EINVAL);
     }
     if old != 0 {
-        let cur = t.signals.actions[sig];
+        let cur = t.signals.actions.borrow()[sig];
         put(t, old, &cur)?;
     }
     if act != 0 {
         let mut a = [0u8; 32];
         t.mm.read(act, &mut a)?;
-        t.signals.actions[sig] = a;
+        t.signals.actions.borrow_mut()[sig] = a;
     }
     Ok(0)
 }
@@ -38,9 +38,8 @@ pub(super) fn sigprocmask(t: &mut Task, how: i32, set: u64, old: u64) -> R {
 /// kill(pid, sig): one process, the caller's process group (0), every process but pid 1 and
 /// the caller (-1), or process group -pid. Signal 0 only checks that there is a target.
 pub(super) fn kill(k: &mut Kernel, t: &mut Task, pid: i32, sig: i32) -> R {
-    if !(0..=64).contains(&sig) {
-        return Err(EINVAL);
-    }
+    // Linux finds the targets before it checks the signal: a bad signal to no one is ESRCH.
+    let bad_signal = !(0..=64).contains(&sig);
     if pid == i32::MIN {
         return Err(ESRCH);
     }
@@ -48,6 +47,7 @@ pub(super) fn kill(k: &mut Kernel, t: &mut Task, pid: i32, sig: i32) -> R {
     let mut targets: Vec<i32> = k
         .tasks
         .values()
+        .filter(|x| x.tid == x.pid || !k.tasks.contains_key(&x.pid))
         .map(|x| (x.pid, x.pgid))
         .chain(std::iter::once((t.pid, t.pgid)))
         .filter(|(p, g)| match pid {
@@ -60,21 +60,25 @@ pub(super) fn kill(k: &mut Kernel, t: &mut Task, pid: i32, sig: i32) -> R {
         .collect();
     // A zombie can still be signalled (to no effect).
     if targets.is_empty() && pid > 0 && k.zombies.contains_key(&pid) {
-        return Ok(0);
+        return if bad_signal { Err(EINVAL) } else { Ok(0) };
     }
     if targets.is_empty() {
         return Err(ESRCH);
     }
+    if bad_signal {
+        return Err(EINVAL);
+    }
     targets.sort_unstable();
+    targets.dedup();
     let info = crate::signals::Info {
         code: crate::signals::SI_USER,
         pid: me,
         uid: t.creds.uid,
-        addr: 0,
+        ..Default::default()
     };
     if sig != 0 {
         for p in targets {
-            if let Some(x) = k.task_mut(t, p) {
+            if let Some(x) = k.thread_for(t, p, sig) {
                 crate::signals::send_info(x, sig, info);
             }
         }
@@ -82,21 +86,21 @@ pub(super) fn kill(k: &mut Kernel, t: &mut Task, pid: i32, sig: i32) -> R {
     Ok(0)
 }
 
-/// tgkill(tgid, tid, sig) / tkill(tid, sig): one thread (each process has one).
+/// tgkill(tgid, tid, sig) / tkill(tid, sig, given tgid 0): one thread.
 pub(super) fn tkill(k: &mut Kernel, t: &mut Task, tgid: i32, tid: i32, sig: i32) -> R {
-    if tgid <= 0 || tid <= 0 || !(0..=64).contains(&sig) {
+    if tgid < 0 || tid <= 0 || !(0..=64).contains(&sig) {
         return Err(EINVAL);
-    }
-    if tgid != tid {
-        return Err(ESRCH);
     }
     let info = crate::signals::Info {
         code: SI_TKILL,
         pid: t.pid,
         uid: t.creds.uid,
-        addr: 0,
+        ..Default::default()
     };
     let x = k.task_mut(t, tid).ok_or(ESRCH)?;
+    if tgid != 0 && x.pid != tgid {
+        return Err(ESRCH);
+    }
     if sig != 0 {
         crate::signals::send_info(x, sig, info);
     }

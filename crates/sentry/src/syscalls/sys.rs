@@ -71,7 +71,9 @@ pub(super) fn prlimit(t: &mut Task, pid: i32, res: u32, new: u64, old: u64) -> R
     }
     let cur = t.rlimits.get(&res).copied().unwrap_or(match res as i32 {
         x if x == RLIMIT_STACK as i32 => (8 << 20, u64::MAX),
-        x if x == RLIMIT_NOFILE as i32 => (1024, 1024),
+        x if x == RLIMIT_NOFILE as i32 => {
+            (crate::vfs::FD_LIMIT as u64, crate::vfs::FD_LIMIT as u64)
+        }
         _ => (u64::MAX, u64::MAX),
     });
     if old != 0 {
@@ -103,7 +105,20 @@ pub(super) fn prctl(t: &mut Task, op: i32, arg: u64) -> R {
             name.resize(16, 0);
             put(t, arg, &name).map(|_| 0)
         }
-        PR_SET_PDEATHSIG | PR_SET_DUMPABLE | PR_SET_NO_NEW_PRIVS => Ok(0),
+        PR_SET_PDEATHSIG => {
+            if arg > 64 {
+                return Err(EINVAL);
+            }
+            t.pdeathsig = arg as i32;
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => put(t, arg, &t.pdeathsig.to_le_bytes()).map(|_| 0),
+        PR_SET_CHILD_SUBREAPER => {
+            t.subreaper = arg != 0;
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => put(t, arg, &i32::from(t.subreaper).to_le_bytes()).map(|_| 0),
+        PR_SET_DUMPABLE | PR_SET_NO_NEW_PRIVS => Ok(0),
         PR_GET_DUMPABLE => Ok(1),
         _ => Err(EINVAL),
     }
@@ -129,7 +144,7 @@ pub(super) fn sysinfo(k: &mut Kernel, t: &mut Task, buf: u64) -> R {
     b[0..8].copy_from_slice(&up.to_le_bytes());
     let total = crate::MEM_TOTAL.get().copied().unwrap_or(1 << 30);
     b[32..40].copy_from_slice(&total.to_le_bytes());
-    b[40..48].copy_from_slice(&total.saturating_sub(t.mm.resident).to_le_bytes());
+    b[40..48].copy_from_slice(&total.saturating_sub(t.mm.resident()).to_le_bytes());
     let procs = (k.tasks.len() + 1).min(u16::MAX as usize) as u16;
     b[80..82].copy_from_slice(&procs.to_le_bytes()); // procs
     b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
@@ -141,4 +156,43 @@ pub(super) fn getrandom(t: &mut Task, buf: u64, len: u64) -> R {
     let n = crate::host::getrandom(&mut b).map_err(err)?;
     put(t, buf, &b[..n])?;
     Ok(n as i64)
+}
+
+pub(super) fn get_robust_list(k: &mut Kernel, t: &mut Task, tid: i32, head: u64, len: u64) -> R {
+    let h = if tid == 0 {
+        t.robust_list
+    } else {
+        k.task_mut(t, tid).map(|x| x.robust_list).ok_or(ESRCH)?
+    };
+    put(t, head, &h.to_le_bytes())?;
+    put(t, len, &24u64.to_le_bytes())?;
+    Ok(0)
+}
+
+/// getcpu: the sentry does not know which host CPU a thread last ran on; it answers CPU 0,
+/// node 0 (a valid answer on any machine).
+pub(super) fn getcpu(t: &mut Task, cpu: u64, node: u64) -> R {
+    if cpu != 0 {
+        put(t, cpu, &0u32.to_le_bytes())?;
+    }
+    if node != 0 {
+        put(t, node, &0u32.to_le_bytes())?;
+    }
+    Ok(0)
+}
+
+/// sched_setaffinity: accepted when the mask names at least one of the sandbox's CPUs (the
+/// host schedules the threads; the mask is not applied).
+pub(super) fn sched_setaffinity(t: &mut Task, len: u64, mask: u64) -> R {
+    if len == 0 {
+        return Err(EINVAL);
+    }
+    let first = t.mm.read_vec(mask, (len as usize).min(128))?;
+    let cpus = crate::CPUS.get().copied().unwrap_or(1).clamp(1, 64) as usize;
+    let any = (0..cpus).any(|c| first.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0));
+    if any {
+        Ok(0)
+    } else {
+        Err(EINVAL)
+    }
 }

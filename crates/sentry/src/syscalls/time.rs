@@ -40,10 +40,11 @@ pub(super) fn read_timespec(t: &mut Task, addr: u64) -> Result<(i64, i64), Errno
 
 /// clock_nanosleep: relative, or with TIMER_ABSTIME until a deadline of `clock` (python's
 /// time.sleep and glibc's sleep use it). The task waits in the kernel's loop (no host call, no
-/// CPU); a handled signal ends the sleep with EINTR. A CPU-time clock is refused (EINVAL) as
+/// CPU); a handled signal ends the sleep with EINTR and, for a relative sleep, the time left
+/// in `rem`. A CPU-time clock is refused (EINVAL) as
 /// the container class's kernel refuses it for a thread's own clock; flag bits other than
 /// TIMER_ABSTIME are ignored, as Linux ignores them.
-pub(super) fn clock_nanosleep(t: &mut Task, clock: i32, flags: i32, req: u64) -> R {
+pub(super) fn clock_nanosleep(t: &mut Task, clock: i32, flags: i32, req: u64, rem: u64) -> R {
     if !matches!(
         clock,
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI
@@ -61,9 +62,12 @@ pub(super) fn clock_nanosleep(t: &mut Task, clock: i32, flags: i32, req: u64) ->
     if left.is_zero() {
         return Ok(0);
     }
-    let deadline = std::time::Instant::now() + left;
+    let deadline = crate::kernel::wait::deadline_after(left);
     Err(t.block(crate::kernel::wait::Wait {
-        kind: crate::kernel::wait::WaitKind::Sleep,
+        // Linux writes the time left only for a relative sleep.
+        kind: crate::kernel::wait::WaitKind::Sleep {
+            rem: if flags & TIMER_ABSTIME != 0 { 0 } else { rem },
+        },
         deadline: Some((deadline, 0)),
         host_fds: Vec::new(),
     }))
