@@ -406,3 +406,65 @@ fn signal_handlers_run_and_return() {
     assert_eq!(container, want);
     assert_eq!(sandbox, want);
 }
+
+/// The everyday cases that start processes: pipelines, command substitution, jobs,
+/// traps, kill, exec, and tools that fork (find | wc, tar | wc, xargs). Same output and code.
+#[test]
+fn shell_scripts_with_many_processes_behave_as_in_the_container_class() {
+    let mut b = Bundle::new(&["true"]);
+    for s in [
+        "uname; echo done",
+        "echo a | tr a b",
+        "echo $(echo inner) $(uname)",
+        "sleep 1 & wait; echo waited $?",
+        "find /etc /bin | wc -l",
+        "tar czf - /etc 2>/dev/null | wc -c",
+        "echo 1 2 3 | xargs -n1 echo",
+        "yes | head -3",
+        "sleep 10 & kill $!; wait $!; echo $?",
+        "trap 'echo got' USR1; kill -USR1 $$; echo after",
+        "kill -TERM 1; kill -KILL 1; echo pid 1 lives",
+        "(exit 7); echo $?",
+        "ls /nonexist 2>&1 | wc -l; exec echo execd",
+        // pid 1 execs while a child runs: the child lives on (its stub is not pid 1's).
+        "(sleep 1; echo child-alive) & exec sh -c 'sleep 2; echo pid1-done'",
+        "sh -c 'exit 3' | cat; echo ${PIPESTATUS:-x} done",
+    ] {
+        let [c, s2] = both(&mut b, &["sh", "-c", s]);
+        assert_eq!(
+            c, s2,
+            "{s}: container class (left) and sandbox (right) differ"
+        );
+    }
+}
+
+/// A fork loop in a container with a pids limit: fork fails with EAGAIN inside the sandbox as
+/// it does in the container class (each sandboxed process is a host stub in the container's
+/// cgroup), the shell says so and exits 2, and nothing is left behind.
+#[test]
+fn a_pids_limit_holds_a_fork_loop_in_both_classes() {
+    let mut b = Bundle::new(&["true"]);
+    b.set("/linux/resources", json!({"pids": {"limit": 12}}));
+    let script = "i=0; while [ $i -lt 40 ]; do sleep 5 & i=$((i+1)); done; echo all started";
+    let [c, s] = both(&mut b, &["sh", "-c", script]);
+    assert_eq!(c.0, 2, "container class: {c:?}");
+    assert_eq!(c, s, "container class (left) and sandbox (right) differ");
+}
+
+/// Bad arguments that fuzzing found crashing the sentry (huge and wrapping lengths to mmap,
+/// munmap, mremap, mprotect, madvise and brk, bad flags, sigaction on SIGKILL, pread on /dev
+/// files, /proc/self/exe and /proc/self/root/..) get Linux's answers, as tests/programs/
+/// badcalls.c checks them in both classes. The one planned difference: `int $0x80` (the
+/// 32-bit ABI) gets ENOSYS in the sandbox, which serves the 64-bit ABI only.
+#[test]
+fn bad_arguments_get_linux_errors_not_a_sentry_crash() {
+    let mut b = Bundle::new(&["true"]);
+    programs::build_static(&b, "badcalls");
+    let out = programs::area_in_both_classes(&mut b, "badcalls", "badcalls", |l| {
+        !l.starts_with("int80_answer=")
+    });
+    assert!(
+        out.lines().any(|l| l == "int80_answer=ENOSYS"),
+        "int $0x80 in the sandbox:\n{out}"
+    );
+}

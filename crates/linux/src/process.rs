@@ -441,6 +441,21 @@ pub fn execve(path: &Path, args: &[String], env: &[String]) -> io::Error {
 
 /// Exits immediately without running destructors or flushing stdio buffers: for children that
 /// must not touch state shared with their parent's copy.
+/// Waits for signals forever (a process that only has to exist).
+pub fn pause_forever() -> ! {
+    loop {
+        // SAFETY: pause touches no memory.
+        unsafe { libc::pause() };
+    }
+}
+
+/// Closes every descriptor from `first` up (close_range(2)).
+pub fn close_from(first: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) } as i32)?;
+    Ok(())
+}
+
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and has no preconditions.
     unsafe { libc::_exit(code) }

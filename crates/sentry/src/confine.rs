@@ -173,6 +173,27 @@ pub fn allowlist_doc() -> Vec<(i64, &'static str)> {
     allowlist(-1).iter().map(|r| (r.nr, r.why)).collect()
 }
 
+/// The first child after unsharing the pid namespace is that namespace's init, and when an
+/// init ends Linux kills every other process in its namespace. Were that a stub, the end (or
+/// execve) of the application's first process would kill the stubs of all the others, and
+/// the dying stub could not be reaped before them (a deadlock). So the first child is a
+/// keeper that does nothing: no descriptors, its own session, pausing until the sentry ends
+/// (its parent-death signal), which then takes every stub with it.
+fn spawn_pid_ns_keeper() -> Result<(), String> {
+    use bulkhead_linux::process::{self as sys, Forked};
+    match sys::clone_fork(0, None)
+        .map_err(|e| format!("sentry: start the pid namespace's init: {e}"))?
+    {
+        Forked::Child => {
+            let _ = sys::set_parent_death_signal(libc::SIGKILL);
+            let _ = sys::close_from(0);
+            let _ = sys::setsid();
+            sys::pause_forever()
+        }
+        Forked::Parent(_) => Ok(()),
+    }
+}
+
 fn cvt(r: i64) -> io::Result<()> {
     if r < 0 {
         Err(io::Error::last_os_error())
@@ -194,6 +215,7 @@ pub fn confine(mem_fd: i32) -> Result<std::os::fd::OwnedFd, String> {
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWUTS;
     bulkhead_linux::ns::unshare(flags).map_err(|e| format!("sentry: unshare namespaces: {e}"))?;
+    spawn_pid_ns_keeper()?;
     let root = bulkhead_linux::fd::openat(
         None,
         std::path::Path::new("/"),

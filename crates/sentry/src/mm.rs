@@ -58,8 +58,10 @@ const MIN_ADDR: u64 = 0x10000;
 /// The memory file is sparse: this is address space for backing, not memory used.
 const MEM_FILE_SIZE: usize = 64 << 30;
 
+/// Rounds up to a page; like Linux's PAGE_ALIGN a length within a page of 2^64 wraps to 0,
+/// which every caller refuses.
 pub fn page_up(x: u64) -> u64 {
-    (x + PAGE - 1) & !(PAGE - 1)
+    x.wrapping_add(PAGE - 1) & !(PAGE - 1)
 }
 
 pub fn page_down(x: u64) -> u64 {
@@ -268,10 +270,16 @@ impl Space {
     }
 
     pub fn unmap(&mut self, asp: &mut dyn AddressSpace, addr: u64, len: u64) -> Result<(), Errno> {
-        if !addr.is_multiple_of(PAGE) || len == 0 {
+        // Linux: an unaligned start, a start above the user address space, a length that
+        // reaches past it (or wraps) and a length of 0 are EINVAL.
+        if !addr.is_multiple_of(PAGE) || addr > TASK_SIZE || len > TASK_SIZE - addr {
             return Err(libc::EINVAL);
         }
-        let end = addr.saturating_add(page_up(len)).min(TASK_SIZE);
+        let len = page_up(len);
+        if len == 0 {
+            return Err(libc::EINVAL);
+        }
+        let end = (addr + len).min(TASK_SIZE);
         for v in self.covered(addr, end) {
             asp.unmap(v.start, v.end - v.start)
                 .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))?;
@@ -324,7 +332,8 @@ impl Space {
 
     /// Moves the program break; returns the new break (the old one when refused), as Linux does.
     pub fn set_brk(&mut self, asp: &mut dyn AddressSpace, want: u64) -> u64 {
-        if want < self.brk_start {
+        // Below the start, or past the user address space (brk(-1) must not wrap to 0).
+        if want < self.brk_start || want > TASK_SIZE {
             return self.brk;
         }
         let (old_top, new_top) = (page_up(self.brk), page_up(want));
@@ -379,6 +388,17 @@ impl Space {
         let mut done = 0;
         let mem = self.mem.borrow();
         for (off, n) in self.ranges(addr, buf.len() as u64, libc::PROT_READ)? {
+            buf[done..done + n].copy_from_slice(mem.file.slice(off, n).map_err(|_| libc::EFAULT)?);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Reads whatever the protection (the sentry looking at code, which may be execute-only).
+    pub fn peek(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let mut done = 0;
+        let mem = self.mem.borrow();
+        for (off, n) in self.ranges(addr, buf.len() as u64, 0)? {
             buf[done..done + n].copy_from_slice(mem.file.slice(off, n).map_err(|_| libc::EFAULT)?);
             done += n;
         }
@@ -475,6 +495,30 @@ impl Space {
         Ok(new)
     }
 
+    /// mremap with MREMAP_FIXED: the contents of [old, old+old_len) (cut or grown to
+    /// `new_len`) at `to`, replacing what was there; the old range unmapped.
+    pub fn move_to(
+        &mut self,
+        asp: &mut dyn AddressSpace,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        to: u64,
+    ) -> Result<u64, Errno> {
+        let v = *self
+            .vmas
+            .range(..=old)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| old < v.end)
+            .ok_or(libc::EFAULT)?;
+        let data = self.read_raw(old, old_len.min(new_len))?;
+        let new = self.map(asp, Some(to), new_len, v.prot, true)?;
+        self.write_any(new, &data)?;
+        self.unmap(asp, old, old_len)?;
+        Ok(new)
+    }
+
     fn read_raw(&self, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
         let mut out = Vec::with_capacity(len as usize);
         let mem = self.mem.borrow();
@@ -539,6 +583,22 @@ impl Mm {
         self.0.borrow_mut().map(asp, addr, len, prot, fixed)
     }
 
+    pub fn is_free(&self, start: u64, len: u64) -> bool {
+        start.checked_add(len).is_some_and(|e| e <= TASK_SIZE)
+            && self.0.borrow().is_free(start, len)
+    }
+
+    pub fn move_to(
+        &self,
+        asp: &mut dyn AddressSpace,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        to: u64,
+    ) -> Result<u64, Errno> {
+        self.0.borrow_mut().move_to(asp, old, old_len, new_len, to)
+    }
+
     pub fn set_shared(&self, start: u64) {
         self.0.borrow_mut().set_shared(start)
     }
@@ -580,6 +640,10 @@ impl Mm {
 
     pub fn read_vec(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         self.0.borrow().read_vec(addr, len)
+    }
+
+    pub fn peek(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.0.borrow().peek(addr, buf)
     }
 
     pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {

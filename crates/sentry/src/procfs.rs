@@ -117,6 +117,9 @@ impl Proc {
                 .ok_or(libc::EINVAL)?;
             return Ok(format!("/proc/self/fd/{fd}").into_bytes());
         }
+        if abs == "/dev/fd" {
+            return Ok(b"/proc/self/fd".to_vec());
+        }
         if abs == "/proc/self" || abs == "/proc/thread-self" {
             return Ok(self.pid.to_string().into_bytes());
         }

@@ -178,22 +178,80 @@ impl Fs {
         }
     }
 
-    /// The absolute path of `path` as seen from `dir` (an fd's path, or the cwd).
+    /// The absolute path of `path` as seen from `dir` (an fd's path, or the cwd). `.` and `..`
+    /// fold lexically, except that the magic links /proc/<self>/root and /proc/<self>/cwd and
+    /// the link /dev/fd are followed where a path goes on through them: their `..` is the
+    /// parent of what they point to, as on Linux (so /proc/self/root/.. is the root).
     pub fn abs(&self, dir: Option<&str>, path: &str) -> String {
-        let p = normalize(dir.unwrap_or(&self.cwd), path);
-        // /proc/<self>/root is the sandbox's own root.
-        for prefix in [
-            "/proc/self/root",
-            "/proc/thread-self/root",
-            &format!("/proc/{}/root", self.proc.pid),
-        ] {
-            if let Some(rest) = p.strip_prefix(prefix) {
-                if rest.starts_with('/') {
-                    return normalize("/", rest);
+        let full = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("{}/{path}", dir.unwrap_or(&self.cwd))
+        };
+        let comps: Vec<&str> = full
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        let mut parts: Vec<String> = Vec::new();
+        for (i, c) in comps.iter().enumerate() {
+            if *c == ".." {
+                parts.pop();
+                continue;
+            }
+            parts.push(c.to_string());
+            if i + 1 < comps.len() {
+                if let Some(target) = self.through_link(&parts) {
+                    parts = target;
                 }
             }
         }
-        p
+        format!("/{}", parts.join("/"))
+    }
+
+    /// Where a path that goes on through the link `parts` continues from, for the links
+    /// that lead to directories.
+    fn through_link(&self, parts: &[String]) -> Option<Vec<String>> {
+        let split = |p: &str| -> Vec<String> {
+            p.split('/')
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        match parts {
+            [d, f] if d == "dev" && f == "fd" => Some(split("/proc/self/fd")),
+            [p, who, l] if p == "proc" && self.is_me(who) => match l.as_str() {
+                "root" => Some(Vec::new()),
+                "cwd" => Some(split(&self.cwd)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn is_me(&self, who: &str) -> bool {
+        who == "self" || who == "thread-self" || who.parse::<i32>().ok() == Some(self.proc.pid)
+    }
+
+    /// The path a /proc link of this process (exe, cwd, root, fd/N) points to, when it names a
+    /// file (not a pipe's `pipe:[N]`); other paths are returned as they are.
+    pub fn follow_proc_link(&self, abs: &str) -> String {
+        let mut cur = abs.to_string();
+        for _ in 0..8 {
+            let parts: Vec<&str> = cur.split('/').filter(|c| !c.is_empty()).collect();
+            let is_link = match parts.as_slice() {
+                ["proc", who, "exe" | "cwd" | "root"] => self.is_me(who),
+                ["proc", who, "fd", _] => self.is_me(who),
+                _ => false,
+            };
+            if !is_link {
+                break;
+            }
+            match self.proc.readlink(&cur) {
+                Ok(t) if t.starts_with(b"/") => cur = String::from_utf8_lossy(&t).into_owned(),
+                _ => break,
+            }
+        }
+        cur
     }
 
     /// Opens a host file beneath the root with `flags` (O_CLOEXEC is always added).
@@ -221,6 +279,9 @@ impl Fs {
     pub fn open(&self, abs: &str, flags: i32, mode: u32) -> Result<Node, Errno> {
         if self.is_root_link(abs) {
             return self.open("/", flags, mode);
+        }
+        if abs == "/dev/fd" {
+            return self.open("/proc/self/fd", flags, mode);
         }
         if abs == "/dev" {
             let mut entries: Vec<(String, u8)> =
@@ -298,6 +359,7 @@ impl Fs {
             || abs == "/dev/stdin"
             || abs == "/dev/stdout"
             || abs == "/dev/stderr"
+            || abs == "/dev/fd"
         {
             if let Ok(target) = self.proc.readlink(abs) {
                 let mut st = stat_of(&Node::Data(Vec::new()));
@@ -317,7 +379,7 @@ impl Fs {
     }
 
     pub fn readlink(&self, abs: &str) -> Result<Vec<u8>, Errno> {
-        if abs.starts_with("/proc/") || abs.starts_with("/dev/std") {
+        if abs.starts_with("/proc/") || abs.starts_with("/dev/std") || abs == "/dev/fd" {
             return self.proc.readlink(abs);
         }
         let f = self.open_host(abs, libc::O_PATH | libc::O_NOFOLLOW, 0)?;

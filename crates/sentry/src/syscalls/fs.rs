@@ -134,7 +134,24 @@ fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
     Ok(n as i64)
 }
 
+/// pread/pwrite on the sentry's own character devices: they have no offset to keep, and
+/// answer as their read and write do (Linux's /dev/null, /dev/zero, /dev/full).
+fn positioned_device(t: &Task, fd: i32) -> Result<bool, Errno> {
+    let f = t.fds.get(fd)?;
+    let node = &f.borrow().node;
+    Ok(matches!(
+        node,
+        Node::Null | Node::Zero | Node::Full | Node::Random
+    ))
+}
+
 pub(super) fn pread(t: &mut Task, fd: i32, buf: u64, len: u64, off: i64) -> R {
+    if off < 0 {
+        return Err(EINVAL);
+    }
+    if positioned_device(t, fd)? {
+        return read(t, fd, buf, len);
+    }
     let h = host_fd(t, fd).map_err(|_| ESPIPE)?;
     let mut data = vec![0u8; (len as usize).min(IO_CHUNK)];
     let n = crate::host::pread(h, &mut data, off).map_err(err)?;
@@ -143,6 +160,12 @@ pub(super) fn pread(t: &mut Task, fd: i32, buf: u64, len: u64, off: i64) -> R {
 }
 
 pub(super) fn pwrite(t: &mut Task, fd: i32, buf: u64, len: u64, off: i64) -> R {
+    if off < 0 {
+        return Err(EINVAL);
+    }
+    if positioned_device(t, fd)? {
+        return write(t, fd, buf, len);
+    }
     let h = host_fd(t, fd).map_err(|_| ESPIPE)?;
     let data = t.mm.read_vec(buf, (len as usize).min(IO_CHUNK))?;
     Ok(crate::host::pwrite(h, &data, off).map_err(err)? as i64)
@@ -300,6 +323,12 @@ pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32)
     let p = path(t, addr)?;
     let abs = at(t, dirfd, &p)?;
     fresh(t, &abs);
+    let abs = t.fs.follow_proc_link(&abs);
+    if let Some(f) = proc_fd_without_path(t, &abs) {
+        // A pipe's /proc/self/fd/N: Linux opens the pipe again; the same description is
+        // the nearest the sentry's pipes have.
+        return t.fds.install(f, flags & O_CLOEXEC != 0, 0).map(i64::from);
+    }
     let node = t.fs.open(&abs, flags, mode & !t.umask)?;
     if flags & O_DIRECTORY != 0 && !matches!(vfs::stat_of(&node).st_mode & S_IFMT, S_IFDIR) {
         return Err(ENOTDIR);
@@ -307,6 +336,16 @@ pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32)
     t.fds
         .install(wrap(node, flags, &abs), flags & O_CLOEXEC != 0, 0)
         .map(i64::from)
+}
+
+/// The open file behind /proc/self/fd/N when it has no path to open again (a pipe).
+fn proc_fd_without_path(t: &Task, abs: &str) -> Option<vfs::FileRef> {
+    let n: i32 = abs
+        .strip_prefix("/proc/")
+        .and_then(|r| r.split_once("/fd/"))
+        .filter(|(who, _)| *who == "self" || *who == "thread-self" || who.parse() == Ok(t.pid))
+        .and_then(|(_, n)| n.parse().ok())?;
+    t.fds.get(n).ok()
 }
 
 pub(super) fn stat_bytes(st: &stat) -> Vec<u8> {

@@ -1,6 +1,7 @@
 //! Memory calls beyond what the memory manager (mm.rs) does by itself.
 
 use super::*;
+use crate::platform::ptrace::TASK_SIZE;
 
 pub(super) fn mmap(
     t: &mut Task,
@@ -13,6 +14,32 @@ pub(super) fn mmap(
 ) -> R {
     if len == 0 || !off.is_multiple_of(4096) {
         return Err(EINVAL);
+    }
+    // Linux: a length that rounds past the user address space (or wraps) is ENOMEM.
+    if page_up(len) == 0 || page_up(len) > TASK_SIZE {
+        return Err(ENOMEM);
+    }
+    if off
+        .checked_add(page_up(len))
+        .is_none_or(|e| e > i64::MAX as u64)
+    {
+        return Err(EOVERFLOW);
+    }
+    // The mapping type (the low 4 bits) must be private, shared or shared-validate; the
+    // last refuses flags it does not know.
+    match flags & MAP_TYPE {
+        MAP_PRIVATE | MAP_SHARED => {}
+        MAP_SHARED_VALIDATE if flags & !KNOWN_MAP_FLAGS != 0 => return Err(EOPNOTSUPP),
+        MAP_SHARED_VALIDATE => {}
+        _ => return Err(EINVAL),
+    }
+    if flags & MAP_FIXED_NOREPLACE != 0 && flags & MAP_FIXED == 0 {
+        if !addr.is_multiple_of(4096) {
+            return Err(EINVAL);
+        }
+        if !t.mm.is_free(addr, page_up(len)) {
+            return Err(EEXIST);
+        }
     }
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let hint = (addr != 0).then_some(addr);
@@ -28,28 +55,121 @@ pub(super) fn mmap(
     let h = host_fd(t, fd)?;
     let start =
         t.mm.map(t.asp.as_mut(), hint, len, PROT_READ | PROT_WRITE, fixed)?;
-    let mut data = vec![0u8; len as usize];
-    let mut got = 0;
-    while got < data.len() {
-        match crate::host::pread(h, &mut data[got..], off as i64 + got as i64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) => {
-                let _ = t.mm.unmap(t.asp.as_mut(), start, len);
-                return Err(err(e));
-            }
-        }
+    if let Err(e) = copy_file_in(t, h, start, len, off) {
+        let _ = t.mm.unmap(t.asp.as_mut(), start, len);
+        return Err(e);
     }
-    t.mm.write_any(start, &data[..got])?;
     if prot != PROT_READ | PROT_WRITE {
         t.mm.protect(t.asp.as_mut(), start, page_up(len), prot)?;
     }
     Ok(start as i64)
 }
 
+/// Copies up to `len` bytes of the file from `off` to `start`, a chunk at a time so that a
+/// large mapping of a small file costs no more than the file.
+fn copy_file_in(t: &mut Task, h: i32, start: u64, len: u64, off: u64) -> Result<(), Errno> {
+    let mut buf = vec![0u8; (len as usize).min(1 << 20)];
+    let mut got = 0u64;
+    while got < len {
+        let want = ((len - got) as usize).min(buf.len());
+        match crate::host::pread(h, &mut buf[..want], (off + got) as i64) {
+            Ok(0) => break,
+            Ok(n) => {
+                t.mm.write_any(start + got, &buf[..n])?;
+                got += n as u64;
+            }
+            Err(e) => return Err(err(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Every flag mmap knows (MAP_SHARED_VALIDATE refuses the others).
+const KNOWN_MAP_FLAGS: i32 = MAP_TYPE
+    | MAP_FIXED
+    | MAP_ANONYMOUS
+    | MAP_GROWSDOWN
+    | MAP_DENYWRITE
+    | MAP_EXECUTABLE
+    | MAP_LOCKED
+    | MAP_NORESERVE
+    | MAP_POPULATE
+    | MAP_NONBLOCK
+    | MAP_STACK
+    | MAP_HUGETLB
+    | MAP_SYNC
+    | MAP_FIXED_NOREPLACE
+    | (0x3f << 26); // the huge page size bits
+
+/// madvise: advice that frees pages makes them read as zeros again; the rest are hints the
+/// sentry may ignore. Unknown advice is EINVAL, as Linux answers it.
 pub(super) fn madvise(t: &mut Task, addr: u64, len: u64, advice: i32) -> R {
+    if !addr.is_multiple_of(4096) {
+        return Err(EINVAL);
+    }
     match advice {
         MADV_DONTNEED | MADV_FREE | MADV_REMOVE => t.mm.discard(addr, len).map(|_| 0),
-        _ => Ok(0),
+        // NORMAL..DONTNEED, and FREE up to COLLAPSE (25).
+        0..=4 | 8..=25 => Ok(0),
+        _ => Err(EINVAL),
     }
+}
+
+/// mprotect, with Linux's order of checks: an unaligned start, then a length of 0 (nothing to
+/// do), then a range that wraps (ENOMEM), then unknown protection bits.
+pub(super) fn mprotect(t: &mut Task, addr: u64, len: u64, prot: i32) -> R {
+    if !addr.is_multiple_of(4096) {
+        return Err(EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    let end = addr
+        .checked_add(page_up(len))
+        .filter(|e| *e > addr && page_up(len) != 0);
+    if end.is_none() {
+        return Err(ENOMEM);
+    }
+    // 0x8: PROT_SEM.
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | 0x8) != 0 {
+        return Err(EINVAL);
+    }
+    t.mm.protect(t.asp.as_mut(), addr, len, prot).map(|_| 0)
+}
+
+/// mremap: grow, shrink or move; MREMAP_FIXED moves to `new_addr` (and needs MAYMOVE).
+pub(super) fn mremap(
+    t: &mut Task,
+    old: u64,
+    old_len: u64,
+    new_len: u64,
+    flags: i32,
+    new_addr: u64,
+) -> R {
+    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+        || !old.is_multiple_of(4096)
+        || page_up(new_len) == 0
+    {
+        return Err(EINVAL);
+    }
+    let may_move = flags & MREMAP_MAYMOVE != 0;
+    if flags & MREMAP_DONTUNMAP != 0 {
+        return Err(EINVAL); // not served: keeps the old range mapped
+    }
+    if flags & MREMAP_FIXED == 0 {
+        return t
+            .mm
+            .remap(t.asp.as_mut(), old, old_len, new_len, may_move)
+            .map(|x| x as i64);
+    }
+    if !may_move || !new_addr.is_multiple_of(4096) {
+        return Err(EINVAL);
+    }
+    let (old_len, new_len) = (page_up(old_len), page_up(new_len));
+    // The ranges may not overlap.
+    if new_addr < old.saturating_add(old_len) && old < new_addr.saturating_add(new_len) {
+        return Err(EINVAL);
+    }
+    t.mm.move_to(t.asp.as_mut(), old, old_len, new_len, new_addr)
+        .map(|x| x as i64)
 }

@@ -22,6 +22,9 @@ type R = Result<i64, Errno>;
 
 /// Serves system call `nr` of `t`; returns the value for rax (negative errno on failure).
 pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
+    if by_int80(t) {
+        return -i64::from(ENOSYS);
+    }
     let a = [
         t.regs.rdi, t.regs.rsi, t.regs.rdx, t.regs.r10, t.regs.r8, t.regs.r9,
     ];
@@ -95,20 +98,8 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_brk => Ok(t.mm.set_brk(t.asp.as_mut(), a[0]) as i64),
         SYS_mmap => mm::mmap(t, a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]),
         SYS_munmap => t.mm.unmap(t.asp.as_mut(), a[0], a[1]).map(|_| 0),
-        SYS_mprotect => {
-            t.mm.protect(t.asp.as_mut(), a[0], a[1], a[2] as i32)
-                .map(|_| 0)
-        }
-        SYS_mremap => {
-            t.mm.remap(
-                t.asp.as_mut(),
-                a[0],
-                a[1],
-                a[2],
-                a[3] as i32 & MREMAP_MAYMOVE != 0,
-            )
-            .map(|x| x as i64)
-        }
+        SYS_mprotect => mm::mprotect(t, a[0], a[1], a[2] as i32),
+        SYS_mremap => mm::mremap(t, a[0], a[1], a[2], a[3] as i32, a[4]),
         SYS_madvise => mm::madvise(t, a[0], a[1], a[2] as i32),
         // processes
         SYS_fork => process::fork(k, t, SIGCHLD as u64),
@@ -187,7 +178,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         // nanosleep is a relative clock_nanosleep on CLOCK_MONOTONIC, as in Linux.
         SYS_nanosleep => time::clock_nanosleep(t, CLOCK_MONOTONIC, 0, a[0], a[1]),
         SYS_clock_nanosleep => time::clock_nanosleep(t, a[0] as i32, a[1] as i32, a[2], a[3]),
-        SYS_getrandom => sys::getrandom(t, a[0], a[1]),
+        SYS_getrandom => sys::getrandom(t, a[0], a[1], a[2] as u32),
         SYS_futex => futex::futex(k, t, a),
         _ => {
             *t.unimplemented.borrow_mut().entry(nr).or_insert(0) += 1;
@@ -218,6 +209,14 @@ fn trace_on() -> bool {
 /// A duration as a struct timespec's bytes (a sleep's time left).
 pub fn timespec_of(d: std::time::Duration) -> Vec<u8> {
     time::timespec_bytes(d.as_secs() as i64, i64::from(d.subsec_nanos()))
+}
+
+/// A call made with `int $0x80` (the 32-bit ABI, whose numbers and arguments differ): the
+/// sandbox serves the 64-bit ABI only and answers ENOSYS, as a kernel without
+/// CONFIG_IA32_EMULATION does, rather than serve the 64-bit call of the same number.
+fn by_int80(t: &Task) -> bool {
+    let mut insn = [0u8; 2];
+    t.mm.peek(t.regs.rip.wrapping_sub(2), &mut insn).is_ok() && insn == [0xcd, 0x80]
 }
 
 pub(super) fn err(e: std::io::Error) -> Errno {

@@ -3,7 +3,9 @@
 use super::*;
 
 pub(super) fn sigaction(t: &mut Task, sig: usize, act: u64, old: u64) -> R {
-    if sig == 0 || sig > 64 || sig == SIGKILL as usize || sig == SIGSTOP as usize {
+    // Anyone may read SIGKILL's and SIGSTOP's disposition; no one may change it.
+    let fixed = sig == SIGKILL as usize || sig == SIGSTOP as usize;
+    if sig == 0 || sig > 64 || (fixed && act != 0) {
         return Err(EINVAL);
     }
     if old != 0 {

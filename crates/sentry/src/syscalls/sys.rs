@@ -151,7 +151,12 @@ pub(super) fn sysinfo(k: &mut Kernel, t: &mut Task, buf: u64) -> R {
     put(t, buf, &b).map(|_| 0)
 }
 
-pub(super) fn getrandom(t: &mut Task, buf: u64, len: u64) -> R {
+pub(super) fn getrandom(t: &mut Task, buf: u64, len: u64, flags: u32) -> R {
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
+    {
+        return Err(EINVAL);
+    }
     let mut b = vec![0u8; (len as usize).min(IO_CHUNK)];
     let n = crate::host::getrandom(&mut b).map_err(err)?;
     put(t, buf, &b[..n])?;
