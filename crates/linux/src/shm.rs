@@ -5,6 +5,7 @@
 use crate::cvt;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::AtomicU32;
 
 pub struct MemFile {
     fd: OwnedFd,
@@ -72,6 +73,18 @@ impl MemFile {
         self.check(off, len)?;
         // SAFETY: bounds checked; &mut self guarantees no other slice of ours is alive.
         Ok(unsafe { std::slice::from_raw_parts_mut(self.base.add(off), len) })
+    }
+
+    /// The aligned 32-bit word at `off`, for atomic operations on memory that other processes
+    /// (the application's threads) change at the same time: futex words.
+    pub fn word(&self, off: usize) -> io::Result<&AtomicU32> {
+        self.check(off, 4)?;
+        if !off.is_multiple_of(4) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: bounds and alignment checked; the mapping lives as long as self, and
+        // AtomicU32 is the type for a word that others write concurrently.
+        Ok(unsafe { AtomicU32::from_ptr(self.base.add(off).cast()) })
     }
 
     /// Gives the pages of [off, off+len) back to the host; they read as zeros afterwards.

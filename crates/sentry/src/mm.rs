@@ -8,6 +8,7 @@ use bulkhead_linux::shm::MemFile;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 pub type Errno = i32;
 
@@ -20,6 +21,15 @@ pub struct Vma {
     pub offset: u64,
     /// MAP_SHARED: a fork maps the same memory-file range instead of a copy.
     pub shared: bool,
+}
+
+/// What a futex waits on (see `Mm::futex_key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FutexKey {
+    /// A place in the memory file: a shared futex on shared memory.
+    Memory(u64),
+    /// An address in one address space (`mm` names it while it lives).
+    Private { mm: usize, addr: u64 },
 }
 
 /// The memory file every address space of the sandbox is backed by, and the next unused
@@ -366,13 +376,7 @@ impl Space {
         let mut at = addr;
         let end = addr.checked_add(len).ok_or(libc::EFAULT)?;
         while at < end {
-            let v = self
-                .vmas
-                .range(..=at)
-                .next_back()
-                .map(|(_, v)| v)
-                .filter(|v| at < v.end)
-                .ok_or(libc::EFAULT)?;
+            let v = self.vma_at(at).ok_or(libc::EFAULT)?;
             if v.prot & need != need {
                 return Err(libc::EFAULT);
             }
@@ -381,6 +385,25 @@ impl Space {
             at += n as u64;
         }
         Ok(out)
+    }
+
+    fn vma_at(&self, addr: u64) -> Option<&Vma> {
+        self.vmas
+            .range(..=addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| addr < v.end)
+    }
+
+    /// Runs `f` on the aligned word at `addr`, which must be mapped writable.
+    fn with_word<T>(&self, addr: u64, f: impl FnOnce(&AtomicU32) -> T) -> Result<T, Errno> {
+        if !addr.is_multiple_of(4) {
+            return Err(libc::EINVAL);
+        }
+        let r = self.ranges(addr, 4, libc::PROT_READ | libc::PROT_WRITE)?;
+        let off = r.first().map(|(off, _)| *off).ok_or(libc::EFAULT)?;
+        let mem = self.mem.borrow();
+        Ok(f(mem.file.word(off).map_err(|_| libc::EFAULT)?))
     }
 
     /// Copies application memory out (the kernel's copy_from_user).
@@ -672,15 +695,47 @@ impl Mm {
         self.0.borrow_mut().discard(addr, len)
     }
 
-    /// A futex's key: where its word lives in the memory file, the same for every process
-    /// that maps it (shared) and unique to one address space otherwise. The word must be
-    /// mapped readable and 4-byte aligned.
-    pub fn futex_key(&self, addr: u64) -> Result<u64, Errno> {
+    /// A futex's key. A shared futex on a MAP_SHARED mapping is where its word lives in the
+    /// memory file, the same for every process that maps it; a private futex, or any futex on
+    /// private memory, is the word's address in this address space (as Linux keys them, so a
+    /// private wake never reaches another process's waiter). The word must be mapped
+    /// readable and 4-byte aligned.
+    pub fn futex_key(&self, addr: u64, private: bool) -> Result<FutexKey, Errno> {
         if !addr.is_multiple_of(4) {
             return Err(libc::EINVAL);
         }
         let s = self.0.borrow();
-        let r = s.ranges(addr, 4, libc::PROT_READ)?;
-        r.first().map(|(off, _)| *off as u64).ok_or(libc::EFAULT)
+        s.ranges(addr, 4, libc::PROT_READ)?;
+        let shared = s.vma_at(addr).is_some_and(|v| v.shared);
+        if shared && !private {
+            let r = s.ranges(addr, 4, libc::PROT_READ)?;
+            return r
+                .first()
+                .map(|(off, _)| FutexKey::Memory(*off as u64))
+                .ok_or(libc::EFAULT);
+        }
+        Ok(FutexKey::Private {
+            mm: Rc::as_ptr(&self.0) as usize,
+            addr,
+        })
+    }
+
+    /// Compares the futex word at `addr` with `old` and, if equal, stores `new`, atomically
+    /// against the application's threads; returns the value found. The word must be writable.
+    pub fn cmpxchg_u32(&self, addr: u64, old: u32, new: u32) -> Result<u32, Errno> {
+        self.0.borrow().with_word(addr, |w| {
+            match w.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(v) | Err(v) => v,
+            }
+        })
+    }
+
+    /// Applies `f` to the futex word at `addr` atomically; returns the old value.
+    pub fn update_u32(&self, addr: u64, f: impl Fn(u32) -> u32) -> Result<u32, Errno> {
+        self.0.borrow().with_word(addr, |w| {
+            match w.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| Some(f(v))) {
+                Ok(v) | Err(v) => v,
+            }
+        })
     }
 }

@@ -179,6 +179,15 @@ pub fn send_info(t: &mut Task, sig: i32, info: Info) {
     t.signals.info[sig as usize] = info;
 }
 
+/// Sends `sig` to the process `t` is a thread of (kill, SIGCHLD): pending at the process, so
+/// another thread that unblocks it may take it (`Kernel::adopt_process_signals`).
+pub fn send_to_process(t: &mut Task, sig: i32, info: Info) {
+    send_info(t, sig, info);
+    if (1..=64).contains(&sig) {
+        t.signals.group |= t.signals.pending & bit(sig);
+    }
+}
+
 /// A signal the kernel itself sends (SIGPIPE, SIGCHLD, a parent's death signal).
 pub fn send(t: &mut Task, sig: i32) {
     send_info(
@@ -254,6 +263,7 @@ pub fn restarts(t: &Task) -> bool {
 pub fn deliver(t: &mut Task) {
     while let Some((sig, a)) = next_ready(t) {
         t.signals.pending &= !bit(sig);
+        t.signals.group &= !bit(sig);
         if !acts(t, sig, &a) {
             continue;
         }

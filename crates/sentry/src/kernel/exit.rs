@@ -24,11 +24,24 @@ pub type Found = (i32, i32, u32);
 impl Kernel {
     /// Ends `t`, whose `exit` holds its wait status: the thread, and the process with it when
     /// it was the last.
+    /// The signals sent to the process that an exiting thread held go to another thread.
+    fn pass_on_process_signals(&mut self, t: &Task) {
+        let held = t.signals.group & t.signals.pending;
+        for sig in (1..=64).filter(|s| held & (1u64 << (s - 1)) != 0) {
+            let to = super::receiver(self.tasks.values(), t.pid, sig);
+            if let Some(x) = to.and_then(|tid| self.tasks.get_mut(&tid)) {
+                signals::send_to_process(x, sig, t.signals.info[sig as usize]);
+            }
+        }
+    }
+
     pub(super) fn exit_task(&mut self, mut t: Task) {
         let status = t.exit.unwrap_or(0);
         self.release_thread(&mut t);
         if self.tasks.values().any(|x| x.pid == t.pid) {
-            // Other threads go on; the thread's own host thread is parked.
+            // Other threads go on and take the signals sent to the process that this one
+            // held; the thread's own host thread is parked.
+            self.pass_on_process_signals(&t);
             t.asp.exit_thread();
             return;
         }
@@ -79,7 +92,7 @@ impl Kernel {
         if t.clear_tid == 0 || !shared || t.mm.write(t.clear_tid, &0u32.to_le_bytes()).is_err() {
             return;
         }
-        if let Ok(key) = t.mm.futex_key(t.clear_tid) {
+        if let Ok(key) = t.mm.futex_key(t.clear_tid, false) {
             self.futex_wake(key, 1, u32::MAX);
         }
     }

@@ -101,6 +101,7 @@ impl Kernel {
         let mut fs = t.fs.clone();
         let mut signals = t.signals.clone();
         signals.pending = 0;
+        signals.group = 0;
         signals.saved.clear();
         if !has(f, libc::CLONE_SIGHAND) {
             // Dispositions are copied, not shared, by fork.

@@ -5,7 +5,7 @@
 use super::task::{State, Task};
 use super::wait::WaitKind;
 use super::Kernel;
-use crate::mm::Errno;
+use crate::mm::{Errno, FutexKey};
 
 pub const FUTEX_WAITERS: u32 = 0x8000_0000;
 pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
@@ -13,7 +13,7 @@ pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
 impl Kernel {
     /// The tids of the tasks waiting on `key` (PI waiters or not) whose bitset meets `bitset`.
-    fn futex_waiters(&self, key: u64, bitset: u32, want_pi: bool) -> Vec<i32> {
+    fn futex_waiters(&self, key: FutexKey, bitset: u32, want_pi: bool) -> Vec<i32> {
         self.tasks
             .values()
             .filter(|t| t.state == State::Blocked)
@@ -36,7 +36,7 @@ impl Kernel {
     }
 
     /// FUTEX_WAKE(_BITSET): wakes up to `n` waiters; returns how many.
-    pub fn futex_wake(&mut self, key: u64, n: u32, bitset: u32) -> i64 {
+    pub fn futex_wake(&mut self, key: FutexKey, n: u32, bitset: u32) -> i64 {
         let woken: Vec<i32> = self
             .futex_waiters(key, bitset, false)
             .into_iter()
@@ -49,7 +49,7 @@ impl Kernel {
     }
 
     /// FUTEX_(CMP_)REQUEUE: wakes `n` waiters of `from`, moves up to `m` more to `to`.
-    pub fn futex_requeue(&mut self, from: u64, to: u64, n: u32, m: u32) -> i64 {
+    pub fn futex_requeue(&mut self, from: FutexKey, to: FutexKey, n: u32, m: u32) -> i64 {
         let waiters = self.futex_waiters(from, u32::MAX, false);
         let woken = waiters.len().min(n as usize);
         for tid in &waiters[..woken] {
@@ -69,23 +69,68 @@ impl Kernel {
         (woken + moved.len()) as i64
     }
 
+    /// FUTEX_LOCK_PI and TRYLOCK_PI by `t`: takes a free lock (the word 0, or only
+    /// FUTEX_OWNER_DIED left by a dead owner); otherwise marks the word FUTEX_WAITERS and
+    /// returns None for the caller to wait, as long as the owner exists. The word is changed by
+    /// compare-and-swap: the application's threads lock and unlock in user space meanwhile.
+    pub fn futex_lock_pi(
+        &mut self,
+        t: &Task,
+        addr: u64,
+        key: FutexKey,
+        try_only: bool,
+    ) -> Result<Option<i64>, Errno> {
+        loop {
+            let word = t.mm.read_u32(addr)?;
+            let owner = word & FUTEX_TID_MASK;
+            if owner == t.tid as u32 {
+                return Err(libc::EDEADLK);
+            }
+            if owner == 0 {
+                let waiters = !self.futex_waiters(key, u32::MAX, true).is_empty();
+                let new = t.tid as u32
+                    | (word & FUTEX_OWNER_DIED)
+                    | if waiters { FUTEX_WAITERS } else { 0 };
+                if t.mm.cmpxchg_u32(addr, word, new)? == word {
+                    return Ok(Some(0));
+                }
+                continue;
+            }
+            if !self.tasks.contains_key(&(owner as i32)) {
+                return Err(libc::ESRCH);
+            }
+            if try_only {
+                return Err(libc::EAGAIN);
+            }
+            if word & FUTEX_WAITERS != 0
+                || t.mm.cmpxchg_u32(addr, word, word | FUTEX_WAITERS)? == word
+            {
+                return Ok(None);
+            }
+        }
+    }
+
     /// FUTEX_UNLOCK_PI by `t`: the lock goes to the first waiter (its tid in the word, with
     /// FUTEX_WAITERS while others remain), or the word becomes 0.
-    pub fn futex_unlock_pi(&mut self, t: &Task, addr: u64, key: u64) -> Result<i64, Errno> {
-        let word = t.mm.read_u32(addr)?;
-        if word & FUTEX_TID_MASK != t.tid as u32 {
-            return Err(libc::EPERM);
-        }
-        let waiters = self.futex_waiters(key, u32::MAX, true);
-        match waiters.first() {
-            Some(&next) => {
-                let more = if waiters.len() > 1 { FUTEX_WAITERS } else { 0 };
-                t.mm.write(addr, &(next as u32 | more).to_le_bytes())?;
+    pub fn futex_unlock_pi(&mut self, t: &Task, addr: u64, key: FutexKey) -> Result<i64, Errno> {
+        loop {
+            let word = t.mm.read_u32(addr)?;
+            if word & FUTEX_TID_MASK != t.tid as u32 {
+                return Err(libc::EPERM);
+            }
+            let waiters = self.futex_waiters(key, u32::MAX, true);
+            let new = match waiters.first() {
+                Some(&next) => next as u32 | if waiters.len() > 1 { FUTEX_WAITERS } else { 0 },
+                None => 0,
+            };
+            if t.mm.cmpxchg_u32(addr, word, new)? != word {
+                continue;
+            }
+            if let Some(&next) = waiters.first() {
                 self.futex_release(next, 0);
             }
-            None => t.mm.write(addr, &0u32.to_le_bytes())?,
+            return Ok(0);
         }
-        Ok(0)
     }
 }
 
@@ -126,10 +171,10 @@ pub fn exit_robust_list(k: &mut Kernel, t: &Task) {
             continue;
         }
         let new = (word & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-        if t.mm.write(addr, &new.to_le_bytes()).is_err() {
+        if t.mm.cmpxchg_u32(addr, word, new) != Ok(word) {
             continue;
         }
-        let Ok(key) = t.mm.futex_key(addr) else {
+        let Ok(key) = t.mm.futex_key(addr, false) else {
             continue;
         };
         // A plain waiter is woken; with none, a PI waiter is handed the lock.

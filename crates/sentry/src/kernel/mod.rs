@@ -190,7 +190,11 @@ impl Kernel {
     fn serve(&mut self, t: &mut Task) {
         let nr = t.regs.orig_rax;
         t.wait = None;
+        let mask = t.signals.mask;
         let ret = syscalls::dispatch(self, t, nr);
+        if mask & !t.signals.mask != 0 {
+            self.adopt_process_signals(t);
+        }
         if t.exit.is_some() {
             return;
         }
@@ -218,7 +222,7 @@ impl Kernel {
             let info = signals::Info::child(t.pid, t.creds.uid, t.report.unwrap_or(0xffff));
             if let Some(p) = self.tasks.get_mut(&t.ppid) {
                 if !signals::no_child_stop(p) {
-                    signals::send_info(p, sig, info);
+                    signals::send_to_process(p, sig, info);
                 }
             }
         }
@@ -341,7 +345,7 @@ impl Kernel {
             self.finish(t, n);
             return;
         }
-        if w.restartable() && signals::restarts(t) {
+        if w.always_restarts() || w.restartable() && signals::restarts(t) {
             t.regs.rax = t.regs.orig_rax;
             t.regs.rip -= 2;
             t.regs.orig_rax = u64::MAX;
@@ -392,6 +396,20 @@ impl Kernel {
         }
     }
 
+    /// `t` unblocked signals: it takes those sent to its process that the thread holding
+    /// them still blocks.
+    pub fn adopt_process_signals(&mut self, t: &mut Task) {
+        let pid = t.pid;
+        for x in self.tasks.values_mut().filter(|x| x.pid == pid) {
+            let moving = x.signals.group & x.signals.pending & x.signals.mask & !t.signals.mask;
+            for sig in (1..=64).filter(|s| moving & (1u64 << (s - 1)) != 0) {
+                signals::send_to_process(t, sig, x.signals.info[sig as usize]);
+            }
+            x.signals.pending &= !moving;
+            x.signals.group &= !moving;
+        }
+    }
+
     /// The thread a signal for process `pid` goes to: one that does not block it, the first
     /// thread preferred, as Linux's complete_signal picks.
     pub fn thread_for<'a>(
@@ -400,18 +418,20 @@ impl Kernel {
         pid: i32,
         sig: i32,
     ) -> Option<&'a mut Task> {
-        let bit = 1u64 << (sig.clamp(1, 64) - 1);
-        let mut threads: Vec<(bool, i32)> = self
-            .tasks
-            .values()
-            .chain(std::iter::once(&*me))
-            .filter(|x| x.pid == pid)
-            .map(|x| (x.signals.mask & bit != 0, x.tid))
-            .collect();
-        threads.sort_unstable();
-        let tid = threads.first()?.1;
+        let tid = receiver(self.tasks.values().chain(std::iter::once(&*me)), pid, sig)?;
         self.task_mut(me, tid)
     }
+}
+
+/// Of `threads`, the thread of process `pid` a signal for the process goes to: one that does
+/// not block it, the lowest tid preferred, as Linux's complete_signal picks.
+pub fn receiver<'a>(threads: impl Iterator<Item = &'a Task>, pid: i32, sig: i32) -> Option<i32> {
+    let bit = 1u64 << (sig.clamp(1, 64) - 1);
+    threads
+        .filter(|x| x.pid == pid)
+        .map(|x| (x.signals.mask & bit != 0, x.tid))
+        .min()
+        .map(|(_, tid)| tid)
 }
 
 /// A handler's answer when it has recorded a wait.

@@ -26,6 +26,9 @@ pub struct Signals {
     pub mask: u64,
     /// Bit `sig - 1` for each signal sent and not yet delivered.
     pub pending: u64,
+    /// Those of `pending` that were sent to the process rather than to this thread: any
+    /// thread of the process that unblocks one takes it (Linux's shared pending set).
+    pub group: u64,
     pub saved: crate::signals::SavedFp,
     /// Who sent each pending signal.
     pub info: Vec<crate::signals::Info>,
@@ -37,6 +40,7 @@ impl Default for Signals {
             actions: Rc::new(RefCell::new(vec![[0u8; 32]; 65])),
             mask: 0,
             pending: 0,
+            group: 0,
             saved: Vec::new(),
             info: vec![Default::default(); 65],
         }

@@ -6,7 +6,7 @@
 //! (the epoch below moved). Serving it again from the start is safe because each call blocks
 //! before it has any effect, or keeps its progress in the task (`Task::progress`).
 
-use crate::mm::Errno;
+use crate::mm::{Errno, FutexKey};
 use std::cell::Cell;
 use std::time::Instant;
 
@@ -26,7 +26,11 @@ pub enum WaitKind {
     Vfork(i32),
     /// futex: woken by FUTEX_WAKE on the same word (its key) with a bit of `bitset` in common;
     /// `pi` for a FUTEX_LOCK_PI waiter, which an unlock hands the lock to.
-    Futex { key: u64, bitset: u32, pi: bool },
+    Futex {
+        key: FutexKey,
+        bitset: u32,
+        pi: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -48,9 +52,20 @@ impl Wait {
     }
 
     /// Whether SA_RESTART makes the call start again after a handler (Linux's -ERESTARTSYS
-    /// calls: reads, writes, wait4), rather than fail with EINTR.
+    /// calls: reads, writes, wait4, a FUTEX_WAIT without a timeout), rather than fail with
+    /// EINTR. (A timed FUTEX_WAIT fails with EINTR after a handler, as Linux's does.)
     pub fn restartable(&self) -> bool {
-        self.kind == WaitKind::Retry
+        match self.kind {
+            WaitKind::Retry => true,
+            WaitKind::Futex { pi: false, .. } => self.deadline.is_none(),
+            _ => self.always_restarts(),
+        }
+    }
+
+    /// Whether the call starts again after any handler (Linux's -ERESTARTNOINTR): taking a
+    /// PI lock is not interrupted by signals.
+    pub fn always_restarts(&self) -> bool {
+        matches!(self.kind, WaitKind::Futex { pi: true, .. })
     }
 }
 

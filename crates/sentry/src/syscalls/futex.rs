@@ -2,8 +2,8 @@
 //! lock calls; private and shared alike (kernel/futex.rs keys both by the word's memory).
 
 use super::*;
-use crate::kernel::futex::{FUTEX_TID_MASK, FUTEX_WAITERS};
 use crate::kernel::wait::{Wait, WaitKind};
+use crate::mm::FutexKey;
 use std::time::{Duration, Instant};
 
 /// The deadline of a futex timeout: relative for FUTEX_WAIT, absolute on CLOCK_MONOTONIC (or
@@ -31,7 +31,7 @@ fn deadline(t: &Task, addr: u64, absolute: bool, realtime: bool) -> Result<Optio
     Ok(Some(crate::kernel::wait::deadline_after(left)))
 }
 
-fn wait_on(t: &mut Task, key: u64, bitset: u32, pi: bool, until: Option<Instant>) -> Errno {
+fn wait_on(t: &mut Task, key: FutexKey, bitset: u32, pi: bool, until: Option<Instant>) -> Errno {
     t.block(Wait {
         kind: WaitKind::Futex { key, bitset, pi },
         deadline: until.map(|d| (d, -(ETIMEDOUT as i64))),
@@ -47,7 +47,8 @@ pub(super) fn futex(k: &mut Kernel, t: &mut Task, a: [u64; 6]) -> R {
     if realtime && !matches!(cmd, FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_LOCK_PI2) {
         return Err(ENOSYS);
     }
-    let key = t.mm.futex_key(addr)?;
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
+    let key = t.mm.futex_key(addr, private)?;
     match cmd {
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
             let bitset = if cmd == FUTEX_WAIT { u32::MAX } else { val3 };
@@ -71,7 +72,7 @@ pub(super) fn futex(k: &mut Kernel, t: &mut Task, a: [u64; 6]) -> R {
             Ok(k.futex_wake(key, val, bitset))
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
-            let key2 = t.mm.futex_key(addr2)?;
+            let key2 = t.mm.futex_key(addr2, private)?;
             if cmd == FUTEX_CMP_REQUEUE && t.mm.read_u32(addr)? != val3 {
                 return Err(EAGAIN);
             }
@@ -80,24 +81,18 @@ pub(super) fn futex(k: &mut Kernel, t: &mut Task, a: [u64; 6]) -> R {
             }
             Ok(k.futex_requeue(key, key2, val, tsp as u32))
         }
-        FUTEX_WAKE_OP => wake_op(k, t, key, addr2, val, tsp as u32, val3),
+        FUTEX_WAKE_OP => wake_op(k, t, (key, private), addr2, val, tsp as u32, val3),
         FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
-            let word = t.mm.read_u32(addr)?;
-            let owner = word & FUTEX_TID_MASK;
-            if owner == t.tid as u32 {
-                return Err(EDEADLK);
-            }
-            if owner == 0 {
-                t.mm.write(addr, &(t.tid as u32 | (word & FUTEX_WAITERS)).to_le_bytes())?;
-                return Ok(0);
-            }
-            if cmd == FUTEX_TRYLOCK_PI {
-                return Err(EAGAIN);
-            }
             // LOCK_PI's timeout is absolute on CLOCK_REALTIME; LOCK_PI2's on the chosen clock.
-            let until = deadline(t, tsp, true, cmd == FUTEX_LOCK_PI || realtime)?;
-            t.mm.write(addr, &(word | FUTEX_WAITERS).to_le_bytes())?;
-            Err(wait_on(t, key, u32::MAX, true, until))
+            let try_only = cmd == FUTEX_TRYLOCK_PI;
+            let until = match try_only {
+                true => None,
+                false => deadline(t, tsp, true, cmd == FUTEX_LOCK_PI || realtime)?,
+            };
+            match k.futex_lock_pi(t, addr, key, try_only)? {
+                Some(taken) => Ok(taken),
+                None => Err(wait_on(t, key, u32::MAX, true, until)),
+            }
         }
         FUTEX_UNLOCK_PI => k.futex_unlock_pi(t, addr, key),
         _ => Err(ENOSYS),
@@ -106,8 +101,16 @@ pub(super) fn futex(k: &mut Kernel, t: &mut Task, a: [u64; 6]) -> R {
 
 /// FUTEX_WAKE_OP: *addr2 = op(*addr2, oparg); wake `n` on addr; if the old value of *addr2
 /// compares true with cmparg, wake `n2` on addr2 too.
-fn wake_op(k: &mut Kernel, t: &mut Task, key: u64, addr2: u64, n: u32, n2: u32, enc: u32) -> R {
-    let key2 = t.mm.futex_key(addr2)?;
+fn wake_op(
+    k: &mut Kernel,
+    t: &mut Task,
+    (key, private): (FutexKey, bool),
+    addr2: u64,
+    n: u32,
+    n2: u32,
+    enc: u32,
+) -> R {
+    let key2 = t.mm.futex_key(addr2, private)?;
     let (op, cmp) = ((enc >> 28) & 0xf, (enc >> 24) & 0xf);
     let mut oparg = (enc >> 12) & 0xfff;
     let cmparg = enc & 0xfff;
@@ -118,16 +121,17 @@ fn wake_op(k: &mut Kernel, t: &mut Task, key: u64, addr2: u64, n: u32, n2: u32, 
         }
         oparg = 1 << oparg;
     }
-    let old = t.mm.read_u32(addr2)?;
-    let new = match op & 7 {
+    if op & 7 > 4 || cmp > 5 {
+        return Err(ENOSYS);
+    }
+    // The operation is atomic against the application's threads, as Linux's is.
+    let old = t.mm.update_u32(addr2, |old| match op & 7 {
         0 => oparg,
         1 => old.wrapping_add(oparg),
         2 => old | oparg,
         3 => old & !oparg,
-        4 => old ^ oparg,
-        _ => return Err(ENOSYS),
-    };
-    t.mm.write(addr2, &new.to_le_bytes())?;
+        _ => old ^ oparg,
+    })?;
     let mut woken = k.futex_wake(key, n, u32::MAX);
     let (o, c) = (old as i32, cmparg as i32);
     let hit = match cmp {
@@ -136,8 +140,7 @@ fn wake_op(k: &mut Kernel, t: &mut Task, key: u64, addr2: u64, n: u32, n2: u32, 
         2 => o < c,
         3 => o <= c,
         4 => o > c,
-        5 => o >= c,
-        _ => return Err(ENOSYS),
+        _ => o >= c,
     };
     if hit {
         woken += k.futex_wake(key2, n2, u32::MAX);

@@ -142,7 +142,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         }
         SYS_get_robust_list => sys::get_robust_list(k, t, a[0] as i32, a[1], a[2]),
         SYS_getcpu => sys::getcpu(t, a[0], a[1]),
-        SYS_sched_setaffinity => sys::sched_setaffinity(t, a[1], a[2]),
+        SYS_sched_setaffinity => sys::sched_setaffinity(k, t, a[0] as i32, a[1], a[2]),
         // identity and the system
         SYS_getuid | SYS_geteuid => Ok(t.creds.uid as i64),
         SYS_getgid | SYS_getegid => Ok(t.creds.gid as i64),
@@ -155,7 +155,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_prlimit64 => sys::prlimit(t, a[0] as i32, a[1] as u32, a[2], a[3]),
         SYS_getrlimit => sys::prlimit(t, 0, a[0] as u32, 0, a[1]),
         SYS_setrlimit => sys::prlimit(t, 0, a[0] as u32, a[1], 0),
-        SYS_sched_getaffinity => sys::sched_getaffinity(t, a[1], a[2]),
+        SYS_sched_getaffinity => sys::sched_getaffinity(k, t, a[0] as i32, a[1], a[2]),
         SYS_sched_yield => Ok(0),
         SYS_prctl => sys::prctl(t, a[0] as i32, a[1]),
         SYS_sysinfo => sys::sysinfo(k, t, a[0]),
@@ -164,12 +164,12 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_rt_sigprocmask => signal::sigprocmask(t, a[0] as i32, a[1], a[2]),
         SYS_rt_sigreturn => Ok(crate::signals::sigreturn(t)),
         SYS_rt_sigsuspend => signal::sigsuspend(t, a[0], a[1]),
-        SYS_rt_sigpending => signal::sigpending(t, a[0], a[1]),
+        SYS_rt_sigpending => signal::sigpending(k, t, a[0], a[1]),
         SYS_pause => signal::pause(t),
         SYS_sigaltstack => Ok(0),
         SYS_kill => signal::kill(k, t, a[0] as i32, a[1] as i32),
-        SYS_tkill => signal::tkill(k, t, 0, a[0] as i32, a[1] as i32),
-        SYS_tgkill => signal::tkill(k, t, a[0] as i32, a[1] as i32, a[2] as i32),
+        SYS_tkill => signal::tkill(k, t, None, a[0] as i32, a[1] as i32),
+        SYS_tgkill => signal::tkill(k, t, Some(a[0] as i32), a[1] as i32, a[2] as i32),
         // time and randomness
         SYS_clock_gettime => time::clock_gettime(t, a[0] as i32, a[1]),
         SYS_clock_getres => put(t, a[1], &time::timespec_bytes(0, 1)).map(|_| 0),

@@ -81,16 +81,16 @@ pub(super) fn kill(k: &mut Kernel, t: &mut Task, pid: i32, sig: i32) -> R {
     if sig != 0 {
         for p in targets {
             if let Some(x) = k.thread_for(t, p, sig) {
-                crate::signals::send_info(x, sig, info);
+                crate::signals::send_to_process(x, sig, info);
             }
         }
     }
     Ok(0)
 }
 
-/// tgkill(tgid, tid, sig) / tkill(tid, sig, given tgid 0): one thread.
-pub(super) fn tkill(k: &mut Kernel, t: &mut Task, tgid: i32, tid: i32, sig: i32) -> R {
-    if tgid < 0 || tid <= 0 || !(0..=64).contains(&sig) {
+/// tgkill(tgid, tid, sig) / tkill(tid, sig, no tgid): one thread.
+pub(super) fn tkill(k: &mut Kernel, t: &mut Task, tgid: Option<i32>, tid: i32, sig: i32) -> R {
+    if tgid.is_some_and(|g| g <= 0) || tid <= 0 || !(0..=64).contains(&sig) {
         return Err(EINVAL);
     }
     let info = crate::signals::Info {
@@ -100,7 +100,7 @@ pub(super) fn tkill(k: &mut Kernel, t: &mut Task, tgid: i32, tid: i32, sig: i32)
         ..Default::default()
     };
     let x = k.task_mut(t, tid).ok_or(ESRCH)?;
-    if tgid != 0 && x.pid != tgid {
+    if tgid.is_some_and(|g| x.pid != g) {
         return Err(ESRCH);
     }
     if sig != 0 {
@@ -134,10 +134,16 @@ pub(super) fn pause(t: &mut Task) -> R {
     }))
 }
 
-pub(super) fn sigpending(t: &mut Task, set: u64, size: u64) -> R {
+/// rt_sigpending: the blocked signals pending for the thread or for its process.
+pub(super) fn sigpending(k: &mut Kernel, t: &mut Task, set: u64, size: u64) -> R {
     if size > 8 {
         return Err(EINVAL);
     }
-    let p = t.signals.pending & t.signals.mask;
+    let process = k
+        .tasks
+        .values()
+        .filter(|x| x.pid == t.pid)
+        .fold(0, |acc, x| acc | (x.signals.group & x.signals.pending));
+    let p = (t.signals.pending | process) & t.signals.mask;
     put(t, set, &p.to_le_bytes()[..size as usize]).map(|_| 0)
 }

@@ -124,8 +124,19 @@ pub(super) fn prctl(t: &mut Task, op: i32, arg: u64) -> R {
     }
 }
 
-pub(super) fn sched_getaffinity(t: &mut Task, len: u64, mask: u64) -> R {
-    if len < 8 {
+/// The thread a sched_* call names: 0 for the caller.
+fn sched_target(k: &mut Kernel, t: &mut Task, tid: i32) -> Result<(), Errno> {
+    match tid {
+        0 => Ok(()),
+        n if n < 0 => Err(EINVAL),
+        n => k.task_mut(t, n).map(|_| ()).ok_or(ESRCH),
+    }
+}
+
+/// sched_getaffinity: every CPU the sandbox has (the mask of sched_setaffinity is not kept).
+pub(super) fn sched_getaffinity(k: &mut Kernel, t: &mut Task, tid: i32, len: u64, mask: u64) -> R {
+    sched_target(k, t, tid)?;
+    if len < 8 || !len.is_multiple_of(8) {
         return Err(EINVAL);
     }
     let cpus = crate::CPUS.get().copied().unwrap_or(1).clamp(1, 64);
@@ -188,7 +199,8 @@ pub(super) fn getcpu(t: &mut Task, cpu: u64, node: u64) -> R {
 
 /// sched_setaffinity: accepted when the mask names at least one of the sandbox's CPUs (the
 /// host schedules the threads; the mask is not applied).
-pub(super) fn sched_setaffinity(t: &mut Task, len: u64, mask: u64) -> R {
+pub(super) fn sched_setaffinity(k: &mut Kernel, t: &mut Task, tid: i32, len: u64, mask: u64) -> R {
+    sched_target(k, t, tid)?;
     if len == 0 {
         return Err(EINVAL);
     }
