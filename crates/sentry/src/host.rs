@@ -42,6 +42,15 @@ pub fn sigchld_fd() -> io::Result<std::os::fd::OwnedFd> {
     }
 }
 
+/// How many threads this process has (from /proc, so only before confinement).
+pub fn thread_count() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Reads everything a non-blocking fd (the signalfd) holds.
 pub fn drain(fd: RawFd) {
     let mut buf = [0u8; 1024];

@@ -54,6 +54,9 @@ pub struct Prepared {
     proc_: procfs::Proc,
     memory: Rc<RefCell<mm::Memory>>,
     sigchld: OwnedFd,
+    /// Other threads share the process (the sentry embedded in a test): SIGCHLD may go to
+    /// one of them rather than to the signalfd, so the loop must not wait on it alone.
+    shared_sigchld: bool,
 }
 
 impl Prepared {
@@ -118,6 +121,7 @@ pub fn prepare(facts: &HostFacts) -> Result<Prepared, String> {
         proc_,
         memory,
         sigchld,
+        shared_sigchld: host::thread_count() != Some(1),
     })
 }
 
@@ -128,6 +132,7 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
         proc_,
         memory,
         sigchld,
+        shared_sigchld,
     } = prep;
     let mut stub =
         PtraceStub::spawn(memory.borrow().fd()).map_err(|e| format!("sentry: platform: {e}"))?;
@@ -167,6 +172,7 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
         );
     }
     let mut kernel = kernel::Kernel::new(memory, base, sigchld);
+    kernel.shared_sigchld = shared_sigchld;
     let pid = kernel.alloc_pid();
     let unimplemented = Rc::new(RefCell::new(Default::default()));
     let mut task = Task {

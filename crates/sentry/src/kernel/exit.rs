@@ -22,30 +22,31 @@ pub struct WaitQuery {
 pub type Found = (i32, i32, u32);
 
 impl Kernel {
-    /// Ends `t`, whose `exit` holds its wait status: the thread, and the process with it when
-    /// it was the last.
     /// The signals sent to the process that an exiting thread held go to another thread.
-    fn pass_on_process_signals(&mut self, t: &Task) {
+    fn pass_on_process_signals(&mut self, t: &mut Task) {
         let held = t.signals.group & t.signals.pending;
-        for sig in (1..=64).filter(|s| held & (1u64 << (s - 1)) != 0) {
+        for (sig, info) in t.signals.take_all(held) {
             let to = super::receiver(self.tasks.values(), t.pid, sig);
             if let Some(x) = to.and_then(|tid| self.tasks.get_mut(&tid)) {
-                signals::send_to_process(x, sig, t.signals.info[sig as usize]);
+                signals::send_to_process(x, sig, info);
             }
         }
     }
 
+    /// Ends `t`, whose `exit` holds its wait status: the thread, and the process with it when
+    /// it was the last.
     pub(super) fn exit_task(&mut self, mut t: Task) {
         let status = t.exit.unwrap_or(0);
         self.release_thread(&mut t);
         if self.tasks.values().any(|x| x.pid == t.pid) {
             // Other threads go on and take the signals sent to the process that this one
             // held; the thread's own host thread is parked.
-            self.pass_on_process_signals(&t);
+            self.pass_on_process_signals(&mut t);
             t.asp.exit_thread();
             return;
         }
         self.drop_address_space(&mut t);
+        self.timers.drop_process(t.pid, false);
         // Its files close now: pipe ends it held report EOF or EPIPE to the others.
         t.fds = Default::default();
         wait::poke();

@@ -100,9 +100,12 @@ impl Kernel {
         }
         let mut fs = t.fs.clone();
         let mut signals = t.signals.clone();
-        signals.pending = 0;
-        signals.group = 0;
+        signals.discard(u64::MAX);
         signals.saved.clear();
+        if has(f, libc::CLONE_VM) && !has(f, libc::CLONE_VFORK) {
+            // A thread (or a CLONE_VM child) starts without the parent's alternate stack.
+            signals.altstack = Default::default();
+        }
         if !has(f, libc::CLONE_SIGHAND) {
             // Dispositions are copied, not shared, by fork.
             signals.actions = Rc::new(RefCell::new(t.signals.actions.borrow().clone()));
@@ -219,6 +222,8 @@ impl Kernel {
         t.fs.proc.comm.clear();
         t.fds.close_on_exec();
         crate::signals::reset_on_exec(t);
+        // POSIX timers go; alarm and setitimer's timers stay, as on Linux.
+        self.timers.drop_process(t.pid, true);
         t.clear_tid = 0;
         t.execed = true;
         t.refresh_proc();

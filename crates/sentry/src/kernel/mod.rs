@@ -11,6 +11,7 @@ mod exit;
 pub mod fork;
 pub mod futex;
 pub mod task;
+pub mod timers;
 pub mod wait;
 
 pub use exit::WaitQuery;
@@ -54,7 +55,15 @@ pub struct Kernel {
     /// The sandbox's pid 1 ended with this wait status.
     init_status: Option<i32>,
     seen_epoch: u64,
+    /// alarm, setitimer and timer_create's timers.
+    pub timers: timers::Timers,
+    /// SIGCHLD may be taken by another thread of the process (the sentry embedded in a
+    /// test's process): idle then looks for stub events every SHARED_SIGCHLD_NAP_MS too.
+    pub shared_sigchld: bool,
 }
+
+/// How long idle waits at most when the signalfd may miss a SIGCHLD.
+const SHARED_SIGCHLD_NAP_MS: i32 = 10;
 
 impl Kernel {
     pub fn new(memory: Rc<RefCell<Memory>>, base: Regs, sigchld: OwnedFd) -> Kernel {
@@ -68,6 +77,8 @@ impl Kernel {
             sigchld,
             init_status: None,
             seen_epoch: wait::epoch(),
+            shared_sigchld: false,
+            timers: Default::default(),
         }
     }
 
@@ -125,6 +136,7 @@ impl Kernel {
                     return 128 + libc::SIGKILL;
                 }
             }
+            self.fire_timers();
             self.settle();
         }
     }
@@ -243,6 +255,7 @@ impl Kernel {
     fn idle(&mut self) {
         let now = Instant::now();
         let mut timeout: i32 = -1;
+        let mut earliest: Option<Instant> = None;
         let mut fds = vec![libc::pollfd {
             fd: self.sigchld.as_raw_fd(),
             events: libc::POLLIN,
@@ -253,13 +266,7 @@ impl Kernel {
                 continue;
             };
             if let Some((at, _)) = w.deadline {
-                let ms = at
-                    .saturating_duration_since(now)
-                    .as_millis()
-                    .min(i32::MAX as u128 - 1);
-                // Round up so the deadline has passed when poll returns.
-                let ms = ms as i32 + i32::from(at > now);
-                timeout = if timeout < 0 { ms } else { timeout.min(ms) };
+                earliest = Some(earliest.map_or(at, |e: Instant| e.min(at)));
             }
             for (fd, ev) in &w.host_fds {
                 fds.push(libc::pollfd {
@@ -268,6 +275,20 @@ impl Kernel {
                     revents: 0,
                 });
             }
+        }
+        if let Some(at) = self.timers.next_expiry() {
+            earliest = Some(earliest.map_or(at, |e: Instant| e.min(at)));
+        }
+        if let Some(at) = earliest {
+            let ms = at
+                .saturating_duration_since(now)
+                .as_millis()
+                .min(i32::MAX as u128 - 1);
+            // Round up so the deadline has passed when poll returns.
+            timeout = ms as i32 + i32::from(at > now);
+        }
+        if self.shared_sigchld && !(0..SHARED_SIGCHLD_NAP_MS).contains(&timeout) {
+            timeout = SHARED_SIGCHLD_NAP_MS;
         }
         let _ = crate::host::poll(&mut fds, timeout);
         crate::host::drain(self.sigchld.as_raw_fd());
@@ -316,11 +337,18 @@ impl Kernel {
                 let Some(mut t) = self.tasks.remove(&pid) else {
                     continue;
                 };
+                let kind = t.wait.as_ref().map(|w| w.kind.clone());
+                if t.state == State::Blocked
+                    && changed
+                    && matches!(kind, Some(WaitKind::SigWait { .. }))
+                {
+                    // rt_sigtimedwait takes a signal of its set before it could interrupt.
+                    self.serve(&mut t);
+                }
                 if t.state == State::Blocked {
                     if signals::interrupts(&t) {
                         self.interrupt(&mut t);
-                    } else if changed && t.wait.as_ref().map(|w| &w.kind) == Some(&WaitKind::Retry)
-                    {
+                    } else if changed && kind == Some(WaitKind::Retry) {
                         self.serve(&mut t);
                     }
                 } else if t.state == State::Running && !t.kicked && signals::interrupts(&t) {
@@ -402,11 +430,9 @@ impl Kernel {
         let pid = t.pid;
         for x in self.tasks.values_mut().filter(|x| x.pid == pid) {
             let moving = x.signals.group & x.signals.pending & x.signals.mask & !t.signals.mask;
-            for sig in (1..=64).filter(|s| moving & (1u64 << (s - 1)) != 0) {
-                signals::send_to_process(t, sig, x.signals.info[sig as usize]);
+            for (sig, info) in x.signals.take_all(moving) {
+                signals::send_to_process(t, sig, info);
             }
-            x.signals.pending &= !moving;
-            x.signals.group &= !moving;
         }
     }
 

@@ -30,8 +30,10 @@ pub struct Signals {
     /// thread of the process that unblocks one takes it (Linux's shared pending set).
     pub group: u64,
     pub saved: crate::signals::SavedFp,
-    /// Who sent each pending signal.
-    pub info: Vec<crate::signals::Info>,
+    /// Each pending signal with who sent it, in the order sent (signals/queue.rs).
+    pub queue: Vec<(i32, crate::signals::Info)>,
+    /// The alternate signal stack (sigaltstack).
+    pub altstack: crate::signals::AltStack,
 }
 
 impl Default for Signals {
@@ -42,7 +44,8 @@ impl Default for Signals {
             pending: 0,
             group: 0,
             saved: Vec::new(),
-            info: vec![Default::default(); 65],
+            queue: Vec::new(),
+            altstack: Default::default(),
         }
     }
 }

@@ -22,6 +22,9 @@ pub enum WaitKind {
     Sleep { rem: u64 },
     /// pause, sigsuspend: only a signal ends it.
     Pause,
+    /// rt_sigtimedwait for a signal of `set`: served again when a signal is sent; never
+    /// restarted after a handler.
+    SigWait { set: u64 },
     /// A vfork parent, until the child (this pid) execs or exits; then the call returns it.
     Vfork(i32),
     /// futex: woken by FUTEX_WAKE on the same word (its key) with a bit of `bitset` in common;

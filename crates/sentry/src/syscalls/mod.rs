@@ -11,6 +11,7 @@ mod process;
 mod signal;
 mod sys;
 mod time;
+mod timer;
 
 use crate::kernel::{Kernel, Task};
 use crate::mm::{page_up, Errno};
@@ -166,7 +167,19 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_rt_sigsuspend => signal::sigsuspend(t, a[0], a[1]),
         SYS_rt_sigpending => signal::sigpending(k, t, a[0], a[1]),
         SYS_pause => signal::pause(t),
-        SYS_sigaltstack => Ok(0),
+        SYS_sigaltstack => signal::sigaltstack(t, a[0], a[1]),
+        SYS_rt_sigtimedwait => signal::sigtimedwait(k, t, a),
+        SYS_rt_sigqueueinfo => signal::sigqueueinfo(k, t, a[0] as i32, a[1] as i32, a[2]),
+        SYS_rt_tgsigqueueinfo => signal::tgsigqueueinfo(k, t, a),
+        // timers
+        SYS_alarm => timer::alarm(k, t, a[0] as u32),
+        SYS_getitimer => timer::getitimer(k, t, a[0] as i32, a[1]),
+        SYS_setitimer => timer::setitimer(k, t, a[0] as i32, a[1], a[2]),
+        SYS_timer_create => timer::timer_create(k, t, a[0] as i32, a[1], a[2]),
+        SYS_timer_settime => timer::timer_settime(k, t, a[0] as i32, a[1] as i32, a[2], a[3]),
+        SYS_timer_gettime => timer::timer_gettime(k, t, a[0] as i32, a[1]),
+        SYS_timer_getoverrun => timer::timer_getoverrun(k, t, a[0] as i32),
+        SYS_timer_delete => timer::timer_delete(k, t, a[0] as i32),
         SYS_kill => signal::kill(k, t, a[0] as i32, a[1] as i32),
         SYS_tkill => signal::tkill(k, t, None, a[0] as i32, a[1] as i32),
         SYS_tgkill => signal::tkill(k, t, Some(a[0] as i32), a[1] as i32, a[2] as i32),
@@ -300,8 +313,6 @@ pub fn name(nr: u64) -> String {
         (SYS_utimensat, "utimensat"),
         (SYS_membarrier, "membarrier"),
         (SYS_getcpu, "getcpu"),
-        (SYS_alarm, "alarm"),
-        (SYS_setitimer, "setitimer"),
         (SYS_copy_file_range, "copy_file_range"),
         (SYS_splice, "splice"),
     ];

@@ -147,3 +147,127 @@ pub(super) fn sigpending(k: &mut Kernel, t: &mut Task, set: u64, size: u64) -> R
     let p = (t.signals.pending | process) & t.signals.mask;
     put(t, set, &p.to_le_bytes()[..size as usize]).map(|_| 0)
 }
+
+/// sigaltstack: the old stack is reported as seen from the caller's stack pointer; a new one
+/// may not be set while running on the current one (EPERM), and is checked as Linux checks it.
+pub(super) fn sigaltstack(t: &mut Task, ss: u64, old: u64) -> R {
+    let rsp = t.regs.rsp;
+    let before = t.signals.altstack;
+    if ss != 0 {
+        let b = t.mm.read_vec(ss, 24)?;
+        if before.on(rsp) {
+            return Err(EPERM);
+        }
+        t.signals.altstack = crate::signals::AltStack::parse(&b)?;
+    }
+    if old != 0 {
+        put(t, old, &before.bytes(rsp))?;
+    }
+    Ok(0)
+}
+
+/// The first pending signal of `set` for `t`: its own, or one sent to its process that
+/// another thread holds. Taken off the queue.
+fn take_pending(k: &mut Kernel, t: &mut Task, set: u64) -> Option<(i32, crate::signals::Info)> {
+    let own = t.signals.pending & set;
+    let pid = t.pid;
+    let others = k.tasks.values().filter(|x| x.pid == pid).fold(0, |acc, x| {
+        acc | (x.signals.group & x.signals.pending & set)
+    });
+    let ready = own | others;
+    if ready == 0 {
+        return None;
+    }
+    let sig = ready.trailing_zeros() as i32 + 1;
+    if own & (1 << (sig - 1)) != 0 {
+        return t.signals.dequeue(sig).map(|i| (sig, i));
+    }
+    let x = k
+        .tasks
+        .values_mut()
+        .find(|x| x.pid == pid && x.signals.group & (1 << (sig - 1)) != 0)?;
+    x.signals.dequeue(sig).map(|i| (sig, i))
+}
+
+/// rt_sigtimedwait: takes a pending signal of `set` (blocked or not) without running its
+/// handler, waiting for one up to the timeout (EAGAIN after it); a handled signal outside the
+/// set interrupts it with EINTR, never a restart.
+pub(super) fn sigtimedwait(k: &mut Kernel, t: &mut Task, a: [u64; 6]) -> R {
+    let (set, info, timeout, size) = (a[0], a[1], a[2], a[3]);
+    if size != 8 {
+        return Err(EINVAL);
+    }
+    let set = t.mm.read_u64(set)? & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+    let left = if timeout == 0 {
+        None
+    } else {
+        let (s, ns) = time::read_timespec(t, timeout)?;
+        Some(std::time::Duration::new(s as u64, ns as u32))
+    };
+    if let Some((sig, si)) = take_pending(k, t, set) {
+        if info != 0 {
+            put(t, info, &crate::signals::siginfo(sig, &si))?;
+        }
+        return Ok(i64::from(sig));
+    }
+    let now = std::time::Instant::now();
+    let deadline = left.map(|d| {
+        *t.deadline
+            .get_or_insert(crate::kernel::wait::deadline_after(d))
+    });
+    if deadline.is_some_and(|d| d <= now) {
+        return Err(EAGAIN);
+    }
+    Err(t.block(crate::kernel::wait::Wait {
+        kind: crate::kernel::wait::WaitKind::SigWait { set },
+        deadline: deadline.map(|d| (d, -i64::from(EAGAIN))),
+        host_fds: Vec::new(),
+    }))
+}
+
+/// The siginfo an application passes to rt_(tg)sigqueueinfo, with its signal: si_code, and
+/// the pid, uid and value words. Codes of the kernel's own (>= 0) and SI_TKILL may only be
+/// sent to oneself (`to_self`), as Linux refuses forging them to others.
+fn queued_info(t: &Task, uinfo: u64, to_self: bool) -> Result<crate::signals::Info, Errno> {
+    let b = t.mm.read_vec(uinfo, 32)?;
+    let word = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or([0; 4]));
+    let code = word(8) as i32;
+    if (code >= 0 || code == SI_TKILL) && !to_self {
+        return Err(EPERM);
+    }
+    Ok(crate::signals::Info {
+        code,
+        pid: word(16) as i32,
+        uid: word(20),
+        value: u64::from_le_bytes(b[24..32].try_into().unwrap_or([0; 8])),
+        ..Default::default()
+    })
+}
+
+/// rt_sigqueueinfo(pid, sig, info): like kill to one process, with the caller's siginfo;
+/// a real-time signal that cannot be queued is EAGAIN.
+pub(super) fn sigqueueinfo(k: &mut Kernel, t: &mut Task, pid: i32, sig: i32, uinfo: u64) -> R {
+    let info = queued_info(t, uinfo, pid == t.tid)?;
+    if !(0..=64).contains(&sig) {
+        return Err(EINVAL);
+    }
+    let x = k.thread_for(t, pid, sig).ok_or(ESRCH)?;
+    if sig != 0 && !crate::signals::send_to_process(x, sig, info) {
+        return Err(EAGAIN);
+    }
+    Ok(0)
+}
+
+/// rt_tgsigqueueinfo(tgid, tid, sig, info): the same to one thread.
+pub(super) fn tgsigqueueinfo(k: &mut Kernel, t: &mut Task, a: [u64; 6]) -> R {
+    let (tgid, tid, sig, uinfo) = (a[0] as i32, a[1] as i32, a[2] as i32, a[3]);
+    let info = queued_info(t, uinfo, tid == t.tid)?;
+    if tgid <= 0 || tid <= 0 || !(0..=64).contains(&sig) {
+        return Err(EINVAL);
+    }
+    let x = k.task_mut(t, tid).filter(|x| x.pid == tgid).ok_or(ESRCH)?;
+    if sig != 0 && !crate::signals::send_info(x, sig, info) {
+        return Err(EAGAIN);
+    }
+    Ok(0)
+}

@@ -13,34 +13,32 @@
 //! a signal interrupts fails with EINTR or restarts under SA_RESTART (kernel/mod.rs).
 
 use crate::kernel::{killed, wait, State, Task};
-use crate::mm::Errno;
-use crate::platform::FpRegs;
+mod frame;
+mod queue;
+
+use frame::push_frame;
+pub use frame::{siginfo, sigreturn, AltStack, SavedFp};
 use libc::{SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, SIGSTOP};
+pub use queue::SIGRTMIN;
 
 const SIG_DFL: u64 = 0;
 const SIG_IGN: u64 = 1;
 const SA_NOCLDSTOP: u64 = 0x1;
 const SA_NOCLDWAIT: u64 = 0x2;
 const SA_SIGINFO: u64 = 0x4;
+const SA_ONSTACK: u64 = 0x0800_0000;
 const SA_RESTART: u64 = 0x1000_0000;
 const SA_NODEFER: u64 = 0x4000_0000;
 const SA_RESETHAND: u64 = 0x8000_0000;
 /// siginfo's si_code for a signal sent by kill(2).
 pub const SI_USER: i32 = 0;
+/// si_code of a POSIX timer's signal; its Info carries the timer id in `pid` and the overrun
+/// count in `uid` (they share siginfo's first two words, as in Linux's union).
+pub const SI_TIMER: i32 = -2;
+/// si_code of sigqueue.
+pub const SI_QUEUE: i32 = -1;
 /// si_code of a signal the kernel sends (SIGPIPE, SIGCHLD's CLD_* are set by the sender).
 pub const SI_KERNEL: i32 = 0x80;
-/// The kernel's `struct ucontext` on x86-64: flags, link, stack (24), sigcontext (256), mask.
-const UC_SIZE: u64 = 8 + 8 + 24 + 256 + 8;
-const UC_MCONTEXT: u64 = 8 + 8 + 24;
-const UC_SIGMASK: u64 = UC_MCONTEXT + 256;
-const SIGINFO_SIZE: u64 = 128;
-/// Below the interrupted stack pointer: the System V ABI's red zone, which a leaf function may
-/// be using.
-const RED_ZONE: u64 = 128;
-/// The eflags bits rt_sigreturn lets the application set (Linux's FIX_EFLAGS: CF PF AF ZF SF
-/// TF DF OF NT RF AC).
-const USER_EFLAGS: u64 =
-    0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4000 | 0x1_0000 | 0x4_0000;
 
 /// One signal's disposition: the kernel's `struct sigaction` (handler, flags, restorer, mask).
 struct Action {
@@ -85,6 +83,8 @@ pub struct Info {
     /// si_status of SIGCHLD: the exit code, or the signal that ended, stopped or continued
     /// the child.
     pub status: i32,
+    /// si_value of sigqueue and timer signals.
+    pub value: u64,
 }
 
 impl Info {
@@ -103,8 +103,8 @@ impl Info {
             code,
             pid,
             uid,
-            addr: 0,
             status,
+            ..Info::default()
         }
     }
 }
@@ -134,10 +134,11 @@ const STOP_SIGNALS: u64 = (1 << (SIGSTOP - 1))
 
 /// Sends `sig` (1..=64) to `t` from inside the sandbox with the sender's identity. SIGKILL
 /// ends the task at once; SIGCONT continues a stopped one; a signal that would be ignored is
-/// dropped (as Linux drops it unless blocked); the rest become pending.
-pub fn send_info(t: &mut Task, sig: i32, info: Info) {
+/// dropped (as Linux drops it unless blocked); the rest become pending. False when a
+/// real-time signal could not be queued (the queue is full).
+pub fn send_info(t: &mut Task, sig: i32, info: Info) -> bool {
     if !(1..=64).contains(&sig) {
-        return;
+        return true;
     }
     let a = Action::of(t, sig);
     let init = t.pid == 1;
@@ -146,10 +147,10 @@ pub fn send_info(t: &mut Task, sig: i32, info: Info) {
             t.exit = Some(killed(SIGKILL));
             t.group_exit = true;
         }
-        return;
+        return true;
     }
     if sig == SIGCONT {
-        t.signals.pending &= !STOP_SIGNALS;
+        t.signals.discard(STOP_SIGNALS);
         if t.state == State::Stopped {
             t.state = State::Ready;
             t.report = Some(0xffff);
@@ -158,7 +159,7 @@ pub fn send_info(t: &mut Task, sig: i32, info: Info) {
         }
     }
     if bit(sig) & STOP_SIGNALS != 0 {
-        t.signals.pending &= !bit(SIGCONT);
+        t.signals.discard(bit(SIGCONT));
     }
     // Dropped at once when it would be ignored and is not blocked: SIG_IGN, a default of
     // ignore or continue, or any default at pid 1.
@@ -173,24 +174,27 @@ pub fn send_info(t: &mut Task, sig: i32, info: Info) {
         _ => false,
     };
     if ignored && t.signals.mask & bit(sig) == 0 {
-        return;
+        return true;
     }
-    t.signals.pending |= bit(sig);
-    t.signals.info[sig as usize] = info;
+    let queued = t.signals.enqueue(sig, info);
+    // A sigtimedwait waiting for it serves its call again.
+    wait::poke();
+    queued || sig < queue::SIGRTMIN
 }
 
 /// Sends `sig` to the process `t` is a thread of (kill, SIGCHLD): pending at the process, so
 /// another thread that unblocks it may take it (`Kernel::adopt_process_signals`).
-pub fn send_to_process(t: &mut Task, sig: i32, info: Info) {
-    send_info(t, sig, info);
+pub fn send_to_process(t: &mut Task, sig: i32, info: Info) -> bool {
+    let queued = send_info(t, sig, info);
     if (1..=64).contains(&sig) {
         t.signals.group |= t.signals.pending & bit(sig);
     }
+    queued
 }
 
 /// A signal the kernel itself sends (SIGPIPE, SIGCHLD, a parent's death signal).
 pub fn send(t: &mut Task, sig: i32) {
-    send_info(
+    let _ = send_info(
         t,
         sig,
         Info {
@@ -262,8 +266,7 @@ pub fn restarts(t: &Task) -> bool {
 /// handler runs, or its default action ends or stops the task.
 pub fn deliver(t: &mut Task) {
     while let Some((sig, a)) = next_ready(t) {
-        t.signals.pending &= !bit(sig);
-        t.signals.group &= !bit(sig);
+        let info = t.signals.dequeue(sig).unwrap_or_default();
         if !acts(t, sig, &a) {
             continue;
         }
@@ -279,7 +282,6 @@ pub fn deliver(t: &mut Task) {
             }
             return;
         }
-        let info = t.signals.info[sig as usize];
         if push_frame(t, sig, &a, info).is_err() {
             // No room for the frame (a bad stack pointer): Linux forces SIGSEGV.
             t.exit = Some(killed(SIGSEGV));
@@ -326,6 +328,7 @@ pub fn no_child_stop(p: &Task) -> bool {
 
 /// execve: handled signals go back to their default; ignored ones stay ignored.
 pub fn reset_on_exec(t: &mut Task) {
+    t.signals.altstack = AltStack::default();
     for sig in 1..=64 {
         let a = Action::of(t, sig);
         if a.handler != SIG_IGN {
@@ -335,124 +338,3 @@ pub fn reset_on_exec(t: &mut Task) {
     t.signals.saved.clear();
     t.saved_mask = None;
 }
-
-/// Builds the handler's frame on the application's stack and points the registers at the
-/// handler: rdi = signal, rsi = &siginfo, rdx = &ucontext, the return address sa_restorer
-/// (glibc's and musl's call rt_sigreturn).
-fn push_frame(t: &mut Task, sig: i32, a: &Action, si: Info) -> Result<(), Errno> {
-    let fp = t.asp.fp_state().map_err(|_| libc::EFAULT)?;
-    let r = t.regs;
-    // At the handler's first instruction (rsp + 8) is 16-byte aligned, as after a call.
-    let frame = ((r.rsp - RED_ZONE - 8 - UC_SIZE - SIGINFO_SIZE) & !15) - 8;
-    let uc = frame + 8;
-    let info = uc + UC_SIZE;
-    let mut ucb = vec![0u8; UC_SIZE as usize];
-    // uc_stack: no alternate stack (SS_DISABLE).
-    ucb[24..28].copy_from_slice(&2i32.to_le_bytes());
-    let gregs = [
-        r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx,
-        r.rax, r.rcx, r.rsp, r.rip, r.eflags,
-    ];
-    let m = UC_MCONTEXT as usize;
-    for (i, v) in gregs.iter().enumerate() {
-        ucb[m + i * 8..m + i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-    }
-    // cs, gs, fs, ss (16 bits each) at 144, then err 152, trapno 160, oldmask 168, cr2 176,
-    // fpstate (NULL) 184.
-    ucb[m + 144..m + 146].copy_from_slice(&(r.cs as u16).to_le_bytes());
-    ucb[m + 150..m + 152].copy_from_slice(&(r.ss as u16).to_le_bytes());
-    // The mask to go back to: sigsuspend's caller's, not the one it waited with.
-    let old_mask = t.saved_mask.take().unwrap_or(t.signals.mask);
-    ucb[m + 168..m + 176].copy_from_slice(&old_mask.to_le_bytes());
-    ucb[m + 176..m + 184].copy_from_slice(&si.addr.to_le_bytes()); // cr2
-    let s = UC_SIGMASK as usize;
-    ucb[s..s + 8].copy_from_slice(&old_mask.to_le_bytes());
-    let mut infob = vec![0u8; SIGINFO_SIZE as usize];
-    infob[0..4].copy_from_slice(&sig.to_le_bytes());
-    infob[8..12].copy_from_slice(&si.code.to_le_bytes());
-    if si.addr != 0
-        || matches!(
-            sig,
-            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE
-        )
-    {
-        infob[16..24].copy_from_slice(&si.addr.to_le_bytes());
-    } else {
-        infob[16..20].copy_from_slice(&si.pid.to_le_bytes());
-        infob[20..24].copy_from_slice(&si.uid.to_le_bytes());
-        if sig == libc::SIGCHLD {
-            infob[24..28].copy_from_slice(&si.status.to_le_bytes());
-        }
-    }
-    t.mm.write(frame, &a.restorer.to_le_bytes())?;
-    t.mm.write(uc, &ucb)?;
-    t.mm.write(info, &infob)?;
-    t.signals.saved.push((frame, fp));
-    let regs = &mut t.regs;
-    regs.rip = a.handler;
-    regs.rsp = frame;
-    regs.rdi = sig as u64;
-    regs.rsi = if a.flags & SA_SIGINFO != 0 { info } else { 0 };
-    regs.rdx = if a.flags & SA_SIGINFO != 0 { uc } else { 0 };
-    regs.rax = 0;
-    // The handler starts with the direction and trap flags clear.
-    regs.eflags &= !(0x400 | 0x100);
-    let mut mask = old_mask | a.mask;
-    if a.flags & SA_NODEFER == 0 {
-        mask |= bit(sig);
-    }
-    t.signals.mask = mask & !(bit(SIGKILL) | bit(SIGSTOP));
-    if a.flags & SA_RESETHAND != 0 {
-        t.signals.actions.borrow_mut()[sig as usize] = [0; 32];
-    }
-    Ok(())
-}
-
-/// rt_sigreturn: the handler returned through sa_restorer, whose `syscall` left rsp just above
-/// the return address the frame began with. Restores the registers and mask from the ucontext
-/// (the handler may have changed them, as on Linux) and the FPU state the sentry kept; returns
-/// the restored rax, which the dispatcher puts back.
-pub fn sigreturn(t: &mut Task) -> i64 {
-    let frame = t.regs.rsp.wrapping_sub(8);
-    let mut ucb = vec![0u8; UC_SIZE as usize];
-    if t.mm.read(frame + 8, &mut ucb).is_err() {
-        t.exit = Some(killed(SIGSEGV));
-        t.group_exit = true;
-        return 0;
-    }
-    let m = UC_MCONTEXT as usize;
-    let g =
-        |i: usize| u64::from_le_bytes(ucb[m + i * 8..m + i * 8 + 8].try_into().unwrap_or([0; 8]));
-    let r = &mut t.regs;
-    r.r8 = g(0);
-    r.r9 = g(1);
-    r.r10 = g(2);
-    r.r11 = g(3);
-    r.r12 = g(4);
-    r.r13 = g(5);
-    r.r14 = g(6);
-    r.r15 = g(7);
-    r.rdi = g(8);
-    r.rsi = g(9);
-    r.rbp = g(10);
-    r.rbx = g(11);
-    r.rdx = g(12);
-    r.rax = g(13);
-    r.rcx = g(14);
-    r.rsp = g(15);
-    r.rip = g(16);
-    r.eflags = (r.eflags & !USER_EFLAGS) | (g(17) & USER_EFLAGS);
-    let s = UC_SIGMASK as usize;
-    let mask = u64::from_le_bytes(ucb[s..s + 8].try_into().unwrap_or([0; 8]));
-    t.signals.mask = mask & !(bit(SIGKILL) | bit(SIGSTOP));
-    // The FPU state of this frame; frames above it were left by longjmp and are dropped.
-    if let Some(i) = t.signals.saved.iter().rposition(|(f, _)| *f == frame) {
-        let (_, fp) = t.signals.saved[i];
-        t.signals.saved.truncate(i);
-        let _ = t.asp.set_fp_state(&fp);
-    }
-    t.regs.rax as i64
-}
-
-/// The saved FPU states, one per frame still on the application's stack.
-pub type SavedFp = Vec<(u64, FpRegs)>;

@@ -1,0 +1,217 @@
+//! Timers that send signals: each process's interval timers (alarm and setitimer) and its
+//! POSIX timers (timer_create). They live in the kernel's loop: the earliest expiry bounds the
+//! loop's poll, and an expired timer sends its signal to the process (or, with
+//! SIGEV_THREAD_ID, the thread) and is re-armed by its interval. Time is the host's monotonic
+//! clock; a CLOCK_REALTIME timer's absolute expiry is converted when it is set (the sandbox
+//! cannot set the clock, so the two do not drift apart by its doing).
+//!
+//! ITIMER_VIRTUAL and ITIMER_PROF count the process's CPU time, which the sentry does not
+//! measure yet: they are kept and read back as set, but do not expire.
+
+use super::{receiver, Kernel};
+use crate::signals::{self, Info, SI_KERNEL, SI_TIMER};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// The ids under which a process's interval timers are kept, beside its POSIX timers (>= 0).
+pub const ITIMER_REAL_ID: i32 = -1;
+pub const ITIMER_VIRTUAL_ID: i32 = -2;
+pub const ITIMER_PROF_ID: i32 = -3;
+/// POSIX timers per process (Linux bounds them by RLIMIT_SIGPENDING).
+const TIMERS_MAX: usize = 4096;
+
+/// What an expiry does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notify {
+    /// SIGEV_NONE: nothing; the timer is only read.
+    Nothing,
+    /// Sends `sig` with `value` to the process, or to thread `tid`.
+    Signal {
+        sig: i32,
+        value: u64,
+        tid: Option<i32>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Timer {
+    /// The next expiry, when armed.
+    pub next: Option<Instant>,
+    pub interval: Duration,
+    pub notify: Notify,
+    /// Expiries that found the previous signal still undelivered (timer_getoverrun).
+    pub overrun: i32,
+    /// For interval timers that do not run (VIRTUAL, PROF): the value as set.
+    pub frozen: Option<Duration>,
+    /// A POSIX timer's clock (for TIMER_ABSTIME).
+    pub clock: i32,
+}
+
+impl Timer {
+    pub fn new(notify: Notify) -> Timer {
+        Timer {
+            next: None,
+            interval: Duration::ZERO,
+            notify,
+            overrun: 0,
+            frozen: None,
+            clock: libc::CLOCK_MONOTONIC,
+        }
+    }
+
+    /// Arms the timer to expire after `value` (disarms it for zero) and every `interval`
+    /// after that.
+    pub fn set(&mut self, value: Duration, interval: Duration) {
+        if value.is_zero() {
+            self.next = None;
+            self.interval = Duration::ZERO;
+        } else {
+            self.next = Some(super::wait::deadline_after(value));
+            self.interval = interval;
+        }
+        self.overrun = 0;
+    }
+
+    /// (time left, interval): zero for a disarmed timer.
+    pub fn get(&self) -> (Duration, Duration) {
+        if let Some(v) = self.frozen {
+            return (v, self.interval);
+        }
+        match self.next {
+            Some(at) => (at.saturating_duration_since(Instant::now()), self.interval),
+            None => (Duration::ZERO, Duration::ZERO),
+        }
+    }
+}
+
+/// Every timer of the sandbox, by (process, timer id).
+#[derive(Default)]
+pub struct Timers {
+    map: BTreeMap<(i32, i32), Timer>,
+}
+
+impl Timers {
+    pub fn get(&self, pid: i32, id: i32) -> Option<&Timer> {
+        self.map.get(&(pid, id))
+    }
+
+    pub fn get_mut(&mut self, pid: i32, id: i32) -> Option<&mut Timer> {
+        self.map.get_mut(&(pid, id))
+    }
+
+    /// The interval timer `id` of `pid`, created disarmed on first use.
+    pub fn itimer(&mut self, pid: i32, id: i32) -> &mut Timer {
+        self.map.entry((pid, id)).or_insert_with(|| {
+            Timer::new(Notify::Signal {
+                sig: match id {
+                    ITIMER_VIRTUAL_ID => libc::SIGVTALRM,
+                    ITIMER_PROF_ID => libc::SIGPROF,
+                    _ => libc::SIGALRM,
+                },
+                value: 0,
+                tid: None,
+            })
+        })
+    }
+
+    /// Adds a POSIX timer to `pid` under the lowest free id; None when it has too many.
+    pub fn create(&mut self, pid: i32, mut timer: Timer) -> Option<i32> {
+        if self.map.range((pid, 0)..=(pid, i32::MAX)).count() >= TIMERS_MAX {
+            return None;
+        }
+        let id = (0..i32::MAX).find(|n| !self.map.contains_key(&(pid, *n)))?;
+        if let Notify::Signal { value, .. } = &mut timer.notify {
+            // No sigevent: the signal's value is the timer's id.
+            if *value == u64::MAX {
+                *value = id as u64;
+            }
+        }
+        self.map.insert((pid, id), timer);
+        Some(id)
+    }
+
+    pub fn delete(&mut self, pid: i32, id: i32) -> bool {
+        self.map.remove(&(pid, id)).is_some()
+    }
+
+    /// A process ended: its timers go. With `keep_itimers` (execve) only its POSIX timers.
+    pub fn drop_process(&mut self, pid: i32, keep_itimers: bool) {
+        self.map
+            .retain(|(p, id), _| *p != pid || (keep_itimers && *id < 0));
+    }
+
+    /// The earliest expiry of any armed timer.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.map.values().filter_map(|t| t.next).min()
+    }
+
+    /// Takes the timers due at `now`: re-arms the periodic ones (counting the periods missed
+    /// as overruns) and disarms the rest; returns what each must send.
+    fn due(&mut self, now: Instant) -> Vec<(i32, i32, Notify, i32)> {
+        let mut out = Vec::new();
+        for ((pid, id), t) in self.map.iter_mut() {
+            let Some(at) = t.next.filter(|at| *at <= now) else {
+                continue;
+            };
+            let mut missed = 0i32;
+            if t.interval.is_zero() {
+                t.next = None;
+            } else {
+                let late = now.duration_since(at).as_nanos() / t.interval.as_nanos().max(1);
+                missed = late.min(i32::MAX as u128) as i32;
+                t.next = Some(at + t.interval * (missed as u32 + 1));
+            }
+            out.push((*pid, *id, t.notify, missed));
+        }
+        out
+    }
+}
+
+impl Kernel {
+    /// Sends the signals of the timers that are due.
+    pub(super) fn fire_timers(&mut self) {
+        let now = Instant::now();
+        if self.timers.next_expiry().is_none_or(|at| at > now) {
+            return;
+        }
+        for (pid, id, notify, missed) in self.timers.due(now) {
+            let Notify::Signal { sig, value, tid } = notify else {
+                continue;
+            };
+            let to = tid.or_else(|| receiver(self.tasks.values(), pid, sig));
+            let Some(x) = to.and_then(|tid| self.tasks.get_mut(&tid)) else {
+                continue;
+            };
+            if id < 0 {
+                // alarm and setitimer: a signal from the kernel.
+                let info = Info {
+                    code: SI_KERNEL,
+                    ..Info::default()
+                };
+                signals::send_to_process(x, sig, info);
+                continue;
+            }
+            // Still undelivered from the last expiry: one more overrun instead of a second
+            // signal, as Linux counts them.
+            if let Some(queued) = x.signals.queued_timer(sig, id) {
+                queued.uid = queued.uid.saturating_add(1 + missed as u32);
+                continue;
+            }
+            let info = Info {
+                code: SI_TIMER,
+                pid: id,
+                uid: missed as u32,
+                value,
+                ..Info::default()
+            };
+            if let Some(t) = self.timers.get_mut(pid, id) {
+                t.overrun = missed;
+            }
+            if tid.is_some() {
+                signals::send_info(x, sig, info);
+            } else {
+                signals::send_to_process(x, sig, info);
+            }
+        }
+    }
+}
