@@ -1,5 +1,5 @@
 //! Processes in the sandbox class: fork, exec, wait, pipes, descriptors, signals, process
-//! groups, orphans and sleeps, as tests/programs/procs.c checks them. Each area runs first in
+//! groups, orphans, sleeps and CPU time, as tests/programs/procs.c checks them. Each area runs first in
 //! the container class, where the C program must pass (it is checked against the real kernel),
 //! then in the sandbox, which must give the same exit code and the same output.
 
@@ -67,4 +67,18 @@ fn orphans_go_to_pid_1() {
 #[test]
 fn sleeps() {
     area("sleep");
+}
+
+#[test]
+fn cpu_time() {
+    area("cputime");
+}
+
+/// File attributes on a writable rootfs: chmod, chown to the owner, file times, statfs,
+/// capget and msync.
+#[test]
+fn file_attributes() {
+    let mut b = bundle();
+    b.set("/root/readonly", serde_json::json!(false));
+    programs::area_in_both_classes(&mut b, "procs", "attrs", |_| true);
 }

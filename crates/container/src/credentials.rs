@@ -57,6 +57,19 @@ impl CapSets {
     }
 }
 
+impl CapSets {
+    /// Effective, permitted and inheritable as bit masks (bit n: capability n), for the
+    /// sandbox class, whose sentry reports them to the application.
+    pub fn masks(&self) -> [u64; 3] {
+        let bits = |s: &CapsHashSet| s.iter().fold(0u64, |m, c| m | 1 << c.index());
+        [
+            bits(&self.effective),
+            bits(&self.permitted),
+            bits(&self.inheritable),
+        ]
+    }
+}
+
 /// Maps an OCI rlimit type to the RLIMIT_* number.
 pub fn rlimit_resource(t: PosixRlimitType) -> Result<i32> {
     use PosixRlimitType as R;

@@ -2,6 +2,7 @@
 //! which turns the container's init into the sentry.
 
 use anyhow::{bail, Result};
+use bulkhead_container::credentials::CapSets;
 use bulkhead_container::launch::Runner;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, Process, Spec};
 use std::os::fd::OwnedFd;
@@ -114,6 +115,14 @@ pub fn sandbox_spec(spec: &Spec) -> Spec {
     s
 }
 
+/// The process's effective, permitted and inheritable capabilities as bit masks (the config
+/// was checked before the sandbox starts, so a set that does not convert is empty).
+fn cap_masks(p: &Process) -> [u64; 3] {
+    CapSets::from_config(p.capabilities().as_ref())
+        .unwrap_or_default()
+        .masks()
+}
+
 /// Runs the program in the sentry: set up while the host is reachable, confine, serve.
 pub struct SentryRunner {
     pub hostname: String,
@@ -124,6 +133,8 @@ pub struct SentryRunner {
 
 impl Runner for SentryRunner {
     fn run(&self, path: &Path, p: &Process) -> std::result::Result<i32, String> {
+        // Read before confinement: converting the sets reads the host's cap_last_cap.
+        let caps = cap_masks(p);
         let prep = bulkhead_sentry::prepare(&self.facts)?;
         let root: OwnedFd = bulkhead_sentry::confine::confine(prep.mem_fd())?;
         if self.selftest.as_deref() == Some("forbidden-syscall") {
@@ -140,6 +151,7 @@ impl Runner for SentryRunner {
             gid: p.user().gid(),
             umask: p.user().umask().unwrap_or(0o022),
             hostname: self.hostname.clone(),
+            caps,
         };
         let out = bulkhead_sentry::run(root, prep, &prog)?;
         if !out.enosys.is_empty() {

@@ -42,6 +42,58 @@ pub fn sigchld_fd() -> io::Result<std::os::fd::OwnedFd> {
     }
 }
 
+/// The CPU time of the host process that thread `tid` belongs to (a stub): (user, user +
+/// system), through its process CPU clock (Linux's MAKE_PROCESS_CPUCLOCK with CPUCLOCK_VIRT
+/// and CPUCLOCK_PROF; any thread of the process names it for clock_gettime).
+pub fn process_cpu_time(tid: i32) -> Option<(std::time::Duration, std::time::Duration)> {
+    let clock = |kind: i32| {
+        let id = ((!tid) << 3) | kind;
+        clock_gettime(id)
+            .ok()
+            .map(|(s, ns)| std::time::Duration::new(s.max(0) as u64, ns as u32))
+    };
+    Some((clock(1)?, clock(0)?))
+}
+
+/// chmod of the file `fd` (an O_PATH fd) names.
+pub fn chmod_fd(fd: RawFd, mode: u32) -> io::Result<()> {
+    // SAFETY: a NUL-terminated empty path and integers; AT_EMPTY_PATH makes it act on `fd`.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_fchmodat2,
+            fd,
+            c"".as_ptr(),
+            mode,
+            libc::AT_EMPTY_PATH,
+        )
+    })
+    .map(|_| ())
+}
+
+/// chown of the file `fd` (an O_PATH fd) names; u32::MAX leaves an id as it is.
+pub fn chown_fd(fd: RawFd, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: as chmod_fd.
+    cvt(unsafe { libc::fchownat(fd, c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) } as i64)
+        .map(|_| ())
+}
+
+/// Sets the access and modification times of the file `fd` names (None: now).
+pub fn utimens_fd(fd: RawFd, times: Option<&[libc::timespec; 2]>) -> io::Result<()> {
+    let p = times.map_or(std::ptr::null(), |t| t.as_ptr());
+    // SAFETY: `p` is null or points to two timespecs that outlive the call.
+    cvt(unsafe { libc::utimensat(fd, c"".as_ptr(), p, libc::AT_EMPTY_PATH) } as i64).map(|_| ())
+}
+
+/// fstatfs: the kernel's struct statfs (120 bytes on x86-64) of the file system `fd` is on.
+pub fn statfs_fd(fd: RawFd) -> io::Result<Vec<u8>> {
+    // SAFETY: plain data filled by the call.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    cvt(unsafe { libc::fstatfs(fd, &mut st) } as i64)?;
+    let p = &st as *const libc::statfs as *const u8;
+    // SAFETY: `st` is initialised plain integers of size_of::<statfs>() bytes.
+    Ok(unsafe { std::slice::from_raw_parts(p, std::mem::size_of::<libc::statfs>()) }.to_vec())
+}
+
 /// How many threads this process has (from /proc, so only before confinement).
 pub fn thread_count() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -39,6 +39,8 @@ pub struct Program {
     pub gid: u32,
     pub umask: u32,
     pub hostname: String,
+    /// Capability sets (effective, permitted, inheritable) as bit masks.
+    pub caps: [u64; 3],
 }
 
 /// What the sandbox reports when the program is gone.
@@ -190,6 +192,7 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
         creds: Creds {
             uid: prog.uid,
             gid: prog.gid,
+            caps: prog.caps,
         },
         signals: Default::default(),
         umask: prog.umask,
@@ -213,6 +216,7 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
         kicked: false,
         group_exit: false,
         robust_list: 0,
+        cpu: Default::default(),
         execed: false,
     };
     task.refresh_proc();

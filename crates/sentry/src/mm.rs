@@ -611,6 +611,11 @@ impl Mm {
             && self.0.borrow().is_free(start, len)
     }
 
+    /// Whether every page of [start, start + len) is mapped.
+    pub fn is_mapped(&self, start: u64, len: u64) -> bool {
+        self.0.borrow().ranges(start, len, 0).is_ok()
+    }
+
     pub fn move_to(
         &self,
         asp: &mut dyn AddressSpace,

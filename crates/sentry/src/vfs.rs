@@ -322,6 +322,16 @@ impl Fs {
         Ok(Node::Host(self.open_host(abs, host_flags, mode)?))
     }
 
+    /// An O_PATH fd of the host file `abs` names, for chmod, chown, utimes and statfs; the
+    /// sentry's own /proc and /dev files cannot be changed (EPERM).
+    pub fn path_fd(&self, abs: &str, follow: bool) -> Result<File, Errno> {
+        if self.synthetic_stat(abs).is_some() || abs == "/proc" {
+            return Err(libc::EPERM);
+        }
+        let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+        self.open_host(abs, libc::O_PATH | nofollow, 0)
+    }
+
     /// stat of a path: (generated for /dev and /proc, else fstat of an O_PATH fd).
     pub fn stat(&self, abs: &str, follow: bool) -> Result<libc::stat, Errno> {
         self.stat_depth(abs, follow, 0)

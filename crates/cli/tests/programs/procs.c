@@ -26,6 +26,12 @@
  * block.
  */
 #define _GNU_SOURCE
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <utime.h>
+#include <sys/statfs.h>
+#include <sys/resource.h>
+#include <sys/times.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -2000,12 +2006,178 @@ static int t_sleep(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- cputime */
+
+/* Burns `s` seconds of the process's CPU time. */
+static void burn(double s) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    do {
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    } while ((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9 < s);
+}
+
+static long usec(struct timeval tv) {
+    return tv.tv_sec * 1000000L + tv.tv_usec;
+}
+
+/* CPU time as Linux accounts it: the process's own (times, getrusage, the CPU-time clocks)
+ * grows as it computes; a child's reaches wait4's rusage and, once reaped, the parent's
+ * children times; getrusage refuses an unknown `who`; clock_getres knows the clocks. */
+static int t_cputime(void) {
+    burn(0.3);
+    struct tms tm;
+    clock_t now = times(&tm);
+    show_int("times_counts_self", tm.tms_utime + tm.tms_stime >= 25, 1);
+    show_int("times_returns_ticks", now > 0, 1);
+    show_int("times_no_children_yet", tm.tms_cutime + tm.tms_cstime, 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    show_int("thread_clock_counts", ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >= 250, 1);
+    pid_t c = xfork();
+    if (c == 0) {
+        burn(0.2);
+        _exit(0);
+    }
+    struct rusage ru;
+    int st;
+    SHOW_RET("wait4_rusage", wait4(c, &st, 0, &ru), c, 0);
+    show_int("wait4_rusage_child_cpu", usec(ru.ru_utime) + usec(ru.ru_stime) >= 150000, 1);
+    times(&tm);
+    show_int("times_counts_children", tm.tms_cutime + tm.tms_cstime >= 15, 1);
+    SHOW_RET("getrusage_children", getrusage(RUSAGE_CHILDREN, &ru), 0, 0);
+    show_int("getrusage_children_cpu", usec(ru.ru_utime) + usec(ru.ru_stime) >= 150000, 1);
+    SHOW_RET("getrusage_self", getrusage(RUSAGE_SELF, &ru), 0, 0);
+    show_int("getrusage_self_cpu", usec(ru.ru_utime) + usec(ru.ru_stime) >= 250000, 1);
+    show_int("getrusage_self_maxrss", ru.ru_maxrss > 0, 1);
+    SHOW_RET("getrusage_thread", getrusage(RUSAGE_THREAD, &ru), 0, 0);
+    SHOW_RET("getrusage_bad_who", getrusage(7, &ru), -1, EINVAL);
+    ts.tv_nsec = -1;
+    SHOW_RET("clock_getres_monotonic", clock_getres(CLOCK_MONOTONIC, &ts), 0, 0);
+    show_int("clock_getres_monotonic_ns", ts.tv_sec == 0 && ts.tv_nsec > 0, 1);
+    SHOW_RET("clock_getres_cputime", clock_getres(CLOCK_PROCESS_CPUTIME_ID, &ts), 0, 0);
+    SHOW_RET("clock_getres_bad", clock_getres(77, &ts), -1, EINVAL);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- attrs */
+
+static long mode_of(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0 ? (long)(st.st_mode & 07777) : -1;
+}
+
+static long mtime_of(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_mtime : -1;
+}
+
+/* File attributes, as Linux answers root on a writable rootfs: the chmod family (and
+ * fchmodat2's AT_SYMLINK_NOFOLLOW on a link, EOPNOTSUPP), chown to the owner it has, file
+ * times (utimensat, UTIME_OMIT, utimes, utime, futimens), statfs of the rootfs, /proc and a
+ * pipe, capget (the version probe and the config's sets), msync's checks. Needs a writable
+ * /tmp. */
+static int t_attrs(void) {
+    umask(022);
+    const char *f = "/tmp/attrs-file", *l = "/tmp/attrs-link";
+    unlink(f);
+    unlink(l);
+    int fd = creat(f, 0666);
+    show_int("creat_umask_mode", mode_of(f), 0644);
+    SHOW_RET("chmod", chmod(f, 0600), 0, 0);
+    show_int("chmod_mode", mode_of(f), 0600);
+    SHOW_RET("fchmodat", fchmodat(AT_FDCWD, f, 04640, 0), 0, 0);
+    show_int("fchmodat_mode", mode_of(f), 04640);
+    SHOW_RET("fchmod", fchmod(fd, 0604), 0, 0);
+    show_int("fchmod_mode", mode_of(f), 0604);
+    SHOW_RET("symlink", symlink(f, l), 0, 0);
+    SHOW_RET("chmod_through_link", chmod(l, 0640), 0, 0);
+    show_int("chmod_through_link_mode", mode_of(f), 0640);
+    SHOW_RET("fchmodat2_nofollow_link", syscall(452, AT_FDCWD, l, 0600, AT_SYMLINK_NOFOLLOW),
+             -1, EOPNOTSUPP);
+    SHOW_RET("fchmodat2_bad_flags", syscall(452, AT_FDCWD, f, 0600, 0x8000000), -1, EINVAL);
+    SHOW_RET("chmod_missing", chmod("/tmp/attrs-none", 0600), -1, ENOENT);
+    SHOW_RET("chmod_empty", chmod("", 0600), -1, ENOENT);
+    SHOW_RET("chown_same", chown(f, 0, 0), 0, 0);
+    SHOW_RET("chown_unchanged", chown(f, -1, -1), 0, 0);
+    SHOW_RET("lchown_link", lchown(l, 0, 0), 0, 0);
+    SHOW_RET("fchown", fchown(fd, -1, 0), 0, 0);
+    SHOW_RET("fchownat_empty_path", fchownat(fd, "", 0, -1, AT_EMPTY_PATH), 0, 0);
+    SHOW_RET("chown_missing", chown("/tmp/attrs-none", 0, 0), -1, ENOENT);
+
+    struct timespec ts[2] = {{1000000, 0}, {2000000, 500}};
+    SHOW_RET("utimensat", utimensat(AT_FDCWD, f, ts, 0), 0, 0);
+    show_int("utimensat_mtime", mtime_of(f), 2000000);
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1].tv_nsec = UTIME_OMIT;
+    SHOW_RET("utimensat_omit", utimensat(AT_FDCWD, f, ts, 0), 0, 0);
+    show_int("utimensat_omit_mtime", mtime_of(f), 2000000);
+    ts[1].tv_nsec = 1000000000;
+    SHOW_RET("utimensat_bad_nsec", utimensat(AT_FDCWD, f, ts, 0), -1, EINVAL);
+    SHOW_RET("utimensat_bad_flags", utimensat(AT_FDCWD, f, NULL, 0x4), -1, EINVAL);
+    struct timeval tv[2] = {{3000000, 0}, {4000000, 0}};
+    SHOW_RET("utimes", utimes(f, tv), 0, 0);
+    show_int("utimes_mtime", mtime_of(f), 4000000);
+    tv[1].tv_usec = 1000000;
+    SHOW_RET("utimes_bad_usec", utimes(f, tv), -1, EINVAL);
+    struct utimbuf ub = {5000000, 6000000};
+    SHOW_RET("utime", utime(f, &ub), 0, 0);
+    show_int("utime_mtime", mtime_of(f), 6000000);
+    time_t before = time(NULL);
+    SHOW_RET("futimens_now", futimens(fd, NULL), 0, 0);
+    show_int("futimens_now_mtime", mtime_of(f) >= before, 1);
+
+    struct statfs a, b;
+    SHOW_RET("statfs_root", statfs("/", &a), 0, 0);
+    show_int("statfs_root_type_set", a.f_type != 0 && a.f_bsize > 0, 1);
+    SHOW_RET("fstatfs_file", fstatfs(fd, &b), 0, 0);
+    SHOW_RET("statfs_file", statfs(f, &a), 0, 0);
+    show_int("fstatfs_same_fs", a.f_type == b.f_type, 1);
+    SHOW_RET("statfs_proc", statfs("/proc", &a), 0, 0);
+    show_int("statfs_proc_type", a.f_type, 0x9fa0);
+    SHOW_RET("statfs_missing", statfs("/tmp/attrs-none", &a), -1, ENOENT);
+    int p[2];
+    pipe(p);
+    SHOW_RET("fstatfs_pipe", fstatfs(p[0], &a), 0, 0);
+    show_int("fstatfs_pipe_type", a.f_type, 0x50495045);
+    SHOW_RET("fstatfs_bad_fd", fstatfs(99, &a), -1, EBADF);
+    close(p[0]);
+    close(p[1]);
+
+    struct { unsigned version; int pid; } hdr = {0, 0};
+    unsigned data[6];
+    SHOW_RET("capget_probe", syscall(SYS_capget, &hdr, NULL), 0, 0);
+    show_int("capget_probe_version", hdr.version, 0x20080522);
+    SHOW_RET("capget_v3", syscall(SYS_capget, &hdr, data), 0, 0);
+    char caps[64];
+    snprintf(caps, sizeof caps, "%08x%08x", data[3], data[0]);
+    printf("capget_effective_value=%s\n", caps);
+    hdr.pid = 999999;
+    SHOW_RET("capget_no_such_pid", syscall(SYS_capget, &hdr, data), -1, ESRCH);
+    hdr.pid = -1;
+    SHOW_RET("capget_bad_pid", syscall(SYS_capget, &hdr, data), -1, EINVAL);
+    hdr.version = 1;
+    hdr.pid = 0;
+    SHOW_RET("capget_bad_version", syscall(SYS_capget, &hdr, data), -1, EINVAL);
+
+    char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    SHOW_RET("msync", msync(m, 8192, MS_SYNC), 0, 0);
+    SHOW_RET("msync_unaligned", msync(m + 1, 4096, MS_SYNC), -1, EINVAL);
+    SHOW_RET("msync_both", msync(m, 4096, MS_SYNC | MS_ASYNC), -1, EINVAL);
+    munmap(m + 4096, 4096);
+    SHOW_RET("msync_unmapped", msync(m, 8192, MS_ASYNC), -1, ENOMEM);
+    close(fd);
+    unlink(l);
+    unlink(f);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep\n");
+        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs\n");
         return 2;
     }
     int h = helper(argc, argv);
@@ -2017,6 +2189,7 @@ int main(int argc, char **argv) {
     } tests[] = {
         {"fork", t_fork}, {"exec", t_exec},   {"pipe", t_pipe},       {"fds", t_fds},
         {"signals", t_signals}, {"pgrp", t_pgrp}, {"orphans", t_orphans}, {"sleep", t_sleep},
+        {"cputime", t_cputime}, {"attrs", t_attrs},
     };
     for (unsigned i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (!strcmp(argv[1], tests[i].name)) {

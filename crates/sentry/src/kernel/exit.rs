@@ -2,7 +2,7 @@
 //! (SIGCHLD, and wait4 finds the zombie); pid 1's end ends the sandbox. And wait4/waitid.
 
 use super::task::Task;
-use super::{wait, Kernel, Zombie};
+use super::{wait, Cpu, Kernel, Zombie};
 use crate::mm::Errno;
 use crate::signals;
 
@@ -19,7 +19,8 @@ pub struct WaitQuery {
 }
 
 /// What wait found: (pid, wait status, uid).
-pub type Found = (i32, i32, u32);
+/// (pid, wait status, uid, CPU time) of a child wait4/waitid reports.
+pub type Found = (i32, i32, u32, super::Cpu);
 
 impl Kernel {
     /// The signals sent to the process that an exiting thread held go to another thread.
@@ -37,6 +38,8 @@ impl Kernel {
     /// it was the last.
     pub(super) fn exit_task(&mut self, mut t: Task) {
         let status = t.exit.unwrap_or(0);
+        // The process's CPU time, read while its stub still exists.
+        let cpu = t.stub_cpu() + t.cpu.get().children;
         self.release_thread(&mut t);
         if self.tasks.values().any(|x| x.pid == t.pid) {
             // Other threads go on and take the signals sent to the process that this one
@@ -74,6 +77,7 @@ impl Kernel {
                     pgid: t.pgid,
                     uid: t.creds.uid,
                     status,
+                    cpu,
                 },
             );
         }
@@ -151,12 +155,15 @@ impl Kernel {
                 .zombies
                 .values()
                 .find(|z| z.ppid == me.pid && matches(z.pid, z.pgid))
-                .map(|z| (z.pid, z.status, z.uid));
-            if let Some(f) = found {
+                .map(|z| (z.pid, z.status, z.uid, z.cpu));
+            if let Some((pid, status, uid, cpu)) = found {
                 if !q.keep {
-                    self.zombies.remove(&f.0);
+                    self.zombies.remove(&pid);
+                    let mut account = me.cpu.get();
+                    account.children = account.children + cpu;
+                    me.cpu.set(account);
                 }
-                return Ok(Some(f));
+                return Ok(Some((pid, status, uid, cpu)));
             }
         }
         any |= self
@@ -174,7 +181,7 @@ impl Kernel {
                 if !q.keep {
                     c.report = None;
                 }
-                return Ok(Some((c.pid, r, c.creds.uid)));
+                return Ok(Some((c.pid, r, c.creds.uid, Cpu::default())));
             }
         }
         if any {

@@ -155,6 +155,11 @@ impl Kernel {
             kicked: false,
             group_exit: false,
             robust_list: 0,
+            cpu: if thread {
+                t.cpu.clone()
+            } else {
+                Default::default()
+            },
             execed: false,
         };
         if let Err(e) = self.set_tids(t, &mut child, a) {

@@ -15,7 +15,7 @@ pub mod timers;
 pub mod wait;
 
 pub use exit::WaitQuery;
-pub use task::{container_status, exited, killed, Creds, Signals, State, Task};
+pub use task::{container_status, exited, killed, Cpu, Creds, Signals, State, Task};
 
 use crate::mm::Memory;
 use crate::platform::{Event, Regs};
@@ -39,6 +39,8 @@ pub struct Zombie {
     pub pgid: i32,
     pub uid: u32,
     pub status: i32,
+    /// Its CPU time and its reaped children's, for the parent's wait4 and times.
+    pub cpu: task::Cpu,
 }
 
 pub struct Kernel {
@@ -421,6 +423,15 @@ impl Kernel {
             Some(me)
         } else {
             self.tasks.get_mut(&tid)
+        }
+    }
+
+    /// The CPU time of `t`'s process, or with `children` its reaped children's.
+    pub fn process_cpu(&self, t: &Task, children: bool) -> Cpu {
+        if children {
+            t.cpu.get().children
+        } else {
+            t.stub_cpu()
         }
     }
 

@@ -10,10 +10,51 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+/// CPU time, user and system, as the host measured the stubs' threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cpu {
+    pub user: std::time::Duration,
+    pub system: std::time::Duration,
+}
+
+impl std::ops::Add for Cpu {
+    type Output = Cpu;
+    fn add(self, o: Cpu) -> Cpu {
+        Cpu {
+            user: self.user + o.user,
+            system: self.system + o.system,
+        }
+    }
+}
+
+/// The CPU time of a process's reaped children (times' cutime/cstime), shared by its
+/// threads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuAccount {
+    pub children: Cpu,
+}
+
+impl Task {
+    /// The CPU time of this task's stub: its process's, all threads (the host lets the
+    /// sentry read another process's CPU clock, not its threads' ones). Time spent before
+    /// an execve, in the stub it replaced, is not counted.
+    pub fn stub_cpu(&self) -> Cpu {
+        crate::host::process_cpu_time(self.asp.host_tid())
+            .map(|(user, total)| Cpu {
+                user,
+                system: total.saturating_sub(user),
+            })
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Creds {
     pub uid: u32,
     pub gid: u32,
+    /// The application's capability sets from the config: effective, permitted,
+    /// inheritable (bit n: capability n). capget reports them; the sentry itself holds none.
+    pub caps: [u64; 3],
 }
 
 /// The application's signal state: dispositions, mask, what is pending, and the FPU state of
@@ -126,6 +167,8 @@ pub struct Task {
     pub group_exit: bool,
     /// set_robust_list's head, walked at exit.
     pub robust_list: u64,
+    /// The process's children's CPU time (kernel/exit.rs adds to it when it reaps).
+    pub cpu: Rc<std::cell::Cell<CpuAccount>>,
 }
 
 /// The wait status of a process that exited with `code`.

@@ -4,6 +4,7 @@
 //! counted. A handler that has to wait records it in the task and returns WOULD_BLOCK
 //! (kernel/wait.rs).
 
+mod attr;
 mod fs;
 mod futex;
 mod mm;
@@ -91,6 +92,31 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_fchmod => host_fd(t, a[0] as i32)
             .and_then(|f| crate::host::fchmod(f, a[1] as u32).map_err(err))
             .map(|_| 0),
+        SYS_chmod => attr::chmod(t, AT_FDCWD, a[0], a[1] as u32, 0),
+        SYS_fchmodat => attr::chmod(t, a[0] as i32, a[1], a[2] as u32, 0),
+        SYS_fchmodat2 => attr::chmod(t, a[0] as i32, a[1], a[2] as u32, a[3] as i32),
+        SYS_chown => attr::chown(t, AT_FDCWD, a[0], (a[1] as u32, a[2] as u32), 0),
+        SYS_lchown => attr::chown(
+            t,
+            AT_FDCWD,
+            a[0],
+            (a[1] as u32, a[2] as u32),
+            AT_SYMLINK_NOFOLLOW,
+        ),
+        SYS_fchownat => attr::chown(
+            t,
+            a[0] as i32,
+            a[1],
+            (a[2] as u32, a[3] as u32),
+            a[4] as i32,
+        ),
+        SYS_fchown => attr::fchown(t, a[0] as i32, a[1] as u32, a[2] as u32),
+        SYS_utimensat => attr::utimensat(t, a[0] as i32, a[1], a[2], a[3] as i32),
+        SYS_utimes => attr::utimes(t, AT_FDCWD, a[0], a[1]),
+        SYS_futimesat => attr::utimes(t, a[0] as i32, a[1], a[2]),
+        SYS_utime => attr::utime(t, a[0], a[1]),
+        SYS_statfs => attr::statfs(t, a[0], a[1]),
+        SYS_fstatfs => attr::fstatfs(t, a[0] as i32, a[1]),
         SYS_fadvise64 => t.fds.get(a[0] as i32).map(|_| 0),
         // extended attributes: the sandbox's file system has none
         SYS_getxattr | SYS_lgetxattr | SYS_fgetxattr => Err(ENODATA),
@@ -101,6 +127,8 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_munmap => t.mm.unmap(t.asp.as_mut(), a[0], a[1]).map(|_| 0),
         SYS_mprotect => mm::mprotect(t, a[0], a[1], a[2] as i32),
         SYS_mremap => mm::mremap(t, a[0], a[1], a[2], a[3] as i32, a[4]),
+        SYS_msync => sys::msync(t, a[0], a[1], a[2] as i32),
+        SYS_capget => sys::capget(k, t, a[0], a[1]),
         SYS_madvise => mm::madvise(t, a[0], a[1], a[2] as i32),
         // processes
         SYS_fork => process::fork(k, t, SIGCHLD as u64),
@@ -184,8 +212,10 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_tkill => signal::tkill(k, t, None, a[0] as i32, a[1] as i32),
         SYS_tgkill => signal::tkill(k, t, Some(a[0] as i32), a[1] as i32, a[2] as i32),
         // time and randomness
-        SYS_clock_gettime => time::clock_gettime(t, a[0] as i32, a[1]),
-        SYS_clock_getres => put(t, a[1], &time::timespec_bytes(0, 1)).map(|_| 0),
+        SYS_clock_gettime => time::clock_gettime(k, t, a[0] as i32, a[1]),
+        SYS_clock_getres => time::clock_getres(t, a[0] as i32, a[1]),
+        SYS_times => time::times(k, t, a[0]),
+        SYS_getrusage => time::getrusage(k, t, a[0] as i32, a[1]),
         SYS_gettimeofday => time::gettimeofday(t, a[0]),
         SYS_time => time::time(t, a[0]),
         // nanosleep is a relative clock_nanosleep on CLOCK_MONOTONIC, as in Linux.
@@ -306,11 +336,6 @@ pub fn name(nr: u64) -> String {
         (SYS_select, "select"),
         (SYS_pselect6, "pselect6"),
         (SYS_prctl, "prctl"),
-        (SYS_statfs, "statfs"),
-        (SYS_fstatfs, "fstatfs"),
-        (SYS_chown, "chown"),
-        (SYS_fchownat, "fchownat"),
-        (SYS_utimensat, "utimensat"),
         (SYS_membarrier, "membarrier"),
         (SYS_getcpu, "getcpu"),
         (SYS_copy_file_range, "copy_file_range"),

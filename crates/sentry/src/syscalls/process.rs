@@ -160,12 +160,12 @@ pub(super) fn wait4(k: &mut Kernel, t: &mut Task, pid: i32, status: u64, opts: i
         keep: false,
     };
     match k.wait_child(t, q)? {
-        Some((child, st, _)) => {
+        Some((child, st, _, cpu)) => {
             if status != 0 {
                 put(t, status, &st.to_le_bytes())?;
             }
             if ru != 0 {
-                put(t, ru, &[0u8; 144])?;
+                put(t, ru, &rusage_bytes(cpu, 0))?;
             }
             Ok(child as i64)
         }
@@ -208,7 +208,7 @@ pub(super) fn waitid(
         keep: opts & WNOWAIT != 0,
     };
     match k.wait_child(t, q)? {
-        Some((child, st, uid)) => {
+        Some((child, st, uid, _)) => {
             if info != 0 {
                 put(t, info, &child_siginfo(child, st, uid))?;
             }
@@ -225,25 +225,20 @@ pub(super) fn waitid(
     }
 }
 
-/// The siginfo waitid reports (and SIGCHLD carries): CLD_* code, pid, uid, status.
+/// The siginfo waitid reports: SIGCHLD's for the child's state (CLD_* code, pid, uid, status).
 fn child_siginfo(pid: i32, status: i32, uid: u32) -> [u8; 128] {
-    let (code, val) = if status == 0xffff {
-        (CLD_CONTINUED, SIGCONT)
-    } else if status & 0xff == 0x7f {
-        (CLD_STOPPED, (status >> 8) & 0xff)
-    } else if status & 0x7f == 0 {
-        (CLD_EXITED, (status >> 8) & 0xff)
-    } else if status & 0x80 != 0 {
-        (CLD_DUMPED, status & 0x7f)
-    } else {
-        (CLD_KILLED, status & 0x7f)
-    };
-    let mut b = [0u8; 128];
-    b[0..4].copy_from_slice(&SIGCHLD.to_le_bytes());
-    b[8..12].copy_from_slice(&code.to_le_bytes());
-    b[16..20].copy_from_slice(&pid.to_le_bytes());
-    b[20..24].copy_from_slice(&uid.to_le_bytes());
-    b[24..28].copy_from_slice(&val.to_le_bytes());
+    crate::signals::siginfo(SIGCHLD, &crate::signals::Info::child(pid, uid, status))
+}
+
+/// A struct rusage with the CPU time `cpu` (user, system) and the maximum resident set in
+/// KiB; Linux's other fields are 0 for the sandbox too.
+pub(super) fn rusage_bytes(cpu: crate::kernel::Cpu, maxrss_kib: u64) -> [u8; 144] {
+    let mut b = [0u8; 144];
+    let tv =
+        |d: std::time::Duration| time::timespec_bytes(d.as_secs() as i64, d.subsec_micros() as i64);
+    b[0..16].copy_from_slice(&tv(cpu.user));
+    b[16..32].copy_from_slice(&tv(cpu.system));
+    b[32..40].copy_from_slice(&maxrss_kib.to_le_bytes());
     b
 }
 

@@ -213,3 +213,59 @@ pub(super) fn sched_setaffinity(k: &mut Kernel, t: &mut Task, tid: i32, len: u64
         Err(EINVAL)
     }
 }
+
+const CAP_V1: u32 = 0x1998_0330;
+const CAP_V2: u32 = 0x2007_1026;
+const CAP_V3: u32 = 0x2008_0522;
+
+/// capget: the application's capability sets from the config (the same for every process of
+/// the sandbox). An unknown header version gets the preferred one written back and EINVAL (0
+/// when no data is asked for: the probe libcap makes), as on Linux.
+pub(super) fn capget(k: &mut Kernel, t: &mut Task, hdr: u64, data: u64) -> R {
+    let version = t.mm.read_u32(hdr)?;
+    let pid = t.mm.read_u32(hdr + 4)? as i32;
+    let words = match version {
+        CAP_V1 => 1,
+        CAP_V2 | CAP_V3 => 2,
+        _ => {
+            put(t, hdr, &CAP_V3.to_le_bytes())?;
+            return if data == 0 { Ok(0) } else { Err(EINVAL) };
+        }
+    };
+    if data == 0 {
+        return Ok(0);
+    }
+    if pid < 0 {
+        return Err(EINVAL);
+    }
+    if pid != 0 && k.task_mut(t, pid).is_none() {
+        return Err(ESRCH);
+    }
+    let mut b = Vec::with_capacity(24);
+    for w in 0..words {
+        for set in t.creds.caps {
+            b.extend_from_slice(&((set >> (32 * w)) as u32).to_le_bytes());
+        }
+    }
+    put(t, data, &b).map(|_| 0)
+}
+
+/// msync: the range must be page-aligned and mapped, the flags one of MS_ASYNC and MS_SYNC
+/// with or without MS_INVALIDATE. (The sandbox's file mappings are copies: there is nothing
+/// to write back yet.)
+pub(super) fn msync(t: &mut Task, addr: u64, len: u64, flags: i32) -> R {
+    if !addr.is_multiple_of(4096)
+        || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || flags & (MS_ASYNC | MS_SYNC) == (MS_ASYNC | MS_SYNC)
+    {
+        return Err(EINVAL);
+    }
+    let len = crate::mm::page_up(len);
+    if len == 0 {
+        return Ok(0);
+    }
+    if !t.mm.is_mapped(addr, len) {
+        return Err(ENOMEM);
+    }
+    Ok(0)
+}

@@ -8,9 +8,81 @@ pub(super) fn timespec_bytes(s: i64, ns: i64) -> Vec<u8> {
     b
 }
 
-pub(super) fn clock_gettime(t: &mut Task, clock: i32, buf: u64) -> R {
-    let (s, ns) = crate::host::clock_gettime(clock).map_err(err)?;
-    put(t, buf, &timespec_bytes(s, ns)).map(|_| 0)
+/// clock_gettime: the host's clocks, and the CPU-time clocks of the calling process and
+/// thread as measured on their stubs. Other processes' CPU clocks (negative ids) are EINVAL.
+pub(super) fn clock_gettime(k: &mut Kernel, t: &mut Task, clock: i32, buf: u64) -> R {
+    let d = match clock {
+        CLOCK_PROCESS_CPUTIME_ID => total(k.process_cpu(t, false)),
+        // A thread's own clock reads its process's (Task::stub_cpu says why).
+        CLOCK_THREAD_CPUTIME_ID => total(t.stub_cpu()),
+        c if c < 0 => return Err(EINVAL),
+        c => {
+            let (s, ns) = crate::host::clock_gettime(c).map_err(err)?;
+            std::time::Duration::new(s.max(0) as u64, ns as u32)
+        }
+    };
+    put(t, buf, &timespec_of(d)).map(|_| 0)
+}
+
+/// clock_getres: 1 ns for every clock the sandbox has (as Linux's high-resolution clocks),
+/// the coarse clocks' tick excepted.
+pub(super) fn clock_getres(t: &mut Task, clock: i32, buf: u64) -> R {
+    let ns = match clock {
+        CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => 4_000_000,
+        CLOCK_REALTIME
+        | CLOCK_MONOTONIC
+        | CLOCK_MONOTONIC_RAW
+        | CLOCK_BOOTTIME
+        | CLOCK_TAI
+        | CLOCK_PROCESS_CPUTIME_ID
+        | CLOCK_THREAD_CPUTIME_ID => 1,
+        _ => return Err(EINVAL),
+    };
+    if buf != 0 {
+        put(t, buf, &timespec_bytes(0, ns))?;
+    }
+    Ok(0)
+}
+
+fn total(c: crate::kernel::Cpu) -> std::time::Duration {
+    c.user + c.system
+}
+
+/// Clock ticks (USER_HZ, 100 a second), as times() counts.
+fn ticks(d: std::time::Duration) -> i64 {
+    (d.as_millis() / 10) as i64
+}
+
+/// times: the process's and its reaped children's CPU time in ticks; returns ticks since
+/// boot.
+pub(super) fn times(k: &mut Kernel, t: &mut Task, buf: u64) -> R {
+    if buf != 0 {
+        let (me, children) = (k.process_cpu(t, false), k.process_cpu(t, true));
+        let mut b = Vec::with_capacity(32);
+        for d in [me.user, me.system, children.user, children.system] {
+            b.extend_from_slice(&ticks(d).to_le_bytes());
+        }
+        put(t, buf, &b)?;
+    }
+    let (s, ns) = crate::host::clock_gettime(CLOCK_BOOTTIME).map_err(err)?;
+    Ok(ticks(std::time::Duration::new(s.max(0) as u64, ns as u32)))
+}
+
+/// getrusage: CPU time of the process, its reaped children or the thread, and the
+/// process's resident memory.
+pub(super) fn getrusage(k: &mut Kernel, t: &mut Task, who: i32, buf: u64) -> R {
+    let cpu = match who {
+        RUSAGE_SELF => k.process_cpu(t, false),
+        RUSAGE_CHILDREN => k.process_cpu(t, true),
+        RUSAGE_THREAD => t.stub_cpu(),
+        _ => return Err(EINVAL),
+    };
+    let rss = if who == RUSAGE_CHILDREN {
+        0
+    } else {
+        t.mm.resident() / 1024
+    };
+    put(t, buf, &process::rusage_bytes(cpu, rss)).map(|_| 0)
 }
 
 pub(super) fn gettimeofday(t: &mut Task, buf: u64) -> R {

@@ -1,0 +1,197 @@
+//! File attributes: chmod, chown, file times and statfs. Each acts on an O_PATH fd of the
+//! file, found beneath the root like every other path (vfs.rs), so the host calls take an fd
+//! and an empty path (AT_EMPTY_PATH), never a path the application chose.
+//!
+//! The sentry holds no capabilities: what it changes is what an unprivileged owner may
+//! (chmod and times of files it owns, chown to the same owner); giving the application's own
+//! capabilities their effect (CAP_CHOWN, CAP_FOWNER) is the credentials issue's.
+
+use super::*;
+use std::fs::File;
+
+/// The file a *at call names: `dirfd` itself for an empty path with AT_EMPTY_PATH, else the
+/// path beneath the root, following a last symlink unless AT_SYMLINK_NOFOLLOW.
+enum Target {
+    Fd(i32),
+    Path(File),
+}
+
+impl Target {
+    fn raw(&self) -> i32 {
+        match self {
+            Target::Fd(fd) => *fd,
+            Target::Path(f) => f.as_raw_fd(),
+        }
+    }
+}
+
+fn target(t: &mut Task, dirfd: i32, addr: u64, flags: i32) -> Result<Target, Errno> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let p = t.mm.read_cstr(addr, PATH_MAX as usize)?;
+    if p.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(ENOENT);
+        }
+        return fd_target(t, dirfd);
+    }
+    let p = String::from_utf8(p).map_err(|_| EINVAL)?;
+    let abs = at(t, dirfd, &p)?;
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    t.fs.path_fd(&abs, follow).map(Target::Path)
+}
+
+/// An open file's host fd; the sentry's own files (pipes, /dev, /proc) cannot be changed.
+fn fd_target(t: &Task, fd: i32) -> Result<Target, Errno> {
+    match host_fd(t, fd) {
+        Ok(h) => Ok(Target::Fd(h)),
+        Err(EINVAL) => Err(EPERM),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) fn chmod(t: &mut Task, dirfd: i32, addr: u64, mode: u32, flags: i32) -> R {
+    let f = target(t, dirfd, addr, flags)?;
+    crate::host::chmod_fd(f.raw(), mode & 0o7777)
+        .map_err(err)
+        .map(|_| 0)
+}
+
+pub(super) fn chown(t: &mut Task, dirfd: i32, addr: u64, ids: (u32, u32), flags: i32) -> R {
+    let f = target(t, dirfd, addr, flags)?;
+    crate::host::chown_fd(f.raw(), ids.0, ids.1)
+        .map_err(err)
+        .map(|_| 0)
+}
+
+pub(super) fn fchown(t: &mut Task, fd: i32, uid: u32, gid: u32) -> R {
+    let f = fd_target(t, fd)?;
+    crate::host::chown_fd(f.raw(), uid, gid)
+        .map_err(err)
+        .map(|_| 0)
+}
+
+/// A timespec of utimensat: nanoseconds in range, or UTIME_NOW / UTIME_OMIT.
+fn read_utime(t: &Task, addr: u64) -> Result<libc::timespec, Errno> {
+    let (s, ns) = (t.mm.read_u64(addr)? as i64, t.mm.read_u64(addr + 8)? as i64);
+    if !(0..1_000_000_000).contains(&ns) && ns != UTIME_NOW && ns != UTIME_OMIT {
+        return Err(EINVAL);
+    }
+    Ok(libc::timespec {
+        tv_sec: s,
+        tv_nsec: ns,
+    })
+}
+
+/// utimensat(dirfd, path, times, flags): a NULL path means dirfd itself; NULL times, now.
+pub(super) fn utimensat(t: &mut Task, dirfd: i32, addr: u64, times: u64, flags: i32) -> R {
+    let ts = if times == 0 {
+        None
+    } else {
+        Some([read_utime(t, times)?, read_utime(t, times + 16)?])
+    };
+    let f = if addr == 0 {
+        if flags & !AT_SYMLINK_NOFOLLOW != 0 {
+            return Err(EINVAL);
+        }
+        fd_target(t, dirfd)?
+    } else {
+        target(t, dirfd, addr, flags)?
+    };
+    crate::host::utimens_fd(f.raw(), ts.as_ref())
+        .map_err(err)
+        .map(|_| 0)
+}
+
+/// utimes and futimesat: times as two timevals (NULL: now).
+pub(super) fn utimes(t: &mut Task, dirfd: i32, addr: u64, times: u64) -> R {
+    let ts = if times == 0 {
+        None
+    } else {
+        let tv = |o: u64| -> Result<libc::timespec, Errno> {
+            let (s, us) = (
+                t.mm.read_u64(times + o)? as i64,
+                t.mm.read_u64(times + o + 8)? as i64,
+            );
+            if !(0..1_000_000).contains(&us) {
+                return Err(EINVAL);
+            }
+            Ok(libc::timespec {
+                tv_sec: s,
+                tv_nsec: us * 1000,
+            })
+        };
+        Some([tv(0)?, tv(16)?])
+    };
+    let f = target(t, dirfd, addr, 0)?;
+    crate::host::utimens_fd(f.raw(), ts.as_ref())
+        .map_err(err)
+        .map(|_| 0)
+}
+
+/// utime(path, {actime, modtime}) in whole seconds (NULL: now).
+pub(super) fn utime(t: &mut Task, addr: u64, times: u64) -> R {
+    let ts = if times == 0 {
+        None
+    } else {
+        let sec = |o: u64| -> Result<libc::timespec, Errno> {
+            Ok(libc::timespec {
+                tv_sec: t.mm.read_u64(times + o)? as i64,
+                tv_nsec: 0,
+            })
+        };
+        Some([sec(0)?, sec(8)?])
+    };
+    let f = target(t, AT_FDCWD, addr, 0)?;
+    crate::host::utimens_fd(f.raw(), ts.as_ref())
+        .map_err(err)
+        .map(|_| 0)
+}
+
+/// The statfs of the sentry's own file systems: /proc, /dev (a tmpfs) and pipes.
+fn synthetic_statfs(magic: i64) -> Vec<u8> {
+    let mut b = vec![0u8; 120];
+    b[0..8].copy_from_slice(&magic.to_le_bytes());
+    b[8..16].copy_from_slice(&4096i64.to_le_bytes()); // f_bsize
+    b[64..72].copy_from_slice(&255i64.to_le_bytes()); // f_namelen
+    b[72..80].copy_from_slice(&4096i64.to_le_bytes()); // f_frsize
+    b
+}
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+const PIPEFS_MAGIC: i64 = 0x5049_5045;
+
+pub(super) fn statfs(t: &mut Task, addr: u64, buf: u64) -> R {
+    let p = path(t, addr)?;
+    let abs = at(t, AT_FDCWD, &p)?;
+    let b = if abs == "/proc" || abs.starts_with("/proc/") {
+        t.fs.stat(&abs, true)?;
+        synthetic_statfs(PROC_SUPER_MAGIC)
+    } else if abs == "/dev" || abs.starts_with("/dev/") && t.fs.path_fd(&abs, true).is_err() {
+        t.fs.stat(&abs, true)?;
+        synthetic_statfs(TMPFS_MAGIC)
+    } else {
+        let f = t.fs.path_fd(&abs, true)?;
+        crate::host::statfs_fd(f.as_raw_fd()).map_err(err)?
+    };
+    put(t, buf, &b).map(|_| 0)
+}
+
+pub(super) fn fstatfs(t: &mut Task, fd: i32, buf: u64) -> R {
+    let b = match host_fd(t, fd) {
+        Ok(h) => crate::host::statfs_fd(h).map_err(err)?,
+        Err(EINVAL) => {
+            let f = t.fds.get(fd)?;
+            let magic = match &f.borrow().node {
+                Node::Pipe(..) => PIPEFS_MAGIC,
+                _ if f.borrow().path.starts_with("/proc") => PROC_SUPER_MAGIC,
+                _ => TMPFS_MAGIC,
+            };
+            synthetic_statfs(magic)
+        }
+        Err(e) => return Err(e),
+    };
+    put(t, buf, &b).map(|_| 0)
+}
