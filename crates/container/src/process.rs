@@ -129,10 +129,7 @@ pub fn prepare(p: &Process, opts: &ProcessOpts) -> Result<Prepared> {
     let Some(prog) = args.first() else {
         return Err(Error::Config("process.args: must not be empty".into()));
     };
-    let mut env = p.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", home_of(p.user().uid())));
-    }
+    let env = env_with_home(p);
     let path = exe::resolve(prog, &env)?;
     exe::check_not_runtime(&path, opts.runtime)?;
     let late_seccomp = if nnp && !notify {
@@ -146,6 +143,16 @@ pub fn prepare(p: &Process, opts: &ProcessOpts) -> Result<Prepared> {
         env,
         late_seccomp,
     })
+}
+
+/// The process's environment, with HOME from the user's passwd entry (read from the root
+/// this process sees) when the config sets none, as runc does.
+pub fn env_with_home(p: &Process) -> Vec<String> {
+    let mut env = p.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_of(p.user().uid())));
+    }
+    env
 }
 
 /// The program of `p`, looked up in the container's PATH (for a runner that is not exec).

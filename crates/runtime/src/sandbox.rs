@@ -135,6 +135,7 @@ impl Runner for SentryRunner {
     fn run(&self, path: &Path, p: &Process) -> std::result::Result<i32, String> {
         // Read before confinement: converting the sets reads the host's cap_last_cap.
         let caps = cap_masks(p);
+        let env = bulkhead_container::process::env_with_home(p);
         let prep = bulkhead_sentry::prepare(&self.facts)?;
         let root: OwnedFd = bulkhead_sentry::confine::confine(prep.mem_fd())?;
         if self.selftest.as_deref() == Some("forbidden-syscall") {
@@ -145,7 +146,7 @@ impl Runner for SentryRunner {
         let prog = bulkhead_sentry::Program {
             path: path.to_string_lossy().into_owned(),
             args: p.args().clone().unwrap_or_default(),
-            env: p.env().clone().unwrap_or_default(),
+            env,
             cwd: p.cwd().to_string_lossy().into_owned(),
             uid: p.user().uid(),
             gid: p.user().gid(),

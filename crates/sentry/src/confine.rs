@@ -245,7 +245,7 @@ pub fn confine(mem_fd: i32) -> Result<std::os::fd::OwnedFd, String> {
         0,
     )
     .map_err(|e| format!("sentry: open the rootfs: {e}"))?;
-    empty_root(&root)?;
+    empty_root()?;
     // A closed stdout must give the application EPIPE (and its SIGPIPE), not end the sentry.
     // SAFETY: SIG_IGN is always a valid disposition.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
@@ -256,10 +256,11 @@ pub fn confine(mem_fd: i32) -> Result<std::os::fd::OwnedFd, String> {
     Ok(root)
 }
 
-/// An empty, read-only tmpfs becomes the sentry's root. It is mounted on a directory the sentry
-/// serves itself (/proc, else /dev or /sys), so covering it changes nothing the application sees.
-fn empty_root(root: &std::os::fd::OwnedFd) -> Result<(), String> {
-    use bulkhead_linux::{fd, mount, resolve};
+/// An empty, read-only tmpfs becomes the sentry's root: a detached mount that no path leads
+/// to, so the rootfs needs no directory of its own for it (a scratch image with one binary
+/// runs) and nothing of the rootfs is covered.
+fn empty_root() -> Result<(), String> {
+    use bulkhead_linux::{fd, mount};
     use std::path::Path;
     mount::mount(
         None,
@@ -269,30 +270,9 @@ fn empty_root(root: &std::os::fd::OwnedFd) -> Result<(), String> {
         None,
     )
     .map_err(|e| format!("sentry: make mounts private: {e}"))?;
-    let dir = ["/proc", "/dev", "/sys"]
-        .iter()
-        .find(|d| {
-            resolve::open_in_root(root, Path::new(d), libc::O_PATH | libc::O_DIRECTORY, 0).is_ok()
-        })
-        .ok_or(
-            "sentry: the rootfs needs a /proc, /dev or /sys directory for the sentry's empty root",
-        )?;
-    let under = resolve::open_in_root(root, Path::new(dir), libc::O_RDONLY | libc::O_DIRECTORY, 0)
-        .map_err(|e| format!("sentry: open {dir}: {e}"))?;
-    fd::fchdir(&under).map_err(|e| format!("sentry: chdir {dir}: {e}"))?;
-    let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    mount::mount(
-        Some(Path::new("none")),
-        Path::new("."),
-        Some("tmpfs"),
-        flags,
-        Some("size=4k,mode=555"),
-    )
-    .map_err(|e| format!("sentry: mount empty root: {e}"))?;
-    // "." still names the covered directory; a fresh lookup enters the new mount.
-    let top = resolve::open_in_root(root, Path::new(dir), libc::O_RDONLY | libc::O_DIRECTORY, 0)
-        .map_err(|e| format!("sentry: open {dir}: {e}"))?;
-    fd::fchdir(&top).map_err(|e| format!("sentry: chdir {dir}: {e}"))?;
+    let empty =
+        mount::empty_detached_tmpfs().map_err(|e| format!("sentry: mount empty root: {e}"))?;
+    fd::fchdir(&empty).map_err(|e| format!("sentry: chdir to the empty root: {e}"))?;
     mount::chroot(Path::new(".")).map_err(|e| format!("sentry: chroot: {e}"))?;
     std::env::set_current_dir("/").map_err(|e| format!("sentry: chdir: {e}"))
 }

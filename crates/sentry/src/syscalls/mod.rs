@@ -8,6 +8,7 @@ mod attr;
 mod fs;
 mod futex;
 mod mm;
+mod names;
 mod process;
 mod signal;
 mod sys;
@@ -318,32 +319,21 @@ pub(super) fn host_fd(t: &Task, fd: i32) -> Result<i32, Errno> {
 
 const IO_CHUNK: usize = 1 << 20;
 
-/// A system call's name, for the ENOSYS report.
+/// A system call's name, for the ENOSYS report: "name(nr)".
 pub fn name(nr: u64) -> String {
-    let known: &[(i64, &str)] = &[
-        (SYS_rseq, "rseq"),
-        (SYS_clone, "clone"),
-        (SYS_clone3, "clone3"),
-        (SYS_fork, "fork"),
-        (SYS_vfork, "vfork"),
-        (SYS_execve, "execve"),
-        (SYS_wait4, "wait4"),
-        (SYS_pipe, "pipe"),
-        (SYS_pipe2, "pipe2"),
-        (SYS_socket, "socket"),
-        (SYS_poll, "poll"),
-        (SYS_ppoll, "ppoll"),
-        (SYS_select, "select"),
-        (SYS_pselect6, "pselect6"),
-        (SYS_prctl, "prctl"),
-        (SYS_membarrier, "membarrier"),
-        (SYS_getcpu, "getcpu"),
-        (SYS_copy_file_range, "copy_file_range"),
-        (SYS_splice, "splice"),
-    ];
-    known
-        .iter()
-        .find(|(n, _)| *n as u64 == nr)
-        .map(|(_, s)| format!("{s}({nr})"))
-        .unwrap_or_else(|| format!("syscall({nr})"))
+    match names::NAMES.get(nr as usize).filter(|n| !n.is_empty()) {
+        Some(n) => format!("{n}({nr})"),
+        None => format!("syscall({nr})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_call_has_its_name() {
+        assert_eq!(super::name(39), "getpid(39)");
+        assert_eq!(super::name(334), "rseq(334)");
+        assert_eq!(super::name(452), "fchmodat2(452)");
+        assert_eq!(super::name(100_000), "syscall(100000)");
+    }
 }
