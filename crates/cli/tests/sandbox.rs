@@ -502,3 +502,44 @@ fn home_comes_from_passwd() {
     assert_eq!(c, (0, "/root\n".to_string()), "container class");
     assert_eq!(c, s, "container class (left) and sandbox (right) differ");
 }
+
+/// Debian's python3 (the host's /usr bound read-only into the rootfs): time.sleep(0.05) takes
+/// at least 50 ms and under a second, four threads count under a lock, subprocess.run, a
+/// signal handler through os.kill, and a pipe between two processes — as in the container
+/// class.
+#[test]
+fn python3_behaves_as_in_the_container_class() {
+    let mut b = Bundle::new(&["true"]);
+    for d in ["/usr", "/bin", "/lib", "/lib64"] {
+        std::fs::create_dir_all(b.rootfs().join(&d[1..])).unwrap();
+        b.push(
+            "/mounts",
+            json!({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]}),
+        );
+    }
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import os, signal, subprocess, threading, time
+t = time.monotonic(); time.sleep(0.05); d = time.monotonic() - t
+print("slept", 0.05 <= d < 1)
+n = [0]; lock = threading.Lock()
+def count():
+    for _ in range(2000):
+        with lock: n[0] += 1
+threads = [threading.Thread(target=count) for _ in range(4)]
+for x in threads: x.start()
+for x in threads: x.join()
+print("counted", n[0])
+print(subprocess.run(["echo", "from a child"], capture_output=True, text=True).stdout.strip())
+signal.signal(signal.SIGUSR1, lambda *a: print("handler ran"))
+os.kill(os.getpid(), signal.SIGUSR1)
+r, w = os.pipe()
+if os.fork() == 0:
+    os.write(w, b"through a pipe"); os._exit(3)
+os.close(w); print(os.read(r, 100).decode()); print("child", os.waitstatus_to_exitcode(os.wait()[1]))
+"#;
+    let [c, s] = both(&mut b, &["/usr/bin/python3", "-c", program]);
+    let want = "slept True\ncounted 8000\nfrom a child\nhandler ran\nthrough a pipe\nchild 3\n";
+    assert_eq!(c, (0, want.to_string()), "container class");
+    assert_eq!(c, s, "container class (left) and sandbox (right) differ");
+}

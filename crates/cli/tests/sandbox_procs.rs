@@ -78,7 +78,18 @@ fn cpu_time() {
 /// capget and msync.
 #[test]
 fn file_attributes() {
+    writable_area("attrs");
+}
+
+/// flock between processes of the sandbox.
+#[test]
+fn file_locks() {
+    writable_area("locks");
+}
+
+/// An area that writes in /tmp of a writable rootfs.
+fn writable_area(name: &str) {
     let mut b = bundle();
     b.set("/root/readonly", serde_json::json!(false));
-    programs::area_in_both_classes(&mut b, "procs", "attrs", |_| true);
+    programs::area_in_both_classes(&mut b, "procs", name, |_| true);
 }

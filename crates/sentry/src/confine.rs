@@ -83,6 +83,13 @@ fn allowlist(mem_fd: i32) -> Vec<Rule> {
             "file times by an O_PATH fd",
         ),
         any(SYS_fstatfs, "statfs of the rootfs's file systems, by fd"),
+        arg(
+            SYS_flock,
+            1,
+            ScmpCompareOp::MaskedEqual(LOCK_NB as u64),
+            LOCK_NB as u64,
+            "flock between the sandbox's processes, never waiting in the host",
+        ),
         any(SYS_ftruncate, "truncate open files"),
         any(SYS_fsync, "fsync"),
         any(SYS_fdatasync, "fdatasync"),

@@ -94,6 +94,12 @@ pub fn statfs_fd(fd: RawFd) -> io::Result<Vec<u8>> {
     Ok(unsafe { std::slice::from_raw_parts(p, std::mem::size_of::<libc::statfs>()) }.to_vec())
 }
 
+/// flock(2); the sentry always adds LOCK_NB (a wait is the kernel loop's, not the host's).
+pub fn flock(fd: RawFd, op: i32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::flock(fd, op | libc::LOCK_NB) } as i64).map(|_| ())
+}
+
 /// How many threads this process has (from /proc, so only before confinement).
 pub fn thread_count() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -39,6 +39,16 @@ pub struct OpenFile {
     pub path: String,
     /// Position for generated nodes (host files use the host offset).
     pub pos: usize,
+    /// flock was taken on it: its end (the last close) may let a waiting flock go on.
+    pub flocked: bool,
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if self.flocked {
+            crate::kernel::wait::poke();
+        }
+    }
 }
 
 pub type FileRef = Rc<RefCell<OpenFile>>;
@@ -128,6 +138,7 @@ pub fn wrap(node: Node, flags: i32, path: &str) -> FileRef {
         flags,
         path: path.to_string(),
         pos: 0,
+        flocked: false,
     }))
 }
 

@@ -26,6 +26,7 @@
  * block.
  */
 #define _GNU_SOURCE
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <utime.h>
@@ -2172,12 +2173,60 @@ static int t_attrs(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- locks */
+
+/* flock between processes, as Linux keeps it per open file description: a second
+ * description waits (or gets EWOULDBLOCK with LOCK_NB) until the first unlocks or closes; a
+ * description shared by fork is one holder; bad operations are EINVAL. Needs a writable /tmp. */
+static int t_locks(void) {
+    const char *f = "/tmp/locks-file";
+    int fd = open(f, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    SHOW_RET("flock_ex", flock(fd, LOCK_EX), 0, 0);
+    SHOW_RET("flock_ex_again_same_description", flock(fd, LOCK_EX | LOCK_NB), 0, 0);
+    int other = open(f, O_RDWR);
+    SHOW_RET("flock_other_description_nb", flock(other, LOCK_EX | LOCK_NB), -1, EWOULDBLOCK);
+    SHOW_RET("flock_other_shared_nb", flock(other, LOCK_SH | LOCK_NB), -1, EWOULDBLOCK);
+    pid_t c = xfork();
+    if (c == 0) {
+        /* The inherited description holds the lock already; a new one waits for the parent. */
+        int inherited = flock(fd, LOCK_EX | LOCK_NB);
+        int mine = open(f, O_RDWR);
+        flock(mine, LOCK_EX);
+        char buf[16] = {0};
+        pread(mine, buf, sizeof buf - 1, 0);
+        _exit(inherited == 0 && strcmp(buf, "parent") == 0 ? 0 : 1);
+    }
+    sleep_ms(50);
+    pwrite(fd, "parent", 6, 0);
+    SHOW_RET("flock_un", flock(fd, LOCK_UN), 0, 0);
+    show("waiter_got_lock_after_unlock", reap(c, "waiter1"), "exited 0");
+    SHOW_RET("flock_sh", flock(fd, LOCK_SH), 0, 0);
+    SHOW_RET("flock_sh_second_description", flock(other, LOCK_SH | LOCK_NB), 0, 0);
+    SHOW_RET("flock_upgrade_blocked_nb", flock(fd, LOCK_EX | LOCK_NB), -1, EWOULDBLOCK);
+    close(other);
+    c = xfork();
+    if (c == 0) {
+        int mine = open(f, O_RDWR);
+        _exit(flock(mine, LOCK_EX) == 0 ? 0 : 1);
+    }
+    sleep_ms(50);
+    close(fd); /* the last close of the description unlocks */
+    show("waiter_got_lock_after_close", reap(c, "waiter2"), "exited 0");
+    fd = open(f, O_RDWR);
+    SHOW_RET("flock_bad_op", flock(fd, 0), -1, EINVAL);
+    SHOW_RET("flock_bad_op_bits", flock(fd, LOCK_SH | LOCK_EX), -1, EINVAL);
+    SHOW_RET("flock_bad_fd", flock(99, LOCK_EX), -1, EBADF);
+    close(fd);
+    unlink(f);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs\n");
+        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs|locks\n");
         return 2;
     }
     int h = helper(argc, argv);
@@ -2190,6 +2239,7 @@ int main(int argc, char **argv) {
         {"fork", t_fork}, {"exec", t_exec},   {"pipe", t_pipe},       {"fds", t_fds},
         {"signals", t_signals}, {"pgrp", t_pgrp}, {"orphans", t_orphans}, {"sleep", t_sleep},
         {"cputime", t_cputime}, {"attrs", t_attrs},
+        {"locks", t_locks},
     };
     for (unsigned i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (!strcmp(argv[1], tests[i].name)) {

@@ -195,3 +195,35 @@ pub(super) fn fstatfs(t: &mut Task, fd: i32, buf: u64) -> R {
     };
     put(t, buf, &b).map(|_| 0)
 }
+
+/// flock: advisory locks of open file descriptions, kept by the host on the sentry's host fd
+/// (one per description, so processes of the sandbox contend as on Linux). A lock that must
+/// wait is retried by the kernel's loop whenever something changes (an unlock, a close);
+/// LOCK_NB gives EWOULDBLOCK. Locks on the sentry's own files (pipes, /dev) always succeed.
+pub(super) fn flock(t: &mut Task, fd: i32, op: i32) -> R {
+    let kind = op & !LOCK_NB;
+    if !matches!(kind, LOCK_SH | LOCK_EX | LOCK_UN) {
+        return Err(EINVAL);
+    }
+    let f = t.fds.get(fd)?;
+    let host = match &f.borrow().node {
+        Node::Host(h) => Some(h.as_raw_fd()),
+        _ => None,
+    };
+    let Some(h) = host else {
+        return Ok(0);
+    };
+    match crate::host::flock(h, kind) {
+        Ok(()) => {
+            f.borrow_mut().flocked = true;
+            if kind == LOCK_UN {
+                crate::kernel::wait::poke();
+            }
+            Ok(0)
+        }
+        Err(e) if e.raw_os_error() == Some(EWOULDBLOCK) && op & LOCK_NB == 0 => {
+            Err(t.block(crate::kernel::wait::Wait::retry()))
+        }
+        Err(e) => Err(err(e)),
+    }
+}
