@@ -87,6 +87,42 @@ impl MemFile {
         Ok(unsafe { AtomicU32::from_ptr(self.base.add(off).cast()) })
     }
 
+    /// The parts of [off, off+len) that hold data, as (offset, length): the file's holes
+    /// (pages never written, or punched) are left out, found with SEEK_DATA and SEEK_HOLE.
+    pub fn data_extents(&self, off: usize, len: usize) -> io::Result<Vec<(usize, usize)>> {
+        self.check(off, len)?;
+        let end = off + len;
+        let mut out = Vec::new();
+        let mut at = off;
+        while at < end {
+            // SAFETY: integer arguments only.
+            let data = unsafe { libc::lseek(self.fd.as_raw_fd(), at as i64, libc::SEEK_DATA) };
+            if data < 0 {
+                let e = io::Error::last_os_error();
+                // ENXIO: no data from `at` to the end of the file.
+                return if e.raw_os_error() == Some(libc::ENXIO) {
+                    Ok(out)
+                } else {
+                    Err(e)
+                };
+            }
+            let data = data as usize;
+            if data >= end {
+                break;
+            }
+            // SAFETY: integer arguments only.
+            let hole = unsafe { libc::lseek(self.fd.as_raw_fd(), data as i64, libc::SEEK_HOLE) };
+            let hole = if hole < 0 {
+                end
+            } else {
+                (hole as usize).min(end)
+            };
+            out.push((data, hole - data));
+            at = hole;
+        }
+        Ok(out)
+    }
+
     /// Gives the pages of [off, off+len) back to the host; they read as zeros afterwards.
     pub fn punch(&self, off: usize, len: usize) -> io::Result<()> {
         self.check(off, len)?;

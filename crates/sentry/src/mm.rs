@@ -144,8 +144,25 @@ impl Space {
         Ok(child)
     }
 
-    /// Copies memory-file pages [from, from+len) to [to, to+len), skipping pages of zeros.
+    /// Copies memory-file pages [from, from+len) to [to, to+len): only the parts that hold
+    /// data (an untouched stack or heap is a hole, read by nobody), and of those the pages
+    /// that are not all zeros.
     fn copy_pages(&self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
+        let extents = self
+            .mem
+            .borrow()
+            .file
+            .data_extents(from as usize, len as usize)
+            .map_err(|_| libc::EFAULT)?;
+        for (at, n) in extents {
+            let skip = at as u64 - from;
+            self.copy_data(at as u64, to + skip, n as u64)?;
+        }
+        Ok(())
+    }
+
+    /// Copies [from, from+len) to [to, to+len) a page at a time, leaving pages of zeros out.
+    fn copy_data(&self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
         let mut mem = self.mem.borrow_mut();
         let mut page = [0u8; PAGE as usize];
         for i in (0..len).step_by(PAGE as usize) {
