@@ -353,6 +353,46 @@ fn interactive_shell_through_a_terminal() {
     rt.assert_clean(&id, &b);
 }
 
+/// Job control through a real terminal (tmux), in both classes: ^C ends the foreground
+/// `sleep` (status 130) and the shell goes on; ^Z stops one, `jobs` lists it stopped, `fg`
+/// continues it to its end.
+#[test]
+fn control_c_and_control_z_reach_the_foreground_job() {
+    for sandbox in [false, true] {
+        let rt = Rt::new();
+        let mut b = Bundle::new(&["sh"]);
+        if sandbox {
+            sandboxed(&mut b);
+        }
+        b.set("/process/terminal", json!(true));
+        let id = unique("tty-jobs");
+        let term = Tmux::start(
+            &format!(
+                "{BIN} --root {} run --bundle {} {id}; echo EXIT=$?; sleep 60",
+                rt.root.0.display(),
+                b.dir().display()
+            ),
+            80,
+            24,
+        );
+        term.wait_for("/ #");
+        term.send_line("sleep 100");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        term.send_key("C-c");
+        term.send_line("echo after=$?");
+        term.wait_for("after=130");
+        term.send_line("sleep 2; echo slept");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        term.send_key("C-z");
+        term.wait_for("Stopped");
+        term.send_line("fg");
+        term.wait_for("slept");
+        term.send_line("exit 5");
+        term.wait_for("EXIT=5");
+        rt.assert_clean(&id, &b);
+    }
+}
+
 /// Issue 13's silent failure: clock_nanosleep with TIMER_ABSTIME took the deadline as relative
 /// (python's time.sleep(0.05) slept for the host's uptime). Now each deadline is reached and
 /// returned from, a past one returns at once, and a CPU-time clock is refused, as in the

@@ -26,20 +26,54 @@ pub fn clock_gettime(clock: i32) -> io::Result<(i64, i64)> {
     Ok((ts.tv_sec, ts.tv_nsec))
 }
 
-/// A non-blocking signalfd for SIGCHLD, which it blocks: the kernel's loop polls it to learn
-/// that a stub stopped or ended (ptrace reports every stop to the tracer with SIGCHLD).
-pub fn sigchld_fd() -> io::Result<std::os::fd::OwnedFd> {
+/// The host signals the sentry takes through its signalfd: SIGCHLD (a stub stopped or ended;
+/// ptrace reports every stop to the tracer with it) and every signal the sandbox's processes
+/// may be sent from outside — by the runtime's `kill` or by the terminal — which the kernel
+/// passes on. Not the ones that cannot be caught, nor the sentry's own faults, nor SIGPIPE
+/// (ignored) and SIGURG (the sentry sends it to stubs).
+pub fn signal_fd() -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
+    const NOT: [i32; 10] = [
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGFPE,
+        libc::SIGTRAP,
+        libc::SIGSYS,
+        libc::SIGPIPE,
+        libc::SIGURG,
+    ];
     // SAFETY: the sigset is initialised by sigemptyset before use; signalfd returns a new fd
     // that is owned from here on.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
+        for sig in (1..32).filter(|s| !NOT.contains(s)) {
+            libc::sigaddset(&mut set, sig);
+        }
         cvt(libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) as i64)?;
         let fd = cvt(libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) as i64)?;
         Ok(std::os::fd::OwnedFd::from_raw_fd(fd as i32))
     }
+}
+
+/// The signals a signalfd holds, read until it is empty: (signal, si_code) of each.
+pub fn read_signals(fd: RawFd) -> Vec<(i32, i32)> {
+    let mut out = Vec::new();
+    // struct signalfd_siginfo is 128 bytes: ssi_signo (u32) at 0, ssi_code (i32) at 8.
+    let mut buf = [0u8; 128 * 8];
+    while let Ok(n) = read(fd, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        for rec in buf[..n].chunks_exact(128) {
+            let word = |o: usize| i32::from_le_bytes([rec[o], rec[o + 1], rec[o + 2], rec[o + 3]]);
+            out.push((word(0), word(8)));
+        }
+    }
+    out
 }
 
 /// The CPU time of the host process that thread `tid` belongs to (a stub): (user, user +
@@ -107,12 +141,6 @@ pub fn thread_count() -> Option<u32> {
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|v| v.trim().parse().ok())
-}
-
-/// Reads everything a non-blocking fd (the signalfd) holds.
-pub fn drain(fd: RawFd) {
-    let mut buf = [0u8; 1024];
-    while matches!(read(fd, &mut buf), Ok(n) if n > 0) {}
 }
 
 /// read(2) on a raw fd the caller keeps open.

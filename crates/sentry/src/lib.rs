@@ -118,7 +118,7 @@ pub fn prepare(facts: &HostFacts) -> Result<Prepared, String> {
     };
     platform::ptrace::install_stub_page().map_err(|e| format!("sentry: stub page: {e}"))?;
     let memory = mm::Memory::new().map_err(|e| format!("sentry: memory file: {e}"))?;
-    let sigchld = host::sigchld_fd().map_err(|e| format!("sentry: SIGCHLD signalfd: {e}"))?;
+    let sigchld = host::signal_fd().map_err(|e| format!("sentry: signalfd: {e}"))?;
     Ok(Prepared {
         proc_,
         memory,

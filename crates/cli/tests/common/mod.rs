@@ -480,6 +480,14 @@ impl Tmux {
         panic!("never saw {what:?} on the screen:\n{}", self.screen());
     }
 
+    /// Presses a key by tmux's name for it ("C-c", "C-z").
+    pub fn send_key(&self, key: &str) {
+        Command::new("tmux")
+            .args(["send-keys", "-t", &self.session, key])
+            .status()
+            .unwrap();
+    }
+
     /// Types a line.
     pub fn send_line(&self, line: &str) {
         Command::new("tmux")

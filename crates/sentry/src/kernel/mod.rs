@@ -293,7 +293,8 @@ impl Kernel {
             timeout = SHARED_SIGCHLD_NAP_MS;
         }
         let _ = crate::host::poll(&mut fds, timeout);
-        crate::host::drain(self.sigchld.as_raw_fd());
+        let host_signals = crate::host::read_signals(self.sigchld.as_raw_fd());
+        self.pass_on_host_signals(&host_signals);
         let ready: Vec<i32> = fds[1..]
             .iter()
             .filter(|p| p.revents != 0)
@@ -432,6 +433,42 @@ impl Kernel {
             t.cpu.get().children
         } else {
             t.stub_cpu()
+        }
+    }
+
+    /// Signals sent to the sentry from outside go into the sandbox: the terminal's (si_code
+    /// SI_KERNEL: ^C, ^\\, ^Z, a window size change, a hang-up) to its foreground process
+    /// group, as the host's terminal would send them; the others (the runtime's `kill`) to
+    /// the sandbox's pid 1, with si_pid 0 as a sender outside its pid namespace shows.
+    fn pass_on_host_signals(&mut self, received: &[(i32, i32)]) {
+        for &(sig, code) in received {
+            if sig == libc::SIGCHLD && code != signals::SI_USER {
+                continue;
+            }
+            let tty = code == signals::SI_KERNEL
+                && matches!(
+                    sig,
+                    libc::SIGINT | libc::SIGQUIT | libc::SIGTSTP | libc::SIGWINCH | libc::SIGHUP
+                );
+            let info = signals::Info {
+                code,
+                ..Default::default()
+            };
+            let group = if tty { syscalls::foreground_pgrp() } else { 1 };
+            let pids: Vec<i32> = self
+                .tasks
+                .values()
+                .filter(|t| if tty { t.pgid == group } else { t.pid == 1 })
+                .map(|t| t.pid)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            for pid in pids {
+                let to = receiver(self.tasks.values(), pid, sig);
+                if let Some(x) = to.and_then(|tid| self.tasks.get_mut(&tid)) {
+                    signals::send_to_process(x, sig, info);
+                }
+            }
         }
     }
 

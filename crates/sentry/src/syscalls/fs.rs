@@ -534,7 +534,12 @@ pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
 
 thread_local! {
     /// The terminal's foreground process group (TIOCSPGRP), pid 1's until set.
+    /// (`foreground_pgrp` reads it for the terminal's signals.)
     static FOREGROUND: std::cell::Cell<i32> = const { std::cell::Cell::new(1) };
+}
+
+pub(super) fn foreground_pgrp() -> i32 {
+    FOREGROUND.with(|f| f.get())
 }
 
 pub(super) fn fcntl(t: &mut Task, fd: i32, cmd: i32, arg: u64) -> R {

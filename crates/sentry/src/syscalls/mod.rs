@@ -409,6 +409,11 @@ pub const PARTIAL: &[(&str, &str)] = &[
     ("openat", "as open"),
 ];
 
+/// The terminal's foreground process group in the sandbox, where ^C and ^Z go.
+pub fn foreground_pgrp() -> i32 {
+    fs::foreground_pgrp()
+}
+
 /// A system call's name, for the ENOSYS report: "name(nr)".
 pub fn name(nr: u64) -> String {
     match names::NAMES.get(nr as usize).filter(|n| !n.is_empty()) {
