@@ -437,7 +437,7 @@ impl Kernel {
     }
 
     /// Signals sent to the sentry from outside go into the sandbox: the terminal's (si_code
-    /// SI_KERNEL: ^C, ^\\, ^Z, a window size change, a hang-up) to its foreground process
+    /// SI_KERNEL: ^C, ^\, ^Z, a window size change, a hang-up) to its foreground process
     /// group, as the host's terminal would send them; the others (the runtime's `kill`) to
     /// the sandbox's pid 1, with si_pid 0 as a sender outside its pid namespace shows.
     fn pass_on_host_signals(&mut self, received: &[(i32, i32)]) {
