@@ -56,121 +56,15 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "check.h"
+
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
 extern char **environ;
 
-static int failures;
-
 /* ---------------------------------------------------------------- reporting */
-
-static const char *errname(int e) {
-    switch (e) {
-    case 0: return "0";
-    case EPERM: return "EPERM";
-    case ENOENT: return "ENOENT";
-    case ESRCH: return "ESRCH";
-    case EINTR: return "EINTR";
-    case E2BIG: return "E2BIG";
-    case ENOEXEC: return "ENOEXEC";
-    case EBADF: return "EBADF";
-    case ECHILD: return "ECHILD";
-    case EAGAIN: return "EAGAIN";
-    case EFAULT: return "EFAULT";
-    case EBUSY: return "EBUSY";
-    case ENOTDIR: return "ENOTDIR";
-    case EISDIR: return "EISDIR";
-    case EINVAL: return "EINVAL";
-    case EMFILE: return "EMFILE";
-    case ENOTTY: return "ENOTTY";
-    case ESPIPE: return "ESPIPE";
-    case EPIPE: return "EPIPE";
-    case EACCES: return "EACCES";
-    case ENOSYS: return "ENOSYS";
-    default: {
-        static char b[8][16];
-        static int i;
-        i = (i + 1) % 8;
-        snprintf(b[i], sizeof b[i], "errno%d", e);
-        return b[i];
-    }
-    }
-}
-
-static const char *signame(int s) {
-    switch (s) {
-    case SIGHUP: return "SIGHUP";
-    case SIGINT: return "SIGINT";
-    case SIGQUIT: return "SIGQUIT";
-    case SIGILL: return "SIGILL";
-    case SIGABRT: return "SIGABRT";
-    case SIGFPE: return "SIGFPE";
-    case SIGKILL: return "SIGKILL";
-    case SIGUSR1: return "SIGUSR1";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGUSR2: return "SIGUSR2";
-    case SIGPIPE: return "SIGPIPE";
-    case SIGALRM: return "SIGALRM";
-    case SIGTERM: return "SIGTERM";
-    case SIGCHLD: return "SIGCHLD";
-    case SIGCONT: return "SIGCONT";
-    case SIGSTOP: return "SIGSTOP";
-    default: {
-        static char b[8][16];
-        static int i;
-        i = (i + 1) % 8;
-        snprintf(b[i], sizeof b[i], "sig%d", s);
-        return b[i];
-    }
-    }
-}
-
-/* Prints `name=got`; a FAIL line when it is not `want`. */
-static void show(const char *name, const char *got, const char *want) {
-    printf("%s=%s\n", name, got);
-    if (strcmp(got, want) != 0) {
-        printf("FAIL %s: got %s, want %s\n", name, got, want);
-        failures++;
-    }
-    fflush(stdout);
-}
-
-static void show_int(const char *name, long got, long want) {
-    char g[32], w[32];
-    snprintf(g, sizeof g, "%ld", got);
-    snprintf(w, sizeof w, "%ld", want);
-    show(name, g, w);
-}
-
-/* A call's result as "R" or "-1 ERRNO". */
-static const char *ret_str(long r, int e) {
-    static char b[8][48];
-    static int i;
-    i = (i + 1) % 8;
-    if (r == -1)
-        snprintf(b[i], sizeof b[i], "-1 %s", errname(e));
-    else
-        snprintf(b[i], sizeof b[i], "%ld", r);
-    return b[i];
-}
-
-/* A call's result (r, with errno e) against the wanted result and errno. */
-static void show_ret(const char *name, long r, int e, long want_r, int want_e) {
-    char w[48];
-    snprintf(w, sizeof w, "%s", ret_str(want_r, want_e));
-    show(name, ret_str(r, e), w);
-}
-
-/* A call's result and errno (read after the call: argument order is unspecified). */
-#define SHOW_RET(name, call, want_r, want_e)                                               \
-    do {                                                                                   \
-        errno = 0;                                                                         \
-        long r_ = (long)(call);                                                            \
-        int e_ = errno;                                                                    \
-        show_ret(name, r_, e_, want_r, want_e);                                            \
-    } while (0)
 
 /* A wait status as text: exited N, killed SIG, stopped SIG, continued. */
 static const char *status_str(int st) {

@@ -44,118 +44,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
+
 extern char **environ;
 
-static int failures;
 static const char *area_name = "?";
 
 /* ---------------------------------------------------------------- reporting */
-
-static const char *errname(int e) {
-    switch (e) {
-    case 0: return "0";
-    case EPERM: return "EPERM";
-    case ENOENT: return "ENOENT";
-    case ESRCH: return "ESRCH";
-    case EINTR: return "EINTR";
-    case EBADF: return "EBADF";
-    case ECHILD: return "ECHILD";
-    case EAGAIN: return "EAGAIN";
-    case EFAULT: return "EFAULT";
-    case EBUSY: return "EBUSY";
-    case EINVAL: return "EINVAL";
-    case EDEADLK: return "EDEADLK";
-    case ENOSYS: return "ENOSYS";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case EOWNERDEAD: return "EOWNERDEAD";
-    case ENOTRECOVERABLE: return "ENOTRECOVERABLE";
-    default: {
-        static char b[8][16];
-        static int i;
-        i = (i + 1) % 8;
-        snprintf(b[i], sizeof b[i], "errno%d", e);
-        return b[i];
-    }
-    }
-}
-
-static const char *signame(int s) {
-    switch (s) {
-    case SIGKILL: return "SIGKILL";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGABRT: return "SIGABRT";
-    case SIGUSR1: return "SIGUSR1";
-    case SIGUSR2: return "SIGUSR2";
-    case SIGTERM: return "SIGTERM";
-    default: {
-        static char b[8][16];
-        static int i;
-        i = (i + 1) % 8;
-        snprintf(b[i], sizeof b[i], "sig%d", s);
-        return b[i];
-    }
-    }
-}
-
-/* Prints `name=got`; a FAIL line when it is not `want`. */
-static void show(const char *name, const char *got, const char *want) {
-    printf("%s=%s\n", name, got);
-    if (strcmp(got, want) != 0) {
-        printf("FAIL %s: got %s, want %s\n", name, got, want);
-        failures++;
-    }
-    fflush(stdout);
-}
-
-/* As show, with a second value Linux also gives (another kernel version's). */
-static void show_either(const char *name, const char *got, const char *want, const char *alt) {
-    show(name, got, strcmp(got, alt) == 0 ? alt : want);
-}
-
-static void show_int(const char *name, long got, long want) {
-    char g[32], w[32];
-    snprintf(g, sizeof g, "%ld", got);
-    snprintf(w, sizeof w, "%ld", want);
-    show(name, g, w);
-}
-
-/* A failure that is not a value (a thread that could not start, a wait that never ended). */
-static void fail(const char *name, const char *what) {
-    printf("FAIL %s: %s\n", name, what);
-    failures++;
-    fflush(stdout);
-}
-
-/* A call's result as "R" or "-1 ERRNO". */
-static const char *ret_str(long r, int e) {
-    static char b[8][48];
-    static int i;
-    i = (i + 1) % 8;
-    if (r == -1)
-        snprintf(b[i], sizeof b[i], "-1 %s", errname(e));
-    else
-        snprintf(b[i], sizeof b[i], "%ld", r);
-    return b[i];
-}
-
-/* A call's result (r, with errno e) against the wanted result and errno. */
-static void show_ret(const char *name, long r, int e, long want_r, int want_e) {
-    char w[48];
-    snprintf(w, sizeof w, "%s", ret_str(want_r, want_e));
-    show(name, ret_str(r, e), w);
-}
-
-/* A call's result and errno (read after the call: argument order is unspecified). */
-#define SHOW_RET(name, call, want_r, want_e)                                               \
-    do {                                                                                   \
-        errno = 0;                                                                         \
-        long r_ = (long)(call);                                                            \
-        int e_ = errno;                                                                    \
-        show_ret(name, r_, e_, want_r, want_e);                                            \
-    } while (0)
-
-/* A pthread call's result (an error number, 0 for success) by name. */
-#define SHOW_ERR(name, call, want) show(name, errname(call), errname(want))
 
 /* A wait status as text: exited N, killed SIG. */
 static const char *status_str(int st) {

@@ -42,59 +42,16 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "check.h"
+
 #ifndef SS_AUTODISARM
 #define SS_AUTODISARM ((int)(1U << 31)) /* linux/signal.h: drop the stack on handler entry */
 #endif
 
-static int failures;
 static const char *area_name = "?";
 static pid_t main_tid;
 
 /* ---------------------------------------------------------------- reporting */
-
-static const char *errname(int e) {
-    switch (e) {
-    case 0: return "0";
-    case EPERM: return "EPERM";
-    case ESRCH: return "ESRCH";
-    case EINTR: return "EINTR";
-    case EAGAIN: return "EAGAIN";
-    case ENOMEM: return "ENOMEM";
-    case EFAULT: return "EFAULT";
-    case EINVAL: return "EINVAL";
-    case ENOSYS: return "ENOSYS";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    default: {
-        static char b[8][16];
-        static int i;
-        i = (i + 1) % 8;
-        snprintf(b[i], sizeof b[i], "errno%d", e);
-        return b[i];
-    }
-    }
-}
-
-static const char *signame(int s) {
-    static char b[8][16];
-    static int i;
-    i = (i + 1) % 8;
-    switch (s) {
-    case 0: return "none";
-    case SIGKILL: return "SIGKILL";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGUSR1: return "SIGUSR1";
-    case SIGUSR2: return "SIGUSR2";
-    case SIGALRM: return "SIGALRM";
-    case SIGVTALRM: return "SIGVTALRM";
-    case SIGPROF: return "SIGPROF";
-    case SIGWINCH: return "SIGWINCH";
-    }
-    if (s >= SIGRTMIN && s <= SIGRTMAX)
-        snprintf(b[i], sizeof b[i], "SIGRTMIN+%d", s - SIGRTMIN);
-    else
-        snprintf(b[i], sizeof b[i], "sig%d", s);
-    return b[i];
-}
 
 static const char *codename(int c) {
     switch (c) {
@@ -130,57 +87,6 @@ static const char *ssflags(int f) {
     }
     }
 }
-
-/* Prints `name=got`; a FAIL line when it is not `want`. */
-static void show(const char *name, const char *got, const char *want) {
-    printf("%s=%s\n", name, got);
-    if (strcmp(got, want) != 0) {
-        printf("FAIL %s: got %s, want %s\n", name, got, want);
-        failures++;
-    }
-    fflush(stdout);
-}
-
-static void show_int(const char *name, long got, long want) {
-    char g[32], w[32];
-    snprintf(g, sizeof g, "%ld", got);
-    snprintf(w, sizeof w, "%ld", want);
-    show(name, g, w);
-}
-
-/* A failure that is not a value (a thread that could not start, a wait that never ended). */
-static void fail(const char *name, const char *what) {
-    printf("FAIL %s: %s\n", name, what);
-    failures++;
-    fflush(stdout);
-}
-
-/* A call's result as "R" or "-1 ERRNO". */
-static const char *ret_str(long r, int e) {
-    static char b[8][48];
-    static int i;
-    i = (i + 1) % 8;
-    if (r == -1)
-        snprintf(b[i], sizeof b[i], "-1 %s", errname(e));
-    else
-        snprintf(b[i], sizeof b[i], "%ld", r);
-    return b[i];
-}
-
-static void show_ret(const char *name, long r, int e, long want_r, int want_e) {
-    char w[48];
-    snprintf(w, sizeof w, "%s", ret_str(want_r, want_e));
-    show(name, ret_str(r, e), w);
-}
-
-/* A call's result and errno (read after the call: argument order is unspecified). */
-#define SHOW_RET(name, call, want_r, want_e)                                               \
-    do {                                                                                   \
-        errno = 0;                                                                         \
-        long r_ = (long)(call);                                                            \
-        int e_ = errno;                                                                    \
-        show_ret(name, r_, e_, want_r, want_e);                                            \
-    } while (0)
 
 /* A signal-returning call (sigtimedwait): the signal's name or "-1 ERRNO". */
 #define SHOW_SIG(name, call, want)                                                         \

@@ -1,0 +1,107 @@
+/* What the C semantics programs of tests/programs share: the failure count, names for errno
+ * values and signals, and `name=value` lines with a FAIL line for each value that is not the
+ * wanted one. Each program runs in the container class (the real kernel: the program must
+ * pass there first) and in the sandbox; the Rust tests compare the two outputs. */
+#ifndef BULKHEAD_CHECK_H
+#define BULKHEAD_CHECK_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static int failures;
+
+/* One of eight rotating buffers, for names made on the spot (several may be in one printf). */
+static inline char *scratch(void) {
+    static char b[8][48];
+    static int i;
+    i = (i + 1) % 8;
+    return b[i];
+}
+
+/* An errno value by its name ("EINVAL"); "0" for none. */
+static inline const char *errname(int e) {
+    const char *n = e == 0 ? "0" : strerrorname_np(e);
+    if (n)
+        return n;
+    char *b = scratch();
+    snprintf(b, 48, "errno%d", e);
+    return b;
+}
+
+/* A signal by its name ("SIGUSR1", "SIGRTMIN+2"); "none" for 0. */
+static inline const char *signame(int s) {
+    char *b = scratch();
+    const char *a = s > 0 && s < SIGRTMIN ? sigabbrev_np(s) : NULL;
+    if (s == 0)
+        return "none";
+    if (s >= SIGRTMIN && s <= SIGRTMAX)
+        snprintf(b, 48, "SIGRTMIN+%d", s - SIGRTMIN);
+    else if (a)
+        snprintf(b, 48, "SIG%s", a);
+    else
+        snprintf(b, 48, "sig%d", s);
+    return b;
+}
+
+/* Prints `name=got`; a FAIL line when it is not `want`. */
+static inline void show(const char *name, const char *got, const char *want) {
+    printf("%s=%s\n", name, got);
+    if (strcmp(got, want) != 0) {
+        printf("FAIL %s: got %s, want %s\n", name, got, want);
+        failures++;
+    }
+    fflush(stdout);
+}
+
+/* As show, with a second value Linux also gives (another kernel version's). */
+static inline void show_either(const char *name, const char *got, const char *want,
+                               const char *alt) {
+    show(name, got, strcmp(got, alt) == 0 ? alt : want);
+}
+
+static inline void show_int(const char *name, long got, long want) {
+    char g[32], w[32];
+    snprintf(g, sizeof g, "%ld", got);
+    snprintf(w, sizeof w, "%ld", want);
+    show(name, g, w);
+}
+
+/* A failure that is not a value (a thread that could not start, a wait that never ended). */
+static inline void fail(const char *name, const char *what) {
+    printf("FAIL %s: %s\n", name, what);
+    failures++;
+    fflush(stdout);
+}
+
+/* A call's result as "R" or "-1 ERRNO". */
+static inline const char *ret_str(long r, int e) {
+    char *b = scratch();
+    if (r == -1)
+        snprintf(b, 48, "-1 %s", errname(e));
+    else
+        snprintf(b, 48, "%ld", r);
+    return b;
+}
+
+/* A call's result (r, with errno e) against the wanted result and errno. */
+static inline void show_ret(const char *name, long r, int e, long want_r, int want_e) {
+    char w[48];
+    snprintf(w, sizeof w, "%s", ret_str(want_r, want_e));
+    show(name, ret_str(r, e), w);
+}
+
+/* A call's result and errno (read after the call: argument order is unspecified). */
+#define SHOW_RET(name, call, want_r, want_e)                                               \
+    do {                                                                                   \
+        errno = 0;                                                                         \
+        long r_ = (long)(call);                                                            \
+        int e_ = errno;                                                                    \
+        show_ret(name, r_, e_, want_r, want_e);                                            \
+    } while (0)
+
+/* A pthread call's result (an error number, 0 for success) by name. */
+#define SHOW_ERR(name, call, want) show(name, errname(call), errname(want))
+
+#endif
