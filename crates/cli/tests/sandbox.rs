@@ -323,6 +323,19 @@ fn class_flag_and_bad_class() {
     rt.assert_clean(&id, &b);
 }
 
+/// `bulkhead run` of the bundle in an 80x24 tmux terminal; EXIT=status shows when it ends.
+fn run_in_tmux(rt: &Rt, b: &Bundle, id: &str) -> Tmux {
+    Tmux::start(
+        &format!(
+            "{BIN} --root {} run --bundle {} {id}; echo EXIT=$?; sleep 60",
+            rt.root.0.display(),
+            b.dir().display()
+        ),
+        80,
+        24,
+    )
+}
+
 /// An interactive shell in the sandbox through a real terminal (tmux).
 #[test]
 fn interactive_shell_through_a_terminal() {
@@ -331,15 +344,7 @@ fn interactive_shell_through_a_terminal() {
     sandboxed(&mut b);
     b.set("/process/terminal", json!(true));
     let id = unique("sbx-tty");
-    let term = Tmux::start(
-        &format!(
-            "{BIN} --root {} run --bundle {} {id}; echo EXIT=$?; sleep 60",
-            rt.root.0.display(),
-            b.dir().display()
-        ),
-        80,
-        24,
-    );
+    let term = run_in_tmux(&rt, &b, &id);
     term.wait_for("/ #");
     term.send_line("echo sum=$((6*7)); read -r l < /etc/os-release; echo $l; exit 4");
     term.wait_for("EXIT=");
@@ -366,15 +371,7 @@ fn control_c_and_control_z_reach_the_foreground_job() {
         }
         b.set("/process/terminal", json!(true));
         let id = unique("tty-jobs");
-        let term = Tmux::start(
-            &format!(
-                "{BIN} --root {} run --bundle {} {id}; echo EXIT=$?; sleep 60",
-                rt.root.0.display(),
-                b.dir().display()
-            ),
-            80,
-            24,
-        );
+        let term = run_in_tmux(&rt, &b, &id);
         term.wait_for("/ #");
         term.send_line("sleep 100");
         std::thread::sleep(std::time::Duration::from_millis(500));

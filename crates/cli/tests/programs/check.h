@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 
 static int failures;
 
@@ -103,5 +105,39 @@ static inline void show_ret(const char *name, long r, int e, long want_r, int wa
 
 /* A pthread call's result (an error number, 0 for success) by name. */
 #define SHOW_ERR(name, call, want) show(name, errname(call), errname(want))
+
+/* A wait status as text: "exited N", "killed SIG" (with " core" when one was dumped),
+ * "stopped SIG", "continued". */
+static inline const char *status_str(int st) {
+    /* Its own buffers: the signal's name comes from scratch(). */
+    static char ring[8][48];
+    static int i;
+    char *b = ring[i = (i + 1) % 8];
+    if (WIFEXITED(st))
+        snprintf(b, 48, "exited %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(b, 48, "killed %s%s", signame(WTERMSIG(st)), WCOREDUMP(st) ? " core" : "");
+    else if (WIFSTOPPED(st))
+        snprintf(b, 48, "stopped %s", signame(WSTOPSIG(st)));
+    else if (WIFCONTINUED(st))
+        snprintf(b, 48, "continued");
+    else
+        snprintf(b, 48, "raw %#x", st);
+    return b;
+}
+
+/* CLOCK_MONOTONIC in milliseconds. */
+static inline long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps ms in all, through handlers that interrupt the sleep. */
+static inline void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
 
 #endif

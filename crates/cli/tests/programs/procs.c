@@ -66,25 +66,6 @@ extern char **environ;
 
 /* ---------------------------------------------------------------- reporting */
 
-/* A wait status as text: exited N, killed SIG, stopped SIG, continued. */
-static const char *status_str(int st) {
-    static char b[8][48];
-    static int i;
-    i = (i + 1) % 8;
-    if (WIFEXITED(st))
-        snprintf(b[i], sizeof b[i], "exited %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        snprintf(b[i], sizeof b[i], "killed %s%s", signame(WTERMSIG(st)),
-                 WCOREDUMP(st) ? " core" : "");
-    else if (WIFSTOPPED(st))
-        snprintf(b[i], sizeof b[i], "stopped %s", signame(WSTOPSIG(st)));
-    else if (WIFCONTINUED(st))
-        snprintf(b[i], sizeof b[i], "continued");
-    else
-        snprintf(b[i], sizeof b[i], "raw %#x", st);
-    return b[i];
-}
-
 static const char *cld_code(int c) {
     switch (c) {
     case CLD_EXITED: return "CLD_EXITED";
@@ -131,18 +112,6 @@ static void on_usr1(int s) {
 static void on_usr2(int s) {
     (void)s;
     got_usr2++;
-}
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
 }
 
 /* fork, with stdout flushed first so that nothing is printed twice. */

@@ -52,38 +52,11 @@ static const char *area_name = "?";
 
 /* ---------------------------------------------------------------- reporting */
 
-/* A wait status as text: exited N, killed SIG. */
-static const char *status_str(int st) {
-    static char b[8][48];
-    static int i;
-    i = (i + 1) % 8;
-    if (WIFEXITED(st))
-        snprintf(b[i], sizeof b[i], "exited %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        snprintf(b[i], sizeof b[i], "killed %s%s", signame(WTERMSIG(st)),
-                 WCOREDUMP(st) ? " core" : "");
-    else
-        snprintf(b[i], sizeof b[i], "raw %#x", st);
-    return b[i];
-}
-
 /* ---------------------------------------------------------------- helpers */
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
-}
 
 /* `clock`'s time now plus ms. */
 static struct timespec deadline(clockid_t clock, long ms) {
