@@ -508,13 +508,7 @@ impl Space {
         may_move: bool,
     ) -> Result<u64, Errno> {
         let (old_len, new_len) = (page_up(old_len), page_up(new_len));
-        let v = *self
-            .vmas
-            .range(..=old)
-            .next_back()
-            .map(|(_, v)| v)
-            .filter(|v| old < v.end)
-            .ok_or(libc::EFAULT)?;
+        let v = *self.vma_at(old).ok_or(libc::EFAULT)?;
         if new_len <= old_len {
             if new_len < old_len {
                 self.unmap(asp, old + new_len, old_len - new_len)?;
@@ -545,13 +539,7 @@ impl Space {
         new_len: u64,
         to: u64,
     ) -> Result<u64, Errno> {
-        let v = *self
-            .vmas
-            .range(..=old)
-            .next_back()
-            .map(|(_, v)| v)
-            .filter(|v| old < v.end)
-            .ok_or(libc::EFAULT)?;
+        let v = *self.vma_at(old).ok_or(libc::EFAULT)?;
         let data = self.read_raw(old, old_len.min(new_len))?;
         let new = self.map(asp, Some(to), new_len, v.prot, true)?;
         self.write_any(new, &data)?;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static int failures;
 
@@ -138,6 +139,15 @@ static inline void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
     }
+}
+
+/* fork, with stdout flushed first so that nothing is printed twice. */
+static inline pid_t xfork(void) {
+    fflush(stdout);
+    pid_t p = fork();
+    if (p < 0)
+        fail("fork", errname(errno));
+    return p;
 }
 
 #endif

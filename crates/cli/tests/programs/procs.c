@@ -114,18 +114,6 @@ static void on_usr2(int s) {
     got_usr2++;
 }
 
-/* fork, with stdout flushed first so that nothing is printed twice. */
-static pid_t xfork(void) {
-    fflush(stdout);
-    pid_t p = fork();
-    if (p < 0) {
-        printf("FAIL fork: %s\n", errname(errno));
-        failures++;
-        fflush(stdout);
-    }
-    return p;
-}
-
 /* Waits up to `ms` for `pid` (WNOHANG polling): its pid, 0 on timeout (the child is then
  * killed and reaped, and a FAIL printed), -1 with errno on error. */
 static pid_t wait_timed(pid_t pid, int *st, int opts, int ms, const char *what) {

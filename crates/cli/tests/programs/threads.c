@@ -127,15 +127,6 @@ static int join(pthread_t t, void **ret, const char *what) {
     return r;
 }
 
-/* fork, with stdout flushed first so that nothing is printed twice. */
-static pid_t xfork(void) {
-    fflush(stdout);
-    pid_t p = fork();
-    if (p < 0)
-        fail("fork", errname(errno));
-    return p;
-}
-
 /* The status of `pid` as text, waited for at most 2 s (then killed: "timeout"). */
 static const char *reap(pid_t pid, const char *what) {
     int st = 0;

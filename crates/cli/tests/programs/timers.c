@@ -203,15 +203,6 @@ static void join(pthread_t t, const char *what) {
     }
 }
 
-/* fork, with stdout flushed first so that nothing is printed twice. */
-static pid_t xfork(void) {
-    fflush(stdout);
-    pid_t p = fork();
-    if (p < 0)
-        fail("fork", errname(errno));
-    return p;
-}
-
 /* The status of `pid` as text, waited for at most ms (then killed: "timeout"). */
 static const char *reap(pid_t pid, long ms, const char *what) {
     int st = 0;
