@@ -87,6 +87,12 @@ fn file_locks() {
     writable_area("locks");
 }
 
+/// FIFOs made in the rootfs, opened and used by processes of the sandbox.
+#[test]
+fn named_pipes() {
+    writable_area("fifos");
+}
+
 /// An area that writes in /tmp of a writable rootfs.
 fn writable_area(name: &str) {
     let mut b = bundle();

@@ -56,6 +56,13 @@ fn allowlist(mem_fd: i32) -> Vec<Rule> {
         ),
         any(SYS_readlinkat, "symlink targets"),
         any(SYS_mkdirat, "mkdir"),
+        arg(
+            SYS_mknodat,
+            2,
+            ScmpCompareOp::MaskedEqual(S_IFMT as u64),
+            S_IFIFO as u64,
+            "mkfifo: FIFOs only, never device nodes",
+        ),
         any(SYS_unlinkat, "unlink, rmdir"),
         any(SYS_renameat, "rename"),
         any(SYS_renameat2, "rename"),

@@ -134,6 +134,12 @@ pub fn flock(fd: RawFd, op: i32) -> io::Result<()> {
     cvt(unsafe { libc::flock(fd, op | libc::LOCK_NB) } as i64).map(|_| ())
 }
 
+/// mknodat(2) of a FIFO (`mode` has S_IFIFO; the allowlist lets no other kind through).
+pub fn mknodat(dir: RawFd, name: &std::ffi::CStr, mode: u32) -> io::Result<()> {
+    // SAFETY: `name` is NUL-terminated and outlives the call.
+    cvt(unsafe { libc::mknodat(dir, name.as_ptr(), mode, 0) } as i64).map(|_| ())
+}
+
 /// How many threads this process has (from /proc, so only before confinement).
 pub fn thread_count() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -5,6 +5,7 @@
 //! (tasks, blocking, fork/exec/exit), signals, confine (the sentry's own cage).
 
 pub mod confine;
+pub mod fifo;
 mod host;
 pub mod kernel;
 pub mod loader;
@@ -217,6 +218,7 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
         group_exit: false,
         robust_list: 0,
         cpu: Default::default(),
+        fifo_open: None,
         execed: false,
     };
     task.refresh_proc();

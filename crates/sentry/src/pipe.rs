@@ -18,16 +18,22 @@ pub const MAX_SIZE: usize = 1 << 20;
 pub struct Pipe {
     buf: VecDeque<u8>,
     pub capacity: usize,
-    readers: usize,
-    writers: usize,
+    pub readers: usize,
+    pub writers: usize,
+    /// How many times each side was opened (a FIFO's open waits for the other's count to
+    /// move, as Linux's r_counter and w_counter).
+    pub read_opens: u64,
+    pub write_opens: u64,
     /// Its inode number, for fstat and /proc/self/fd ("pipe:[N]").
     pub ino: u64,
 }
 
-/// One end of a pipe, held by an open file description; dropping it closes that end.
+/// One end of a pipe, held by an open file description; dropping it closes that end. A FIFO
+/// opened O_RDWR holds both.
 pub struct End {
     pub pipe: Rc<RefCell<Pipe>>,
-    pub write: bool,
+    pub reads: bool,
+    pub writes: bool,
 }
 
 /// A new pipe: (read end, write end).
@@ -39,31 +45,30 @@ pub fn new() -> (End, End) {
         n.set(n.get() + 1);
         n.get()
     });
-    let p = Rc::new(RefCell::new(Pipe {
+    let p = unopened(ino);
+    (End::attach(&p, true, false), End::attach(&p, false, true))
+}
+
+/// A pipe no one has opened yet (a FIFO's, `ino` its inode).
+pub fn unopened(ino: u64) -> Rc<RefCell<Pipe>> {
+    Rc::new(RefCell::new(Pipe {
         buf: VecDeque::new(),
         capacity: DEFAULT_SIZE,
-        readers: 1,
-        writers: 1,
+        readers: 0,
+        writers: 0,
+        read_opens: 0,
+        write_opens: 0,
         ino,
-    }));
-    (
-        End {
-            pipe: p.clone(),
-            write: false,
-        },
-        End {
-            pipe: p,
-            write: true,
-        },
-    )
+    }))
 }
 
 impl Drop for End {
     fn drop(&mut self) {
         let mut p = self.pipe.borrow_mut();
-        if self.write {
+        if self.writes {
             p.writers -= 1;
-        } else {
+        }
+        if self.reads {
             p.readers -= 1;
         }
         wait::poke();
@@ -71,17 +76,23 @@ impl Drop for End {
 }
 
 impl End {
-    /// Another open file description of the same end (a FIFO opened again).
-    pub fn another(&self) -> End {
-        let mut p = self.pipe.borrow_mut();
-        if self.write {
-            p.writers += 1;
-        } else {
+    /// A new open of `pipe` for reading, writing or both (those waiting for the other side
+    /// to open are woken).
+    pub fn attach(pipe: &Rc<RefCell<Pipe>>, reads: bool, writes: bool) -> End {
+        let mut p = pipe.borrow_mut();
+        if reads {
             p.readers += 1;
+            p.read_opens += 1;
         }
+        if writes {
+            p.writers += 1;
+            p.write_opens += 1;
+        }
+        wait::poke();
         End {
-            pipe: self.pipe.clone(),
-            write: self.write,
+            pipe: pipe.clone(),
+            reads,
+            writes,
         }
     }
 
@@ -121,26 +132,25 @@ impl End {
     /// poll's events for this end.
     pub fn ready(&self) -> i16 {
         let p = self.pipe.borrow();
-        if self.write {
+        let mut ev = 0;
+        if self.writes {
             // Room is writable even with no reader left (the write then fails with EPIPE).
-            let mut ev = 0;
             if p.capacity - p.buf.len().min(p.capacity) >= PIPE_BUF {
                 ev |= libc::POLLOUT | libc::POLLWRNORM;
             }
             if p.readers == 0 {
                 ev |= libc::POLLERR;
             }
-            ev
-        } else {
-            let mut ev = 0;
+        }
+        if self.reads {
             if !p.buf.is_empty() {
                 ev |= libc::POLLIN | libc::POLLRDNORM;
             }
             if p.writers == 0 {
                 ev |= libc::POLLHUP;
             }
-            ev
         }
+        ev
     }
 
     /// Bytes a write could add now without waiting; None when no reader is left.

@@ -333,6 +333,22 @@ impl Fs {
         Ok(Node::Host(self.open_host(abs, host_flags, mode)?))
     }
 
+    /// The (device, inode) of the FIFO `abs` names, if it names one; ENOENT and the like are
+    /// left to open itself.
+    pub fn fifo_key(&self, abs: &str, follow: bool) -> Option<(u64, u64)> {
+        if abs == "/proc" || abs.starts_with("/proc/") || abs.starts_with("/dev/") {
+            return None;
+        }
+        let st = self.stat(abs, follow).ok()?;
+        (st.st_mode & libc::S_IFMT == libc::S_IFIFO).then_some((st.st_dev, st.st_ino))
+    }
+
+    /// mknod of a FIFO (`mode` holds S_IFIFO and the permissions) beneath the root.
+    pub fn mkfifo(&self, abs: &str, mode: u32) -> Result<(), Errno> {
+        let (d, n) = self.parent(abs)?;
+        crate::host::mknodat(d.as_raw_fd(), &n, mode).map_err(errno)
+    }
+
     /// An O_PATH fd of the host file `abs` names, for chmod, chown, utimes and statfs; the
     /// sentry's own /proc and /dev files cannot be changed (EPERM).
     pub fn path_fd(&self, abs: &str, follow: bool) -> Result<File, Errno> {

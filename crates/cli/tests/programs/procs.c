@@ -26,6 +26,7 @@
  * block.
  */
 #define _GNU_SOURCE
+#include <sys/sysmacros.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -2072,12 +2073,90 @@ static int t_locks(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- fifos */
+
+/* FIFOs made with mkfifo/mknod, as Linux opens them: O_WRONLY|O_NONBLOCK with no reader is
+ * ENXIO, O_RDONLY|O_NONBLOCK and O_RDWR never wait, a blocking open waits for the other side;
+ * data and EOF as through a pipe; mknod of a device is EPERM. Needs a writable /tmp. */
+static int t_fifos(void) {
+    const char *f = "/tmp/fifo-a";
+    unlink(f);
+    SHOW_RET("mkfifo", mkfifo(f, 0600), 0, 0);
+    SHOW_RET("mkfifo_exists", mkfifo(f, 0600), -1, EEXIST);
+    struct stat st;
+    stat(f, &st);
+    show_int("stat_is_fifo", S_ISFIFO(st.st_mode), 1);
+    SHOW_RET("open_excl_existing", open(f, O_RDWR | O_CREAT | O_EXCL, 0600), -1, EEXIST);
+    SHOW_RET("open_wronly_nonblock_no_reader", open(f, O_WRONLY | O_NONBLOCK), -1, ENXIO);
+    int r = open(f, O_RDONLY | O_NONBLOCK);
+    show_int("open_rdonly_nonblock", r >= 0, 1);
+    int w = open(f, O_WRONLY | O_NONBLOCK);
+    show_int("open_wronly_nonblock_with_reader", w >= 0, 1);
+    char buf[16] = {0};
+    SHOW_RET("write", write(w, "abc", 3), 3, 0);
+    SHOW_RET("read", read(r, buf, sizeof buf), 3, 0);
+    show("read_data", buf, "abc");
+    close(w);
+    SHOW_RET("read_eof", read(r, buf, sizeof buf), 0, 0);
+    close(r);
+
+    /* A writer's open waits for a reader. */
+    pid_t c = xfork();
+    if (c == 0) {
+        int cw = open(f, O_WRONLY);
+        write(cw, "late", 4);
+        _exit(cw >= 0 ? 0 : 1);
+    }
+    sleep_ms(50);
+    r = open(f, O_RDONLY);
+    memset(buf, 0, sizeof buf);
+    long got = 0;
+    for (int i = 0; i < 50 && got < 4; i++) {
+        long n = read(r, buf + got, sizeof buf - 1 - got);
+        if (n <= 0)
+            break;
+        got += n;
+    }
+    show("blocking_open_pair_data", buf, "late");
+    show("blocking_writer", reap(c, "fifo_writer"), "exited 0");
+    close(r);
+
+    /* A reader's open waits for a writer. */
+    c = xfork();
+    if (c == 0) {
+        int cr = open(f, O_RDONLY);
+        char b[8] = {0};
+        long n = read(cr, b, sizeof b - 1);
+        _exit(n == 2 && !strcmp(b, "hi") ? 0 : 1);
+    }
+    sleep_ms(50);
+    w = open(f, O_WRONLY);
+    write(w, "hi", 2);
+    close(w);
+    show("blocking_reader", reap(c, "fifo_reader"), "exited 0");
+
+    int rw = open(f, O_RDWR);
+    show_int("open_rdwr_alone", rw >= 0, 1);
+    SHOW_RET("rdwr_write", write(rw, "x", 1), 1, 0);
+    SHOW_RET("rdwr_read", read(rw, buf, 1), 1, 0);
+    close(rw);
+    SHOW_RET("mknod_fifo", mknod("/tmp/fifo-b", S_IFIFO | 0600, 0), 0, 0);
+    SHOW_RET("mknod_regular", mknod("/tmp/fifo-c", S_IFREG | 0600, 0), 0, 0);
+    stat("/tmp/fifo-c", &st);
+    show_int("mknod_regular_is_file", S_ISREG(st.st_mode), 1);
+    SHOW_RET("mknod_device", mknod("/tmp/fifo-d", S_IFCHR | 0600, makedev(1, 3)), -1, EPERM);
+    unlink("/tmp/fifo-b");
+    unlink("/tmp/fifo-c");
+    unlink(f);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs|locks\n");
+        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs|locks|fifos\n");
         return 2;
     }
     int h = helper(argc, argv);
@@ -2090,7 +2169,7 @@ int main(int argc, char **argv) {
         {"fork", t_fork}, {"exec", t_exec},   {"pipe", t_pipe},       {"fds", t_fds},
         {"signals", t_signals}, {"pgrp", t_pgrp}, {"orphans", t_orphans}, {"sleep", t_sleep},
         {"cputime", t_cputime}, {"attrs", t_attrs},
-        {"locks", t_locks},
+        {"locks", t_locks}, {"fifos", t_fifos},
     };
     for (unsigned i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (!strcmp(argv[1], tests[i].name)) {

@@ -161,6 +161,7 @@ impl Kernel {
                 Default::default()
             },
             execed: false,
+            fifo_open: None,
         };
         if let Err(e) = self.set_tids(t, &mut child, a) {
             self.drop_address_space(&mut child);

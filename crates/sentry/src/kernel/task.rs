@@ -167,6 +167,8 @@ pub struct Task {
     pub group_exit: bool,
     /// set_robust_list's head, walked at exit.
     pub robust_list: u64,
+    /// An open of a FIFO waiting for the other side (fifo.rs); dropped when the call ends.
+    pub fifo_open: Option<crate::fifo::Opening>,
     /// The process's children's CPU time (kernel/exit.rs adds to it when it reaps).
     pub cpu: Rc<std::cell::Cell<CpuAccount>>,
 }

@@ -222,7 +222,7 @@ pub(super) fn sendfile(t: &mut Task, out_fd: i32, in_fd: i32, offp: u64, count: 
     }
     let mut count = count.min(65536);
     let room = match &t.fds.get(out_fd)?.borrow().node {
-        Node::Pipe(end) if end.write => end.room(),
+        Node::Pipe(end) if end.writes => end.room(),
         _ => Some(count as usize),
     };
     match room {
@@ -324,6 +324,9 @@ pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32)
     let abs = at(t, dirfd, &p)?;
     fresh(t, &abs);
     let abs = t.fs.follow_proc_link(&abs);
+    if let Some(key) = t.fs.fifo_key(&abs, flags & O_NOFOLLOW == 0) {
+        return open_fifo(t, key, flags, &abs);
+    }
     if let Some(f) = proc_fd_without_path(t, &abs) {
         // A pipe's /proc/self/fd/N: Linux opens the pipe again; the same description is
         // the nearest the sentry's pipes have.
@@ -336,6 +339,42 @@ pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32)
     t.fds
         .install(wrap(node, flags, &abs), flags & O_CLOEXEC != 0, 0)
         .map(i64::from)
+}
+
+/// open of a FIFO: the sentry's pipe for it (fifo.rs), waiting for the other side as Linux's
+/// open does.
+fn open_fifo(t: &mut Task, key: (u64, u64), flags: i32, abs: &str) -> R {
+    if flags & (O_CREAT | O_EXCL) == (O_CREAT | O_EXCL) {
+        return Err(EEXIST);
+    }
+    if flags & O_DIRECTORY != 0 {
+        return Err(ENOTDIR);
+    }
+    match crate::fifo::open(key, flags, &mut t.fifo_open)? {
+        Some(end) => t
+            .fds
+            .install(wrap(Node::Pipe(end), flags, abs), flags & O_CLOEXEC != 0, 0)
+            .map(i64::from),
+        None => Err(t.block(Wait::retry())),
+    }
+}
+
+/// mknod and mknodat: FIFOs (the sentry serves them) and regular files; device nodes and
+/// sockets are EPERM (the sandbox's /dev is the sentry's own).
+pub(super) fn mknod(t: &mut Task, dirfd: i32, addr: u64, mode: u32) -> R {
+    let p = path(t, addr)?;
+    let abs = at(t, dirfd, &p)?;
+    let perm = mode & 0o7777 & !t.umask;
+    match mode & S_IFMT {
+        S_IFIFO => t.fs.mkfifo(&abs, S_IFIFO | perm).map(|_| 0),
+        0 | S_IFREG => {
+            let f = t.fs.open_host(&abs, O_CREAT | O_EXCL | O_WRONLY, perm)?;
+            drop(f);
+            Ok(0)
+        }
+        S_IFCHR | S_IFBLK | S_IFSOCK => Err(EPERM),
+        _ => Err(EINVAL),
+    }
 }
 
 /// The open file behind /proc/self/fd/N when it has no path to open again (a pipe).

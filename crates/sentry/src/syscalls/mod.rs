@@ -118,6 +118,8 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_utime => attr::utime(t, a[0], a[1]),
         SYS_statfs => attr::statfs(t, a[0], a[1]),
         SYS_flock => attr::flock(t, a[0] as i32, a[1] as i32),
+        SYS_mknod => fs::mknod(t, AT_FDCWD, a[0], a[1] as u32),
+        SYS_mknodat => fs::mknod(t, a[0] as i32, a[1], a[2] as u32),
         SYS_fstatfs => attr::fstatfs(t, a[0] as i32, a[1]),
         SYS_fadvise64 => t.fds.get(a[0] as i32).map(|_| 0),
         // extended attributes: the sandbox's file system has none
