@@ -93,6 +93,12 @@ fn named_pipes() {
     writable_area("fifos");
 }
 
+/// fcntl record locks (POSIX and OFD) between processes of the sandbox.
+#[test]
+fn record_locks() {
+    writable_area("rlocks");
+}
+
 /// An area that writes in /tmp of a writable rootfs.
 fn writable_area(name: &str) {
     let mut b = bundle();

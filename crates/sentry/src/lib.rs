@@ -9,6 +9,7 @@ pub mod fifo;
 mod host;
 pub mod kernel;
 pub mod loader;
+pub mod locks;
 pub mod mm;
 pub mod pipe;
 pub mod platform;
@@ -177,6 +178,7 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
     let mut kernel = kernel::Kernel::new(memory, base, sigchld);
     kernel.shared_sigchld = shared_sigchld;
     let pid = kernel.alloc_pid();
+    fds.set_owner(pid);
     let unimplemented = Rc::new(RefCell::new(Default::default()));
     let mut task = Task {
         tid: pid,

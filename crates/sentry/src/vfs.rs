@@ -48,6 +48,26 @@ impl Drop for OpenFile {
         if self.flocked {
             crate::kernel::wait::poke();
         }
+        if crate::locks::any() {
+            crate::locks::release(crate::locks::Owner::Description(self.id()), None);
+        }
+    }
+}
+
+impl OpenFile {
+    /// The description's identity for its record locks (its address, stable while it lives).
+    pub fn id(&self) -> usize {
+        self as *const OpenFile as usize
+    }
+}
+
+/// (device, inode) of the host file an open file is, for its record locks.
+pub fn file_id(f: &FileRef) -> Option<(u64, u64)> {
+    match &f.borrow().node {
+        Node::Host(h) => crate::host::fstat_raw(h.as_raw_fd())
+            .ok()
+            .map(|st| (st.st_dev, st.st_ino)),
+        _ => None,
     }
 }
 
@@ -62,6 +82,9 @@ pub const FD_LIMIT: i32 = 1024;
 #[derive(Default, Clone)]
 pub struct FdTable {
     map: Rc<RefCell<BTreeMap<i32, (FileRef, bool)>>>,
+    /// The process whose table it is: closing a descriptor drops that process's POSIX
+    /// record locks on the file (locks.rs).
+    owner: Rc<std::cell::Cell<i32>>,
 }
 
 impl FdTable {
@@ -69,6 +92,22 @@ impl FdTable {
     pub fn duplicate(&self) -> FdTable {
         FdTable {
             map: Rc::new(RefCell::new(self.map.borrow().clone())),
+            owner: Rc::new(std::cell::Cell::new(self.owner.get())),
+        }
+    }
+
+    pub fn set_owner(&self, pid: i32) {
+        self.owner.set(pid);
+    }
+
+    /// A descriptor of `f` was closed: the owner's POSIX locks on its file go (Linux drops
+    /// them at the close of any descriptor of the file).
+    fn closed(&self, f: &FileRef) {
+        if !crate::locks::any() {
+            return;
+        }
+        if let Some(file) = file_id(f) {
+            crate::locks::release(crate::locks::Owner::Process(self.owner.get()), Some(file));
         }
     }
 
@@ -97,12 +136,16 @@ impl FdTable {
     pub fn install_at(&self, fd: i32, f: FileRef, cloexec: bool) {
         // The file it replaces is dropped after the table is released (its Drop may poke).
         let old = self.map.borrow_mut().insert(fd, (f, cloexec));
-        drop(old);
+        if let Some((old, _)) = old {
+            self.closed(&old);
+        }
     }
 
     pub fn close(&self, fd: i32) -> Result<(), Errno> {
         let old = self.map.borrow_mut().remove(&fd);
-        old.map(|_| ()).ok_or(libc::EBADF)
+        let (f, _) = old.ok_or(libc::EBADF)?;
+        self.closed(&f);
+        Ok(())
     }
 
     pub fn set_cloexec(&self, fd: i32, on: bool) -> Result<(), Errno> {
@@ -128,6 +171,9 @@ impl FdTable {
             let fds: Vec<i32> = map.iter().filter(|(_, e)| e.1).map(|(k, _)| *k).collect();
             fds.iter().filter_map(|fd| map.remove(fd)).collect()
         };
+        for (f, _) in &gone {
+            self.closed(f);
+        }
         drop(gone);
     }
 }

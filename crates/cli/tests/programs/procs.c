@@ -2151,12 +2151,107 @@ static int t_fifos(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- rlocks */
+
+static int lk(int fd, int cmd, short type, long start, long len) {
+    struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+    return fcntl(fd, cmd, &l);
+}
+
+/* F_GETLK's answer for a lock of `type` over [start, start+len), as text. */
+static const char *getlk(int fd, int cmd, short type, long start, long len) {
+    struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+    if (fcntl(fd, cmd, &l) < 0)
+        return ret_str(-1, errno);
+    char *b = scratch();
+    if (l.l_type == F_UNLCK)
+        snprintf(b, 48, "unlocked");
+    else
+        snprintf(b, 48, "%s %ld+%ld by %s", l.l_type == F_WRLCK ? "write" : "read",
+                 (long)l.l_start, (long)l.l_len,
+                 l.l_pid == getppid() ? "parent" : l.l_pid == -1 ? "description" : "other");
+    return b;
+}
+
+/* Record locks as Linux keeps them: a process's POSIX locks conflict with another process's
+ * (F_GETLK names the holder), never with its own, merge and split by range, go when the
+ * process closes any descriptor of the file; F_SETLKW waits for the unlock; OFD locks belong
+ * to the open file description. Needs a writable /tmp. */
+static int t_rlocks(void) {
+    const char *f = "/tmp/rlocks-file";
+    int fd = open(f, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    SHOW_RET("setlk_write", lk(fd, F_SETLK, F_WRLCK, 0, 10), 0, 0);
+    SHOW_RET("setlk_own_overlap", lk(fd, F_SETLK, F_RDLCK, 0, 5), 0, 0);
+    show("getlk_own", getlk(fd, F_GETLK, F_WRLCK, 0, 10), "unlocked");
+    pid_t c = xfork();
+    if (c == 0) {
+        int e = 0;
+        e |= strcmp(getlk(fd, F_GETLK, F_WRLCK, 0, 100), "read 0+5 by parent") != 0;
+        e |= strcmp(getlk(fd, F_GETLK, F_WRLCK, 7, 1), "write 5+5 by parent") != 0;
+        e |= strcmp(getlk(fd, F_GETLK, F_RDLCK, 0, 5), "unlocked") != 0;
+        e |= lk(fd, F_SETLK, F_WRLCK, 5, 1) != -1 || errno != EAGAIN ? 2 : 0;
+        e |= lk(fd, F_SETLK, F_RDLCK, 10, 10) != 0 ? 4 : 0;
+        _exit(e);
+    }
+    show("child_sees_parent_locks", reap(c, "rlock_child"), "exited 0");
+
+    /* F_SETLKW waits for the unlock. */
+    c = xfork();
+    if (c == 0) {
+        long t0 = now_ms();
+        int r = lk(fd, F_SETLKW, F_WRLCK, 0, 1);
+        _exit(r == 0 && now_ms() - t0 >= 30 ? 0 : 1);
+    }
+    sleep_ms(60);
+    SHOW_RET("unlock_all", lk(fd, F_SETLK, F_UNLCK, 0, 0), 0, 0);
+    show("setlkw_waited_for_unlock", reap(c, "rlock_waiter"), "exited 0");
+
+    /* A split range, and a close of any descriptor of the file drops the process's locks. */
+    SHOW_RET("setlk_read_range", lk(fd, F_SETLK, F_RDLCK, 0, 100), 0, 0);
+    SHOW_RET("unlock_middle", lk(fd, F_SETLK, F_UNLCK, 40, 20), 0, 0);
+    c = xfork();
+    if (c == 0) {
+        int e = strcmp(getlk(fd, F_GETLK, F_WRLCK, 0, 0), "read 0+40 by parent") != 0;
+        e |= strcmp(getlk(fd, F_GETLK, F_WRLCK, 45, 5), "unlocked") != 0 ? 2 : 0;
+        e |= strcmp(getlk(fd, F_GETLK, F_WRLCK, 70, 1), "read 60+40 by parent") != 0 ? 4 : 0;
+        _exit(e);
+    }
+    show("split_range", reap(c, "rlock_split"), "exited 0");
+    close(open(f, O_RDONLY));
+    c = xfork();
+    if (c == 0)
+        _exit(strcmp(getlk(fd, F_GETLK, F_WRLCK, 0, 0), "unlocked") != 0);
+    show("close_of_another_fd_unlocks", reap(c, "rlock_close"), "exited 0");
+
+    /* OFD locks: two descriptions of one process conflict; closing one releases its lock. */
+    int a = open(f, O_RDWR), b = open(f, O_RDWR);
+    SHOW_RET("ofd_setlk", lk(a, F_OFD_SETLK, F_WRLCK, 0, 10), 0, 0);
+    SHOW_RET("ofd_other_description", lk(b, F_OFD_SETLK, F_WRLCK, 5, 10), -1, EAGAIN);
+    show("ofd_getlk", getlk(b, F_OFD_GETLK, F_RDLCK, 0, 1), "write 0+10 by description");
+    close(a);
+    SHOW_RET("ofd_after_close", lk(b, F_OFD_SETLK, F_WRLCK, 5, 10), 0, 0);
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_pid = 1};
+    SHOW_RET("ofd_pid_set", fcntl(b, F_OFD_SETLK, &l), -1, EINVAL);
+    close(b);
+
+    SHOW_RET("bad_type", lk(fd, F_SETLK, 9, 0, 1), -1, EINVAL);
+    l = (struct flock){.l_type = F_WRLCK, .l_whence = 7};
+    SHOW_RET("bad_whence", fcntl(fd, F_SETLK, &l), -1, EINVAL);
+    SHOW_RET("negative_start", lk(fd, F_SETLK, F_WRLCK, -5, 1), -1, EINVAL);
+    int ro = open(f, O_RDONLY);
+    SHOW_RET("write_lock_on_read_only", lk(ro, F_SETLK, F_WRLCK, 0, 1), -1, EBADF);
+    close(ro);
+    close(fd);
+    unlink(f);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs|locks|fifos\n");
+        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs|locks|fifos|rlocks\n");
         return 2;
     }
     int h = helper(argc, argv);
@@ -2170,6 +2265,7 @@ int main(int argc, char **argv) {
         {"signals", t_signals}, {"pgrp", t_pgrp}, {"orphans", t_orphans}, {"sleep", t_sleep},
         {"cputime", t_cputime}, {"attrs", t_attrs},
         {"locks", t_locks}, {"fifos", t_fifos},
+        {"rlocks", t_rlocks},
     };
     for (unsigned i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (!strcmp(argv[1], tests[i].name)) {

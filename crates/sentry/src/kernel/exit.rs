@@ -50,6 +50,7 @@ impl Kernel {
         }
         self.drop_address_space(&mut t);
         self.timers.drop_process(t.pid, false);
+        crate::locks::release(crate::locks::Owner::Process(t.pid), None);
         // Its files close now: pipe ends it held report EOF or EPIPE to the others.
         t.fds = Default::default();
         wait::poke();

@@ -163,6 +163,9 @@ impl Kernel {
             execed: false,
             fifo_open: None,
         };
+        if !has(f, libc::CLONE_FILES) {
+            child.fds.set_owner(pid);
+        }
         if let Err(e) = self.set_tids(t, &mut child, a) {
             self.drop_address_space(&mut child);
             return Err(e);

@@ -227,3 +227,92 @@ pub(super) fn flock(t: &mut Task, fd: i32, op: i32) -> R {
         Err(e) => Err(err(e)),
     }
 }
+
+/// fcntl's record locks: F_GETLK/F_SETLK/F_SETLKW (owned by the process) and their F_OFD_
+/// forms (owned by the open file description), on a struct flock (l_type, l_whence, l_start,
+/// l_len, l_pid). A lock that conflicts is EAGAIN, or with the W forms waits in the kernel's
+/// loop until something is unlocked. Only the rootfs's files take them (EINVAL for pipes and
+/// the sentry's own files).
+pub(super) fn record_lock(t: &mut Task, fd: i32, cmd: i32, arg: u64) -> R {
+    let f = t.fds.get(fd)?;
+    let b = t.mm.read_vec(arg, 32)?;
+    let kind = i16::from_le_bytes([b[0], b[1]]) as i32;
+    let whence = i16::from_le_bytes([b[2], b[3]]) as i32;
+    let l_start = i64::from_le_bytes(b[8..16].try_into().map_err(|_| EFAULT)?);
+    let l_len = i64::from_le_bytes(b[16..24].try_into().map_err(|_| EFAULT)?);
+    let l_pid = i32::from_le_bytes(b[24..28].try_into().map_err(|_| EFAULT)?);
+    let ofd = matches!(cmd, F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW);
+    if ofd && l_pid != 0 {
+        return Err(EINVAL);
+    }
+    let write = match kind {
+        F_RDLCK => Some(false),
+        F_WRLCK => Some(true),
+        F_UNLCK => None,
+        _ => return Err(EINVAL),
+    };
+    let file = crate::vfs::file_id(&f).ok_or(EINVAL)?;
+    let base = match whence {
+        SEEK_SET => 0,
+        SEEK_CUR => crate::host::lseek(host_fd(t, fd)?, 0, SEEK_CUR).map_err(err)?,
+        SEEK_END => {
+            crate::host::fstat_raw(host_fd(t, fd)?)
+                .map_err(err)?
+                .st_size
+        }
+        _ => return Err(EINVAL),
+    };
+    let (start, end) = crate::locks::range(base.checked_add(l_start).ok_or(EINVAL)?, l_len)?;
+    let owner = if ofd {
+        crate::locks::Owner::Description(f.borrow().id())
+    } else {
+        crate::locks::Owner::Process(t.pid)
+    };
+    let want = crate::locks::Lock {
+        owner,
+        write: write.unwrap_or(false),
+        start,
+        end,
+    };
+    if matches!(cmd, F_GETLK | F_OFD_GETLK) {
+        if write.is_none() {
+            return Err(EINVAL);
+        }
+        let mut out = b.clone();
+        match crate::locks::conflict(file, &want) {
+            Some(x) => {
+                let len = if x.end == u64::MAX {
+                    0
+                } else {
+                    (x.end - x.start) as i64
+                };
+                let pid = match x.owner {
+                    crate::locks::Owner::Process(p) => p,
+                    crate::locks::Owner::Description(_) => -1,
+                };
+                let ty = if x.write { F_WRLCK } else { F_RDLCK } as i16;
+                out[0..2].copy_from_slice(&ty.to_le_bytes());
+                out[2..4].copy_from_slice(&(SEEK_SET as i16).to_le_bytes());
+                out[8..16].copy_from_slice(&(x.start as i64).to_le_bytes());
+                out[16..24].copy_from_slice(&len.to_le_bytes());
+                out[24..28].copy_from_slice(&pid.to_le_bytes());
+            }
+            None => out[0..2].copy_from_slice(&(F_UNLCK as i16).to_le_bytes()),
+        }
+        return put(t, arg, &out).map(|_| 0);
+    }
+    // A read lock needs a descriptor open for reading, a write lock one open for writing.
+    let mode = f.borrow().flags & O_ACCMODE;
+    if (write == Some(false) && mode == O_WRONLY) || (write == Some(true) && mode == O_RDONLY) {
+        return Err(EBADF);
+    }
+    if write.is_some() && crate::locks::conflict(file, &want).is_some() {
+        return if matches!(cmd, F_SETLKW | F_OFD_SETLKW) {
+            Err(t.block(crate::kernel::wait::Wait::retry()))
+        } else {
+            Err(EAGAIN)
+        };
+    }
+    crate::locks::set(file, owner, write, start, end);
+    Ok(0)
+}

@@ -612,8 +612,8 @@ pub(super) fn fcntl(t: &mut Task, fd: i32, cmd: i32, arg: u64) -> R {
             of.flags = (of.flags & O_ACCMODE) | (arg as i32 & (O_APPEND | O_NONBLOCK));
             Ok(0)
         }
-        F_SETLK | F_SETLKW | F_GETLK | F_OFD_SETLK | F_OFD_SETLKW | F_OFD_GETLK => {
-            t.fds.get(fd).map(|_| 0)
+        F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {
+            super::attr::record_lock(t, fd, cmd, arg)
         }
         _ => Err(EINVAL),
     }

@@ -344,7 +344,7 @@ pub const PARTIAL: &[(&str, &str)] = &[
     ),
     (
         "fcntl",
-        "F_DUPFD(_CLOEXEC), F_GETFD/SETFD, F_GETFL/SETFL, F_GET/SETPIPE_SZ; no record locks",
+        "no leases, notifications, seals or F_SETOWN; record locks on rootfs files only",
     ),
     ("ioctl", "the terminal requests on stdio and FIONREAD"),
     (
