@@ -26,6 +26,10 @@ pub struct Pipe {
     pub write_opens: u64,
     /// Its inode number, for fstat and /proc/self/fd ("pipe:[N]").
     pub ino: u64,
+    /// Packet mode (pipe2's O_DIRECT): the lengths of the packets in `buf`; each write of up
+    /// to PIPE_BUF bytes is one packet, and each read takes at most one (discarding what of
+    /// it does not fit).
+    pub packets: Option<VecDeque<usize>>,
 }
 
 /// One end of a pipe, held by an open file description; dropping it closes that end. A FIFO
@@ -59,6 +63,7 @@ pub fn unopened(ino: u64) -> Rc<RefCell<Pipe>> {
         read_opens: 0,
         write_opens: 0,
         ino,
+        packets: None,
     }))
 }
 
@@ -106,8 +111,15 @@ impl End {
                 Err(libc::EAGAIN)
             };
         }
-        let n = max.min(p.buf.len());
+        let (n, packet) = match p.packets.as_mut().and_then(|q| q.pop_front()) {
+            Some(len) => (max.min(len), len),
+            None => (max.min(p.buf.len()), 0),
+        };
         let out: Vec<u8> = p.buf.drain(..n).collect();
+        if packet > n {
+            // The rest of a packet that did not fit is gone, as on Linux.
+            p.buf.drain(..packet - n);
+        }
         wait::poke();
         Ok(out)
     }
@@ -125,6 +137,9 @@ impl End {
         }
         let n = room.min(data.len());
         p.buf.extend(&data[..n]);
+        if let Some(q) = p.packets.as_mut() {
+            q.extend(data[..n].chunks(PIPE_BUF).map(<[u8]>::len));
+        }
         wait::poke();
         Ok(n)
     }

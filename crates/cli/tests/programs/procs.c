@@ -1037,6 +1037,23 @@ static int t_pipe(void) {
     close(file);
     errno = 0;
     SHOW_RET("pipe2_bad_flags", pipe2(p, O_APPEND), -1, EINVAL);
+
+    /* Packet mode (O_DIRECT): each write is a packet, a read takes at most one and drops
+     * what of it does not fit. */
+    SHOW_RET("pipe2_direct", pipe2(p, O_DIRECT), 0, 0);
+    char pk[16] = {0};
+    write(p[1], "abc", 3);
+    write(p[1], "de", 2);
+    SHOW_RET("packet_read_first", read(p[0], pk, sizeof pk), 3, 0);
+    SHOW_RET("packet_read_second", read(p[0], pk, sizeof pk), 2, 0);
+    write(p[1], "hello", 5);
+    write(p[1], "x", 1);
+    SHOW_RET("packet_read_short", read(p[0], pk, 2), 2, 0);
+    memset(pk, 0, sizeof pk);
+    SHOW_RET("packet_rest_dropped", read(p[0], pk, sizeof pk), 1, 0);
+    show("packet_next", pk, "x");
+    close(p[0]);
+    close(p[1]);
     return 0;
 }
 

@@ -668,13 +668,16 @@ pub(super) fn getcwd(t: &mut Task, buf: u64, size: u64) -> R {
     Ok(cwd.len() as i64)
 }
 
-/// pipe/pipe2: a pipe in the sentry (pipe.rs); O_CLOEXEC, O_NONBLOCK and O_DIRECT taken (the
-/// last as a plain byte stream).
+/// pipe/pipe2: a pipe in the sentry (pipe.rs); O_CLOEXEC, O_NONBLOCK and O_DIRECT (packet
+/// mode) taken.
 pub(super) fn pipe(t: &mut Task, fds: u64, flags: i32) -> R {
     if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(EINVAL);
     }
     let (r, w) = crate::pipe::new();
+    if flags & O_DIRECT != 0 {
+        r.pipe.borrow_mut().packets = Some(Default::default());
+    }
     let name = format!("pipe:[{}]", r.pipe.borrow().ino);
     let status = flags & O_NONBLOCK;
     let cloexec = flags & O_CLOEXEC != 0;
