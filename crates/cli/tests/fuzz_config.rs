@@ -2015,7 +2015,16 @@ fn fuzz_machinery() {
         .env(&marker, "1")
         .spawn()
         .unwrap();
-    let l = Leftovers::find(&rt, &cx, &marker, &before, &[]);
+    // The sleeper's /proc entry may show its environment a moment after spawn returns on a
+    // busy machine (seen in CI): look again, briefly.
+    let mut l = Leftovers::find(&rt, &cx, &marker, &before, &[]);
+    for _ in 0..50 {
+        if !l.procs.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        l = Leftovers::find(&rt, &cx, &marker, &before, &[]);
+    }
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     std::fs::remove_file(cx.escape()).unwrap();

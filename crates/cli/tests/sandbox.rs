@@ -358,35 +358,63 @@ fn interactive_shell_through_a_terminal() {
     rt.assert_clean(&id, &b);
 }
 
-/// Job control through a real terminal (tmux), in both classes: ^C ends the foreground
-/// `sleep` (status 130) and the shell goes on; ^Z stops one, `jobs` lists it stopped, `fg`
-/// continues it to its end.
+/// Job control through a real terminal (tmux), in both classes, with busybox's sh and with
+/// Debian's bash (the host's /usr bound into the rootfs): ^C ends the foreground `sleep`
+/// (status 130) and the shell goes on; ^Z stops one, `fg` continues it to its end.
 #[test]
 fn control_c_and_control_z_reach_the_foreground_job() {
-    for sandbox in [false, true] {
-        let rt = Rt::new();
-        let mut b = Bundle::new(&["sh"]);
-        if sandbox {
-            sandboxed(&mut b);
+    for bash in [false, true] {
+        for sandbox in [false, true] {
+            let rt = Rt::new();
+            let mut b = Bundle::new(&["sh"]);
+            let prompt = if bash {
+                host_usr(&mut b);
+                b.set(
+                    "/process/args",
+                    json!(["/bin/bash", "--norc", "--noprofile", "-i"]),
+                );
+                b.set(
+                    "/process/env",
+                    json!(["PATH=/usr/bin:/bin", "PS1=bash$ ", "TERM=xterm"]),
+                );
+                "bash$"
+            } else {
+                "/ #"
+            };
+            if sandbox {
+                sandboxed(&mut b);
+            }
+            b.set("/process/terminal", json!(true));
+            let id = unique("tty-jobs");
+            let term = run_in_tmux(&rt, &b, &id);
+            term.wait_for(prompt);
+            term.send_line("sleep 100");
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            term.send_key("C-c");
+            term.send_line("echo after=$?");
+            term.wait_for("after=130");
+            term.send_line("sleep 2; echo slept");
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            term.send_key("C-z");
+            term.wait_for("Stopped");
+            term.send_line("fg");
+            term.wait_for("slept");
+            term.send_line("exit 5");
+            term.wait_for("EXIT=5");
+            rt.assert_clean(&id, &b);
         }
-        b.set("/process/terminal", json!(true));
-        let id = unique("tty-jobs");
-        let term = run_in_tmux(&rt, &b, &id);
-        term.wait_for("/ #");
-        term.send_line("sleep 100");
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        term.send_key("C-c");
-        term.send_line("echo after=$?");
-        term.wait_for("after=130");
-        term.send_line("sleep 2; echo slept");
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        term.send_key("C-z");
-        term.wait_for("Stopped");
-        term.send_line("fg");
-        term.wait_for("slept");
-        term.send_line("exit 5");
-        term.wait_for("EXIT=5");
-        rt.assert_clean(&id, &b);
+    }
+}
+
+/// Binds the host's /usr, /bin, /lib and /lib64 read-only into the bundle's rootfs (Debian's
+/// programs: python3, bash).
+fn host_usr(b: &mut Bundle) {
+    for d in ["/usr", "/bin", "/lib", "/lib64"] {
+        std::fs::create_dir_all(b.rootfs().join(&d[1..])).unwrap();
+        b.push(
+            "/mounts",
+            json!({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]}),
+        );
     }
 }
 
@@ -547,13 +575,7 @@ fn home_comes_from_passwd() {
 #[test]
 fn python3_behaves_as_in_the_container_class() {
     let mut b = Bundle::new(&["true"]);
-    for d in ["/usr", "/bin", "/lib", "/lib64"] {
-        std::fs::create_dir_all(b.rootfs().join(&d[1..])).unwrap();
-        b.push(
-            "/mounts",
-            json!({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]}),
-        );
-    }
+    host_usr(&mut b);
     b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
     let program = r#"
 import os, signal, subprocess, threading, time

@@ -105,3 +105,8 @@ fn writable_area(name: &str) {
     b.set("/root/readonly", serde_json::json!(false));
     programs::area_in_both_classes(&mut b, "procs", name, |_| true);
 }
+
+#[test]
+fn select_and_pselect() {
+    area("select");
+}

@@ -221,6 +221,7 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
         robust_list: 0,
         cpu: Default::default(),
         fifo_open: None,
+        select_sets: None,
         execed: false,
     };
     task.refresh_proc();

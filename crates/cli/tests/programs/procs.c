@@ -26,6 +26,7 @@
  * block.
  */
 #define _GNU_SOURCE
+#include <sys/select.h>
 #include <sys/sysmacros.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -2263,12 +2264,84 @@ static int t_rlocks(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- select */
+
+static volatile sig_atomic_t select_handled;
+static void on_select_signal(int sig) {
+    (void)sig;
+    select_handled++;
+}
+
+/* select and pselect, as Linux answers them: a timeout leaves the sets empty, a ready pipe is
+ * in its set, a descriptor that is not open is EBADF, a negative count EINVAL; pselect waits
+ * with its own mask (a signal it lets in interrupts it: EINTR, the handler ran) and the old
+ * mask is back afterwards. */
+static int t_select(void) {
+    int p[2];
+    pipe(p);
+    fd_set r, w;
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    struct timeval tv = {0, 50000};
+    long t0 = now_ms();
+    SHOW_RET("select_timeout", select(p[0] + 1, &r, NULL, NULL, &tv), 0, 0);
+    show_int("select_timeout_waited", now_ms() - t0 >= 40, 1);
+    show_int("select_timeout_set_empty", FD_ISSET(p[0], &r), 0);
+    write(p[1], "x", 1);
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    FD_ZERO(&w);
+    FD_SET(p[1], &w);
+    SHOW_RET("select_ready", select(p[1] + 1, &r, &w, NULL, NULL), 2, 0);
+    show_int("select_read_set", FD_ISSET(p[0], &r), 1);
+    show_int("select_write_set", FD_ISSET(p[1], &w), 1);
+    FD_ZERO(&r);
+    FD_SET(40, &r);
+    SHOW_RET("select_not_open", select(41, &r, NULL, NULL, NULL), -1, EBADF);
+    SHOW_RET("select_negative", select(-1, NULL, NULL, NULL, NULL), -1, EINVAL);
+    char c;
+    read(p[0], &c, 1);
+
+    struct sigaction sa = {.sa_handler = on_select_signal};
+    sigaction(SIGUSR1, &sa, NULL);
+    sigset_t block, empty, now;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigemptyset(&empty);
+    sigprocmask(SIG_BLOCK, &block, NULL);
+    pid_t k = xfork();
+    if (k == 0) {
+        sleep_ms(50);
+        kill(getppid(), SIGUSR1);
+        _exit(0);
+    }
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    struct timespec ts = {2, 0};
+    SHOW_RET("pselect_interrupted", pselect(p[0] + 1, &r, NULL, NULL, &ts, &empty), -1, EINTR);
+    show_int("pselect_handler_ran", select_handled, 1);
+    sigprocmask(SIG_SETMASK, NULL, &now);
+    show_int("pselect_mask_back", sigismember(&now, SIGUSR1), 1);
+    reap(k, "select_killer");
+    write(p[1], "y", 1);
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    SHOW_RET("pselect_ready", pselect(p[0] + 1, &r, NULL, NULL, &ts, &empty), 1, 0);
+    sigprocmask(SIG_SETMASK, NULL, &now);
+    show_int("pselect_ready_mask_back", sigismember(&now, SIGUSR1), 1);
+    sigprocmask(SIG_UNBLOCK, &block, NULL);
+    signal(SIGUSR1, SIG_DFL);
+    close(p[0]);
+    close(p[1]);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs|locks|fifos|rlocks\n");
+        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs|locks|fifos|rlocks|select\n");
         return 2;
     }
     int h = helper(argc, argv);
@@ -2282,7 +2355,7 @@ int main(int argc, char **argv) {
         {"signals", t_signals}, {"pgrp", t_pgrp}, {"orphans", t_orphans}, {"sleep", t_sleep},
         {"cputime", t_cputime}, {"attrs", t_attrs},
         {"locks", t_locks}, {"fifos", t_fifos},
-        {"rlocks", t_rlocks},
+        {"rlocks", t_rlocks}, {"select", t_select},
     };
     for (unsigned i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (!strcmp(argv[1], tests[i].name)) {

@@ -162,6 +162,7 @@ impl Kernel {
             },
             execed: false,
             fifo_open: None,
+            select_sets: None,
         };
         if !has(f, libc::CLONE_FILES) {
             child.fds.set_owner(pid);

@@ -223,6 +223,7 @@ impl Kernel {
     /// Completes the call `t` is in with `ret`, and delivers a pending signal on the way back.
     fn finish(&mut self, t: &mut Task, ret: i64) {
         t.fifo_open = None;
+        t.select_sets = None;
         t.regs.rax = ret as u64;
         t.regs.orig_rax = u64::MAX;
         t.deadline = None;

@@ -167,6 +167,9 @@ pub struct Task {
     pub group_exit: bool,
     /// set_robust_list's head, walked at exit.
     pub robust_list: u64,
+    /// select's descriptor sets as the call gave them, while it waits (it empties the
+    /// application's so that a timeout leaves them empty); dropped when the call ends.
+    pub select_sets: Option<[Vec<u64>; 3]>,
     /// An open of a FIFO waiting for the other side (fifo.rs); dropped when the call ends.
     pub fifo_open: Option<crate::fifo::Opening>,
     /// The process's children's CPU time (kernel/exit.rs adds to it when it reaps).

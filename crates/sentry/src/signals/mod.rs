@@ -289,7 +289,10 @@ pub fn deliver(t: &mut Task) {
         }
         return;
     }
-    t.saved_mask = None;
+    // No handler ran: the mask a call waited with (pselect6's) gives way to the one before.
+    if let Some(mask) = t.saved_mask.take() {
+        t.signals.mask = mask;
+    }
 }
 
 /// A fault of the application's own instructions (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP):

@@ -9,6 +9,7 @@ mod fs;
 mod futex;
 mod mm;
 mod names;
+mod poll;
 mod process;
 mod signal;
 mod sys;
@@ -63,8 +64,10 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_pipe2 => fs::pipe(t, a[0], a[1] as i32),
         SYS_close_range => fs::close_range(t, a[0] as u32, a[1] as u32, a[2] as u32),
         SYS_sendfile => fs::sendfile(t, a[0] as i32, a[1] as i32, a[2], a[3]),
-        SYS_poll => fs::poll(t, a[0], a[1], a[2] as i32 as i64),
-        SYS_ppoll => fs::ppoll(t, a[0], a[1], a[2]),
+        SYS_poll => poll::poll(t, a[0], a[1], a[2] as i32 as i64),
+        SYS_ppoll => poll::ppoll(t, a[0], a[1], a[2]),
+        SYS_select => poll::select(t, a, false),
+        SYS_pselect6 => poll::select(t, a, true),
         SYS_mkdir => path_op(t, AT_FDCWD, a[0], |t, p| {
             t.fs.mkdir(p, a[1] as u32 & !t.umask)
         }),

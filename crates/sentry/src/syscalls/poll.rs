@@ -1,0 +1,216 @@
+//! Waiting for descriptors to be ready: poll, ppoll, select and pselect6, over one readiness
+//! check. A call with nothing ready waits in the kernel's loop (served again when anything in
+//! the sandbox changes, or when a watched stdio fd of the container is ready) until its
+//! timeout.
+
+use super::*;
+use crate::kernel::wait::{deadline_after, Wait, WaitKind};
+use std::time::{Duration, Instant};
+
+/// A descriptor and poll events: what is asked about, or a host fd to watch.
+type FdEvents = (i32, i16);
+
+/// The events of each (fd, wanted events) now, and the host fds (the container's stdio) to
+/// watch while waiting. A negative fd is skipped; one that is not open is POLLNVAL.
+fn readiness(t: &Task, want: &[FdEvents]) -> Result<(Vec<i16>, Vec<FdEvents>), Errno> {
+    let always = POLLHUP | POLLERR;
+    let mut out = vec![0i16; want.len()];
+    let mut host: Vec<(usize, libc::pollfd)> = Vec::new();
+    for (i, &(fd, events)) in want.iter().enumerate() {
+        out[i] = match t.fds.get(fd) {
+            _ if fd < 0 => 0,
+            Err(_) => POLLNVAL,
+            Ok(f) => match &f.borrow().node {
+                Node::Stdio(h) => {
+                    host.push((
+                        i,
+                        libc::pollfd {
+                            fd: *h,
+                            events,
+                            revents: 0,
+                        },
+                    ));
+                    0
+                }
+                Node::Pipe(end) => end.ready() & (events | always),
+                _ => events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM),
+            },
+        };
+    }
+    if !host.is_empty() {
+        let mut pfds: Vec<libc::pollfd> = host.iter().map(|(_, p)| *p).collect();
+        crate::host::poll(&mut pfds, 0).map_err(err)?;
+        for ((i, _), p) in host.iter().zip(pfds) {
+            out[*i] = p.revents;
+        }
+    }
+    Ok((out, host.iter().map(|(_, p)| (p.fd, p.events)).collect()))
+}
+
+/// Nothing is ready: wait (for `timeout_ms`, or without end when negative); the call
+/// returns 0 when the time is up.
+fn wait(t: &mut Task, timeout_ms: i64, host_fds: Vec<FdEvents>) -> R {
+    let deadline = (timeout_ms > 0).then(|| {
+        *t.deadline
+            .get_or_insert(deadline_after(Duration::from_millis(timeout_ms as u64)))
+    });
+    if deadline.is_some_and(|d| d <= Instant::now()) {
+        return Ok(0);
+    }
+    Err(t.block(Wait {
+        kind: WaitKind::Retry,
+        deadline: deadline.map(|d| (d, 0)),
+        host_fds,
+    }))
+}
+
+pub(super) fn poll(t: &mut Task, fds: u64, n: u64, timeout_ms: i64) -> R {
+    if n > 1024 {
+        return Err(EINVAL);
+    }
+    let raw = t.mm.read_vec(fds, n as usize * 8)?;
+    let want: Vec<FdEvents> = raw
+        .chunks_exact(8)
+        .map(|e| {
+            let fd = i32::from_le_bytes([e[0], e[1], e[2], e[3]]);
+            (fd, i16::from_le_bytes([e[4], e[5]]))
+        })
+        .collect();
+    let (revents, host) = readiness(t, &want)?;
+    let mut out = raw;
+    for (i, r) in revents.iter().enumerate() {
+        out[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+    }
+    put(t, fds, &out)?;
+    let ready = revents.iter().filter(|r| **r != 0).count() as i64;
+    if ready > 0 || timeout_ms == 0 {
+        return Ok(ready);
+    }
+    wait(t, timeout_ms, host)
+}
+
+pub(super) fn ppoll(t: &mut Task, fds: u64, n: u64, ts: u64) -> R {
+    let timeout = if ts == 0 {
+        -1
+    } else {
+        let (s, ns) = time::read_timespec(t, ts)?;
+        s * 1000 + ns / 1_000_000
+    };
+    poll(t, fds, n, timeout)
+}
+
+/// The readiness select asks about for each kind of set: read, write, exceptional.
+const SELECT_IN: i16 = POLLIN | POLLRDNORM | POLLHUP | POLLERR;
+const SELECT_OUT: i16 = POLLOUT | POLLWRNORM | POLLERR;
+const SELECT_EX: i16 = POLLPRI;
+
+/// select (timeval timeout) and pselect6 (timespec timeout, and a signal mask to wait with):
+/// the three fd_sets of `nfds` bits, answered with the ready ones; EBADF for a descriptor
+/// that is not open.
+pub(super) fn select(t: &mut Task, a: [u64; 6], pselect: bool) -> R {
+    let nfds = a[0] as i32;
+    let ptrs = [a[1], a[2], a[3]];
+    if !(0..=crate::vfs::FD_LIMIT).contains(&nfds) {
+        return Err(EINVAL);
+    }
+    let timeout_ms = select_timeout(t, a[4], pselect)?;
+    let mask = if pselect {
+        pselect_mask(t, a[5])?
+    } else {
+        None
+    };
+    let words = (nfds as usize).div_ceil(64);
+    let sets = match t.select_sets.take() {
+        Some(s) => s,
+        None => {
+            let mut s: [Vec<u64>; 3] = Default::default();
+            for (set, &p) in s.iter_mut().zip(&ptrs) {
+                *set = vec![0u64; words];
+                for (w, word) in set.iter_mut().enumerate().filter(|_| p != 0) {
+                    *word = t.mm.read_u64(p + 8 * w as u64)?;
+                }
+            }
+            s
+        }
+    };
+    let bit = |set: &[u64], fd: i32| set[fd as usize / 64] & (1 << (fd % 64)) != 0;
+    let mut want = Vec::new();
+    for fd in 0..nfds {
+        let mut ev = 0;
+        for (set, kind) in sets.iter().zip([SELECT_IN, SELECT_OUT, SELECT_EX]) {
+            if bit(set, fd) {
+                ev |= kind & !(POLLHUP | POLLERR);
+            }
+        }
+        if ev != 0 {
+            t.fds.get(fd)?;
+            want.push((fd, ev));
+        }
+    }
+    let (revents, host) = readiness(t, &want)?;
+    let mut out: [Vec<u64>; 3] = [vec![0; words], vec![0; words], vec![0; words]];
+    let mut count = 0;
+    for (&(fd, _), r) in want.iter().zip(&revents) {
+        for ((set, o), kind) in sets
+            .iter()
+            .zip(out.iter_mut())
+            .zip([SELECT_IN, SELECT_OUT, SELECT_EX])
+        {
+            if bit(set, fd) && r & kind != 0 {
+                o[fd as usize / 64] |= 1 << (fd % 64);
+                count += 1;
+            }
+        }
+    }
+    // The sets are written now, ready or not: a timeout leaves them empty.
+    for (o, &p) in out.iter().zip(&ptrs).filter(|(_, p)| **p != 0) {
+        let bytes: Vec<u8> = o.iter().flat_map(|w| w.to_le_bytes()).collect();
+        put(t, p, &bytes)?;
+    }
+    if count > 0 || timeout_ms == 0 {
+        return Ok(count);
+    }
+    t.select_sets = Some(sets);
+    if let Some(m) = mask {
+        // pselect6 waits with its mask; the old one is back when the call ends.
+        if t.saved_mask.is_none() {
+            t.saved_mask = Some(t.signals.mask);
+        }
+        t.signals.mask = m;
+    }
+    wait(t, timeout_ms, host)
+}
+
+/// select's struct timeval or pselect6's struct timespec, in milliseconds (-1: none).
+fn select_timeout(t: &mut Task, addr: u64, pselect: bool) -> Result<i64, Errno> {
+    if addr == 0 {
+        return Ok(-1);
+    }
+    if pselect {
+        let (s, ns) = time::read_timespec(t, addr)?;
+        return Ok(s
+            .saturating_mul(1000)
+            .saturating_add((ns + 999_999) / 1_000_000));
+    }
+    let (s, us) = (t.mm.read_u64(addr)? as i64, t.mm.read_u64(addr + 8)? as i64);
+    if s < 0 || us < 0 {
+        return Err(EINVAL);
+    }
+    Ok(s.saturating_mul(1000).saturating_add((us + 999) / 1000))
+}
+
+/// pselect6's sixth argument: a pointer to {sigset pointer, its size}.
+fn pselect_mask(t: &mut Task, addr: u64) -> Result<Option<u64>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let (set, size) = (t.mm.read_u64(addr)?, t.mm.read_u64(addr + 8)?);
+    if set == 0 {
+        return Ok(None);
+    }
+    if size != 8 {
+        return Err(EINVAL);
+    }
+    let unblockable = (1u64 << (SIGKILL - 1)) | (1u64 << (SIGSTOP - 1));
+    Ok(Some(t.mm.read_u64(set)? & !unblockable))
+}
