@@ -6,6 +6,7 @@ use crate::mm::{page_down, page_up, Errno, Mm};
 use crate::platform::{AddressSpace, Regs};
 use crate::vfs::Fs;
 use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 
 const PT_LOAD: u32 = 1;
@@ -126,10 +127,12 @@ fn map_segments(
             libc::PROT_READ | libc::PROT_WRITE,
             true,
         )?;
-        let mut data = vec![0u8; p.filesz as usize];
-        f.read_exact_at(&mut data, p.offset)
+        let got = mm
+            .read_file(bias + p.vaddr, p.filesz, f.as_raw_fd(), p.offset)
             .map_err(|_| libc::ENOEXEC)?;
-        mm.write_any(bias + p.vaddr, &data)?;
+        if got < p.filesz {
+            return Err(libc::ENOEXEC);
+        }
         mm.protect(asp, start, end - start, prot_of(p.flags))?;
         top = top.max(end);
     }

@@ -164,6 +164,7 @@ impl Space {
     /// Copies [from, from+len) to [to, to+len) a page at a time, leaving pages of zeros out.
     fn copy_data(&self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
         let mut mem = self.mem.borrow_mut();
+        mem.file.populate(to as usize, len as usize);
         let mut page = [0u8; PAGE as usize];
         for i in (0..len).step_by(PAGE as usize) {
             let src = mem
@@ -456,6 +457,29 @@ impl Space {
         self.write_checked(addr, data, libc::PROT_WRITE)
     }
 
+    /// Reads `len` bytes of host file `fd` from `off` straight into application memory at
+    /// `addr` (whatever its protection: the loader and file mappings fill read-only pages), with
+    /// no copy through a buffer; returns how many bytes the file had (short at its end).
+    pub fn read_file(&mut self, addr: u64, len: u64, fd: i32, off: u64) -> Result<u64, Errno> {
+        let ranges = self.ranges(addr, len, 0)?;
+        let mut mem = self.mem.borrow_mut();
+        let mut done = 0u64;
+        for (at, n) in ranges {
+            mem.file.populate(at, n);
+            let dst = mem.file.slice_mut(at, n).map_err(|_| libc::EFAULT)?;
+            let mut got = 0;
+            while got < n {
+                match crate::host::pread(fd, &mut dst[got..], (off + done) as i64 + got as i64) {
+                    Ok(0) => return Ok(done + got as u64),
+                    Ok(k) => got += k,
+                    Err(e) => return Err(e.raw_os_error().unwrap_or(libc::EIO)),
+                }
+            }
+            done += n as u64;
+        }
+        Ok(done)
+    }
+
     /// Writes regardless of PROT_WRITE: for the loader filling read-only segments.
     pub fn write_any(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
         self.write_checked(addr, data, 0)
@@ -699,6 +723,10 @@ impl Mm {
 
     pub fn write_any(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
         self.0.borrow_mut().write_any(addr, data)
+    }
+
+    pub fn read_file(&self, addr: u64, len: u64, fd: i32, off: u64) -> Result<u64, Errno> {
+        self.0.borrow_mut().read_file(addr, len, fd, off)
     }
 
     pub fn discard(&self, addr: u64, len: u64) -> Result<(), Errno> {

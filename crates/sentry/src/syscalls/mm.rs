@@ -55,7 +55,8 @@ pub(super) fn mmap(
     let h = host_fd(t, fd)?;
     let start =
         t.mm.map(t.asp.as_mut(), hint, len, PROT_READ | PROT_WRITE, fixed)?;
-    if let Err(e) = copy_file_in(t, h, start, len, off) {
+    // The file's bytes go straight into the mapping (the rest of its last page stays zero).
+    if let Err(e) = t.mm.read_file(start, len, h, off) {
         let _ = t.mm.unmap(t.asp.as_mut(), start, len);
         return Err(e);
     }
@@ -63,25 +64,6 @@ pub(super) fn mmap(
         t.mm.protect(t.asp.as_mut(), start, page_up(len), prot)?;
     }
     Ok(start as i64)
-}
-
-/// Copies up to `len` bytes of the file from `off` to `start`, a chunk at a time so that a
-/// large mapping of a small file costs no more than the file.
-fn copy_file_in(t: &mut Task, h: i32, start: u64, len: u64, off: u64) -> Result<(), Errno> {
-    let mut buf = vec![0u8; (len as usize).min(1 << 20)];
-    let mut got = 0u64;
-    while got < len {
-        let want = ((len - got) as usize).min(buf.len());
-        match crate::host::pread(h, &mut buf[..want], (off + got) as i64) {
-            Ok(0) => break,
-            Ok(n) => {
-                t.mm.write_any(start + got, &buf[..n])?;
-                got += n as u64;
-            }
-            Err(e) => return Err(err(e)),
-        }
-    }
-    Ok(())
 }
 
 /// Every flag mmap knows (MAP_SHARED_VALIDATE refuses the others).
