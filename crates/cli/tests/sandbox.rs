@@ -602,3 +602,34 @@ os.close(w); print(os.read(r, 100).decode()); print("child", os.waitstatus_to_ex
     assert_eq!(c, (0, want.to_string()), "container class");
     assert_eq!(c, s, "container class (left) and sandbox (right) differ");
 }
+
+/// An idle sandbox costs no CPU: while its only process sleeps, the sentry waits in poll and
+/// does not wake (a loop that polled every few milliseconds would switch in hundreds of
+/// times over the second this watches).
+#[test]
+fn an_idle_sandbox_does_not_wake_the_sentry() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sleep", "30"]);
+    sandboxed(&mut b);
+    let id = unique("idle");
+    rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let switches = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // Past its start-up (the program is asleep by then), then one second of idling.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let before = switches();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let woke = switches() - before;
+    rt.ok(&["kill", &id, "KILL"]);
+    rt.wait_status(&id, "stopped");
+    rt.ok(&["delete", &id]);
+    rt.assert_clean(&id, &b);
+    assert!(woke < 20, "the idle sentry woke {woke} times in a second");
+}

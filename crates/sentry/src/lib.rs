@@ -125,7 +125,9 @@ pub fn prepare(facts: &HostFacts) -> Result<Prepared, String> {
         proc_,
         memory,
         sigchld,
-        shared_sigchld: host::thread_count() != Some(1),
+        // Without /proc to tell (the sandbox drops the proc mount) it is the runtime's
+        // forked init: one thread.
+        shared_sigchld: host::thread_count().is_some_and(|n| n > 1),
     })
 }
 
