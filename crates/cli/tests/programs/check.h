@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -139,6 +140,53 @@ static inline void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
     }
+}
+
+/* The status of `pid` as text, waited for at most ms (then killed: "timeout"). */
+static inline const char *reap_ms(pid_t pid, long ms, const char *what) {
+    int st = 0;
+    for (long end = now_ms() + ms;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return status_str(st);
+        if (r < 0)
+            return ret_str(-1, errno);
+        if (now_ms() > end)
+            break;
+        sleep_ms(2);
+    }
+    char b[64];
+    snprintf(b, sizeof b, "child still running after %ld ms", ms);
+    fail(what, b);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return "timeout";
+}
+
+/* One area of a semantics program: the name on its command line and what checks it. */
+struct area {
+    const char *name;
+    int (*fn)(void);
+};
+
+/* Runs the area called `name` (after `start`, when given, with the area's name): its lines,
+ * then "<area>: ok" or "<area>: FAILED" last; the exit status is 1 when a check failed, 2
+ * for an area `prog` does not have. */
+static inline int run_area(const char *prog, const char *name, const struct area *areas,
+                           size_t n, void (*start)(const char *)) {
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(name, areas[i].name) != 0)
+            continue;
+        if (start)
+            start(areas[i].name);
+        areas[i].fn();
+        fflush(stdout);
+        printf("%s: %s\n", name, failures ? "FAILED" : "ok");
+        fflush(stdout);
+        return failures ? 1 : 0;
+    }
+    fprintf(stderr, "%s: unknown subcommand %s\n", prog, name);
+    return 2;
 }
 
 /* fork, with stdout flushed first so that nothing is printed twice. */

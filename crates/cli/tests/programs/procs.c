@@ -2347,24 +2347,12 @@ int main(int argc, char **argv) {
     int h = helper(argc, argv);
     if (h >= 0)
         return h;
-    struct {
-        const char *name;
-        int (*fn)(void);
-    } tests[] = {
+    static const struct area areas[] = {
         {"fork", t_fork}, {"exec", t_exec},   {"pipe", t_pipe},       {"fds", t_fds},
         {"signals", t_signals}, {"pgrp", t_pgrp}, {"orphans", t_orphans}, {"sleep", t_sleep},
         {"cputime", t_cputime}, {"attrs", t_attrs},
         {"locks", t_locks}, {"fifos", t_fifos},
         {"rlocks", t_rlocks}, {"select", t_select},
     };
-    for (unsigned i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (!strcmp(argv[1], tests[i].name)) {
-            tests[i].fn();
-            fflush(stdout);
-            printf("%s: %s\n", argv[1], failures ? "FAILED" : "ok");
-            return failures ? 1 : 0;
-        }
-    }
-    fprintf(stderr, "procs: unknown subcommand %s\n", argv[1]);
-    return 2;
+    return run_area("procs", argv[1], areas, sizeof areas / sizeof *areas, NULL);
 }

@@ -127,24 +127,6 @@ static int join(pthread_t t, void **ret, const char *what) {
     return r;
 }
 
-/* The status of `pid` as text, waited for at most 2 s (then killed: "timeout"). */
-static const char *reap(pid_t pid, const char *what) {
-    int st = 0;
-    for (long end = now_ms() + 2000;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return status_str(st);
-        if (r < 0)
-            return ret_str(-1, errno);
-        if (now_ms() > end)
-            break;
-        sleep_ms(2);
-    }
-    fail(what, "child still running after 2 s");
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return "timeout";
-}
 
 /* Reads exactly n bytes, waiting at most 2 s in all; 1 if they came. */
 static int read_timed(int fd, void *buf, size_t n) {
@@ -657,7 +639,7 @@ static int t_futex(void) {
         show_int("shared_child_started", wait_for(&page[1], 1), 1);
         show_int("shared_wake_total",
                  wake_until(&page[0], FUTEX_WAKE, INT_MAX, 0, NULL, 0, 1, &max_seen), 1);
-        show("shared_child", reap(c, "shared futex child"), "exited 0");
+        show("shared_child", reap_ms(c, 2000, "shared futex child"), "exited 0");
     }
     /* A private wake is keyed by the waker's own address space: it does not reach a waiter
      * of another process (a shared wake then ends the child's wait). */
@@ -682,7 +664,7 @@ static int t_futex(void) {
             if (waitpid(c, NULL, WNOHANG) != 0)
                 break;
         }
-        reap(c, "private wake child");
+        reap_ms(c, 2000, "private wake child");
     }
     /* The child wakes the parent through the same page. */
     page[0] = 0;
@@ -700,7 +682,7 @@ static int t_futex(void) {
         STORE(&page[1], 1);
         struct timespec two = {2, 0};
         SHOW_RET("shared_parent_woken_by_child", fx(&page[0], FUTEX_WAIT, 0, &two, NULL, 0), 0, 0);
-        show("shared_waker_child", reap(c, "shared futex waker"), "exited 0");
+        show("shared_waker_child", reap_ms(c, 2000, "shared futex waker"), "exited 0");
     }
     munmap(page, 4096);
     return 0;
@@ -939,7 +921,7 @@ static int t_robust(void) {
     if (c == 0)
         _exit(pthread_mutex_lock(sm) == 0 ? 0 : 1);
     if (c > 0) {
-        show("shared_robust_owner", reap(c, "robust owner child"), "exited 0");
+        show("shared_robust_owner", reap_ms(c, 2000, "robust owner child"), "exited 0");
         show("shared_robust_owner_dead", errname(lock2s(sm)), "EOWNERDEAD");
         SHOW_ERR("shared_robust_consistent", pthread_mutex_consistent(sm), 0);
         SHOW_ERR("shared_robust_unlock", pthread_mutex_unlock(sm), 0);
@@ -961,7 +943,7 @@ static int t_robust(void) {
         show("shared_robust_waiter_owner_dead", errname(lock2s(sm)), "EOWNERDEAD");
         SHOW_ERR("shared_robust_waiter_consistent", pthread_mutex_consistent(sm), 0);
         SHOW_ERR("shared_robust_waiter_unlock", pthread_mutex_unlock(sm), 0);
-        show("shared_robust_holder", reap(c, "robust holder child"), "exited 0");
+        show("shared_robust_holder", reap_ms(c, 2000, "robust holder child"), "exited 0");
     }
     /* The owner child is a thread of a child process that goes on living. */
     *held = 0;
@@ -985,7 +967,7 @@ static int t_robust(void) {
         SHOW_ERR("shared_robust_thread_consistent", pthread_mutex_consistent(sm), 0);
         SHOW_ERR("shared_robust_thread_unlock", pthread_mutex_unlock(sm), 0);
         STORE(held, 2);
-        show("shared_robust_thread_child", reap(c, "robust thread child"), "exited 0");
+        show("shared_robust_thread_child", reap_ms(c, 2000, "robust thread child"), "exited 0");
     }
     munmap(page, 4096);
     return 0;
@@ -1131,7 +1113,7 @@ static void *fork_fn(void *p) {
     }
     fork_child_pid = c;
     if (reap_here && c > 0)
-        fork_child_status = reap(c, "fork from thread");
+        fork_child_status = reap_ms(c, 2000, "fork from thread");
     return NULL;
 }
 
@@ -1181,7 +1163,7 @@ static int t_exit(void) {
             _exit(91);
         }
         if (c > 0)
-            show(groups[i].name, reap(c, groups[i].name), groups[i].want);
+            show(groups[i].name, reap_ms(c, 2000, groups[i].name), groups[i].want);
     }
 
     /* The leader ends first; the status is the last way out: exit_group's code, glibc's
@@ -1204,7 +1186,7 @@ static int t_exit(void) {
         if (c == 0)
             leader_first(firsts[i].leader, firsts[i].other);
         if (c > 0)
-            show_either(firsts[i].name, reap(c, firsts[i].name), firsts[i].want, firsts[i].old);
+            show_either(firsts[i].name, reap_ms(c, 2000, firsts[i].name), firsts[i].want, firsts[i].old);
     }
 
     /* execve from a thread while another spins and the leader sleeps: the program runs as the
@@ -1240,7 +1222,7 @@ static int t_exit(void) {
         SHOW_RET("exec_process_there", syscall(SYS_tgkill, c, c, 0), 0, 0);
         if (write(exec_fds[1][1], "g", 1) != 1)
             fail("exec_go", errname(errno));
-        show("exec_from_thread", reap(c, "exec from thread"), "exited 0");
+        show("exec_from_thread", reap_ms(c, 2000, "exec from thread"), "exited 0");
         close(exec_fds[0][0]);
         close(exec_fds[1][1]);
     }
@@ -1254,7 +1236,7 @@ static int t_exit(void) {
     t = spawn(fork_fn, (void *)0, "fork thread 2");
     join(t, NULL, "fork thread 2");
     show("fork_from_thread_reaped_by_main",
-         fork_child_pid > 0 ? reap(fork_child_pid, "fork from thread 2") : "none", "exited 21");
+         fork_child_pid > 0 ? reap_ms(fork_child_pid, 2000, "fork from thread 2") : "none", "exited 21");
     return 0;
 }
 
@@ -1488,6 +1470,12 @@ static int t_signals(void) {
 
 /* ---------------------------------------------------------------- main */
 
+/* An area starts with its name known to the watchdog, which ends it if it hangs. */
+static void start_area(const char *name) {
+    area_name = name;
+    start_watchdog();
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
@@ -1496,24 +1484,9 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "helper-exec"))
         return helper_exec(argc, argv);
-    struct {
-        const char *name;
-        int (*fn)(void);
-    } tests[] = {
+    static const struct area areas[] = {
         {"mutex", t_mutex}, {"futex", t_futex}, {"pi", t_pi},
         {"robust", t_robust}, {"exit", t_exit}, {"signals", t_signals},
     };
-    for (unsigned i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (!strcmp(argv[1], tests[i].name)) {
-            area_name = tests[i].name;
-            start_watchdog();
-            tests[i].fn();
-            fflush(stdout);
-            printf("%s: %s\n", argv[1], failures ? "FAILED" : "ok");
-            fflush(stdout);
-            return failures ? 1 : 0;
-        }
-    }
-    fprintf(stderr, "threads: unknown subcommand %s\n", argv[1]);
-    return 2;
+    return run_area("threads", argv[1], areas, sizeof areas / sizeof *areas, start_area);
 }

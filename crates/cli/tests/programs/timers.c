@@ -203,24 +203,6 @@ static void join(pthread_t t, const char *what) {
     }
 }
 
-/* The status of `pid` as text, waited for at most ms (then killed: "timeout"). */
-static const char *reap(pid_t pid, long ms, const char *what) {
-    int st = 0;
-    for (long end = now_ms() + ms;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return status_str(st);
-        if (r < 0)
-            return ret_str(-1, errno);
-        if (now_ms() > end)
-            break;
-        sleep_ms(2);
-    }
-    fail(what, "child still running");
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return "timeout";
-}
 
 static long tv_us(struct timeval tv) { return tv.tv_sec * 1000000L + tv.tv_usec; }
 
@@ -366,7 +348,7 @@ static void alarm_fork(void) {
         _exit(left > 100 ? 100 : (int)left);
     }
     if (c > 0)
-        show("alarm_not_inherited_by_child", reap(c, 2000, "alarm child"), "exited 0");
+        show("alarm_not_inherited_by_child", reap_ms(c, 2000, "alarm child"), "exited 0");
     show_int("alarm_kept_in_parent_after_fork", alarm(0), 10);
 }
 
@@ -397,7 +379,7 @@ static int t_alarm(void) {
     show_int("alarm_spent", alarm(0), 0);
     for (int i = 0; i < 4; i++)
         if (kids[i] > 0)
-            show(names[i], reap(kids[i], 3000, names[i]), wants[i]);
+            show(names[i], reap_ms(kids[i], 3000, names[i]), wants[i]);
     return 0;
 }
 
@@ -1176,7 +1158,7 @@ static void sw_sigqueue_other_process(void) {
              EPERM);
     SHOW_RET("rt_sigqueueinfo_other_positive_code", sigqueueinfo(c, S1, qinfo(5, 1)), -1, EPERM);
     SHOW_RET("rt_sigqueueinfo_other_si_queue", sigqueueinfo(c, S1, qinfo(SI_QUEUE, 77)), 0, 0);
-    show("rt_sigqueueinfo_other_received", reap(c, 3000, "sigqueue child"), "exited 0");
+    show("rt_sigqueueinfo_other_received", reap_ms(c, 3000, "sigqueue child"), "exited 0");
 }
 
 /* A thread that waits (2 s) for RT4 and records what it took. */
@@ -1451,7 +1433,7 @@ static void alt_inherit(void) {
         _exit(ss.ss_sp == alt && ss.ss_size == sizeof alt && ss.ss_flags == 0 ? 0 : 1);
     }
     if (c > 0)
-        show("fork_child_keeps_altstack", reap(c, 2000, "altstack child"), "exited 0");
+        show("fork_child_keeps_altstack", reap_ms(c, 2000, "altstack child"), "exited 0");
 }
 
 static void alt_errors(void) {
@@ -1500,7 +1482,7 @@ static void alt_overflow(void) {
         if (c == 0)
             overflow_child(i);
         if (c > 0)
-            show(names[i], reap(c, 3000, names[i]), wants[i]);
+            show(names[i], reap_ms(c, 3000, names[i]), wants[i]);
     }
 }
 
@@ -1517,32 +1499,23 @@ static int t_altstack(void) {
 
 /* ---------------------------------------------------------------- main */
 
+/* An area starts with its name known to the watchdog, which ends it if it hangs. */
+static void start_area(const char *name) {
+    area_name = name;
+    start_watchdog();
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         fprintf(stderr, "usage: timers alarm|itimer|posix_timers|sigwait|altstack\n");
         return 2;
     }
-    struct {
-        const char *name;
-        int (*fn)(void);
-    } tests[] = {
+    static const struct area areas[] = {
         {"alarm", t_alarm},     {"itimer", t_itimer},     {"posix_timers", t_posix_timers},
         {"sigwait", t_sigwait}, {"altstack", t_altstack},
     };
     main_tid = gettid_();
     set_handler(GUARD_SIG, on_guard, 0);
-    for (unsigned i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (!strcmp(argv[1], tests[i].name)) {
-            area_name = tests[i].name;
-            start_watchdog();
-            tests[i].fn();
-            fflush(stdout);
-            printf("%s: %s\n", argv[1], failures ? "FAILED" : "ok");
-            fflush(stdout);
-            return failures ? 1 : 0;
-        }
-    }
-    fprintf(stderr, "timers: unknown subcommand %s\n", argv[1]);
-    return 2;
+    return run_area("timers", argv[1], areas, sizeof areas / sizeof *areas, start_area);
 }
