@@ -426,20 +426,14 @@ impl Space {
 
     /// Copies application memory out (the kernel's copy_from_user).
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
-        let mut done = 0;
-        let mem = self.mem.borrow();
-        for (off, n) in self.ranges(addr, buf.len() as u64, libc::PROT_READ)? {
-            buf[done..done + n].copy_from_slice(mem.file.slice(off, n).map_err(|_| libc::EFAULT)?);
-            done += n;
-        }
-        Ok(())
+        self.read_checked(addr, buf, libc::PROT_READ)
     }
 
-    /// Reads whatever the protection (the sentry looking at code, which may be execute-only).
-    pub fn peek(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    /// Copies out of mappings that grant `need` (0: whatever their protection).
+    fn read_checked(&self, addr: u64, buf: &mut [u8], need: i32) -> Result<(), Errno> {
         let mut done = 0;
         let mem = self.mem.borrow();
-        for (off, n) in self.ranges(addr, buf.len() as u64, 0)? {
+        for (off, n) in self.ranges(addr, buf.len() as u64, need)? {
             buf[done..done + n].copy_from_slice(mem.file.slice(off, n).map_err(|_| libc::EFAULT)?);
             done += n;
         }
@@ -572,11 +566,8 @@ impl Space {
     }
 
     fn read_raw(&self, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
-        let mut out = Vec::with_capacity(len as usize);
-        let mem = self.mem.borrow();
-        for (off, n) in self.ranges(addr, len, 0)? {
-            out.extend_from_slice(mem.file.slice(off, n).map_err(|_| libc::EFAULT)?);
-        }
+        let mut out = vec![0u8; len as usize];
+        self.read_checked(addr, &mut out, 0)?;
         Ok(out)
     }
 
@@ -699,8 +690,9 @@ impl Mm {
         self.0.borrow().read_vec(addr, len)
     }
 
-    pub fn peek(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
-        self.0.borrow().peek(addr, buf)
+    /// Reads whatever the protection (the sentry looking at code, which may be execute-only).
+    pub fn peek(&self, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
+        self.0.borrow().read_raw(addr, len)
     }
 
     pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {

@@ -38,8 +38,12 @@ impl Proc {
     fn process_path<'a>(&self, abs: &'a str) -> Option<&'a str> {
         let rest = abs.strip_prefix("/proc/")?;
         let (who, tail) = rest.split_once('/').unwrap_or((rest, ""));
-        (who == "self" || who == "thread-self" || who.parse::<i32>().ok() == Some(self.pid))
-            .then_some(tail)
+        self.is_me(who).then_some(tail)
+    }
+
+    /// Whether `who` (a /proc directory name) names this process: self, thread-self, its pid.
+    pub fn is_me(&self, who: &str) -> bool {
+        who == "self" || who == "thread-self" || who.parse::<i32>().ok() == Some(self.pid)
     }
 
     pub fn open(&self, abs: &str) -> Result<Node, Errno> {

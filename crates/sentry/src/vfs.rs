@@ -285,8 +285,9 @@ impl Fs {
         }
     }
 
-    fn is_me(&self, who: &str) -> bool {
-        who == "self" || who == "thread-self" || who.parse::<i32>().ok() == Some(self.proc.pid)
+    /// Whether `who` (a /proc directory name) names this process.
+    pub fn is_me(&self, who: &str) -> bool {
+        self.proc.is_me(who)
     }
 
     /// The path a /proc link of this process (exe, cwd, root, fd/N) points to, when it names a
@@ -412,9 +413,9 @@ impl Fs {
 
     /// /proc/self/root itself (a link to "/"; paths below it are folded by `abs`).
     fn is_root_link(&self, abs: &str) -> bool {
-        abs == "/proc/self/root"
-            || abs == "/proc/thread-self/root"
-            || abs == format!("/proc/{}/root", self.proc.pid)
+        abs.strip_prefix("/proc/")
+            .and_then(|r| r.strip_suffix("/root"))
+            .is_some_and(|who| self.is_me(who))
     }
 
     fn stat_depth(&self, abs: &str, follow: bool, depth: u32) -> Result<libc::stat, Errno> {

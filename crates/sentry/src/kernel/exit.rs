@@ -27,10 +27,7 @@ impl Kernel {
     fn pass_on_process_signals(&mut self, t: &mut Task) {
         let held = t.signals.group & t.signals.pending;
         for (sig, info) in t.signals.take_all(held) {
-            let to = super::receiver(self.tasks.values(), t.pid, sig);
-            if let Some(x) = to.and_then(|tid| self.tasks.get_mut(&tid)) {
-                signals::send_to_process(x, sig, info);
-            }
+            self.signal_process(t.pid, sig, info);
         }
     }
 

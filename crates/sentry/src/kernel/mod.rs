@@ -466,11 +466,17 @@ impl Kernel {
                 .into_iter()
                 .collect();
             for pid in pids {
-                let to = receiver(self.tasks.values(), pid, sig);
-                if let Some(x) = to.and_then(|tid| self.tasks.get_mut(&tid)) {
-                    signals::send_to_process(x, sig, info);
-                }
+                self.signal_process(pid, sig, info);
             }
+        }
+    }
+
+    /// Sends `sig` to process `pid`, to the thread `receiver` picks among those in the table
+    /// (the loop's own signals: from the host, and those an exiting thread passes on).
+    fn signal_process(&mut self, pid: i32, sig: i32, info: signals::Info) {
+        let to = receiver(self.tasks.values(), pid, sig);
+        if let Some(x) = to.and_then(|tid| self.tasks.get_mut(&tid)) {
+            signals::send_to_process(x, sig, info);
         }
     }
 

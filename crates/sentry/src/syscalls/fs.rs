@@ -307,7 +307,7 @@ fn proc_fd_without_path(t: &Task, abs: &str) -> Option<vfs::FileRef> {
     let n: i32 = abs
         .strip_prefix("/proc/")
         .and_then(|r| r.split_once("/fd/"))
-        .filter(|(who, _)| *who == "self" || *who == "thread-self" || who.parse() == Ok(t.pid))
+        .filter(|(who, _)| t.fs.is_me(who))
         .and_then(|(_, n)| n.parse().ok())?;
     t.fds.get(n).ok()
 }

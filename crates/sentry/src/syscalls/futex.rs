@@ -12,10 +12,7 @@ fn deadline(t: &Task, addr: u64, absolute: bool, realtime: bool) -> Result<Optio
     if addr == 0 {
         return Ok(None);
     }
-    let (s, ns) = (t.mm.read_u64(addr)? as i64, t.mm.read_u64(addr + 8)? as i64);
-    if !(0..1_000_000_000).contains(&ns) || s < 0 {
-        return Err(EINVAL);
-    }
+    let (s, ns) = time::read_timespec(t, addr)?;
     let want = Duration::new(s as u64, ns as u32);
     let left = if absolute {
         let clock = if realtime {
@@ -23,8 +20,7 @@ fn deadline(t: &Task, addr: u64, absolute: bool, realtime: bool) -> Result<Optio
         } else {
             CLOCK_MONOTONIC
         };
-        let (ns_, nns) = crate::host::clock_gettime(clock).map_err(err)?;
-        want.saturating_sub(Duration::new(ns_.max(0) as u64, nns as u32))
+        time::until(clock, want)?
     } else {
         want
     };

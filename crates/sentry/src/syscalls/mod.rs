@@ -265,8 +265,8 @@ pub fn timespec_of(d: std::time::Duration) -> Vec<u8> {
 /// sandbox serves the 64-bit ABI only and answers ENOSYS, as a kernel without
 /// CONFIG_IA32_EMULATION does, rather than serve the 64-bit call of the same number.
 fn by_int80(t: &Task) -> bool {
-    let mut insn = [0u8; 2];
-    t.mm.peek(t.regs.rip.wrapping_sub(2), &mut insn).is_ok() && insn == [0xcd, 0x80]
+    t.mm.peek(t.regs.rip.wrapping_sub(2), 2)
+        .is_ok_and(|insn| insn == [0xcd, 0x80])
 }
 
 pub(super) fn err(e: std::io::Error) -> Errno {

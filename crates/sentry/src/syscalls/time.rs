@@ -16,10 +16,7 @@ pub(super) fn clock_gettime(k: &mut Kernel, t: &mut Task, clock: i32, buf: u64) 
         // A thread's own clock reads its process's (Task::stub_cpu says why).
         CLOCK_THREAD_CPUTIME_ID => total(t.stub_cpu()),
         c if c < 0 => return Err(EINVAL),
-        c => {
-            let (s, ns) = crate::host::clock_gettime(c).map_err(err)?;
-            std::time::Duration::new(s.max(0) as u64, ns as u32)
-        }
+        c => clock_now(c)?,
     };
     put(t, buf, &timespec_of(d)).map(|_| 0)
 }
@@ -64,8 +61,7 @@ pub(super) fn times(k: &mut Kernel, t: &mut Task, buf: u64) -> R {
         }
         put(t, buf, &b)?;
     }
-    let (s, ns) = crate::host::clock_gettime(CLOCK_BOOTTIME).map_err(err)?;
-    Ok(ticks(std::time::Duration::new(s.max(0) as u64, ns as u32)))
+    Ok(ticks(clock_now(CLOCK_BOOTTIME)?))
 }
 
 /// getrusage: CPU time of the process, its reaped children or the thread, and the
@@ -101,8 +97,19 @@ pub(super) fn time(t: &mut Task, buf: u64) -> R {
     Ok(s)
 }
 
+/// `clock`'s time now, as a duration since its epoch.
+pub(super) fn clock_now(clock: i32) -> Result<std::time::Duration, Errno> {
+    let (s, ns) = crate::host::clock_gettime(clock).map_err(err)?;
+    Ok(std::time::Duration::new(s.max(0) as u64, ns as u32))
+}
+
+/// How long until `when` on `clock`: zero once it has passed.
+pub(super) fn until(clock: i32, when: std::time::Duration) -> Result<std::time::Duration, Errno> {
+    Ok(when.saturating_sub(clock_now(clock)?))
+}
+
 /// A timespec argument, checked as the kernel checks it.
-pub(super) fn read_timespec(t: &mut Task, addr: u64) -> Result<(i64, i64), Errno> {
+pub(super) fn read_timespec(t: &Task, addr: u64) -> Result<(i64, i64), Errno> {
     let (s, ns) = (t.mm.read_u64(addr)? as i64, t.mm.read_u64(addr + 8)? as i64);
     if !(0..1_000_000_000).contains(&ns) || s < 0 {
         return Err(EINVAL);
@@ -126,8 +133,7 @@ pub(super) fn clock_nanosleep(t: &mut Task, clock: i32, flags: i32, req: u64, re
     let (s, ns) = read_timespec(t, req)?;
     let want = std::time::Duration::new(s as u64, ns as u32);
     let left = if flags & TIMER_ABSTIME != 0 {
-        let (now_s, now_ns) = crate::host::clock_gettime(clock).map_err(err)?;
-        want.saturating_sub(std::time::Duration::new(now_s.max(0) as u64, now_ns as u32))
+        until(clock, want)?
     } else {
         want
     };

@@ -181,9 +181,7 @@ pub(super) fn timer_settime(
             CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI => clock,
             _ => CLOCK_MONOTONIC,
         };
-        let (s, ns) = crate::host::clock_gettime(host_clock).map_err(err)?;
-        let now = Duration::new(s.max(0) as u64, ns as u32);
-        value = value.saturating_sub(now).max(Duration::from_nanos(1));
+        value = time::until(host_clock, value)?.max(Duration::from_nanos(1));
     }
     let timer = k.timers.get_mut(t.pid, id).ok_or(EINVAL)?;
     let before = timer.get();
