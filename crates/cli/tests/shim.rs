@@ -264,8 +264,13 @@ fn terminal_through_the_shim() {
         );
         let t = Tmux::start(&cmd, 80, 24);
         t.wait_for("/ #");
-        t.send_line("tty; stty size; read x; echo got=$x; exit 3");
-        t.wait_for("80");
+        // ctr sets the terminal's size just after the shell starts: a `stty size` typed
+        // before it reads 0 0 (seen in CI), so the shell waits for the size to arrive.
+        t.send_line(
+            "tty; while [ \"$(stty size)\" != \"24 80\" ]; do sleep 0.1; done; stty size; \
+             echo ready-$((1+1)); read x; echo got=$x; exit 3",
+        );
+        t.wait_for("ready-2");
         t.send_line("typed");
         t.wait_for("EXIT=");
         let lines: Vec<String> = t
