@@ -1,8 +1,9 @@
 //! Threads in the sandbox class: pthread mutexes and condition variables, raw futexes, PI and
 //! robust futexes, the ways a thread group ends (exit, exit_group, the leader first, execve and
-//! fork from a thread) and signals to threads, as tests/programs/threads.c checks them. Each area
-//! runs first in the container class, where the C program must pass (it is checked against the
-//! real kernel), then in the sandbox, which must give the same exit code and the same output.
+//! fork from a thread) and signals to threads, as tests/programs/threads.c checks them, and a Go
+//! program, whose runtime uses all of them. Each runs first in the container class, where it
+//! must pass (it is checked against the real kernel), then in the sandbox, which must give the
+//! same exit code and the same output.
 
 mod common;
 use common::*;
@@ -14,6 +15,27 @@ fn area(name: &str) {
     let mut b = Bundle::new(&["true"]);
     programs::build_static(&b, "threads");
     programs::area_in_both_classes(&mut b, "threads", name, |_| true);
+}
+
+/// A static Go program (tests/programs/goprog.go): goroutines over channels, a mutex contended
+/// on every P, timers and tickers (the runtime's epoll netpoller), os/signal, a nil
+/// dereference recovered from the runtime's SIGSEGV handler, and os/exec. The same output and
+/// exit status (3) in both classes.
+#[test]
+fn go_program() {
+    let mut b = Bundle::new(&["true"]);
+    programs::build_go(&b, "goprog");
+    let [(c_code, c_out, c_err), (s_code, s_out, s_err)] =
+        programs::both_classes(&mut b, &["/bin/goprog"]);
+    assert!(
+        c_code == 3 && c_out.ends_with("go: ok\n") && programs::failures(&c_out).is_empty(),
+        "goprog fails in the container class (exit {c_code}): the test is wrong\n{c_out}\n{c_err}"
+    );
+    assert_eq!(
+        (s_code, s_out.as_str()),
+        (c_code, c_out.as_str()),
+        "the sandbox differs from the container class; sandbox stderr:\n{s_err}"
+    );
 }
 
 #[test]

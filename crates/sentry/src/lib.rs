@@ -5,6 +5,8 @@
 //! (tasks, blocking, fork/exec/exit), signals, confine (the sentry's own cage).
 
 pub mod confine;
+pub mod epoll;
+pub mod eventfd;
 pub mod fifo;
 mod host;
 pub mod kernel;
@@ -14,6 +16,7 @@ pub mod mm;
 pub mod pipe;
 pub mod platform;
 pub mod procfs;
+pub mod ready;
 pub mod signals;
 pub mod syscalls;
 pub mod vfs;

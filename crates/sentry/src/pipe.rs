@@ -30,6 +30,9 @@ pub struct Pipe {
     /// to PIPE_BUF bytes is one packet, and each read takes at most one (discarding what of
     /// it does not fit).
     pub packets: Option<VecDeque<usize>>,
+    /// Moved on every change: [0] for readers (data written, the last writer gone), [1] for
+    /// writers (room made, the last reader gone); edge-triggered epoll follows them.
+    pub generation: [u64; 2],
 }
 
 /// One end of a pipe, held by an open file description; dropping it closes that end. A FIFO
@@ -64,6 +67,7 @@ pub fn unopened(ino: u64) -> Rc<RefCell<Pipe>> {
         write_opens: 0,
         ino,
         packets: None,
+        generation: [0, 0],
     }))
 }
 
@@ -72,9 +76,11 @@ impl Drop for End {
         let mut p = self.pipe.borrow_mut();
         if self.writes {
             p.writers -= 1;
+            p.generation[0] += 1;
         }
         if self.reads {
             p.readers -= 1;
+            p.generation[1] += 1;
         }
         wait::poke();
     }
@@ -120,6 +126,7 @@ impl End {
             // The rest of a packet that did not fit is gone, as on Linux.
             p.buf.drain(..packet - n);
         }
+        p.generation[1] += 1;
         wait::poke();
         Ok(out)
     }
@@ -140,6 +147,7 @@ impl End {
         if let Some(q) = p.packets.as_mut() {
             q.extend(data[..n].chunks(PIPE_BUF).map(<[u8]>::len));
         }
+        p.generation[0] += 1;
         wait::poke();
         Ok(n)
     }
@@ -166,6 +174,11 @@ impl End {
             }
         }
         ev
+    }
+
+    /// The pipe's generations (see `Pipe::generation`).
+    pub fn generation(&self) -> [u64; 2] {
+        self.pipe.borrow().generation
     }
 
     /// Bytes a write could add now without waiting; None when no reader is left.

@@ -29,6 +29,10 @@ pub enum Node {
     Dir(Vec<(String, u8)>),
     /// One end of a pipe.
     Pipe(crate::pipe::End),
+    /// An eventfd's counter.
+    EventFd(crate::eventfd::Counter),
+    /// An epoll instance's interest list.
+    Epoll(crate::epoll::Interest),
 }
 
 pub struct OpenFile {
@@ -552,6 +556,14 @@ pub fn stat_of(node: &Node) -> libc::stat {
             st.st_mode = libc::S_IFIFO | 0o600;
             st.st_ino = end.pipe.borrow().ino;
             st.st_dev = 0xd;
+            return st;
+        }
+        // Linux's anonymous inode: no file type, mode 0600, one inode for all of them.
+        Node::EventFd(_) | Node::Epoll(_) => {
+            st.st_mode = 0o600;
+            st.st_ino = 1;
+            st.st_dev = 0xe;
+            st.st_blksize = 4096;
             return st;
         }
     }

@@ -21,6 +21,29 @@ pub fn build_static(b: &Bundle, name: &str) {
     );
 }
 
+/// Builds tests/programs/`name`.go static (CGO off) as /bin/`name` in the bundle's rootfs,
+/// with Debian's Go toolchain (golang-go, which the CI installs); its build cache is kept in
+/// the system's temporary directory so a second build is quick.
+pub fn build_go(b: &Bundle, name: &str) {
+    let src = format!("{}/tests/programs/{name}.go", env!("CARGO_MANIFEST_DIR"));
+    let cache = std::env::temp_dir().join("bulkhead-test-gocache");
+    let out = Command::new("go")
+        .args(["build", "-o"])
+        .arg(b.rootfs().join("bin").join(name))
+        .arg(&src)
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", &cache)
+        .env("HOME", std::env::temp_dir())
+        .env("GOFLAGS", "-buildvcs=false")
+        .output()
+        .expect("go (golang-go: the CI installs it)");
+    assert!(
+        out.status.success(),
+        "go build {src}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// (exit code, stdout, stderr) of `args` in the container class and in the sandbox class;
 /// each run leaves nothing behind and the sandbox makes no host call outside its allowlist.
 pub fn both_classes(b: &mut Bundle, args: &[&str]) -> [(i32, String, String); 2] {

@@ -73,6 +73,13 @@ fn read_bytes(t: &mut Task, fd: i32, max: usize) -> Result<Vec<u8>, Errno> {
             Ok(out)
         }
         Node::Dir(_) => Err(EISDIR),
+        Node::EventFd(_) if max < 8 => Err(EINVAL),
+        Node::EventFd(c) => match c.read() {
+            Ok(n) => Ok(n.to_le_bytes().to_vec()),
+            Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+            Err(e) => Err(e),
+        },
+        Node::Epoll(_) => Err(EINVAL),
     }
 }
 
@@ -130,6 +137,15 @@ fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
         Node::Null | Node::Zero | Node::Random => data.len(),
         Node::Full => return Err(ENOSPC),
         Node::Data(_) | Node::Dir(_) => return Err(EBADF),
+        Node::EventFd(c) => {
+            let v = data.get(..8).ok_or(EINVAL)?;
+            return match c.write(u64::from_le_bytes(v.try_into().map_err(|_| EINVAL)?)) {
+                Ok(()) => Ok(8),
+                Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+                Err(e) => Err(e),
+            };
+        }
+        Node::Epoll(_) => return Err(EINVAL),
     };
     Ok(n as i64)
 }

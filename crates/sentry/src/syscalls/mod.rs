@@ -5,6 +5,7 @@
 //! (kernel/wait.rs).
 
 mod attr;
+mod epoll;
 mod fs;
 mod futex;
 mod mm;
@@ -65,9 +66,17 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_close_range => fs::close_range(t, a[0] as u32, a[1] as u32, a[2] as u32),
         SYS_sendfile => fs::sendfile(t, a[0] as i32, a[1] as i32, a[2], a[3]),
         SYS_poll => poll::poll(t, a[0], a[1], a[2] as i32 as i64),
-        SYS_ppoll => poll::ppoll(t, a[0], a[1], a[2]),
+        SYS_ppoll => poll::ppoll(t, a),
         SYS_select => poll::select(t, a, false),
         SYS_pselect6 => poll::select(t, a, true),
+        SYS_epoll_create => epoll::create_sized(t, a[0] as i32),
+        SYS_epoll_create1 => epoll::create(t, a[0] as i32),
+        SYS_epoll_ctl => epoll::ctl(t, a[0] as i32, a[1] as i32, a[2] as i32, a[3]),
+        SYS_epoll_wait => epoll::epoll_wait(t, a),
+        SYS_epoll_pwait => epoll::epoll_pwait(t, a, false),
+        SYS_epoll_pwait2 => epoll::epoll_pwait(t, a, true),
+        SYS_eventfd => epoll::eventfd(t, a[0] as u32, 0),
+        SYS_eventfd2 => epoll::eventfd(t, a[0] as u32, a[1] as i32),
         SYS_mkdir => path_op(t, AT_FDCWD, a[0], |t, p| {
             t.fs.mkdir(p, a[1] as u32 & !t.umask)
         }),
@@ -350,6 +359,10 @@ pub const PARTIAL: &[(&str, &str)] = &[
         "no leases, notifications, seals or F_SETOWN; record locks on rootfs files only",
     ),
     ("ioctl", "the terminal requests on stdio and FIONREAD"),
+    (
+        "epoll_ctl",
+        "EPOLLEXCLUSIVE is accepted; every waiter on the instance wakes",
+    ),
     (
         "prctl",
         "names, subreaper, parent-death signal, dumpable, no_new_privs",

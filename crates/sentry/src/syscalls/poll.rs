@@ -4,52 +4,38 @@
 //! timeout.
 
 use super::*;
-use crate::kernel::wait::{deadline_after, Wait, WaitKind};
+use crate::kernel::wait::{deadline_after, Wait, WaitKind, WOULD_BLOCK};
+use crate::ready;
 use std::time::{Duration, Instant};
 
 /// A descriptor and poll events: what is asked about, or a host fd to watch.
 type FdEvents = (i32, i16);
 
 /// The events of each (fd, wanted events) now, and the host fds (the container's stdio) to
-/// watch while waiting. A negative fd is skipped; one that is not open is POLLNVAL.
-fn readiness(t: &Task, want: &[FdEvents]) -> Result<(Vec<i16>, Vec<FdEvents>), Errno> {
+/// watch while waiting (ready.rs). A negative fd is skipped; one that is not open is POLLNVAL.
+fn readiness(t: &Task, want: &[FdEvents]) -> (Vec<i16>, Vec<FdEvents>) {
     let always = POLLHUP | POLLERR;
-    let mut out = vec![0i16; want.len()];
-    let mut host: Vec<(usize, libc::pollfd)> = Vec::new();
-    for (i, &(fd, events)) in want.iter().enumerate() {
-        out[i] = match t.fds.get(fd) {
+    let mut host = Vec::new();
+    let out = want
+        .iter()
+        .map(|&(fd, events)| match t.fds.get(fd) {
             _ if fd < 0 => 0,
             Err(_) => POLLNVAL,
-            Ok(f) => match &f.borrow().node {
-                Node::Stdio(h) => {
-                    host.push((
-                        i,
-                        libc::pollfd {
-                            fd: *h,
-                            events,
-                            revents: 0,
-                        },
-                    ));
-                    0
+            Ok(f) => {
+                let r = f.try_borrow().map(|f| ready::of(&f, 0)).unwrap_or_default();
+                if let Some(h) = r.host {
+                    host.push((h, events));
                 }
-                Node::Pipe(end) => end.ready() & (events | always),
-                _ => events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM),
-            },
-        };
-    }
-    if !host.is_empty() {
-        let mut pfds: Vec<libc::pollfd> = host.iter().map(|(_, p)| *p).collect();
-        crate::host::poll(&mut pfds, 0).map_err(err)?;
-        for ((i, _), p) in host.iter().zip(pfds) {
-            out[*i] = p.revents;
-        }
-    }
-    Ok((out, host.iter().map(|(_, p)| (p.fd, p.events)).collect()))
+                r.events as i16 & (events | always)
+            }
+        })
+        .collect();
+    (out, host)
 }
 
 /// Nothing is ready: wait (for `timeout_ms`, or without end when negative); the call
 /// returns 0 when the time is up.
-fn wait(t: &mut Task, timeout_ms: i64, host_fds: Vec<FdEvents>) -> R {
+pub(super) fn wait(t: &mut Task, timeout_ms: i64, host_fds: Vec<FdEvents>) -> R {
     let deadline = (timeout_ms > 0).then(|| {
         *t.deadline
             .get_or_insert(deadline_after(Duration::from_millis(timeout_ms as u64)))
@@ -76,7 +62,7 @@ pub(super) fn poll(t: &mut Task, fds: u64, n: u64, timeout_ms: i64) -> R {
             (fd, i16::from_le_bytes([e[4], e[5]]))
         })
         .collect();
-    let (revents, host) = readiness(t, &want)?;
+    let (revents, host) = readiness(t, &want);
     let mut out = raw;
     for (i, r) in revents.iter().enumerate() {
         out[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
@@ -89,14 +75,48 @@ pub(super) fn poll(t: &mut Task, fds: u64, n: u64, timeout_ms: i64) -> R {
     wait(t, timeout_ms, host)
 }
 
-pub(super) fn ppoll(t: &mut Task, fds: u64, n: u64, ts: u64) -> R {
-    let timeout = if ts == 0 {
-        -1
-    } else {
-        let (s, ns) = time::read_timespec(t, ts)?;
-        s * 1000 + ns / 1_000_000
-    };
-    poll(t, fds, n, timeout)
+/// ppoll: poll with a timespec timeout and a signal mask to wait with.
+pub(super) fn ppoll(t: &mut Task, a: [u64; 6]) -> R {
+    let timeout = timespec_ms(t, a[2])?;
+    let mask = call_mask(t, a[3], a[4])?;
+    let res = poll(t, a[0], a[1], timeout);
+    if res == Err(WOULD_BLOCK) {
+        wait_with_mask(t, mask);
+    }
+    res
+}
+
+/// A timespec timeout in milliseconds, rounded up (-1: none).
+pub(super) fn timespec_ms(t: &mut Task, addr: u64) -> Result<i64, Errno> {
+    if addr == 0 {
+        return Ok(-1);
+    }
+    let (s, ns) = time::read_timespec(t, addr)?;
+    Ok(s.saturating_mul(1000)
+        .saturating_add((ns + 999_999) / 1_000_000))
+}
+
+/// The signal mask ppoll, pselect6 and epoll_pwait wait with: a sigset at `set` of `size`
+/// bytes (None: the task's own). SIGKILL and SIGSTOP stay unblocked.
+pub(super) fn call_mask(t: &mut Task, set: u64, size: u64) -> Result<Option<u64>, Errno> {
+    if set == 0 {
+        return Ok(None);
+    }
+    if size != 8 {
+        return Err(EINVAL);
+    }
+    let unblockable = (1u64 << (SIGKILL - 1)) | (1u64 << (SIGSTOP - 1));
+    Ok(Some(t.mm.read_u64(set)? & !unblockable))
+}
+
+/// The call waits with `mask`; the old one is back when the call ends (signals/mod.rs).
+pub(super) fn wait_with_mask(t: &mut Task, mask: Option<u64>) {
+    if let Some(m) = mask {
+        if t.saved_mask.is_none() {
+            t.saved_mask = Some(t.signals.mask);
+        }
+        t.signals.mask = m;
+    }
 }
 
 /// The readiness select asks about for each kind of set: read, write, exceptional.
@@ -147,7 +167,7 @@ pub(super) fn select(t: &mut Task, a: [u64; 6], pselect: bool) -> R {
             want.push((fd, ev));
         }
     }
-    let (revents, host) = readiness(t, &want)?;
+    let (revents, host) = readiness(t, &want);
     let mut out: [Vec<u64>; 3] = [vec![0; words], vec![0; words], vec![0; words]];
     let mut count = 0;
     for (&(fd, _), r) in want.iter().zip(&revents) {
@@ -171,13 +191,7 @@ pub(super) fn select(t: &mut Task, a: [u64; 6], pselect: bool) -> R {
         return Ok(count);
     }
     t.select_sets = Some(sets);
-    if let Some(m) = mask {
-        // pselect6 waits with its mask; the old one is back when the call ends.
-        if t.saved_mask.is_none() {
-            t.saved_mask = Some(t.signals.mask);
-        }
-        t.signals.mask = m;
-    }
+    wait_with_mask(t, mask);
     wait(t, timeout_ms, host)
 }
 
@@ -187,10 +201,7 @@ fn select_timeout(t: &mut Task, addr: u64, pselect: bool) -> Result<i64, Errno> 
         return Ok(-1);
     }
     if pselect {
-        let (s, ns) = time::read_timespec(t, addr)?;
-        return Ok(s
-            .saturating_mul(1000)
-            .saturating_add((ns + 999_999) / 1_000_000));
+        return timespec_ms(t, addr);
     }
     let (s, us) = (t.mm.read_u64(addr)? as i64, t.mm.read_u64(addr + 8)? as i64);
     if s < 0 || us < 0 {
@@ -205,12 +216,5 @@ fn pselect_mask(t: &mut Task, addr: u64) -> Result<Option<u64>, Errno> {
         return Ok(None);
     }
     let (set, size) = (t.mm.read_u64(addr)?, t.mm.read_u64(addr + 8)?);
-    if set == 0 {
-        return Ok(None);
-    }
-    if size != 8 {
-        return Err(EINVAL);
-    }
-    let unblockable = (1u64 << (SIGKILL - 1)) | (1u64 << (SIGSTOP - 1));
-    Ok(Some(t.mm.read_u64(set)? & !unblockable))
+    call_mask(t, set, size)
 }
