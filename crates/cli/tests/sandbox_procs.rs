@@ -110,3 +110,11 @@ fn writable_area(name: &str) {
 fn select_and_pselect() {
     area("select");
 }
+
+/// Read-only pages shared between processes (the sentry's file cache): a process that makes
+/// its read-only data writable keeps its change to itself and its forks, a second exec and a
+/// new mapping of a file written since see the file's bytes, MADV_DONTNEED keeps them.
+#[test]
+fn read_only_pages_shared_between_processes() {
+    writable_area("mapcache");
+}

@@ -8,6 +8,7 @@ pub mod confine;
 pub mod epoll;
 pub mod eventfd;
 pub mod fifo;
+pub mod filecache;
 mod host;
 pub mod kernel;
 pub mod loader;
@@ -19,6 +20,7 @@ pub mod procfs;
 pub mod ready;
 pub mod signals;
 pub mod syscalls;
+pub mod timerfd;
 pub mod vfs;
 
 use kernel::{Creds, Task};

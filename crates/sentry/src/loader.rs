@@ -2,6 +2,7 @@
 //! `#!` script into a fresh address space, and builds the initial stack Linux gives a process:
 //! argc, argv, envp, auxv, AT_RANDOM bytes and the strings.
 
+use crate::filecache::{self, Key};
 use crate::mm::{page_down, page_up, Errno, Mm};
 use crate::platform::{AddressSpace, Regs};
 use crate::vfs::Fs;
@@ -104,7 +105,9 @@ fn prot_of(flags: u32) -> i32 {
     p
 }
 
-/// Maps the PT_LOAD segments of `elf` at `bias`; returns the end of the highest one.
+/// Maps the PT_LOAD segments of `elf` at `bias`; returns the end of the highest one. The
+/// read-only ones (text, read-only data) are the file cache's pages, shared by every process
+/// that runs the same file (filecache.rs); the writable ones are filled into fresh memory.
 fn map_segments(
     mm: &mut Mm,
     asp: &mut dyn AddressSpace,
@@ -112,11 +115,28 @@ fn map_segments(
     elf: &Elf,
     bias: u64,
 ) -> Result<u64, Errno> {
+    let st = crate::host::fstat_raw(f.as_raw_fd()).map_err(|_| libc::ENOEXEC)?;
     let mut top = 0;
     for p in elf.phdrs.iter().filter(|p| p.ptype == PT_LOAD) {
         let start = page_down(bias + p.vaddr);
         let end = page_up(bias + p.vaddr + p.memsz);
         if end <= start {
+            continue;
+        }
+        if p.offset.saturating_add(p.filesz) > st.st_size as u64 {
+            return Err(libc::ENOEXEC);
+        }
+        let prot = prot_of(p.flags);
+        if prot & libc::PROT_WRITE == 0 {
+            let key = Key {
+                file: filecache::file_id(&st),
+                offset: p.offset,
+                lead: bias + p.vaddr - start,
+                filesz: p.filesz,
+                len: end - start,
+            };
+            mm.map_file(asp, Some(start), prot, true, f.as_raw_fd(), key)?;
+            top = top.max(end);
             continue;
         }
         // Fill while writable, then set the segment's own protection.
@@ -133,7 +153,9 @@ fn map_segments(
         if got < p.filesz {
             return Err(libc::ENOEXEC);
         }
-        mm.protect(asp, start, end - start, prot_of(p.flags))?;
+        if prot != libc::PROT_READ | libc::PROT_WRITE {
+            mm.protect(asp, start, end - start, prot)?;
+        }
         top = top.max(end);
     }
     Ok(top)

@@ -2,6 +2,7 @@
 //! memory file, which the sentry maps too: copy-in and copy-out are plain memory accesses with
 //! bounds and permission checks, and a bad pointer is EFAULT, never a sentry crash.
 
+use crate::filecache::{FileCache, Key};
 use crate::platform::ptrace::{PAGE, STUB_ADDR, TASK_SIZE};
 use crate::platform::AddressSpace;
 use bulkhead_linux::shm::MemFile;
@@ -21,6 +22,9 @@ pub struct Vma {
     pub offset: u64,
     /// MAP_SHARED: a fork maps the same memory-file range instead of a copy.
     pub shared: bool,
+    /// A range of read-only file pages of the file cache (filecache.rs), which this mapping
+    /// is one user of; `shared` is set too.
+    pub cached: Option<u32>,
 }
 
 /// What a futex waits on (see `Mm::futex_key`).
@@ -37,6 +41,7 @@ pub enum FutexKey {
 pub struct Memory {
     file: MemFile,
     next: u64,
+    cache: FileCache,
 }
 
 impl Memory {
@@ -44,6 +49,7 @@ impl Memory {
         Ok(Rc::new(RefCell::new(Memory {
             file: MemFile::new("bulkhead-sentry-memory", MEM_FILE_SIZE)?,
             next: 0,
+            cache: FileCache::default(),
         })))
     }
 
@@ -58,6 +64,44 @@ impl Memory {
         }
         self.next += len;
         Ok(off)
+    }
+
+    /// One mapping of cached range `id` less (filecache.rs).
+    fn release(&mut self, id: u32) {
+        let Memory { file, cache, .. } = self;
+        cache.release(id, file);
+    }
+
+    /// The memory-file range holding `key`'s bytes, with one more user: cached, or loaded
+    /// now from host fd `fd`. (entry id, offset).
+    fn cached(&mut self, key: &Key, fd: i32) -> Result<(u32, u64), Errno> {
+        if let Some(hit) = self.cache.take(key) {
+            return Ok(hit);
+        }
+        let at = self.alloc(key.len)?;
+        if let Err(e) = self.load(key, fd, at) {
+            let _ = self.file.punch(at as usize, key.len as usize);
+            return Err(e);
+        }
+        Ok((self.cache.insert(*key, at), at))
+    }
+
+    /// Reads `key.filesz` bytes of `fd` from `key.offset` to `at + key.lead` (fewer at the
+    /// file's end: the rest stays zero).
+    fn load(&mut self, key: &Key, fd: i32, at: u64) -> Result<(), Errno> {
+        let n = key.filesz.min(key.len.saturating_sub(key.lead)) as usize;
+        let start = (at + key.lead) as usize;
+        self.file.populate(start, n);
+        let dst = self.file.slice_mut(start, n).map_err(|_| libc::EFAULT)?;
+        let mut got = 0;
+        while got < n {
+            match crate::host::pread(fd, &mut dst[got..], key.offset as i64 + got as i64) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) => return Err(e.raw_os_error().unwrap_or(libc::EIO)),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -91,11 +135,15 @@ pub struct Space {
 impl Drop for Space {
     /// An address space that is gone (exit, exec) gives its private pages back.
     fn drop(&mut self) {
-        let mem = self.mem.borrow();
-        for v in self.vmas.values().filter(|v| !v.shared) {
-            let _ = mem
-                .file
-                .punch(v.offset as usize, (v.end - v.start) as usize);
+        let mut mem = self.mem.borrow_mut();
+        for v in self.vmas.values() {
+            if let Some(id) = v.cached {
+                mem.release(id);
+            } else if !v.shared {
+                let _ = mem
+                    .file
+                    .punch(v.offset as usize, (v.end - v.start) as usize);
+            }
         }
     }
 }
@@ -129,6 +177,9 @@ impl Space {
         child.brk = self.brk;
         for v in self.vmas.values() {
             let len = v.end - v.start;
+            if let Some(id) = v.cached {
+                self.mem.borrow_mut().cache.hold(id);
+            }
             let offset = if v.shared {
                 v.offset
             } else {
@@ -217,6 +268,41 @@ impl Space {
         fixed: bool,
     ) -> Result<u64, Errno> {
         let len = page_up(len);
+        let start = self.place(asp, addr, len, fixed)?;
+        let offset = self.mem.borrow_mut().alloc(len)?;
+        self.insert(asp, start, len, prot, offset, None)
+    }
+
+    /// Maps `key`'s read-only file bytes (from host fd `fd`) as map does fresh memory: the
+    /// pages of the file cache, loaded now if no one loaded them before.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_file(
+        &mut self,
+        asp: &mut dyn AddressSpace,
+        addr: Option<u64>,
+        prot: i32,
+        fixed: bool,
+        fd: i32,
+        key: Key,
+    ) -> Result<u64, Errno> {
+        let start = self.place(asp, addr, key.len, fixed)?;
+        let (id, offset) = self.mem.borrow_mut().cached(&key, fd)?;
+        let res = self.insert(asp, start, key.len, prot, offset, Some(id));
+        if res.is_err() {
+            self.mem.borrow_mut().release(id);
+        }
+        res
+    }
+
+    /// Where a mapping of `len` bytes (page-aligned) goes: at `addr` (replacing what is
+    /// there, which is unmapped now, when `fixed`), near it when free, or anywhere free.
+    fn place(
+        &mut self,
+        asp: &mut dyn AddressSpace,
+        addr: Option<u64>,
+        len: u64,
+        fixed: bool,
+    ) -> Result<u64, Errno> {
         if len == 0 || len > TASK_SIZE {
             return Err(libc::EINVAL);
         }
@@ -239,7 +325,20 @@ impl Space {
         if fixed {
             self.unmap(asp, start, len)?;
         }
-        let offset = self.mem.borrow_mut().alloc(len)?;
+        Ok(start)
+    }
+
+    /// Maps memory-file range `offset` at `start` and records it (`cached`: the file cache's
+    /// entry it uses).
+    fn insert(
+        &mut self,
+        asp: &mut dyn AddressSpace,
+        start: u64,
+        len: u64,
+        prot: i32,
+        offset: u64,
+        cached: Option<u32>,
+    ) -> Result<u64, Errno> {
         asp.map(start, len, prot, offset)
             .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?;
         self.vmas.insert(
@@ -249,7 +348,8 @@ impl Space {
                 end: start + len,
                 prot,
                 offset,
-                shared: false,
+                shared: cached.is_some(),
+                cached,
             },
         );
         self.resident += len;
@@ -278,6 +378,9 @@ impl Space {
             return;
         };
         if v.start < addr && addr < v.end {
+            if let Some(id) = v.cached {
+                self.mem.borrow_mut().cache.hold(id);
+            }
             self.vmas.insert(v.start, Vma { end: addr, ..v });
             self.vmas.insert(
                 addr,
@@ -312,7 +415,9 @@ impl Space {
             asp.unmap(v.start, v.end - v.start)
                 .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))?;
             // A shared range may still be mapped by another process: it stays.
-            if !v.shared {
+            if let Some(id) = v.cached {
+                self.mem.borrow_mut().release(id);
+            } else if !v.shared {
                 let _ = self
                     .mem
                     .borrow()
@@ -351,11 +456,32 @@ impl Space {
             return Err(libc::ENOMEM);
         }
         for v in self.covered(addr, end) {
+            let v = match v.cached {
+                Some(_) if prot & libc::PROT_WRITE != 0 => self.unshare(v)?,
+                _ => v,
+            };
             asp.protect(v.start, v.end - v.start, prot, v.offset)
                 .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))?;
             self.vmas.insert(v.start, Vma { prot, ..v });
         }
         Ok(())
+    }
+
+    /// A cached mapping about to be writable gets private pages with the same bytes (the
+    /// cache's are the file's, for every process).
+    fn unshare(&mut self, v: Vma) -> Result<Vma, Errno> {
+        let len = v.end - v.start;
+        let offset = self.mem.borrow_mut().alloc(len)?;
+        self.copy_pages(v.offset, offset, len)?;
+        if let Some(id) = v.cached {
+            self.mem.borrow_mut().release(id);
+        }
+        Ok(Vma {
+            offset,
+            shared: false,
+            cached: None,
+            ..v
+        })
     }
 
     /// Moves the program break; returns the new break (the old one when refused), as Linux does.
@@ -571,11 +697,23 @@ impl Space {
         Ok(out)
     }
 
-    /// MADV_DONTNEED: the pages read as zeros again.
+    /// MADV_DONTNEED: the pages read as zeros again (those of a read-only file mapping as
+    /// the file's, which the file cache's already are).
     pub fn discard(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        let len = page_up(len);
+        self.ranges(addr, len, 0)?;
+        let end = addr + len;
         let mem = self.mem.borrow();
-        for (off, n) in self.ranges(addr, page_up(len), 0)? {
-            mem.file.punch(off, n).map_err(|_| libc::EINVAL)?;
+        for v in self.vmas.range(..end).filter(|(_, v)| v.end > addr) {
+            let v = v.1;
+            if v.cached.is_some() {
+                continue;
+            }
+            let (from, to) = (v.start.max(addr), v.end.min(end));
+            let off = v.offset + (from - v.start);
+            mem.file
+                .punch(off as usize, (to - from) as usize)
+                .map_err(|_| libc::EINVAL)?;
         }
         Ok(())
     }
@@ -715,6 +853,20 @@ impl Mm {
 
     pub fn write_any(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
         self.0.borrow_mut().write_any(addr, data)
+    }
+
+    pub fn map_file(
+        &self,
+        asp: &mut dyn AddressSpace,
+        addr: Option<u64>,
+        prot: i32,
+        fixed: bool,
+        fd: i32,
+        key: Key,
+    ) -> Result<u64, Errno> {
+        self.0
+            .borrow_mut()
+            .map_file(asp, addr, prot, fixed, fd, key)
     }
 
     pub fn read_file(&self, addr: u64, len: u64, fd: i32, off: u64) -> Result<u64, Errno> {

@@ -52,6 +52,11 @@ pub fn of(f: &OpenFile, depth: u32) -> Ready {
             generation: c.generation(),
             host: None,
         },
+        Node::TimerFd(timer) => Ready {
+            events: timer.ready(),
+            generation: [timer.generation(), 0],
+            host: None,
+        },
         Node::Epoll(e) if depth < MAX_DEPTH => now(if e.any_ready(depth + 1) {
             libc::POLLIN as u32
         } else {
@@ -68,7 +73,12 @@ pub fn of(f: &OpenFile, depth: u32) -> Ready {
 pub fn pollable(f: &OpenFile) -> bool {
     matches!(
         f.node,
-        Node::Pipe(_) | Node::Stdio(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Random
+        Node::Pipe(_)
+            | Node::Stdio(_)
+            | Node::EventFd(_)
+            | Node::Epoll(_)
+            | Node::TimerFd(_)
+            | Node::Random
     )
 }
 

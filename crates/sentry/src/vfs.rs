@@ -33,6 +33,8 @@ pub enum Node {
     EventFd(crate::eventfd::Counter),
     /// An epoll instance's interest list.
     Epoll(crate::epoll::Interest),
+    /// A timerfd's timer.
+    TimerFd(Rc<crate::timerfd::TimerFd>),
 }
 
 pub struct OpenFile {
@@ -559,7 +561,7 @@ pub fn stat_of(node: &Node) -> libc::stat {
             return st;
         }
         // Linux's anonymous inode: no file type, mode 0600, one inode for all of them.
-        Node::EventFd(_) | Node::Epoll(_) => {
+        Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => {
             st.st_mode = 0o600;
             st.st_ino = 1;
             st.st_dev = 0xe;

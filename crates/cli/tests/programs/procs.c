@@ -277,6 +277,10 @@ static const char *run_capture(char *const argv[], char *const envp[], void (*se
     return out[i];
 }
 
+/* A page of read-only data of its own, which the mapcache area makes writable in one
+ * process: no other process running this program may see the change. */
+static const char ro_page[4096] __attribute__((aligned(4096))) = "original";
+
 /* ---------------------------------------------------------------- internal subcommands */
 
 static int helper(int argc, char **argv) {
@@ -297,6 +301,10 @@ static int helper(int argc, char **argv) {
         sigprocmask(SIG_BLOCK, NULL, &m);
 #define DISP(a) ((a).sa_handler == SIG_DFL ? "dfl" : (a).sa_handler == SIG_IGN ? "ign" : "handler")
         printf("usr1=%s usr2=%s term_blocked=%d\n", DISP(a1), DISP(a2), sigismember(&m, SIGTERM));
+        return 0;
+    }
+    if (!strcmp(cmd, "rodata")) {
+        printf("%s\n", ro_page);
         return 0;
     }
     if (!strcmp(cmd, "args")) {
@@ -2338,10 +2346,84 @@ static int t_select(void) {
 
 /* ---------------------------------------------------------------- main */
 
+/* ---------------------------------------------------------------- mapcache */
+
+/* The first 8 bytes of a read-only mapping of `path`, or the error. */
+static const char *mapped_head(const char *path, int flags) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errname(errno);
+    char *m = mmap(NULL, 4096, PROT_READ, flags, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return errname(errno);
+    char *b = scratch();
+    memcpy(b, m, 8);
+    b[8] = 0;
+    munmap(m, 4096);
+    return b;
+}
+
+static void put_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        fail("put_file", errname(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Read-only pages of a program and of files are the same bytes in every process that maps
+ * them (the sandbox shares them): a process that makes its read-only data writable and
+ * changes it keeps the change to itself and its forks; a second exec of the program, a
+ * mapping of a file written since, and MADV_DONTNEED see the file's bytes. */
+static int t_mapcache(void) {
+    /* Through a volatile pointer: the compiler must not take ro_page's bytes as constant. */
+    char *volatile opaque = (char *)ro_page;
+    char *page = opaque;
+    const char *st;
+    char *again[] = {"/bin/procs", "rodata", NULL};
+    show("exec_before", run_capture(again, NULL, NULL, &st), "original;");
+    SHOW_RET("mprotect_writable", mprotect(page, 4096, PROT_READ | PROT_WRITE), 0, 0);
+    strcpy(page, "changed");
+    show("rodata_here", page, "changed");
+    pid_t k = xfork();
+    if (k == 0)
+        _exit(strcmp(page, "changed") == 0 ? 0 : 1);
+    show("rodata_in_fork", reap(k, "fork"), "exited 0");
+    show("exec_after_change", run_capture(again, NULL, NULL, &st), "original;");
+    SHOW_RET("mprotect_back", mprotect(page, 4096, PROT_READ), 0, 0);
+    show("rodata_still_changed", page, "changed");
+    show("exec_after_back", run_capture(again, NULL, NULL, &st), "original;");
+
+    const char *f = "/tmp/mapcache-file";
+    put_file(f, "aaaaaaaa");
+    show("map_private", mapped_head(f, MAP_PRIVATE), "aaaaaaaa");
+    show("map_shared", mapped_head(f, MAP_SHARED), "aaaaaaaa");
+    put_file(f, "bbbbbbbb");
+    show("map_after_write", mapped_head(f, MAP_PRIVATE), "bbbbbbbb");
+    put_file(f, "cccccccccccc");
+    show("map_after_longer", mapped_head(f, MAP_PRIVATE), "cccccccc");
+
+    /* MADV_DONTNEED on a read-only private file mapping: the file's bytes again. */
+    int fd = open(f, O_RDONLY | O_CLOEXEC);
+    char *m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    SHOW_RET("dontneed", madvise(m, 4096, MADV_DONTNEED), 0, 0);
+    show_int("dontneed_kept", m != MAP_FAILED && memcmp(m, "cccc", 4) == 0, 1);
+    /* Made writable and written: private to this mapping; a new one has the file's bytes. */
+    SHOW_RET("file_writable", mprotect(m, 4096, PROT_READ | PROT_WRITE), 0, 0);
+    memcpy(m, "dddd", 4);
+    show("file_mapping_written", mapped_head(f, MAP_PRIVATE), "cccccccc");
+    show_int("file_mapping_own_copy", memcmp(m, "dddd", 4) == 0, 1);
+    munmap(m, 4096);
+    unlink(f);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs|locks|fifos|rlocks|select\n");
+        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs|locks|fifos|rlocks|select|mapcache\n");
         return 2;
     }
     int h = helper(argc, argv);
@@ -2352,7 +2434,7 @@ int main(int argc, char **argv) {
         {"signals", t_signals}, {"pgrp", t_pgrp}, {"orphans", t_orphans}, {"sleep", t_sleep},
         {"cputime", t_cputime}, {"attrs", t_attrs},
         {"locks", t_locks}, {"fifos", t_fifos},
-        {"rlocks", t_rlocks}, {"select", t_select},
+        {"rlocks", t_rlocks}, {"select", t_select}, {"mapcache", t_mapcache},
     };
     return run_area("procs", argv[1], areas, sizeof areas / sizeof *areas, NULL);
 }

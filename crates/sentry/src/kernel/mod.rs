@@ -139,6 +139,7 @@ impl Kernel {
                 }
             }
             self.fire_timers();
+            crate::timerfd::fire_due();
             self.settle();
         }
     }
@@ -280,7 +281,10 @@ impl Kernel {
                 });
             }
         }
-        if let Some(at) = self.timers.next_expiry() {
+        for at in [self.timers.next_expiry(), crate::timerfd::next_expiry()]
+            .into_iter()
+            .flatten()
+        {
             earliest = Some(earliest.map_or(at, |e: Instant| e.min(at)));
         }
         if let Some(at) = earliest {
@@ -353,7 +357,7 @@ impl Kernel {
                 if t.state == State::Blocked {
                     if signals::interrupts(&t) {
                         self.interrupt(&mut t);
-                    } else if changed && kind == Some(WaitKind::Retry) {
+                    } else if changed && t.wait.as_ref().is_some_and(Wait::retried) {
                         self.serve(&mut t);
                     }
                 } else if t.state == State::Running && !t.kicked && signals::interrupts(&t) {
@@ -378,7 +382,7 @@ impl Kernel {
             self.finish(t, n);
             return;
         }
-        if w.always_restarts() || w.restartable() && signals::restarts(t) {
+        if w.always_restarts() || signals::restarts(t, w.restartable()) {
             t.regs.rax = t.regs.orig_rax;
             t.regs.rip -= 2;
             t.regs.orig_rax = u64::MAX;

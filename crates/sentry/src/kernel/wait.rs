@@ -17,6 +17,10 @@ pub const WOULD_BLOCK: Errno = 1 << 20;
 pub enum WaitKind {
     /// Serve the call again when the sandbox changes (pipes, children, stdin).
     Retry,
+    /// poll, select, epoll_wait: served again as Retry, but after a signal handler it fails
+    /// with EINTR whatever SA_RESTART says (Linux's -ERESTARTNOHAND: it starts again only
+    /// when no handler ran).
+    Ready,
     /// A sleep: ends at the deadline. `rem`: where a relative sleep that a signal cuts short
     /// writes the time left (0: nowhere).
     Sleep { rem: u64 },
@@ -60,9 +64,15 @@ impl Wait {
     pub fn restartable(&self) -> bool {
         match self.kind {
             WaitKind::Retry => true,
+            WaitKind::Ready => false,
             WaitKind::Futex { pi: false, .. } => self.deadline.is_none(),
             _ => self.always_restarts(),
         }
+    }
+
+    /// Whether the call is served again when the sandbox changes.
+    pub fn retried(&self) -> bool {
+        matches!(self.kind, WaitKind::Retry | WaitKind::Ready)
     }
 
     /// Whether the call starts again after any handler (Linux's -ERESTARTNOINTR): taking a

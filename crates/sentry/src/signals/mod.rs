@@ -243,9 +243,10 @@ pub fn interrupts(t: &Task) -> bool {
     false
 }
 
-/// Whether the call a signal interrupts starts again afterwards: its handler has SA_RESTART,
-/// or it has none and only stops the task.
-pub fn restarts(t: &Task) -> bool {
+/// Whether the call a signal interrupts starts again afterwards: its handler has SA_RESTART
+/// (and the call is one SA_RESTART restarts: `by_sa_restart`), or it has none and only stops
+/// the task.
+pub fn restarts(t: &Task, by_sa_restart: bool) -> bool {
     let unblockable = bit(SIGKILL) | bit(SIGSTOP);
     let mut ready = t.signals.pending & (!t.signals.mask | unblockable);
     while ready != 0 {
@@ -254,7 +255,7 @@ pub fn restarts(t: &Task) -> bool {
         if acts(t, sig, &a) {
             return match a.handler {
                 SIG_DFL => default_action(sig) == DefaultAction::Stop,
-                _ => a.flags & SA_RESTART != 0,
+                _ => by_sa_restart && a.flags & SA_RESTART != 0,
             };
         }
         ready &= !bit(sig);

@@ -79,6 +79,12 @@ fn read_bytes(t: &mut Task, fd: i32, max: usize) -> Result<Vec<u8>, Errno> {
             Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
             Err(e) => Err(e),
         },
+        Node::TimerFd(_) if max < 8 => Err(EINVAL),
+        Node::TimerFd(timer) => match timer.read() {
+            Ok(n) => Ok(n.to_le_bytes().to_vec()),
+            Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+            Err(e) => Err(e),
+        },
         Node::Epoll(_) => Err(EINVAL),
     }
 }
@@ -145,7 +151,7 @@ fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
                 Err(e) => Err(e),
             };
         }
-        Node::Epoll(_) => return Err(EINVAL),
+        Node::Epoll(_) | Node::TimerFd(_) => return Err(EINVAL),
     };
     Ok(n as i64)
 }

@@ -53,6 +53,19 @@ pub(super) fn mmap(
     // A file mapping: the file's bytes are copied into fresh memory. Shared writable file
     // mappings are not written back yet (step 2 adds a page cache).
     let h = host_fd(t, fd)?;
+    // Read-only: the file cache's pages (filecache.rs), as ld.so maps libraries' text.
+    let st = crate::host::fstat_raw(h).map_err(err)?;
+    if prot & PROT_WRITE == 0 && st.st_mode & S_IFMT == S_IFREG {
+        let key = crate::filecache::Key {
+            file: crate::filecache::file_id(&st),
+            offset: off,
+            lead: 0,
+            filesz: page_up(len),
+            len: page_up(len),
+        };
+        let start = t.mm.map_file(t.asp.as_mut(), hint, prot, fixed, h, key)?;
+        return Ok(start as i64);
+    }
     let start =
         t.mm.map(t.asp.as_mut(), hint, len, PROT_READ | PROT_WRITE, fixed)?;
     // The file's bytes go straight into the mapping (the rest of its last page stays zero).

@@ -77,6 +77,9 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_epoll_pwait2 => epoll::epoll_pwait(t, a, true),
         SYS_eventfd => epoll::eventfd(t, a[0] as u32, 0),
         SYS_eventfd2 => epoll::eventfd(t, a[0] as u32, a[1] as i32),
+        SYS_timerfd_create => timer::timerfd_create(t, a[0] as i32, a[1] as i32),
+        SYS_timerfd_settime => timer::timerfd_settime(t, a[0] as i32, a[1] as i32, a[2], a[3]),
+        SYS_timerfd_gettime => timer::timerfd_gettime(t, a[0] as i32, a[1]),
         SYS_mkdir => path_op(t, AT_FDCWD, a[0], |t, p| {
             t.fs.mkdir(p, a[1] as u32 & !t.umask)
         }),
@@ -359,6 +362,10 @@ pub const PARTIAL: &[(&str, &str)] = &[
         "no leases, notifications, seals or F_SETOWN; record locks on rootfs files only",
     ),
     ("ioctl", "the terminal requests on stdio and FIONREAD"),
+    (
+        "timerfd_settime",
+        "TFD_TIMER_CANCEL_ON_SET is accepted and never cancels (the sandbox cannot set the clock)",
+    ),
     (
         "epoll_ctl",
         "EPOLLEXCLUSIVE is accepted; every waiter on the instance wakes",

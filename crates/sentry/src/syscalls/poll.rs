@@ -44,7 +44,7 @@ pub(super) fn wait(t: &mut Task, timeout_ms: i64, host_fds: Vec<FdEvents>) -> R 
         return Ok(0);
     }
     Err(t.block(Wait {
-        kind: WaitKind::Retry,
+        kind: WaitKind::Ready,
         deadline: deadline.map(|d| (d, 0)),
         host_fds,
     }))
@@ -80,8 +80,25 @@ pub(super) fn ppoll(t: &mut Task, a: [u64; 6]) -> R {
     let timeout = timespec_ms(t, a[2])?;
     let mask = call_mask(t, a[3], a[4])?;
     let res = poll(t, a[0], a[1], timeout);
-    if res == Err(WOULD_BLOCK) {
-        wait_with_mask(t, mask);
+    with_mask(t, res, timeout, mask)
+}
+
+/// What ppoll and pselect6 answer, having found `res` with `timeout_ms`, when they wait with
+/// `mask`: their wait takes the mask; and with a timeout of 0 and nothing ready they take it
+/// too, for an instant, so that a pending signal it unblocks interrupts them (EINTR, the
+/// handler runs), as on Linux.
+fn with_mask(t: &mut Task, res: R, timeout_ms: i64, mask: Option<u64>) -> R {
+    match res {
+        Err(WOULD_BLOCK) => wait_with_mask(t, mask),
+        Ok(0) if timeout_ms == 0 && mask.is_some() => {
+            wait_with_mask(t, mask);
+            return Err(t.block(Wait {
+                kind: WaitKind::Ready,
+                deadline: Some((Instant::now(), 0)),
+                host_fds: Vec::new(),
+            }));
+        }
+        _ => {}
     }
     res
 }
@@ -188,7 +205,7 @@ pub(super) fn select(t: &mut Task, a: [u64; 6], pselect: bool) -> R {
         put(t, p, &bytes)?;
     }
     if count > 0 || timeout_ms == 0 {
-        return Ok(count);
+        return with_mask(t, Ok(count), timeout_ms, mask);
     }
     t.select_sets = Some(sets);
     wait_with_mask(t, mask);

@@ -1,5 +1,6 @@
-//! Timers that send signals (kernel/timers.rs keeps and fires them): alarm, setitimer and
-//! getitimer, and the POSIX timer_* calls.
+//! Timers: those that send signals (kernel/timers.rs keeps and fires them): alarm, setitimer
+//! and getitimer, and the POSIX timer_* calls; and those read through a descriptor, timerfd_*
+//! (timerfd.rs).
 
 use super::*;
 use crate::kernel::timers::{Notify, Timer, ITIMER_PROF_ID, ITIMER_REAL_ID, ITIMER_VIRTUAL_ID};
@@ -207,4 +208,62 @@ pub(super) fn timer_delete(k: &mut Kernel, t: &mut Task, id: i32) -> R {
     } else {
         Err(EINVAL)
     }
+}
+
+const TFD_TIMER_ABSTIME: i32 = 1;
+const TFD_TIMER_CANCEL_ON_SET: i32 = 2;
+
+/// timerfd_create: a timer on CLOCK_REALTIME, CLOCK_MONOTONIC or CLOCK_BOOTTIME (the _ALARM
+/// clocks need CAP_WAKE_ALARM: EPERM); flags TFD_CLOEXEC and TFD_NONBLOCK.
+pub(super) fn timerfd_create(t: &mut Task, clock: i32, flags: i32) -> R {
+    if flags & !(TFD_CLOEXEC | TFD_NONBLOCK) != 0 {
+        return Err(EINVAL);
+    }
+    match clock {
+        CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME => {}
+        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(EPERM),
+        _ => return Err(EINVAL),
+    }
+    let node = Node::TimerFd(crate::timerfd::TimerFd::new(clock));
+    let f = wrap(node, O_RDWR | (flags & O_NONBLOCK), "anon_inode:[timerfd]");
+    t.fds.install(f, flags & TFD_CLOEXEC != 0, 0).map(i64::from)
+}
+
+/// The timer of timerfd `fd`: EBADF when not open, EINVAL when not a timerfd.
+fn timerfd_of(t: &Task, fd: i32) -> Result<std::rc::Rc<crate::timerfd::TimerFd>, Errno> {
+    match &t.fds.get(fd)?.borrow().node {
+        Node::TimerFd(timer) => Ok(timer.clone()),
+        _ => Err(EINVAL),
+    }
+}
+
+/// timerfd_settime: arms (relative, or absolute on the timer's clock with TFD_TIMER_ABSTIME)
+/// or disarms the timer; the old setting goes to `old`. TFD_TIMER_CANCEL_ON_SET is accepted:
+/// the sandbox cannot set the clock, so it never cancels.
+pub(super) fn timerfd_settime(t: &mut Task, fd: i32, flags: i32, new: u64, old: u64) -> R {
+    if flags & !(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET) != 0 {
+        return Err(EINVAL);
+    }
+    let timer = timerfd_of(t, fd)?;
+    if new == 0 {
+        return Err(EFAULT);
+    }
+    let (is, ins) = time::read_timespec(t, new)?;
+    let (vs, vns) = time::read_timespec(t, new + 16)?;
+    let interval = Duration::new(is as u64, ins as u32);
+    let mut value = Duration::new(vs as u64, vns as u32);
+    if flags & TFD_TIMER_ABSTIME != 0 && !value.is_zero() {
+        // A time already past expires at once.
+        value = time::until(timer.clock, value)?.max(Duration::from_nanos(1));
+    }
+    let before = timer.set(value, interval);
+    if old != 0 {
+        put(t, old, &itimerspec_bytes(before))?;
+    }
+    Ok(0)
+}
+
+pub(super) fn timerfd_gettime(t: &mut Task, fd: i32, cur: u64) -> R {
+    let v = timerfd_of(t, fd)?.get();
+    put(t, cur, &itimerspec_bytes(v)).map(|_| 0)
 }

@@ -1,0 +1,34 @@
+//! Waiting for events in the sandbox class: epoll, eventfd, timerfd and ppoll's signal mask,
+//! as tests/programs/events.c checks them. Each area runs first in the container class, where
+//! the C program must pass (it is checked against the real kernel), then in the sandbox, which
+//! must give the same exit code and the same output.
+
+mod common;
+use common::*;
+
+/// Runs `events <area>` in both classes (events.c built static as /bin/events).
+fn area(name: &str) {
+    let mut b = Bundle::new(&["true"]);
+    programs::build_static(&b, "events");
+    programs::area_in_both_classes(&mut b, "events", name, |_| true);
+}
+
+#[test]
+fn epoll() {
+    area("epoll");
+}
+
+#[test]
+fn eventfd() {
+    area("eventfd");
+}
+
+#[test]
+fn timerfd() {
+    area("timerfd");
+}
+
+#[test]
+fn ppoll_signal_mask() {
+    area("ppoll");
+}
