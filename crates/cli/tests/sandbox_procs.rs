@@ -118,3 +118,10 @@ fn select_and_pselect() {
 fn read_only_pages_shared_between_processes() {
     writable_area("mapcache");
 }
+
+/// A signal handler that uses the vector registers leaves the interrupted code's intact: the
+/// whole XSAVE state (AVX's upper halves too) is saved and restored around it.
+#[test]
+fn vector_registers_survive_a_handler() {
+    area("fpstate");
+}

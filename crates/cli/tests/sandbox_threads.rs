@@ -38,6 +38,13 @@ fn go_program() {
     );
 }
 
+/// CLONE_FS: the working directory and umask are shared by a process's threads, not by a
+/// forked child.
+#[test]
+fn working_directory_shared_by_threads() {
+    area("fs");
+}
+
 #[test]
 fn mutexes_and_condition_variables() {
     area("mutex");

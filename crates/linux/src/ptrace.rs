@@ -8,8 +8,10 @@ use std::io;
 pub type Regs = libc::user_regs_struct;
 
 fn ptrace(req: libc::c_uint, pid: i32, addr: usize, data: usize) -> io::Result<libc::c_long> {
-    // SAFETY: every request used here passes integers or a pointer to a Regs or FpRegs that
-    // the caller owns for the duration of the call (GETREGS/SETREGS, GETFPREGS/SETFPREGS).
+    // SAFETY: every request used here passes integers or a pointer to a Regs, an FpRegs area
+    // or an iovec over a buffer that the caller owns for the duration of the call
+    // (GETREGS/SETREGS, GETFPREGS/SETFPREGS, GETREGSET/SETREGSET of NT_X86_XSTATE, whose
+    // iovec length bounds what the kernel writes).
     cvt(unsafe { libc::ptrace(req, pid, addr, data) })
 }
 
@@ -127,21 +129,67 @@ pub fn siginfo(pid: i32) -> io::Result<(i32, i32, u64)> {
     Ok((si.si_signo, si.si_code, unsafe { si.si_addr() } as u64))
 }
 
-/// The FPU/SSE state of a traced thread (FXSAVE layout: x87, MXCSR, XMM0-15).
-pub type FpRegs = libc::user_fpregs_struct;
+/// The FPU and vector state of a traced thread: the XSAVE area as PTRACE_GETREGSET's
+/// NT_X86_XSTATE gives it (x87, SSE, AVX's upper halves, AVX-512...), or on a CPU without XSAVE
+/// the FXSAVE area (x87, MXCSR, XMM0-15).
+#[derive(Clone)]
+pub enum FpRegs {
+    Xstate(Vec<u8>),
+    Fxsave(Box<libc::user_fpregs_struct>),
+}
+
+const NT_X86_XSTATE: usize = 0x202;
+/// Larger than any XSAVE area (AMX's tile data makes it about 11 KiB).
+const XSTATE_MAX: usize = 16 << 10;
 
 pub fn get_fpregs(pid: i32) -> io::Result<FpRegs> {
-    // SAFETY: FpRegs is plain data that GETFPREGS fills completely.
-    let mut f: FpRegs = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; XSTATE_MAX];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let r = ptrace(
+        libc::PTRACE_GETREGSET,
+        pid,
+        NT_X86_XSTATE,
+        &mut iov as *mut libc::iovec as usize,
+    );
+    if r.is_ok() {
+        buf.truncate(iov.iov_len);
+        return Ok(FpRegs::Xstate(buf));
+    }
+    // SAFETY: user_fpregs_struct is plain data that GETFPREGS fills completely.
+    let mut f: Box<libc::user_fpregs_struct> = Box::new(unsafe { std::mem::zeroed() });
     ptrace(
         libc::PTRACE_GETFPREGS,
         pid,
         0,
-        &mut f as *mut FpRegs as usize,
+        &mut *f as *mut libc::user_fpregs_struct as usize,
     )?;
-    Ok(f)
+    Ok(FpRegs::Fxsave(f))
 }
 
 pub fn set_fpregs(pid: i32, f: &FpRegs) -> io::Result<()> {
-    ptrace(libc::PTRACE_SETFPREGS, pid, 0, f as *const FpRegs as usize).map(|_| ())
+    match f {
+        FpRegs::Xstate(buf) => {
+            let mut iov = libc::iovec {
+                iov_base: buf.as_ptr() as *mut libc::c_void,
+                iov_len: buf.len(),
+            };
+            ptrace(
+                libc::PTRACE_SETREGSET,
+                pid,
+                NT_X86_XSTATE,
+                &mut iov as *mut libc::iovec as usize,
+            )
+            .map(|_| ())
+        }
+        FpRegs::Fxsave(f) => ptrace(
+            libc::PTRACE_SETFPREGS,
+            pid,
+            0,
+            &**f as *const libc::user_fpregs_struct as usize,
+        )
+        .map(|_| ()),
+    }
 }

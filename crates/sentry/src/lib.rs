@@ -150,6 +150,7 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
     let base = bulkhead_linux::ptrace::get_regs(stub.pid())
         .map_err(|e| format!("sentry: platform: {e}"))?;
     let mut fs = vfs::Fs::new(root, proc_);
+    fs.set_umask(prog.umask);
     fs.chdir(&vfs::normalize("/", &prog.cwd)).map_err(|e| {
         format!(
             "sentry: process.cwd {}: {}",
@@ -205,7 +206,6 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
             caps: prog.caps,
         },
         signals: Default::default(),
-        umask: prog.umask,
         hostname: prog.hostname.clone(),
         exe: loaded.exe_path,
         argv: loaded.argv,

@@ -220,8 +220,14 @@ pub fn normalize(base: &str, path: &str) -> String {
 #[derive(Clone)]
 pub struct Fs {
     root: Rc<OwnedFd>,
-    pub cwd: String,
+    /// The working directory and umask: one for the threads that share them (CLONE_FS).
+    state: Rc<RefCell<FsState>>,
     pub proc: Proc,
+}
+
+struct FsState {
+    cwd: String,
+    umask: u32,
 }
 
 fn errno(e: std::io::Error) -> Errno {
@@ -236,9 +242,37 @@ impl Fs {
     pub fn new(root: OwnedFd, proc: Proc) -> Fs {
         Fs {
             root: Rc::new(root),
-            cwd: "/".into(),
+            state: Rc::new(RefCell::new(FsState {
+                cwd: "/".into(),
+                umask: 0o022,
+            })),
             proc,
         }
+    }
+
+    /// The working directory.
+    pub fn cwd(&self) -> String {
+        self.state.borrow().cwd.clone()
+    }
+
+    pub fn umask(&self) -> u32 {
+        self.state.borrow().umask
+    }
+
+    /// Sets the umask; returns the old one.
+    pub fn set_umask(&self, mask: u32) -> u32 {
+        std::mem::replace(&mut self.state.borrow_mut().umask, mask)
+    }
+
+    /// fork or clone without CLONE_FS: a working directory and umask of its own from now on.
+    pub fn unshare(&mut self) {
+        let s = self.state.borrow();
+        let own = FsState {
+            cwd: s.cwd.clone(),
+            umask: s.umask,
+        };
+        drop(s);
+        self.state = Rc::new(RefCell::new(own));
     }
 
     /// The absolute path of `path` as seen from `dir` (an fd's path, or the cwd). `.` and `..`
@@ -249,7 +283,7 @@ impl Fs {
         let full = if path.starts_with('/') {
             path.to_string()
         } else {
-            format!("{}/{path}", dir.unwrap_or(&self.cwd))
+            format!("{}/{path}", dir.map_or_else(|| self.cwd(), String::from))
         };
         let comps: Vec<&str> = full
             .split('/')
@@ -284,7 +318,7 @@ impl Fs {
             [d, f] if d == "dev" && f == "fd" => Some(split("/proc/self/fd")),
             [p, who, l] if p == "proc" && self.is_me(who) => match l.as_str() {
                 "root" => Some(Vec::new()),
-                "cwd" => Some(split(&self.cwd)),
+                "cwd" => Some(split(&self.cwd())),
                 _ => None,
             },
             _ => None,
@@ -522,7 +556,7 @@ impl Fs {
         if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
             return Err(libc::ENOTDIR);
         }
-        self.cwd = abs.to_string();
+        self.state.borrow_mut().cwd = abs.to_string();
         Ok(())
     }
 }

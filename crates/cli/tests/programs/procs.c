@@ -49,6 +49,7 @@
 #include <limits.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <cpuid.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -2420,10 +2421,62 @@ static int t_mapcache(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- fpstate */
+
+/* Whether the CPU and the kernel have AVX (the ymm registers' upper halves). */
+static int has_avx(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_AVX) || !(c & bit_OSXSAVE))
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 6) == 6;
+}
+
+static volatile sig_atomic_t fp_handled;
+
+/* A handler that uses the vector registers, as glibc's memcpy and strlen do. */
+static void clobber_vectors(int s) {
+    (void)s;
+    __asm__ volatile("vpcmpeqb %%ymm8, %%ymm8, %%ymm8\n\t"
+                     "vpcmpeqb %%ymm0, %%ymm0, %%ymm0\n\t"
+                     "vzeroupper" ::: "xmm0", "xmm8");
+    fp_handled = 1;
+}
+
+/* The interrupted code's vector registers are all back after a handler: ymm8 holds a
+ * pattern across a tgkill whose signal's handler overwrites ymm8 and ymm0 (the kernel saves
+ * and restores the whole XSAVE state, not only the SSE half). */
+static int t_fpstate(void) {
+    if (!has_avx()) {
+        show("avx", "absent", "absent");
+        return 0;
+    }
+    show("avx", "present", "present");
+    set_handler(SIGUSR1, clobber_vectors, 0);
+    unsigned char in[32], out[32];
+    for (int i = 0; i < 32; i++)
+        in[i] = (unsigned char)(i * 7 + 3);
+    long pid = getpid(), tid = syscall(SYS_gettid), ret;
+    __asm__ volatile("vmovdqu (%[in]), %%ymm8\n\t"
+                     "syscall\n\t"
+                     "vmovdqu %%ymm8, (%[out])\n\t"
+                     "vzeroupper"
+                     : "=a"(ret)
+                     : "a"((long)SYS_tgkill), "D"(pid), "S"(tid), "d"((long)SIGUSR1),
+                       [in] "r"(in), [out] "r"(out)
+                     : "rcx", "r11", "memory", "xmm8");
+    show_int("tgkill", ret, 0);
+    show_int("handler_ran", fp_handled, 1);
+    show_int("ymm8_low_kept", memcmp(in, out, 16) == 0, 1);
+    show_int("ymm8_high_kept", memcmp(in + 16, out + 16, 16) == 0, 1);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs|locks|fifos|rlocks|select|mapcache\n");
+        fprintf(stderr, "usage: procs fork|exec|pipe|fds|signals|pgrp|orphans|sleep|cputime|attrs|locks|fifos|rlocks|select|mapcache|fpstate\n");
         return 2;
     }
     int h = helper(argc, argv);
@@ -2435,6 +2488,7 @@ int main(int argc, char **argv) {
         {"cputime", t_cputime}, {"attrs", t_attrs},
         {"locks", t_locks}, {"fifos", t_fifos},
         {"rlocks", t_rlocks}, {"select", t_select}, {"mapcache", t_mapcache},
+        {"fpstate", t_fpstate},
     };
     return run_area("procs", argv[1], areas, sizeof areas / sizeof *areas, NULL);
 }

@@ -19,6 +19,8 @@
  *   threads signals  tgkill to a thread, process signals to the one thread not blocking them,
  *                    pending process signals, futex waits interrupted (EINTR or restarted),
  *                    sched_yield, sched_getaffinity, getcpu
+ *   threads fs       CLONE_FS: a thread's chdir and umask are its process's (pthreads share
+ *                    them), a forked child's are its own
  *
  * The rootfs must hold this program as /bin/threads (the exit area execs it). The program runs
  * as the container's pid 1: signals it has no handler for are ignored by it.
@@ -38,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1476,10 +1479,53 @@ static void start_area(const char *name) {
     start_watchdog();
 }
 
+/* ---------------------------------------------------------------- fs */
+
+static void *chdir_thread(void *arg) {
+    (void)arg;
+    long r = chdir("/tmp");
+    umask(077);
+    return (void *)r;
+}
+
+static const char *cwd_now(void) {
+    char *b = scratch();
+    if (!getcwd(b, 48))
+        return errname(errno);
+    return b;
+}
+
+static int t_fs(void) {
+    SHOW_RET("chdir_root", chdir("/"), 0, 0);
+    umask(022);
+    pthread_t th;
+    void *r = (void *)-1;
+    if (pthread_create(&th, NULL, chdir_thread, NULL) != 0 || pthread_join(th, &r) != 0)
+        fail("thread", "could not run");
+    show_int("thread_chdir", (long)r, 0);
+    show("cwd_after_thread_chdir", cwd_now(), "/tmp");
+    mode_t old = umask(022);
+    show_int("umask_after_thread", old, 077);
+    pid_t k = fork();
+    if (k == 0) {
+        int bad = chdir("/") != 0;
+        umask(0);
+        _exit(bad);
+    }
+    int st = 0;
+    waitpid(k, &st, 0);
+    show_int("child_exit", WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+    show("cwd_after_child_chdir", cwd_now(), "/tmp");
+    old = umask(022);
+    show_int("umask_after_child", old, 022);
+    chdir("/");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: threads mutex|futex|pi|robust|exit|signals\n");
+        fprintf(stderr, "usage: threads mutex|futex|pi|robust|exit|signals|fs\n");
         return 2;
     }
     if (!strcmp(argv[1], "helper-exec"))
@@ -1487,6 +1533,7 @@ int main(int argc, char **argv) {
     static const struct area areas[] = {
         {"mutex", t_mutex}, {"futex", t_futex}, {"pi", t_pi},
         {"robust", t_robust}, {"exit", t_exit}, {"signals", t_signals},
+        {"fs", t_fs},
     };
     return run_area("threads", argv[1], areas, sizeof areas / sizeof *areas, start_area);
 }

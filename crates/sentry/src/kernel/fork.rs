@@ -99,6 +99,9 @@ impl Kernel {
             regs.fs_base = a.tls;
         }
         let mut fs = t.fs.clone();
+        if !has(f, libc::CLONE_FS) {
+            fs.unshare();
+        }
         let mut signals = t.signals.clone();
         signals.discard(u64::MAX);
         signals.saved.clear();
@@ -134,7 +137,6 @@ impl Kernel {
             },
             creds: t.creds,
             signals,
-            umask: t.umask,
             hostname: t.hostname.clone(),
             exe: t.exe.clone(),
             argv: t.argv.clone(),

@@ -129,7 +129,6 @@ pub struct Task {
     pub fds: FdTable,
     pub creds: Creds,
     pub signals: Signals,
-    pub umask: u32,
     pub hostname: String,
     pub exe: String,
     pub argv: Vec<String>,
@@ -231,6 +230,7 @@ impl Task {
 impl Task {
     /// Brings /proc's view up to date with the task.
     pub fn refresh_proc(&mut self) {
+        let cwd = self.fs.cwd();
         let p = &mut self.fs.proc;
         p.exe = self.exe.clone();
         p.cmdline = self.argv.clone();
@@ -252,7 +252,7 @@ impl Task {
         p.uid = self.creds.uid;
         p.gid = self.creds.gid;
         p.mem_used = self.mm.resident();
-        p.cwd = self.fs.cwd.clone();
+        p.cwd = cwd;
         p.fds = self
             .fds
             .fds()

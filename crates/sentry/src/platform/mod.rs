@@ -39,7 +39,7 @@ pub trait AddressSpace {
     fn stopped(&mut self, status: i32, regs: &mut Regs) -> std::io::Result<Option<Event>>;
     /// (si_code, si_addr) of the fault that stopped it.
     fn fault_info(&mut self) -> (i32, u64);
-    /// The thread's FPU/SSE state, kept by the sentry across a signal handler.
+    /// The thread's FPU and vector state (XSAVE), kept by the sentry across a signal handler.
     fn fp_state(&mut self) -> std::io::Result<FpRegs>;
     fn set_fp_state(&mut self, f: &FpRegs) -> std::io::Result<()>;
     /// Ends it: the whole address space and every thread in it.

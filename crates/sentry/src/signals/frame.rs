@@ -135,7 +135,7 @@ pub fn sigreturn(t: &mut Task) -> i64 {
     t.signals.mask = mask & !(bit(SIGKILL) | bit(SIGSTOP));
     // The FPU state of this frame; frames above it were left by longjmp and are dropped.
     if let Some(i) = t.signals.saved.iter().rposition(|(f, _)| *f == frame) {
-        let (_, fp) = t.signals.saved[i];
+        let (_, fp) = t.signals.saved.swap_remove(i);
         t.signals.saved.truncate(i);
         let _ = t.asp.set_fp_state(&fp);
     }

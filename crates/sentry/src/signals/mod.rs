@@ -4,7 +4,7 @@
 //! default action runs (terminate, core, stop, continue, ignore) or a frame is built on the
 //! application's stack — return address (sa_restorer), ucontext with the interrupted registers
 //! and signal mask, siginfo — and the handler runs on it. rt_sigreturn reads the ucontext back.
-//! The FPU/SSE state is kept by the sentry, keyed by the frame, rather than written to the
+//! The FPU and vector state (XSAVE) is kept by the sentry, keyed by the frame, rather than written to the
 //! stack (the ucontext's fpstate pointer is NULL): handlers rarely read it, and a frame the
 //! application rewrote cannot hand the sentry a forged one.
 //!

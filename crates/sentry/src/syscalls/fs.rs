@@ -279,7 +279,7 @@ pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32)
         // the nearest the sentry's pipes have.
         return t.fds.install(f, flags & O_CLOEXEC != 0, 0).map(i64::from);
     }
-    let node = t.fs.open(&abs, flags, mode & !t.umask)?;
+    let node = t.fs.open(&abs, flags, mode & !t.fs.umask())?;
     if flags & O_DIRECTORY != 0 && !matches!(vfs::stat_of(&node).st_mode & S_IFMT, S_IFDIR) {
         return Err(ENOTDIR);
     }
@@ -311,7 +311,7 @@ fn open_fifo(t: &mut Task, key: (u64, u64), flags: i32, abs: &str) -> R {
 pub(super) fn mknod(t: &mut Task, dirfd: i32, addr: u64, mode: u32) -> R {
     let p = path(t, addr)?;
     let abs = at(t, dirfd, &p)?;
-    let perm = mode & 0o7777 & !t.umask;
+    let perm = mode & 0o7777 & !t.fs.umask();
     match mode & S_IFMT {
         S_IFIFO => t.fs.mkfifo(&abs, S_IFIFO | perm).map(|_| 0),
         0 | S_IFREG => {
@@ -606,7 +606,7 @@ pub(super) fn fchdir(t: &mut Task, fd: i32) -> R {
 }
 
 pub(super) fn getcwd(t: &mut Task, buf: u64, size: u64) -> R {
-    let mut cwd = t.fs.cwd.clone().into_bytes();
+    let mut cwd = t.fs.cwd().into_bytes();
     cwd.push(0);
     if cwd.len() as u64 > size {
         return Err(ERANGE);

@@ -81,10 +81,10 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_timerfd_settime => timer::timerfd_settime(t, a[0] as i32, a[1] as i32, a[2], a[3]),
         SYS_timerfd_gettime => timer::timerfd_gettime(t, a[0] as i32, a[1]),
         SYS_mkdir => path_op(t, AT_FDCWD, a[0], |t, p| {
-            t.fs.mkdir(p, a[1] as u32 & !t.umask)
+            t.fs.mkdir(p, a[1] as u32 & !t.fs.umask())
         }),
         SYS_mkdirat => path_op(t, a[0] as i32, a[1], |t, p| {
-            t.fs.mkdir(p, a[2] as u32 & !t.umask)
+            t.fs.mkdir(p, a[2] as u32 & !t.fs.umask())
         }),
         SYS_rmdir => path_op(t, AT_FDCWD, a[0], |t, p| t.fs.unlink(p, AT_REMOVEDIR)),
         SYS_unlink => path_op(t, AT_FDCWD, a[0], |t, p| t.fs.unlink(p, 0)),
@@ -98,7 +98,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_chdir => path_op(t, AT_FDCWD, a[0], |t, p| t.fs.chdir(p)),
         SYS_fchdir => fs::fchdir(t, a[0] as i32),
         SYS_getcwd => fs::getcwd(t, a[0], a[1]),
-        SYS_umask => Ok(std::mem::replace(&mut t.umask, a[0] as u32 & 0o777) as i64),
+        SYS_umask => Ok(i64::from(t.fs.set_umask(a[0] as u32 & 0o777))),
         SYS_fsync | SYS_fdatasync => host_fd(t, a[0] as i32)
             .and_then(|f| crate::host::fsync(f).map_err(err))
             .map(|_| 0),
@@ -348,10 +348,7 @@ pub const PARTIAL: &[(&str, &str)] = &[
         "msync",
         "checks its arguments; nothing to write back (file mappings are copies)",
     ),
-    (
-        "clone",
-        "CLONE_FS is copied, not shared, between threads; no CLONE_NEWxx namespaces",
-    ),
+    ("clone", "no CLONE_NEWxx namespaces"),
     ("clone3", "as clone"),
     (
         "execve",
