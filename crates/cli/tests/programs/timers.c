@@ -10,7 +10,8 @@
  *   timers alarm         alarm(2): seconds left (rounded), cancel, SIGALRM to a handler that
  *                        interrupts pause(), ignored, blocked or default, not kept across fork
  *   timers itimer        setitimer/getitimer: ITIMER_REAL one-shot and periodic, old values,
- *                        argument errors, ITIMER_VIRTUAL and ITIMER_PROF accepted
+ *                        argument errors, ITIMER_VIRTUAL and ITIMER_PROF expire on CPU
+ *                        time (not while sleeping), once and periodically
  *   timers posix_timers  timer_create/settime/gettime/getoverrun/delete (raw syscalls):
  *                        SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID, TIMER_ABSTIME, intervals,
  *                        argument errors
@@ -391,7 +392,8 @@ static int t_alarm(void) {
  * A zero it_value disarms ITIMER_REAL (the interval given is dropped too).
  * `which` other than 0..2 is EINVAL, a tv_usec outside 0..999999 or a negative tv_sec EINVAL,
  * a bad pointer EFAULT. ITIMER_VIRTUAL and ITIMER_PROF are accepted and read back nonzero while
- * armed (Linux adds a tick to their value: it is not compared with the value set).
+ * armed (Linux adds a tick to their value: it is not compared with the value set); they send
+ * their signal after that much CPU time, none while the process sleeps.
  */
 
 static int it_count, it_code, vt_count, prof_count;
@@ -512,6 +514,39 @@ static void itimer_cpu(int which, const char *name) {
     show_int(n, itv_is(cur, 0, 0), 1);
 }
 
+/* Spins (user CPU time) until *count reaches `want` or `ms` of wall time pass; whether it
+ * did. The clock is read only every 200000 turns: in the sandbox each read is a system call,
+ * whose time is not user time. */
+static int spin_until(volatile int *count, int want, long ms) {
+    volatile unsigned long spin = 0;
+    for (long end = now_ms() + ms; now_ms() < end && *count < want;)
+        for (int i = 0; i < 200000 && *count < want; i++)
+            spin++;
+    return *count >= want;
+}
+
+/* ITIMER_VIRTUAL and ITIMER_PROF count CPU time: 20 ms of it, spent in a loop, sends the
+ * signal; 150 ms of sleeping (no CPU) does not; a periodic one fires again. */
+static void itimer_cpu_expiry(int which, const char *name, int *count) {
+    char n[64];
+    struct itimerval z = {{0, 0}, {0, 0}}, v = {{0, 0}, {0, 20000}};
+    int before = *count;
+    setitimer(which, &v, NULL);
+    sleep_ms(150);
+    snprintf(n, sizeof n, "%s_not_while_sleeping", name);
+    show_int(n, *count - before, 0);
+    snprintf(n, sizeof n, "%s_after_cpu_time", name);
+    show_int(n, spin_until(count, before + 1, 3000), 1);
+    v = (struct itimerval){{0, 10000}, {0, 10000}};
+    setitimer(which, &v, NULL);
+    before = *count;
+    snprintf(n, sizeof n, "%s_periodic_first", name);
+    show_int(n, spin_until(count, before + 1, 3000), 1);
+    snprintf(n, sizeof n, "%s_periodic_again", name);
+    show_int(n, spin_until(count, before + 2, 3000), 1);
+    setitimer(which, &z, NULL);
+}
+
 static int t_itimer(void) {
     set_info_handler(SIGALRM, on_it_alrm, 0, 0);
     set_handler(SIGVTALRM, on_vt, 0);
@@ -521,6 +556,8 @@ static int t_itimer(void) {
     itimer_errors();
     itimer_cpu(ITIMER_VIRTUAL, "virtual");
     itimer_cpu(ITIMER_PROF, "prof");
+    itimer_cpu_expiry(ITIMER_VIRTUAL, "virtual", &vt_count);
+    itimer_cpu_expiry(ITIMER_PROF, "prof", &prof_count);
     return 0;
 }
 
@@ -814,6 +851,25 @@ static void pt_other_clocks(void) {
     }
 }
 
+/* A timer on the process's CPU-time clock: 20 ms of CPU time sends its signal; sleeping does
+ * not; timer_gettime counts down only while the process runs. */
+static void pt_cpu_clock(void) {
+    struct ksigevent ev = sigev(SIGEV_SIGNAL, tsig(), 0x77);
+    int id = -1;
+    pt_reset();
+    SHOW_RET("cpu_timer_create", k_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &id), 0, 0);
+    struct itimerspec its = {{0, 0}, {0, 20 * 1000000L}}, cur;
+    SHOW_RET("cpu_timer_settime", k_settime(id, 0, &its, NULL), 0, 0);
+    sleep_ms(150);
+    show_int("cpu_timer_not_while_sleeping", pt_count, 0);
+    k_gettime(id, &cur);
+    show_int("cpu_timer_left_while_sleeping",
+             cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 5 * 1000000L, 1);
+    show_int("cpu_timer_after_cpu_time", spin_until(&pt_count, 1, 3000), 1);
+    show_int("cpu_timer_value", pt_value, 0x77);
+    k_delete(id);
+}
+
 static void pt_create_errors(void) {
     struct ksigevent ev = sigev(SIGEV_SIGNAL, tsig(), 0);
     int id = -1;
@@ -881,6 +937,7 @@ static int t_posix_timers(void) {
     pt_abstime();
     pt_interval();
     pt_other_clocks();
+    pt_cpu_clock();
     pt_create_errors();
     pt_settime_errors();
     return 0;

@@ -379,15 +379,15 @@ pub const PARTIAL: &[(&str, &str)] = &[
     ("getcpu", "CPU 0, node 0"),
     (
         "getitimer",
-        "ITIMER_VIRTUAL and ITIMER_PROF are kept but do not run",
+        "ITIMER_VIRTUAL and ITIMER_PROF are checked every 5 ms of wall time",
     ),
     (
         "setitimer",
-        "ITIMER_VIRTUAL and ITIMER_PROF are kept but do not expire",
+        "ITIMER_VIRTUAL and ITIMER_PROF expire within 5 ms of wall time of their CPU time",
     ),
     (
         "timer_create",
-        "timers on CPU-time clocks run on the monotonic clock",
+        "a thread's CPU clock counts its process's CPU time; CPU-time timers checked every 5 ms",
     ),
     (
         "clock_gettime",

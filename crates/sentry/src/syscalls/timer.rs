@@ -3,7 +3,9 @@
 //! (timerfd.rs).
 
 use super::*;
-use crate::kernel::timers::{Notify, Timer, ITIMER_PROF_ID, ITIMER_REAL_ID, ITIMER_VIRTUAL_ID};
+use crate::kernel::timers::{
+    CpuTime, Notify, Timer, ITIMER_PROF_ID, ITIMER_REAL_ID, ITIMER_VIRTUAL_ID,
+};
 use std::time::Duration;
 
 const SIGEV_SIGNAL: i32 = 0;
@@ -56,9 +58,36 @@ fn itimerval_bytes((value, interval): (Duration, Duration)) -> Vec<u8> {
     b
 }
 
+/// A timer of `t`'s process: (time left, interval), on its clock or in the process's CPU
+/// time (read from `t`'s stub: the task being served is not in the kernel's table).
+fn timer_value(k: &mut Kernel, t: &Task, id: i32) -> Option<(Duration, Duration)> {
+    let cpu = t.stub_cpu();
+    let timer = k.timers.get(t.pid, id)?;
+    Some(match timer.cpu {
+        Some(kind) => timer.get_cpu(kind.of(cpu)),
+        None => timer.get(),
+    })
+}
+
+/// Arms timer `id` of `t`'s process for `value` (relative) and `interval`; returns what it
+/// was.
+fn arm(k: &mut Kernel, t: &Task, id: i32, value: Duration, interval: Duration) -> R2 {
+    let before = timer_value(k, t, id).ok_or(EINVAL)?;
+    let cpu = t.stub_cpu();
+    let timer = k.timers.get_mut(t.pid, id).ok_or(EINVAL)?;
+    match timer.cpu {
+        Some(kind) => timer.set_cpu(kind.of(cpu), value, interval),
+        None => timer.set(value, interval),
+    }
+    Ok(before)
+}
+
+type R2 = Result<(Duration, Duration), Errno>;
+
 pub(super) fn getitimer(k: &mut Kernel, t: &mut Task, which: i32, cur: u64) -> R {
     let id = itimer_id(which)?;
-    let v = k.timers.itimer(t.pid, id).get();
+    k.timers.itimer(t.pid, id);
+    let v = timer_value(k, t, id).ok_or(EINVAL)?;
     put(t, cur, &itimerval_bytes(v)).map(|_| 0)
 }
 
@@ -70,27 +99,16 @@ pub(super) fn setitimer(k: &mut Kernel, t: &mut Task, which: i32, new: u64, old:
     } else {
         (read_timeval(t, new)?, read_timeval(t, new + 16)?)
     };
-    let timer = k.timers.itimer(t.pid, id);
-    let before = timer.get();
-    if id == ITIMER_REAL_ID {
-        timer.set(value, interval);
-    } else {
-        // CPU-time timers are kept as set but do not run (kernel/timers.rs).
-        timer.frozen = (!value.is_zero()).then_some(value);
-        timer.interval = if value.is_zero() {
-            Duration::ZERO
-        } else {
-            interval
-        };
-    }
+    k.timers.itimer(t.pid, id);
+    let before = arm(k, t, id, value, interval)?;
     if old != 0 {
         put(t, old, &itimerval_bytes(before))?;
     }
     Ok(0)
 }
 
-/// timer_create: CLOCK_REALTIME, MONOTONIC and BOOTTIME timers; the CPU-time clocks are
-/// accepted and run on the monotonic clock (the sentry does not measure CPU time yet).
+/// timer_create: CLOCK_REALTIME, MONOTONIC and BOOTTIME timers, and timers on the CPU-time
+/// clocks, which count the process's CPU time (a thread's clock counts its process's).
 pub(super) fn timer_create(k: &mut Kernel, t: &mut Task, clock: i32, sev: u64, id_out: u64) -> R {
     match clock {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI => {}
@@ -113,6 +131,9 @@ pub(super) fn timer_create(k: &mut Kernel, t: &mut Task, clock: i32, sev: u64, i
     };
     let mut timer = Timer::new(notify);
     timer.clock = clock;
+    if matches!(clock, CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID) {
+        timer.cpu = Some(CpuTime::Total);
+    }
     let id = k.timers.create(t.pid, timer).ok_or(EAGAIN)?;
     if let Err(e) = put(t, id_out, &id.to_le_bytes()) {
         k.timers.delete(t.pid, id);
@@ -168,7 +189,8 @@ pub(super) fn timer_settime(
     new: u64,
     old: u64,
 ) -> R {
-    let clock = k.timers.get(t.pid, id).ok_or(EINVAL)?.clock;
+    let timer = k.timers.get(t.pid, id).ok_or(EINVAL)?;
+    let (clock, cpu) = (timer.clock, timer.cpu);
     if new == 0 {
         return Err(EINVAL);
     }
@@ -178,15 +200,13 @@ pub(super) fn timer_settime(
     let mut value = Duration::new(vs as u64, vns as u32);
     if flags & TIMER_ABSTIME != 0 && !value.is_zero() {
         // Absolute on the timer's clock; a time already past expires at once.
-        let host_clock = match clock {
-            CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI => clock,
-            _ => CLOCK_MONOTONIC,
+        let left = match cpu {
+            Some(kind) => value.saturating_sub(kind.of(t.stub_cpu())),
+            None => time::until(clock, value)?,
         };
-        value = time::until(host_clock, value)?.max(Duration::from_nanos(1));
+        value = left.max(Duration::from_nanos(1));
     }
-    let timer = k.timers.get_mut(t.pid, id).ok_or(EINVAL)?;
-    let before = timer.get();
-    timer.set(value, interval);
+    let before = arm(k, t, id, value, interval)?;
     if old != 0 {
         put(t, old, &itimerspec_bytes(before))?;
     }
@@ -194,7 +214,7 @@ pub(super) fn timer_settime(
 }
 
 pub(super) fn timer_gettime(k: &mut Kernel, t: &mut Task, id: i32, cur: u64) -> R {
-    let v = k.timers.get(t.pid, id).ok_or(EINVAL)?.get();
+    let v = timer_value(k, t, id).ok_or(EINVAL)?;
     put(t, cur, &itimerspec_bytes(v)).map(|_| 0)
 }
 
