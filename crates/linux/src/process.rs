@@ -456,6 +456,16 @@ pub fn close_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Closes every fd but `keep`.
+pub fn close_all_but(keep: i32) -> io::Result<()> {
+    let keep = keep as u32;
+    if keep > 0 {
+        // SAFETY: integer arguments only.
+        cvt(unsafe { libc::syscall(libc::SYS_close_range, 0u32, keep - 1, 0) } as i32)?;
+    }
+    close_from(keep + 1)
+}
+
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and has no preconditions.
     unsafe { libc::_exit(code) }

@@ -54,7 +54,15 @@ pub fn recv(sock: &impl AsRawFd) -> io::Result<Vec<u8>> {
 /// Sends `fd` over a unix socket with `data` as the message body, as runc does for the console
 /// (the body is the terminal's name).
 pub fn send_fd(sock: &impl AsRawFd, data: &[u8], fd: RawFd) -> io::Result<()> {
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    send_fds(sock, data, &[fd]).map(|_| ())
+}
+
+/// Sends `fds` (SCM_RIGHTS) with `data` as the message body; returns how much of the body
+/// went (a stream socket may take part of it; the rest is the caller's to write).
+pub fn send_fds(sock: &impl AsRawFd, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
+    let bytes = std::mem::size_of_val(fds) as u32;
+    // SAFETY: CMSG_SPACE is arithmetic on its argument.
+    let space = unsafe { libc::CMSG_SPACE(bytes) } as usize;
     let mut cbuf = vec![0u8; space];
     let body: &[u8] = if data.is_empty() { b"\0" } else { data };
     let mut iov = libc::iovec {
@@ -62,7 +70,7 @@ pub fn send_fd(sock: &impl AsRawFd, data: &[u8], fd: RawFd) -> io::Result<()> {
         iov_len: body.len(),
     };
     // SAFETY: msghdr is plain data; every pointer in it refers to `iov` and `cbuf`, which live
-    // for the call, and the control buffer has CMSG_SPACE room for one fd.
+    // for the call, and the control buffer has CMSG_SPACE room for the fds.
     unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
@@ -72,24 +80,48 @@ pub fn send_fd(sock: &impl AsRawFd, data: &[u8], fd: RawFd) -> io::Result<()> {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
-        cvt(libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL))?;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(bytes) as usize;
+        let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+        for (i, fd) in fds.iter().enumerate() {
+            std::ptr::write_unaligned(data.add(i), *fd);
+        }
+        let n = cvt(libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL))?;
+        Ok(n as usize)
     }
-    Ok(())
 }
 
 /// Receives one fd sent with `send_fd`; returns it with the message body.
 pub fn recv_fd(sock: &impl AsRawFd) -> io::Result<(OwnedFd, Vec<u8>)> {
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut cbuf = vec![0u8; space];
     let mut body = vec![0u8; 4096];
+    let (mut fds, n) = recv_fds(sock, &mut body, 1)?;
+    body.truncate(n);
+    match fds.pop() {
+        Some(fd) => Ok((fd, body)),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "no fd in message",
+        )),
+    }
+}
+
+/// Receives into `body` with up to `max_fds` fds (SCM_RIGHTS, close-on-exec): (the fds, the
+/// bytes received; 0 when the peer closed).
+pub fn recv_fds(
+    sock: &impl AsRawFd,
+    body: &mut [u8],
+    max_fds: usize,
+) -> io::Result<(Vec<OwnedFd>, usize)> {
+    let bytes = (max_fds * std::mem::size_of::<RawFd>()) as u32;
+    // SAFETY: CMSG_SPACE is arithmetic on its argument.
+    let space = unsafe { libc::CMSG_SPACE(bytes) } as usize;
+    let mut cbuf = vec![0u8; space];
     let mut iov = libc::iovec {
         iov_base: body.as_mut_ptr().cast(),
         iov_len: body.len(),
     };
-    // SAFETY: as in send_fd; the kernel writes at most the lengths given. A received fd is
-    // fresh and owned by nobody else.
+    // SAFETY: as in send_fds; the kernel writes at most the lengths given. Received fds are
+    // fresh and owned by nobody else; a message with more fds than room has them dropped by
+    // the kernel (MSG_CTRUNC), never written past the buffer.
     unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
@@ -101,15 +133,34 @@ pub fn recv_fd(sock: &impl AsRawFd) -> io::Result<(OwnedFd, Vec<u8>)> {
             &mut msg,
             libc::MSG_CMSG_CLOEXEC,
         ))?;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "no fd in message",
-            ));
+        let mut fds = Vec::new();
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let len = (*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize;
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                for i in 0..len / std::mem::size_of::<RawFd>() {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
-        body.truncate(n as usize);
-        Ok((OwnedFd::from_raw_fd(fd), body))
+        Ok((fds, n as usize))
     }
+}
+
+/// Accepts one connection on a listening socket without waiting (EAGAIN when none waits); the
+/// new socket is non-blocking and close-on-exec.
+pub fn accept_nonblocking(listener: &impl AsRawFd) -> io::Result<OwnedFd> {
+    // SAFETY: no address is asked for (null pointers); the fd returned is fresh and ours.
+    let fd = cvt(unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    })?;
+    // SAFETY: accept4 returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }

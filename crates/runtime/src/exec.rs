@@ -3,6 +3,7 @@
 
 use crate::config;
 use crate::lifecycle::{connect_console, console_rules, forward_and_wait};
+use crate::sandbox_exec;
 use crate::state::{self, Status, Store};
 use crate::tty::{self, OwnConsole};
 use anyhow::{anyhow, bail, Context, Result};
@@ -35,6 +36,9 @@ pub struct ExecOpts {
 
 /// Runs the process; returns its exit status (0 when detached).
 pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
+    if let Some(r) = in_sandbox(store, o)? {
+        return Ok(if o.detach { 0 } else { r });
+    }
     let (pid, master) = spawn(store, o)?;
     if o.detach {
         return Ok(0);
@@ -51,7 +55,44 @@ pub fn exec_detached(store: &Store, o: &ExecOpts) -> Result<i32> {
         detach: true,
         ..o.clone()
     };
+    if let Some(pid) = in_sandbox(store, &o)? {
+        return Ok(pid);
+    }
     Ok(spawn(store, &o)?.0)
+}
+
+/// A sandbox-class container's process is the sentry's to start (sandbox_exec.rs): None for a
+/// container-class one. Detached: the proxy's pid; in the foreground: the exit status.
+fn in_sandbox(store: &Store, o: &ExecOpts) -> Result<Option<i32>> {
+    state::validate_id(&o.id)?;
+    let dir = store.dir(&o.id);
+    if !sandbox_exec::is_sandbox(&dir) {
+        return Ok(None);
+    }
+    let st = state::load(&dir).map_err(|_| anyhow!("container {} does not exist", o.id))?;
+    match st.status(&dir) {
+        Status::Running => {}
+        // The sentry serves exec requests once `start` has started it.
+        Status::Created => {
+            bail!("cannot exec in a created sandbox-class container (start it first)")
+        }
+        s => bail!("cannot exec in a {s} container"),
+    }
+    let process = build_process(&st.config, o)?;
+    if o.detach {
+        let pid = sandbox_exec::exec_detached(&dir, &process)?;
+        if let Some(p) = &o.pid_file {
+            if let Err(err) = state::write_pid_file(p, pid) {
+                let _ = sys::kill(pid, libc::SIGKILL);
+                return Err(err);
+            }
+        }
+        return Ok(Some(pid));
+    }
+    if let Some(p) = &o.pid_file {
+        state::write_pid_file(p, std::process::id() as i32)?;
+    }
+    sandbox_exec::exec(&dir, &process).map(Some)
 }
 
 /// Everything up to a running process: its pid, and the terminal when it is ours to carry.

@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod log;
 pub mod out;
 pub mod sandbox;
+pub mod sandbox_exec;
 pub mod signal;
 pub mod state;
 pub mod time;

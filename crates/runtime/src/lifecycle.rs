@@ -258,7 +258,15 @@ fn create_locked(
         locked,
         init,
     };
+    let entry = match class {
+        Class::Sandbox => Some(
+            UnixListener::bind(locked.entry_socket())
+                .context("create the sandbox's exec socket")?,
+        ),
+        Class::Container => None,
+    };
     let runner = (class == Class::Sandbox).then(|| SentryRunner {
+        entry,
         hostname: cfg.spec.hostname().clone().unwrap_or_default(),
         selftest: cfg
             .spec

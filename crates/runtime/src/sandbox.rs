@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use bulkhead_container::credentials::CapSets;
 use bulkhead_container::launch::Runner;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, Process, Spec};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// The annotation that picks the class per container (and so per pod).
@@ -125,6 +125,8 @@ fn cap_masks(p: &Process) -> [u64; 3] {
 
 /// Runs the program in the sentry: set up while the host is reachable, confine, serve.
 pub struct SentryRunner {
+    /// Where `exec` asks the sentry for processes (sandbox_exec.rs).
+    pub entry: Option<std::os::unix::net::UnixListener>,
     pub hostname: String,
     pub selftest: Option<String>,
     /// Read in the runtime, where the host's /proc is visible.
@@ -137,7 +139,17 @@ impl Runner for SentryRunner {
         let caps = cap_masks(p);
         let env = bulkhead_container::process::env_with_home(p);
         let prep = bulkhead_sentry::prepare(&self.facts)?;
-        let root: OwnedFd = bulkhead_sentry::confine::confine(prep.mem_fd())?;
+        let entry = self
+            .entry
+            .as_ref()
+            .map(|l| {
+                l.set_nonblocking(true)?;
+                l.try_clone().map(OwnedFd::from)
+            })
+            .transpose()
+            .map_err(|e| format!("sentry: exec socket: {e}"))?;
+        let entry_fd = entry.as_ref().map(|f| f.as_raw_fd());
+        let root: OwnedFd = bulkhead_sentry::confine::confine(prep.mem_fd(), entry_fd)?;
         if self.selftest.as_deref() == Some("forbidden-syscall") {
             // A call outside the allowlist: the filter must kill us here.
             bulkhead_linux::process::forbidden_call_selftest();
@@ -154,7 +166,7 @@ impl Runner for SentryRunner {
             hostname: self.hostname.clone(),
             caps,
         };
-        let out = bulkhead_sentry::run(root, prep, &prog)?;
+        let out = bulkhead_sentry::run(root, prep, &prog, entry)?;
         if !out.enosys.is_empty() {
             // Into the runtime's log (containerd always gives one); without a log file the
             // container's stderr is the application's, so only --debug adds the line there.

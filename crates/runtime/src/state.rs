@@ -279,6 +279,11 @@ impl Locked {
     pub fn start_socket(&self) -> PathBuf {
         PathBuf::from(fd::proc_fd_path(&self.handle)).join(START_SOCKET)
     }
+
+    /// The sandbox's entry socket (sandbox_exec.rs), as short.
+    pub fn entry_socket(&self) -> PathBuf {
+        PathBuf::from(fd::proc_fd_path(&self.handle)).join(crate::sandbox_exec::ENTRY_SOCKET)
+    }
 }
 
 /// Writes a pid file atomically, as runc does (containerd and conmon read it right away).

@@ -33,7 +33,7 @@ const NO_EXEC: ScmpCompareOp = ScmpCompareOp::MaskedEqual(libc::PROT_EXEC as u64
 
 /// The reviewed allowlist: every host call the sentry (and its stubs) may make, and why.
 /// Anything else kills the sentry. `bulkhead features` reports its size.
-fn allowlist(mem_fd: i32) -> Vec<Rule> {
+fn allowlist(mem_fd: i32, entry_fd: i32) -> Vec<Rule> {
     use libc::*;
     use ScmpCompareOp::Equal;
     vec![
@@ -46,6 +46,10 @@ fn allowlist(mem_fd: i32) -> Vec<Rule> {
         any(SYS_pwrite64, "file writes at an offset"),
         any(SYS_lseek, "file offsets"),
         any(SYS_close, "close fds"),
+        any(
+            SYS_close_range,
+            "a new stub closes every fd but the memory file",
+        ),
         any(SYS_fstat, "stat of open files"),
         any(SYS_newfstatat, "glibc's fstat"),
         any(SYS_statx, "std's metadata"),
@@ -193,12 +197,27 @@ fn allowlist(mem_fd: i32) -> Vec<Rule> {
         any(SYS_getrandom, "randomness for the application"),
         any(SYS_exit, "exit"),
         any(SYS_exit_group, "exit"),
+        // `bulkhead exec` (kernel/entry.rs)
+        arg(
+            SYS_accept4,
+            0,
+            Equal,
+            entry_fd as u64,
+            "take exec requests on the entry socket the runtime made (that fd only)",
+        ),
+        arg(
+            SYS_recvmsg,
+            2,
+            Equal,
+            MSG_CMSG_CLOEXEC as u64,
+            "read an exec request and the stdio fds that come with it",
+        ),
     ]
 }
 
 /// The number of host system calls in the allowlist (distinct calls, not rules).
 pub fn allowlist_size() -> usize {
-    let mut nrs: Vec<i64> = allowlist(-1).iter().map(|r| r.nr).collect();
+    let mut nrs: Vec<i64> = allowlist(-1, -1).iter().map(|r| r.nr).collect();
     nrs.sort_unstable();
     nrs.dedup();
     nrs.len()
@@ -206,7 +225,7 @@ pub fn allowlist_size() -> usize {
 
 /// The allowlist as "name: why" lines, for docs and `features`.
 pub fn allowlist_doc() -> Vec<(i64, &'static str)> {
-    allowlist(-1).iter().map(|r| (r.nr, r.why)).collect()
+    allowlist(-1, -1).iter().map(|r| (r.nr, r.why)).collect()
 }
 
 /// The first child after unsharing the pid namespace is that namespace's init, and when an
@@ -244,7 +263,7 @@ fn cvt(r: i64) -> io::Result<()> {
 /// file: the only file a stub may map executable. Returns the fd of the rootfs, opened inside
 /// the sentry's own mount namespace so the mounts on it (volumes, /etc/hosts) stay visible
 /// through it after the empty root replaces it.
-pub fn confine(mem_fd: i32) -> Result<std::os::fd::OwnedFd, String> {
+pub fn confine(mem_fd: i32, entry_fd: Option<i32>) -> Result<std::os::fd::OwnedFd, String> {
     let flags = libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWNET
@@ -266,7 +285,7 @@ pub fn confine(mem_fd: i32) -> Result<std::os::fd::OwnedFd, String> {
     drop_capabilities()?;
     bulkhead_linux::process::set_no_new_privs()
         .map_err(|e| format!("sentry: no_new_privs: {e}"))?;
-    load_seccomp(mem_fd)?;
+    load_seccomp(mem_fd, entry_fd.unwrap_or(-1))?;
     Ok(root)
 }
 
@@ -365,7 +384,7 @@ fn default_action() -> ScmpAction {
     ScmpAction::Trap
 }
 
-fn load_seccomp(mem_fd: i32) -> Result<(), String> {
+fn load_seccomp(mem_fd: i32, entry_fd: i32) -> Result<(), String> {
     let e =
         |what: &str, err: libseccomp::error::SeccompError| format!("sentry: seccomp {what}: {err}");
     let mut f = ScmpFilterContext::new(default_action()).map_err(|x| e("init", x))?;
@@ -376,7 +395,7 @@ fn load_seccomp(mem_fd: i32) -> Result<(), String> {
         ScmpSyscall::from(libc::SYS_clone3 as i32),
     )
     .map_err(|x| e("clone3", x))?;
-    for r in allowlist(mem_fd) {
+    for r in allowlist(mem_fd, entry_fd) {
         let sc = ScmpSyscall::from(r.nr as i32);
         let conds: Vec<ScmpArgCompare> = r
             .conds

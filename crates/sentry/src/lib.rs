@@ -137,8 +137,14 @@ pub fn prepare(facts: &HostFacts) -> Result<Prepared, String> {
 }
 
 /// Runs `prog` with the rootfs reached only through `root`. The caller has confined the
-/// process already (or, in tests, chooses not to).
-pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, String> {
+/// process already (or, in tests, chooses not to). `entry`, when given, is a listening socket
+/// on which `bulkhead exec` asks for more processes (kernel/entry.rs).
+pub fn run(
+    root: OwnedFd,
+    prep: Prepared,
+    prog: &Program,
+    entry: Option<OwnedFd>,
+) -> Result<Outcome, String> {
     let Prepared {
         proc_,
         memory,
@@ -185,17 +191,10 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
     }
     let mut kernel = kernel::Kernel::new(memory, base, sigchld);
     kernel.shared_sigchld = shared_sigchld;
-    let pid = kernel.alloc_pid();
-    fds.set_owner(pid);
-    let unimplemented = Rc::new(RefCell::new(Default::default()));
-    let mut task = Task {
-        tid: pid,
-        pid,
-        ppid: 0,
-        pgid: pid,
-        sid: pid,
-        exit_signal: libc::SIGCHLD,
-        regs: loaded.regs,
+    kernel.entry = entry.map(kernel::entry::Entry::new);
+    let task = Task::new_process(kernel::task::NewProcess {
+        pid: kernel.alloc_pid(),
+        loaded,
         mm,
         asp: Box::new(stub),
         fs,
@@ -205,33 +204,9 @@ pub fn run(root: OwnedFd, prep: Prepared, prog: &Program) -> Result<Outcome, Str
             gid: prog.gid,
             caps: prog.caps,
         },
-        signals: Default::default(),
         hostname: prog.hostname.clone(),
-        exe: loaded.exe_path,
-        argv: loaded.argv,
-        clear_tid: 0,
-        exit: None,
-        unimplemented: unimplemented.clone(),
-        rlimits: Default::default(),
-        state: kernel::State::Ready,
-        wait: None,
-        deadline: None,
-        progress: 0,
-        vfork_parent: None,
-        report: None,
-        subreaper: false,
-        pdeathsig: 0,
-        saved_mask: None,
-        to_parent: None,
-        kicked: false,
-        group_exit: false,
-        robust_list: 0,
-        cpu: Default::default(),
-        fifo_open: None,
-        select_sets: None,
-        execed: false,
-    };
-    task.refresh_proc();
+        unimplemented: Rc::new(RefCell::new(Default::default())),
+    });
     let report = task.enosys_report_fn();
     kernel.insert(task);
     let status = kernel.run();

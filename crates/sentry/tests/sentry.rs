@@ -26,7 +26,7 @@ fn run_prog(args: &[&str]) -> i32 {
         hostname: "sandbox".into(),
         ..Default::default()
     };
-    let out = run(root, prepare(&HostFacts::read()).unwrap(), &prog).unwrap();
+    let out = run(root, prepare(&HostFacts::read()).unwrap(), &prog, None).unwrap();
     eprintln!("enosys: {}", out.enosys);
     out.status
 }

@@ -57,6 +57,10 @@ impl Kernel {
         }
         self.release_vfork(t.vfork_parent, t.pid);
         self.reparent_children(t.pid, t.ppid);
+        if t.ppid == 0 && self.entry_exited(t.pid, status) {
+            // Started by `bulkhead exec`: its status went to the runtime; no zombie.
+            return;
+        }
         for c in self.tasks.values_mut() {
             if c.ppid == t.pid && c.pdeathsig != 0 {
                 signals::send(c, c.pdeathsig);

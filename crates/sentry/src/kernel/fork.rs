@@ -50,7 +50,7 @@ fn io_errno(e: std::io::Error) -> Errno {
 
 impl Kernel {
     /// A fresh stub, its address space empty.
-    fn new_stub(&self) -> Result<Box<dyn AddressSpace>, Errno> {
+    pub(super) fn new_stub(&self) -> Result<Box<dyn AddressSpace>, Errno> {
         let fd = self.memory.borrow().fd();
         Ok(Box::new(PtraceStub::spawn(fd).map_err(io_errno)?))
     }

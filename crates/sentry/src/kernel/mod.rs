@@ -7,6 +7,7 @@
 //! Layout, after Linux and gVisor: task.rs (a task), wait.rs (blocking), exit.rs (exit, wait4,
 //! reparenting, pid 1's end), fork.rs (clone and execve), futex.rs (futex waits and wakes).
 
+pub mod entry;
 mod exit;
 pub mod fork;
 pub mod futex;
@@ -62,7 +63,14 @@ pub struct Kernel {
     /// SIGCHLD may be taken by another thread of the process (the sentry embedded in a
     /// test's process): idle then looks for stub events every SHARED_SIGCHLD_NAP_MS too.
     pub shared_sigchld: bool,
+    /// Where `bulkhead exec` asks for processes (entry.rs).
+    pub entry: Option<entry::Entry>,
+    /// When the loop last looked at the entry while busy.
+    entry_checked: Instant,
 }
+
+/// How often a busy loop looks for exec requests.
+const ENTRY_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// How long idle waits at most when the signalfd may miss a SIGCHLD.
 const SHARED_SIGCHLD_NAP_MS: i32 = 10;
@@ -81,6 +89,8 @@ impl Kernel {
             seen_epoch: wait::epoch(),
             shared_sigchld: false,
             timers: Default::default(),
+            entry: None,
+            entry_checked: Instant::now(),
         }
     }
 
@@ -140,6 +150,7 @@ impl Kernel {
             }
             self.fire_timers();
             crate::timerfd::fire_due();
+            self.look_at_entry();
             self.settle();
         }
     }
@@ -298,6 +309,12 @@ impl Kernel {
         if self.shared_sigchld && !(0..SHARED_SIGCHLD_NAP_MS).contains(&timeout) {
             timeout = SHARED_SIGCHLD_NAP_MS;
         }
+        let entry = self.entry_fds();
+        fds.extend(entry.iter().map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }));
         let _ = crate::host::poll(&mut fds, timeout);
         let host_signals = crate::host::read_signals(self.sigchld.as_raw_fd());
         self.pass_on_host_signals(&host_signals);
@@ -307,6 +324,36 @@ impl Kernel {
             .map(|p| p.fd)
             .collect();
         self.end_waits(&ready);
+        if ready.iter().any(|fd| entry.contains(fd)) {
+            self.serve_entry(&ready);
+            self.entry_checked = Instant::now();
+        }
+    }
+
+    /// A sandbox busy enough never to idle still takes exec requests: the entry is looked at
+    /// every ENTRY_CHECK while the loop is busy.
+    fn look_at_entry(&mut self) {
+        if self.entry.is_none() || self.entry_checked.elapsed() < ENTRY_CHECK {
+            return;
+        }
+        self.entry_checked = Instant::now();
+        let mut fds: Vec<libc::pollfd> = self
+            .entry_fds()
+            .into_iter()
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        if crate::host::poll(&mut fds, 0).is_ok_and(|n| n > 0) {
+            let ready: Vec<i32> = fds
+                .iter()
+                .filter(|p| p.revents != 0)
+                .map(|p| p.fd)
+                .collect();
+            self.serve_entry(&ready);
+        }
     }
 
     /// Ends the waits whose deadline passed or whose host fd is ready.

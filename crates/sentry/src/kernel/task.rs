@@ -196,7 +196,67 @@ pub fn container_status(status: i32) -> i32 {
     }
 }
 
+/// What a process started from nothing (the sandbox's pid 1, a process `bulkhead exec`
+/// starts) is made of; everything else starts as a fresh process's.
+pub struct NewProcess {
+    pub pid: i32,
+    pub loaded: crate::loader::Loaded,
+    pub mm: Mm,
+    pub asp: Box<dyn AddressSpace>,
+    pub fs: Fs,
+    pub fds: FdTable,
+    pub creds: Creds,
+    pub hostname: String,
+    pub unimplemented: Rc<RefCell<BTreeMap<u64, u64>>>,
+}
+
 impl Task {
+    /// A process with no parent in the sandbox (ppid 0), leader of its own session and group.
+    pub fn new_process(p: NewProcess) -> Task {
+        p.fds.set_owner(p.pid);
+        let mut t = Task {
+            tid: p.pid,
+            pid: p.pid,
+            ppid: 0,
+            pgid: p.pid,
+            sid: p.pid,
+            exit_signal: libc::SIGCHLD,
+            regs: p.loaded.regs,
+            mm: p.mm,
+            asp: p.asp,
+            fs: p.fs,
+            fds: p.fds,
+            creds: p.creds,
+            signals: Default::default(),
+            hostname: p.hostname,
+            exe: p.loaded.exe_path,
+            argv: p.loaded.argv,
+            clear_tid: 0,
+            exit: None,
+            unimplemented: p.unimplemented,
+            rlimits: Default::default(),
+            state: State::Ready,
+            wait: None,
+            deadline: None,
+            progress: 0,
+            vfork_parent: None,
+            report: None,
+            subreaper: false,
+            pdeathsig: 0,
+            saved_mask: None,
+            to_parent: None,
+            kicked: false,
+            group_exit: false,
+            robust_list: 0,
+            cpu: Default::default(),
+            fifo_open: None,
+            select_sets: None,
+            execed: false,
+        };
+        t.refresh_proc();
+        t
+    }
+
     /// The unimplemented system calls as "name(nr)=count" items, for the log.
     pub fn enosys_report(&self) -> String {
         self.unimplemented

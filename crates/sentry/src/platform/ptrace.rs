@@ -112,6 +112,12 @@ impl PtraceStub {
                 if sys::rseq_unregister().is_err() {
                     sys::exit_now(126);
                 }
+                // Nothing of the sentry's but the memory file: a stub holding a copy of a pipe
+                // or a socket the sentry has (an exec'd process's stdout) would keep it open
+                // as long as the stub lives.
+                if sys::close_all_but(mem_fd).is_err() {
+                    sys::exit_now(125);
+                }
                 let _ = pt::trace_me();
                 let _ = sys::kill(std::process::id() as i32, libc::SIGSTOP);
                 sys::exit_now(127)

@@ -1,0 +1,179 @@
+//! `bulkhead exec` into a running sandbox-class container: the process runs inside the sandbox
+//! (served by the sentry), with the output, stdin, exit status and signal handling it has in
+//! the container class; detached, a proxy on the host stands for it; bad requests fail with
+//! one line and leave nothing in the sandbox.
+
+mod common;
+use common::clients::wait_for;
+use common::*;
+use serde_json::json;
+use std::io::Write;
+use std::process::Stdio;
+
+/// A started `sleep 1000` container of `class`; returns its id.
+fn running(rt: &Rt, b: &mut Bundle, class: &str) -> String {
+    b.set("/process/args", json!(["sleep", "1000"]));
+    if class == "sandbox" {
+        b.set("/annotations", json!({"dev.bulkhead.class": "sandbox"}));
+    }
+    let id = unique(&format!("exec-{class}"));
+    rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+    id
+}
+
+/// `exec ID args...` with `input` on stdin: (exit code, stdout, stderr).
+fn exec(rt: &Rt, id: &str, args: &[&str], input: &str) -> (i32, String, String) {
+    let mut all = vec!["exec", id];
+    all.extend_from_slice(args);
+    let mut c = rt.command(&all);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn bulkhead exec");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write stdin");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait for bulkhead exec");
+    (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
+}
+
+/// The host processes in the container's cgroup (for the sandbox: the sentry, its keeper
+/// and a stub per process).
+fn cgroup_procs(id: &str) -> usize {
+    find_cgroups(id)
+        .iter()
+        .filter_map(|cg| std::fs::read_to_string(cg.join("cgroup.procs")).ok())
+        .map(|s| s.lines().count())
+        .max()
+        .unwrap_or(0)
+}
+
+fn stop(rt: &Rt, id: &str, b: &Bundle) {
+    rt.ok(&["kill", id, "KILL"]);
+    rt.wait_status(id, "stopped");
+    rt.ok(&["delete", id]);
+    rt.assert_clean(id, b);
+}
+
+/// The same exec gives the same output and status in both classes: a pipeline with stdin,
+/// an exit code, a missing program; in the sandbox the process is the sentry's (its uname).
+#[test]
+fn exec_gives_the_container_class_output() {
+    let rt = Rt::new();
+    let mut seen = Vec::new();
+    for class in ["container", "sandbox"] {
+        let mut b = Bundle::new(&["true"]);
+        let id = running(&rt, &mut b, class);
+        let script = "read -r line; echo \"got $line from $0\" | tr a-z A-Z; exit 7";
+        let piped = exec(&rt, &id, &["sh", "-c", script], "hello\n");
+        let env = exec(&rt, &id, &["sh", "-c", "echo $PATH; pwd"], "");
+        let missing = exec(&rt, &id, &["no-such-program"], "");
+        let kernel = exec(&rt, &id, &["uname", "-v"], "");
+        seen.push((piped, env, missing.0 != 0));
+        if class == "sandbox" {
+            assert!(kernel.1.contains("bulkhead sentry"), "{kernel:?}");
+            assert_eq!(missing.2.lines().count(), 1, "{missing:?}");
+            assert!(missing.2.contains("no-such-program"), "{missing:?}");
+        }
+        stop(&rt, &id, &b);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "container class (left) and sandbox (right)"
+    );
+    assert_eq!(seen[1].0 .0, 7);
+    assert_eq!(seen[1].0 .1, "GOT HELLO FROM SH\n");
+}
+
+/// Signals sent to `bulkhead exec` reach the process (its trap runs), as in the container
+/// class.
+#[test]
+fn exec_passes_signals_on() {
+    let rt = Rt::new();
+    for class in ["container", "sandbox"] {
+        let mut b = Bundle::new(&["true"]);
+        let id = running(&rt, &mut b, class);
+        let script = "trap 'echo got TERM; exit 5' TERM; echo ready; sleep 100 >/dev/null & wait";
+        let mut c = rt.command(&["exec", &id, "sh", "-c", script]);
+        c.stdout(Stdio::piped());
+        let mut child = c.spawn().expect("spawn bulkhead exec");
+        let mut out = child.stdout.take().expect("stdout");
+        let mut first = [0u8; 6];
+        std::io::Read::read_exact(&mut out, &mut first).expect("ready");
+        assert_eq!(&first, b"ready\n", "{class}");
+        let _ = bulkhead_kill(child.id() as i32, libc::SIGTERM);
+        let status = child.wait().expect("wait");
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).expect("rest");
+        assert_eq!(
+            (status.code(), rest.as_str()),
+            (Some(5), "got TERM\n"),
+            "{class}"
+        );
+        stop(&rt, &id, &b);
+    }
+}
+
+fn bulkhead_kill(pid: i32, sig: i32) -> std::io::Result<()> {
+    // SAFETY: integer arguments only.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// `exec -d`: the pid file names a host process that stands for the sandboxed one; killing
+/// it ends the process inside (its stub leaves the container's cgroup), and the container
+/// goes on.
+#[test]
+fn detached_exec_has_a_host_proxy() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["true"]);
+    let id = running(&rt, &mut b, "sandbox");
+    let before = cgroup_procs(&id);
+    let pid = rt.exec_detached(&b, &id, &["sleep", "100"]);
+    wait_for(
+        || cgroup_procs(&id) == before + 1,
+        "the exec'd process's stub",
+    );
+    bulkhead_kill(pid as i32, libc::SIGKILL).expect("kill the proxy");
+    wait_for(|| cgroup_procs(&id) == before, "the exec'd process to end");
+    assert_eq!(rt.status(&id), "running");
+    let (code, out, _) = exec(&rt, &id, &["echo", "still here"], "");
+    assert_eq!((code, out.as_str()), (0, "still here\n"));
+    stop(&rt, &id, &b);
+}
+
+/// Bad exec requests: a missing program, a bad cwd, a terminal, a stopped or a created
+/// sandbox: a non-zero exit, one line naming what is wrong, and nothing left in the sandbox.
+#[test]
+fn bad_exec_requests_fail_cleanly() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["true"]);
+    let id = running(&rt, &mut b, "sandbox");
+    let before = cgroup_procs(&id);
+    for (args, mention) in [
+        (vec!["exec", &id, "/no/such/program"], "/no/such/program"),
+        (vec!["exec", "--cwd", "/nowhere", &id, "true"], "/nowhere"),
+        (vec!["exec", "-t", &id, "true"], "terminal"),
+    ] {
+        let out = rt.cmd(&args);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(mention), "{args:?}: {err}");
+    }
+    assert_eq!(cgroup_procs(&id), before, "a failed exec left a process");
+    stop(&rt, &id, &b);
+    // Created but not started: the sentry does not serve yet.
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.set("/annotations", json!({"dev.bulkhead.class": "sandbox"}));
+    let id = unique("exec-created");
+    rt.ok(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let out = rt.cmd(&["exec", &id, "true"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("created"), "{}", stderr(&out));
+    rt.ok(&["delete", "--force", &id]);
+    rt.assert_clean(&id, &b);
+}

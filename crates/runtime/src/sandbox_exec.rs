@@ -1,0 +1,176 @@
+//! `exec` into a sandbox-class container. The process runs inside the sandbox, served by the
+//! sentry: the runtime asks the sentry for it over the entry socket the sentry took from
+//! `create` (`exec.sock` in the state directory; the sentry's side is
+//! bulkhead-sentry's kernel/entry.rs), handing over its stdin, stdout and stderr. On the host a
+//! proxy stands for the process: in the foreground `bulkhead exec` itself, detached (`-d`, the
+//! shim, podman's conmon) a child whose pid goes to the pid file. The proxy passes on the
+//! signals it gets and exits as the process did (its code, or killed by its signal), so
+//! whoever waits for it sees the process's end; killing the proxy kills the process.
+
+use anyhow::{anyhow, bail, Context, Result};
+use bulkhead_linux::poll;
+use bulkhead_linux::process as sys;
+use oci_spec::runtime::Process;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+/// The entry socket's name in the state directory.
+pub const ENTRY_SOCKET: &str = "exec.sock";
+
+/// Whether the container in `dir` is a sandbox that takes exec requests.
+pub fn is_sandbox(dir: &Path) -> bool {
+    dir.join(ENTRY_SOCKET).exists()
+}
+
+/// The request body (kernel/entry.rs's format): NUL-terminated fields.
+fn request(p: &Process, caps: [u64; 3]) -> Vec<u8> {
+    let user = p.user();
+    let args = p.args().clone().unwrap_or_default();
+    let env = p.env().clone().unwrap_or_default();
+    let mut fields: Vec<String> = vec![
+        user.uid().to_string(),
+        user.gid().to_string(),
+        user.umask().unwrap_or(0o022).to_string(),
+    ];
+    fields.extend(caps.iter().map(u64::to_string));
+    fields.push(p.cwd().to_string_lossy().into_owned());
+    fields.push(args.len().to_string());
+    fields.extend(args);
+    fields.push(env.len().to_string());
+    fields.extend(env);
+    let mut body = Vec::new();
+    for f in fields {
+        body.extend_from_slice(f.as_bytes());
+        body.push(0);
+    }
+    let mut msg = (body.len() as u32).to_le_bytes().to_vec();
+    msg.extend(body);
+    msg
+}
+
+/// Asks the sentry of the sandbox in `dir` for `p` with this process's stdio; returns the
+/// connection once the process runs, with its pid in the sandbox.
+fn ask(dir: &Path, p: &Process) -> Result<(UnixStream, i32)> {
+    if p.terminal().unwrap_or(false) {
+        bail!("exec: a terminal (-t) in a sandbox-class container is not supported yet");
+    }
+    let caps = bulkhead_container::credentials::CapSets::from_config(p.capabilities().as_ref())
+        .map_err(|e| anyhow!("process.capabilities: {e}"))?
+        .masks();
+    // Through the directory's fd: the path stays short enough for sun_path.
+    let handle = bulkhead_linux::fd::open_dir(dir).context("exec: open the state directory")?;
+    let path = Path::new(&bulkhead_linux::fd::proc_fd_path(&handle)).join(ENTRY_SOCKET);
+    let mut conn = UnixStream::connect(path).context("exec: reach the sandbox's sentry")?;
+    let msg = request(p, caps);
+    let sent = bulkhead_linux::socket::send_fds(&conn, &msg, &[0, 1, 2])
+        .context("exec: send the request")?;
+    conn.write_all(&msg[sent..])
+        .context("exec: send the request")?;
+    let line = read_line(&mut conn)?.ok_or_else(|| anyhow!("exec: the sentry did not answer"))?;
+    if let Some(e) = line.strip_prefix("error ") {
+        bail!("exec: {e}");
+    }
+    let pid = line
+        .strip_prefix("pid ")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| anyhow!("exec: the sentry answered {line:?}"))?;
+    Ok((conn, pid))
+}
+
+/// One line from the sentry, without its newline; None at end-of-file.
+fn read_line(conn: &mut UnixStream) -> Result<Option<String>> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match conn.read(&mut b) {
+            Ok(0) if line.is_empty() => return Ok(None),
+            Ok(0) => break,
+            Ok(_) if b[0] == b'\n' => break,
+            Ok(_) => line.push(b[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("exec: read the sentry's answer"),
+        }
+    }
+    Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+}
+
+/// The proxy's work: pass on signals until the sentry says the process ended; returns its
+/// wait status. Signals must be blocked already.
+fn proxy(mut conn: UnixStream) -> Result<i32> {
+    let sigs = poll::signalfd_all().context("exec: signalfd")?;
+    loop {
+        let ready =
+            poll::poll_readable(&[conn.as_raw_fd(), sigs.as_raw_fd()], -1).context("exec: wait")?;
+        if ready[1] {
+            let sig = poll::read_signal(&sigs).context("exec: read a signal")?;
+            if sig != libc::SIGCHLD {
+                let _ = conn.write_all(format!("signal {sig}\n").as_bytes());
+            }
+        }
+        if ready[0] {
+            let line = read_line(&mut conn)?
+                .ok_or_else(|| anyhow!("exec: the sandbox ended before the process"))?;
+            if let Some(status) = line.strip_prefix("exit ").and_then(|s| s.parse().ok()) {
+                return Ok(status);
+            }
+        }
+    }
+}
+
+/// The exit status a wait status stands for, as the container class reports it.
+fn exit_code(status: i32) -> i32 {
+    if status & 0x7f == 0 {
+        (status >> 8) & 0xff
+    } else {
+        128 + (status & 0x7f)
+    }
+}
+
+/// `exec` in the foreground: returns the process's exit status.
+pub fn exec(dir: &Path, p: &Process) -> Result<i32> {
+    sys::block_all_signals().context("block signals")?;
+    let (conn, _) = ask(dir, p)?;
+    proxy(conn).map(exit_code)
+}
+
+/// `exec -d`: starts the process and a proxy child for it; returns the proxy's pid.
+pub fn exec_detached(dir: &Path, p: &Process) -> Result<i32> {
+    let (conn, _) = ask(dir, p)?;
+    // glibc's fork: the caller may be the multi-threaded shim.
+    match sys::fork_threaded().context("exec: fork the proxy")? {
+        sys::Forked::Child => {
+            let _ = sys::block_all_signals();
+            // The proxy keeps its stdio and the connection (moved to fd 3), nothing else of
+            // the caller's (the shim's reply pipe, its sockets).
+            let raw = conn.into_raw_fd();
+            let kept = bulkhead_linux::fd::dup2(raw, 3).and_then(|()| sys::close_from(4));
+            let status = match kept {
+                // SAFETY: fd 3 is the connection (its only fd now that `raw` was let go of
+                // and closed), owned by nothing else.
+                Ok(()) => proxy(unsafe { UnixStream::from_raw_fd(3) }).unwrap_or(libc::SIGKILL),
+                Err(_) => libc::SIGKILL,
+            };
+            exit_as(status)
+        }
+        sys::Forked::Parent(pid) => Ok(pid),
+    }
+}
+
+/// Ends the proxy as the process ended: with its code, or by its signal.
+fn exit_as(status: i32) -> ! {
+    if status & 0x7f != 0 {
+        let sig = status & 0x7f;
+        sys::reset_signal_handlers();
+        // SAFETY: integer arguments only; the signal is unblocked to end this process.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::raise(sig);
+        }
+    }
+    sys::exit_now(exit_code(status))
+}

@@ -1,0 +1,308 @@
+//! Processes started from outside: `bulkhead exec` (and the shim's exec) into a running
+//! sandbox. The runtime made a listening socket in the container's state directory before the
+//! sentry confined itself and handed it over; the sentry accepts on it from its loop, and it
+//! is the only way in (the state directory is root's, the socket 0600).
+//!
+//! One connection is one process. The runtime sends a request — a 4-byte little-endian length,
+//! then NUL-terminated fields: uid, gid, umask, the three capability masks (effective,
+//! permitted, inheritable), cwd, the argument count and arguments, the environment count and
+//! variables — with the process's stdin, stdout and stderr attached (SCM_RIGHTS). The sentry
+//! answers `pid N` (its pid in the sandbox) or `error MESSAGE`, takes `signal N` lines for it
+//! afterwards, and answers `exit STATUS` (the wait status) when it ends. The process has no
+//! parent in the sandbox, as one that `runc exec` starts; its orphans go to pid 1. If the
+//! runtime's end closes first (the process on the host that stands for it was killed), the
+//! process is killed too.
+
+use super::task::{Creds, NewProcess, Task};
+use super::Kernel;
+use crate::mm::Errno;
+use crate::vfs::{self, FdTable, Node};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+
+/// The largest request taken (arguments and environment together).
+const MAX_REQUEST: usize = 1 << 20;
+/// The PATH a request without one searches, as the container class's default.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub struct Entry {
+    listener: OwnedFd,
+    sessions: Vec<Session>,
+}
+
+struct Session {
+    conn: OwnedFd,
+    /// Bytes read and not yet taken (the request, then `signal` lines).
+    buf: Vec<u8>,
+    /// The stdio that came with the request.
+    fds: Vec<OwnedFd>,
+    /// The process started for it.
+    pid: Option<i32>,
+}
+
+/// What a request asks for.
+struct Request {
+    uid: u32,
+    gid: u32,
+    umask: u32,
+    caps: [u64; 3],
+    cwd: String,
+    args: Vec<String>,
+    env: Vec<String>,
+}
+
+impl Entry {
+    /// `listener`: the listening socket the runtime made, non-blocking.
+    pub fn new(listener: OwnedFd) -> Entry {
+        Entry {
+            listener,
+            sessions: Vec::new(),
+        }
+    }
+
+    /// The fds the loop polls for it: the listener and every connection.
+    pub fn fds(&self) -> Vec<RawFd> {
+        let mut v = vec![self.listener.as_raw_fd()];
+        v.extend(self.sessions.iter().map(|s| s.conn.as_raw_fd()));
+        v
+    }
+}
+
+/// Parses a request body (after its length).
+fn parse(body: &[u8]) -> Result<Request, String> {
+    let mut fields = body.split(|b| *b == 0).map(|f| String::from_utf8_lossy(f));
+    let mut next = |what: &str| {
+        fields
+            .next()
+            .map(|f| f.into_owned())
+            .ok_or(format!("request: no {what}"))
+    };
+    let num = |s: String, what: &str| -> Result<u64, String> {
+        s.parse().map_err(|_| format!("request: bad {what} {s:?}"))
+    };
+    let uid = num(next("uid")?, "uid")? as u32;
+    let gid = num(next("gid")?, "gid")? as u32;
+    let umask = num(next("umask")?, "umask")? as u32 & 0o777;
+    let mut caps = [0u64; 3];
+    for c in caps.iter_mut() {
+        *c = num(next("capabilities")?, "capabilities")?;
+    }
+    let cwd = next("cwd")?;
+    let nargs = num(next("argument count")?, "argument count")?;
+    let args = (0..nargs)
+        .map(|_| next("argument"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let nenv = num(next("environment count")?, "environment count")?;
+    let env = (0..nenv)
+        .map(|_| next("environment"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.is_empty() {
+        return Err("request: no arguments".into());
+    }
+    Ok(Request {
+        uid,
+        gid,
+        umask,
+        caps,
+        cwd,
+        args,
+        env,
+    })
+}
+
+/// Writes one reply line; a peer that is gone is the session's end, found by its read.
+fn reply(conn: &OwnedFd, line: &str) {
+    let _ = crate::host::write(conn.as_raw_fd(), format!("{line}\n").as_bytes());
+}
+
+impl Kernel {
+    /// The entry's fds to poll (none without an entry).
+    pub(super) fn entry_fds(&self) -> Vec<RawFd> {
+        self.entry.as_ref().map(Entry::fds).unwrap_or_default()
+    }
+
+    /// After a poll: takes new connections, reads requests and signal lines of those in
+    /// `ready`, and ends sessions whose runtime end closed.
+    pub(super) fn serve_entry(&mut self, ready: &[RawFd]) {
+        let Some(mut entry) = self.entry.take() else {
+            return;
+        };
+        if ready.contains(&entry.listener.as_raw_fd()) {
+            while let Ok(conn) = bulkhead_linux::socket::accept_nonblocking(&entry.listener) {
+                entry.sessions.push(Session {
+                    conn,
+                    buf: Vec::new(),
+                    fds: Vec::new(),
+                    pid: None,
+                });
+            }
+        }
+        let mut keep = Vec::new();
+        for mut s in std::mem::take(&mut entry.sessions) {
+            if !ready.contains(&s.conn.as_raw_fd()) || self.serve_session(&mut s) {
+                keep.push(s);
+            }
+        }
+        entry.sessions = keep;
+        self.entry = Some(entry);
+    }
+
+    /// Reads what `s` sent; false when the session is over.
+    fn serve_session(&mut self, s: &mut Session) -> bool {
+        let mut chunk = vec![0u8; 64 << 10];
+        let (fds, n) = match bulkhead_linux::socket::recv_fds(&s.conn, &mut chunk, 3) {
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(_) => (Vec::new(), 0),
+        };
+        if n == 0 {
+            // The runtime's end is gone: so is the process it stood for.
+            if let Some(pid) = s.pid {
+                self.signal_process(pid, libc::SIGKILL, Default::default());
+            }
+            return false;
+        }
+        s.fds.extend(fds);
+        s.buf.extend_from_slice(&chunk[..n]);
+        if s.pid.is_none() {
+            return self.take_request(s);
+        }
+        while let Some(end) = s.buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = s.buf.drain(..=end).collect();
+            let sig = std::str::from_utf8(&line)
+                .ok()
+                .and_then(|l| l.trim().strip_prefix("signal "))
+                .and_then(|n| n.parse::<i32>().ok());
+            if let (Some(sig), Some(pid)) = (sig.filter(|s| (1..=64).contains(s)), s.pid) {
+                self.signal_process(pid, sig, Default::default());
+            }
+        }
+        true
+    }
+
+    /// Starts the process once the whole request is in; false when the session is over.
+    fn take_request(&mut self, s: &mut Session) -> bool {
+        if s.buf.len() < 4 {
+            return true;
+        }
+        let len = u32::from_le_bytes([s.buf[0], s.buf[1], s.buf[2], s.buf[3]]) as usize;
+        if len > MAX_REQUEST {
+            reply(&s.conn, "error request: too large");
+            return false;
+        }
+        if s.buf.len() < 4 + len {
+            return true;
+        }
+        let body: Vec<u8> = s.buf.drain(..4 + len).skip(4).collect();
+        let started = parse(&body).and_then(|r| self.start_process(&r, &mut s.fds));
+        match started {
+            Ok(pid) => {
+                s.pid = Some(pid);
+                reply(&s.conn, &format!("pid {pid}"));
+                true
+            }
+            Err(e) => {
+                reply(&s.conn, &format!("error {e}"));
+                false
+            }
+        }
+    }
+
+    /// Starts the process `r` asks for with `stdio` as its fds 0, 1 and 2; returns its pid.
+    fn start_process(&mut self, r: &Request, stdio: &mut Vec<OwnedFd>) -> Result<i32, String> {
+        if stdio.len() != 3 {
+            return Err(format!("request: {} stdio fds (3 wanted)", stdio.len()));
+        }
+        let init = self
+            .tasks
+            .values()
+            .next()
+            .ok_or("the sandbox has no process left")?;
+        let (hostname, unimplemented) = (init.hostname.clone(), init.unimplemented.clone());
+        let mut fs = init.fs.clone();
+        fs.unshare();
+        fs.set_umask(r.umask);
+        let cwd = vfs::normalize("/", &r.cwd);
+        fs.chdir(&cwd)
+            .map_err(|e| format!("cwd {cwd}: {}", errtext(e)))?;
+        let path = find_program(&fs, &r.args[0], &r.env)?;
+        let mut asp = self
+            .new_stub()
+            .map_err(|e| format!("platform: {}", errtext(e)))?;
+        let mut mm = crate::mm::Mm::new(&self.memory);
+        let loaded = crate::loader::load(
+            &fs,
+            &mut mm,
+            asp.as_mut(),
+            &self.base,
+            &path,
+            r.args.clone(),
+            &r.env,
+        )
+        .map_err(|e| format!("exec {path:?}: {}", errtext(e)))?;
+        let fds = FdTable::default();
+        for (n, fd) in std::mem::take(stdio).into_iter().enumerate() {
+            let raw = fd.as_raw_fd();
+            let f = vfs::wrap(Node::Stdio(raw), libc::O_RDWR, &format!("/dev/fd/{n}"));
+            f.borrow_mut().hold = Some(Rc::new(fd));
+            fds.install_at(n as i32, f, false);
+        }
+        let pid = self.alloc_pid();
+        self.insert(Task::new_process(NewProcess {
+            pid,
+            loaded,
+            mm,
+            asp,
+            fs,
+            fds,
+            creds: Creds {
+                uid: r.uid,
+                gid: r.gid,
+                caps: r.caps,
+            },
+            hostname,
+            unimplemented,
+        }));
+        crate::kernel::wait::poke();
+        Ok(pid)
+    }
+
+    /// A process with no parent in the sandbox ended: if a session started it, the session
+    /// is told its wait status and ends. True when it was one of the entry's.
+    pub(super) fn entry_exited(&mut self, pid: i32, status: i32) -> bool {
+        let Some(entry) = self.entry.as_mut() else {
+            return false;
+        };
+        let Some(i) = entry.sessions.iter().position(|s| s.pid == Some(pid)) else {
+            return false;
+        };
+        let s = entry.sessions.remove(i);
+        reply(&s.conn, &format!("exit {status}"));
+        true
+    }
+}
+
+fn errtext(e: Errno) -> String {
+    std::io::Error::from_raw_os_error(e).to_string()
+}
+
+/// The program `name` names: a path (from the cwd) when it has a slash, else the first
+/// executable regular file of that name in the environment's PATH.
+fn find_program(fs: &vfs::Fs, name: &str, env: &[String]) -> Result<String, String> {
+    if name.contains('/') {
+        return Ok(fs.abs(None, name));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let candidate = fs.abs(None, &format!("{dir}/{name}"));
+        if let Ok(st) = fs.stat(&candidate, true) {
+            if st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_mode & 0o111 != 0 {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(format!("exec {name:?}: executable file not found in $PATH"))
+}
