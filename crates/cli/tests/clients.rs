@@ -136,6 +136,46 @@ fn podman_runs_the_sandbox_class_by_annotation() {
     assert_eq!(seen[1].2, "", "the sandbox wrote to the container's stderr");
 }
 
+/// podman exec into a sandbox-class container (through conmon and the runtime's detached
+/// exec): the output and exit codes of runc's for the same execs, the process inside the
+/// sandbox.
+#[test]
+fn podman_exec_into_the_sandbox_class() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    require_root();
+    podman_image();
+    let mut seen = Vec::new();
+    for (name, rt) in runtimes() {
+        let mut args = vec!["-d"];
+        if name == "bulkhead" {
+            args.extend(["--annotation", "dev.bulkhead.class=sandbox"]);
+        }
+        args.extend([IMAGE, "sleep", "1000"]);
+        let d = podman_run(&rt, &args);
+        assert!(d.status.success(), "{name}: run -d: {}", stderr(&d));
+        let cid = stdout(&d).trim().to_string();
+        let mut results = Vec::new();
+        for cmd in [
+            vec!["exec", &cid, "sh", "-c", "echo in $0; exit 5"],
+            vec!["exec", &cid, "no-such-cmd"],
+            vec!["exec", "--workdir", "/tmp", &cid, "pwd"],
+        ] {
+            let o = podman(&rt, &cmd);
+            results.push((o.status.code(), stdout(&o)));
+        }
+        let kernel = podman(&rt, &["exec", &cid, "uname", "-v"]);
+        if name == "bulkhead" {
+            assert!(stdout(&kernel).contains("bulkhead sentry"), "{}", stdout(&kernel));
+        }
+        let rm = podman(&rt, &["rm", "-f", "-t", "0", &cid]);
+        assert!(rm.status.success(), "{name}: rm: {}", stderr(&rm));
+        seen.push(results);
+    }
+    assert_eq!(seen[0], seen[1], "runc (left) and the sandbox (right) differ");
+    assert_eq!(seen[1][0], (Some(5), "in sh\n".to_string()));
+    assert_eq!(seen[1][1].0, Some(127));
+}
+
 /// podman's resource flags, stats, pause/unpause and update reach the container's cgroups.
 #[test]
 fn podman_limits_stats_pause_and_update() {

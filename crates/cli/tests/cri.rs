@@ -300,7 +300,7 @@ fn status_field(pid: i32, key: &str) -> String {
 /// The `bulkhead-sandbox` handler (class from the runtime options' ConfigPath): the pod's
 /// pause container and its containers run in the sandbox class, seen from the host as the
 /// sentry's cage (seccomp filter, no_new_privs, no capabilities); the `bulkhead` handler's
-/// containers do not. Both pods go away cleanly.
+/// containers do not. ExecSync answers alike in both. Both pods go away cleanly.
 #[test]
 fn runtime_class_picks_the_sandbox() {
     require_root();
@@ -342,6 +342,36 @@ fn runtime_class_picks_the_sandbox() {
             cages[0], cages[1],
             "the container class is not caged as the sentry"
         );
+        // ExecSync (kubectl exec, exec probes): the same answer from both classes, the
+        // sandbox's process served by its sentry.
+        for (_, id) in &pods {
+            let r = rt
+                .exec_sync(ExecSyncRequest {
+                    container_id: id.clone(),
+                    cmd: vec!["sh".into(), "-c".into(), "echo hi from $0; exit 3".into()],
+                    timeout: 20,
+                })
+                .await
+                .expect("ExecSync")
+                .into_inner();
+            assert_eq!(
+                (r.exit_code, String::from_utf8_lossy(&r.stdout).as_ref()),
+                (3, "hi from sh\n"),
+                "{}",
+                String::from_utf8_lossy(&r.stderr)
+            );
+        }
+        let kernel = rt
+            .exec_sync(ExecSyncRequest {
+                container_id: pods[1].1.clone(),
+                cmd: vec!["uname".into(), "-v".into()],
+                timeout: 20,
+            })
+            .await
+            .expect("ExecSync")
+            .into_inner();
+        let kernel = String::from_utf8_lossy(&kernel.stdout).into_owned();
+        assert!(kernel.contains("bulkhead sentry"), "{kernel}");
         for (pod, _) in &pods {
             remove_pod(&mut rt, pod).await;
         }
