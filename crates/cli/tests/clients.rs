@@ -165,13 +165,20 @@ fn podman_exec_into_the_sandbox_class() {
         }
         let kernel = podman(&rt, &["exec", &cid, "uname", "-v"]);
         if name == "bulkhead" {
-            assert!(stdout(&kernel).contains("bulkhead sentry"), "{}", stdout(&kernel));
+            assert!(
+                stdout(&kernel).contains("bulkhead sentry"),
+                "{}",
+                stdout(&kernel)
+            );
         }
         let rm = podman(&rt, &["rm", "-f", "-t", "0", &cid]);
         assert!(rm.status.success(), "{name}: rm: {}", stderr(&rm));
         seen.push(results);
     }
-    assert_eq!(seen[0], seen[1], "runc (left) and the sandbox (right) differ");
+    assert_eq!(
+        seen[0], seen[1],
+        "runc (left) and the sandbox (right) differ"
+    );
     assert_eq!(seen[1][0], (Some(5), "in sh\n".to_string()));
     assert_eq!(seen[1][1].0, Some(127));
 }

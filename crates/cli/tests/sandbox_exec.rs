@@ -145,8 +145,9 @@ fn detached_exec_has_a_host_proxy() {
     stop(&rt, &id, &b);
 }
 
-/// Bad exec requests: a missing program, a bad cwd, a terminal, a stopped or a created
-/// sandbox: a non-zero exit, one line naming what is wrong, and nothing left in the sandbox.
+/// Bad exec requests: a missing program, a bad cwd, a detached terminal with no console socket,
+/// a created sandbox: a non-zero exit, one line naming what is wrong, and nothing left in the
+/// sandbox.
 #[test]
 fn bad_exec_requests_fail_cleanly() {
     let rt = Rt::new();
@@ -156,7 +157,7 @@ fn bad_exec_requests_fail_cleanly() {
     for (args, mention) in [
         (vec!["exec", &id, "/no/such/program"], "/no/such/program"),
         (vec!["exec", "--cwd", "/nowhere", &id, "true"], "/nowhere"),
-        (vec!["exec", "-t", &id, "true"], "terminal"),
+        (vec!["exec", "-d", "-t", &id, "true"], "console"),
     ] {
         let out = rt.cmd(&args);
         let err = stderr(&out);
@@ -176,4 +177,31 @@ fn bad_exec_requests_fail_cleanly() {
     assert!(stderr(&out).contains("created"), "{}", stderr(&out));
     rt.ok(&["delete", "--force", &id]);
     rt.assert_clean(&id, &b);
+}
+
+/// `exec -t` in the foreground: an interactive shell on a terminal of the caller's size, typed
+/// at and answering, its exit status returned; in both classes.
+#[test]
+fn exec_with_a_terminal() {
+    let rt = Rt::new();
+    for class in ["container", "sandbox"] {
+        let mut b = Bundle::new(&["true"]);
+        let id = running(&rt, &mut b, class);
+        let cmd = format!(
+            "{BIN} --root {} exec -t {id} sh; echo exec-exit-$?; sleep 30",
+            rt.root.0.display()
+        );
+        let term = Tmux::start(&cmd, 90, 25);
+        term.send_line("stty size; echo typed-$((40+2))");
+        term.wait_for("typed-42");
+        assert!(
+            term.screen().contains("25 90"),
+            "{class}:\n{}",
+            term.screen()
+        );
+        term.send_line("exit 6");
+        term.wait_for("exec-exit-6");
+        drop(term);
+        stop(&rt, &id, &b);
+    }
 }

@@ -11,6 +11,7 @@ use bulkhead_container::exe;
 use bulkhead_container::exec::{self, Exec};
 use bulkhead_linux::process as sys;
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -79,20 +80,70 @@ fn in_sandbox(store: &Store, o: &ExecOpts) -> Result<Option<i32>> {
         s => bail!("cannot exec in a {s} container"),
     }
     let process = build_process(&st.config, o)?;
-    if o.detach {
-        let pid = sandbox_exec::exec_detached(&dir, &process)?;
+    let terminal = process.terminal().unwrap_or(false);
+    console_rules(
+        terminal,
+        o.console_socket.is_some() || (terminal && !o.detach),
+    )?;
+    if !terminal && !o.detach {
+        // In the foreground without a terminal, bulkhead exec itself stands for the process.
         if let Some(p) = &o.pid_file {
-            if let Err(err) = state::write_pid_file(p, pid) {
-                let _ = sys::kill(pid, libc::SIGKILL);
-                return Err(err);
+            state::write_pid_file(p, std::process::id() as i32)?;
+        }
+        return sandbox_exec::exec(&dir, &process).map(Some);
+    }
+    if !o.detach {
+        sys::set_child_subreaper().context("become a subreaper")?;
+        sys::block_all_signals().context("block signals")?;
+    }
+    let (master, pid) = if terminal {
+        let (master, slave) = sandbox_exec::terminal(&process)?;
+        if o.console_socket.is_none() {
+            // Ours to carry: it starts with our terminal's size, as the container class's.
+            if let Ok((rows, cols)) = bulkhead_linux::pty::get_winsize(&std::io::stdin()) {
+                let _ = bulkhead_linux::pty::set_winsize(&slave, rows, cols);
             }
         }
-        return Ok(Some(pid));
+        let s = slave.as_raw_fd();
+        (
+            Some(master),
+            sandbox_exec::spawn(&dir, &process, [s, s, s])?,
+        )
+    } else {
+        (None, sandbox_exec::spawn(&dir, &process, [0, 1, 2])?)
+    };
+    let placed = hand_over(o, pid, master);
+    if let Err(err) = placed {
+        let _ = sys::kill(pid, libc::SIGKILL);
+        return Err(err);
     }
+    placed.map(|status| Some(status.unwrap_or(pid)))
+}
+
+/// The terminal's master goes to the console socket, or in the foreground is carried by us;
+/// the pid file gets the proxy's pid. Returns the exit status when we waited (foreground).
+fn hand_over(o: &ExecOpts, pid: i32, master: Option<std::os::fd::OwnedFd>) -> Result<Option<i32>> {
     if let Some(p) = &o.pid_file {
-        state::write_pid_file(p, std::process::id() as i32)?;
+        state::write_pid_file(p, pid)?;
     }
-    sandbox_exec::exec(&dir, &process).map(Some)
+    match (master, &o.console_socket) {
+        (Some(m), Some(path)) => {
+            let sock = connect_console(Some(path))?.context("console socket")?;
+            let name = std::fs::read_link(bulkhead_linux::fd::proc_fd_path(&m)).unwrap_or_default();
+            bulkhead_linux::socket::send_fd(
+                &sock,
+                name.as_os_str().as_encoded_bytes(),
+                m.as_raw_fd(),
+            )
+            .context("send the terminal to the console socket")?;
+        }
+        (Some(m), None) => return tty::proxy_and_wait(pid, m).map(Some),
+        (None, _) => {}
+    }
+    if o.detach {
+        return Ok(None);
+    }
+    forward_and_wait(pid).map(Some)
 }
 
 /// Everything up to a running process: its pid, and the terminal when it is ours to carry.

@@ -12,7 +12,7 @@ use bulkhead_linux::poll;
 use bulkhead_linux::process as sys;
 use oci_spec::runtime::Process;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -50,12 +50,9 @@ fn request(p: &Process, caps: [u64; 3]) -> Vec<u8> {
     msg
 }
 
-/// Asks the sentry of the sandbox in `dir` for `p` with this process's stdio; returns the
-/// connection once the process runs, with its pid in the sandbox.
-fn ask(dir: &Path, p: &Process) -> Result<(UnixStream, i32)> {
-    if p.terminal().unwrap_or(false) {
-        bail!("exec: a terminal (-t) in a sandbox-class container is not supported yet");
-    }
+/// Asks the sentry of the sandbox in `dir` for `p` with `stdio` as its fds 0, 1 and 2;
+/// returns the connection once the process runs, with its pid in the sandbox.
+fn ask(dir: &Path, p: &Process, stdio: [i32; 3]) -> Result<(UnixStream, i32)> {
     let caps = bulkhead_container::credentials::CapSets::from_config(p.capabilities().as_ref())
         .map_err(|e| anyhow!("process.capabilities: {e}"))?
         .masks();
@@ -64,8 +61,8 @@ fn ask(dir: &Path, p: &Process) -> Result<(UnixStream, i32)> {
     let path = Path::new(&bulkhead_linux::fd::proc_fd_path(&handle)).join(ENTRY_SOCKET);
     let mut conn = UnixStream::connect(path).context("exec: reach the sandbox's sentry")?;
     let msg = request(p, caps);
-    let sent = bulkhead_linux::socket::send_fds(&conn, &msg, &[0, 1, 2])
-        .context("exec: send the request")?;
+    let sent =
+        bulkhead_linux::socket::send_fds(&conn, &msg, &stdio).context("exec: send the request")?;
     conn.write_all(&msg[sent..])
         .context("exec: send the request")?;
     let line = read_line(&mut conn)?.ok_or_else(|| anyhow!("exec: the sentry did not answer"))?;
@@ -131,13 +128,26 @@ fn exit_code(status: i32) -> i32 {
 /// `exec` in the foreground: returns the process's exit status.
 pub fn exec(dir: &Path, p: &Process) -> Result<i32> {
     sys::block_all_signals().context("block signals")?;
-    let (conn, _) = ask(dir, p)?;
+    let (conn, _) = ask(dir, p, [0, 1, 2])?;
     proxy(conn).map(exit_code)
 }
 
-/// `exec -d`: starts the process and a proxy child for it; returns the proxy's pid.
-pub fn exec_detached(dir: &Path, p: &Process) -> Result<i32> {
-    let (conn, _) = ask(dir, p)?;
+/// A terminal for `p` (process.terminal): a pty of the host's devpts, whose slave becomes the
+/// process's stdio in the sandbox (the sentry passes its terminal requests through). Returns
+/// (master, slave).
+pub fn terminal(p: &Process) -> Result<(OwnedFd, OwnedFd)> {
+    let (master, slave) =
+        bulkhead_linux::pty::open_pty(Path::new("/dev/ptmx")).context("exec: open a terminal")?;
+    if let Some(size) = p.console_size() {
+        bulkhead_linux::pty::set_winsize(&slave, size.height() as u16, size.width() as u16)
+            .context("process.consoleSize")?;
+    }
+    Ok((master, slave))
+}
+
+/// Starts the process with `stdio` and a proxy child for it; returns the proxy's pid.
+pub fn spawn(dir: &Path, p: &Process, stdio: [i32; 3]) -> Result<i32> {
+    let (conn, _) = ask(dir, p, stdio)?;
     // glibc's fork: the caller may be the multi-threaded shim.
     match sys::fork_threaded().context("exec: fork the proxy")? {
         sys::Forked::Child => {
