@@ -633,3 +633,33 @@ fn an_idle_sandbox_does_not_wake_the_sentry() {
     rt.assert_clean(&id, &b);
     assert!(woke < 20, "the idle sentry woke {woke} times in a second");
 }
+
+/// /proc lists every process of the sandbox: busybox `ps` shows the same processes, parents,
+/// groups, owners, names and command lines as in the container class (ps's own line aside,
+/// whose pid depends on how many `cat`s the wait took); `top -b -n1` and `free` run.
+#[test]
+fn ps_lists_every_process() {
+    let mut b = Bundle::new(&["true"]);
+    let cmd = "sleep 100 & a=$!; sleep 50 & b=$!; \
+               for p in $a $b; do until [ \"$(cat /proc/$p/comm 2>/dev/null)\" = sleep ]; do :; done; done; \
+               ps -o pid,ppid,pgid,user,comm,args; \
+               top -b -n1 >/dev/null && free >/dev/null && echo top-and-free-ran; kill $a $b";
+    let [c, s] = both(&mut b, &["sh", "-c", cmd]);
+    let mine = |o: &str| {
+        o.lines()
+            .filter(|l| !l.contains("{ps}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(c.0, 0, "{}", c.1);
+    assert_eq!(
+        (s.0, mine(&s.1)),
+        (c.0, mine(&c.1)),
+        "container class (right)"
+    );
+    assert!(
+        s.1.contains(" sleep 100\n") && s.1.contains("top-and-free-ran"),
+        "{}",
+        s.1
+    );
+}

@@ -119,7 +119,7 @@ pub fn prepare(facts: &HostFacts) -> Result<Prepared, String> {
     let _ = MEM_TOTAL.set(facts.mem_total);
     let proc_ = procfs::Proc {
         pid: 1,
-        cpuinfo: facts.cpuinfo.clone(),
+        cpuinfo: facts.cpuinfo.as_str().into(),
         mem_total: facts.mem_total,
         ..Default::default()
     };

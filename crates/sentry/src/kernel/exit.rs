@@ -46,6 +46,7 @@ impl Kernel {
             return;
         }
         self.drop_address_space(&mut t);
+        crate::procfs::withdraw(t.pid);
         self.timers.drop_process(t.pid, false);
         crate::locks::release(crate::locks::Owner::Process(t.pid), None);
         // Its files close now: pipe ends it held report EOF or EPIPE to the others.

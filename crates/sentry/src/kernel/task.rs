@@ -335,5 +335,10 @@ impl Task {
                 )
             })
             .collect();
+        p.host_tid = self.asp.host_tid();
+        if self.tid == self.pid {
+            // The others' /proc shows the process as its first thread sees it.
+            crate::procfs::publish(p);
+        }
     }
 }

@@ -288,6 +288,7 @@ pub(super) fn setpgid(k: &mut Kernel, t: &mut Task, pid: i32, pgid: i32) -> R {
         return Err(EPERM);
     }
     target.pgid = pgid;
+    target.refresh_proc();
     Ok(0)
 }
 
@@ -304,5 +305,6 @@ pub(super) fn setsid(k: &mut Kernel, t: &mut Task) -> R {
     }
     t.sid = t.pid;
     t.pgid = t.pid;
+    t.refresh_proc();
     Ok(t.pid as i64)
 }

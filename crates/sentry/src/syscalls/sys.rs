@@ -98,6 +98,7 @@ pub(super) fn prctl(t: &mut Task, op: i32, arg: u64) -> R {
                 t.mm.read_cstr(arg, 16)
                     .or_else(|_| t.mm.read_vec(arg, 15))?;
             t.fs.proc.comm = String::from_utf8_lossy(&name).chars().take(15).collect();
+            t.refresh_proc();
             Ok(0)
         }
         PR_GET_NAME => {
