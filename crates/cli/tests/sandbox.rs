@@ -663,3 +663,38 @@ fn ps_lists_every_process() {
         s.1
     );
 }
+
+/// python3's `selectors` (epoll) event loop over a pipe that a child writes with pauses: the
+/// same output as in the container class. (asyncio needs socketpair: the network issue.)
+#[test]
+fn python3_selectors_event_loop() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import os, selectors, time
+r, w = os.pipe()
+if os.fork() == 0:
+    for i in range(3):
+        time.sleep(0.02); os.write(w, b"msg%d;" % i)
+    os._exit(0)
+os.close(w)
+sel = selectors.DefaultSelector()
+sel.register(r, selectors.EVENT_READ)
+got = b""
+while True:
+    for key, ev in sel.select(timeout=5):
+        data = os.read(key.fd, 100)
+        if not data:
+            break
+        got += data
+    else:
+        continue
+    break
+print(type(sel).__name__, got.decode(), os.wait()[1])
+"#;
+    let [c, s] = both(&mut b, &["/usr/bin/python3", "-c", program]);
+    let want = "EpollSelector msg0;msg1;msg2; 0\n";
+    assert_eq!(c, (0, want.to_string()), "container class");
+    assert_eq!(c, s, "container class (left) and sandbox (right) differ");
+}
