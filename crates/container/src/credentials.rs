@@ -58,14 +58,16 @@ impl CapSets {
 }
 
 impl CapSets {
-    /// Effective, permitted and inheritable as bit masks (bit n: capability n), for the
-    /// sandbox class, whose sentry reports them to the application.
-    pub fn masks(&self) -> [u64; 3] {
+    /// Effective, permitted, inheritable, bounding and ambient as bit masks (bit n:
+    /// capability n), for the sandbox class, whose sentry keeps them for the application.
+    pub fn masks(&self) -> [u64; 5] {
         let bits = |s: &CapsHashSet| s.iter().fold(0u64, |m, c| m | 1 << c.index());
         [
             bits(&self.effective),
             bits(&self.permitted),
             bits(&self.inheritable),
+            bits(&self.bounding),
+            bits(&self.ambient),
         ]
     }
 }

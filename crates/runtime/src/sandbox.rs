@@ -115,9 +115,9 @@ pub fn sandbox_spec(spec: &Spec) -> Spec {
     s
 }
 
-/// The process's effective, permitted and inheritable capabilities as bit masks (the config
-/// was checked before the sandbox starts, so a set that does not convert is empty).
-fn cap_masks(p: &Process) -> [u64; 3] {
+/// The process's five capability sets as bit masks (the config was checked before the sandbox
+/// starts, so a set that does not convert is empty).
+fn cap_masks(p: &Process) -> [u64; 5] {
     CapSets::from_config(p.capabilities().as_ref())
         .unwrap_or_default()
         .masks()
@@ -163,6 +163,8 @@ impl Runner for SentryRunner {
             uid: p.user().uid(),
             gid: p.user().gid(),
             umask: p.user().umask().unwrap_or(0o022),
+            groups: p.user().additional_gids().clone().unwrap_or_default(),
+            no_new_privs: p.no_new_privileges().unwrap_or(false),
             hostname: self.hostname.clone(),
             caps,
         };

@@ -25,7 +25,7 @@ pub fn is_sandbox(dir: &Path) -> bool {
 }
 
 /// The request body (kernel/entry.rs's format): NUL-terminated fields.
-fn request(p: &Process, caps: [u64; 3]) -> Vec<u8> {
+fn request(p: &Process, caps: [u64; 5]) -> Vec<u8> {
     let user = p.user();
     let args = p.args().clone().unwrap_or_default();
     let env = p.env().clone().unwrap_or_default();
@@ -34,7 +34,11 @@ fn request(p: &Process, caps: [u64; 3]) -> Vec<u8> {
         user.gid().to_string(),
         user.umask().unwrap_or(0o022).to_string(),
     ];
+    let groups = user.additional_gids().clone().unwrap_or_default();
+    fields.push(groups.len().to_string());
+    fields.extend(groups.iter().map(u32::to_string));
     fields.extend(caps.iter().map(u64::to_string));
+    fields.push(u8::from(p.no_new_privileges().unwrap_or(false)).to_string());
     fields.push(p.cwd().to_string_lossy().into_owned());
     fields.push(args.len().to_string());
     fields.extend(args);

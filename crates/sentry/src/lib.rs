@@ -45,9 +45,13 @@ pub struct Program {
     pub uid: u32,
     pub gid: u32,
     pub umask: u32,
+    /// Supplementary groups (process.user.additionalGids).
+    pub groups: Vec<u32>,
     pub hostname: String,
-    /// Capability sets (effective, permitted, inheritable) as bit masks.
-    pub caps: [u64; 3],
+    /// Capability sets (effective, permitted, inheritable, bounding, ambient) as bit masks.
+    pub caps: [u64; 5],
+    /// process.noNewPrivileges.
+    pub no_new_privs: bool,
 }
 
 /// What the sandbox reports when the program is gone.
@@ -199,11 +203,13 @@ pub fn run(
         asp: Box::new(stub),
         fs,
         fds,
-        creds: Creds {
-            uid: prog.uid,
-            gid: prog.gid,
-            caps: prog.caps,
-        },
+        creds: Creds::new(
+            prog.uid,
+            prog.gid,
+            &prog.groups,
+            kernel::creds::CapSets::from_masks(prog.caps),
+            prog.no_new_privs,
+        ),
         hostname: prog.hostname.clone(),
         unimplemented: Rc::new(RefCell::new(Default::default())),
     });

@@ -50,8 +50,13 @@ pub struct Proc {
     pub cmdline: Vec<String>,
     pub cwd: String,
     pub comm: String,
-    pub uid: u32,
-    pub gid: u32,
+    /// Real, effective, saved and file-system ids.
+    pub uids: [u32; 4],
+    pub gids: [u32; 4],
+    pub groups: Vec<u32>,
+    /// Capability sets: inheritable, permitted, effective, bounding, ambient.
+    pub caps: [u64; 5],
+    pub no_new_privs: bool,
     /// (fd, path) of open files.
     pub fds: Vec<(i32, String)>,
     /// Text of /proc/self/maps.
@@ -238,14 +243,27 @@ impl Proc {
 
     fn status(&self, me: bool) -> String {
         format!(
-            "Name:\t{}\nState:\t{}\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t{ppid}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nVmRSS:\t{} kB\nThreads:\t1\nSeccomp:\t0\n",
+            "Name:\t{}\nState:\t{}\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t{ppid}\nUid:\t{}\nGid:\t{}\nGroups:\t{}\nVmRSS:\t{} kB\nThreads:\t1\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\n",
             self.comm,
             if me { "R (running)" } else { "S (sleeping)" },
+            tabbed(&self.uids),
+            tabbed(&self.gids),
+            // Linux ends the list with a space, even an empty one.
+            self.groups
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+                + " ",
             self.mem_used / 1024,
+            self.caps[0],
+            self.caps[1],
+            self.caps[2],
+            self.caps[3],
+            self.caps[4],
+            u8::from(self.no_new_privs),
             pid = self.pid,
             ppid = self.ppid,
-            u = self.uid,
-            g = self.gid
         )
     }
 
@@ -254,6 +272,14 @@ impl Proc {
         let free = total.saturating_sub(self.mem_used / 1024);
         format!("MemTotal:       {total:>8} kB\nMemFree:        {free:>8} kB\nMemAvailable:   {free:>8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n")
     }
+}
+
+/// Ids separated by tabs, as /proc/PID/status lists them.
+fn tabbed(ids: &[u32]) -> String {
+    ids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join("\t")
 }
 
 /// /proc/stat: the CPU lines and the boot time (procps reads btime for start times).

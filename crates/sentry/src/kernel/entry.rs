@@ -4,8 +4,9 @@
 //! is the only way in (the state directory is root's, the socket 0600).
 //!
 //! One connection is one process. The runtime sends a request — a 4-byte little-endian length,
-//! then NUL-terminated fields: uid, gid, umask, the three capability masks (effective,
-//! permitted, inheritable), cwd, the argument count and arguments, the environment count and
+//! then NUL-terminated fields: uid, gid, umask, the supplementary group count and groups, the
+//! five capability masks (effective, permitted, inheritable, bounding, ambient), no_new_privs
+//! (0 or 1), cwd, the argument count and arguments, the environment count and
 //! variables — with the process's stdin, stdout and stderr attached (SCM_RIGHTS). The sentry
 //! answers `pid N` (its pid in the sandbox) or `error MESSAGE`, takes `signal N` lines for it
 //! afterwards, and answers `exit STATUS` (the wait status) when it ends. The process has no
@@ -13,6 +14,7 @@
 //! runtime's end closes first (the process on the host that stands for it was killed), the
 //! process is killed too.
 
+use super::creds::CapSets;
 use super::task::{Creds, NewProcess, Task};
 use super::Kernel;
 use crate::mm::Errno;
@@ -45,7 +47,9 @@ struct Request {
     uid: u32,
     gid: u32,
     umask: u32,
-    caps: [u64; 3],
+    groups: Vec<u32>,
+    caps: [u64; 5],
+    no_new_privs: bool,
     cwd: String,
     args: Vec<String>,
     env: Vec<String>,
@@ -83,10 +87,15 @@ fn parse(body: &[u8]) -> Result<Request, String> {
     let uid = num(next("uid")?, "uid")? as u32;
     let gid = num(next("gid")?, "gid")? as u32;
     let umask = num(next("umask")?, "umask")? as u32 & 0o777;
-    let mut caps = [0u64; 3];
+    let ngroups = num(next("group count")?, "group count")?;
+    let groups = (0..ngroups)
+        .map(|_| num(next("group")?, "group").map(|g| g as u32))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut caps = [0u64; 5];
     for c in caps.iter_mut() {
         *c = num(next("capabilities")?, "capabilities")?;
     }
+    let no_new_privs = num(next("no_new_privs")?, "no_new_privs")? != 0;
     let cwd = next("cwd")?;
     let nargs = num(next("argument count")?, "argument count")?;
     let args = (0..nargs)
@@ -103,7 +112,9 @@ fn parse(body: &[u8]) -> Result<Request, String> {
         uid,
         gid,
         umask,
+        groups,
         caps,
+        no_new_privs,
         cwd,
         args,
         env,
@@ -255,11 +266,13 @@ impl Kernel {
             asp,
             fs,
             fds,
-            creds: Creds {
-                uid: r.uid,
-                gid: r.gid,
-                caps: r.caps,
-            },
+            creds: Creds::new(
+                r.uid,
+                r.gid,
+                &r.groups,
+                CapSets::from_masks(r.caps),
+                r.no_new_privs,
+            ),
             hostname,
             unimplemented,
         }));

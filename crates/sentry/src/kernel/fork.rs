@@ -135,7 +135,7 @@ impl Kernel {
             } else {
                 t.fds.duplicate()
             },
-            creds: t.creds,
+            creds: t.creds.clone(),
             signals,
             hostname: t.hostname.clone(),
             exe: t.exe.clone(),
@@ -233,6 +233,7 @@ impl Kernel {
         t.argv = loaded.argv;
         t.fs.proc.comm.clear();
         t.fds.close_on_exec();
+        t.creds.exec();
         crate::signals::reset_on_exec(t);
         // POSIX timers go; alarm and setitimer's timers stay, as on Linux.
         self.timers.drop_process(t.pid, true);

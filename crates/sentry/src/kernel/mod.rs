@@ -7,6 +7,7 @@
 //! Layout, after Linux and gVisor: task.rs (a task), wait.rs (blocking), exit.rs (exit, wait4,
 //! reparenting, pid 1's end), fork.rs (clone and execve), futex.rs (futex waits and wakes).
 
+pub mod creds;
 pub mod entry;
 mod exit;
 pub mod fork;

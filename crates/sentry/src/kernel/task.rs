@@ -48,14 +48,7 @@ impl Task {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Creds {
-    pub uid: u32,
-    pub gid: u32,
-    /// The application's capability sets from the config: effective, permitted,
-    /// inheritable (bit n: capability n). capget reports them; the sentry itself holds none.
-    pub caps: [u64; 3],
-}
+pub use super::creds::Creds;
 
 /// The application's signal state: dispositions, mask, what is pending, and the FPU state of
 /// each handler frame on its stack (see signals.rs).
@@ -309,8 +302,18 @@ impl Task {
         p.ppid = self.ppid;
         p.pgid = self.pgid;
         p.sid = self.sid;
-        p.uid = self.creds.uid;
-        p.gid = self.creds.gid;
+        let c = &self.creds;
+        p.uids = [c.uid, c.euid, c.suid, c.fsuid];
+        p.gids = [c.gid, c.egid, c.sgid, c.fsgid];
+        p.groups = c.groups.to_vec();
+        p.caps = [
+            c.caps.inheritable,
+            c.caps.permitted,
+            c.caps.effective,
+            c.caps.bounding,
+            c.caps.ambient,
+        ];
+        p.no_new_privs = c.no_new_privs;
         p.mem_used = self.mm.resident();
         p.cwd = cwd;
         p.fds = self

@@ -5,6 +5,7 @@
 //! (kernel/wait.rs).
 
 mod attr;
+mod creds;
 mod epoll;
 mod fs;
 mod futex;
@@ -147,7 +148,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_mprotect => mm::mprotect(t, a[0], a[1], a[2] as i32),
         SYS_mremap => mm::mremap(t, a[0], a[1], a[2], a[3] as i32, a[4]),
         SYS_msync => sys::msync(t, a[0], a[1], a[2] as i32),
-        SYS_capget => sys::capget(k, t, a[0], a[1]),
+        SYS_capget => creds::capget(k, t, a[0], a[1]),
         SYS_madvise => mm::madvise(t, a[0], a[1], a[2] as i32),
         // processes
         SYS_fork => process::fork(k, t, SIGCHLD as u64),
@@ -192,11 +193,23 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_getcpu => sys::getcpu(t, a[0], a[1]),
         SYS_sched_setaffinity => sys::sched_setaffinity(k, t, a[0] as i32, a[1], a[2]),
         // identity and the system
-        SYS_getuid | SYS_geteuid => Ok(t.creds.uid as i64),
-        SYS_getgid | SYS_getegid => Ok(t.creds.gid as i64),
-        SYS_getresuid => sys::getres(t, [a[0], a[1], a[2]], t.creds.uid),
-        SYS_getresgid => sys::getres(t, [a[0], a[1], a[2]], t.creds.gid),
-        SYS_getgroups => Ok(0),
+        SYS_getuid => Ok(i64::from(t.creds.uid)),
+        SYS_geteuid => Ok(i64::from(t.creds.euid)),
+        SYS_getgid => Ok(i64::from(t.creds.gid)),
+        SYS_getegid => Ok(i64::from(t.creds.egid)),
+        SYS_getresuid => creds::getresuid(t, [a[0], a[1], a[2]]),
+        SYS_getresgid => creds::getresgid(t, [a[0], a[1], a[2]]),
+        SYS_setuid => creds::setuid(t, a[0] as u32),
+        SYS_setgid => creds::setgid(t, a[0] as u32),
+        SYS_setreuid => creds::setreuid(t, a[0] as u32, a[1] as u32),
+        SYS_setregid => creds::setregid(t, a[0] as u32, a[1] as u32),
+        SYS_setresuid => creds::setresuid(t, [a[0] as u32, a[1] as u32, a[2] as u32]),
+        SYS_setresgid => creds::setresgid(t, [a[0] as u32, a[1] as u32, a[2] as u32]),
+        SYS_setfsuid => creds::setfsuid(t, a[0] as u32),
+        SYS_setfsgid => creds::setfsgid(t, a[0] as u32),
+        SYS_getgroups => creds::getgroups(t, a[0] as i32, a[1]),
+        SYS_setgroups => creds::setgroups(t, a[0], a[1]),
+        SYS_capset => creds::capset(t, a[0], a[1]),
         SYS_uname => sys::uname(t, a[0]),
         SYS_sethostname => sys::sethostname(t, a[0], a[1]),
         SYS_arch_prctl => sys::arch_prctl(t, a[0] as i32, a[1]),
@@ -205,7 +218,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_setrlimit => sys::prlimit(t, 0, a[0] as u32, a[1], 0),
         SYS_sched_getaffinity => sys::sched_getaffinity(k, t, a[0] as i32, a[1], a[2]),
         SYS_sched_yield => Ok(0),
-        SYS_prctl => sys::prctl(t, a[0] as i32, a[1]),
+        SYS_prctl => creds::prctl(t, a).unwrap_or_else(|| sys::prctl(t, a[0] as i32, a[1])),
         SYS_sysinfo => sys::sysinfo(k, t, a[0]),
         // signals (delivered on the way back from a call: signals.rs)
         SYS_rt_sigaction => signal::sigaction(t, a[0] as usize, a[1], a[2]),
@@ -369,7 +382,7 @@ pub const PARTIAL: &[(&str, &str)] = &[
     ),
     (
         "prctl",
-        "names, subreaper, parent-death signal, dumpable, no_new_privs",
+        "names, subreaper, parent-death signal, dumpable, no_new_privs, keepcaps, the bounding and ambient sets",
     ),
     (
         "sched_setaffinity",
@@ -412,7 +425,22 @@ pub const PARTIAL: &[(&str, &str)] = &[
     ("lchown", "as chown"),
     ("fchown", "as chown"),
     ("fchownat", "as chown"),
-    ("capget", "the config's sets, the same for every process"),
+    (
+        "setuid",
+        "ids kept and reported; file access is not checked against them yet",
+    ),
+    ("setgid", "as setuid"),
+    ("setreuid", "as setuid"),
+    ("setregid", "as setuid"),
+    ("setresuid", "as setuid"),
+    ("setresgid", "as setuid"),
+    ("setfsuid", "as setuid"),
+    ("setfsgid", "as setuid"),
+    ("setgroups", "as setuid"),
+    (
+        "capset",
+        "capabilities kept and reported; the sentry does not act on them yet (file access)",
+    ),
     ("getxattr", "no extended attributes: ENODATA"),
     ("lgetxattr", "as getxattr"),
     ("fgetxattr", "as getxattr"),

@@ -3,13 +3,6 @@
 
 use super::*;
 
-pub(super) fn getres(t: &mut Task, ptrs: [u64; 3], id: u32) -> R {
-    for p in ptrs {
-        put(t, p, &id.to_le_bytes())?;
-    }
-    Ok(0)
-}
-
 pub(super) fn uname(t: &mut Task, buf: u64) -> R {
     let mut b = vec![0u8; 65 * 6];
     let release = host_release();
@@ -119,7 +112,7 @@ pub(super) fn prctl(t: &mut Task, op: i32, arg: u64) -> R {
             Ok(0)
         }
         PR_GET_CHILD_SUBREAPER => put(t, arg, &i32::from(t.subreaper).to_le_bytes()).map(|_| 0),
-        PR_SET_DUMPABLE | PR_SET_NO_NEW_PRIVS => Ok(0),
+        PR_SET_DUMPABLE => Ok(0),
         PR_GET_DUMPABLE => Ok(1),
         _ => Err(EINVAL),
     }
@@ -213,42 +206,6 @@ pub(super) fn sched_setaffinity(k: &mut Kernel, t: &mut Task, tid: i32, len: u64
     } else {
         Err(EINVAL)
     }
-}
-
-const CAP_V1: u32 = 0x1998_0330;
-const CAP_V2: u32 = 0x2007_1026;
-const CAP_V3: u32 = 0x2008_0522;
-
-/// capget: the application's capability sets from the config (the same for every process of
-/// the sandbox). An unknown header version gets the preferred one written back and EINVAL (0
-/// when no data is asked for: the probe libcap makes), as on Linux.
-pub(super) fn capget(k: &mut Kernel, t: &mut Task, hdr: u64, data: u64) -> R {
-    let version = t.mm.read_u32(hdr)?;
-    let pid = t.mm.read_u32(hdr + 4)? as i32;
-    let words = match version {
-        CAP_V1 => 1,
-        CAP_V2 | CAP_V3 => 2,
-        _ => {
-            put(t, hdr, &CAP_V3.to_le_bytes())?;
-            return if data == 0 { Ok(0) } else { Err(EINVAL) };
-        }
-    };
-    if data == 0 {
-        return Ok(0);
-    }
-    if pid < 0 {
-        return Err(EINVAL);
-    }
-    if pid != 0 && k.task_mut(t, pid).is_none() {
-        return Err(ESRCH);
-    }
-    let mut b = Vec::with_capacity(24);
-    for w in 0..words {
-        for set in t.creds.caps {
-            b.extend_from_slice(&((set >> (32 * w)) as u32).to_le_bytes());
-        }
-    }
-    put(t, data, &b).map(|_| 0)
 }
 
 /// msync: the range must be page-aligned and mapped, the flags one of MS_ASYNC and MS_SYNC

@@ -1,0 +1,61 @@
+//! Credentials in the sandbox class: user and group ids, supplementary groups, the five
+//! capability sets and their rules (capset, the bounding and ambient sets, the effect of uid
+//! changes, keepcaps, no_new_privs) and what execve does to them, as tests/programs/creds.c
+//! checks them. Each area runs first in the container class, where the C program must pass
+//! (it is checked against the real kernel), then in the sandbox, which must give the same exit
+//! code and the same output.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+/// Runs `creds <area>` in both classes as root with podman's default capabilities, additional
+/// gids 10 and 20, and no_new_privs off (what creds.c expects).
+fn area(name: &str) {
+    let mut b = Bundle::new(&["true"]);
+    programs::build_static(&b, "creds");
+    let caps = json!([
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SETFCAP",
+        "CAP_SETGID",
+        "CAP_SETPCAP",
+        "CAP_SETUID",
+        "CAP_SYS_CHROOT"
+    ]);
+    b.set(
+        "/process/capabilities",
+        json!({"bounding": caps, "effective": caps, "permitted": caps,
+               "inheritable": [], "ambient": []}),
+    );
+    b.set(
+        "/process/user",
+        json!({"uid": 0, "gid": 0, "additionalGids": [10, 20]}),
+    );
+    b.set("/process/noNewPrivileges", json!(false));
+    programs::area_in_both_classes(&mut b, "creds", name, |_| true);
+}
+
+#[test]
+fn user_and_group_ids() {
+    area("ids");
+}
+
+#[test]
+fn supplementary_groups() {
+    area("groups");
+}
+
+#[test]
+fn capabilities() {
+    area("caps");
+}
+
+#[test]
+fn credentials_across_exec() {
+    area("exec");
+}
