@@ -251,9 +251,14 @@ fn the_sentry_is_caged() {
     };
     assert_eq!(field("Seccomp:"), "2", "seccomp filter\n{st}");
     assert_eq!(field("NoNewPrivs:"), "1");
-    for set in ["CapEff:", "CapPrm:", "CapBnd:", "CapAmb:"] {
-        assert_eq!(field(set), "0000000000000000", "{set}");
+    // Only the file capabilities it acts with for the application (confine.rs's KEPT_CAPS:
+    // CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID), held in its
+    // own user namespace (checked below).
+    for set in ["CapEff:", "CapPrm:", "CapBnd:"] {
+        assert_eq!(field(set), "000000000000001f", "{set}");
     }
+    assert_eq!(field("CapAmb:"), "0000000000000000");
+    assert_eq!(field("CapInh:"), "0000000000000000");
     let root: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/root"))
         .unwrap()
         .collect();

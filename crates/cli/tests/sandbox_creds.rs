@@ -1,9 +1,9 @@
 //! Credentials in the sandbox class: user and group ids, supplementary groups, the five
 //! capability sets and their rules (capset, the bounding and ambient sets, the effect of uid
-//! changes, keepcaps, no_new_privs) and what execve does to them, as tests/programs/creds.c
-//! checks them. Each area runs first in the container class, where the C program must pass
-//! (it is checked against the real kernel), then in the sandbox, which must give the same exit
-//! code and the same output.
+//! changes, keepcaps, no_new_privs), what execve does to them and the file permissions they
+//! give, as tests/programs/creds.c checks them. Each area runs first in the container class,
+//! where the C program must pass (it is checked against the real kernel), then in the sandbox,
+//! which must give the same exit code and the same output.
 
 mod common;
 use common::*;
@@ -37,6 +37,7 @@ fn area(name: &str) {
         json!({"uid": 0, "gid": 0, "additionalGids": [10, 20]}),
     );
     b.set("/process/noNewPrivileges", json!(false));
+    b.set("/root/readonly", json!(false));
     programs::area_in_both_classes(&mut b, "creds", name, |_| true);
 }
 
@@ -53,6 +54,14 @@ fn supplementary_groups() {
 #[test]
 fn capabilities() {
     area("caps");
+}
+
+/// File permissions by the application's credentials, which the sentry checks itself: a root
+/// application's CAP_DAC_OVERRIDE reads another user's 0600 file (the sentry holds it in its
+/// own user namespace), a uid 1000 one is refused root's files.
+#[test]
+fn file_permissions() {
+    area("perms");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The sentry's cage, built before it runs any application code: new user, pid, mount,
-//! network, ipc and uts namespaces, an empty root, no capabilities, no_new_privs, and a seccomp
+//! network, ipc and uts namespaces, an empty root, only the file capabilities it acts with for
+//! the application (KEPT_CAPS, in its own user namespace), no_new_privs, and a seccomp
 //! allowlist of the host calls it needs. The stubs it forks inherit all of it.
 
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
@@ -71,7 +72,6 @@ fn allowlist(mem_fd: i32, entry_fd: i32) -> Vec<Rule> {
         any(SYS_renameat, "rename"),
         any(SYS_renameat2, "rename"),
         any(SYS_symlinkat, "symlink"),
-        any(SYS_fchmod, "chmod of open files"),
         arg(
             SYS_fchmodat2,
             3,
@@ -310,8 +310,15 @@ fn empty_root() -> Result<(), String> {
     std::env::set_current_dir("/").map_err(|e| format!("sentry: chdir: {e}"))
 }
 
+/// What the sentry keeps, in its own user namespace, of the capabilities it had there: what it
+/// needs to act on the rootfs for an application that has them (reading and writing any file,
+/// changing owners, modes and times). The application's own rights are checked by the sentry
+/// first (perm.rs). Bits: CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+/// CAP_FSETID.
+pub const KEPT_CAPS: u32 = 0x1f;
+
 fn drop_capabilities() -> Result<(), String> {
-    for cap in 0..=63 {
+    for cap in (0..=63).filter(|c| c >= &32 || KEPT_CAPS & (1 << c) == 0) {
         // SAFETY: integer arguments only; EINVAL past the last capability is expected.
         unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
     }
@@ -342,11 +349,18 @@ fn drop_capabilities() -> Result<(), String> {
         version: 0x2008_0522,
         pid: 0,
     };
-    let data = [Data {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    }; 2];
+    let data = [
+        Data {
+            effective: KEPT_CAPS,
+            permitted: KEPT_CAPS,
+            inheritable: 0,
+        },
+        Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+    ];
     // SAFETY: header and data are the kernel's v3 capability structures, valid for the call.
     cvt(unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) })
         .map_err(|e| format!("sentry: drop capabilities: {e}"))

@@ -231,11 +231,6 @@ pub fn ioctl_buf(fd: RawFd, req: u64, buf: &mut [u8]) -> io::Result<i64> {
     cvt(unsafe { libc::ioctl(fd, req as _, buf.as_mut_ptr()) } as i64)
 }
 
-pub fn fchmod(fd: RawFd, mode: u32) -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    cvt(unsafe { libc::fchmod(fd, mode) } as i64).map(|_| ())
-}
-
 pub fn ftruncate(fd: RawFd, len: i64) -> io::Result<()> {
     // SAFETY: integer arguments only.
     cvt(unsafe { libc::ftruncate(fd, len) } as i64).map(|_| ())

@@ -14,6 +14,7 @@ pub mod kernel;
 pub mod loader;
 pub mod locks;
 pub mod mm;
+pub mod perm;
 pub mod pipe;
 pub mod platform;
 pub mod procfs;

@@ -534,6 +534,10 @@ impl Fs {
     }
 
     pub fn mkdir(&self, abs: &str, mode: u32) -> Result<(), Errno> {
+        if abs == "/" {
+            // The root has no parent to make it in; it exists (mkdir -p starts with it).
+            return Err(libc::EEXIST);
+        }
         let (d, n) = self.parent(abs)?;
         crate::host::mkdirat(d.as_raw_fd(), &n, mode).map_err(errno)
     }

@@ -14,6 +14,12 @@
  *                 the bounding set (PR_CAPBSET_READ/DROP), the ambient set (PR_CAP_AMBIENT),
  *                 the effect of uid changes on capabilities (keepcaps, seteuid, setfsuid),
  *                 no_new_privs; /proc/self/status Cap*: and NoNewPrivs:
+ *   creds perms   file permissions by the credentials: root with CAP_DAC_OVERRIDE reads
+ *                 another user's 0600 file but cannot execute a file with no execute bit;
+ *                 uid 1000 without capabilities cannot read root's 0600 file, write a 0644
+ *                 one, search a 0700 directory, create in a 0755 one, remove another's file
+ *                 from a sticky directory, chmod or set times of root's file; its new files
+ *                 are its own; access(2) answers alike (needs a writable /tmp)
  *   creds exec    ids and capabilities across execve: root's (bounding | inheritable),
  *                 no_new_privs, a non-root euid, uid 1000 with and without ambient caps,
  *                 saved ids set from effective ids
@@ -37,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -984,16 +991,124 @@ static int t_exec(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- perms */
+
+#define PT "/tmp/creds-perms"
+
+static void put_file(const char *path, const char *text, mode_t mode) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        fail("put_file", errname(errno));
+    if (fd >= 0)
+        close(fd);
+    chmod(path, mode);
+}
+
+/* open(path, flags) as "0" or the errno's name. */
+static const char *try_open(const char *path, int flags) {
+    int fd = open(path, flags | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return errname(errno);
+    close(fd);
+    return "0";
+}
+
+static const char *result(int r) { return r == 0 ? "0" : errname(errno); }
+
+/* Runs `path` (no arguments) in a child: "0" when execve succeeded, else its errno's name. */
+static const char *try_exec(const char *path) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return "pipe";
+    pid_t c = xfork();
+    if (c == 0) {
+        char *argv[] = {(char *)path, NULL};
+        execve(path, argv, environ);
+        int e = errno;
+        if (write(p[1], &e, sizeof e) < 0)
+            _exit(2);
+        _exit(1);
+    }
+    close(p[1]);
+    int e = 0;
+    ssize_t n = read(p[0], &e, sizeof e);
+    close(p[0]);
+    reap_ms(c, 3000, "exec child");
+    return n == (ssize_t)sizeof e ? errname(e) : "0";
+}
+
+static void as_user(void) {
+    gid_t none[1] = {0};
+    if (setgroups(0, none) != 0 || setresgid(1000, 1000, 1000) != 0 ||
+        setresuid(1000, 1000, 1000) != 0) {
+        fail("become_1000", errname(errno));
+        return;
+    }
+    show("user_read_root_0600", try_open(PT "/root-secret", O_RDONLY), "EACCES");
+    show("user_read_0644", try_open(PT "/pub", O_RDONLY), "0");
+    show("user_write_0644", try_open(PT "/pub", O_WRONLY), "EACCES");
+    show("user_read_own_0600", try_open(PT "/user-file", O_RDONLY), "0");
+    show("user_search_0700_dir", try_open(PT "/private/f", O_RDONLY), "EACCES");
+    show("user_create_in_0755_dir", try_open(PT "/new", O_WRONLY | O_CREAT), "EACCES");
+    show("user_mkdir_in_0755_dir", result(mkdir(PT "/newdir", 0755)), "EACCES");
+    show("user_create_in_sticky", try_open(PT "/sticky/mine", O_WRONLY | O_CREAT), "0");
+    struct stat st;
+    stat(PT "/sticky/mine", &st);
+    show_int("user_new_file_owner", st.st_uid, 1000);
+    show_int("user_new_file_group", st.st_gid, 1000);
+    show("user_unlink_own_in_sticky", result(unlink(PT "/sticky/mine")), "0");
+    show("user_unlink_roots_in_sticky", result(unlink(PT "/sticky/roots")), "EPERM");
+    show("user_unlink_in_0755_dir", result(unlink(PT "/pub")), "EACCES");
+    show("user_chmod_roots", result(chmod(PT "/pub", 0666)), "EPERM");
+    show("user_chmod_own", result(chmod(PT "/user-file", 0640)), "0");
+    show("user_chown_own_to_root", result(chown(PT "/user-file", 0, 0)), "EPERM");
+    show("user_times_now_roots", result(utimensat(AT_FDCWD, PT "/pub", NULL, 0)), "EACCES");
+    struct timespec ts[2] = {{1, 0}, {1, 0}};
+    show("user_times_set_roots", result(utimensat(AT_FDCWD, PT "/pub", ts, 0)), "EPERM");
+    show("user_access_read_root_0600", result(access(PT "/root-secret", R_OK)), "EACCES");
+    show("user_access_read_0644", result(access(PT "/pub", R_OK)), "0");
+    show("user_access_write_0644", result(access(PT "/pub", W_OK)), "EACCES");
+    show("user_chdir_0700_dir", result(chdir(PT "/private")), "EACCES");
+    show("user_exec_0644", try_exec(PT "/script"), "EACCES");
+}
+
+static int t_perms(void) {
+    if (system("rm -rf " PT) != 0)
+        fail("cleanup", "rm -rf failed");
+    if (mkdir(PT, 0755) != 0 || mkdir(PT "/private", 0700) != 0 ||
+        mkdir(PT "/sticky", 01777) != 0) {
+        fail("setup", errname(errno));
+        return 0;
+    }
+    chmod(PT "/sticky", 01777);
+    put_file(PT "/root-secret", "secret\n", 0600);
+    put_file(PT "/pub", "public\n", 0644);
+    put_file(PT "/private/f", "hidden\n", 0644);
+    put_file(PT "/sticky/roots", "root's\n", 0644);
+    put_file(PT "/script", "#!/bin/sh\necho ran\n", 0644);
+    put_file(PT "/user-file", "user's\n", 0600);
+    show("chown_to_1000", result(chown(PT "/user-file", 1000, 1000)), "0");
+    show("root_reads_users_0600", try_open(PT "/user-file", O_RDONLY), "0");
+    show("root_writes_users_0600", try_open(PT "/user-file", O_WRONLY), "0");
+    show("root_exec_0644", try_exec(PT "/script"), "EACCES");
+    show("root_access_exec_0644", result(access(PT "/script", X_OK)), "EACCES");
+    in_child("child_as_user", as_user);
+    if (system("rm -rf " PT) != 0)
+        fail("cleanup", "rm -rf failed");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: creds ids|groups|caps|exec\n");
+        fprintf(stderr, "usage: creds ids|groups|caps|perms|exec\n");
         return 2;
     }
     if (!strcmp(argv[1], "state"))
         return state();
     static const struct area areas[] = {
-        {"ids", t_ids}, {"groups", t_groups}, {"caps", t_caps}, {"exec", t_exec},
+        {"ids", t_ids},     {"groups", t_groups}, {"caps", t_caps},
+        {"perms", t_perms}, {"exec", t_exec},
     };
     return run_area("creds", argv[1], areas, sizeof areas / sizeof *areas, NULL);
 }

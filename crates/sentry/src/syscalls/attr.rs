@@ -38,8 +38,59 @@ fn target(t: &mut Task, dirfd: i32, addr: u64, flags: i32) -> Result<Target, Err
     }
     let p = String::from_utf8(p).map_err(|_| EINVAL)?;
     let abs = at(t, dirfd, &p)?;
+    crate::perm::search(&t.fs, &t.creds, &abs)?;
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
     t.fs.path_fd(&abs, follow).map(Target::Path)
+}
+
+/// The stat of what is about to change.
+fn stat_of(f: &Target) -> Result<libc::stat, Errno> {
+    crate::host::fstat_raw(f.raw()).map_err(err)
+}
+
+/// chmod by the owner or with CAP_FOWNER; the set-group-ID bit goes unless the caller is in
+/// the file's group or has CAP_FSETID (Linux's rules).
+fn checked_mode(t: &Task, f: &Target, mode: u32) -> Result<u32, Errno> {
+    let st = stat_of(f)?;
+    crate::perm::owner(&t.creds, &st)?;
+    let c = &t.creds;
+    let in_group = c.fsgid == st.st_gid || c.groups.contains(&st.st_gid);
+    if !in_group && !c.capable(crate::kernel::creds::CAP_FSETID) {
+        return Ok(mode & !S_ISGID);
+    }
+    Ok(mode)
+}
+
+/// chown: a new owner needs CAP_CHOWN; a new group, CAP_CHOWN or being the owner and a member
+/// of it (u32::MAX leaves an id as it is).
+fn check_chown(t: &Task, f: &Target, uid: u32, gid: u32) -> Result<(), Errno> {
+    let st = stat_of(f)?;
+    let c = &t.creds;
+    if c.capable(crate::kernel::creds::CAP_CHOWN) {
+        return Ok(());
+    }
+    let uid_ok = uid == u32::MAX || (uid == st.st_uid && c.fsuid == st.st_uid);
+    let gid_ok = gid == u32::MAX
+        || (c.fsuid == st.st_uid && (gid == c.fsgid || c.groups.contains(&gid)))
+        || (gid == st.st_gid && c.fsuid == st.st_uid);
+    if uid_ok && gid_ok {
+        Ok(())
+    } else {
+        Err(EPERM)
+    }
+}
+
+/// Setting times: given ones need the owner or CAP_FOWNER (EPERM); "now" also write access
+/// (EACCES).
+fn check_times(t: &Task, f: &Target, ts: Option<&[libc::timespec; 2]>) -> Result<(), Errno> {
+    let st = stat_of(f)?;
+    let now = ts.is_none_or(|ts| ts.iter().all(|x| x.tv_nsec == UTIME_NOW));
+    match crate::perm::owner(&t.creds, &st) {
+        Ok(()) => Ok(()),
+        Err(_) if now && crate::perm::may(&t.creds, &st, crate::perm::W) => Ok(()),
+        Err(_) if now => Err(EACCES),
+        Err(e) => Err(e),
+    }
 }
 
 /// An open file's host fd; the sentry's own files (pipes, /dev, /proc) cannot be changed.
@@ -53,13 +104,19 @@ fn fd_target(t: &Task, fd: i32) -> Result<Target, Errno> {
 
 pub(super) fn chmod(t: &mut Task, dirfd: i32, addr: u64, mode: u32, flags: i32) -> R {
     let f = target(t, dirfd, addr, flags)?;
-    crate::host::chmod_fd(f.raw(), mode & 0o7777)
-        .map_err(err)
-        .map(|_| 0)
+    let mode = checked_mode(t, &f, mode & 0o7777)?;
+    crate::host::chmod_fd(f.raw(), mode).map_err(err).map(|_| 0)
+}
+
+pub(super) fn fchmod(t: &mut Task, fd: i32, mode: u32) -> R {
+    let f = fd_target(t, fd)?;
+    let mode = checked_mode(t, &f, mode & 0o7777)?;
+    crate::host::chmod_fd(f.raw(), mode).map_err(err).map(|_| 0)
 }
 
 pub(super) fn chown(t: &mut Task, dirfd: i32, addr: u64, ids: (u32, u32), flags: i32) -> R {
     let f = target(t, dirfd, addr, flags)?;
+    check_chown(t, &f, ids.0, ids.1)?;
     crate::host::chown_fd(f.raw(), ids.0, ids.1)
         .map_err(err)
         .map(|_| 0)
@@ -67,6 +124,7 @@ pub(super) fn chown(t: &mut Task, dirfd: i32, addr: u64, ids: (u32, u32), flags:
 
 pub(super) fn fchown(t: &mut Task, fd: i32, uid: u32, gid: u32) -> R {
     let f = fd_target(t, fd)?;
+    check_chown(t, &f, uid, gid)?;
     crate::host::chown_fd(f.raw(), uid, gid)
         .map_err(err)
         .map(|_| 0)
@@ -99,6 +157,7 @@ pub(super) fn utimensat(t: &mut Task, dirfd: i32, addr: u64, times: u64, flags: 
     } else {
         target(t, dirfd, addr, flags)?
     };
+    check_times(t, &f, ts.as_ref())?;
     crate::host::utimens_fd(f.raw(), ts.as_ref())
         .map_err(err)
         .map(|_| 0)
@@ -125,6 +184,7 @@ pub(super) fn utimes(t: &mut Task, dirfd: i32, addr: u64, times: u64) -> R {
         Some([tv(0)?, tv(16)?])
     };
     let f = target(t, dirfd, addr, 0)?;
+    check_times(t, &f, ts.as_ref())?;
     crate::host::utimens_fd(f.raw(), ts.as_ref())
         .map_err(err)
         .map(|_| 0)
@@ -144,6 +204,7 @@ pub(super) fn utime(t: &mut Task, addr: u64, times: u64) -> R {
         Some([sec(0)?, sec(8)?])
     };
     let f = target(t, AT_FDCWD, addr, 0)?;
+    check_times(t, &f, ts.as_ref())?;
     crate::host::utimens_fd(f.raw(), ts.as_ref())
         .map_err(err)
         .map(|_| 0)

@@ -279,7 +279,12 @@ pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32)
         // the nearest the sentry's pipes have.
         return t.fds.install(f, flags & O_CLOEXEC != 0, 0).map(i64::from);
     }
+    crate::perm::open(&t.fs, &t.creds, &abs, flags)?;
+    let new = flags & O_CREAT != 0 && t.fs.stat(&abs, false).is_err();
     let node = t.fs.open(&abs, flags, mode & !t.fs.umask())?;
+    if new {
+        crate::perm::own_new(&t.fs, &t.creds, &abs);
+    }
     if flags & O_DIRECTORY != 0 && !matches!(vfs::stat_of(&node).st_mode & S_IFMT, S_IFDIR) {
         return Err(ENOTDIR);
     }
@@ -311,17 +316,16 @@ fn open_fifo(t: &mut Task, key: (u64, u64), flags: i32, abs: &str) -> R {
 pub(super) fn mknod(t: &mut Task, dirfd: i32, addr: u64, mode: u32) -> R {
     let p = path(t, addr)?;
     let abs = at(t, dirfd, &p)?;
+    crate::perm::create(&t.fs, &t.creds, &abs)?;
     let perm = mode & 0o7777 & !t.fs.umask();
     match mode & S_IFMT {
-        S_IFIFO => t.fs.mkfifo(&abs, S_IFIFO | perm).map(|_| 0),
-        0 | S_IFREG => {
-            let f = t.fs.open_host(&abs, O_CREAT | O_EXCL | O_WRONLY, perm)?;
-            drop(f);
-            Ok(0)
-        }
-        S_IFCHR | S_IFBLK | S_IFSOCK => Err(EPERM),
-        _ => Err(EINVAL),
+        S_IFIFO => t.fs.mkfifo(&abs, S_IFIFO | perm)?,
+        0 | S_IFREG => drop(t.fs.open_host(&abs, O_CREAT | O_EXCL | O_WRONLY, perm)?),
+        S_IFCHR | S_IFBLK | S_IFSOCK => return Err(EPERM),
+        _ => return Err(EINVAL),
     }
+    crate::perm::own_new(&t.fs, &t.creds, &abs);
+    Ok(0)
 }
 
 /// The open file behind /proc/self/fd/N when it has no path to open again (a pipe).
@@ -461,10 +465,17 @@ pub(super) fn getdents64(t: &mut Task, fd: i32, buf: u64, len: u64) -> R {
     Ok(data.len() as i64)
 }
 
-pub(super) fn access(t: &mut Task, dirfd: i32, addr: u64) -> R {
+/// access, faccessat, faccessat2: existence (F_OK) or R/W/X_OK by the real ids, or with
+/// AT_EACCESS the effective ones (perm.rs).
+pub(super) fn access(t: &mut Task, dirfd: i32, addr: u64, mode: i32, flags: i32) -> R {
+    if mode & !(R_OK | W_OK | X_OK) != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(EINVAL);
+    }
     let p = path(t, addr)?;
     let abs = at(t, dirfd, &p)?;
-    t.fs.stat(&abs, true).map(|_| 0)
+    fresh(t, &abs);
+    let effective = flags & AT_EACCESS != 0;
+    crate::perm::access(&t.fs, &t.creds, &abs, mode as u32, effective).map(|_| 0)
 }
 
 pub(super) fn readlink(t: &mut Task, dirfd: i32, addr: u64, buf: u64, len: u64) -> R {
@@ -590,6 +601,12 @@ pub(super) fn dup(t: &mut Task, fd: i32, to: Option<i32>, cloexec: bool) -> R {
 pub(super) fn rename(t: &mut Task, od: i32, op: u64, nd: i32, np: u64) -> R {
     let (o, n) = (path(t, op)?, path(t, np)?);
     let (o, n) = (at(t, od, &o)?, at(t, nd, &n)?);
+    crate::perm::delete(&t.fs, &t.creds, &o)?;
+    if t.fs.stat(&n, false).is_ok() {
+        crate::perm::delete(&t.fs, &t.creds, &n)?;
+    } else {
+        crate::perm::create(&t.fs, &t.creds, &n)?;
+    }
     t.fs.rename(&o, &n).map(|_| 0)
 }
 
@@ -597,11 +614,15 @@ pub(super) fn symlink(t: &mut Task, target: u64, dirfd: i32, addr: u64) -> R {
     let target = path(t, target)?;
     let p = path(t, addr)?;
     let abs = at(t, dirfd, &p)?;
-    t.fs.symlink(&target, &abs).map(|_| 0)
+    crate::perm::create(&t.fs, &t.creds, &abs)?;
+    t.fs.symlink(&target, &abs)?;
+    crate::perm::own_new(&t.fs, &t.creds, &abs);
+    Ok(0)
 }
 
 pub(super) fn fchdir(t: &mut Task, fd: i32) -> R {
     let p = t.fds.get(fd)?.borrow().path.clone();
+    crate::perm::access(&t.fs, &t.creds, &p, crate::perm::X, true)?;
     t.fs.chdir(&p).map(|_| 0)
 }
 

@@ -53,8 +53,9 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_statx => fs::statx(t, a[0] as i32, a[1], a[2] as i32, a[4]),
         SYS_lseek => fs::lseek(t, a[0] as i32, a[1] as i64, a[2] as i32),
         SYS_getdents64 => fs::getdents64(t, a[0] as i32, a[1], a[2]),
-        SYS_access => fs::access(t, AT_FDCWD, a[0]),
-        SYS_faccessat | SYS_faccessat2 => fs::access(t, a[0] as i32, a[1]),
+        SYS_access => fs::access(t, AT_FDCWD, a[0], a[1] as i32, 0),
+        SYS_faccessat => fs::access(t, a[0] as i32, a[1], a[2] as i32, 0),
+        SYS_faccessat2 => fs::access(t, a[0] as i32, a[1], a[2] as i32, a[3] as i32),
         SYS_readlink => fs::readlink(t, AT_FDCWD, a[0], a[1], a[2]),
         SYS_readlinkat => fs::readlink(t, a[0] as i32, a[1], a[2], a[3]),
         SYS_ioctl => fs::ioctl(t, a[0] as i32, a[1], a[2]),
@@ -81,22 +82,21 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_timerfd_create => timer::timerfd_create(t, a[0] as i32, a[1] as i32),
         SYS_timerfd_settime => timer::timerfd_settime(t, a[0] as i32, a[1] as i32, a[2], a[3]),
         SYS_timerfd_gettime => timer::timerfd_gettime(t, a[0] as i32, a[1]),
-        SYS_mkdir => path_op(t, AT_FDCWD, a[0], |t, p| {
-            t.fs.mkdir(p, a[1] as u32 & !t.fs.umask())
-        }),
-        SYS_mkdirat => path_op(t, a[0] as i32, a[1], |t, p| {
-            t.fs.mkdir(p, a[2] as u32 & !t.fs.umask())
-        }),
-        SYS_rmdir => path_op(t, AT_FDCWD, a[0], |t, p| t.fs.unlink(p, AT_REMOVEDIR)),
-        SYS_unlink => path_op(t, AT_FDCWD, a[0], |t, p| t.fs.unlink(p, 0)),
+        SYS_mkdir => path_op(t, AT_FDCWD, a[0], |t, p| mkdir(t, p, a[1] as u32)),
+        SYS_mkdirat => path_op(t, a[0] as i32, a[1], |t, p| mkdir(t, p, a[2] as u32)),
+        SYS_rmdir => path_op(t, AT_FDCWD, a[0], |t, p| unlink(t, p, AT_REMOVEDIR)),
+        SYS_unlink => path_op(t, AT_FDCWD, a[0], |t, p| unlink(t, p, 0)),
         SYS_unlinkat => path_op(t, a[0] as i32, a[1], |t, p| {
-            t.fs.unlink(p, a[2] as i32 & AT_REMOVEDIR)
+            unlink(t, p, a[2] as i32 & AT_REMOVEDIR)
         }),
         SYS_rename => fs::rename(t, AT_FDCWD, a[0], AT_FDCWD, a[1]),
         SYS_renameat | SYS_renameat2 => fs::rename(t, a[0] as i32, a[1], a[2] as i32, a[3]),
         SYS_symlink => fs::symlink(t, a[0], AT_FDCWD, a[1]),
         SYS_symlinkat => fs::symlink(t, a[0], a[1] as i32, a[2]),
-        SYS_chdir => path_op(t, AT_FDCWD, a[0], |t, p| t.fs.chdir(p)),
+        SYS_chdir => path_op(t, AT_FDCWD, a[0], |t, p| {
+            crate::perm::access(&t.fs, &t.creds, p, crate::perm::X, true)?;
+            t.fs.chdir(p)
+        }),
         SYS_fchdir => fs::fchdir(t, a[0] as i32),
         SYS_getcwd => fs::getcwd(t, a[0], a[1]),
         SYS_umask => Ok(i64::from(t.fs.set_umask(a[0] as u32 & 0o777))),
@@ -106,9 +106,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_ftruncate => host_fd(t, a[0] as i32)
             .and_then(|f| crate::host::ftruncate(f, a[1] as i64).map_err(err))
             .map(|_| 0),
-        SYS_fchmod => host_fd(t, a[0] as i32)
-            .and_then(|f| crate::host::fchmod(f, a[1] as u32).map_err(err))
-            .map(|_| 0),
+        SYS_fchmod => attr::fchmod(t, a[0] as i32, a[1] as u32),
         SYS_chmod => attr::chmod(t, AT_FDCWD, a[0], a[1] as u32, 0),
         SYS_fchmodat => attr::chmod(t, a[0] as i32, a[1], a[2] as u32, 0),
         SYS_fchmodat2 => attr::chmod(t, a[0] as i32, a[1], a[2] as u32, a[3] as i32),
@@ -327,6 +325,18 @@ pub(super) fn fresh(t: &mut Task, abs: &str) {
     }
 }
 
+fn mkdir(t: &mut Task, abs: &str, mode: u32) -> Result<(), Errno> {
+    crate::perm::create(&t.fs, &t.creds, abs)?;
+    t.fs.mkdir(abs, mode & !t.fs.umask())?;
+    crate::perm::own_new(&t.fs, &t.creds, abs);
+    Ok(())
+}
+
+fn unlink(t: &mut Task, abs: &str, flags: i32) -> Result<(), Errno> {
+    crate::perm::delete(&t.fs, &t.creds, abs)?;
+    t.fs.unlink(abs, flags)
+}
+
 pub(super) fn path_op(
     t: &mut Task,
     dirfd: i32,
@@ -415,19 +425,9 @@ pub const PARTIAL: &[(&str, &str)] = &[
         "CPU time of the current program image (not before its execve)",
     ),
     ("wait4", "rusage: CPU time only"),
-    ("chmod", "as the sentry's unprivileged owner: no CAP_FOWNER"),
-    ("fchmodat", "as chmod"),
-    ("fchmodat2", "as chmod"),
-    (
-        "chown",
-        "only to the owner and group the file has (the sentry holds no CAP_CHOWN)",
-    ),
-    ("lchown", "as chown"),
-    ("fchown", "as chown"),
-    ("fchownat", "as chown"),
     (
         "setuid",
-        "ids kept and reported; file access is not checked against them yet",
+        "no set-user-ID programs: exec never raises privileges",
     ),
     ("setgid", "as setuid"),
     ("setreuid", "as setuid"),
@@ -439,7 +439,7 @@ pub const PARTIAL: &[(&str, &str)] = &[
     ("setgroups", "as setuid"),
     (
         "capset",
-        "capabilities kept and reported; the sentry does not act on them yet (file access)",
+        "no file capabilities or securebits; only the file capabilities have an effect yet",
     ),
     ("getxattr", "no extended attributes: ENODATA"),
     ("lgetxattr", "as getxattr"),

@@ -139,6 +139,10 @@ pub(super) fn execve(
     } else {
         at(t, dirfd, &String::from_utf8(raw).map_err(|_| EINVAL)?)?
     };
+    // The program must be executable by the task (the loader checks it is a program).
+    if t.fs.stat(&abs, true).is_ok() {
+        crate::perm::access(&t.fs, &t.creds, &abs, crate::perm::X, true)?;
+    }
     let mut budget = ARG_MAX;
     let argv = strings(t, argvp, &mut budget)?;
     let env = strings(t, envp, &mut budget)?;

@@ -1,0 +1,188 @@
+//! File permissions for the application's credentials (kernel/creds.rs), checked by the
+//! sentry before it acts: the host sees only the sentry, which holds in its own user
+//! namespace the capabilities it needs to act for any application (confine.rs), so the
+//! application's own rights are enforced here, as Linux's generic_permission and may_delete
+//! do: owner, group or other bits by the file-system ids; CAP_DAC_OVERRIDE and
+//! CAP_DAC_READ_SEARCH; search permission on every directory of a path; write and search on
+//! the directory an entry is made in or removed from; the sticky bit; CAP_FOWNER for changing
+//! what only the owner may change.
+
+use crate::kernel::creds::{Creds, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER};
+use crate::mm::Errno;
+use crate::vfs::Fs;
+
+pub const R: u32 = 4;
+pub const W: u32 = 2;
+pub const X: u32 = 1;
+
+/// Whether `c` may access a file of `st` for `want` (R, W, X bits), Linux's
+/// generic_permission.
+pub fn may(c: &Creds, st: &libc::stat, want: u32) -> bool {
+    may_as(c, c.fsuid, c.fsgid, st, want, c.caps.effective)
+}
+
+/// As `may`, with the ids and capabilities given (access(2) checks the real ids).
+fn may_as(c: &Creds, uid: u32, gid: u32, st: &libc::stat, want: u32, caps: u64) -> bool {
+    let mode = st.st_mode;
+    let bits = if uid == st.st_uid {
+        mode >> 6
+    } else if gid == st.st_gid || c.groups.contains(&st.st_gid) {
+        mode >> 3
+    } else {
+        mode
+    } & 7;
+    if want & !bits == 0 {
+        return true;
+    }
+    let has = |cap: u32| caps & (1 << cap) != 0;
+    let dir = mode & libc::S_IFMT == libc::S_IFDIR;
+    // CAP_DAC_OVERRIDE: anything but executing a file that no one may execute.
+    if has(CAP_DAC_OVERRIDE) && (dir || want & X == 0 || mode & 0o111 != 0) {
+        return true;
+    }
+    // CAP_DAC_READ_SEARCH: reading files, reading and searching directories.
+    has(CAP_DAC_READ_SEARCH) && want & W == 0 && (dir || want == R)
+}
+
+/// Whether `c` bypasses every read and search check (root's usual case: no lookups needed).
+fn reads_all(c: &Creds) -> bool {
+    c.capable(CAP_DAC_OVERRIDE) || c.capable(CAP_DAC_READ_SEARCH)
+}
+
+/// The directories `abs` passes through, from the root: "/", "/a", "/a/b" for "/a/b/c".
+fn ancestors(abs: &str) -> Vec<String> {
+    let parts: Vec<&str> = abs.split('/').filter(|p| !p.is_empty()).collect();
+    (0..parts.len())
+        .map(|n| format!("/{}", parts[..n].join("/")))
+        .collect()
+}
+
+/// Search permission on every directory on the way to `abs` (EACCES).
+pub fn search(fs: &Fs, c: &Creds, abs: &str) -> Result<(), Errno> {
+    if reads_all(c) || synthetic(abs) {
+        return Ok(());
+    }
+    for dir in ancestors(abs) {
+        if let Ok(st) = fs.stat(&dir, true) {
+            if !may(c, &st, X) {
+                return Err(libc::EACCES);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sentry's own /proc and /dev: their permissions are its to give.
+fn synthetic(abs: &str) -> bool {
+    abs == "/proc" || abs.starts_with("/proc/") || abs == "/dev" || abs.starts_with("/dev/")
+}
+
+/// open(2) of `abs` with `flags`: the path searched; an existing file readable and/or
+/// writable as asked (O_TRUNC asks for writing); a new one (O_CREAT) made in a directory that
+/// is writable and searchable.
+pub fn open(fs: &Fs, c: &Creds, abs: &str, flags: i32) -> Result<(), Errno> {
+    if synthetic(abs) {
+        return Ok(());
+    }
+    search(fs, c, abs)?;
+    let follow = flags & libc::O_NOFOLLOW == 0;
+    match fs.stat(abs, follow) {
+        Ok(st) => {
+            let want = match flags & libc::O_ACCMODE {
+                libc::O_RDONLY => R,
+                libc::O_WRONLY => W,
+                _ => R | W,
+            } | if flags & libc::O_TRUNC != 0 { W } else { 0 };
+            let link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
+            if flags & libc::O_PATH != 0 || link || may(c, &st, want) {
+                Ok(())
+            } else {
+                Err(libc::EACCES)
+            }
+        }
+        Err(_) if flags & libc::O_CREAT != 0 => create(fs, c, abs),
+        Err(_) => Ok(()), // open itself tells ENOENT
+    }
+}
+
+/// Making an entry `abs`: its directory writable and searchable.
+pub fn create(fs: &Fs, c: &Creds, abs: &str) -> Result<(), Errno> {
+    if synthetic(abs) {
+        return Ok(());
+    }
+    search(fs, c, abs)?;
+    let parent = parent_of(abs);
+    match fs.stat(&parent, true) {
+        Ok(st) if !may(c, &st, W | X) => Err(libc::EACCES),
+        _ => Ok(()),
+    }
+}
+
+/// Removing (or renaming away) the entry `abs`: as `create`, and in a sticky directory only
+/// the owner of the entry or of the directory (or CAP_FOWNER).
+pub fn delete(fs: &Fs, c: &Creds, abs: &str) -> Result<(), Errno> {
+    create(fs, c, abs)?;
+    let (Ok(dir), Ok(st)) = (fs.stat(&parent_of(abs), true), fs.stat(abs, false)) else {
+        return Ok(());
+    };
+    let sticky = dir.st_mode & libc::S_ISVTX != 0;
+    if sticky && c.fsuid != st.st_uid && c.fsuid != dir.st_uid && !c.capable(CAP_FOWNER) {
+        return Err(libc::EPERM);
+    }
+    Ok(())
+}
+
+fn parent_of(abs: &str) -> String {
+    match abs.trim_end_matches('/').rsplit_once('/') {
+        Some(("", _)) | None => "/".into(),
+        Some((p, _)) => p.into(),
+    }
+}
+
+/// A file the sentry just made for the task (it makes them as its own uid 0) gets the task's
+/// file-system uid, and its gid unless the directory's set-group-ID bit gave the directory's.
+pub fn own_new(fs: &Fs, c: &Creds, abs: &str) {
+    if c.fsuid == 0 && c.fsgid == 0 {
+        return;
+    }
+    let setgid_dir = fs
+        .stat(&parent_of(abs), true)
+        .is_ok_and(|st| st.st_mode & libc::S_ISGID != 0);
+    let gid = if setgid_dir { u32::MAX } else { c.fsgid };
+    if let Ok(f) = fs.path_fd(abs, false) {
+        use std::os::fd::AsRawFd;
+        let _ = crate::host::chown_fd(f.as_raw_fd(), c.fsuid, gid);
+    }
+}
+
+/// What only the owner (or CAP_FOWNER) may do to the file of `st`: chmod, set its times,
+/// EPERM otherwise.
+pub fn owner(c: &Creds, st: &libc::stat) -> Result<(), Errno> {
+    if c.fsuid == st.st_uid || c.capable(CAP_FOWNER) {
+        Ok(())
+    } else {
+        Err(libc::EPERM)
+    }
+}
+
+/// access(2): `mode` (R, W, X; 0 for existence) by the real ids and, for a real root, the
+/// permitted capabilities (Linux's access override); with AT_EACCESS (`effective`) as open
+/// would check.
+pub fn access(fs: &Fs, c: &Creds, abs: &str, mode: u32, effective: bool) -> Result<(), Errno> {
+    search(fs, c, abs)?;
+    let st = fs.stat(abs, true)?;
+    if mode == 0 || synthetic(abs) {
+        return Ok(());
+    }
+    let ok = if effective {
+        may(c, &st, mode)
+    } else {
+        let caps = if c.uid == 0 { c.caps.permitted } else { 0 };
+        may_as(c, c.uid, c.gid, &st, mode, caps)
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(libc::EACCES)
+    }
+}
