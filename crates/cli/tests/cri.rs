@@ -154,6 +154,24 @@ async fn start_container(
     id
 }
 
+/// ExecSync of `cmd` in container `id`: (exit code, stdout).
+async fn exec_sync(
+    rt: &mut RuntimeServiceClient<Channel>,
+    id: &str,
+    cmd: &[&str],
+) -> (i32, String) {
+    let r = rt
+        .exec_sync(ExecSyncRequest {
+            container_id: id.to_string(),
+            cmd: cmd.iter().map(|c| c.to_string()).collect(),
+            timeout: 20,
+        })
+        .await
+        .expect("ExecSync")
+        .into_inner();
+    (r.exit_code, String::from_utf8_lossy(&r.stdout).into_owned())
+}
+
 async fn remove_pod(rt: &mut RuntimeServiceClient<Channel>, pod: &Pod) {
     rt.stop_pod_sandbox(StopPodSandboxRequest {
         pod_sandbox_id: pod.id.clone(),
@@ -189,18 +207,9 @@ fn kubelet_style_pods_on_the_bulkhead_handler() {
         let c1 = start_container(&mut rt, &a, "one", &["sleep", "1000"]).await;
         let c2 = start_container(&mut rt, &a, "two", &["sleep", "1000"]).await;
         assert_eq!(c.bulkhead_shims().len(), 1, "one pod, one shim");
-        let r = rt
-            .exec_sync(ExecSyncRequest {
-                container_id: c1.clone(),
-                cmd: vec!["sh".into(), "-c".into(), "echo hi from $0; exit 3".into()],
-                timeout: 20,
-            })
-            .await
-            .expect("ExecSync")
-            .into_inner();
         assert_eq!(
-            (r.exit_code, String::from_utf8_lossy(&r.stdout).as_ref()),
-            (3, "hi from sh\n")
+            exec_sync(&mut rt, &c1, &["sh", "-c", "echo hi from $0; exit 3"]).await,
+            (3, "hi from sh\n".to_string())
         );
         // The kubelet's resource update (the shim's Update) and stats (the shim's Stats).
         rt.update_container_resources(UpdateContainerResourcesRequest {
@@ -299,8 +308,8 @@ fn status_field(pid: i32, key: &str) -> String {
 
 /// The `bulkhead-sandbox` handler (class from the runtime options' ConfigPath): the pod's
 /// pause container and its containers run in the sandbox class, seen from the host as the
-/// sentry's cage (seccomp filter, no_new_privs, no capabilities); the `bulkhead` handler's
-/// containers do not. ExecSync answers alike in both. Both pods go away cleanly.
+/// sentry's cage (seccomp filter, no_new_privs, only its file capabilities); the `bulkhead`
+/// handler's containers do not. ExecSync answers alike in both. Both pods go away cleanly.
 #[test]
 fn runtime_class_picks_the_sandbox() {
     require_root();
@@ -327,6 +336,10 @@ fn runtime_class_picks_the_sandbox() {
                 st.message,
                 c.log()
             );
+            if handler == "bulkhead-sandbox" {
+                // The sentry confines itself just after start: wait for its filter (bounded).
+                wait_for(|| status_field(pid, "Seccomp:") == "2", "the sentry's cage");
+            }
             cages.push((
                 status_field(pid, "Seccomp:"),
                 status_field(pid, "NoNewPrivs:"),
@@ -346,32 +359,12 @@ fn runtime_class_picks_the_sandbox() {
         // ExecSync (kubectl exec, exec probes): the same answer from both classes, the
         // sandbox's process served by its sentry.
         for (_, id) in &pods {
-            let r = rt
-                .exec_sync(ExecSyncRequest {
-                    container_id: id.clone(),
-                    cmd: vec!["sh".into(), "-c".into(), "echo hi from $0; exit 3".into()],
-                    timeout: 20,
-                })
-                .await
-                .expect("ExecSync")
-                .into_inner();
             assert_eq!(
-                (r.exit_code, String::from_utf8_lossy(&r.stdout).as_ref()),
-                (3, "hi from sh\n"),
-                "{}",
-                String::from_utf8_lossy(&r.stderr)
+                exec_sync(&mut rt, id, &["sh", "-c", "echo hi from $0; exit 3"]).await,
+                (3, "hi from sh\n".to_string())
             );
         }
-        let kernel = rt
-            .exec_sync(ExecSyncRequest {
-                container_id: pods[1].1.clone(),
-                cmd: vec!["uname".into(), "-v".into()],
-                timeout: 20,
-            })
-            .await
-            .expect("ExecSync")
-            .into_inner();
-        let kernel = String::from_utf8_lossy(&kernel.stdout).into_owned();
+        let (_, kernel) = exec_sync(&mut rt, &pods[1].1, &["uname", "-v"]).await;
         assert!(kernel.contains("bulkhead sentry"), "{kernel}");
         for (pod, _) in &pods {
             remove_pod(&mut rt, pod).await;

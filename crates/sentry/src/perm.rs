@@ -18,7 +18,7 @@ pub const X: u32 = 1;
 /// Whether `c` may access a file of `st` for `want` (R, W, X bits), Linux's
 /// generic_permission.
 pub fn may(c: &Creds, st: &libc::stat, want: u32) -> bool {
-    may_as(c, c.fsuid, c.fsgid, st, want, c.caps.effective)
+    may_as(c, c.uids.fs, c.gids.fs, st, want, c.caps.effective)
 }
 
 /// As `may`, with the ids and capabilities given (access(2) checks the real ids).
@@ -126,7 +126,7 @@ pub fn delete(fs: &Fs, c: &Creds, abs: &str) -> Result<(), Errno> {
         return Ok(());
     };
     let sticky = dir.st_mode & libc::S_ISVTX != 0;
-    if sticky && c.fsuid != st.st_uid && c.fsuid != dir.st_uid && !c.capable(CAP_FOWNER) {
+    if sticky && c.uids.fs != st.st_uid && c.uids.fs != dir.st_uid && !c.capable(CAP_FOWNER) {
         return Err(libc::EPERM);
     }
     Ok(())
@@ -142,23 +142,23 @@ fn parent_of(abs: &str) -> String {
 /// A file the sentry just made for the task (it makes them as its own uid 0) gets the task's
 /// file-system uid, and its gid unless the directory's set-group-ID bit gave the directory's.
 pub fn own_new(fs: &Fs, c: &Creds, abs: &str) {
-    if c.fsuid == 0 && c.fsgid == 0 {
+    if c.uids.fs == 0 && c.gids.fs == 0 {
         return;
     }
     let setgid_dir = fs
         .stat(&parent_of(abs), true)
         .is_ok_and(|st| st.st_mode & libc::S_ISGID != 0);
-    let gid = if setgid_dir { u32::MAX } else { c.fsgid };
+    let gid = if setgid_dir { u32::MAX } else { c.gids.fs };
     if let Ok(f) = fs.path_fd(abs, false) {
         use std::os::fd::AsRawFd;
-        let _ = crate::host::chown_fd(f.as_raw_fd(), c.fsuid, gid);
+        let _ = crate::host::chown_fd(f.as_raw_fd(), c.uids.fs, gid);
     }
 }
 
 /// What only the owner (or CAP_FOWNER) may do to the file of `st`: chmod, set its times,
 /// EPERM otherwise.
 pub fn owner(c: &Creds, st: &libc::stat) -> Result<(), Errno> {
-    if c.fsuid == st.st_uid || c.capable(CAP_FOWNER) {
+    if c.uids.fs == st.st_uid || c.capable(CAP_FOWNER) {
         Ok(())
     } else {
         Err(libc::EPERM)
@@ -177,8 +177,12 @@ pub fn access(fs: &Fs, c: &Creds, abs: &str, mode: u32, effective: bool) -> Resu
     let ok = if effective {
         may(c, &st, mode)
     } else {
-        let caps = if c.uid == 0 { c.caps.permitted } else { 0 };
-        may_as(c, c.uid, c.gid, &st, mode, caps)
+        let caps = if c.uids.real == 0 {
+            c.caps.permitted
+        } else {
+            0
+        };
+        may_as(c, c.uids.real, c.gids.real, &st, mode, caps)
     };
     if ok {
         Ok(())

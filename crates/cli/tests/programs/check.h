@@ -72,6 +72,16 @@ static inline void show_int(const char *name, long got, long want) {
     show(name, g, w);
 }
 
+/* Installs handler `h` for `sig` with sa_flags `flags` and an empty sa_mask. */
+static inline void set_handler(int sig, void (*h)(int), int flags) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = h;
+    sa.sa_flags = flags;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
 /* A failure that is not a value (a thread that could not start, a wait that never ended). */
 static inline void fail(const char *name, const char *what) {
     printf("FAIL %s: %s\n", name, what);

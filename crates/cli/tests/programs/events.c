@@ -221,15 +221,6 @@ static void on_usr1(int s) {
     usr1_count++;
 }
 
-static void set_handler(int sig, void (*h)(int), int flags) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = h;
-    sa.sa_flags = flags;
-    sigemptyset(&sa.sa_mask);
-    sigaction(sig, &sa, NULL);
-}
-
 static void block_usr1(int how) {
     sigset_t s;
     sigemptyset(&s);

@@ -226,15 +226,6 @@ static void ready(int fd) {
         _exit(99);
 }
 
-static void set_handler(int sig, void (*h)(int), int flags) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = h;
-    sa.sa_flags = flags;
-    sigemptyset(&sa.sa_mask);
-    sigaction(sig, &sa, NULL);
-}
-
 static void set_action(int sig, void (*h)(int, siginfo_t *, void *), int flags) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -130,7 +130,6 @@ static int join(pthread_t t, void **ret, const char *what) {
     return r;
 }
 
-
 /* Reads exactly n bytes, waiting at most 2 s in all; 1 if they came. */
 static int read_timed(int fd, void *buf, size_t n) {
     size_t got = 0;
@@ -153,15 +152,6 @@ static int read_timed(int fd, void *buf, size_t n) {
         got += k;
     }
     return 1;
-}
-
-static void set_handler(int sig, void (*h)(int), int flags) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = h;
-    sa.sa_flags = flags;
-    sigemptyset(&sa.sa_mask);
-    sigaction(sig, &sa, NULL);
 }
 
 /* A futex waiter thread: waits once on `word` with `op` (a bitset wait when bitset is set,

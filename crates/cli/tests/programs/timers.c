@@ -146,15 +146,6 @@ static void drain(int s) {
     }
 }
 
-static void set_handler(int sig, void (*h)(int), int flags) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = h;
-    sa.sa_flags = flags;
-    sigemptyset(&sa.sa_mask);
-    sigaction(sig, &sa, NULL);
-}
-
 /* An SA_SIGINFO handler; `full` blocks every signal while it runs. */
 static void set_info_handler(int sig, void (*h)(int, siginfo_t *, void *), int flags, int full) {
     struct sigaction sa;
@@ -203,7 +194,6 @@ static void join(pthread_t t, const char *what) {
         fail(what, b);
     }
 }
-
 
 static long tv_us(struct timeval tv) { return tv.tv_sec * 1000000L + tv.tv_usec; }
 

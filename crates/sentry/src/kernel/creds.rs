@@ -49,25 +49,114 @@ pub struct CapSets {
     pub ambient: u64,
 }
 
+/// One kind of id (users or groups) of a task: real, effective, saved, file-system.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ids {
+    pub real: u32,
+    pub eff: u32,
+    pub saved: u32,
+    pub fs: u32,
+}
+
+/// A uid or gid argument: -1 (u32::MAX) leaves it as it is.
+const KEEP: u32 = u32::MAX;
+
+impl Ids {
+    pub fn all(id: u32) -> Ids {
+        Ids {
+            real: id,
+            eff: id,
+            saved: id,
+            fs: id,
+        }
+    }
+
+    /// The four, in /proc's order.
+    pub fn list(&self) -> [u32; 4] {
+        [self.real, self.eff, self.saved, self.fs]
+    }
+
+    fn ours(&self, id: u32) -> bool {
+        [self.real, self.eff, self.saved].contains(&id)
+    }
+
+    /// setresuid/setresgid: KEEP leaves an id; without the capability (`privileged`) each new
+    /// id must be one of the current real, effective or saved ones. The file-system id follows
+    /// the effective one.
+    fn set_res(&mut self, privileged: bool, r: u32, e: u32, s: u32) -> Result<(), i32> {
+        if !privileged && [r, e, s].iter().any(|id| *id != KEEP && !self.ours(*id)) {
+            return Err(libc::EPERM);
+        }
+        for (field, v) in [
+            (&mut self.real, r),
+            (&mut self.eff, e),
+            (&mut self.saved, s),
+        ] {
+            if v != KEEP {
+                *field = v;
+            }
+        }
+        self.fs = self.eff;
+        Ok(())
+    }
+
+    /// setuid/setgid: all three with the capability; otherwise the effective one, if it is
+    /// the real or saved id. -1 is no id (EINVAL).
+    fn set_id(&mut self, privileged: bool, id: u32) -> Result<(), i32> {
+        if id == KEEP {
+            return Err(libc::EINVAL);
+        }
+        if privileged {
+            self.set_res(true, id, id, id)
+        } else if id == self.real || id == self.saved {
+            self.set_res(false, KEEP, id, KEEP)
+        } else {
+            Err(libc::EPERM)
+        }
+    }
+
+    /// setreuid/setregid: without the capability the real id may become the real or
+    /// effective one, the effective id any of the three; the saved id follows the new
+    /// effective one when the real id is set, or the effective one is set to something else
+    /// than the old real id.
+    fn set_re(&mut self, privileged: bool, r: u32, e: u32) -> Result<(), i32> {
+        if !privileged {
+            let real_ok = r == KEEP || r == self.real || r == self.eff;
+            let eff_ok = e == KEEP || self.ours(e);
+            if !real_ok || !eff_ok {
+                return Err(libc::EPERM);
+            }
+        }
+        let new_e = if e == KEEP { self.eff } else { e };
+        let s = if r != KEEP || (e != KEEP && e != self.real) {
+            new_e
+        } else {
+            KEEP
+        };
+        self.set_res(true, r, e, s)
+    }
+
+    /// setfsuid/setfsgid: the previous file-system id; the change happens only to one of the
+    /// ids or with the capability (and never tells an error).
+    fn set_fs(&mut self, privileged: bool, id: u32) -> u32 {
+        let old = self.fs;
+        if id != KEEP && (privileged || self.ours(id) || id == self.fs) {
+            self.fs = id;
+        }
+        old
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Creds {
-    pub uid: u32,
-    pub euid: u32,
-    pub suid: u32,
-    pub fsuid: u32,
-    pub gid: u32,
-    pub egid: u32,
-    pub sgid: u32,
-    pub fsgid: u32,
+    pub uids: Ids,
+    pub gids: Ids,
     pub groups: Rc<[u32]>,
     pub caps: CapSets,
     /// PR_SET_KEEPCAPS: permitted survives the change of every uid away from 0.
     pub keepcaps: bool,
     pub no_new_privs: bool,
 }
-
-/// A uid or gid argument: -1 (u32::MAX) leaves it as it is.
-const KEEP: u32 = u32::MAX;
 
 impl CapSets {
     /// From masks in the order the runtime gives them: effective, permitted, inheritable,
@@ -90,14 +179,8 @@ impl Creds {
     pub fn new(uid: u32, gid: u32, groups: &[u32], mut caps: CapSets, nnp: bool) -> Creds {
         caps.ambient &= caps.permitted & caps.inheritable;
         Creds {
-            uid,
-            euid: uid,
-            suid: uid,
-            fsuid: uid,
-            gid,
-            egid: gid,
-            sgid: gid,
-            fsgid: gid,
+            uids: Ids::all(uid),
+            gids: Ids::all(gid),
             groups: groups.into(),
             caps,
             keepcaps: false,
@@ -109,99 +192,66 @@ impl Creds {
         self.caps.effective & bit(cap) != 0
     }
 
-    /// setresuid (setuid, setreuid and seteuid are built on it by the callers): KEEP leaves
-    /// an id. Without CAP_SETUID each new id must be one of the current real, effective or
-    /// saved uids. Then the capability rules of a uid change apply.
+    /// Whether the task is in group `gid` (its file-system gid or a supplementary group).
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.gids.fs == gid || self.groups.contains(&gid)
+    }
+
+    /// Changes the uids with `change` and applies what a uid change does to capabilities.
+    fn change_uids(
+        &mut self,
+        change: impl FnOnce(&mut Ids, bool) -> Result<(), i32>,
+    ) -> Result<(), i32> {
+        let before = self.uids;
+        let privileged = self.capable(CAP_SETUID);
+        change(&mut self.uids, privileged)?;
+        self.uid_changed(before);
+        Ok(())
+    }
+
     pub fn set_uids(&mut self, r: u32, e: u32, s: u32) -> Result<(), i32> {
-        if !self.capable(CAP_SETUID) {
-            let ours = [self.uid, self.euid, self.suid];
-            if [r, e, s].iter().any(|id| *id != KEEP && !ours.contains(id)) {
-                return Err(libc::EPERM);
-            }
-        }
-        let before = self.clone();
-        if r != KEEP {
-            self.uid = r;
-        }
-        if e != KEEP {
-            self.euid = e;
-        }
-        if s != KEEP {
-            self.suid = s;
-        }
-        self.fsuid = self.euid;
-        self.uid_changed(&before);
-        Ok(())
+        self.change_uids(|ids, p| ids.set_res(p, r, e, s))
     }
 
-    /// setuid: with CAP_SETUID all three uids; otherwise the effective one, if it is the real
-    /// or saved uid.
     pub fn setuid(&mut self, id: u32) -> Result<(), i32> {
-        if id == KEEP {
-            return Err(libc::EINVAL);
-        }
-        if self.capable(CAP_SETUID) {
-            self.set_uids(id, id, id)
-        } else if id == self.uid || id == self.suid {
-            self.set_uids(KEEP, id, KEEP)
-        } else {
-            Err(libc::EPERM)
-        }
+        self.change_uids(|ids, p| ids.set_id(p, id))
     }
 
-    /// setreuid: the saved uid follows the effective one when the real uid is set, or the
-    /// effective one is set to something else than the old real uid.
     pub fn setreuid(&mut self, r: u32, e: u32) -> Result<(), i32> {
-        if !self.capable(CAP_SETUID) {
-            let real_ok = r == KEEP || r == self.uid || r == self.euid;
-            let eff_ok = e == KEEP || [self.uid, self.euid, self.suid].contains(&e);
-            if !real_ok || !eff_ok {
-                return Err(libc::EPERM);
-            }
-        }
-        let new_e = if e == KEEP { self.euid } else { e };
-        let s = if r != KEEP || (e != KEEP && e != self.uid) {
-            new_e
-        } else {
-            KEEP
-        };
-        // The checks are done: set as a privileged caller would.
-        self.force_uids(r, e, s)
+        self.change_uids(|ids, p| ids.set_re(p, r, e))
     }
 
-    fn force_uids(&mut self, r: u32, e: u32, s: u32) -> Result<(), i32> {
-        let before = self.clone();
-        if r != KEEP {
-            self.uid = r;
-        }
-        if e != KEEP {
-            self.euid = e;
-        }
-        if s != KEEP {
-            self.suid = s;
-        }
-        self.fsuid = self.euid;
-        self.uid_changed(&before);
-        Ok(())
-    }
-
-    /// setfsuid: returns the previous fsuid; the change happens only for one of the uids or
-    /// with CAP_SETUID (and never tells an error).
     pub fn setfsuid(&mut self, id: u32) -> u32 {
-        let old = self.fsuid;
-        let allowed =
-            [self.uid, self.euid, self.suid, self.fsuid].contains(&id) || self.capable(CAP_SETUID);
-        if id != KEEP && allowed {
-            self.fsuid = id;
-            self.fs_caps_follow(old);
-        }
+        let before = self.uids;
+        let old = self.uids.set_fs(self.capable(CAP_SETUID), id);
+        self.fs_caps_follow(before.fs);
         old
     }
 
+    pub fn set_gids(&mut self, r: u32, e: u32, s: u32) -> Result<(), i32> {
+        let p = self.capable(CAP_SETGID);
+        self.gids.set_res(p, r, e, s)
+    }
+
+    pub fn setgid(&mut self, id: u32) -> Result<(), i32> {
+        let p = self.capable(CAP_SETGID);
+        self.gids.set_id(p, id)
+    }
+
+    pub fn setregid(&mut self, r: u32, e: u32) -> Result<(), i32> {
+        let p = self.capable(CAP_SETGID);
+        self.gids.set_re(p, r, e)
+    }
+
+    pub fn setfsgid(&mut self, id: u32) -> u32 {
+        let p = self.capable(CAP_SETGID);
+        self.gids.set_fs(p, id)
+    }
+
     /// capabilities(7), "Effect of user ID changes on capabilities".
-    fn uid_changed(&mut self, before: &Creds) {
-        let was_root = [before.uid, before.euid, before.suid].contains(&0);
-        let now_root = [self.uid, self.euid, self.suid].contains(&0);
+    fn uid_changed(&mut self, before: Ids) {
+        let was_root = before.ours(0);
+        let now_root = self.uids.ours(0);
         if was_root && !now_root {
             if !self.keepcaps {
                 self.caps.permitted = 0;
@@ -209,93 +259,24 @@ impl Creds {
             self.caps.effective = 0;
             self.caps.ambient = 0;
         }
-        if before.euid == 0 && self.euid != 0 {
+        if before.eff == 0 && self.uids.eff != 0 {
             self.caps.effective = 0;
         }
-        if before.euid != 0 && self.euid == 0 {
+        if before.eff != 0 && self.uids.eff == 0 {
             self.caps.effective = self.caps.permitted;
         }
-        self.fs_caps_follow(before.fsuid);
+        self.fs_caps_follow(before.fs);
     }
 
     /// A file-system uid change from 0 drops the file-system capabilities from effective; one
     /// to 0 raises those of them that are permitted.
     fn fs_caps_follow(&mut self, old_fsuid: u32) {
-        if old_fsuid == 0 && self.fsuid != 0 {
+        if old_fsuid == 0 && self.uids.fs != 0 {
             self.caps.effective &= !FS_CAPS;
         }
-        if old_fsuid != 0 && self.fsuid == 0 {
+        if old_fsuid != 0 && self.uids.fs == 0 {
             self.caps.effective |= self.caps.permitted & FS_CAPS;
         }
-    }
-
-    /// setresgid and its callers: as the uids, with CAP_SETGID, and no capability effects.
-    pub fn set_gids(&mut self, r: u32, e: u32, s: u32) -> Result<(), i32> {
-        if !self.capable(CAP_SETGID) {
-            let ours = [self.gid, self.egid, self.sgid];
-            if [r, e, s].iter().any(|id| *id != KEEP && !ours.contains(id)) {
-                return Err(libc::EPERM);
-            }
-        }
-        if r != KEEP {
-            self.gid = r;
-        }
-        if e != KEEP {
-            self.egid = e;
-        }
-        if s != KEEP {
-            self.sgid = s;
-        }
-        self.fsgid = self.egid;
-        Ok(())
-    }
-
-    pub fn setgid(&mut self, id: u32) -> Result<(), i32> {
-        if id == KEEP {
-            return Err(libc::EINVAL);
-        }
-        if self.capable(CAP_SETGID) {
-            self.set_gids(id, id, id)
-        } else if id == self.gid || id == self.sgid {
-            self.set_gids(KEEP, id, KEEP)
-        } else {
-            Err(libc::EPERM)
-        }
-    }
-
-    pub fn setregid(&mut self, r: u32, e: u32) -> Result<(), i32> {
-        if !self.capable(CAP_SETGID) {
-            let real_ok = r == KEEP || r == self.gid || r == self.egid;
-            let eff_ok = e == KEEP || [self.gid, self.egid, self.sgid].contains(&e);
-            if !real_ok || !eff_ok {
-                return Err(libc::EPERM);
-            }
-        }
-        let new_e = if e == KEEP { self.egid } else { e };
-        let s = if r != KEEP || (e != KEEP && e != self.gid) {
-            new_e
-        } else {
-            KEEP
-        };
-        if r != KEEP {
-            self.gid = r;
-        }
-        self.egid = new_e;
-        if s != KEEP {
-            self.sgid = s;
-        }
-        self.fsgid = self.egid;
-        Ok(())
-    }
-
-    pub fn setfsgid(&mut self, id: u32) -> u32 {
-        let old = self.fsgid;
-        let allowed =
-            [self.gid, self.egid, self.sgid, self.fsgid].contains(&id) || self.capable(CAP_SETGID);
-        if id != KEEP && allowed {
-            self.fsgid = id;
-        }
-        old
     }
 
     /// capset: the new sets must stay within what the task may have (capget(2)): effective
@@ -330,7 +311,7 @@ impl Creds {
     pub fn exec(&mut self) {
         let c = &mut self.caps;
         let old = c.permitted;
-        let base = if self.uid == 0 || self.euid == 0 {
+        let base = if self.uids.real == 0 || self.uids.eff == 0 {
             c.bounding | c.inheritable
         } else {
             0
@@ -341,15 +322,15 @@ impl Creds {
             c.permitted &= old;
         }
         c.permitted |= c.ambient;
-        c.effective = if self.euid == 0 {
+        c.effective = if self.uids.eff == 0 {
             c.permitted
         } else {
             c.ambient
         };
-        self.suid = self.euid;
-        self.fsuid = self.euid;
-        self.sgid = self.egid;
-        self.fsgid = self.egid;
+        for ids in [&mut self.uids, &mut self.gids] {
+            ids.saved = ids.eff;
+            ids.fs = ids.eff;
+        }
         self.keepcaps = false;
     }
 }

@@ -78,7 +78,7 @@ impl Kernel {
                     pid: t.pid,
                     ppid: t.ppid,
                     pgid: t.pgid,
-                    uid: t.creds.uid,
+                    uid: t.creds.uids.real,
                     status,
                     cpu,
                 },
@@ -86,7 +86,7 @@ impl Kernel {
         }
         if let Some(p) = self.tasks.get_mut(&t.ppid) {
             if t.exit_signal > 0 {
-                let info = signals::Info::child(t.pid, t.creds.uid, status);
+                let info = signals::Info::child(t.pid, t.creds.uids.real, status);
                 signals::send_info(p, t.exit_signal, info);
             }
         }
@@ -184,7 +184,7 @@ impl Kernel {
                 if !q.keep {
                     c.report = None;
                 }
-                return Ok(Some((c.pid, r, c.creds.uid, Cpu::default())));
+                return Ok(Some((c.pid, r, c.creds.uids.real, Cpu::default())));
             }
         }
         if any {

@@ -248,7 +248,7 @@ impl Kernel {
     /// Puts a task back in the table, or ends it if it exited.
     fn put_back(&mut self, mut t: Task) {
         if let Some(sig) = t.to_parent.take() {
-            let info = signals::Info::child(t.pid, t.creds.uid, t.report.unwrap_or(0xffff));
+            let info = signals::Info::child(t.pid, t.creds.uids.real, t.report.unwrap_or(0xffff));
             if let Some(p) = self.tasks.get_mut(&t.ppid) {
                 if !signals::no_child_stop(p) {
                     signals::send_to_process(p, sig, info);

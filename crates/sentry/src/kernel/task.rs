@@ -303,8 +303,8 @@ impl Task {
         p.pgid = self.pgid;
         p.sid = self.sid;
         let c = &self.creds;
-        p.uids = [c.uid, c.euid, c.suid, c.fsuid];
-        p.gids = [c.gid, c.egid, c.sgid, c.fsgid];
+        p.uids = c.uids.list();
+        p.gids = c.gids.list();
         p.groups = c.groups.to_vec();
         p.caps = [
             c.caps.inheritable,

@@ -54,7 +54,7 @@ fn checked_mode(t: &Task, f: &Target, mode: u32) -> Result<u32, Errno> {
     let st = stat_of(f)?;
     crate::perm::owner(&t.creds, &st)?;
     let c = &t.creds;
-    let in_group = c.fsgid == st.st_gid || c.groups.contains(&st.st_gid);
+    let in_group = c.in_group(st.st_gid);
     if !in_group && !c.capable(crate::kernel::creds::CAP_FSETID) {
         return Ok(mode & !S_ISGID);
     }
@@ -69,10 +69,10 @@ fn check_chown(t: &Task, f: &Target, uid: u32, gid: u32) -> Result<(), Errno> {
     if c.capable(crate::kernel::creds::CAP_CHOWN) {
         return Ok(());
     }
-    let uid_ok = uid == u32::MAX || (uid == st.st_uid && c.fsuid == st.st_uid);
+    let uid_ok = uid == u32::MAX || (uid == st.st_uid && c.uids.fs == st.st_uid);
     let gid_ok = gid == u32::MAX
-        || (c.fsuid == st.st_uid && (gid == c.fsgid || c.groups.contains(&gid)))
-        || (gid == st.st_gid && c.fsuid == st.st_uid);
+        || (c.uids.fs == st.st_uid && c.in_group(gid))
+        || (gid == st.st_gid && c.uids.fs == st.st_uid);
     if uid_ok && gid_ok {
         Ok(())
     } else {

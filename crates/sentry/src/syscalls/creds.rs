@@ -20,13 +20,13 @@ fn put_ids(t: &mut Task, ptrs: [u64; 3], ids: [u32; 3]) -> R {
 
 pub(super) fn getresuid(t: &mut Task, ptrs: [u64; 3]) -> R {
     let c = &t.creds;
-    let ids = [c.uid, c.euid, c.suid];
+    let ids = [c.uids.real, c.uids.eff, c.uids.saved];
     put_ids(t, ptrs, ids)
 }
 
 pub(super) fn getresgid(t: &mut Task, ptrs: [u64; 3]) -> R {
     let c = &t.creds;
-    let ids = [c.gid, c.egid, c.sgid];
+    let ids = [c.gids.real, c.gids.eff, c.gids.saved];
     put_ids(t, ptrs, ids)
 }
 

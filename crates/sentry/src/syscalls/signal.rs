@@ -75,7 +75,7 @@ pub(super) fn kill(k: &mut Kernel, t: &mut Task, pid: i32, sig: i32) -> R {
     let info = crate::signals::Info {
         code: crate::signals::SI_USER,
         pid: me,
-        uid: t.creds.uid,
+        uid: t.creds.uids.real,
         ..Default::default()
     };
     if sig != 0 {
@@ -96,7 +96,7 @@ pub(super) fn tkill(k: &mut Kernel, t: &mut Task, tgid: Option<i32>, tid: i32, s
     let info = crate::signals::Info {
         code: SI_TKILL,
         pid: t.pid,
-        uid: t.creds.uid,
+        uid: t.creds.uids.real,
         ..Default::default()
     };
     let x = k.task_mut(t, tid).ok_or(ESRCH)?;
