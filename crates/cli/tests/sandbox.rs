@@ -703,3 +703,29 @@ print(type(sel).__name__, got.decode(), os.wait()[1])
     assert_eq!(c, (0, want.to_string()), "container class");
     assert_eq!(c, s, "container class (left) and sandbox (right) differ");
 }
+
+/// Debian's procps `ps` (the host's /usr bound in) over the sandbox's /proc: the same header
+/// (its column widths come from /proc/sys/kernel/pid_max) and the same processes as in the
+/// container class.
+#[test]
+fn procps_ps_lists_the_sandbox() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let cmd = "sleep 100 & until [ \"$(cat /proc/$!/comm)\" = sleep ]; do :; done; \
+               ps -ef | head -1; ps -e -o pid,ppid,pgid,uid,comm,args; kill $!";
+    let [c, s] = both(&mut b, &["/bin/sh", "-c", cmd]);
+    let mine = |o: &str| {
+        o.lines()
+            .filter(|l| !l.contains("ps -e") && !l.contains(" cat "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(c.0, 0, "{}", c.1);
+    assert_eq!(
+        (s.0, mine(&s.1)),
+        (c.0, mine(&c.1)),
+        "container class (right)"
+    );
+    assert!(s.1.contains("sleep 100"), "{}", s.1);
+}

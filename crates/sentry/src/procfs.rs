@@ -68,6 +68,90 @@ pub struct Proc {
     pub cpuinfo: Rc<str>,
     /// The host thread of the process's stub, whose CPU clock /proc/PID/stat reads.
     pub host_tid: i32,
+    /// When the process started, in clock ticks since boot (set at fork, kept by exec).
+    pub start_ticks: u64,
+    pub hostname: String,
+}
+
+/// Clock ticks (USER_HZ) since boot now, for a process's start time.
+pub fn ticks_now() -> u64 {
+    let (s, ns) = crate::host::clock_gettime(libc::CLOCK_BOOTTIME).unwrap_or((0, 0));
+    s as u64 * 100 + ns as u64 / 10_000_000
+}
+
+/// /proc/sys files the sandbox answers: what procps and runtimes read (pid_max for ps's
+/// column widths, the kernel's names, limits). Read-only.
+fn sys_file(abs: &str, hostname: &str) -> Option<String> {
+    let rel = abs.strip_prefix("/proc/sys/")?;
+    let text = match rel {
+        "kernel/pid_max" => crate::kernel::PID_MAX.to_string(),
+        "kernel/hostname" => hostname.to_string(),
+        "kernel/domainname" => "(none)".into(),
+        "kernel/ostype" => "Linux".into(),
+        "kernel/osrelease" => crate::HOST_RELEASE.get().cloned().unwrap_or_default(),
+        "kernel/ngroups_max" => "65536".into(),
+        "kernel/cap_last_cap" => crate::kernel::creds::CAP_LAST.to_string(),
+        "kernel/random/boot_id" => boot_id(),
+        "kernel/random/uuid" => uuid(),
+        "vm/overcommit_memory" => "0".into(),
+        "fs/file-max" => "9223372036854775807".into(),
+        "fs/nr_open" => "1048576".into(),
+        _ => return None,
+    };
+    Some(text + "\n")
+}
+
+/// The /proc/sys directories and their files.
+fn sys_dir(abs: &str) -> Option<Vec<(String, u8)>> {
+    let names: &[&str] = match abs {
+        "/proc/sys" => &["kernel", "vm", "fs"],
+        "/proc/sys/kernel" => &[
+            "pid_max",
+            "hostname",
+            "domainname",
+            "ostype",
+            "osrelease",
+            "ngroups_max",
+            "cap_last_cap",
+            "random",
+        ],
+        "/proc/sys/kernel/random" => &["boot_id", "uuid"],
+        "/proc/sys/vm" => &["overcommit_memory"],
+        "/proc/sys/fs" => &["file-max", "nr_open"],
+        _ => return None,
+    };
+    let is_dir = |n: &str| matches!(n, "kernel" | "vm" | "fs" | "random");
+    Some(
+        names
+            .iter()
+            .map(|n| (n.to_string(), if is_dir(n) { DT_DIR } else { DT_REG }))
+            .collect(),
+    )
+}
+
+/// A random UUID in its text form (version 4).
+fn uuid() -> String {
+    let mut b = [0u8; 16];
+    let _ = crate::host::getrandom(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        h[0..4].concat(),
+        h[4..6].concat(),
+        h[6..8].concat(),
+        h[8..10].concat(),
+        h[10..16].concat()
+    )
+}
+
+/// The sandbox's boot id: one per sentry.
+fn boot_id() -> String {
+    thread_local! {
+        static ID: String = uuid();
+    }
+    ID.with(String::clone)
 }
 
 impl Proc {
@@ -105,6 +189,7 @@ impl Proc {
                 ("uptime".into(), DT_REG),
                 ("stat".into(), DT_REG),
                 ("loadavg".into(), DT_REG),
+                ("sys".into(), DT_DIR),
             ]);
             return Ok(Node::Dir(entries));
         }
@@ -132,6 +217,14 @@ impl Proc {
                 ))
             }
             "/proc/stat" => Ok(Node::Data(stat_text().into_bytes())),
+            _ if abs.starts_with("/proc/sys") => {
+                if let Some(entries) = sys_dir(abs) {
+                    return Ok(Node::Dir(entries));
+                }
+                sys_file(abs, &self.hostname)
+                    .map(|t| Node::Data(t.into_bytes()))
+                    .ok_or(libc::ENOENT)
+            }
             "/proc/loadavg" => {
                 let n = pids().len().max(1);
                 Ok(Node::Data(
@@ -192,7 +285,7 @@ impl Proc {
         let (user, total) = crate::host::process_cpu_time(self.host_tid).unwrap_or_default();
         let ticks = |d: std::time::Duration| d.as_millis() / 10;
         format!(
-            "{} ({}) {} {} {} {} 0 -1 0 0 0 0 0 {} {} 0 0 20 0 1 0 0 {} {} 0\n",
+            "{} ({}) {} {} {} {} 0 -1 0 0 0 0 0 {} {} 0 0 20 0 1 0 {} {} {} 0\n",
             self.pid,
             self.comm,
             if me { 'R' } else { 'S' },
@@ -201,6 +294,7 @@ impl Proc {
             self.sid,
             ticks(user),
             ticks(total.saturating_sub(user)),
+            self.start_ticks,
             self.mem_used,
             self.mem_used / 4096
         )
@@ -243,7 +337,7 @@ impl Proc {
 
     fn status(&self, me: bool) -> String {
         format!(
-            "Name:\t{}\nState:\t{}\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t{ppid}\nUid:\t{}\nGid:\t{}\nGroups:\t{}\nVmRSS:\t{} kB\nThreads:\t1\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\n",
+            "Name:\t{}\nState:\t{}\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t{ppid}\nUid:\t{}\nGid:\t{}\nGroups:\t{}\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t1\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\n",
             self.comm,
             if me { "R (running)" } else { "S (sleeping)" },
             tabbed(&self.uids),
@@ -255,6 +349,7 @@ impl Proc {
                 .collect::<Vec<_>>()
                 .join(" ")
                 + " ",
+            self.mem_used / 1024,
             self.mem_used / 1024,
             self.caps[0],
             self.caps[1],

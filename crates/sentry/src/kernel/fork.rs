@@ -115,6 +115,9 @@ impl Kernel {
         }
         let pid = if thread { t.pid } else { tid };
         fs.proc.pid = pid;
+        if !thread {
+            fs.proc.start_ticks = crate::procfs::ticks_now();
+        }
         let mut child = Task {
             tid,
             pid,

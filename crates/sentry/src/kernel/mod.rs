@@ -31,7 +31,7 @@ use std::time::Instant;
 use wait::{Wait, WaitKind, WOULD_BLOCK};
 
 /// Linux's default pid_max: pids wrap below it.
-const PID_MAX: i32 = 4_194_304;
+pub const PID_MAX: i32 = 4_194_304;
 
 /// A process that has exited and not been reaped.
 #[derive(Debug, Clone)]

@@ -205,8 +205,9 @@ pub struct NewProcess {
 
 impl Task {
     /// A process with no parent in the sandbox (ppid 0), leader of its own session and group.
-    pub fn new_process(p: NewProcess) -> Task {
+    pub fn new_process(mut p: NewProcess) -> Task {
         p.fds.set_owner(p.pid);
+        p.fs.proc.start_ticks = crate::procfs::ticks_now();
         let mut t = Task {
             tid: p.pid,
             pid: p.pid,
@@ -339,6 +340,7 @@ impl Task {
             })
             .collect();
         p.host_tid = self.asp.host_tid();
+        p.hostname.clone_from(&self.hostname);
         if self.tid == self.pid {
             // The others' /proc shows the process as its first thread sees it.
             crate::procfs::publish(p);
