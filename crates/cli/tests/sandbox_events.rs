@@ -1,7 +1,7 @@
-//! Waiting for events in the sandbox class: epoll, eventfd, timerfd and ppoll's signal mask,
-//! as tests/programs/events.c checks them. Each area runs first in the container class, where
-//! the C program must pass (it is checked against the real kernel), then in the sandbox, which
-//! must give the same exit code and the same output.
+//! Waiting for events in the sandbox class: epoll, eventfd, timerfd, signalfd and ppoll's
+//! signal mask, as tests/programs/events.c checks them. Each area runs first in the container
+//! class, where the C program must pass (it is checked against the real kernel), then in the
+//! sandbox, which must give the same exit code and the same output.
 
 mod common;
 use common::*;
@@ -31,4 +31,9 @@ fn timerfd() {
 #[test]
 fn ppoll_signal_mask() {
     area("ppoll");
+}
+
+#[test]
+fn signalfd() {
+    area("signalfd");
 }

@@ -26,6 +26,18 @@ pub struct Ready {
 /// poll method of their own: regular files, directories, /dev/null).
 const ALWAYS: u32 = (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM) as u32;
 
+thread_local! {
+    /// The pending signals of the task that asks (a signalfd is readable by what its reader
+    /// has pending, as on Linux).
+    static READER_PENDING: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Sets whose pending signals signalfd readiness is about: the task calling poll, select or
+/// epoll_wait.
+pub fn set_reader(pending: u64) {
+    READER_PENDING.with(|p| p.set(pending));
+}
+
 /// Nested epoll instances deeper than this answer "not ready" (epoll_ctl refuses to build
 /// them; this only bounds the recursion).
 const MAX_DEPTH: u32 = 5;
@@ -57,6 +69,18 @@ pub fn of(f: &OpenFile, depth: u32) -> Ready {
             generation: [timer.generation(), 0],
             host: None,
         },
+        Node::SignalFd(mask) => {
+            let pending = READER_PENDING.with(std::cell::Cell::get);
+            Ready {
+                events: if pending & mask.get() != 0 {
+                    (libc::POLLIN | libc::POLLRDNORM) as u32
+                } else {
+                    0
+                },
+                generation: [pending & mask.get(), 0],
+                host: None,
+            }
+        }
         Node::Epoll(e) if depth < MAX_DEPTH => now(if e.any_ready(depth + 1) {
             libc::POLLIN as u32
         } else {
@@ -78,6 +102,7 @@ pub fn pollable(f: &OpenFile) -> bool {
             | Node::EventFd(_)
             | Node::Epoll(_)
             | Node::TimerFd(_)
+            | Node::SignalFd(_)
             | Node::Random
     )
 }

@@ -35,6 +35,8 @@ pub enum Node {
     Epoll(crate::epoll::Interest),
     /// A timerfd's timer.
     TimerFd(Rc<crate::timerfd::TimerFd>),
+    /// A signalfd: the signals it takes from its reader's pending ones.
+    SignalFd(std::cell::Cell<u64>),
 }
 
 pub struct OpenFile {
@@ -603,7 +605,7 @@ pub fn stat_of(node: &Node) -> libc::stat {
             return st;
         }
         // Linux's anonymous inode: no file type, mode 0600, one inode for all of them.
-        Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => {
+        Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => {
             st.st_mode = 0o600;
             st.st_ino = 1;
             st.st_dev = 0xe;

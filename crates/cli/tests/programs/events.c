@@ -20,6 +20,10 @@
  *                   counted by a read, relative and absolute (CLOCK_MONOTONIC, CLOCK_REALTIME),
  *                   a blocking read, poll and epoll woken at the expiry, disarming, the old
  *                   setting returned, TFD_NONBLOCK, fork, argument errors, the fd's /proc link
+ *   events signalfd signalfd/signalfd4: blocked signals read as signalfd_siginfo (signo,
+ *                   code, pid, sigqueue's value), several at once, EAGAIN when none,
+ *                   a blocking read woken by another process's kill, poll and epoll
+ *                   readiness, a new mask, bad sizes and flags
  *   events ppoll    ppoll's signal mask: a signal it lets in interrupts it (EINTR, the handler
  *                   ran, the old mask is back), one it blocks waits until it returns, pending
  *                   signals, SA_RESTART (ppoll and poll are never restarted), sigsetsize and
@@ -43,6 +47,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1066,6 +1071,95 @@ static int t_timerfd(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- signalfd */
+
+/* Reads one struct signalfd_siginfo: "SIGNAME code=C pid_ok=P value=V", or the error. */
+static const char *sfd_read(int fd) {
+    struct signalfd_siginfo si;
+    errno = 0;
+    ssize_t r = read(fd, &si, sizeof si);
+    if (r != (ssize_t)sizeof si)
+        return ret_str(r, errno);
+    char *b = scratch();
+    snprintf(b, 48, "%s code=%d pid_ok=%d value=%d", signame((int)si.ssi_signo), si.ssi_code,
+             si.ssi_pid == (uint32_t)getpid(), si.ssi_int);
+    return b;
+}
+
+static int t_signalfd(void) {
+    sigset_t m;
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR1);
+    sigaddset(&m, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &m, NULL);
+    int fd = signalfd(-1, &m, SFD_NONBLOCK | SFD_CLOEXEC);
+    show_int("create", fd >= 0, 1);
+    show("link", link_of(fd), "anon_inode:[signalfd]");
+    show("empty_read", sfd_read(fd), "-1 EAGAIN");
+    show("empty_poll", poll1(fd, POLLIN), "0");
+    kill(getpid(), SIGUSR1);
+    show("poll_after_kill", poll1(fd, POLLIN), "IN");
+    show("read_kill", sfd_read(fd), "SIGUSR1 code=0 pid_ok=1 value=0");
+    union sigval v = {.sival_int = 77};
+    sigqueue(getpid(), SIGUSR2, v);
+    show("read_sigqueue", sfd_read(fd), "SIGUSR2 code=-1 pid_ok=1 value=77");
+    /* Two pending: one read of two structs takes both, lowest first. */
+    kill(getpid(), SIGUSR2);
+    kill(getpid(), SIGUSR1);
+    struct signalfd_siginfo two[2];
+    ssize_t n = read(fd, two, sizeof two);
+    show_int("read_two", n, (long)sizeof two);
+    show("read_two_first", signame((int)two[0].ssi_signo), "SIGUSR1");
+    show("read_two_second", signame((int)two[1].ssi_signo), "SIGUSR2");
+    /* epoll sees it readable. */
+    int ep = epoll_create1(0);
+    ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, 9);
+    show("epoll_empty", ew(ep, 4, 0), "0");
+    raise(SIGUSR2);
+    show("epoll_after_raise", ew(ep, 4, 0), "1 9:IN");
+    show("epoll_read", sfd_read(fd), "SIGUSR2 code=-6 pid_ok=1 value=0");
+    /* A blocking signalfd is woken by another process's kill. */
+    int bfd = signalfd(-1, &m, SFD_CLOEXEC);
+    pid_t parent = getpid();
+    pid_t k = xfork();
+    if (k == 0) {
+        sleep_ms(50);
+        kill(parent, SIGUSR1);
+        _exit(0);
+    }
+    struct signalfd_siginfo si;
+    show_int("blocking_read", read(bfd, &si, sizeof si), (long)sizeof si);
+    show("blocking_read_signo", signame((int)si.ssi_signo), "SIGUSR1");
+    show_int("blocking_read_from_child", si.ssi_pid == (uint32_t)k, 1);
+    show("blocking_child", reap_ms(k, 2000, "killer"), "exited 0");
+    /* A new mask: only SIGUSR2 now; a pending SIGUSR1 is not taken. */
+    sigset_t only2;
+    sigemptyset(&only2);
+    sigaddset(&only2, SIGUSR2);
+    SHOW_RET("new_mask", signalfd(fd, &only2, 0), fd, 0);
+    raise(SIGUSR1);
+    show("masked_out", sfd_read(fd), "-1 EAGAIN");
+    sigset_t pend;
+    sigpending(&pend);
+    show_int("still_pending", sigismember(&pend, SIGUSR1), 1);
+    /* Errors. */
+    char small[64];
+    SHOW_RET("read_small", read(fd, small, sizeof small), -1, EINVAL);
+    SHOW_RET("bad_flags", signalfd(-1, &m, 0x100), -1, EINVAL);
+    SHOW_RET("bad_size", syscall(SYS_signalfd4, -1, &m, 4, 0), -1, EINVAL);
+    SHOW_RET("not_signalfd", signalfd(ep, &m, 0), -1, EINVAL);
+    SHOW_RET("bad_fd", signalfd(999, &m, 0), -1, EBADF);
+    /* Leave nothing pending for the next area. */
+    signalfd(fd, &m, SFD_NONBLOCK);
+    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
+        ;
+    sigprocmask(SIG_UNBLOCK, &m, NULL);
+    close(ep);
+    close(bfd);
+    close(fd);
+    return 0;
+}
+
 static int t_ppoll(void) {
     int p[2];
     if (pipe(p) < 0)
@@ -1175,7 +1269,7 @@ static void start_area(const char *name) {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: events epoll|eventfd|timerfd|ppoll\n");
+        fprintf(stderr, "usage: events epoll|eventfd|timerfd|signalfd|ppoll\n");
         return 2;
     }
     prog_path = argv[0];
@@ -1183,6 +1277,7 @@ int main(int argc, char **argv) {
         {"epoll", t_epoll},
         {"eventfd", t_eventfd},
         {"timerfd", t_timerfd},
+        {"signalfd", t_signalfd},
         {"ppoll", t_ppoll},
     };
     return run_area("events", argv[1], areas, sizeof areas / sizeof *areas, start_area);

@@ -80,6 +80,7 @@ fn wait_events(t: &mut Task, epfd: i32, events: u64, max: i32, timeout_ms: i64) 
         return Err(EINVAL);
     }
     let ep = t.fds.get(epfd)?;
+    crate::ready::set_reader(t.signals.pending);
     let found = {
         let of = ep.borrow();
         let Node::Epoll(interest) = &of.node else {

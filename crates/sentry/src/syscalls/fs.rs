@@ -31,6 +31,14 @@ fn read_bytes(t: &mut Task, fd: i32, max: usize) -> Result<Vec<u8>, Errno> {
         return Err(EBADF);
     }
     let nonblock = of.flags & O_NONBLOCK != 0;
+    if let Node::SignalFd(mask) = &of.node {
+        let mask = mask.get();
+        drop(of);
+        if max < super::signal::SIGNALFD_INFO {
+            return Err(EINVAL);
+        }
+        return super::signal::signalfd_read(t, mask, max / super::signal::SIGNALFD_INFO, nonblock);
+    }
     let pos = of.pos;
     let mut data = Vec::new();
     let mut buf = |n: usize| {
@@ -79,6 +87,8 @@ fn read_bytes(t: &mut Task, fd: i32, max: usize) -> Result<Vec<u8>, Errno> {
             Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
             Err(e) => Err(e),
         },
+        // Taken before the match (it needs the task, not the description).
+        Node::SignalFd(_) => Err(EINVAL),
         Node::TimerFd(_) if max < 8 => Err(EINVAL),
         Node::TimerFd(timer) => match timer.read() {
             Ok(n) => Ok(n.to_le_bytes().to_vec()),
@@ -151,7 +161,7 @@ fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
                 Err(e) => Err(e),
             };
         }
-        Node::Epoll(_) | Node::TimerFd(_) => return Err(EINVAL),
+        Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => return Err(EINVAL),
     };
     Ok(n as i64)
 }

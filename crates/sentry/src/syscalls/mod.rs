@@ -79,6 +79,8 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_epoll_pwait2 => epoll::epoll_pwait(t, a, true),
         SYS_eventfd => epoll::eventfd(t, a[0] as u32, 0),
         SYS_eventfd2 => epoll::eventfd(t, a[0] as u32, a[1] as i32),
+        SYS_signalfd => signal::signalfd(t, a[0] as i32, a[1], a[2], 0),
+        SYS_signalfd4 => signal::signalfd(t, a[0] as i32, a[1], a[2], a[3] as i32),
         SYS_timerfd_create => timer::timerfd_create(t, a[0] as i32, a[1] as i32),
         SYS_timerfd_settime => timer::timerfd_settime(t, a[0] as i32, a[1] as i32, a[2], a[3]),
         SYS_timerfd_gettime => timer::timerfd_gettime(t, a[0] as i32, a[1]),

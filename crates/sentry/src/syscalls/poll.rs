@@ -14,6 +14,7 @@ type FdEvents = (i32, i16);
 /// The events of each (fd, wanted events) now, and the host fds (the container's stdio) to
 /// watch while waiting (ready.rs). A negative fd is skipped; one that is not open is POLLNVAL.
 fn readiness(t: &Task, want: &[FdEvents]) -> (Vec<i16>, Vec<FdEvents>) {
+    ready::set_reader(t.signals.pending);
     let always = POLLHUP | POLLERR;
     let mut host = Vec::new();
     let out = want

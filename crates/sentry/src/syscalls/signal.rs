@@ -271,3 +271,76 @@ pub(super) fn tgsigqueueinfo(k: &mut Kernel, t: &mut Task, a: [u64; 6]) -> R {
     }
     Ok(0)
 }
+
+/// The size of a struct signalfd_siginfo.
+pub(super) const SIGNALFD_INFO: usize = 128;
+
+/// signalfd and signalfd4: a new signalfd for the signals of `mask` (fd -1), or a new mask for
+/// an existing one. SIGKILL and SIGSTOP are never taken.
+pub(super) fn signalfd(t: &mut Task, fd: i32, mask: u64, size: u64, flags: i32) -> R {
+    if flags & !(SFD_CLOEXEC | SFD_NONBLOCK) != 0 || size != 8 {
+        return Err(EINVAL);
+    }
+    let set = t.mm.read_u64(mask)? & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+    if fd != -1 {
+        let f = t.fds.get(fd)?;
+        let of = f.borrow();
+        let Node::SignalFd(m) = &of.node else {
+            return Err(EINVAL);
+        };
+        m.set(set);
+        return Ok(i64::from(fd));
+    }
+    let node = Node::SignalFd(std::cell::Cell::new(set));
+    let f = wrap(node, O_RDWR | (flags & O_NONBLOCK), "anon_inode:[signalfd]");
+    t.fds.install(f, flags & SFD_CLOEXEC != 0, 0).map(i64::from)
+}
+
+/// A read of a signalfd: up to `max` of the reader's pending signals of `mask`, lowest first,
+/// each taken as a handler would take it, as struct signalfd_siginfo; it waits while none is
+/// pending (EAGAIN when non-blocking).
+pub(super) fn signalfd_read(
+    t: &mut Task,
+    mask: u64,
+    max: usize,
+    nonblock: bool,
+) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    while out.len() / SIGNALFD_INFO < max {
+        let ready = t.signals.pending & mask;
+        if ready == 0 {
+            break;
+        }
+        let sig = ready.trailing_zeros() as i32 + 1;
+        let info = t.signals.dequeue(sig).unwrap_or_default();
+        out.extend(signalfd_siginfo(sig, &info));
+    }
+    if out.is_empty() {
+        return Err(if nonblock {
+            EAGAIN
+        } else {
+            t.block(crate::kernel::wait::Wait::retry())
+        });
+    }
+    Ok(out)
+}
+
+/// struct signalfd_siginfo for `sig` sent with `info`.
+fn signalfd_siginfo(sig: i32, info: &crate::signals::Info) -> Vec<u8> {
+    let mut b = vec![0u8; SIGNALFD_INFO];
+    let mut w32 = |off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    w32(0, sig as u32);
+    w32(8, info.code as u32);
+    w32(12, info.pid as u32);
+    w32(16, info.uid);
+    w32(40, info.status as u32);
+    w32(44, info.value as u32);
+    if info.code == crate::signals::SI_TIMER {
+        // A timer's: its id (kept in pid) and overrun count (kept in uid).
+        w32(24, info.pid as u32);
+        w32(32, info.uid);
+    }
+    b[48..56].copy_from_slice(&info.value.to_le_bytes());
+    b[72..80].copy_from_slice(&info.addr.to_le_bytes());
+    b
+}
