@@ -212,6 +212,7 @@ pub fn run(
             prog.no_new_privs,
         ),
         hostname: prog.hostname.clone(),
+        env: prog.env.clone(),
         unimplemented: Rc::new(RefCell::new(Default::default())),
     });
     let report = task.enosys_report_fn();

@@ -71,6 +71,8 @@ pub struct Proc {
     /// When the process started, in clock ticks since boot (set at fork, kept by exec).
     pub start_ticks: u64,
     pub hostname: String,
+    /// The environment the program started with.
+    pub environ: Rc<[String]>,
 }
 
 /// Clock ticks (USER_HZ) since boot now, for a process's start time.
@@ -240,7 +242,16 @@ impl Proc {
         match tail {
             "" => Ok(Node::Dir(
                 [
-                    "cmdline", "comm", "status", "maps", "mounts", "stat", "statm",
+                    "cmdline",
+                    "comm",
+                    "status",
+                    "maps",
+                    "mounts",
+                    "mountinfo",
+                    "stat",
+                    "statm",
+                    "environ",
+                    "cgroup",
                 ]
                 .iter()
                 .map(|n| (n.to_string(), DT_REG))
@@ -252,12 +263,11 @@ impl Proc {
                 ])
                 .collect(),
             )),
-            "cmdline" => Ok(Node::Data(
-                self.cmdline
-                    .iter()
-                    .flat_map(|a| a.bytes().chain([0]))
-                    .collect(),
-            )),
+            "cmdline" => Ok(Node::Data(nul_joined(&self.cmdline))),
+            "environ" => Ok(Node::Data(nul_joined(&self.environ))),
+            // The sandbox is the root of its own cgroup namespace, as cgroup v2 shows it.
+            "cgroup" => Ok(Node::Data(b"0::/\n".to_vec())),
+            "mountinfo" => Ok(Node::Data(mountinfo().into_bytes())),
             "comm" => Ok(Node::Data(format!("{}\n", self.comm).into_bytes())),
             "status" => Ok(Node::Data(self.status(me).into_bytes())),
             "stat" => Ok(Node::Data(self.stat(me).into_bytes())),
@@ -392,6 +402,18 @@ fn stat_text() -> String {
         pids().len()
     ));
     s
+}
+
+/// Strings each ended by a NUL, as /proc/PID/cmdline and environ give them.
+fn nul_joined(items: &[String]) -> Vec<u8> {
+    items.iter().flat_map(|a| a.bytes().chain([0])).collect()
+}
+
+/// /proc/PID/mountinfo of the mounts `mounts()` lists.
+fn mountinfo() -> String {
+    "1 0 0:1 / / rw - bulkhead rootfs rw\n2 1 0:2 / /proc ro - proc proc ro\n\
+     3 1 0:3 / /dev rw - devtmpfs dev rw\n"
+        .into()
 }
 
 /// The sandbox has one file system, the sentry's view of the rootfs, and its own proc and dev.

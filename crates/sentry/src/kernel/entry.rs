@@ -274,6 +274,7 @@ impl Kernel {
                 r.no_new_privs,
             ),
             hostname,
+            env: r.env.clone(),
             unimplemented,
         }));
         crate::kernel::wait::poke();

@@ -143,6 +143,7 @@ impl Kernel {
             hostname: t.hostname.clone(),
             exe: t.exe.clone(),
             argv: t.argv.clone(),
+            env: t.env.clone(),
             clear_tid: 0,
             exit: None,
             unimplemented: t.unimplemented.clone(),
@@ -234,6 +235,7 @@ impl Kernel {
         t.regs = loaded.regs;
         t.exe = loaded.exe_path;
         t.argv = loaded.argv;
+        t.env = envp.into();
         t.fs.proc.comm.clear();
         t.fds.close_on_exec();
         t.creds.exec();

@@ -125,6 +125,8 @@ pub struct Task {
     pub hostname: String,
     pub exe: String,
     pub argv: Vec<String>,
+    /// The environment the program was started with (/proc/PID/environ).
+    pub env: Rc<[String]>,
     /// set_tid_address / CLONE_CHILD_CLEARTID: cleared at exit.
     pub clear_tid: u64,
     /// The wait status once the task is ending (exit code << 8, or the signal).
@@ -200,6 +202,7 @@ pub struct NewProcess {
     pub fds: FdTable,
     pub creds: Creds,
     pub hostname: String,
+    pub env: Vec<String>,
     pub unimplemented: Rc<RefCell<BTreeMap<u64, u64>>>,
 }
 
@@ -225,6 +228,7 @@ impl Task {
             hostname: p.hostname,
             exe: p.loaded.exe_path,
             argv: p.loaded.argv,
+            env: p.env.into(),
             clear_tid: 0,
             exit: None,
             unimplemented: p.unimplemented,
@@ -341,6 +345,7 @@ impl Task {
             .collect();
         p.host_tid = self.asp.host_tid();
         p.hostname.clone_from(&self.hostname);
+        p.environ = self.env.clone();
         if self.tid == self.pid {
             // The others' /proc shows the process as its first thread sees it.
             crate::procfs::publish(p);
