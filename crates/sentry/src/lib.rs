@@ -10,6 +10,7 @@ pub mod eventfd;
 pub mod fifo;
 pub mod filecache;
 mod host;
+pub mod inotify;
 pub mod kernel;
 pub mod loader;
 pub mod locks;
@@ -161,6 +162,7 @@ pub fn run(
     let base = bulkhead_linux::ptrace::get_regs(stub.pid())
         .map_err(|e| format!("sentry: platform: {e}"))?;
     let mut fs = vfs::Fs::new(root, proc_);
+    inotify::set_root(fs.root());
     fs.set_umask(prog.umask);
     fs.chdir(&vfs::normalize("/", &prog.cwd)).map_err(|e| {
         format!(

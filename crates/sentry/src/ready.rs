@@ -64,6 +64,11 @@ pub fn of(f: &OpenFile, depth: u32) -> Ready {
             generation: c.generation(),
             host: None,
         },
+        Node::Inotify(i) => Ready {
+            events: i.ready(),
+            generation: [i.generation(), 0],
+            host: None,
+        },
         Node::TimerFd(timer) => Ready {
             events: timer.ready(),
             generation: [timer.generation(), 0],
@@ -103,6 +108,7 @@ pub fn pollable(f: &OpenFile) -> bool {
             | Node::Epoll(_)
             | Node::TimerFd(_)
             | Node::SignalFd(_)
+            | Node::Inotify(_)
             | Node::Random
     )
 }

@@ -37,6 +37,8 @@ pub enum Node {
     TimerFd(Rc<crate::timerfd::TimerFd>),
     /// A signalfd: the signals it takes from its reader's pending ones.
     SignalFd(std::cell::Cell<u64>),
+    /// An inotify instance.
+    Inotify(Rc<crate::inotify::Inotify>),
 }
 
 pub struct OpenFile {
@@ -56,6 +58,15 @@ pub struct OpenFile {
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
+        if matches!(self.node, Node::Host(_)) && crate::inotify::active() {
+            let wrote = self.flags & libc::O_ACCMODE != libc::O_RDONLY;
+            let mask = if wrote {
+                crate::inotify::IN_CLOSE_WRITE
+            } else {
+                crate::inotify::IN_CLOSE_NOWRITE
+            };
+            crate::inotify::on_path(&self.path, mask);
+        }
         if self.flocked {
             crate::kernel::wait::poke();
         }
@@ -254,6 +265,11 @@ impl Fs {
             })),
             proc,
         }
+    }
+
+    /// The rootfs fd every path is resolved beneath.
+    pub fn root(&self) -> Rc<OwnedFd> {
+        self.root.clone()
     }
 
     /// The working directory.
@@ -605,7 +621,11 @@ pub fn stat_of(node: &Node) -> libc::stat {
             return st;
         }
         // Linux's anonymous inode: no file type, mode 0600, one inode for all of them.
-        Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => {
+        Node::EventFd(_)
+        | Node::Epoll(_)
+        | Node::TimerFd(_)
+        | Node::SignalFd(_)
+        | Node::Inotify(_) => {
             st.st_mode = 0o600;
             st.st_ino = 1;
             st.st_dev = 0xe;

@@ -24,6 +24,11 @@
  *                   code, pid, sigqueue's value), several at once, EAGAIN when none,
  *                   a blocking read woken by another process's kill, poll and epoll
  *                   readiness, a new mask, bad sizes and flags
+ *   events inotify  inotify_init1/add_watch/rm_watch on a directory and a file of /tmp: the
+ *                   events of creating, opening, writing, reading, closing, renaming (with
+ *                   one cookie), making a directory and removing files, IN_DELETE_SELF and
+ *                   IN_IGNORED, FIONREAD, poll, a blocking read woken by a child's create,
+ *                   argument errors (needs a writable /tmp)
  *   events ppoll    ppoll's signal mask: a signal it lets in interrupts it (EINTR, the handler
  *                   ran, the old mask is back), one it blocks waits until it returns, pending
  *                   signals, SA_RESTART (ppoll and poll are never restarted), sigsetsize and
@@ -47,6 +52,8 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/types.h>
@@ -1160,6 +1167,127 @@ static int t_signalfd(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- inotify */
+
+#define IDIR "/tmp/events-inotify"
+
+/* The events waiting on `fd`, as "wd:0xMASK:name" items; cookies of a rename pair are
+ * checked to be equal and non-zero ("cookie=ok"). */
+static const char *ino_events(int fd) {
+    static char out[1024];
+    char buf[4096];
+    out[0] = 0;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0)
+        return errname(errno);
+    uint32_t from_cookie = 0;
+    for (ssize_t off = 0; off < n;) {
+        struct inotify_event *e = (struct inotify_event *)(buf + off);
+        char item[96];
+        const char *cookie = "";
+        if (e->mask & IN_MOVED_FROM)
+            from_cookie = e->cookie;
+        if (e->mask & IN_MOVED_TO)
+            cookie = e->cookie != 0 && e->cookie == from_cookie ? ":cookie=ok" : ":cookie=BAD";
+        snprintf(item, sizeof item, "%s%d:0x%x:%s%s", out[0] ? " " : "", e->wd, e->mask,
+                 e->len ? e->name : "", cookie);
+        strncat(out, item, sizeof out - strlen(out) - 1);
+        off += sizeof *e + e->len;
+    }
+    return out;
+}
+
+static void make_file(const char *path) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        close(fd);
+}
+
+static int t_inotify(void) {
+    if (system("rm -rf " IDIR) != 0 || mkdir(IDIR, 0755) != 0) {
+        fail("setup", errname(errno));
+        return 0;
+    }
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    show_int("init", fd >= 0, 1);
+    show("empty_read", ino_events(fd), "EAGAIN");
+    int wd = inotify_add_watch(fd, IDIR, IN_ALL_EVENTS);
+    show_int("watch_dir", wd, 1);
+    SHOW_RET("watch_again_same_wd", inotify_add_watch(fd, IDIR, IN_CREATE | IN_DELETE | IN_MOVE |
+                                                                     IN_MODIFY | IN_CLOSE | IN_OPEN |
+                                                                     IN_ACCESS), 1, 0);
+    show("poll_empty", poll1(fd, POLLIN), "0");
+    int f = open(IDIR "/f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    show("poll_after_create", poll1(fd, POLLIN), "IN");
+    int queued = -1;
+    ioctl(fd, FIONREAD, &queued);
+    show_int("fionread", queued, 2 * (16 + 16));
+    show("create", ino_events(fd), "1:0x100:f 1:0x20:f");
+    if (write(f, "x", 1) != 1)
+        fail("write", errname(errno));
+    close(f);
+    show("write_close", ino_events(fd), "1:0x2:f 1:0x8:f");
+    char c;
+    f = open(IDIR "/f", O_RDONLY | O_CLOEXEC);
+    if (read(f, &c, 1) != 1)
+        fail("read", errname(errno));
+    close(f);
+    show("read_close", ino_events(fd), "1:0x20:f 1:0x1:f 1:0x10:f");
+    rename(IDIR "/f", IDIR "/g");
+    show("rename", ino_events(fd), "1:0x40:f 1:0x80:g:cookie=ok");
+    mkdir(IDIR "/sub", 0755);
+    show("mkdir", ino_events(fd), "1:0x40000100:sub");
+    unlink(IDIR "/g");
+    rmdir(IDIR "/sub");
+    show("remove", ino_events(fd), "1:0x200:g 1:0x40000200:sub");
+    /* A watch on a file: its own events, no name; its removal ends the watch. */
+    make_file(IDIR "/h");
+    ino_events(fd);
+    int fwd = inotify_add_watch(fd, IDIR "/h", IN_MODIFY | IN_DELETE_SELF);
+    show_int("watch_file", fwd, 2);
+    SHOW_RET("rm_dir_watch", inotify_rm_watch(fd, wd), 0, 0);
+    show("dir_watch_ignored", ino_events(fd), "1:0x8000:");
+    f = open(IDIR "/h", O_WRONLY | O_CLOEXEC);
+    if (write(f, "y", 1) != 1)
+        fail("write_h", errname(errno));
+    close(f);
+    unlink(IDIR "/h");
+    show("file_events", ino_events(fd), "2:0x2: 2:0x400: 2:0x8000:");
+    SHOW_RET("rm_gone_watch", inotify_rm_watch(fd, fwd), -1, EINVAL);
+    /* A blocking read is woken by a child's create. */
+    int bfd = inotify_init1(IN_CLOEXEC);
+    inotify_add_watch(bfd, IDIR, IN_CREATE);
+    pid_t k = xfork();
+    if (k == 0) {
+        sleep_ms(50);
+        make_file(IDIR "/late");
+        _exit(0);
+    }
+    show("blocking_read", ino_events(bfd), "1:0x100:late");
+    show("blocking_child", reap_ms(k, 2000, "creator"), "exited 0");
+    /* Errors. */
+    SHOW_RET("mask_zero", inotify_add_watch(fd, IDIR, 0), -1, EINVAL);
+    SHOW_RET("missing_path", inotify_add_watch(fd, IDIR "/nope", IN_CREATE), -1, ENOENT);
+    make_file(IDIR "/plain");
+    SHOW_RET("onlydir_on_file", inotify_add_watch(fd, IDIR "/plain", IN_CREATE | IN_ONLYDIR), -1,
+             ENOTDIR);
+    SHOW_RET("not_inotify", inotify_add_watch(0, IDIR, IN_CREATE), -1, EINVAL);
+    SHOW_RET("bad_fd", inotify_add_watch(999, IDIR, IN_CREATE), -1, EBADF);
+    SHOW_RET("init1_bad_flags", inotify_init1(0x10), -1, EINVAL);
+    char small[8];
+    make_file(IDIR "/one-more-file-with-a-long-name");
+    int sfd = inotify_init1(IN_NONBLOCK);
+    inotify_add_watch(sfd, IDIR, IN_OPEN);
+    make_file(IDIR "/one-more-file-with-a-long-name");
+    SHOW_RET("read_too_small", read(sfd, small, sizeof small), -1, EINVAL);
+    close(sfd);
+    close(bfd);
+    close(fd);
+    if (system("rm -rf " IDIR) != 0)
+        fail("cleanup", "rm -rf");
+    return 0;
+}
+
 static int t_ppoll(void) {
     int p[2];
     if (pipe(p) < 0)
@@ -1269,7 +1397,7 @@ static void start_area(const char *name) {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: events epoll|eventfd|timerfd|signalfd|ppoll\n");
+        fprintf(stderr, "usage: events epoll|eventfd|timerfd|signalfd|inotify|ppoll\n");
         return 2;
     }
     prog_path = argv[0];
@@ -1278,6 +1406,7 @@ int main(int argc, char **argv) {
         {"eventfd", t_eventfd},
         {"timerfd", t_timerfd},
         {"signalfd", t_signalfd},
+        {"inotify", t_inotify},
         {"ppoll", t_ppoll},
     };
     return run_area("events", argv[1], areas, sizeof areas / sizeof *areas, start_area);

@@ -40,6 +40,8 @@ fn read_bytes(t: &mut Task, fd: i32, max: usize) -> Result<Vec<u8>, Errno> {
         return super::signal::signalfd_read(t, mask, max / super::signal::SIGNALFD_INFO, nonblock);
     }
     let pos = of.pos;
+    let watched =
+        matches!(of.node, Node::Host(_) if crate::inotify::active()).then(|| of.path.clone());
     let mut data = Vec::new();
     let mut buf = |n: usize| {
         data.resize(n, 0);
@@ -64,6 +66,9 @@ fn read_bytes(t: &mut Task, fd: i32, max: usize) -> Result<Vec<u8>, Errno> {
             let mut b = buf(max);
             let n = crate::host::read(h.as_raw_fd(), &mut b).map_err(err)?;
             b.truncate(n);
+            if let Some(p) = &watched {
+                crate::inotify::on_path(p, crate::inotify::IN_ACCESS);
+            }
             Ok(b)
         }
         Node::Null => Ok(Vec::new()),
@@ -89,6 +94,10 @@ fn read_bytes(t: &mut Task, fd: i32, max: usize) -> Result<Vec<u8>, Errno> {
         },
         // Taken before the match (it needs the task, not the description).
         Node::SignalFd(_) => Err(EINVAL),
+        Node::Inotify(i) => match i.read(max) {
+            Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+            r => r,
+        },
         Node::TimerFd(_) if max < 8 => Err(EINVAL),
         Node::TimerFd(timer) => match timer.read() {
             Ok(n) => Ok(n.to_le_bytes().to_vec()),
@@ -148,7 +157,11 @@ fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
                 Err(e) => Err(e),
             };
         }
-        Node::Host(h) => crate::host::write(h.as_raw_fd(), data).map_err(err)?,
+        Node::Host(h) => {
+            let n = crate::host::write(h.as_raw_fd(), data).map_err(err)?;
+            crate::inotify::on_path(&of.path, crate::inotify::IN_MODIFY);
+            n
+        }
         Node::Stdio(s) => crate::host::write(*s, data).map_err(err)?,
         Node::Null | Node::Zero | Node::Random => data.len(),
         Node::Full => return Err(ENOSPC),
@@ -161,7 +174,9 @@ fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
                 Err(e) => Err(e),
             };
         }
-        Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => return Err(EINVAL),
+        Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
+            return Err(EINVAL)
+        }
     };
     Ok(n as i64)
 }
@@ -295,6 +310,15 @@ pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32)
     if new {
         crate::perm::own_new(&t.fs, &t.creds, &abs);
     }
+    if matches!(node, Node::Host(_)) {
+        if let Some(target) = crate::inotify::target(&abs) {
+            if new {
+                crate::inotify::tell(&target, 0, crate::inotify::IN_CREATE, 0);
+            }
+            let open = crate::inotify::IN_OPEN;
+            crate::inotify::tell(&target, open, open, 0);
+        }
+    }
     if flags & O_DIRECTORY != 0 && !matches!(vfs::stat_of(&node).st_mode & S_IFMT, S_IFDIR) {
         return Err(ENOTDIR);
     }
@@ -335,7 +359,15 @@ pub(super) fn mknod(t: &mut Task, dirfd: i32, addr: u64, mode: u32) -> R {
         _ => return Err(EINVAL),
     }
     crate::perm::own_new(&t.fs, &t.creds, &abs);
+    created(&abs);
     Ok(0)
+}
+
+/// An entry was made: IN_CREATE for its directory's watchers.
+pub(super) fn created(abs: &str) {
+    if let Some(target) = crate::inotify::target(abs) {
+        crate::inotify::tell(&target, 0, crate::inotify::IN_CREATE, 0);
+    }
 }
 
 /// The open file behind /proc/self/fd/N when it has no path to open again (a pipe).
@@ -506,6 +538,10 @@ pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
             let n = end.queued() as i32;
             return put(t, arg, &n.to_le_bytes()).map(|_| 0);
         }
+        Node::Inotify(i) if req == FIONREAD => {
+            let n = i.queued_bytes() as i32;
+            return put(t, arg, &n.to_le_bytes()).map(|_| 0);
+        }
         _ => return Err(ENOTTY),
     };
     // Job control: the terminal's foreground process group is the sentry's to keep (the
@@ -612,12 +648,20 @@ pub(super) fn rename(t: &mut Task, od: i32, op: u64, nd: i32, np: u64) -> R {
     let (o, n) = (path(t, op)?, path(t, np)?);
     let (o, n) = (at(t, od, &o)?, at(t, nd, &n)?);
     crate::perm::delete(&t.fs, &t.creds, &o)?;
+    let from = crate::inotify::target(&o);
     if t.fs.stat(&n, false).is_ok() {
         crate::perm::delete(&t.fs, &t.creds, &n)?;
     } else {
         crate::perm::create(&t.fs, &t.creds, &n)?;
     }
-    t.fs.rename(&o, &n).map(|_| 0)
+    t.fs.rename(&o, &n)?;
+    if let (Some(from), Some(to)) = (from, crate::inotify::target(&n)) {
+        use crate::inotify::{IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF};
+        let cookie = crate::inotify::cookie();
+        crate::inotify::tell(&from, IN_MOVE_SELF, IN_MOVED_FROM, cookie);
+        crate::inotify::tell(&to, 0, IN_MOVED_TO, cookie);
+    }
+    Ok(0)
 }
 
 pub(super) fn symlink(t: &mut Task, target: u64, dirfd: i32, addr: u64) -> R {
@@ -627,6 +671,7 @@ pub(super) fn symlink(t: &mut Task, target: u64, dirfd: i32, addr: u64) -> R {
     crate::perm::create(&t.fs, &t.creds, &abs)?;
     t.fs.symlink(&target, &abs)?;
     crate::perm::own_new(&t.fs, &t.creds, &abs);
+    created(&abs);
     Ok(0)
 }
 
@@ -707,4 +752,47 @@ pub(super) fn close_range(t: &mut Task, first: u32, last: u32, flags: u32) -> R 
         }
     }
     Ok(0)
+}
+
+/// inotify_init and inotify_init1 (flags IN_NONBLOCK, IN_CLOEXEC).
+pub(super) fn inotify_init(t: &mut Task, flags: i32) -> R {
+    if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
+        return Err(EINVAL);
+    }
+    let node = Node::Inotify(crate::inotify::Inotify::new());
+    let f = wrap(node, O_RDONLY | (flags & O_NONBLOCK), "anon_inode:inotify");
+    t.fds.install(f, flags & O_CLOEXEC != 0, 0).map(i64::from)
+}
+
+/// The inotify instance behind `fd`: EBADF when not open, EINVAL when not one.
+fn inotify_of(t: &Task, fd: i32) -> Result<std::rc::Rc<crate::inotify::Inotify>, Errno> {
+    match &t.fds.get(fd)?.borrow().node {
+        Node::Inotify(i) => Ok(i.clone()),
+        _ => Err(EINVAL),
+    }
+}
+
+/// inotify_add_watch: the file must exist and be readable by the task.
+pub(super) fn inotify_add_watch(t: &mut Task, fd: i32, addr: u64, mask: u32) -> R {
+    use crate::inotify::{IN_ALL_EVENTS, VALID};
+    let i = inotify_of(t, fd)?;
+    if mask & !VALID != 0 || mask & IN_ALL_EVENTS == 0 {
+        return Err(EINVAL);
+    }
+    if mask & 0x3000_0000 == 0x3000_0000 {
+        // IN_MASK_ADD with IN_MASK_CREATE.
+        return Err(EINVAL);
+    }
+    let p = path(t, addr)?;
+    let abs = at(t, AT_FDCWD, &p)?;
+    crate::perm::access(&t.fs, &t.creds, &abs, crate::perm::R, true)?;
+    i.add(&abs, mask).map(i64::from)
+}
+
+pub(super) fn inotify_rm_watch(t: &mut Task, fd: i32, wd: i32) -> R {
+    if inotify_of(t, fd)?.remove(wd) {
+        Ok(0)
+    } else {
+        Err(EINVAL)
+    }
 }

@@ -79,6 +79,10 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_epoll_pwait2 => epoll::epoll_pwait(t, a, true),
         SYS_eventfd => epoll::eventfd(t, a[0] as u32, 0),
         SYS_eventfd2 => epoll::eventfd(t, a[0] as u32, a[1] as i32),
+        SYS_inotify_init => fs::inotify_init(t, 0),
+        SYS_inotify_init1 => fs::inotify_init(t, a[0] as i32),
+        SYS_inotify_add_watch => fs::inotify_add_watch(t, a[0] as i32, a[1], a[2] as u32),
+        SYS_inotify_rm_watch => fs::inotify_rm_watch(t, a[0] as i32, a[1] as i32),
         SYS_signalfd => signal::signalfd(t, a[0] as i32, a[1], a[2], 0),
         SYS_signalfd4 => signal::signalfd(t, a[0] as i32, a[1], a[2], a[3] as i32),
         SYS_timerfd_create => timer::timerfd_create(t, a[0] as i32, a[1] as i32),
@@ -331,12 +335,19 @@ fn mkdir(t: &mut Task, abs: &str, mode: u32) -> Result<(), Errno> {
     crate::perm::create(&t.fs, &t.creds, abs)?;
     t.fs.mkdir(abs, mode & !t.fs.umask())?;
     crate::perm::own_new(&t.fs, &t.creds, abs);
+    fs::created(abs);
     Ok(())
 }
 
 fn unlink(t: &mut Task, abs: &str, flags: i32) -> Result<(), Errno> {
     crate::perm::delete(&t.fs, &t.creds, abs)?;
-    t.fs.unlink(abs, flags)
+    let target = crate::inotify::target(abs);
+    t.fs.unlink(abs, flags)?;
+    if let Some(target) = target {
+        use crate::inotify::{IN_DELETE, IN_DELETE_SELF};
+        crate::inotify::tell(&target, IN_DELETE_SELF, IN_DELETE, 0);
+    }
+    Ok(())
 }
 
 pub(super) fn path_op(
@@ -384,6 +395,10 @@ pub const PARTIAL: &[(&str, &str)] = &[
         "no leases, notifications, seals or F_SETOWN; record locks on rootfs files only",
     ),
     ("ioctl", "the terminal requests on stdio and FIONREAD"),
+    (
+        "inotify_add_watch",
+        "changes made inside the sandbox only; no IN_ATTRIB; IN_ACCESS for read(2) only",
+    ),
     (
         "timerfd_settime",
         "TFD_TIMER_CANCEL_ON_SET is accepted and never cancels (the sandbox cannot set the clock)",
