@@ -423,6 +423,14 @@ fn host_usr(b: &mut Bundle) {
     }
 }
 
+/// Runs python3 `program` in both classes: the container class prints `want` and exits 0, and
+/// the sandbox does the same.
+fn python3_gives(b: &mut Bundle, program: &str, want: &str) {
+    let [c, s] = both(b, &["/usr/bin/python3", "-c", program]);
+    assert_eq!(c, (0, want.to_string()), "container class");
+    assert_eq!(c, s, "container class (left) and sandbox (right) differ");
+}
+
 /// Issue 13's silent failure: clock_nanosleep with TIMER_ABSTIME took the deadline as relative
 /// (python's time.sleep(0.05) slept for the host's uptime). Now each deadline is reached and
 /// returned from, a past one returns at once, and a CPU-time clock is refused, as in the
@@ -602,10 +610,8 @@ if os.fork() == 0:
     os.write(w, b"through a pipe"); os._exit(3)
 os.close(w); print(os.read(r, 100).decode()); print("child", os.waitstatus_to_exitcode(os.wait()[1]))
 "#;
-    let [c, s] = both(&mut b, &["/usr/bin/python3", "-c", program]);
     let want = "slept True\ncounted 8000\nfrom a child\nhandler ran\nthrough a pipe\nchild 3\n";
-    assert_eq!(c, (0, want.to_string()), "container class");
-    assert_eq!(c, s, "container class (left) and sandbox (right) differ");
+    python3_gives(&mut b, program, want);
 }
 
 /// An idle sandbox costs no CPU: while its only process sleeps, the sentry waits in poll and
@@ -700,10 +706,7 @@ while True:
     break
 print(type(sel).__name__, got.decode(), os.wait()[1])
 "#;
-    let [c, s] = both(&mut b, &["/usr/bin/python3", "-c", program]);
-    let want = "EpollSelector msg0;msg1;msg2; 0\n";
-    assert_eq!(c, (0, want.to_string()), "container class");
-    assert_eq!(c, s, "container class (left) and sandbox (right) differ");
+    python3_gives(&mut b, program, "EpollSelector msg0;msg1;msg2; 0\n");
 }
 
 /// Debian's procps `ps` (the host's /usr bound in) over the sandbox's /proc: the same header
