@@ -87,6 +87,8 @@ pub fn open(fs: &Fs, c: &Creds, abs: &str, flags: i32) -> Result<(), Errno> {
     search(fs, c, abs)?;
     let follow = flags & libc::O_NOFOLLOW == 0;
     match fs.stat(abs, follow) {
+        // O_CREAT|O_EXCL of an existing file: open answers EEXIST before any permission.
+        Ok(_) if flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL => Ok(()),
         Ok(st) => {
             let want = match flags & libc::O_ACCMODE {
                 libc::O_RDONLY => R,

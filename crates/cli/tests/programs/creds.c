@@ -1050,6 +1050,8 @@ static void as_user(void) {
     show("user_read_own_0600", try_open(PT "/user-file", O_RDONLY), "0");
     show("user_search_0700_dir", try_open(PT "/private/f", O_RDONLY), "EACCES");
     show("user_create_in_0755_dir", try_open(PT "/new", O_WRONLY | O_CREAT), "EACCES");
+    show("user_create_excl_existing", try_open(PT "/root-secret", O_WRONLY | O_CREAT | O_EXCL),
+         "EEXIST");
     show("user_mkdir_in_0755_dir", result(mkdir(PT "/newdir", 0755)), "EACCES");
     show("user_create_in_sticky", try_open(PT "/sticky/mine", O_WRONLY | O_CREAT), "0");
     struct stat st;
