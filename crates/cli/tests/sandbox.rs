@@ -648,7 +648,7 @@ fn an_idle_sandbox_does_not_wake_the_sentry() {
 /// /proc lists every process of the sandbox: busybox `ps` shows the same processes, parents,
 /// groups, owners, names and command lines as in the container class (ps's own line aside,
 /// whose pid depends on how many `cat`s the wait took); `top -b -n1` and `free` run; another
-/// process's environ and the cgroup file read as there.
+/// process's environ, the cgroup file and the online CPUs in /sys read as there.
 #[test]
 fn ps_lists_every_process() {
     let mut b = Bundle::new(&["true"]);
@@ -656,7 +656,8 @@ fn ps_lists_every_process() {
                for p in $a $b; do until [ \"$(cat /proc/$p/comm 2>/dev/null)\" = sleep ]; do :; done; done; \
                ps -o pid,ppid,pgid,user,comm,args; \
                top -b -n1 >/dev/null && free >/dev/null && echo top-and-free-ran; \
-               grep -c PATH= /proc/$a/environ; grep -c '^0::/$' /proc/self/cgroup; kill $a $b";
+               grep -c PATH= /proc/$a/environ; grep -c '^0::/$' /proc/self/cgroup; \
+               cat /sys/devices/system/cpu/online; kill $a $b";
     let [c, s] = both(&mut b, &["sh", "-c", cmd]);
     let mine = |o: &str| {
         o.lines()

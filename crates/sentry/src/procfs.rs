@@ -404,6 +404,34 @@ fn stat_text() -> String {
     s
 }
 
+/// The sandbox's /sys: only what runtimes read to count CPUs (devices/system/cpu/online,
+/// possible, present); no cgroup file system.
+pub fn sys(abs: &str) -> Result<Node, Errno> {
+    let dir = |names: &[&str], kind: u8| {
+        Ok(Node::Dir(
+            names.iter().map(|n| (n.to_string(), kind)).collect(),
+        ))
+    };
+    let cpus = *crate::CPUS.get().unwrap_or(&1);
+    match abs {
+        "/sys" => dir(&["devices"], DT_DIR),
+        "/sys/devices" => dir(&["system"], DT_DIR),
+        "/sys/devices/system" => dir(&["cpu"], DT_DIR),
+        "/sys/devices/system/cpu" => dir(&["online", "possible", "present"], DT_REG),
+        "/sys/devices/system/cpu/online"
+        | "/sys/devices/system/cpu/possible"
+        | "/sys/devices/system/cpu/present" => Ok(Node::Data(
+            if cpus > 1 {
+                format!("0-{}\n", cpus - 1)
+            } else {
+                "0\n".into()
+            }
+            .into_bytes(),
+        )),
+        _ => Err(libc::ENOENT),
+    }
+}
+
 /// Strings each ended by a NUL, as /proc/PID/cmdline and environ give them.
 fn nul_joined(items: &[String]) -> Vec<u8> {
     items.iter().flat_map(|a| a.bytes().chain([0])).collect()

@@ -434,6 +434,9 @@ impl Fs {
         if abs == "/proc" || abs.starts_with("/proc/") {
             return self.proc.open(abs);
         }
+        if abs == "/sys" || abs.starts_with("/sys/") {
+            return procfs::sys(abs);
+        }
         if abs == "/dev/pts" || abs.starts_with("/dev/pts/") || abs == "/dev/ptmx" {
             // The container's terminal instance is not the application's to open.
             return Err(libc::ENOENT);
@@ -518,6 +521,8 @@ impl Fs {
             self.open(abs, libc::O_RDONLY, 0).ok()?
         } else if abs == "/proc" || abs.starts_with("/proc/") {
             self.proc.open(abs).ok()?
+        } else if abs == "/sys" || abs.starts_with("/sys/") {
+            procfs::sys(abs).ok()?
         } else {
             return None;
         };
@@ -539,6 +544,7 @@ impl Fs {
             return Err(libc::EINVAL);
         }
         if abs.starts_with("/proc/")
+            || abs.starts_with("/sys/")
             || abs.starts_with("/dev/") && self.synthetic_stat(abs).is_some()
         {
             return Err(libc::EPERM);

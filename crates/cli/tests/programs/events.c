@@ -26,8 +26,8 @@
  *                   readiness, a new mask, bad sizes and flags
  *   events inotify  inotify_init1/add_watch/rm_watch on a directory and a file of /tmp: the
  *                   events of creating, opening, writing, reading, closing, renaming (with
- *                   one cookie), making a directory and removing files, IN_DELETE_SELF and
- *                   IN_IGNORED, FIONREAD, poll, a blocking read woken by a child's create,
+ *                   one cookie), making a directory and removing files, chmod (IN_ATTRIB),
+ *                   IN_DELETE_SELF and IN_IGNORED, FIONREAD, poll, a blocking read woken by a child's create,
  *                   argument errors (needs a writable /tmp)
  *   events ppoll    ppoll's signal mask: a signal it lets in interrupts it (EINTR, the handler
  *                   ran, the old mask is back), one it blocks waits until it returns, pending
@@ -1254,6 +1254,14 @@ static int t_inotify(void) {
     unlink(IDIR "/h");
     show("file_events", ino_events(fd), "2:0x2: 2:0x400: 2:0x8000:");
     SHOW_RET("rm_gone_watch", inotify_rm_watch(fd, fwd), -1, EINVAL);
+    /* chmod: IN_ATTRIB. */
+    make_file(IDIR "/a");
+    int awd = inotify_add_watch(fd, IDIR "/a", IN_ATTRIB);
+    show_int("watch_attrib", awd, 3);
+    chmod(IDIR "/a", 0600);
+    show("attrib", ino_events(fd), "3:0x4:");
+    inotify_rm_watch(fd, awd);
+    ino_events(fd);
     /* A blocking read is woken by a child's create. */
     int bfd = inotify_init1(IN_CLOEXEC);
     inotify_add_watch(bfd, IDIR, IN_CREATE);

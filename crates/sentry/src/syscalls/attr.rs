@@ -11,17 +11,26 @@ use std::fs::File;
 
 /// The file a *at call names: `dirfd` itself for an empty path with AT_EMPTY_PATH, else the
 /// path beneath the root, following a last symlink unless AT_SYMLINK_NOFOLLOW.
+/// What a change acts on: an open file's host fd or an O_PATH fd of a path; and the path
+/// (for inotify's IN_ATTRIB).
 enum Target {
-    Fd(i32),
-    Path(File),
+    Fd(i32, String),
+    Path(File, String),
 }
 
 impl Target {
     fn raw(&self) -> i32 {
         match self {
-            Target::Fd(fd) => *fd,
-            Target::Path(f) => f.as_raw_fd(),
+            Target::Fd(fd, _) => *fd,
+            Target::Path(f, _) => f.as_raw_fd(),
         }
+    }
+
+    /// The change was made: IN_ATTRIB for the file's watchers.
+    fn changed(&self) -> i64 {
+        let (Target::Fd(_, p) | Target::Path(_, p)) = self;
+        crate::inotify::on_path(p, crate::inotify::IN_ATTRIB);
+        0
     }
 }
 
@@ -40,7 +49,7 @@ fn target(t: &mut Task, dirfd: i32, addr: u64, flags: i32) -> Result<Target, Err
     let abs = at(t, dirfd, &p)?;
     crate::perm::search(&t.fs, &t.creds, &abs)?;
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
-    t.fs.path_fd(&abs, follow).map(Target::Path)
+    t.fs.path_fd(&abs, follow).map(|f| Target::Path(f, abs))
 }
 
 /// The stat of what is about to change.
@@ -96,7 +105,7 @@ fn check_times(t: &Task, f: &Target, ts: Option<&[libc::timespec; 2]>) -> Result
 /// An open file's host fd; the sentry's own files (pipes, /dev, /proc) cannot be changed.
 fn fd_target(t: &Task, fd: i32) -> Result<Target, Errno> {
     match host_fd(t, fd) {
-        Ok(h) => Ok(Target::Fd(h)),
+        Ok(h) => Ok(Target::Fd(h, t.fds.get(fd)?.borrow().path.clone())),
         Err(EINVAL) => Err(EPERM),
         Err(e) => Err(e),
     }
@@ -105,13 +114,17 @@ fn fd_target(t: &Task, fd: i32) -> Result<Target, Errno> {
 pub(super) fn chmod(t: &mut Task, dirfd: i32, addr: u64, mode: u32, flags: i32) -> R {
     let f = target(t, dirfd, addr, flags)?;
     let mode = checked_mode(t, &f, mode & 0o7777)?;
-    crate::host::chmod_fd(f.raw(), mode).map_err(err).map(|_| 0)
+    crate::host::chmod_fd(f.raw(), mode)
+        .map_err(err)
+        .map(|_| f.changed())
 }
 
 pub(super) fn fchmod(t: &mut Task, fd: i32, mode: u32) -> R {
     let f = fd_target(t, fd)?;
     let mode = checked_mode(t, &f, mode & 0o7777)?;
-    crate::host::chmod_fd(f.raw(), mode).map_err(err).map(|_| 0)
+    crate::host::chmod_fd(f.raw(), mode)
+        .map_err(err)
+        .map(|_| f.changed())
 }
 
 pub(super) fn chown(t: &mut Task, dirfd: i32, addr: u64, ids: (u32, u32), flags: i32) -> R {
@@ -119,7 +132,7 @@ pub(super) fn chown(t: &mut Task, dirfd: i32, addr: u64, ids: (u32, u32), flags:
     check_chown(t, &f, ids.0, ids.1)?;
     crate::host::chown_fd(f.raw(), ids.0, ids.1)
         .map_err(err)
-        .map(|_| 0)
+        .map(|_| f.changed())
 }
 
 pub(super) fn fchown(t: &mut Task, fd: i32, uid: u32, gid: u32) -> R {
@@ -127,7 +140,7 @@ pub(super) fn fchown(t: &mut Task, fd: i32, uid: u32, gid: u32) -> R {
     check_chown(t, &f, uid, gid)?;
     crate::host::chown_fd(f.raw(), uid, gid)
         .map_err(err)
-        .map(|_| 0)
+        .map(|_| f.changed())
 }
 
 /// A timespec of utimensat: nanoseconds in range, or UTIME_NOW / UTIME_OMIT.
@@ -160,7 +173,7 @@ pub(super) fn utimensat(t: &mut Task, dirfd: i32, addr: u64, times: u64, flags: 
     check_times(t, &f, ts.as_ref())?;
     crate::host::utimens_fd(f.raw(), ts.as_ref())
         .map_err(err)
-        .map(|_| 0)
+        .map(|_| f.changed())
 }
 
 /// utimes and futimesat: times as two timevals (NULL: now).
@@ -187,7 +200,7 @@ pub(super) fn utimes(t: &mut Task, dirfd: i32, addr: u64, times: u64) -> R {
     check_times(t, &f, ts.as_ref())?;
     crate::host::utimens_fd(f.raw(), ts.as_ref())
         .map_err(err)
-        .map(|_| 0)
+        .map(|_| f.changed())
 }
 
 /// utime(path, {actime, modtime}) in whole seconds (NULL: now).
@@ -207,7 +220,7 @@ pub(super) fn utime(t: &mut Task, addr: u64, times: u64) -> R {
     check_times(t, &f, ts.as_ref())?;
     crate::host::utimens_fd(f.raw(), ts.as_ref())
         .map_err(err)
-        .map(|_| 0)
+        .map(|_| f.changed())
 }
 
 /// The statfs of the sentry's own file systems: /proc, /dev (a tmpfs) and pipes.

@@ -397,7 +397,7 @@ pub const PARTIAL: &[(&str, &str)] = &[
     ("ioctl", "the terminal requests on stdio and FIONREAD"),
     (
         "inotify_add_watch",
-        "changes made inside the sandbox only; no IN_ATTRIB; IN_ACCESS for read(2) only",
+        "changes made inside the sandbox only; IN_ACCESS for read(2) only",
     ),
     (
         "timerfd_settime",

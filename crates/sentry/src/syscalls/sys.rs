@@ -56,7 +56,7 @@ pub(super) fn arch_prctl(t: &mut Task, code: i32, addr: u64) -> R {
 }
 
 pub(super) fn prlimit(t: &mut Task, pid: i32, res: u32, new: u64, old: u64) -> R {
-    if pid != 0 && pid != 1 {
+    if pid != 0 && pid != t.pid {
         return Err(ESRCH);
     }
     if res >= 16 {
