@@ -38,7 +38,14 @@ fn exec(rt: &Rt, id: &str, args: &[&str], input: &str) -> (i32, String, String) 
 }
 
 /// The host processes in the container's cgroup (for the sandbox: the sentry, its keeper
-/// and a stub per process).
+/// and a stub per process), once the sandbox has started: an exec answered means the sentry
+/// serves, so the first process's stub exists.
+fn settled_procs(rt: &Rt, id: &str) -> usize {
+    let (code, _, err) = exec(rt, id, &["true"], "");
+    assert_eq!(code, 0, "{err}");
+    cgroup_procs(id)
+}
+
 fn cgroup_procs(id: &str) -> usize {
     find_cgroups(id)
         .iter()
@@ -131,7 +138,7 @@ fn detached_exec_has_a_host_proxy() {
     let rt = Rt::new();
     let mut b = Bundle::new(&["true"]);
     let id = running(&rt, &mut b, "sandbox");
-    let before = cgroup_procs(&id);
+    let before = settled_procs(&rt, &id);
     let pid = rt.exec_detached(&b, &id, &["sleep", "100"]);
     wait_for(
         || cgroup_procs(&id) == before + 1,
@@ -153,7 +160,7 @@ fn bad_exec_requests_fail_cleanly() {
     let rt = Rt::new();
     let mut b = Bundle::new(&["true"]);
     let id = running(&rt, &mut b, "sandbox");
-    let before = cgroup_procs(&id);
+    let before = settled_procs(&rt, &id);
     for (args, mention) in [
         (vec!["exec", &id, "/no/such/program"], "/no/such/program"),
         (vec!["exec", "--cwd", "/nowhere", &id, "true"], "/nowhere"),
