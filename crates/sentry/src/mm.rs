@@ -90,18 +90,24 @@ impl Memory {
     /// file's end: the rest stays zero).
     fn load(&mut self, key: &Key, fd: i32, at: u64) -> Result<(), Errno> {
         let n = key.filesz.min(key.len.saturating_sub(key.lead)) as usize;
-        let start = (at + key.lead) as usize;
-        self.file.populate(start, n);
-        let dst = self.file.slice_mut(start, n).map_err(|_| libc::EFAULT)?;
+        self.fill((at + key.lead) as usize, n, fd, key.offset)
+            .map(|_| ())
+    }
+
+    /// Reads `n` bytes of host file `fd` from `off` into the memory file at `at`, its pages
+    /// populated in one call first; returns how many the file had (fewer at its end).
+    fn fill(&mut self, at: usize, n: usize, fd: i32, off: u64) -> Result<usize, Errno> {
+        self.file.populate(at, n);
+        let dst = self.file.slice_mut(at, n).map_err(|_| libc::EFAULT)?;
         let mut got = 0;
         while got < n {
-            match crate::host::pread(fd, &mut dst[got..], key.offset as i64 + got as i64) {
+            match crate::host::pread(fd, &mut dst[got..], off as i64 + got as i64) {
                 Ok(0) => break,
                 Ok(k) => got += k,
                 Err(e) => return Err(e.raw_os_error().unwrap_or(libc::EIO)),
             }
         }
-        Ok(())
+        Ok(got)
     }
 }
 
@@ -585,17 +591,11 @@ impl Space {
         let mut mem = self.mem.borrow_mut();
         let mut done = 0u64;
         for (at, n) in ranges {
-            mem.file.populate(at, n);
-            let dst = mem.file.slice_mut(at, n).map_err(|_| libc::EFAULT)?;
-            let mut got = 0;
-            while got < n {
-                match crate::host::pread(fd, &mut dst[got..], (off + done) as i64 + got as i64) {
-                    Ok(0) => return Ok(done + got as u64),
-                    Ok(k) => got += k,
-                    Err(e) => return Err(e.raw_os_error().unwrap_or(libc::EIO)),
-                }
+            let got = mem.fill(at, n, fd, off + done)?;
+            done += got as u64;
+            if got < n {
+                break; // the file's end
             }
-            done += n as u64;
         }
         Ok(done)
     }
