@@ -41,18 +41,10 @@ impl TimerFd {
         let Some(next) = self.next.get().filter(|n| *n <= now) else {
             return false;
         };
-        let interval = self.interval.get();
-        let n = if interval.is_zero() {
-            self.next.set(None);
-            1
-        } else {
-            let late = now.duration_since(next).as_nanos() / interval.as_nanos();
-            let n = u64::try_from(late).unwrap_or(u64::MAX - 1) + 1;
-            let step = u64::try_from(interval.as_nanos() * u128::from(n)).unwrap_or(u64::MAX);
-            self.next.set(next.checked_add(Duration::from_nanos(step)));
-            n
-        };
-        self.ticks.set(self.ticks.get().saturating_add(n));
+        let (missed, step) =
+            crate::kernel::timers::rearm(now.duration_since(next), self.interval.get());
+        self.next.set(step.and_then(|s| next.checked_add(s)));
+        self.ticks.set(self.ticks.get().saturating_add(missed + 1));
         self.generation.set(self.generation.get() + 1);
         true
     }

@@ -232,15 +232,9 @@ impl Timers {
             if at > now {
                 continue;
             }
-            let mut missed = 0i32;
-            if t.interval.is_zero() {
-                t.cpu_next = None;
-            } else {
-                let late = (now - at).as_nanos() / t.interval.as_nanos().max(1);
-                missed = late.min(i32::MAX as u128) as i32;
-                t.cpu_next = Some(at + t.interval * (missed as u32 + 1));
-            }
-            out.push((*p, *id, t.notify, missed));
+            let (missed, step) = rearm(now - at, t.interval);
+            t.cpu_next = step.and_then(|s| at.checked_add(s));
+            out.push((*p, *id, t.notify, overruns(missed)));
         }
         out
     }
@@ -253,18 +247,34 @@ impl Timers {
             let Some(at) = t.next.filter(|at| *at <= now) else {
                 continue;
             };
-            let mut missed = 0i32;
-            if t.interval.is_zero() {
-                t.next = None;
-            } else {
-                let late = now.duration_since(at).as_nanos() / t.interval.as_nanos().max(1);
-                missed = late.min(i32::MAX as u128) as i32;
-                t.next = Some(at + t.interval * (missed as u32 + 1));
-            }
-            out.push((*pid, *id, t.notify, missed));
+            let (missed, step) = rearm(now.duration_since(at), t.interval);
+            t.next = step.and_then(|s| at.checked_add(s));
+            out.push((*pid, *id, t.notify, overruns(missed)));
         }
         out
     }
+}
+
+/// A timer that expired `late` ago: how many more periods of `interval` it missed, and the
+/// step from that expiry to its next one (None: a one-shot timer, now disarmed). POSIX timers,
+/// interval timers and timerfds all re-arm by it.
+pub fn rearm(late: Duration, interval: Duration) -> (u64, Option<Duration>) {
+    if interval.is_zero() {
+        return (0, None);
+    }
+    let missed = u64::try_from(late.as_nanos() / interval.as_nanos()).unwrap_or(u64::MAX - 1);
+    let step = interval.as_nanos().saturating_mul(u128::from(missed) + 1);
+    (
+        missed,
+        Some(Duration::from_nanos(
+            u64::try_from(step).unwrap_or(u64::MAX),
+        )),
+    )
+}
+
+/// Missed periods as timer_getoverrun counts them (an int).
+fn overruns(missed: u64) -> i32 {
+    missed.min(i32::MAX as u64) as i32
 }
 
 impl Kernel {
