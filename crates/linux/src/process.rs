@@ -109,6 +109,15 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// How a process ended, from its (exited or killed) wait status.
+    pub fn from_wait_status(status: i32) -> Exit {
+        if status & 0x7f == 0 {
+            Exit::Code((status >> 8) & 0xff)
+        } else {
+            Exit::Signal(status & 0x7f)
+        }
+    }
+
     /// The shell convention runc follows: the exit code, or 128 + the signal number.
     pub fn status(self) -> i32 {
         match self {

@@ -122,11 +122,7 @@ fn proxy(mut conn: UnixStream) -> Result<i32> {
 
 /// The exit status a wait status stands for, as the container class reports it.
 fn exit_code(status: i32) -> i32 {
-    if status & 0x7f == 0 {
-        (status >> 8) & 0xff
-    } else {
-        128 + (status & 0x7f)
-    }
+    sys::Exit::from_wait_status(status).status()
 }
 
 /// `exec` in the foreground: returns the process's exit status.
@@ -174,17 +170,20 @@ pub fn spawn(dir: &Path, p: &Process, stdio: [i32; 3]) -> Result<i32> {
 
 /// Ends the proxy as the process ended: with its code, or by its signal.
 fn exit_as(status: i32) -> ! {
-    if status & 0x7f != 0 {
-        let sig = status & 0x7f;
-        sys::reset_signal_handlers();
-        // SAFETY: integer arguments only; the signal is unblocked to end this process.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, sig);
-            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            libc::raise(sig);
+    match sys::Exit::from_wait_status(status) {
+        sys::Exit::Signal(sig) => {
+            sys::reset_signal_handlers();
+            // SAFETY: integer arguments only; the signal is unblocked to end this process.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, sig);
+                libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                libc::raise(sig);
+            }
+            // A signal that does not end a process (the proxy would not be killed by it).
+            sys::exit_now(128 + sig)
         }
+        sys::Exit::Code(code) => sys::exit_now(code),
     }
-    sys::exit_now(exit_code(status))
 }

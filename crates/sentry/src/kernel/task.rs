@@ -184,11 +184,7 @@ pub fn killed(sig: i32) -> i32 {
 
 /// The container's exit status for a wait status: the code, or 128 + the signal.
 pub fn container_status(status: i32) -> i32 {
-    if status & 0x7f == 0 {
-        (status >> 8) & 0xff
-    } else {
-        128 + (status & 0x7f)
-    }
+    bulkhead_linux::process::Exit::from_wait_status(status).status()
 }
 
 /// What a process started from nothing (the sandbox's pid 1, a process `bulkhead exec`
