@@ -730,3 +730,92 @@ fn procps_ps_lists_the_sandbox() {
     let out = same_output_but(&mut b, &["/bin/sh", "-c", cmd], &["ps -e", " cat "]);
     assert!(out.contains("sleep 100"), "{out}");
 }
+
+/// A process's own /proc files as Linux gives them: its directory's entries, limits (the
+/// config's RLIMIT_NOFILE), task/ and thread-self, fdinfo of an open file (position and
+/// flags), comm and oom_score_adj written and read back by another process, smaps_rollup's
+/// fields, filesystems. ulimit raises and lowers as the container class allows. Only the
+/// mount id in fdinfo and uname's version (the sentry names itself) differ.
+#[test]
+fn per_process_proc_files() {
+    let mut b = Bundle::new(&["true"]);
+    b.set(
+        "/process/rlimits",
+        json!([{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 2048}]),
+    );
+    let cmd = "ls /proc/self/task | wc -l; readlink /proc/thread-self | sed 's/[0-9][0-9]*/N/g'; \
+               grep -e Limit -e 'open files' /proc/self/limits; \
+               exec 5</etc/passwd; read x <&5; echo $x; cat /proc/$$/fdinfo/5; ls /proc/$$/fdinfo; \
+               echo renamed > /proc/self/comm; cat /proc/$$/comm; \
+               echo 100 > /proc/self/oom_score_adj; cat /proc/$$/oom_score_adj; \
+               cut -d: -f1 /proc/self/smaps_rollup | tail -n +2 | tr '\\n' ' '; echo; \
+               grep -c proc /proc/filesystems; \
+               ulimit -n; ulimit -Hn; ulimit -n 4096 || echo refused; ulimit -n 2048; ulimit -n; \
+               sh -c 'ulimit -n'; uname -v";
+    let out = same_output_but(&mut b, &["sh", "-c", cmd], &["mnt_id:", "#1 SMP"]);
+    for want in [
+        "N/task/N\n",
+        "Max open files            512                  2048                 files     \n",
+        "flags:\t0100000\n",
+        "renamed\n\n100\n",
+        "\nrefused\n2048\n2048\n",
+    ] {
+        assert!(out.contains(want), "{want:?} not in:\n{out}");
+    }
+    assert!(
+        out.contains("#1 SMP PREEMPT_DYNAMIC bulkhead sentry"),
+        "{out}"
+    );
+}
+
+/// A process's threads under /proc/PID/task/: each has its own stat and comm, which another
+/// thread may rename; status and stat count them; procps `ps -L` lists them.
+#[test]
+fn threads_under_proc_task() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import threading, os, time, subprocess
+ev = threading.Event()
+ts = [threading.Thread(target=ev.wait) for _ in range(3)]
+for t in ts: t.start()
+time.sleep(0.2)
+tids = sorted(int(x) for x in os.listdir('/proc/self/task'))
+status = open('/proc/self/status').read().split('Threads:')[1].split()[0]
+stat = open('/proc/self/stat').read().split()[19]
+own = all(open(f'/proc/self/task/{t}/stat').read().split()[0] == str(t) for t in tids)
+ps = subprocess.run(['ps', '-L', '-o', 'lwp=', '-p', str(os.getpid())], capture_output=True, text=True).stdout.split()
+open(f'/proc/self/task/{ts[0].native_id}/comm', 'w').write('worker0')
+name = open(f'/proc/{os.getpid()}/task/{ts[0].native_id}/comm').read().strip()
+ev.set()
+for t in ts: t.join()
+print(len(tids), status, stat, tids[0] == os.getpid(), own, sorted(map(int, ps)) == tids, name)
+"#;
+    python3_gives(&mut b, program, "4 4 4 True True True worker0\n");
+}
+
+/// procps over the sandbox's /proc: `top -b -n1` (its summary and the process list), `free`,
+/// `uptime`, `pgrep`/`pkill` and `ps -eLf` give what they give in the container class, but
+/// for the clock, the host's CPU and free memory.
+#[test]
+fn procps_tools_show_the_sandbox() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let cmd = "sleep 100 & until [ \"$(cat /proc/$!/comm)\" = sleep ]; do :; done; \
+               ps -eLf | head -1; ps -eLf | wc -l; \
+               top -b -n1 | head -7 | cut -c1-30; \
+               top -b -n1 | tail -n +8 | sed 's/^ *//' | tr -s ' ' | cut -d' ' -f12 | sort; \
+               free | cut -c1-12; uptime | sed 's/[0-9:.,]\\+/N/g'; \
+               pgrep sleep; pgrep -l sleep; pkill sleep; wait; echo $?";
+    let out = same_output_but(
+        &mut b,
+        &["/bin/sh", "-c", cmd],
+        &["top - ", "%Cpu", "MiB Mem"],
+    );
+    assert!(
+        out.contains("\nsleep\n") && out.contains("2 sleep\n"),
+        "{out}"
+    );
+}

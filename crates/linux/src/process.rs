@@ -383,13 +383,18 @@ pub fn die_with_parent(cmd: &mut std::process::Command) {
 
 /// Our soft RLIMIT_STACK (RLIM_INFINITY as u64::MAX), which processes we start inherit.
 pub fn stack_limit() -> u64 {
+    getrlimit(libc::RLIMIT_STACK as i32).map_or(8 << 20, |(soft, _)| soft)
+}
+
+/// One of our resource limits (`resource` is an RLIMIT_* number): (soft, hard), RLIM_INFINITY
+/// as u64::MAX.
+pub fn getrlimit(resource: i32) -> io::Result<(u64, u64)> {
     // SAFETY: rlimit is plain data; all-zero is a valid value.
     let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: `lim` is a valid out pointer for the duration of the call.
-    match unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut lim) } {
-        0 => lim.rlim_cur,
-        _ => 8 << 20,
-    }
+    // SAFETY: `lim` is a valid out pointer for the duration of the call; a null new-limit
+    // pointer only reads.
+    cvt(unsafe { libc::prlimit(0, resource as _, std::ptr::null(), &mut lim) })?;
+    Ok((lim.rlim_cur, lim.rlim_max))
 }
 
 /// Sets one resource limit (`resource` is an RLIMIT_* number).

@@ -67,6 +67,8 @@ pub struct Outcome {
 /// the stub code page, the memory file, the SIGCHLD signalfd its loop waits on.
 pub struct Prepared {
     proc_: procfs::Proc,
+    /// The sentry's own resource limits: the application's to start with.
+    limits: kernel::limits::Limits,
     memory: Rc<RefCell<mm::Memory>>,
     sigchld: OwnedFd,
     /// Other threads share the process (the sentry embedded in a test): SIGCHLD may go to
@@ -134,6 +136,7 @@ pub fn prepare(facts: &HostFacts) -> Result<Prepared, String> {
     let sigchld = host::signal_fd().map_err(|e| format!("sentry: signalfd: {e}"))?;
     Ok(Prepared {
         proc_,
+        limits: kernel::limits::from_host(),
         memory,
         sigchld,
         // Without /proc to tell (the sandbox drops the proc mount) it is the runtime's
@@ -153,6 +156,7 @@ pub fn run(
 ) -> Result<Outcome, String> {
     let Prepared {
         proc_,
+        limits,
         memory,
         sigchld,
         shared_sigchld,
@@ -172,6 +176,15 @@ pub fn run(
         )
     })?;
     let mut mm = mm::Mm::new(&memory);
+    // As the container class's init has them just before its execve, which applies to them
+    // what an execve does.
+    let creds = Creds::new(
+        prog.uid,
+        prog.gid,
+        &prog.groups,
+        kernel::creds::CapSets::from_masks(prog.caps),
+        prog.no_new_privs,
+    );
     let loaded = loader::load(
         &fs,
         &mut mm,
@@ -180,6 +193,7 @@ pub fn run(
         &prog.path,
         prog.args.clone(),
         &prog.env,
+        &creds,
     )
     .map_err(|e| {
         format!(
@@ -206,16 +220,10 @@ pub fn run(
         asp: Box::new(stub),
         fs,
         fds,
-        creds: Creds::new(
-            prog.uid,
-            prog.gid,
-            &prog.groups,
-            kernel::creds::CapSets::from_masks(prog.caps),
-            prog.no_new_privs,
-        ),
         hostname: prog.hostname.clone(),
         env: prog.env.clone(),
         unimplemented: Rc::new(RefCell::new(Default::default())),
+        rlimits: limits,
     });
     let report = task.enosys_report_fn();
     kernel.insert(task);

@@ -3,6 +3,7 @@
 //! argc, argv, envp, auxv, AT_RANDOM bytes and the strings.
 
 use crate::filecache::{self, Key};
+use crate::kernel::creds::Creds;
 use crate::mm::{page_down, page_up, Errno, Mm};
 use crate::platform::{AddressSpace, Regs};
 use crate::vfs::Fs;
@@ -24,6 +25,9 @@ pub struct Loaded {
     pub regs: Regs,
     pub exe_path: String,
     pub argv: Vec<String>,
+    /// The credentials the program runs with (the caller's, through execve's rules for the
+    /// file it runs: set-id bits, capabilities).
+    pub creds: Creds,
 }
 
 struct Elf {
@@ -169,7 +173,9 @@ fn span(elf: &Elf) -> u64 {
     hi - lo
 }
 
-/// Loads `path` (resolved in the sandbox's file system) with `argv` and `envp`.
+/// Loads `path` (resolved in the sandbox's file system) with `argv` and `envp`, for a task
+/// with credentials `creds`.
+#[allow(clippy::too_many_arguments)]
 pub fn load(
     fs: &Fs,
     mm: &mut Mm,
@@ -178,8 +184,9 @@ pub fn load(
     path: &str,
     argv: Vec<String>,
     envp: &[String],
+    creds: &Creds,
 ) -> Result<Loaded, Errno> {
-    load_depth(fs, mm, asp, base_regs, path, argv, envp, 0)
+    load_depth(fs, mm, asp, base_regs, path, argv, envp, creds, 0)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -191,6 +198,7 @@ fn load_depth(
     path: &str,
     argv: Vec<String>,
     envp: &[String],
+    creds: &Creds,
     depth: u32,
 ) -> Result<Loaded, Errno> {
     let f = fs.open_exec(path)?;
@@ -213,9 +221,23 @@ fn load_depth(
         new_argv.extend(arg);
         new_argv.push(path.to_string());
         new_argv.extend(argv.into_iter().skip(1));
-        return load_depth(fs, mm, asp, base_regs, &interp, new_argv, envp, depth + 1);
+        return load_depth(
+            fs,
+            mm,
+            asp,
+            base_regs,
+            &interp,
+            new_argv,
+            envp,
+            creds,
+            depth + 1,
+        );
     }
     let elf = parse(&f)?;
+    // The set-id bits are the ELF file's: a script's own are ignored, as on Linux.
+    let st = crate::host::fstat_raw(f.as_raw_fd()).map_err(|_| libc::EIO)?;
+    let mut creds = creds.clone();
+    let secure = creds.exec(st.st_mode, (st.st_uid, st.st_gid));
     let bias = if elf.etype == ET_DYN { PIE_BASE } else { 0 };
     let top = map_segments(mm, asp, &f, &elf, bias)?;
     mm.set_brk_start(top);
@@ -265,11 +287,11 @@ fn load_depth(
         (libc::AT_BASE, interp_base),
         (libc::AT_FLAGS, 0),
         (libc::AT_ENTRY, bias + elf.entry),
-        (libc::AT_UID, 0),
-        (libc::AT_EUID, 0),
-        (libc::AT_GID, 0),
-        (libc::AT_EGID, 0),
-        (libc::AT_SECURE, 0),
+        (libc::AT_UID, creds.uids.real as u64),
+        (libc::AT_EUID, creds.uids.eff as u64),
+        (libc::AT_GID, creds.gids.real as u64),
+        (libc::AT_EGID, creds.gids.eff as u64),
+        (libc::AT_SECURE, u64::from(secure)),
         (libc::AT_CLKTCK, 100),
         (libc::AT_HWCAP, host_hwcap()),
     ];
@@ -286,6 +308,7 @@ fn load_depth(
         regs,
         exe_path: path.to_string(),
         argv,
+        creds,
     })
 }
 

@@ -12,27 +12,62 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 thread_local! {
-    /// Every process's published view, by pid.
+    /// Every thread's published view, by tid (a process's is its first thread's).
     static TABLE: RefCell<BTreeMap<i32, Proc>> = const { RefCell::new(BTreeMap::new()) };
 }
 
-/// Publishes a process's view for the others' /proc.
+/// Publishes a thread's view for the others' /proc.
 pub fn publish(p: &Proc) {
-    TABLE.with(|t| t.borrow_mut().insert(p.pid, p.clone()));
+    TABLE.with(|t| t.borrow_mut().insert(p.tid, p.clone()));
 }
 
-/// A process ended: its /proc entry goes.
+/// A process ended: its /proc entry and its threads' go.
 pub fn withdraw(pid: i32) {
-    TABLE.with(|t| t.borrow_mut().remove(&pid));
+    TABLE.with(|t| t.borrow_mut().retain(|_, p| p.pid != pid));
 }
 
-/// The published view of process `pid`.
-fn published(pid: i32) -> Option<Proc> {
-    TABLE.with(|t| t.borrow().get(&pid).cloned())
+/// A thread ended (or, at execve, took its process's id).
+pub fn withdraw_thread(tid: i32) {
+    TABLE.with(|t| t.borrow_mut().remove(&tid));
+    take_rename(tid);
 }
 
+/// The published view of thread `tid` (the process `tid` when it is a pid).
+fn published(tid: i32) -> Option<Proc> {
+    TABLE.with(|t| t.borrow().get(&tid).cloned())
+}
+
+thread_local! {
+    /// Names given to threads through another thread's write to task/<tid>/comm, taken by
+    /// each at its next look at its own view.
+    static RENAMES: RefCell<BTreeMap<i32, String>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// A name another thread of the process gave `tid`, once.
+pub fn take_rename(tid: i32) -> Option<String> {
+    RENAMES.with(|r| r.borrow_mut().remove(&tid))
+}
+
+/// The sandbox's processes.
 fn pids() -> Vec<i32> {
-    TABLE.with(|t| t.borrow().keys().copied().collect())
+    TABLE.with(|t| {
+        t.borrow()
+            .iter()
+            .filter(|(tid, p)| **tid == p.pid)
+            .map(|(tid, _)| *tid)
+            .collect()
+    })
+}
+
+/// The threads of process `pid`.
+fn threads_of(pid: i32) -> Vec<i32> {
+    TABLE.with(|t| {
+        t.borrow()
+            .iter()
+            .filter(|(_, p)| p.pid == pid)
+            .map(|(tid, _)| *tid)
+            .collect()
+    })
 }
 
 pub const DT_DIR: u8 = 4;
@@ -57,8 +92,18 @@ pub struct Proc {
     /// Capability sets: inheritable, permitted, effective, bounding, ambient.
     pub caps: [u64; 5],
     pub no_new_privs: bool,
-    /// (fd, path) of open files.
-    pub fds: Vec<(i32, String)>,
+    /// The thread whose view it is (the reader, for its own).
+    pub tid: i32,
+    /// The process's descriptor table itself (shared, so the others' /proc sees it as it is
+    /// now), for fd/ and fdinfo/. The view is withdrawn before the table's last holder goes,
+    /// so it keeps no file open.
+    pub files: crate::vfs::FdTable,
+    /// Resource limits, for limits.
+    pub limits: crate::kernel::limits::Limits,
+    /// /proc/PID/oom_score_adj (kept and inherited; the memory limit is the sandbox's).
+    pub oom_score_adj: i32,
+    /// The process's umask (status shows it).
+    pub umask: u32,
     /// Text of /proc/self/maps.
     pub maps: String,
     /// Bytes of memory mapped by the application, and the sandbox's limit.
@@ -73,6 +118,30 @@ pub struct Proc {
     pub hostname: String,
     /// The environment the program started with.
     pub environ: Rc<[String]>,
+}
+
+/// /proc/PID/fdinfo/N: position, flags (octal, with O_CLOEXEC from the descriptor), mount and
+/// inode.
+fn fd_info(files: &crate::vfs::FdTable, fd: i32) -> Result<String, Errno> {
+    let f = files.get(fd).map_err(|_| libc::ENOENT)?;
+    let of = f.borrow();
+    let pos = match &of.node {
+        crate::vfs::Node::Host(h) => {
+            use std::os::fd::AsRawFd;
+            crate::host::lseek(h.as_raw_fd(), 0, libc::SEEK_CUR).unwrap_or(0) as u64
+        }
+        _ => of.pos as u64,
+    };
+    let cloexec = files.cloexec(fd).unwrap_or(false);
+    let mut flags = of.flags | if cloexec { libc::O_CLOEXEC } else { 0 };
+    if matches!(of.node, crate::vfs::Node::Host(_)) {
+        // O_LARGEFILE, which open(2) on 64-bit Linux always adds (libc's constant is 0).
+        flags |= 0o100000;
+    }
+    let ino = crate::vfs::stat_of(&of.node).st_ino;
+    Ok(format!(
+        "pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t1\nino:\t{ino}\n"
+    ))
 }
 
 /// Clock ticks (USER_HZ) since boot now, for a process's start time.
@@ -156,22 +225,86 @@ fn boot_id() -> String {
     ID.with(String::clone)
 }
 
+/// Whose /proc directory a path is in: the process (or, under task/, the thread) the view is
+/// of, whether that is the reader itself (running), and the rest of the path.
+struct Target {
+    view: Proc,
+    me: bool,
+    /// Reached through task/<tid>/: ids are the thread's.
+    thread: bool,
+    tail: String,
+}
+
+/// The files of a /proc/<pid>/ (and task/<tid>/) directory.
+const PROCESS_FILES: [&str; 14] = [
+    "cmdline",
+    "comm",
+    "status",
+    "maps",
+    "smaps_rollup",
+    "mounts",
+    "mountinfo",
+    "stat",
+    "statm",
+    "environ",
+    "cgroup",
+    "limits",
+    "oom_score_adj",
+    "oom_score",
+];
+
 impl Proc {
     /// Whether `who` (a /proc directory name) names this process: self, thread-self, its pid.
     pub fn is_me(&self, who: &str) -> bool {
         who == "self" || who == "thread-self" || who.parse::<i32>().ok() == Some(self.pid)
     }
 
-    /// The process a /proc path is about, and the rest of the path: this one for "self",
-    /// "thread-self" and its pid, another by its published view; None outside /proc/<pid>.
-    fn process_of(&self, abs: &str) -> Option<(Option<Proc>, String)> {
+    /// The directory `abs` is in: None outside /proc/<pid>/; ENOENT for a process or thread
+    /// the sandbox does not have.
+    fn target(&self, abs: &str) -> Option<Result<Target, Errno>> {
         let rest = abs.strip_prefix("/proc/")?;
         let (who, tail) = rest.split_once('/').unwrap_or((rest, ""));
-        if self.is_me(who) {
-            return Some((None, tail.to_string()));
+        let me = self.is_me(who);
+        if !me && who.parse::<i32>().is_err() {
+            return None;
         }
-        let pid: i32 = who.parse().ok()?;
-        Some((Some(published(pid)?), tail.to_string()))
+        let view = if me {
+            self.clone()
+        } else {
+            match who
+                .parse()
+                .ok()
+                .and_then(published)
+                .filter(|p| p.tid == p.pid)
+            {
+                Some(p) => p,
+                None => return Some(Err(libc::ENOENT)),
+            }
+        };
+        let Some(task) = tail.strip_prefix("task/") else {
+            return Some(Ok(Target {
+                view,
+                me,
+                thread: false,
+                tail: tail.to_string(),
+            }));
+        };
+        let (tid, tail) = task.split_once('/').unwrap_or((task, ""));
+        let tid: i32 = match tid.parse() {
+            Ok(n) => n,
+            Err(_) => return Some(Err(libc::ENOENT)),
+        };
+        let thread = if me && tid == self.tid {
+            Some(self.clone())
+        } else {
+            published(tid).filter(|p| p.pid == view.pid)
+        };
+        Some(thread.ok_or(libc::ENOENT).map(|view| Target {
+            me: me && tid == self.tid,
+            view,
+            thread: true,
+            tail: tail.to_string(),
+        }))
     }
 
     pub fn open(&self, abs: &str) -> Result<Node, Errno> {
@@ -182,31 +315,27 @@ impl Proc {
             all.dedup();
             let mut entries: Vec<(String, u8)> =
                 all.iter().map(|p| (p.to_string(), DT_DIR)).collect();
-            entries.extend([
-                ("self".into(), DT_LNK),
-                ("thread-self".into(), DT_LNK),
-                ("meminfo".into(), DT_REG),
-                ("cpuinfo".into(), DT_REG),
-                ("mounts".into(), DT_REG),
-                ("uptime".into(), DT_REG),
-                ("stat".into(), DT_REG),
-                ("loadavg".into(), DT_REG),
-                ("sys".into(), DT_DIR),
-            ]);
+            entries.extend([("self".into(), DT_LNK), ("thread-self".into(), DT_LNK)]);
+            entries.extend(
+                [
+                    "meminfo",
+                    "cpuinfo",
+                    "mounts",
+                    "uptime",
+                    "stat",
+                    "loadavg",
+                    "version",
+                    "filesystems",
+                ]
+                .iter()
+                .map(|n| (n.to_string(), DT_REG)),
+            );
+            entries.push(("sys".into(), DT_DIR));
             return Ok(Node::Dir(entries));
         }
-        if let Some((other, tail)) = self.process_of(abs) {
-            return other
-                .as_ref()
-                .unwrap_or(self)
-                .process_file(&tail, other.is_none());
-        }
-        if abs.strip_prefix("/proc/").is_some_and(|r| {
-            r.split('/')
-                .next()
-                .is_some_and(|w| w.parse::<i32>().is_ok())
-        }) {
-            return Err(libc::ENOENT);
+        if let Some(target) = self.target(abs) {
+            let t = target?;
+            return t.view.process_file(&t.tail, t.me, t.thread);
         }
         match abs {
             "/proc/meminfo" => Ok(Node::Data(self.meminfo().into_bytes())),
@@ -219,6 +348,10 @@ impl Proc {
                 ))
             }
             "/proc/stat" => Ok(Node::Data(stat_text().into_bytes())),
+            "/proc/version" => Ok(Node::Data(version().into_bytes())),
+            "/proc/filesystems" => Ok(Node::Data(
+                b"nodev\tproc\nnodev\tdevtmpfs\n\tbulkhead\n".to_vec(),
+            )),
             _ if abs.starts_with("/proc/sys") => {
                 if let Some(entries) = sys_dir(abs) {
                     return Ok(Node::Dir(entries));
@@ -237,66 +370,127 @@ impl Proc {
         }
     }
 
-    /// A file of this process's /proc/<pid>/ directory (`me`: the reader's own, running).
-    fn process_file(&self, tail: &str, me: bool) -> Result<Node, Errno> {
+    /// A file of this process's /proc/<pid>/ directory, or with `thread` of its
+    /// task/<tid>/ directory (`me`: the reader's own, running).
+    fn process_file(&self, tail: &str, me: bool, thread: bool) -> Result<Node, Errno> {
+        let text = |s: String| Ok(Node::Data(s.into_bytes()));
         match tail {
-            "" => Ok(Node::Dir(
-                [
-                    "cmdline",
-                    "comm",
-                    "status",
-                    "maps",
-                    "mounts",
-                    "mountinfo",
-                    "stat",
-                    "statm",
-                    "environ",
-                    "cgroup",
-                ]
-                .iter()
-                .map(|n| (n.to_string(), DT_REG))
-                .chain([
-                    ("fd".to_string(), DT_DIR),
-                    ("exe".into(), DT_LNK),
-                    ("cwd".into(), DT_LNK),
-                    ("root".into(), DT_LNK),
-                ])
-                .collect(),
-            )),
+            "" => {
+                let mut entries: Vec<(String, u8)> = PROCESS_FILES
+                    .iter()
+                    .map(|n| (n.to_string(), DT_REG))
+                    .chain([
+                        ("fd".to_string(), DT_DIR),
+                        ("fdinfo".into(), DT_DIR),
+                        ("exe".into(), DT_LNK),
+                        ("cwd".into(), DT_LNK),
+                        ("root".into(), DT_LNK),
+                    ])
+                    .collect();
+                if !thread {
+                    entries.push(("task".into(), DT_DIR));
+                }
+                Ok(Node::Dir(entries))
+            }
+            "task" if !thread => {
+                let mut tids = threads_of(self.pid);
+                if me {
+                    tids.push(self.tid);
+                    tids.sort_unstable();
+                    tids.dedup();
+                }
+                Ok(Node::Dir(
+                    tids.iter().map(|t| (t.to_string(), DT_DIR)).collect(),
+                ))
+            }
             "cmdline" => Ok(Node::Data(nul_joined(&self.cmdline))),
             "environ" => Ok(Node::Data(nul_joined(&self.environ))),
             // The sandbox is the root of its own cgroup namespace, as cgroup v2 shows it.
             "cgroup" => Ok(Node::Data(b"0::/\n".to_vec())),
-            "mountinfo" => Ok(Node::Data(mountinfo().into_bytes())),
-            "comm" => Ok(Node::Data(format!("{}\n", self.comm).into_bytes())),
-            "status" => Ok(Node::Data(self.status(me).into_bytes())),
-            "stat" => Ok(Node::Data(self.stat(me).into_bytes())),
+            "mountinfo" => text(mountinfo()),
+            "comm" => text(format!("{}\n", self.comm)),
+            "status" => text(self.status(me, thread)),
+            "stat" => text(self.stat(me, thread)),
             "statm" => {
                 let pages = self.mem_used / 4096;
-                Ok(Node::Data(
-                    format!("{pages} {pages} 0 0 0 {pages} 0\n").into_bytes(),
+                text(format!("{pages} {pages} 0 0 0 {pages} 0\n"))
+            }
+            "smaps_rollup" => text(self.smaps_rollup()),
+            "maps" => text(self.maps.clone()),
+            "mounts" => text(mounts()),
+            "limits" => text(crate::kernel::limits::text(&self.limits)),
+            "oom_score_adj" => text(format!("{}\n", self.oom_score_adj)),
+            "oom_score" => text(format!("{}\n", (666 + self.oom_score_adj).clamp(0, 2000))),
+            "fd" | "fdinfo" => {
+                let kind = if tail == "fd" { DT_LNK } else { DT_REG };
+                Ok(Node::Dir(
+                    self.files
+                        .fds()
+                        .iter()
+                        .map(|fd| (fd.to_string(), kind))
+                        .collect(),
                 ))
             }
-            "maps" => Ok(Node::Data(self.maps.clone().into_bytes())),
-            "mounts" => Ok(Node::Data(mounts().into_bytes())),
-            "fd" => Ok(Node::Dir(
-                self.fds
-                    .iter()
-                    .map(|(fd, _)| (fd.to_string(), DT_LNK))
-                    .collect(),
-            )),
-            _ => Err(libc::ENOENT),
+            _ => match tail.strip_prefix("fdinfo/").and_then(|n| n.parse().ok()) {
+                Some(n) => text(fd_info(&self.files, n)?),
+                None => Err(libc::ENOENT),
+            },
         }
+    }
+
+    /// A write to a /proc file: the reader's own comm and oom_score_adj (lowering it takes
+    /// CAP_SYS_RESOURCE, `may_lower`, as on Linux). Another process's are not the writer's
+    /// to change (EACCES); files without a write side refuse it (EINVAL, as Linux's write).
+    pub fn write(&mut self, abs: &str, data: &[u8], may_lower: bool) -> Result<usize, Errno> {
+        let t = self.target(abs).ok_or(libc::EINVAL)??;
+        // Another thread of the writer's process may be renamed; other processes' files
+        // are not the writer's.
+        let sibling = t.thread && t.view.pid == self.pid;
+        if !(t.me || sibling && t.tail == "comm") {
+            return Err(libc::EACCES);
+        }
+        match t.tail.as_str() {
+            "comm" => {
+                // As Linux: the bytes as written, a newline too, up to 15 of them.
+                let name = String::from_utf8_lossy(&data[..data.len().min(15)]).into_owned();
+                if t.me {
+                    self.comm = name;
+                } else {
+                    let mut view = t.view;
+                    view.comm.clone_from(&name);
+                    publish(&view);
+                    RENAMES.with(|r| r.borrow_mut().insert(view.tid, name));
+                }
+            }
+            "oom_score_adj" => {
+                let v: i32 = std::str::from_utf8(data)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .filter(|v| (-1000..=1000).contains(v))
+                    .ok_or(libc::EINVAL)?;
+                if v < self.oom_score_adj && !may_lower {
+                    return Err(libc::EACCES);
+                }
+                self.oom_score_adj = v;
+            }
+            _ => return Err(libc::EINVAL),
+        }
+        Ok(data.len())
+    }
+
+    /// Whether a /proc path is one of the files a process may write (comm, oom_score_adj).
+    pub fn writable(abs: &str) -> bool {
+        abs.starts_with("/proc/") && (abs.ends_with("/comm") || abs.ends_with("/oom_score_adj"))
     }
 
     /// /proc/<pid>/stat: state (the reader runs, the others are taken as sleeping), parent,
     /// group, session, CPU time in clock ticks from the stub, threads, memory.
-    fn stat(&self, me: bool) -> String {
+    fn stat(&self, me: bool, thread: bool) -> String {
         let (user, total) = crate::host::process_cpu_time(self.host_tid).unwrap_or_default();
         let ticks = |d: std::time::Duration| d.as_millis() / 10;
         format!(
-            "{} ({}) {} {} {} {} 0 -1 0 0 0 0 0 {} {} 0 0 20 0 1 0 {} {} {} 0\n",
-            self.pid,
+            "{} ({}) {} {} {} {} 0 -1 0 0 0 0 0 {} {} 0 0 20 0 {} 0 {} {} {} 0\n",
+            if thread { self.tid } else { self.pid },
             self.comm,
             if me { 'R' } else { 'S' },
             self.ppid,
@@ -304,14 +498,23 @@ impl Proc {
             self.sid,
             ticks(user),
             ticks(total.saturating_sub(user)),
+            self.thread_count(me),
             self.start_ticks,
             self.mem_used,
             self.mem_used / 4096
         )
     }
 
-    /// Links under /proc: self, exe, cwd, root, fd/N. root is "/": the sandbox's root, which
-    /// leads nowhere outside it.
+    fn thread_count(&self, me: bool) -> usize {
+        let mut tids = threads_of(self.pid);
+        if me && !tids.contains(&self.tid) {
+            tids.push(self.tid);
+        }
+        tids.len().max(1)
+    }
+
+    /// Links under /proc: self, thread-self, exe, cwd, root, fd/N. root is "/": the
+    /// sandbox's root, which leads nowhere outside it.
     pub fn readlink(&self, abs: &str) -> Result<Vec<u8>, Errno> {
         if let Some(n) = abs.strip_prefix("/dev/std") {
             let fd = ["in", "out", "err"]
@@ -323,33 +526,37 @@ impl Proc {
         if abs == "/dev/fd" {
             return Ok(b"/proc/self/fd".to_vec());
         }
-        if abs == "/proc/self" || abs == "/proc/thread-self" {
+        if abs == "/proc/self" {
             return Ok(self.pid.to_string().into_bytes());
         }
-        let (other, tail) = self.process_of(abs).ok_or(libc::ENOENT)?;
-        let p = other.as_ref().unwrap_or(self);
-        let target = match tail.as_str() {
+        if abs == "/proc/thread-self" {
+            return Ok(format!("{}/task/{}", self.pid, self.tid).into_bytes());
+        }
+        let t = self.target(abs).ok_or(libc::ENOENT)??;
+        let p = &t.view;
+        let target = match t.tail.as_str() {
             "exe" => p.exe.clone(),
             "cwd" => p.cwd.clone(),
             "root" => "/".into(),
-            t => match t.strip_prefix("fd/").and_then(|n| n.parse::<i32>().ok()) {
-                Some(n) => p
-                    .fds
-                    .iter()
-                    .find(|(fd, _)| *fd == n)
-                    .map(|(_, p)| p.clone())
-                    .ok_or(libc::ENOENT)?,
+            tail => match tail.strip_prefix("fd/").and_then(|n| n.parse::<i32>().ok()) {
+                Some(n) => {
+                    let f = p.files.get(n).map_err(|_| libc::ENOENT)?;
+                    let path = f.borrow().path.clone();
+                    path
+                }
                 None => return Err(libc::EINVAL),
             },
         };
         Ok(target.into_bytes())
     }
 
-    fn status(&self, me: bool) -> String {
+    fn status(&self, me: bool, thread: bool) -> String {
         format!(
-            "Name:\t{}\nState:\t{}\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t{ppid}\nUid:\t{}\nGid:\t{}\nGroups:\t{}\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t1\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\n",
+            "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{pid}\nPid:\t{}\nPPid:\t{ppid}\nUid:\t{}\nGid:\t{}\nGroups:\t{}\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\n",
             self.comm,
+            self.umask,
             if me { "R (running)" } else { "S (sleeping)" },
+            if thread { self.tid } else { self.pid },
             tabbed(&self.uids),
             tabbed(&self.gids),
             // Linux ends the list with a space, even an empty one.
@@ -361,6 +568,7 @@ impl Proc {
                 + " ",
             self.mem_used / 1024,
             self.mem_used / 1024,
+            self.thread_count(me),
             self.caps[0],
             self.caps[1],
             self.caps[2],
@@ -372,12 +580,73 @@ impl Proc {
         )
     }
 
+    /// /proc/<pid>/smaps_rollup: the process's memory, all of it resident and private.
+    fn smaps_rollup(&self) -> String {
+        let kb = self.mem_used / 1024;
+        let mut s = String::from("00000000-ffffffffffffffff ---p 00000000 00:00 0  [rollup]\n");
+        let anon = [
+            "Rss",
+            "Pss",
+            "Pss_Dirty",
+            "Pss_Anon",
+            "Private_Dirty",
+            "Referenced",
+        ];
+        for name in [
+            "Rss",
+            "Pss",
+            "Pss_Dirty",
+            "Pss_Anon",
+            "Pss_File",
+            "Pss_Shmem",
+            "Shared_Clean",
+            "Shared_Dirty",
+            "Private_Clean",
+            "Private_Dirty",
+            "Referenced",
+            "Anonymous",
+            "KSM",
+            "LazyFree",
+            "AnonHugePages",
+            "ShmemPmdMapped",
+            "FilePmdMapped",
+            "Shared_Hugetlb",
+            "Private_Hugetlb",
+            "Swap",
+            "SwapPss",
+            "Locked",
+        ] {
+            let v = if anon.contains(&name) || name == "Anonymous" {
+                kb
+            } else {
+                0
+            };
+            s.push_str(&format!("{:<16}{v:>8} kB\n", format!("{name}:")));
+        }
+        s
+    }
+
     fn meminfo(&self) -> String {
         let total = self.mem_total / 1024;
         let free = total.saturating_sub(self.mem_used / 1024);
         format!("MemTotal:       {total:>8} kB\nMemFree:        {free:>8} kB\nMemAvailable:   {free:>8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n")
     }
 }
+
+/// /proc/version: the host's release, and the sentry as the kernel that answers.
+pub fn version() -> String {
+    format!(
+        "Linux version {} (bulkhead@sentry) (rustc) {}\n",
+        crate::HOST_RELEASE.get().cloned().unwrap_or_default(),
+        UNAME_VERSION
+    )
+}
+
+/// uname's version: Linux's shape ("#1 SMP PREEMPT_DYNAMIC ..."), naming the sentry.
+pub const UNAME_VERSION: &str = concat!(
+    "#1 SMP PREEMPT_DYNAMIC bulkhead sentry ",
+    env!("CARGO_PKG_VERSION")
+);
 
 /// Ids separated by tabs, as /proc/PID/status lists them.
 fn tabbed(ids: &[u32]) -> String {

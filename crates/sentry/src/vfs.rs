@@ -95,8 +95,8 @@ pub fn file_id(f: &FileRef) -> Option<(u64, u64)> {
 
 pub type FileRef = Rc<RefCell<OpenFile>>;
 
-/// RLIMIT_NOFILE in the sandbox (what getrlimit answers): descriptors are 0..FD_LIMIT.
-pub const FD_LIMIT: i32 = 1024;
+/// A table's descriptor limit until RLIMIT_NOFILE sets it (Linux's default soft limit).
+const FD_LIMIT: u64 = 1024;
 
 /// A process's file descriptors: a handle that threads (CLONE_FILES) share; fork makes a
 /// `duplicate`, whose entries are the same open file descriptions (offset and flags shared, as
@@ -107,6 +107,8 @@ pub struct FdTable {
     /// The process whose table it is: closing a descriptor drops that process's POSIX
     /// record locks on the file (locks.rs).
     owner: Rc<std::cell::Cell<i32>>,
+    /// Descriptors are 0..limit: the process's soft RLIMIT_NOFILE (0 until set: FD_LIMIT).
+    limit: Rc<std::cell::Cell<u64>>,
 }
 
 impl FdTable {
@@ -115,7 +117,25 @@ impl FdTable {
         FdTable {
             map: Rc::new(RefCell::new(self.map.borrow().clone())),
             owner: Rc::new(std::cell::Cell::new(self.owner.get())),
+            limit: Rc::new(std::cell::Cell::new(self.limit.get())),
         }
+    }
+
+    /// The descriptor limit (RLIMIT_NOFILE's soft value): numbers from it on are refused.
+    pub fn limit(&self) -> u64 {
+        match self.limit.get() {
+            0 => FD_LIMIT,
+            n => n,
+        }
+    }
+
+    pub fn set_limit(&self, n: u64) {
+        self.limit.set(n.max(1));
+    }
+
+    /// Whether `fd` is a number the limit allows.
+    pub fn allows(&self, fd: i32) -> bool {
+        fd >= 0 && (fd as u64) < self.limit()
     }
 
     pub fn set_owner(&self, pid: i32) {
@@ -148,7 +168,7 @@ impl FdTable {
         while map.contains_key(&n) {
             n += 1;
         }
-        if n >= FD_LIMIT {
+        if !self.allows(n) {
             return Err(libc::EMFILE);
         }
         map.insert(n, (f, cloexec));
@@ -520,7 +540,11 @@ impl Fs {
         let node = if abs.starts_with("/dev/") {
             self.open(abs, libc::O_RDONLY, 0).ok()?
         } else if abs == "/proc" || abs.starts_with("/proc/") {
-            self.proc.open(abs).ok()?
+            let mut st = stat_of(&self.proc.open(abs).ok()?);
+            if Proc::writable(abs) {
+                st.st_mode |= 0o200;
+            }
+            return Some(st);
         } else if abs == "/sys" || abs.starts_with("/sys/") {
             procfs::sys(abs).ok()?
         } else {

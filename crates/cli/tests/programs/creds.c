@@ -22,7 +22,8 @@
  *                 are its own; access(2) answers alike (needs a writable /tmp)
  *   creds exec    ids and capabilities across execve: root's (bounding | inheritable),
  *                 no_new_privs, a non-root euid, uid 1000 with and without ambient caps,
- *                 saved ids set from effective ids
+ *                 saved ids set from effective ids; set-user-ID and set-group-ID files and
+ *                 AT_SECURE (needs a writable /tmp)
  *
  * It must run as pid 1 of a container as uid 0, gid 0, additional gids 10 and 20, with
  * podman's default capabilities as bounding, effective and permitted set (CAP_CHOWN,
@@ -42,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -279,7 +281,8 @@ static ssize_t read_all(int fd, char *buf, size_t cap, int ms) {
 /* Forks a child that runs `setup` (its checks print as usual; a failed one ends the child
  * with exit 3) and then execs `/bin/creds state` with its stdout a pipe: shows `name` = that
  * line and `name_status` = how it ended. */
-static void exec_state(const char *name, void (*setup)(void), const char *want) {
+static void exec_state_of(const char *name, const char *path, void (*setup)(void),
+                          const char *want) {
     int p[2];
     if (pipe(p) < 0) {
         fail(name, "pipe");
@@ -298,7 +301,7 @@ static void exec_state(const char *name, void (*setup)(void), const char *want) 
             _exit(3);
         dup2(p[1], 1);
         close(p[1]);
-        char *argv[] = {"/bin/creds", "state", NULL};
+        char *argv[] = {(char *)path, "state", NULL};
         execve(argv[0], argv, environ);
         _exit(127);
     }
@@ -318,9 +321,14 @@ static void exec_state(const char *name, void (*setup)(void), const char *want) 
     show(sn, st, "exited 0");
 }
 
+static void exec_state(const char *name, void (*setup)(void), const char *want) {
+    exec_state_of(name, "/bin/creds", setup, want);
+}
+
 /* ---------------------------------------------------------------- internal subcommand */
 
-/* One line: ids (real effective saved fs), groups, capability sets, keepcaps, no_new_privs. */
+/* One line: ids (real effective saved fs), groups, capability sets, keepcaps, no_new_privs,
+ * AT_SECURE. */
 static int state(void) {
     struct caps c = {0, 0, 0};
     capget3(0, &c);
@@ -329,10 +337,11 @@ static int state(void) {
     syscall(SYS_getresuid, &ru, &eu, &su);
     syscall(SYS_getresgid, &rg, &eg, &sg);
     printf("uid=%u,%u,%u,%ld gid=%u,%u,%u,%ld groups=%s eff=%s prm=%s inh=%s amb=%s bnd=%s "
-           "keepcaps=%d nnp=%d\n",
+           "keepcaps=%d nnp=%d secure=%lu\n",
            ru, eu, su, fsuid(), rg, eg, sg, fsgid(), groups_sep(","), hex(c.eff), hex(c.prm),
            hex(c.inh), hex(ambient_mask()), hex(bounding_mask()),
-           PRCTL(PR_GET_KEEPCAPS, 0, 0, 0, 0), PRCTL(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+           PRCTL(PR_GET_KEEPCAPS, 0, 0, 0, 0), PRCTL(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
+           getauxval(AT_SECURE));
     return 0;
 }
 
@@ -954,40 +963,101 @@ static void ex_groups(void) {
 #define ROOT_IDS "uid=0,0,0,0 gid=0,0,0,0 groups=10,20 "
 #define U1000 "uid=1000,1000,1000,1000 gid=0,0,0,0 groups=10,20 "
 
+/* A copy of this program owned by `uid`:`gid` with `mode` (set-id bits), for the set-id
+ * execs; "0" or where it failed. */
+#define SETID "/tmp/creds-setid"
+static const char *setid_copy(uid_t uid, gid_t gid, mode_t mode) {
+    int in = open("/bin/creds", O_RDONLY | O_CLOEXEC);
+    int out = open(SETID, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+    if (in < 0 || out < 0)
+        return "open";
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, n) != n)
+            return "write";
+    close(in);
+    close(out);
+    /* chown first: it clears set-id bits. */
+    if (chown(SETID, uid, gid) < 0)
+        return "chown";
+    if (chmod(SETID, mode) < 0)
+        return "chmod";
+    return "0";
+}
+
+static void ex_to_1000(void) {
+    SHOW_RET("setid_setresuid", syscall(SYS_setresuid, 1000, 1000, 1000), 0, 0);
+}
+
+static void ex_to_1000_nnp(void) {
+    ex_to_1000();
+    SHOW_RET("setid_nnp_set", PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0, 0);
+}
+
+/* Set-user-ID and set-group-ID files as Linux applies them: the owner becomes the effective
+ * (and saved) id, a root owner brings root's capabilities, set-group-ID needs group execute,
+ * and no_new_privs turns both off; a set-id exec is AT_SECURE. */
+static void exec_setid(void) {
+    show("setid_copy_suid_sgid", setid_copy(2000, 3000, 06755), "0");
+    exec_state_of("exec_setuid_setgid", SETID, ex_to_1000,
+                  "uid=1000,2000,2000,2000 gid=0,3000,3000,3000 groups=10,20 eff=0x0 prm=0x0 "
+                  "inh=0x0 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0 secure=1");
+    exec_state_of("exec_setid_no_new_privs", SETID, ex_to_1000_nnp,
+                  U1000 "eff=0x0 prm=0x0 inh=0x0 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=1 "
+                        "secure=0");
+    show("setid_copy_suid_root", setid_copy(0, 3000, 04755), "0");
+    exec_state_of("exec_setuid_root", SETID, ex_to_1000,
+                  "uid=1000,0,0,0 gid=0,0,0,0 groups=10,20 eff=0x800405fb prm=0x800405fb "
+                  "inh=0x0 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0 secure=1");
+    /* Set-group-ID without group execute marks mandatory locking, not a set-id program. */
+    show("setid_copy_sgid_noexec", setid_copy(2000, 3000, 02745), "0");
+    exec_state_of("exec_setgid_no_group_exec", SETID, ex_to_1000,
+                  U1000 "eff=0x0 prm=0x0 inh=0x0 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0 "
+                        "secure=0");
+    unlink(SETID);
+}
+
+
 static int t_exec(void) {
     /* Root gets all of the bounding set (| inheritable), permitted and effective. */
     exec_state("exec_root", NULL,
                ROOT_IDS "eff=0x800405fb prm=0x800405fb inh=0x0 amb=0x0 bnd=0x800405fb "
-                        "keepcaps=0 nnp=0");
+                        "keepcaps=0 nnp=0 secure=0");
     exec_state("exec_root_dropped", ex_root_dropped,
                ROOT_IDS "eff=0x800405fb prm=0x800405fb inh=0x0 amb=0x0 bnd=0x800405fb "
-                        "keepcaps=0 nnp=0");
+                        "keepcaps=0 nnp=0 secure=0");
     exec_state("exec_root_bounding_dropped", ex_root_bounding,
                ROOT_IDS "eff=0x800405db prm=0x800405db inh=0x0 amb=0x0 bnd=0x800405db "
-                        "keepcaps=0 nnp=0");
+                        "keepcaps=0 nnp=0 secure=0");
     exec_state("exec_root_inheritable", ex_root_inh,
                ROOT_IDS "eff=0x800405fb prm=0x800405fb inh=0x420 amb=0x0 bnd=0x800405db "
-                        "keepcaps=0 nnp=0");
+                        "keepcaps=0 nnp=0 secure=0");
     /* With no_new_privs no capability comes back that was not permitted. */
     exec_state("exec_root_no_new_privs", ex_root_nnp,
                ROOT_IDS "eff=0x800405db prm=0x800405db inh=0x0 amb=0x0 bnd=0x800405fb "
-                        "keepcaps=0 nnp=1");
-    /* Real uid 0: permitted as root's, effective only for an euid of 0; saved := effective. */
+                        "keepcaps=0 nnp=1 secure=0");
+    /* Real uid 0: permitted as root's, effective only for an euid of 0; saved := effective.
+     * An effective id other than the real one makes the exec AT_SECURE. */
     exec_state("exec_euid_1000", ex_euid_1000,
                "uid=0,1000,1000,1000 gid=0,2000,2000,2000 groups=10,20 eff=0x0 prm=0x800405fb "
-               "inh=0x0 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0");
+               "inh=0x0 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0 secure=1");
     exec_state("exec_uid_1000_ambient", ex_uid_1000_ambient,
-               U1000 "eff=0x400 prm=0x400 inh=0x400 amb=0x400 bnd=0x800405fb keepcaps=0 nnp=0");
+               U1000 "eff=0x400 prm=0x400 inh=0x400 amb=0x400 bnd=0x800405fb keepcaps=0 nnp=0 "
+                     "secure=0");
     exec_state("exec_uid_1000_inheritable_only", ex_uid_1000_inh,
-               U1000 "eff=0x0 prm=0x0 inh=0x400 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0");
+               U1000 "eff=0x0 prm=0x0 inh=0x400 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0 "
+                     "secure=0");
     exec_state("exec_uid_1000", ex_uid_1000,
-               U1000 "eff=0x0 prm=0x0 inh=0x0 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0");
+               U1000 "eff=0x0 prm=0x0 inh=0x0 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0 "
+                     "secure=0");
     exec_state("exec_mixed_ids", ex_mixed_ids,
                "uid=1000,2000,2000,2000 gid=3000,2000,2000,2000 groups=10,20 eff=0x0 prm=0x0 "
-               "inh=0x0 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0");
+               "inh=0x0 amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0 secure=1");
     exec_state("exec_groups", ex_groups,
                "uid=1000,1000,1000,1000 gid=0,0,0,0 groups=7,8,9 eff=0x0 prm=0x0 inh=0x0 "
-               "amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0");
+               "amb=0x0 bnd=0x800405fb keepcaps=0 nnp=0 secure=0");
+    exec_setid();
     return 0;
 }
 

@@ -18,6 +18,7 @@ pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
 pub const CAP_SETPCAP: u32 = 8;
 pub const CAP_LINUX_IMMUTABLE: u32 = 9;
+pub const CAP_SYS_RESOURCE: u32 = 24;
 pub const CAP_MKNOD: u32 = 27;
 pub const CAP_MAC_OVERRIDE: u32 = 32;
 /// The highest capability number the sandbox knows (CAP_CHECKPOINT_RESTORE).
@@ -304,11 +305,27 @@ impl Creds {
         Ok(())
     }
 
-    /// execve without set-user-ID bits or file capabilities (the sandbox applies neither), as
-    /// Linux's cap_bprm_creds_from_file: a root task (real or effective uid 0) gets its bounding
-    /// and inheritable sets, others their ambient set; the effective set is all of permitted
-    /// for an effective root, else the ambient set. The saved ids become the effective ones.
-    pub fn exec(&mut self) {
+    /// execve of a file with `mode`, owned by `owner` (uid, gid), as Linux's bprm_fill_uid and
+    /// cap_bprm_creds_from_file without file capabilities (the sandbox has none): the
+    /// set-user-ID bit makes the owner the effective user, set-group-ID (with group execute)
+    /// the group, unless no_new_privs; a set-id exec clears the ambient set. Then a root task
+    /// (real or effective uid 0) gets its bounding and inheritable sets, others their ambient
+    /// set; the effective set is all of permitted for an effective root, else the ambient set.
+    /// The saved ids become the effective ones. Answers whether the exec is "secure"
+    /// (AT_SECURE: glibc then ignores LD_PRELOAD and the like).
+    pub fn exec(&mut self, mode: u32, owner: (u32, u32)) -> bool {
+        if !self.no_new_privs {
+            if mode & libc::S_ISUID != 0 {
+                self.uids.eff = owner.0;
+            }
+            if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+                self.gids.eff = owner.1;
+            }
+        }
+        let setid = self.uids.eff != self.uids.real || self.gids.eff != self.gids.real;
+        if setid {
+            self.caps.ambient = 0;
+        }
         let c = &mut self.caps;
         let old = c.permitted;
         let base = if self.uids.real == 0 || self.uids.eff == 0 {
@@ -332,5 +349,6 @@ impl Creds {
             ids.fs = ids.eff;
         }
         self.keepcaps = false;
+        setid || (self.uids.real != 0 && self.caps.permitted & !self.caps.ambient != 0)
     }
 }

@@ -230,6 +230,8 @@ impl Kernel {
             .next()
             .ok_or("the sandbox has no process left")?;
         let (hostname, unimplemented) = (init.hostname.clone(), init.unimplemented.clone());
+        // The container's limits, as runc gives an exec'd process the config's.
+        let rlimits = init.rlimits.get();
         let mut fs = init.fs.clone();
         fs.unshare();
         fs.set_umask(r.umask);
@@ -241,6 +243,13 @@ impl Kernel {
             .new_stub()
             .map_err(|e| format!("platform: {}", errtext(e)))?;
         let mut mm = crate::mm::Mm::new(&self.memory);
+        let creds = Creds::new(
+            r.uid,
+            r.gid,
+            &r.groups,
+            CapSets::from_masks(r.caps),
+            r.no_new_privs,
+        );
         let loaded = crate::loader::load(
             &fs,
             &mut mm,
@@ -249,6 +258,7 @@ impl Kernel {
             &path,
             r.args.clone(),
             &r.env,
+            &creds,
         )
         .map_err(|e| format!("exec {path:?}: {}", errtext(e)))?;
         let fds = FdTable::default();
@@ -266,16 +276,10 @@ impl Kernel {
             asp,
             fs,
             fds,
-            creds: Creds::new(
-                r.uid,
-                r.gid,
-                &r.groups,
-                CapSets::from_masks(r.caps),
-                r.no_new_privs,
-            ),
             hostname,
             env: r.env.clone(),
             unimplemented,
+            rlimits,
         }));
         crate::kernel::wait::poke();
         Ok(pid)

@@ -51,6 +51,7 @@ impl Kernel {
         crate::locks::release(crate::locks::Owner::Process(t.pid), None);
         // Its files close now: pipe ends it held report EOF or EPIPE to the others.
         t.fds = Default::default();
+        t.fs.proc.files = Default::default();
         wait::poke();
         if t.pid == 1 {
             self.init_status = Some(status);
@@ -95,6 +96,9 @@ impl Kernel {
     /// What a thread's end does for the others: set_tid_address's word cleared and woken
     /// (pthread_join waits on it) and the robust futexes it held marked as their owner died.
     pub(super) fn release_thread(&mut self, t: &mut Task) {
+        if t.tid != t.pid {
+            crate::procfs::withdraw_thread(t.tid);
+        }
         super::futex::exit_robust_list(self, t);
         let shared = self.tasks.values().any(|x| x.mm.same(&t.mm));
         if t.clear_tid == 0 || !shared || t.mm.write(t.clear_tid, &0u32.to_le_bytes()).is_err() {

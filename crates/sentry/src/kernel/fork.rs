@@ -9,7 +9,7 @@ use crate::loader;
 use crate::mm::{Errno, Mm};
 use crate::platform::ptrace::PtraceStub;
 use crate::platform::AddressSpace;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// What a clone call asks for (clone's registers or clone3's struct clone_args).
@@ -147,7 +147,11 @@ impl Kernel {
             clear_tid: 0,
             exit: None,
             unimplemented: t.unimplemented.clone(),
-            rlimits: t.rlimits.clone(),
+            rlimits: if thread {
+                t.rlimits.clone()
+            } else {
+                Rc::new(Cell::new(t.rlimits.get()))
+            },
             state: State::Ready,
             wait: None,
             deadline: None,
@@ -221,11 +225,21 @@ impl Kernel {
     ) -> Result<i64, Errno> {
         let mut asp = self.new_stub()?;
         let mut mm = Mm::new(&self.memory);
-        let loaded = loader::load(&t.fs, &mut mm, asp.as_mut(), &self.base, path, argv, envp)?;
+        let loaded = loader::load(
+            &t.fs,
+            &mut mm,
+            asp.as_mut(),
+            &self.base,
+            path,
+            argv,
+            envp,
+            &t.creds,
+        )?;
         // The point of no return: the other threads go, the caller becomes the process's
         // first thread, and the old address space goes unless a vfork parent shares it.
         self.end_siblings(t);
         if t.tid != t.pid {
+            crate::procfs::withdraw_thread(t.tid);
             t.tid = t.pid;
         }
         self.by_host.remove(&t.asp.host_tid());
@@ -238,7 +252,7 @@ impl Kernel {
         t.env = envp.into();
         t.fs.proc.comm.clear();
         t.fds.close_on_exec();
-        t.creds.exec();
+        t.creds = loaded.creds;
         crate::signals::reset_on_exec(t);
         // POSIX timers go; alarm and setitimer's timers stay, as on Linux.
         self.timers.drop_process(t.pid, true);

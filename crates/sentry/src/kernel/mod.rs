@@ -12,6 +12,7 @@ pub mod entry;
 mod exit;
 pub mod fork;
 pub mod futex;
+pub mod limits;
 pub mod task;
 pub mod timers;
 pub mod wait;

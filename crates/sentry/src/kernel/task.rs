@@ -6,7 +6,7 @@ use crate::mm::{Errno, Mm};
 use crate::platform::{AddressSpace, Regs};
 use crate::syscalls;
 use crate::vfs::{FdTable, Fs};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -133,8 +133,8 @@ pub struct Task {
     pub exit: Option<i32>,
     /// System calls answered with ENOSYS, by number, with their counts (shared by the sandbox).
     pub unimplemented: Rc<RefCell<BTreeMap<u64, u64>>>,
-    /// Resource limits the application set or read (prlimit64), by resource.
-    pub rlimits: BTreeMap<u32, (u64, u64)>,
+    /// The process's resource limits (shared by its threads).
+    pub rlimits: Rc<Cell<super::limits::Limits>>,
     pub state: State,
     /// What the task waits for while `Blocked`.
     pub wait: Option<Wait>,
@@ -196,16 +196,17 @@ pub struct NewProcess {
     pub asp: Box<dyn AddressSpace>,
     pub fs: Fs,
     pub fds: FdTable,
-    pub creds: Creds,
     pub hostname: String,
     pub env: Vec<String>,
     pub unimplemented: Rc<RefCell<BTreeMap<u64, u64>>>,
+    pub rlimits: super::limits::Limits,
 }
 
 impl Task {
     /// A process with no parent in the sandbox (ppid 0), leader of its own session and group.
     pub fn new_process(mut p: NewProcess) -> Task {
         p.fds.set_owner(p.pid);
+        p.fds.set_limit(super::limits::nofile(&p.rlimits));
         p.fs.proc.start_ticks = crate::procfs::ticks_now();
         let mut t = Task {
             tid: p.pid,
@@ -219,7 +220,7 @@ impl Task {
             asp: p.asp,
             fs: p.fs,
             fds: p.fds,
-            creds: p.creds,
+            creds: p.loaded.creds,
             signals: Default::default(),
             hostname: p.hostname,
             exe: p.loaded.exe_path,
@@ -228,7 +229,7 @@ impl Task {
             clear_tid: 0,
             exit: None,
             unimplemented: p.unimplemented,
-            rlimits: Default::default(),
+            rlimits: Rc::new(Cell::new(p.rlimits)),
             state: State::Ready,
             wait: None,
             deadline: None,
@@ -285,7 +286,11 @@ impl Task {
     /// Brings /proc's view up to date with the task.
     pub fn refresh_proc(&mut self) {
         let cwd = self.fs.cwd();
+        let umask = self.fs.umask();
         let p = &mut self.fs.proc;
+        if let Some(name) = crate::procfs::take_rename(self.tid) {
+            p.comm = name;
+        }
         p.exe = self.exe.clone();
         p.cmdline = self.argv.clone();
         if p.comm.is_empty() {
@@ -317,12 +322,10 @@ impl Task {
         p.no_new_privs = c.no_new_privs;
         p.mem_used = self.mm.resident();
         p.cwd = cwd;
-        p.fds = self
-            .fds
-            .fds()
-            .into_iter()
-            .filter_map(|fd| self.fds.get(fd).ok().map(|f| (fd, f.borrow().path.clone())))
-            .collect();
+        p.tid = self.tid;
+        p.files = self.fds.clone();
+        p.limits = self.rlimits.get();
+        p.umask = umask;
         p.maps = self
             .mm
             .vmas()
@@ -342,9 +345,8 @@ impl Task {
         p.host_tid = self.asp.host_tid();
         p.hostname.clone_from(&self.hostname);
         p.environ = self.env.clone();
-        if self.tid == self.pid {
-            // The others' /proc shows the process as its first thread sees it.
-            crate::procfs::publish(p);
-        }
+        // The others' /proc shows the process as its first thread sees it, and each thread
+        // under task/.
+        crate::procfs::publish(p);
     }
 }

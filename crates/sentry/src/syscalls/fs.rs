@@ -165,7 +165,12 @@ fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
         Node::Stdio(s) => crate::host::write(*s, data).map_err(err)?,
         Node::Null | Node::Zero | Node::Random => data.len(),
         Node::Full => return Err(ENOSPC),
-        Node::Data(_) | Node::Dir(_) => return Err(EBADF),
+        Node::Data(_) => {
+            let path = of.path.clone();
+            drop(of);
+            return proc_write(t, &path, data);
+        }
+        Node::Dir(_) => return Err(EBADF),
         Node::EventFd(c) => {
             let v = data.get(..8).ok_or(EINVAL)?;
             return match c.write(u64::from_le_bytes(v.try_into().map_err(|_| EINVAL)?)) {
@@ -178,6 +183,16 @@ fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
             return Err(EINVAL)
         }
     };
+    Ok(n as i64)
+}
+
+/// A write to a /proc file of the writer's own (comm, oom_score_adj); /proc is brought up to
+/// date first so that "self" is the writer, and published after.
+fn proc_write(t: &mut Task, path: &str, data: &[u8]) -> R {
+    t.refresh_proc();
+    let may_lower = t.creds.capable(crate::kernel::creds::CAP_SYS_RESOURCE);
+    let n = t.fs.proc.write(path, data, may_lower)?;
+    t.refresh_proc();
     Ok(n as i64)
 }
 
@@ -625,7 +640,7 @@ pub(super) fn fcntl(t: &mut Task, fd: i32, cmd: i32, arg: u64) -> R {
 
 pub(super) fn dup_min(t: &mut Task, fd: i32, min: i32, cloexec: bool) -> R {
     let f = t.fds.get(fd)?;
-    if !(0..crate::vfs::FD_LIMIT).contains(&min) {
+    if !t.fds.allows(min) {
         return Err(EINVAL); // F_DUPFD's floor must be a descriptor number the limit allows
     }
     t.fds.install(f, cloexec, min).map(i64::from)
@@ -636,7 +651,7 @@ pub(super) fn dup(t: &mut Task, fd: i32, to: Option<i32>, cloexec: bool) -> R {
     match to {
         None => t.fds.install(f, false, 0).map(i64::from),
         Some(to) if to == fd => Ok(to as i64),
-        Some(to) if !(0..crate::vfs::FD_LIMIT).contains(&to) => Err(EBADF),
+        Some(to) if !t.fds.allows(to) => Err(EBADF),
         Some(to) => {
             t.fds.install_at(to, f, cloexec);
             Ok(to as i64)

@@ -52,7 +52,8 @@ pub(super) fn wait(t: &mut Task, timeout_ms: i64, host_fds: Vec<FdEvents>) -> R 
 }
 
 pub(super) fn poll(t: &mut Task, fds: u64, n: u64, timeout_ms: i64) -> R {
-    if n > 1024 {
+    // Linux refuses more entries than RLIMIT_NOFILE allows descriptors.
+    if n > t.fds.limit() {
         return Err(EINVAL);
     }
     let raw = t.mm.read_vec(fds, n as usize * 8)?;
@@ -146,11 +147,12 @@ const SELECT_EX: i16 = POLLPRI;
 /// the three fd_sets of `nfds` bits, answered with the ready ones; EBADF for a descriptor
 /// that is not open.
 pub(super) fn select(t: &mut Task, a: [u64; 6], pselect: bool) -> R {
-    let nfds = a[0] as i32;
     let ptrs = [a[1], a[2], a[3]];
-    if !(0..=crate::vfs::FD_LIMIT).contains(&nfds) {
+    if (a[0] as i32) < 0 {
         return Err(EINVAL);
     }
+    // Linux looks no further than the descriptors the process can have.
+    let nfds = (a[0] as i32).min(t.fds.limit().min(i32::MAX as u64) as i32);
     let timeout_ms = select_timeout(t, a[4], pselect)?;
     let mask = if pselect {
         pselect_mask(t, a[5])?

@@ -10,7 +10,7 @@ pub(super) fn uname(t: &mut Task, buf: u64) -> R {
         "Linux",
         t.hostname.as_str(),
         release.as_str(),
-        "#1 bulkhead sentry",
+        crate::procfs::UNAME_VERSION,
         "x86_64",
         "(none)",
     ]
@@ -55,31 +55,42 @@ pub(super) fn arch_prctl(t: &mut Task, code: i32, addr: u64) -> R {
     Ok(0)
 }
 
-pub(super) fn prlimit(t: &mut Task, pid: i32, res: u32, new: u64, old: u64) -> R {
-    if pid != 0 && pid != t.pid {
-        return Err(ESRCH);
-    }
-    if res >= 16 {
+/// prlimit64 (getrlimit and setrlimit are it with pid 0): the limits of the caller's process
+/// or, as its own user's or with CAP_SYS_RESOURCE, another's.
+pub(super) fn prlimit(k: &mut Kernel, t: &mut Task, pid: i32, res: u32, new: u64, old: u64) -> R {
+    use crate::kernel::limits;
+    let res = res as usize;
+    if res >= limits::COUNT {
         return Err(EINVAL);
     }
-    let cur = t.rlimits.get(&res).copied().unwrap_or(match res as i32 {
-        x if x == RLIMIT_STACK as i32 => (8 << 20, u64::MAX),
-        x if x == RLIMIT_NOFILE as i32 => {
-            (crate::vfs::FD_LIMIT as u64, crate::vfs::FD_LIMIT as u64)
+    let new = match new {
+        0 => None,
+        a => Some((t.mm.read_u64(a)?, t.mm.read_u64(a + 8)?)),
+    };
+    let (cell, fds) = match pid {
+        0 => (t.rlimits.clone(), t.fds.clone()),
+        n if n < 0 => return Err(ESRCH),
+        n => {
+            let caller = t.creds.clone();
+            let own = n == t.tid;
+            let x = k.task_mut(t, n).ok_or(ESRCH)?;
+            if !own && !limits::may_touch(&caller, &x.creds) {
+                return Err(EPERM);
+            }
+            (x.rlimits.clone(), x.fds.clone())
         }
-        _ => (u64::MAX, u64::MAX),
-    });
+    };
+    let mut l = cell.get();
+    let cur = l[res];
+    if let Some(v) = new {
+        limits::set(&mut l, &t.creds, res, v)?;
+        cell.set(l);
+        fds.set_limit(limits::nofile(&l));
+    }
     if old != 0 {
         let mut b = cur.0.to_le_bytes().to_vec();
         b.extend_from_slice(&cur.1.to_le_bytes());
         put(t, old, &b)?;
-    }
-    if new != 0 {
-        let (s, h) = (t.mm.read_u64(new)?, t.mm.read_u64(new + 8)?);
-        if s > h {
-            return Err(EINVAL);
-        }
-        t.rlimits.insert(res, (s, h));
     }
     Ok(0)
 }
@@ -95,6 +106,9 @@ pub(super) fn prctl(t: &mut Task, op: i32, arg: u64) -> R {
             Ok(0)
         }
         PR_GET_NAME => {
+            if let Some(name) = crate::procfs::take_rename(t.tid) {
+                t.fs.proc.comm = name;
+            }
             let mut name = t.fs.proc.comm.clone().into_bytes();
             name.resize(16, 0);
             put(t, arg, &name).map(|_| 0)
