@@ -68,3 +68,10 @@ fn file_permissions() {
 fn credentials_across_exec() {
     area("exec");
 }
+
+/// Extended attributes (user.* on the rootfs's file system, which the sentry reaches through
+/// the host's *xattrat calls on the file's directory fd) with Linux's rules and errors.
+#[test]
+fn extended_attributes() {
+    area("xattr");
+}

@@ -94,6 +94,24 @@ fn allowlist(mem_fd: i32, entry_fd: i32) -> Vec<Rule> {
             "file times by an O_PATH fd",
         ),
         any(SYS_fstatfs, "statfs of the rootfs's file systems, by fd"),
+        // extended attributes: by a directory fd and a name in it, or an open fd
+        // (AT_EMPTY_PATH), never a path the host resolves from its root
+        any(
+            crate::host::SYS_GETXATTRAT,
+            "read a rootfs file's extended attribute",
+        ),
+        any(
+            crate::host::SYS_SETXATTRAT,
+            "set a rootfs file's extended attribute",
+        ),
+        any(
+            crate::host::SYS_LISTXATTRAT,
+            "list a rootfs file's extended attributes",
+        ),
+        any(
+            crate::host::SYS_REMOVEXATTRAT,
+            "remove a rootfs file's extended attribute",
+        ),
         arg(
             SYS_flock,
             1,

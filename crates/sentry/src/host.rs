@@ -247,3 +247,117 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
     cvt(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) } as i64)
         .map(|n| n as usize)
 }
+
+/// The *xattrat calls (Linux 6.13), which name a file relative to a directory fd: the sentry
+/// reaches a rootfs file's attributes through its parent's O_PATH fd and the last component
+/// (never following a symlink there: the sentry resolves links itself, beneath the root) or
+/// through an open fd with AT_EMPTY_PATH. The f*xattr calls refuse O_PATH fds.
+pub const SYS_SETXATTRAT: i64 = 463;
+pub const SYS_GETXATTRAT: i64 = 464;
+pub const SYS_LISTXATTRAT: i64 = 465;
+pub const SYS_REMOVEXATTRAT: i64 = 466;
+
+/// The kernel's struct xattr_args.
+#[repr(C)]
+struct XattrArgs {
+    value: u64,
+    size: u32,
+    flags: u32,
+}
+
+/// A file for the *xattrat calls: a directory fd, a name in it ("" with AT_EMPTY_PATH for
+/// the fd itself) and the AT_ flags.
+pub struct XattrFile<'a> {
+    pub dir: RawFd,
+    pub name: &'a std::ffi::CStr,
+    pub at: i32,
+}
+
+/// getxattrat into `buf` (empty: the value's size is answered).
+pub fn getxattrat(f: &XattrFile, attr: &std::ffi::CStr, buf: &mut [u8]) -> io::Result<usize> {
+    let mut args = XattrArgs {
+        value: if buf.is_empty() {
+            0
+        } else {
+            buf.as_mut_ptr() as u64
+        },
+        size: buf.len() as u32,
+        flags: 0,
+    };
+    // SAFETY: the names are NUL-terminated, `args` points at `buf` (or null with size 0) and
+    // all of them outlive the call; the size passed is the structure's.
+    cvt(unsafe {
+        libc::syscall(
+            SYS_GETXATTRAT,
+            f.dir,
+            f.name.as_ptr(),
+            f.at,
+            attr.as_ptr(),
+            &mut args as *mut XattrArgs,
+            std::mem::size_of::<XattrArgs>(),
+        )
+    })
+    .map(|n| n as usize)
+}
+
+/// setxattrat with XATTR_CREATE / XATTR_REPLACE `flags`.
+pub fn setxattrat(
+    f: &XattrFile,
+    attr: &std::ffi::CStr,
+    value: &[u8],
+    flags: u32,
+) -> io::Result<()> {
+    let args = XattrArgs {
+        value: value.as_ptr() as u64,
+        size: value.len() as u32,
+        flags,
+    };
+    // SAFETY: as for getxattrat; the kernel only reads `value`.
+    cvt(unsafe {
+        libc::syscall(
+            SYS_SETXATTRAT,
+            f.dir,
+            f.name.as_ptr(),
+            f.at,
+            attr.as_ptr(),
+            &args as *const XattrArgs,
+            std::mem::size_of::<XattrArgs>(),
+        )
+    })
+    .map(|_| ())
+}
+
+/// listxattrat into `buf` (empty: the list's size is answered).
+pub fn listxattrat(f: &XattrFile, buf: &mut [u8]) -> io::Result<usize> {
+    let ptr = if buf.is_empty() {
+        std::ptr::null_mut()
+    } else {
+        buf.as_mut_ptr()
+    };
+    // SAFETY: the name is NUL-terminated; pointer and length describe `buf` (or null, 0).
+    cvt(unsafe {
+        libc::syscall(
+            SYS_LISTXATTRAT,
+            f.dir,
+            f.name.as_ptr(),
+            f.at,
+            ptr,
+            buf.len(),
+        )
+    })
+    .map(|n| n as usize)
+}
+
+pub fn removexattrat(f: &XattrFile, attr: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: both names are NUL-terminated and outlive the call.
+    cvt(unsafe {
+        libc::syscall(
+            SYS_REMOVEXATTRAT,
+            f.dir,
+            f.name.as_ptr(),
+            f.at,
+            attr.as_ptr(),
+        )
+    })
+    .map(|_| ())
+}

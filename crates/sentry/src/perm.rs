@@ -192,3 +192,42 @@ pub fn access(fs: &Fs, c: &Creds, abs: &str, mode: u32, effective: bool) -> Resu
         Err(libc::EACCES)
     }
 }
+
+/// Reading (`write` false) or changing an extended attribute `name` of the file of `st`, as
+/// Linux's xattr_permission: user.* only on regular files and directories (others: ENODATA
+/// to read, EPERM to change), by the file's read or write permission, and in a sticky
+/// directory only by its owner or with CAP_FOWNER; trusted.* only with CAP_SYS_ADMIN, which
+/// the sandbox never gives effect (ENODATA, EPERM); security.* readable, changed only with
+/// CAP_SYS_ADMIN (security.capability: CAP_SETFCAP), which the sentry does not hold on the
+/// host; POSIX ACLs (system.posix_acl_*) readable, not changeable (the sentry's checks do not
+/// apply them); other names EOPNOTSUPP.
+pub fn xattr(c: &Creds, st: &libc::stat, name: &[u8], write: bool) -> Result<(), Errno> {
+    let kind = st.st_mode & libc::S_IFMT;
+    if name.starts_with(b"user.") {
+        if kind != libc::S_IFREG && kind != libc::S_IFDIR {
+            return Err(if write { libc::EPERM } else { libc::ENODATA });
+        }
+        let sticky_dir = kind == libc::S_IFDIR && st.st_mode & libc::S_ISVTX != 0;
+        if write && sticky_dir && owner(c, st).is_err() {
+            return Err(libc::EPERM);
+        }
+        if !may(c, st, if write { W } else { R }) {
+            return Err(libc::EACCES);
+        }
+        Ok(())
+    } else if name.starts_with(b"trusted.") {
+        Err(if write { libc::EPERM } else { libc::ENODATA })
+    } else if name.starts_with(b"security.") || name.starts_with(b"system.posix_acl_") {
+        if write {
+            Err(if name.starts_with(b"system.") {
+                libc::EOPNOTSUPP
+            } else {
+                libc::EPERM
+            })
+        } else {
+            Ok(())
+        }
+    } else {
+        Err(libc::EOPNOTSUPP)
+    }
+}

@@ -561,6 +561,40 @@ impl Fs {
         crate::host::readlink_fd(f.as_raw_fd()).map_err(errno)
     }
 
+    /// Where the extended attributes of `abs` are reached on the host: its directory's O_PATH
+    /// fd and its last component (the root: itself and "."), after the sentry followed a last
+    /// symlink (`follow`) beneath the root itself; with the file's stat. The sentry's own
+    /// /proc, /sys and /dev files have none (EOPNOTSUPP).
+    pub fn xattr_place(
+        &self,
+        abs: &str,
+        follow: bool,
+    ) -> Result<(File, CString, libc::stat), Errno> {
+        let mut path = abs.to_string();
+        for _ in 0..40 {
+            if self.synthetic_stat(&path).is_some() || path == "/proc" || path == "/sys" {
+                return Err(libc::EOPNOTSUPP);
+            }
+            let st = self.stat(&path, false)?;
+            if follow && st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                let target = String::from_utf8_lossy(&self.readlink(&path)?).into_owned();
+                let dir = match path.rsplit_once('/') {
+                    Some(("", _)) | None => "/",
+                    Some((d, _)) => d,
+                };
+                path = normalize(dir, &target);
+                continue;
+            }
+            if path == "/" {
+                let root = self.open_host("/", libc::O_PATH | libc::O_DIRECTORY, 0)?;
+                return Ok((root, cstring(".")?, st));
+            }
+            let (d, n) = self.parent(&path)?;
+            return Ok((d, n, st));
+        }
+        Err(libc::ELOOP)
+    }
+
     /// The directory fd and last component of `abs`, for *at calls on the host.
     fn parent(&self, abs: &str) -> Result<(File, CString), Errno> {
         let (dir, name) = abs.rsplit_once('/').ok_or(libc::EINVAL)?;

@@ -24,6 +24,10 @@
  *                 no_new_privs, a non-root euid, uid 1000 with and without ambient caps,
  *                 saved ids set from effective ids; set-user-ID and set-group-ID files and
  *                 AT_SECURE (needs a writable /tmp)
+ *   creds xattr   extended attributes: the get/set/list/remove families on paths, links and
+ *                 open files, their flags, limits and errors, the namespaces' rules, /proc's
+ *                 files, pipes and O_PATH descriptors, another user's rights (needs a
+ *                 writable /tmp on a file system with user attributes)
  *
  * It must run as pid 1 of a container as uid 0, gid 0, additional gids 10 and 20, with
  * podman's default capabilities as bounding, effective and permitted set (CAP_CHOWN,
@@ -49,6 +53,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -1170,17 +1175,109 @@ static int t_perms(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- xattr */
+
+#define XF "/tmp/creds-xattr"
+#define XL "/tmp/creds-xattr-link"
+
+/* uid 1000 without capabilities: reads a 0644 file's user attributes, may not set them. */
+static void xattr_other_user(void) {
+    char v[16];
+    SHOW_RET("xattr_1000_setresuid", syscall(SYS_setresuid, 1000, 1000, 1000), 0, 0);
+    SHOW_RET("xattr_1000_get", getxattr(XF, "user.a", v, sizeof v), 5, 0);
+    SHOW_RET("xattr_1000_set", setxattr(XF, "user.a", "x", 1, 0), -1, EACCES);
+    SHOW_RET("xattr_1000_remove", removexattr(XF, "user.a"), -1, EACCES);
+    SHOW_RET("xattr_1000_trusted", getxattr(XF, "trusted.a", v, sizeof v), -1, ENODATA);
+    /* Without CAP_DAC_OVERRIDE a 0444 /proc file is not writable: EACCES before anything. */
+    SHOW_RET("xattr_1000_proc_set", setxattr("/proc/self/status", "user.a", "x", 1, 0), -1,
+             EACCES);
+}
+
+static int t_xattr(void) {
+    char v[64], list[256];
+    unlink(XF);
+    unlink(XL);
+    int fd = open(XF, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    SHOW_RET("xattr_set", setxattr(XF, "user.a", "hello", 5, 0), 0, 0);
+    SHOW_RET("xattr_set_create_exists", setxattr(XF, "user.a", "x", 1, XATTR_CREATE), -1,
+             EEXIST);
+    SHOW_RET("xattr_set_replace_missing", setxattr(XF, "user.b", "x", 1, XATTR_REPLACE), -1,
+             ENODATA);
+    SHOW_RET("xattr_fset", fsetxattr(fd, "user.b", "bee", 3, 0), 0, 0);
+    SHOW_RET("xattr_get", getxattr(XF, "user.a", v, sizeof v), 5, 0);
+    show("xattr_get_value", memcmp(v, "hello", 5) ? "differs" : "hello", "hello");
+    SHOW_RET("xattr_get_size", getxattr(XF, "user.a", NULL, 0), 5, 0);
+    SHOW_RET("xattr_get_short", getxattr(XF, "user.a", v, 2), -1, ERANGE);
+    SHOW_RET("xattr_get_missing", getxattr(XF, "user.none", v, sizeof v), -1, ENODATA);
+    SHOW_RET("xattr_fget", fgetxattr(fd, "user.b", v, sizeof v), 3, 0);
+    ssize_t n = listxattr(XF, list, sizeof list);
+    show_int("xattr_list", n, 14);
+    show("xattr_list_names", n == 14 && !memcmp(list, "user.a\0user.b\0", 14) ? "a,b"
+                             : n == 14 && !memcmp(list, "user.b\0user.a\0", 14) ? "a,b"
+                                                                                   : "other",
+         "a,b");
+    SHOW_RET("xattr_list_size", listxattr(XF, NULL, 0), 14, 0);
+    SHOW_RET("xattr_list_short", listxattr(XF, list, 3), -1, ERANGE);
+    /* A symlink: followed by getxattr, not by lgetxattr; no user attributes on links. */
+    SHOW_RET("xattr_symlink", symlink(XF, XL), 0, 0);
+    SHOW_RET("xattr_get_through_link", getxattr(XL, "user.a", v, sizeof v), 5, 0);
+    SHOW_RET("xattr_lget_link", lgetxattr(XL, "user.a", v, sizeof v), -1, ENODATA);
+    SHOW_RET("xattr_lset_link", lsetxattr(XL, "user.a", "x", 1, 0), -1, EPERM);
+    SHOW_RET("xattr_remove", removexattr(XF, "user.b"), 0, 0);
+    SHOW_RET("xattr_fremove_gone", fremovexattr(fd, "user.b"), -1, ENODATA);
+    SHOW_RET("xattr_list_after", listxattr(XF, list, sizeof list), 7, 0);
+    /* Names and values out of bounds, unknown namespaces and flags. */
+    SHOW_RET("xattr_trusted_set", setxattr(XF, "trusted.a", "x", 1, 0), -1, EPERM);
+    SHOW_RET("xattr_unknown_ns", setxattr(XF, "bogus.a", "x", 1, 0), -1, EOPNOTSUPP);
+    SHOW_RET("xattr_empty_name", setxattr(XF, "", "x", 1, 0), -1, ERANGE);
+    SHOW_RET("xattr_bad_flags", setxattr(XF, "user.a", "x", 1, 99), -1, EINVAL);
+    char big[300];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    memcpy(big, "user.", 5);
+    SHOW_RET("xattr_long_name", setxattr(XF, big, "x", 1, 0), -1, ERANGE);
+    static char huge[70000];
+    SHOW_RET("xattr_value_too_big", setxattr(XF, "user.big", huge, sizeof huge, 0), -1, E2BIG);
+    SHOW_RET("xattr_bad_capability", setxattr(XF, "security.capability", "x", 1, 0), -1,
+             EINVAL);
+    SHOW_RET("xattr_missing_file", setxattr("/tmp/creds-none", "user.a", "x", 1, 0), -1,
+             ENOENT);
+    SHOW_RET("xattr_bad_pointer", getxattr(XF, (char *)8, v, sizeof v), -1, EFAULT);
+    /* The kernel's own files: /proc, a pipe, an O_PATH descriptor. */
+    SHOW_RET("xattr_proc_get", getxattr("/proc/self/status", "user.a", v, sizeof v), -1,
+             EOPNOTSUPP);
+    /* Root's CAP_DAC_OVERRIDE passes the write check; procfs has no attributes to set. */
+    SHOW_RET("xattr_proc_set", setxattr("/proc/self/status", "user.a", "x", 1, 0), -1,
+             EOPNOTSUPP);
+    SHOW_RET("xattr_proc_list", listxattr("/proc/self/status", list, sizeof list), 0, 0);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) == 0) {
+        SHOW_RET("xattr_pipe_get", fgetxattr(p[0], "user.a", v, sizeof v), -1, ENODATA);
+        SHOW_RET("xattr_pipe_set", fsetxattr(p[0], "user.a", "x", 1, 0), -1, EPERM);
+        close(p[0]);
+        close(p[1]);
+    }
+    int op = open(XF, O_PATH | O_CLOEXEC);
+    SHOW_RET("xattr_opath_fget", fgetxattr(op, "user.a", v, sizeof v), -1, EBADF);
+    close(op);
+    close(fd);
+    in_child("xattr_other_user", xattr_other_user);
+    unlink(XL);
+    unlink(XF);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: creds ids|groups|caps|perms|exec\n");
+        fprintf(stderr, "usage: creds ids|groups|caps|perms|exec|xattr\n");
         return 2;
     }
     if (!strcmp(argv[1], "state"))
         return state();
     static const struct area areas[] = {
         {"ids", t_ids},     {"groups", t_groups}, {"caps", t_caps},
-        {"perms", t_perms}, {"exec", t_exec},
+        {"perms", t_perms}, {"exec", t_exec},   {"xattr", t_xattr},
     };
     return run_area("creds", argv[1], areas, sizeof areas / sizeof *areas, NULL);
 }

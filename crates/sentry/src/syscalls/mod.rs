@@ -17,6 +17,7 @@ mod signal;
 mod sys;
 mod time;
 mod timer;
+mod xattr;
 
 use crate::kernel::{Kernel, Task};
 use crate::mm::{page_up, Errno};
@@ -31,6 +32,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
     if by_int80(t) {
         return -i64::from(ENOSYS);
     }
+    use xattr::Which::{Fd, Path};
     let a = [
         t.regs.rdi, t.regs.rsi, t.regs.rdx, t.regs.r10, t.regs.r8, t.regs.r9,
     ];
@@ -142,9 +144,19 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_mknodat => fs::mknod(t, a[0] as i32, a[1], a[2] as u32),
         SYS_fstatfs => attr::fstatfs(t, a[0] as i32, a[1]),
         SYS_fadvise64 => t.fds.get(a[0] as i32).map(|_| 0),
-        // extended attributes: the sandbox's file system has none
-        SYS_getxattr | SYS_lgetxattr | SYS_fgetxattr => Err(ENODATA),
-        SYS_listxattr | SYS_llistxattr | SYS_flistxattr => Ok(0),
+        // extended attributes
+        SYS_getxattr => xattr::get(t, Path(a[0], true), a[1], a[2], a[3]),
+        SYS_lgetxattr => xattr::get(t, Path(a[0], false), a[1], a[2], a[3]),
+        SYS_fgetxattr => xattr::get(t, Fd(a[0] as i32), a[1], a[2], a[3]),
+        SYS_setxattr => xattr::set(t, Path(a[0], true), [a[1], a[2], a[3], a[4]]),
+        SYS_lsetxattr => xattr::set(t, Path(a[0], false), [a[1], a[2], a[3], a[4]]),
+        SYS_fsetxattr => xattr::set(t, Fd(a[0] as i32), [a[1], a[2], a[3], a[4]]),
+        SYS_listxattr => xattr::list(t, Path(a[0], true), a[1], a[2]),
+        SYS_llistxattr => xattr::list(t, Path(a[0], false), a[1], a[2]),
+        SYS_flistxattr => xattr::list(t, Fd(a[0] as i32), a[1], a[2]),
+        SYS_removexattr => xattr::remove(t, Path(a[0], true), a[1]),
+        SYS_lremovexattr => xattr::remove(t, Path(a[0], false), a[1]),
+        SYS_fremovexattr => xattr::remove(t, Fd(a[0] as i32), a[1]),
         // memory
         SYS_brk => Ok(t.mm.set_brk(t.asp.as_mut(), a[0]) as i64),
         SYS_mmap => mm::mmap(t, a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]),
@@ -446,12 +458,18 @@ pub const PARTIAL: &[(&str, &str)] = &[
         "capset",
         "no file capabilities or securebits; only the file capabilities have an effect yet",
     ),
-    ("getxattr", "no extended attributes: ENODATA"),
+    (
+        "getxattr",
+        "ACLs and security.* are read-only; trusted.* is never visible",
+    ),
     ("lgetxattr", "as getxattr"),
     ("fgetxattr", "as getxattr"),
-    ("listxattr", "an empty list"),
-    ("llistxattr", "an empty list"),
-    ("flistxattr", "an empty list"),
+    ("setxattr", "as getxattr"),
+    ("lsetxattr", "as getxattr"),
+    ("fsetxattr", "as getxattr"),
+    ("removexattr", "as getxattr"),
+    ("lremovexattr", "as getxattr"),
+    ("fremovexattr", "as getxattr"),
     ("fadvise64", "accepted, no effect"),
     (
         "flock",
