@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use bulkhead_runtime::outln;
+use bulkhead_runtime::sandbox_exec::{self, SandboxProcess};
 use bulkhead_runtime::state::{self, Store};
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
@@ -89,6 +90,10 @@ pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<i
     state::validate_id(id)?;
     let dir = store.dir(id);
     let st = state::load(&dir).map_err(|_| anyhow::anyhow!("container {id} does not exist"))?;
+    let status = st.status(&dir);
+    if status == state::Status::Running && sandbox_exec::is_sandbox(&dir) {
+        return sandbox_ps(&dir, format, ps_args);
+    }
     let pids = st.cgroup.pids()?;
     match format {
         "json" => {
@@ -130,4 +135,78 @@ pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<i
         }
         other => bail!("--format: invalid format {other:?} (table or json)"),
     }
+}
+
+/// `ps` of a running sandbox: its processes as the sentry knows them (the host sees only the
+/// sentry and its stubs): their pids inside (json), or lines in `ps -ef`'s columns.
+fn sandbox_ps(dir: &std::path::Path, format: &str, ps_args: &[String]) -> Result<i32> {
+    if !ps_args.is_empty() {
+        bail!("ps: options for ps(1) do not apply to a sandbox-class container: it lists the sandbox's processes in ps -ef's columns");
+    }
+    let procs = sandbox_exec::processes(dir)?;
+    match format {
+        "json" => {
+            let pids: Vec<i32> = procs.iter().map(|p| p.pid).collect();
+            outln!("{}", serde_json::to_string(&pids)?)?;
+        }
+        "table" => {
+            outln!(
+                "{}",
+                ps_line(["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"])
+            )?;
+            let boot = boot_time();
+            for p in &procs {
+                outln!("{}", sandbox_row(p, boot))?;
+            }
+        }
+        other => bail!("--format: invalid format {other:?} (table or json)"),
+    }
+    Ok(0)
+}
+
+/// One line in `ps -ef`'s columns.
+fn ps_line(f: [&str; 8]) -> String {
+    format!(
+        "{:<8} {:>7} {:>7} {:>2} {:>5} {:<8} {:>8} {}",
+        f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]
+    )
+}
+
+fn sandbox_row(p: &SandboxProcess, boot: i64) -> String {
+    let start = boot + (p.start_ticks / 100) as i64;
+    let cpu = p.cpu_ticks / 100;
+    ps_line([
+        &user_in_sandbox(p.uid),
+        &p.pid.to_string(),
+        &p.ppid.to_string(),
+        "0",
+        &clock_of_day(start),
+        "?",
+        &format!("{:02}:{:02}:{:02}", cpu / 3600, cpu / 60 % 60, cpu % 60),
+        &p.cmd,
+    ])
+}
+
+/// A uid inside the sandbox: its number (the sandbox's names are in its own rootfs).
+fn user_in_sandbox(uid: u32) -> String {
+    if uid == 0 {
+        "root".into()
+    } else {
+        uid.to_string()
+    }
+}
+
+/// The host's boot time (seconds since the epoch), which start times in ticks count from.
+fn boot_time() -> i64 {
+    std::fs::read_to_string("/proc/stat")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// HH:MM (UTC) of a time in seconds since the epoch, as ps's STIME for today.
+fn clock_of_day(secs: i64) -> String {
+    let day = secs.rem_euclid(86400);
+    format!("{:02}:{:02}", day / 3600, day / 60 % 60)
 }

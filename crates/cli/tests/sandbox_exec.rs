@@ -212,3 +212,62 @@ fn exec_with_a_terminal() {
         stop(&rt, &id, &b);
     }
 }
+
+/// Operating a running container of either class the same way: `ps` lists its processes (in
+/// the sandbox, the sandbox's own: pid 1 first, the pids inside), `pause` freezes it and
+/// `resume` lets it go on (the sentry survives the freeze), `events --stats` and `update` work,
+/// and `kill --all TERM` reaches every process, whose handlers run, in both classes alike.
+#[test]
+fn ps_pause_resume_update_and_kill_all() {
+    let rt = Rt::new();
+    let script = "trap 'echo sh TERM >> /tmp/log' TERM; \
+                  sh -c 'trap \"echo child TERM >> /tmp/log; exit 3\" TERM; while :; do sleep 1; done' & c=$!; \
+                  sleep 100 & s=$!; touch /tmp/ready; \
+                  wait $c; wait $c; echo child=$? >> /tmp/log; wait $s; echo sleep=$? >> /tmp/log; \
+                  echo done >> /tmp/log";
+    let mut logs = Vec::new();
+    for class in ["container", "sandbox"] {
+        let mut b = Bundle::new(&["sh", "-c", script]);
+        b.set("/root/readonly", json!(false));
+        if class == "sandbox" {
+            b.set("/annotations", json!({"dev.bulkhead.class": "sandbox"}));
+        }
+        let id = unique(&format!("ops-{class}"));
+        rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+        let ready = b.rootfs().join("tmp/ready");
+        wait_for(|| ready.exists(), "the script's children");
+        let table = rt.ok(&["ps", &id]);
+        assert!(
+            table.starts_with("UID") && table.contains(" sleep 100\n"),
+            "{class}: {table}"
+        );
+        let pids: Vec<i64> =
+            serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
+        assert!(pids.len() >= 4, "{class}: {pids:?}");
+        if class == "sandbox" {
+            assert_eq!(pids[..3], [1, 2, 3], "the sandbox's own pids");
+            assert!(
+                table.lines().nth(1).unwrap().contains(" 1       0 "),
+                "{table}"
+            );
+        }
+        rt.ok(&["pause", &id]);
+        assert_eq!(rt.status(&id), "paused");
+        rt.ok(&["resume", &id]);
+        assert_eq!(rt.status(&id), "running");
+        let stats = rt.ok(&["events", "--stats", &id]);
+        assert!(stats.contains("\"cpu\""), "{class}: {stats}");
+        rt.ok(&["update", "--memory", "200m", &id]);
+        rt.ok(&["kill", "--all", &id, "TERM"]);
+        rt.wait_status(&id, "stopped");
+        rt.ok(&["delete", &id]);
+        rt.assert_clean(&id, &b);
+        let log = std::fs::read_to_string(b.rootfs().join("tmp/log")).unwrap_or_default();
+        let mut lines: Vec<String> = log.lines().map(String::from).collect();
+        lines.sort();
+        logs.push(lines);
+    }
+    let want = ["child TERM", "child=3", "done", "sh TERM", "sleep=143"];
+    assert_eq!(logs[0], want, "container class");
+    assert_eq!(logs[1], logs[0], "sandbox (right: the container class)");
+}

@@ -378,9 +378,16 @@ pub fn state_json(store: &Store, id: &str) -> Result<String> {
 /// Sends a signal to the init, or with `all` to every process of the container.
 pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
     let (locked, st) = store.open(id)?;
-    match st.status(&locked.dir) {
+    let status = st.status(&locked.dir);
+    match status {
         Status::Created | Status::Running | Status::Paused => {}
         _ => bail!("container not running"),
+    }
+    // A started sandbox's processes are the sentry's (the host sees only its stubs), so it
+    // signals them; SIGKILL still goes to every host process, which ends them all at once.
+    let sandbox = status != Status::Created && crate::sandbox_exec::is_sandbox(&locked.dir);
+    if all && sandbox && sig != libc::SIGKILL {
+        return crate::sandbox_exec::signal_all(&locked.dir, sig, status == Status::Paused);
     }
     if all {
         st.cgroup.signal_all(sig)?;

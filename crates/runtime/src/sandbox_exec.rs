@@ -60,10 +60,7 @@ fn ask(dir: &Path, p: &Process, stdio: [i32; 3]) -> Result<(UnixStream, i32)> {
     let caps = bulkhead_container::credentials::CapSets::from_config(p.capabilities().as_ref())
         .map_err(|e| anyhow!("process.capabilities: {e}"))?
         .masks();
-    // Through the directory's fd: the path stays short enough for sun_path.
-    let handle = bulkhead_linux::fd::open_dir(dir).context("exec: open the state directory")?;
-    let path = Path::new(&bulkhead_linux::fd::proc_fd_path(&handle)).join(ENTRY_SOCKET);
-    let mut conn = UnixStream::connect(path).context("exec: reach the sandbox's sentry")?;
+    let mut conn = connect(dir).context("exec")?;
     let msg = request(p, caps);
     let sent =
         bulkhead_linux::socket::send_fds(&conn, &msg, &stdio).context("exec: send the request")?;
@@ -78,6 +75,84 @@ fn ask(dir: &Path, p: &Process, stdio: [i32; 3]) -> Result<(UnixStream, i32)> {
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| anyhow!("exec: the sentry answered {line:?}"))?;
     Ok((conn, pid))
+}
+
+/// A connection to the sentry's entry socket in the state directory `dir`.
+fn connect(dir: &Path) -> Result<UnixStream> {
+    // Through the directory's fd: the path stays short enough for sun_path.
+    let handle = bulkhead_linux::fd::open_dir(dir).context("open the state directory")?;
+    let path = Path::new(&bulkhead_linux::fd::proc_fd_path(&handle)).join(ENTRY_SOCKET);
+    UnixStream::connect(path).context("reach the sandbox's sentry")
+}
+
+/// Sends a command (kernel/entry.rs: a request of length 0, then one line); returns the
+/// connection to read the answer from.
+fn command(dir: &Path, line: &str) -> Result<UnixStream> {
+    let mut conn = connect(dir)?;
+    let mut msg = 0u32.to_le_bytes().to_vec();
+    msg.extend_from_slice(format!("{line}\n").as_bytes());
+    conn.write_all(&msg)
+        .context("send a command to the sentry")?;
+    Ok(conn)
+}
+
+/// One process of a sandbox, as `ps` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxProcess {
+    /// Its pid inside the sandbox.
+    pub pid: i32,
+    pub ppid: i32,
+    /// The effective uid inside.
+    pub uid: u32,
+    /// Start time and CPU time, in clock ticks (since boot; used).
+    pub start_ticks: u64,
+    pub cpu_ticks: u64,
+    pub cmd: String,
+}
+
+/// The processes of the running sandbox in `dir`, as its sentry knows them.
+pub fn processes(dir: &Path) -> Result<Vec<SandboxProcess>> {
+    let mut conn = command(dir, "ps").context("ps")?;
+    let mut out = Vec::new();
+    loop {
+        let line =
+            read_line(&mut conn)?.ok_or_else(|| anyhow!("ps: the sentry's answer ended early"))?;
+        if line == "end" {
+            return Ok(out);
+        }
+        if let Some(e) = line.strip_prefix("error ") {
+            bail!("ps: {e}");
+        }
+        let f: Vec<&str> = line.splitn(6, '\t').collect();
+        let num = |i: usize| -> Result<u64> {
+            f.get(i)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| anyhow!("ps: the sentry answered {line:?}"))
+        };
+        out.push(SandboxProcess {
+            pid: num(0)? as i32,
+            ppid: num(1)? as i32,
+            uid: num(2)? as u32,
+            start_ticks: num(3)?,
+            cpu_ticks: num(4)?,
+            cmd: f.get(5).copied().unwrap_or("").to_string(),
+        });
+    }
+}
+
+/// `kill --all`: the sentry sends `sig` to every process of the sandbox. A paused (frozen)
+/// sentry reads the command once thawed, as a frozen process takes a signal when thawed:
+/// then the answer is not waited for.
+pub fn signal_all(dir: &Path, sig: i32, paused: bool) -> Result<()> {
+    let mut conn = command(dir, &format!("signal {sig}")).context("kill --all")?;
+    if paused {
+        return Ok(());
+    }
+    match read_line(&mut conn)? {
+        Some(l) if l == "ok" => Ok(()),
+        Some(l) => bail!("kill --all: {}", l.strip_prefix("error ").unwrap_or(&l)),
+        None => bail!("kill --all: the sandbox ended"),
+    }
 }
 
 /// One line from the sentry, without its newline; None at end-of-file.

@@ -59,6 +59,11 @@ fn allowlist(mem_fd: i32, entry_fd: i32) -> Vec<Rule> {
             SYS_poll,
             "the kernel's loop: SIGCHLD signalfd, deadlines, the container's stdio",
         ),
+        any(
+            SYS_restart_syscall,
+            "the host resumes a poll with a timeout that a freeze (pause/resume) or a stop \
+             interrupted",
+        ),
         any(SYS_readlinkat, "symlink targets"),
         any(SYS_mkdirat, "mkdir"),
         arg(

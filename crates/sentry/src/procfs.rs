@@ -59,6 +59,32 @@ fn pids() -> Vec<i32> {
     })
 }
 
+/// One line per process of the sandbox, for `bulkhead ps`: pid, parent, effective uid, start
+/// time (clock ticks since boot), CPU time (clock ticks), then the command line, tab-separated.
+pub fn listing() -> Vec<String> {
+    pids()
+        .into_iter()
+        .filter_map(published)
+        .map(|p| {
+            let (_, total) = crate::host::process_cpu_time(p.host_tid).unwrap_or_default();
+            let cmd = if p.cmdline.is_empty() {
+                format!("[{}]", p.comm)
+            } else {
+                p.cmdline.join(" ")
+            };
+            format!(
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                p.pid,
+                p.ppid,
+                p.uids[1],
+                p.start_ticks,
+                total.as_millis() / 10,
+                cmd.replace(['\t', '\n'], " ")
+            )
+        })
+        .collect()
+}
+
 /// The threads of process `pid`.
 fn threads_of(pid: i32) -> Vec<i32> {
     TABLE.with(|t| {

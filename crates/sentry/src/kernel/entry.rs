@@ -3,6 +3,10 @@
 //! sentry confined itself and handed it over; the sentry accepts on it from its loop, and it
 //! is the only way in (the state directory is root's, the socket 0600).
 //!
+//! A request of length 0 is a command instead, one line after it: `ps` is answered with a
+//! line per process of the sandbox (procfs::listing's fields) and `end`; `signal N` sends
+//! signal N to every process of the sandbox (`kill --all`) and is answered `ok`.
+//!
 //! One connection is one process. The runtime sends a request — a 4-byte little-endian length,
 //! then NUL-terminated fields: uid, gid, umask, the supplementary group count and groups, the
 //! five capability masks (effective, permitted, inheritable, bounding, ambient), no_new_privs
@@ -197,6 +201,9 @@ impl Kernel {
             return true;
         }
         let len = u32::from_le_bytes([s.buf[0], s.buf[1], s.buf[2], s.buf[3]]) as usize;
+        if len == 0 {
+            return self.take_command(s);
+        }
         if len > MAX_REQUEST {
             reply(&s.conn, "error request: too large");
             return false;
@@ -217,6 +224,42 @@ impl Kernel {
                 false
             }
         }
+    }
+
+    /// A command (a request of length 0 and one line), answered at once; false when the
+    /// session is over (always, once the line is in).
+    fn take_command(&mut self, s: &mut Session) -> bool {
+        let Some(end) = s.buf[4..].iter().position(|b| *b == b'\n') else {
+            return s.buf.len() < 4 + 64;
+        };
+        let line = String::from_utf8_lossy(&s.buf[4..4 + end]).into_owned();
+        match line.split_once(' ').unwrap_or((line.as_str(), "")) {
+            ("ps", "") => {
+                for l in crate::procfs::listing() {
+                    reply(&s.conn, &l);
+                }
+                reply(&s.conn, "end");
+            }
+            ("signal", n) => match n.parse::<i32>() {
+                Ok(sig) if (1..=64).contains(&sig) => {
+                    for pid in self.process_ids() {
+                        self.signal_process(pid, sig, Default::default());
+                    }
+                    reply(&s.conn, "ok");
+                }
+                _ => reply(&s.conn, &format!("error signal: bad number {n:?}")),
+            },
+            _ => reply(&s.conn, &format!("error command: unknown {line:?}")),
+        }
+        false
+    }
+
+    /// The pids of the sandbox's processes.
+    fn process_ids(&self) -> Vec<i32> {
+        let mut pids: Vec<i32> = self.tasks.values().map(|t| t.pid).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
     }
 
     /// Starts the process `r` asks for with `stdio` as its fds 0, 1 and 2; returns its pid.
