@@ -6,6 +6,8 @@
 //! asked: data arrived, room appeared); one-shot entries are disarmed after one report until
 //! EPOLL_CTL_MOD. Entries reported are passed over first next time, so a small `maxevents`
 //! still gets round every ready file (Linux puts them back at the tail of its ready list).
+//! Exclusive entries (EPOLLEXCLUSIVE) of several instances for one file: one instance takes
+//! each event of the file (CLAIMS).
 
 use crate::mm::Errno;
 use crate::ready::{self, Ready};
@@ -35,6 +37,37 @@ const OUT_SIDE: u32 = (libc::POLLOUT | libc::POLLWRNORM | libc::POLLERR) as u32;
 
 /// (descriptor number, the description's address).
 type Key = (i32, usize);
+
+thread_local! {
+    /// EPOLLEXCLUSIVE: which instance took each file's latest event (by the file's state
+    /// generation), so that the other instances with an exclusive entry for it are not woken
+    /// by the same event. Linux wakes one exclusive waiter per wakeup of the file; a waiter
+    /// here takes an event by reporting it first, and the others see the file again only when
+    /// its state moves on (a new event).
+    static CLAIMS: RefCell<BTreeMap<usize, ([u64; 2], usize)>> =
+        const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Whether exclusive entry `e` of instance `me` may report readiness `r` of file `file`: its
+/// event is not one another instance took. Files without a state generation (always the same
+/// readiness) are not taken.
+fn exclusive_free(e: &Entry, r: &Ready, file: usize, me: usize) -> bool {
+    if e.events & EPOLLEXCLUSIVE == 0 || r.generation == [0, 0] {
+        return true;
+    }
+    CLAIMS.with(|c| {
+        c.borrow()
+            .get(&file)
+            .is_none_or(|(generation, by)| *by == me || *generation != r.generation)
+    })
+}
+
+/// Instance `me` reported exclusive entry `e`'s event on `file`.
+fn take_exclusive(e: &Entry, r: &Ready, file: usize, me: usize) {
+    if e.events & EPOLLEXCLUSIVE != 0 && r.generation != [0, 0] {
+        CLAIMS.with(|c| c.borrow_mut().insert(file, (r.generation, me)));
+    }
+}
 
 struct Entry {
     file: Weak<RefCell<OpenFile>>,
@@ -176,9 +209,14 @@ impl Interest {
     /// Takes up to `max` events that are due (updating edge-triggered and one-shot entries
     /// for what it reports), and the host fds a waiter must watch.
     pub fn collect(&self, max: usize, depth: u32) -> Found {
-        self.entries
-            .borrow_mut()
-            .retain(|_, e| e.file.strong_count() > 0);
+        self.entries.borrow_mut().retain(|k, e| {
+            let live = e.file.strong_count() > 0;
+            if !live && e.events & EPOLLEXCLUSIVE != 0 {
+                CLAIMS.with(|c| c.borrow_mut().remove(&k.1));
+            }
+            live
+        });
+        let me = self as *const Interest as usize;
         let mut found = Found {
             events: Vec::new(),
             host: Vec::new(),
@@ -200,9 +238,10 @@ impl Interest {
                 e.seen.0 &= r.events;
                 continue;
             };
-            if found.events.len() == max {
+            if found.events.len() == max || !exclusive_free(e, &r, key.1, me) {
                 continue;
             }
+            take_exclusive(e, &r, key.1, me);
             e.seen = (got, r.generation);
             e.disarmed = e.events & EPOLLONESHOT != 0;
             found.events.push((got, e.data));
@@ -213,11 +252,14 @@ impl Interest {
 
     /// Whether any entry is due (what makes the epoll file itself readable); reports nothing.
     pub fn any_ready(&self, depth: u32) -> bool {
+        let me = self as *const Interest as usize;
         let keys: Vec<Key> = self.entries.borrow().keys().copied().collect();
         keys.iter().any(|k| {
             self.readiness(k, depth).is_some_and(|r| {
                 let entries = self.entries.borrow();
-                entries.get(k).and_then(|e| e.due(&r)).is_some()
+                entries
+                    .get(k)
+                    .is_some_and(|e| e.due(&r).is_some() && exclusive_free(e, &r, k.1, me))
             })
         })
     }

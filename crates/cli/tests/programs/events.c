@@ -761,7 +761,59 @@ static void epoll_masks(void) {
     close(ep);
 }
 
+/* EPOLLEXCLUSIVE: three processes, each with its own instance holding an exclusive entry for
+ * one eventfd, wait on it; one write wakes one of them (Linux wakes one exclusive waiter per
+ * wakeup of the file, and the woken one's level-triggered report does not wake the others);
+ * a second write wakes one more. Each child reports on a pipe and exits. */
+static void epoll_exclusive(void) {
+    int e = eventfd(0, EFD_CLOEXEC);
+    int res[2], rdy[2];
+    if (e < 0 || pipe2(res, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(rdy, O_CLOEXEC) < 0) {
+        fail("exclusive", "setup");
+        return;
+    }
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            int ep = epoll_create1(EPOLL_CLOEXEC);
+            struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = 1};
+            epoll_ctl(ep, EPOLL_CTL_ADD, e, &ev);
+            if (write(rdy[1], "r", 1) != 1)
+                _exit(2);
+            int n = epoll_wait(ep, &ev, 1, 5000);
+            if (n == 1 && write(res[1], "w", 1) != 1)
+                _exit(2);
+            _exit(0);
+        }
+    }
+    char c;
+    for (int i = 0; i < 3; i++)
+        if (read(rdy[0], &c, 1) != 1)
+            fail("exclusive", "a child did not start");
+    uint64_t one = 1;
+    char got[8];
+    if (write(e, &one, 8) != 8)
+        fail("exclusive", "write");
+    usleep(300 * 1000);
+    show_int("exclusive_woken_by_one_write", read(res[0], got, sizeof got), 1);
+    if (write(e, &one, 8) != 8)
+        fail("exclusive", "write");
+    usleep(300 * 1000);
+    show_int("exclusive_woken_by_a_second_write", read(res[0], got, sizeof got), 1);
+    for (int i = 0; i < 3; i++) {
+        kill(kids[i], SIGKILL);
+        waitpid(kids[i], NULL, 0);
+    }
+    close(e);
+    close(res[0]);
+    close(res[1]);
+    close(rdy[0]);
+    close(rdy[1]);
+}
+
 static int t_epoll(void) {
+    epoll_exclusive();
     epoll_triggers();
     epoll_hup_err();
     epoll_oneshot_data_fairness();

@@ -416,10 +416,6 @@ pub const PARTIAL: &[(&str, &str)] = &[
         "TFD_TIMER_CANCEL_ON_SET is accepted and never cancels (the sandbox cannot set the clock)",
     ),
     (
-        "epoll_ctl",
-        "EPOLLEXCLUSIVE is accepted; every waiter on the instance wakes",
-    ),
-    (
         "prctl",
         "names, subreaper, parent-death signal, dumpable, no_new_privs, keepcaps, the bounding and ambient sets",
     ),
