@@ -206,6 +206,22 @@ fn exec_with_a_terminal() {
             "{class}:\n{}",
             term.screen()
         );
+        // The terminal's ^C and ^Z reach the foreground job inside (job control in the
+        // exec'd shell), not the shell.
+        term.send_line("sleep 50");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        term.send_key("C-c");
+        term.send_line("echo after-int-$?");
+        term.wait_for("after-int-130");
+        term.send_line("sleep 40");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        term.send_key("C-z");
+        term.wait_for("Stopped");
+        term.send_line("fg");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        term.send_key("C-c");
+        term.send_line("echo after-fg-$?");
+        term.wait_for("after-fg-130");
         term.send_line("exit 6");
         term.wait_for("exec-exit-6");
         drop(term);

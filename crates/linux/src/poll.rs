@@ -40,6 +40,12 @@ pub fn signalfd_all() -> io::Result<OwnedFd> {
 
 /// Reads one signal number from a signalfd.
 pub fn read_signal(fd: &impl AsRawFd) -> io::Result<i32> {
+    read_signal_info(fd).map(|(sig, _)| sig)
+}
+
+/// Reads one signal from a signalfd: its number and si_code (SI_USER for kill(2), SI_KERNEL
+/// for a terminal's ^C, ...).
+pub fn read_signal_info(fd: &impl AsRawFd) -> io::Result<(i32, i32)> {
     // SAFETY: signalfd_siginfo is plain data and the read fills at most its size.
     unsafe {
         let mut info: libc::signalfd_siginfo = std::mem::zeroed();
@@ -51,6 +57,6 @@ pub fn read_signal(fd: &impl AsRawFd) -> io::Result<i32> {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(info.ssi_signo as i32)
+        Ok((info.ssi_signo as i32, info.ssi_code))
     }
 }

@@ -107,10 +107,10 @@ fn in_sandbox(store: &Store, o: &ExecOpts) -> Result<Option<i32>> {
         let s = slave.as_raw_fd();
         (
             Some(master),
-            sandbox_exec::spawn(&dir, &process, [s, s, s])?,
+            sandbox_exec::spawn(&dir, &process, [s, s, s], true)?,
         )
     } else {
-        (None, sandbox_exec::spawn(&dir, &process, [0, 1, 2])?)
+        (None, sandbox_exec::spawn(&dir, &process, [0, 1, 2], false)?)
     };
     let placed = hand_over(o, pid, master);
     if let Err(err) = placed {

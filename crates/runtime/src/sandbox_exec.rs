@@ -180,9 +180,17 @@ fn proxy(mut conn: UnixStream) -> Result<i32> {
         let ready =
             poll::poll_readable(&[conn.as_raw_fd(), sigs.as_raw_fd()], -1).context("exec: wait")?;
         if ready[1] {
-            let sig = poll::read_signal(&sigs).context("exec: read a signal")?;
+            let (sig, code) = poll::read_signal_info(&sigs).context("exec: read a signal")?;
+            // The terminal's own signals (the proxy leads the session of an `exec -t`'s pty)
+            // go to its foreground group inside; the others to the process.
+            let tty = code == libc::SI_KERNEL
+                && matches!(
+                    sig,
+                    libc::SIGINT | libc::SIGQUIT | libc::SIGTSTP | libc::SIGWINCH | libc::SIGHUP
+                );
+            let line = if tty { "tty-signal" } else { "signal" };
             if sig != libc::SIGCHLD {
-                let _ = conn.write_all(format!("signal {sig}\n").as_bytes());
+                let _ = conn.write_all(format!("{line} {sig}\n").as_bytes());
             }
         }
         if ready[0] {
@@ -220,13 +228,20 @@ pub fn terminal(p: &Process) -> Result<(OwnedFd, OwnedFd)> {
     Ok((master, slave))
 }
 
-/// Starts the process with `stdio` and a proxy child for it; returns the proxy's pid.
-pub fn spawn(dir: &Path, p: &Process, stdio: [i32; 3]) -> Result<i32> {
+/// Starts the process with `stdio` and a proxy child for it; returns the proxy's pid. With
+/// `terminal` (stdio is the slave of a pty made for the exec) the proxy leads a session with
+/// it as controlling terminal, so the terminal's ^C, ^\, ^Z, resizes and hang-up come to the
+/// proxy, which passes them to the terminal's foreground group inside.
+pub fn spawn(dir: &Path, p: &Process, stdio: [i32; 3], terminal: bool) -> Result<i32> {
     let (conn, _) = ask(dir, p, stdio)?;
     // glibc's fork: the caller may be the multi-threaded shim.
     match sys::fork_threaded().context("exec: fork the proxy")? {
         sys::Forked::Child => {
             let _ = sys::block_all_signals();
+            if terminal {
+                let _ = sys::setsid();
+                let _ = bulkhead_linux::pty::set_controlling_tty(&stdio[0]);
+            }
             // The proxy keeps its stdio and the connection (moved to fd 3), nothing else of
             // the caller's (the shim's reply pipe, its sockets).
             let raw = conn.into_raw_fd();

@@ -135,13 +135,6 @@ fn allowlist(mem_fd: i32, entry_fd: i32) -> Vec<Rule> {
         arg(SYS_ioctl, 1, Equal, TCSETSF, "terminal attributes of stdio"),
         arg(SYS_ioctl, 1, Equal, TIOCGWINSZ, "terminal size of stdio"),
         arg(SYS_ioctl, 1, Equal, TIOCSWINSZ, "terminal size of stdio"),
-        arg(
-            SYS_ioctl,
-            1,
-            Equal,
-            TIOCGPGRP,
-            "terminal process group of stdio",
-        ),
         // memory: the sentry's own heap and the stubs' mappings of the memory file; never exec
         arg(SYS_mmap, 2, NO_EXEC, 0, "memory, never executable"),
         Rule {

@@ -224,7 +224,7 @@ pub fn symlinkat(target: &std::ffi::CStr, dir: RawFd, name: &std::ffi::CStr) -> 
 }
 
 /// ioctl with a pointer to a buffer the caller owns, for the terminal requests passed through
-/// to the sentry's own stdio (TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ, TIOCGPGRP).
+/// to the sentry's own stdio (TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ).
 pub fn ioctl_buf(fd: RawFd, req: u64, buf: &mut [u8]) -> io::Result<i64> {
     // SAFETY: the buffer is as large as the largest structure these requests read or write
     // (the caller sizes it per request).

@@ -13,7 +13,8 @@
 //! (0 or 1), cwd, the argument count and arguments, the environment count and
 //! variables — with the process's stdin, stdout and stderr attached (SCM_RIGHTS). The sentry
 //! answers `pid N` (its pid in the sandbox) or `error MESSAGE`, takes `signal N` lines for it
-//! afterwards, and answers `exit STATUS` (the wait status) when it ends. The process has no
+//! afterwards (and `tty-signal N` for the signals of its terminal, which go to the terminal's
+//! foreground process group), and answers `exit STATUS` (the wait status) when it ends. The process has no
 //! parent in the sandbox, as one that `runc exec` starts; its orphans go to pid 1. If the
 //! runtime's end closes first (the process on the host that stands for it was killed), the
 //! process is killed too.
@@ -25,6 +26,9 @@ use crate::mm::Errno;
 use crate::vfs::{self, FdTable, Node};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
+
+/// A started process's stdin: the host fd and its holder.
+type Stdin = (RawFd, Rc<OwnedFd>);
 
 /// The largest request taken (arguments and environment together).
 const MAX_REQUEST: usize = 1 << 20;
@@ -44,6 +48,9 @@ struct Session {
     fds: Vec<OwnedFd>,
     /// The process started for it.
     pid: Option<i32>,
+    /// Its terminal (the host device's number), when its stdin is one: `tty-signal` lines go
+    /// to that terminal's foreground process group.
+    tty: Option<u64>,
 }
 
 /// What a request asks for.
@@ -149,6 +156,7 @@ impl Kernel {
                     buf: Vec::new(),
                     fds: Vec::new(),
                     pid: None,
+                    tty: None,
                 });
             }
         }
@@ -175,6 +183,9 @@ impl Kernel {
             if let Some(pid) = s.pid {
                 self.signal_process(pid, libc::SIGKILL, Default::default());
             }
+            if let (Some(tty), Some(pid)) = (s.tty, s.pid) {
+                crate::syscalls::detach_terminal(pid, tty);
+            }
             return false;
         }
         s.fds.extend(fds);
@@ -184,12 +195,23 @@ impl Kernel {
         }
         while let Some(end) = s.buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = s.buf.drain(..=end).collect();
-            let sig = std::str::from_utf8(&line)
-                .ok()
-                .and_then(|l| l.trim().strip_prefix("signal "))
-                .and_then(|n| n.parse::<i32>().ok());
-            if let (Some(sig), Some(pid)) = (sig.filter(|s| (1..=64).contains(s)), s.pid) {
-                self.signal_process(pid, sig, Default::default());
+            let line = String::from_utf8_lossy(&line).trim().to_string();
+            let (what, n) = line.split_once(' ').unwrap_or((&line, ""));
+            let Some(sig) = n.parse::<i32>().ok().filter(|s| (1..=64).contains(s)) else {
+                continue;
+            };
+            match (what, s.pid, s.tty) {
+                ("signal", Some(pid), _) => self.signal_process(pid, sig, Default::default()),
+                // The proxy's terminal sent it (^C, ^\, ^Z, a resize, a hang-up): to the
+                // terminal's foreground group, as the kernel's line discipline would.
+                ("tty-signal", Some(_), Some(tty)) => {
+                    let info = crate::signals::Info {
+                        code: crate::signals::SI_KERNEL,
+                        ..Default::default()
+                    };
+                    self.signal_group(crate::syscalls::foreground_of(tty), sig, info);
+                }
+                _ => {}
             }
         }
         true
@@ -212,10 +234,19 @@ impl Kernel {
             return true;
         }
         let body: Vec<u8> = s.buf.drain(..4 + len).skip(4).collect();
+        // A terminal as stdin: the process leads its session on it (its foreground group).
+        let tty = s
+            .fds
+            .first()
+            .map(|f| crate::syscalls::tty_key(f.as_raw_fd()));
         let started = parse(&body).and_then(|r| self.start_process(&r, &mut s.fds));
         match started {
-            Ok(pid) => {
+            Ok((pid, stdin)) => {
                 s.pid = Some(pid);
+                if let (Some(key), Some((raw, hold))) = (tty.filter(|k| *k != 0), stdin) {
+                    crate::syscalls::attach_terminal(pid, key, raw, hold);
+                    s.tty = Some(key);
+                }
                 reply(&s.conn, &format!("pid {pid}"));
                 true
             }
@@ -263,7 +294,11 @@ impl Kernel {
     }
 
     /// Starts the process `r` asks for with `stdio` as its fds 0, 1 and 2; returns its pid.
-    fn start_process(&mut self, r: &Request, stdio: &mut Vec<OwnedFd>) -> Result<i32, String> {
+    fn start_process(
+        &mut self,
+        r: &Request,
+        stdio: &mut Vec<OwnedFd>,
+    ) -> Result<(i32, Option<Stdin>), String> {
         if stdio.len() != 3 {
             return Err(format!("request: {} stdio fds (3 wanted)", stdio.len()));
         }
@@ -305,10 +340,15 @@ impl Kernel {
         )
         .map_err(|e| format!("exec {path:?}: {}", errtext(e)))?;
         let fds = FdTable::default();
+        let mut stdin = None;
         for (n, fd) in std::mem::take(stdio).into_iter().enumerate() {
             let raw = fd.as_raw_fd();
             let f = vfs::wrap(Node::Stdio(raw), libc::O_RDWR, &format!("/dev/fd/{n}"));
-            f.borrow_mut().hold = Some(Rc::new(fd));
+            let hold = Rc::new(fd);
+            if n == 0 {
+                stdin = Some((raw, hold.clone()));
+            }
+            f.borrow_mut().hold = Some(hold);
             fds.install_at(n as i32, f, false);
         }
         let pid = self.alloc_pid();
@@ -325,7 +365,7 @@ impl Kernel {
             rlimits,
         }));
         crate::kernel::wait::poke();
-        Ok(pid)
+        Ok((pid, stdin))
     }
 
     /// A process with no parent in the sandbox ended: if a session started it, the session
@@ -339,6 +379,9 @@ impl Kernel {
         };
         let s = entry.sessions.remove(i);
         reply(&s.conn, &format!("exit {status}"));
+        if let Some(tty) = s.tty {
+            crate::syscalls::detach_terminal(pid, tty);
+        }
         true
     }
 }

@@ -509,18 +509,26 @@ impl Kernel {
                 code,
                 ..Default::default()
             };
-            let group = if tty { syscalls::foreground_pgrp() } else { 1 };
-            let pids: Vec<i32> = self
-                .tasks
-                .values()
-                .filter(|t| if tty { t.pgid == group } else { t.pid == 1 })
-                .map(|t| t.pid)
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            for pid in pids {
-                self.signal_process(pid, sig, info);
+            if tty {
+                // The container's terminal is the sentry's own stdin.
+                let group = syscalls::foreground_of(syscalls::tty_key(0));
+                self.signal_group(group, sig, info);
+            } else {
+                self.signal_process(1, sig, info);
             }
+        }
+    }
+
+    /// Sends `sig` to every process of process group `pgrp`.
+    pub(super) fn signal_group(&mut self, pgrp: i32, sig: i32, info: signals::Info) {
+        let pids: std::collections::BTreeSet<i32> = self
+            .tasks
+            .values()
+            .filter(|t| t.pgid == pgrp)
+            .map(|t| t.pid)
+            .collect();
+        for pid in pids {
+            self.signal_process(pid, sig, info);
         }
     }
 

@@ -314,6 +314,11 @@ pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32)
     if let Some(key) = t.fs.fifo_key(&abs, flags & O_NOFOLLOW == 0) {
         return open_fifo(t, key, flags, &abs);
     }
+    if abs == "/dev/tty" {
+        if let Some(f) = session_terminal(t.sid, flags) {
+            return t.fds.install(f, flags & O_CLOEXEC != 0, 0).map(i64::from);
+        }
+    }
     if let Some(f) = proc_fd_without_path(t, &abs) {
         // A pipe's /proc/self/fd/N: Linux opens the pipe again; the same description is
         // the nearest the sentry's pipes have.
@@ -559,12 +564,18 @@ pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
         }
         _ => return Err(ENOTTY),
     };
-    // Job control: the terminal's foreground process group is the sentry's to keep (the
-    // container's terminal sees only the sentry).
-    if req == TIOCSPGRP {
+    // Job control: each terminal's foreground process group is the sentry's to keep (the
+    // host's terminal sees only the sentry, or an exec's proxy, and is not the sentry's
+    // controlling terminal in an exec's case), on what is a terminal (TCGETS answers).
+    if matches!(req, TIOCSPGRP | TIOCGPGRP) {
+        crate::host::ioctl_buf(host, TCGETS, &mut [0u8; 60]).map_err(|_| ENOTTY)?;
+        if req == TIOCGPGRP {
+            let fg = foreground_of(tty_key(host));
+            return put(t, arg, &fg.to_le_bytes()).map(|_| 0);
+        }
         let pgrp = t.mm.read_vec(arg, 4)?;
         let pgrp = i32::from_le_bytes([pgrp[0], pgrp[1], pgrp[2], pgrp[3]]);
-        FOREGROUND.with(|f| f.set(pgrp));
+        set_foreground(tty_key(host), pgrp);
         return Ok(0);
     }
     if matches!(req, TIOCSCTTY | TIOCNOTTY) {
@@ -575,7 +586,6 @@ pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
         TCGETS => 60,
         TCSETS | TCSETSW | TCSETSF => 60,
         TIOCGWINSZ | TIOCSWINSZ => 8,
-        TIOCGPGRP => 4,
         _ => return Err(ENOTTY),
     };
     let mut buf = t.mm.read_vec(arg, size)?;
@@ -583,21 +593,71 @@ pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
     if matches!(req, TCGETS | TIOCGWINSZ) {
         put(t, arg, &buf)?;
     }
-    if req == TIOCGPGRP {
-        let fg = FOREGROUND.with(|f| f.get());
-        put(t, arg, &fg.to_le_bytes())?;
-    }
     Ok(0)
 }
 
 thread_local! {
-    /// The terminal's foreground process group (TIOCSPGRP), pid 1's until set.
-    /// (`foreground_pgrp` reads it for the terminal's signals.)
-    static FOREGROUND: std::cell::Cell<i32> = const { std::cell::Cell::new(1) };
+    /// Each terminal's foreground process group (TIOCSPGRP), by the host terminal's device
+    /// number: the container's own (pid 1's group until set) and those of `exec -t`
+    /// sessions (the exec'd process's group until set). The terminal's signals go there.
+    static FOREGROUND: std::cell::RefCell<std::collections::BTreeMap<u64, i32>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
 }
 
-pub(super) fn foreground_pgrp() -> i32 {
-    FOREGROUND.with(|f| f.get())
+/// Which terminal a host fd is: its device number (0 for what is not a device).
+pub fn tty_key(host: i32) -> u64 {
+    crate::host::fstat_raw(host).map_or(0, |st| {
+        if st.st_mode & S_IFMT == S_IFCHR {
+            st.st_rdev
+        } else {
+            0
+        }
+    })
+}
+
+/// The foreground process group of terminal `key`; pid 1's group until one is set.
+pub fn foreground_of(key: u64) -> i32 {
+    FOREGROUND.with(|f| f.borrow().get(&key).copied().unwrap_or(1))
+}
+
+fn set_foreground(key: u64, pgrp: i32) {
+    FOREGROUND.with(|f| f.borrow_mut().insert(key, pgrp));
+}
+
+/// A terminal's host fd and its holder.
+type Held = (i32, std::rc::Rc<std::os::fd::OwnedFd>);
+
+thread_local! {
+    /// The controlling terminals of `exec -t` sessions, by session id: the host fd of the
+    /// pty's slave, and its holder (what /dev/tty opens for the session's processes).
+    static TERMINALS: std::cell::RefCell<std::collections::BTreeMap<i32, Held>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// Process `sid`, started by `exec` with terminal `key` (host fd `raw`, kept by `hold`) as
+/// stdin, leads a session on it: its group is the terminal's foreground group, and /dev/tty
+/// is that terminal for the session.
+pub fn attach_terminal(sid: i32, key: u64, raw: i32, hold: std::rc::Rc<std::os::fd::OwnedFd>) {
+    set_foreground(key, sid);
+    TERMINALS.with(|t| t.borrow_mut().insert(sid, (raw, hold)));
+}
+
+/// The session of an `exec -t` ended.
+pub fn detach_terminal(sid: i32, key: u64) {
+    FOREGROUND.with(|f| f.borrow_mut().remove(&key));
+    TERMINALS.with(|t| t.borrow_mut().remove(&sid));
+}
+
+/// /dev/tty for a process of session `sid`: its exec'd terminal, if it has one (else the
+/// container's, which vfs opens).
+fn session_terminal(sid: i32, flags: i32) -> Option<crate::vfs::FileRef> {
+    TERMINALS.with(|t| {
+        t.borrow().get(&sid).map(|(raw, hold)| {
+            let f = wrap(Node::Stdio(*raw), flags, "/dev/tty");
+            f.borrow_mut().hold = Some(hold.clone());
+            f
+        })
+    })
 }
 
 pub(super) fn fcntl(t: &mut Task, fd: i32, cmd: i32, arg: u64) -> R {

@@ -478,10 +478,7 @@ pub const PARTIAL: &[(&str, &str)] = &[
     ("openat", "as open"),
 ];
 
-/// The terminal's foreground process group in the sandbox, where ^C and ^Z go.
-pub fn foreground_pgrp() -> i32 {
-    fs::foreground_pgrp()
-}
+pub use fs::{attach_terminal, detach_terminal, foreground_of, tty_key};
 
 /// A system call's name, for the ENOSYS report: "name(nr)".
 pub fn name(nr: u64) -> String {
