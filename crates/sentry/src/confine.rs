@@ -73,6 +73,13 @@ fn allowlist(mem_fd: i32, entry_fd: i32) -> Vec<Rule> {
             S_IFIFO as u64,
             "mkfifo: FIFOs only, never device nodes",
         ),
+        arg(
+            SYS_mknodat,
+            2,
+            ScmpCompareOp::MaskedEqual(S_IFMT as u64),
+            S_IFSOCK as u64,
+            "the inode of a unix socket bound to a path (the socket itself is the sentry's)",
+        ),
         any(SYS_unlinkat, "unlink, rmdir"),
         any(SYS_renameat, "rename"),
         any(SYS_renameat2, "rename"),

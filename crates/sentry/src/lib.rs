@@ -15,6 +15,7 @@ pub mod kernel;
 pub mod loader;
 pub mod locks;
 pub mod mm;
+pub mod net;
 pub mod perm;
 pub mod pipe;
 pub mod platform;

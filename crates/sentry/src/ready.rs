@@ -49,6 +49,11 @@ pub fn of(f: &OpenFile, depth: u32) -> Ready {
         ..Ready::default()
     };
     match &f.node {
+        Node::Socket(sock, _) => Ready {
+            events: sock.ready(),
+            generation: sock.generation(),
+            host: None,
+        },
         Node::Pipe(end) => Ready {
             events: end.ready() as u16 as u32,
             generation: end.generation(),
@@ -109,6 +114,7 @@ pub fn pollable(f: &OpenFile) -> bool {
             | Node::TimerFd(_)
             | Node::SignalFd(_)
             | Node::Inotify(_)
+            | Node::Socket(..)
             | Node::Random
     )
 }

@@ -39,6 +39,8 @@ pub enum Node {
     SignalFd(std::cell::Cell<u64>),
     /// An inotify instance.
     Inotify(Rc<crate::inotify::Inotify>),
+    /// A socket (unix domain), and its inode number.
+    Socket(Rc<crate::net::unix::Socket>, u64),
 }
 
 pub struct OpenFile {
@@ -475,6 +477,13 @@ impl Fs {
         (st.st_mode & libc::S_IFMT == libc::S_IFIFO).then_some((st.st_dev, st.st_ino))
     }
 
+    /// The inode of a unix socket bound to path `abs` (`mode` holds S_IFSOCK and the
+    /// permissions), made beneath the root; EEXIST when the name exists.
+    pub fn mknod_socket(&self, abs: &str, mode: u32) -> Result<(), Errno> {
+        let (d, n) = self.parent(abs)?;
+        crate::host::mknodat(d.as_raw_fd(), &n, mode).map_err(errno)
+    }
+
     /// mknod of a FIFO (`mode` holds S_IFIFO and the permissions) beneath the root.
     pub fn mkfifo(&self, abs: &str, mode: u32) -> Result<(), Errno> {
         let (d, n) = self.parent(abs)?;
@@ -682,6 +691,12 @@ pub fn stat_of(node: &Node) -> libc::stat {
             st.st_mode = libc::S_IFIFO | 0o600;
             st.st_ino = end.pipe.borrow().ino;
             st.st_dev = 0xd;
+            return st;
+        }
+        Node::Socket(_, ino) => {
+            st.st_mode = libc::S_IFSOCK | 0o777;
+            st.st_ino = *ino;
+            st.st_dev = 0x8;
             return st;
         }
         // Linux's anonymous inode: no file type, mode 0600, one inode for all of them.

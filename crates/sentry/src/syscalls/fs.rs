@@ -98,6 +98,11 @@ fn read_bytes(t: &mut Task, fd: i32, max: usize) -> Result<Vec<u8>, Errno> {
             Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
             r => r,
         },
+        Node::Socket(s, _) => match s.recv(max, false) {
+            Ok(r) => Ok(r.data),
+            Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+            Err(e) => Err(e),
+        },
         Node::TimerFd(_) if max < 8 => Err(EINVAL),
         Node::TimerFd(timer) => match timer.read() {
             Ok(n) => Ok(n.to_le_bytes().to_vec()),
@@ -181,6 +186,12 @@ fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
         }
         Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
             return Err(EINVAL)
+        }
+        Node::Socket(..) => {
+            // write(2) on a socket is send(2) without flags (SIGPIPE is raised by the caller).
+            drop(of);
+            let none = super::socket::no_control();
+            return super::socket::send_bytes(t, fd, data, none, 0);
         }
     };
     Ok(n as i64)
@@ -374,8 +385,11 @@ pub(super) fn mknod(t: &mut Task, dirfd: i32, addr: u64, mode: u32) -> R {
     let perm = mode & 0o7777 & !t.fs.umask();
     match mode & S_IFMT {
         S_IFIFO => t.fs.mkfifo(&abs, S_IFIFO | perm)?,
+        // A socket inode no socket is bound to (connect answers ECONNREFUSED), as Linux
+        // makes one for anybody.
+        S_IFSOCK => t.fs.mknod_socket(&abs, S_IFSOCK | perm)?,
         0 | S_IFREG => drop(t.fs.open_host(&abs, O_CREAT | O_EXCL | O_WRONLY, perm)?),
-        S_IFCHR | S_IFBLK | S_IFSOCK => return Err(EPERM),
+        S_IFCHR | S_IFBLK => return Err(EPERM),
         _ => return Err(EINVAL),
     }
     crate::perm::own_new(&t.fs, &t.creds, &abs);
@@ -552,6 +566,21 @@ pub(super) fn readlink(t: &mut Task, dirfd: i32, addr: u64, buf: u64, len: u64) 
 
 pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
     let f = t.fds.get(fd)?;
+    // The generic requests every file takes: non-blocking mode and close-on-exec.
+    match req {
+        FIONBIO => {
+            let on = t.mm.read_u32(arg)? != 0;
+            let mut of = f.borrow_mut();
+            of.flags = if on {
+                of.flags | O_NONBLOCK
+            } else {
+                of.flags & !O_NONBLOCK
+            };
+            return Ok(0);
+        }
+        FIOCLEX | FIONCLEX => return t.fds.set_cloexec(fd, req == FIOCLEX).map(|_| 0),
+        _ => {}
+    }
     let host = match &f.borrow().node {
         Node::Stdio(s) => *s,
         Node::Pipe(end) if req == FIONREAD => {
@@ -560,6 +589,14 @@ pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
         }
         Node::Inotify(i) if req == FIONREAD => {
             let n = i.queued_bytes() as i32;
+            return put(t, arg, &n.to_le_bytes()).map(|_| 0);
+        }
+        Node::Socket(s, _) if req == FIONREAD || req == TIOCOUTQ => {
+            let n = if req == FIONREAD {
+                s.queued() as i32
+            } else {
+                0
+            };
             return put(t, arg, &n.to_le_bytes()).map(|_| 0);
         }
         _ => return Err(ENOTTY),

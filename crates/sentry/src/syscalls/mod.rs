@@ -14,6 +14,7 @@ mod names;
 mod poll;
 mod process;
 mod signal;
+mod socket;
 mod sys;
 mod time;
 mod timer;
@@ -144,6 +145,27 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_mknodat => fs::mknod(t, a[0] as i32, a[1], a[2] as u32),
         SYS_fstatfs => attr::fstatfs(t, a[0] as i32, a[1]),
         SYS_fadvise64 => t.fds.get(a[0] as i32).map(|_| 0),
+        // sockets
+        SYS_socket => socket::socket(t, a[0] as i32, a[1] as i32, a[2] as i32),
+        SYS_socketpair => socket::socketpair(t, a[0] as i32, a[1] as i32, a[2] as i32, a[3]),
+        SYS_bind => socket::bind(t, a[0] as i32, a[1], a[2] as u32),
+        SYS_listen => socket::listen(t, a[0] as i32, a[1] as i32),
+        SYS_connect => socket::connect(t, a[0] as i32, a[1], a[2] as u32),
+        SYS_accept => socket::accept(t, a[0] as i32, a[1], a[2], 0),
+        SYS_accept4 => socket::accept(t, a[0] as i32, a[1], a[2], a[3] as i32),
+        SYS_getsockname => socket::getsockname(t, a[0] as i32, a[1], a[2]),
+        SYS_getpeername => socket::getpeername(t, a[0] as i32, a[1], a[2]),
+        SYS_shutdown => socket::shutdown(t, a[0] as i32, a[1] as i32),
+        SYS_sendto => socket::sendto(t, a),
+        SYS_recvfrom => socket::recvfrom(t, a),
+        SYS_sendmsg => socket::sendmsg(t, a[0] as i32, a[1], a[2] as i32),
+        SYS_recvmsg => socket::recvmsg(t, a[0] as i32, a[1], a[2] as i32),
+        SYS_sendmmsg => socket::sendmmsg(t, a[0] as i32, a[1], a[2] as u32, a[3] as i32),
+        SYS_recvmmsg => socket::recvmmsg(t, a[0] as i32, a[1], a[2] as u32, a[3] as i32),
+        SYS_setsockopt => {
+            socket::setsockopt(t, a[0] as i32, a[1] as i32, a[2] as i32, a[3], a[4] as u32)
+        }
+        SYS_getsockopt => socket::getsockopt(t, a[0] as i32, a[1] as i32, a[2] as i32, a[3], a[4]),
         // extended attributes
         SYS_getxattr => xattr::get(t, Path(a[0], true), a[1], a[2], a[3]),
         SYS_lgetxattr => xattr::get(t, Path(a[0], false), a[1], a[2], a[3]),

@@ -1,0 +1,4 @@
+//! The sandbox's network: sockets served by the sentry itself. Unix domain sockets live here
+//! entirely (unix.rs); the host never sees them.
+
+pub mod unix;

@@ -1,0 +1,612 @@
+//! Unix domain sockets, entirely inside the sentry: stream, datagram and seqpacket sockets,
+//! socketpair, names in the rootfs (a socket inode the sentry makes beneath the root, found
+//! again by its device and inode) and in the abstract namespace, listen/accept/connect,
+//! shutdown, messages with descriptors (SCM_RIGHTS) and credentials (SCM_CREDENTIALS).
+//!
+//! Each socket is one object shared by the open file descriptions that name it. A connected
+//! pair holds each other weakly: the end whose last description goes tells its peer (EOF, EPIPE)
+//! from Drop. What a socket receives waits in its own queue; a sender is held back by the room
+//! left there (its send buffer's worth). Operations answer EAGAIN where a blocking caller must
+//! wait; the system call layer (syscalls/socket.rs) turns that into a wait or the errno.
+
+use crate::kernel::wait;
+use crate::mm::Errno;
+use crate::vfs::FileRef;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+/// Linux's default socket buffer sizes (net.core.wmem_default and rmem_default).
+pub const DEFAULT_BUF: usize = 212_992;
+/// How many datagrams may wait in a receiver's queue (net.unix.max_dgram_qlen).
+const MAX_DGRAM_QLEN: usize = 512;
+/// SOMAXCONN: the largest listen backlog.
+const SOMAXCONN: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Stream,
+    Dgram,
+    SeqPacket,
+}
+
+impl Kind {
+    pub fn from_type(t: i32) -> Option<Kind> {
+        match t {
+            libc::SOCK_STREAM => Some(Kind::Stream),
+            libc::SOCK_DGRAM => Some(Kind::Dgram),
+            libc::SOCK_SEQPACKET => Some(Kind::SeqPacket),
+            _ => None,
+        }
+    }
+
+    pub fn to_type(self) -> i32 {
+        match self {
+            Kind::Stream => libc::SOCK_STREAM,
+            Kind::Dgram => libc::SOCK_DGRAM,
+            Kind::SeqPacket => libc::SOCK_SEQPACKET,
+        }
+    }
+
+    fn connection(self) -> bool {
+        self != Kind::Dgram
+    }
+}
+
+/// A socket's name: a path in the rootfs (as given to bind, and the socket inode's device
+/// and inode, by which connect finds it) or an abstract name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Addr {
+    Path(Vec<u8>, (u64, u64)),
+    Abstract(Vec<u8>),
+}
+
+/// The key a bound name is registered by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Inode(u64, u64),
+    Abstract(Vec<u8>),
+}
+
+impl Addr {
+    fn key(&self) -> Key {
+        match self {
+            Addr::Path(_, (dev, ino)) => Key::Inode(*dev, *ino),
+            Addr::Abstract(name) => Key::Abstract(name.clone()),
+        }
+    }
+}
+
+/// SCM_CREDENTIALS and SO_PEERCRED: pid, uid, gid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// One message in a receive queue (for a stream socket, one write's bytes).
+pub struct Msg {
+    pub data: Vec<u8>,
+    pub fds: Vec<FileRef>,
+    pub cred: Cred,
+    /// The sender's name (recvfrom's address), if it had one.
+    pub from: Option<Addr>,
+}
+
+/// What a receive took.
+pub struct Received {
+    pub data: Vec<u8>,
+    /// The message's whole length (datagrams and packets: more than `data` when truncated).
+    pub len: usize,
+    pub fds: Vec<FileRef>,
+    pub cred: Option<Cred>,
+    pub from: Option<Addr>,
+}
+
+thread_local! {
+    /// Bound names: the socket each names, while it lives.
+    static BOUND: RefCell<BTreeMap<Key, Weak<Socket>>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// The live socket bound to `addr`.
+pub fn lookup(addr: &Addr) -> Option<Rc<Socket>> {
+    BOUND.with(|b| b.borrow().get(&addr.key()).and_then(Weak::upgrade))
+}
+
+/// Whether an abstract name is taken.
+pub fn abstract_taken(name: &[u8]) -> bool {
+    lookup(&Addr::Abstract(name.to_vec())).is_some()
+}
+
+#[derive(Default)]
+struct Inner {
+    name: Option<Addr>,
+    /// The connected peer (a datagram socket's default destination).
+    peer: Option<Weak<Socket>>,
+    /// A connection-oriented socket was connected (its peer may be gone since).
+    connected: bool,
+    /// Listening: the backlog and the connections not yet accepted.
+    listening: Option<(usize, VecDeque<Rc<Socket>>)>,
+    rx: VecDeque<Msg>,
+    rx_bytes: usize,
+    /// Shut down for reading and writing by this end; `eof`: the peer will send no more.
+    shut_rd: bool,
+    shut_wr: bool,
+    eof: bool,
+    /// The peer's end went away (ECONNRESET for a datagram sender that was connected).
+    peer_gone: bool,
+    passcred: bool,
+    sndbuf: usize,
+    rcvbuf: usize,
+    /// SO_PEERCRED: the peer's credentials when the connection was made.
+    peercred: Option<Cred>,
+    /// The listener's credentials (what a connecting client's SO_PEERCRED shows).
+    own: Cred,
+    /// Moved on every change: [0] for the reading side, [1] for the writing side.
+    generation: [u64; 2],
+}
+
+pub struct Socket {
+    pub kind: Kind,
+    inner: RefCell<Inner>,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut();
+        if let Some(peer) = inner.peer.take().and_then(|p| p.upgrade()) {
+            if self.kind.connection() {
+                let mut p = peer.inner.borrow_mut();
+                p.eof = true;
+                p.peer_gone = true;
+                p.generation[0] += 1;
+                p.generation[1] += 1;
+            }
+        }
+        wait::poke();
+    }
+}
+
+impl Socket {
+    pub fn new(kind: Kind, own: Cred) -> Rc<Socket> {
+        Rc::new(Socket {
+            kind,
+            inner: RefCell::new(Inner {
+                sndbuf: DEFAULT_BUF,
+                rcvbuf: DEFAULT_BUF,
+                own,
+                ..Default::default()
+            }),
+        })
+    }
+
+    /// socketpair: two connected sockets, each with the creator's credentials as peer's.
+    pub fn pair(kind: Kind, cred: Cred) -> (Rc<Socket>, Rc<Socket>) {
+        let (a, b) = (Socket::new(kind, cred), Socket::new(kind, cred));
+        Socket::join(&a, &b, cred, cred);
+        (a, b)
+    }
+
+    /// Makes `a` and `b` each other's peer; `a` sees `b_cred` as its peer's credentials.
+    fn join(a: &Rc<Socket>, b: &Rc<Socket>, a_peer: Cred, b_peer: Cred) {
+        for (x, y, cred) in [(a, b, a_peer), (b, a, b_peer)] {
+            let mut i = x.inner.borrow_mut();
+            i.peer = Some(Rc::downgrade(y));
+            i.connected = true;
+            i.peercred = Some(cred);
+            i.generation[1] += 1;
+        }
+        wait::poke();
+    }
+
+    pub fn name(&self) -> Option<Addr> {
+        self.inner.borrow().name.clone()
+    }
+
+    /// The connected peer's name.
+    pub fn peer_name(&self) -> Result<Option<Addr>, Errno> {
+        let peer = self.peer().ok_or(libc::ENOTCONN)?;
+        let name = peer.name();
+        Ok(name)
+    }
+
+    fn peer(&self) -> Option<Rc<Socket>> {
+        self.inner.borrow().peer.as_ref().and_then(Weak::upgrade)
+    }
+
+    /// bind to `addr` (a path's socket inode was made by the caller): EINVAL when bound
+    /// already, EADDRINUSE when another socket has the name.
+    pub fn bind(self: &Rc<Self>, addr: Addr) -> Result<(), Errno> {
+        if self.inner.borrow().name.is_some() {
+            return Err(libc::EINVAL);
+        }
+        if lookup(&addr).is_some() {
+            return Err(libc::EADDRINUSE);
+        }
+        BOUND.with(|b| {
+            let mut b = b.borrow_mut();
+            b.retain(|_, w| w.strong_count() > 0);
+            b.insert(addr.key(), Rc::downgrade(self));
+        });
+        self.inner.borrow_mut().name = Some(addr);
+        Ok(())
+    }
+
+    pub fn is_bound(&self) -> bool {
+        self.inner.borrow().name.is_some()
+    }
+
+    /// listen: EOPNOTSUPP for datagrams, EINVAL unbound or connected.
+    pub fn listen(&self, backlog: i32) -> Result<(), Errno> {
+        if !self.kind.connection() {
+            return Err(libc::EOPNOTSUPP);
+        }
+        let mut i = self.inner.borrow_mut();
+        if i.name.is_none() || i.connected {
+            return Err(libc::EINVAL);
+        }
+        let max = (backlog.max(0) as usize).min(SOMAXCONN);
+        match &mut i.listening {
+            Some((b, _)) => *b = max,
+            None => i.listening = Some((max, VecDeque::new())),
+        }
+        Ok(())
+    }
+
+    pub fn is_listening(&self) -> bool {
+        self.inner.borrow().listening.is_some()
+    }
+
+    /// connect to the socket `to`, as a client with credentials `cred`. A connection-oriented
+    /// socket gets a new peer in `to`'s backlog (EAGAIN while the backlog is full); a datagram
+    /// socket takes `to` as its destination.
+    pub fn connect(self: &Rc<Self>, to: &Rc<Socket>, cred: Cred) -> Result<(), Errno> {
+        if to.kind != self.kind {
+            return Err(libc::EPROTOTYPE);
+        }
+        if !self.kind.connection() {
+            let mut i = self.inner.borrow_mut();
+            i.peer = Some(Rc::downgrade(to));
+            i.peer_gone = false;
+            i.generation[1] += 1;
+            return Ok(());
+        }
+        {
+            let i = self.inner.borrow();
+            if i.listening.is_some() {
+                return Err(libc::EINVAL);
+            }
+            if i.connected {
+                return Err(libc::EISCONN);
+            }
+        }
+        let server_cred = to.inner.borrow().own;
+        let mut t = to.inner.borrow_mut();
+        let name = t.name.clone();
+        let Some((backlog, pending)) = t.listening.as_mut() else {
+            return Err(libc::ECONNREFUSED);
+        };
+        // Linux lets one more than the backlog wait.
+        if pending.len() > *backlog {
+            return Err(libc::EAGAIN);
+        }
+        let accepted = Socket::new(self.kind, server_cred);
+        accepted.inner.borrow_mut().name = name;
+        pending.push_back(accepted.clone());
+        t.generation[0] += 1;
+        drop(t);
+        Socket::join(self, &accepted, server_cred, cred);
+        Ok(())
+    }
+
+    /// accept: the oldest waiting connection; EAGAIN when none, EINVAL when not listening.
+    pub fn accept(&self) -> Result<Rc<Socket>, Errno> {
+        let mut i = self.inner.borrow_mut();
+        let (_, pending) = i.listening.as_mut().ok_or(libc::EINVAL)?;
+        let s = pending.pop_front().ok_or(libc::EAGAIN)?;
+        wait::poke();
+        Ok(s)
+    }
+
+    /// shutdown: SHUT_RD, SHUT_WR or both; the peer of a connection sees EOF after SHUT_WR.
+    pub fn shutdown(&self, how: i32) -> Result<(), Errno> {
+        let (rd, wr) = match how {
+            libc::SHUT_RD => (true, false),
+            libc::SHUT_WR => (false, true),
+            libc::SHUT_RDWR => (true, true),
+            _ => return Err(libc::EINVAL),
+        };
+        let peer = {
+            let mut i = self.inner.borrow_mut();
+            if self.kind.connection() && !i.connected {
+                return Err(libc::ENOTCONN);
+            }
+            i.shut_rd |= rd;
+            i.shut_wr |= wr;
+            i.generation[0] += 1;
+            i.generation[1] += 1;
+            i.peer.as_ref().and_then(Weak::upgrade)
+        };
+        if let Some(p) = peer.filter(|_| self.kind.connection()) {
+            let mut p = p.inner.borrow_mut();
+            if wr {
+                p.eof = true;
+            }
+            p.generation[0] += 1;
+            p.generation[1] += 1;
+        }
+        wait::poke();
+        Ok(())
+    }
+
+    /// Sends `msg` (to `to`, or the connected peer). A stream takes what fits of it (EAGAIN
+    /// when nothing does); a packet or datagram goes whole or not at all (EMSGSIZE when it
+    /// could never fit). EPIPE for a connection whose writing side or peer is gone.
+    pub fn send(&self, mut msg: Msg, to: Option<Rc<Socket>>) -> Result<usize, Errno> {
+        if self.inner.borrow().shut_wr {
+            return Err(libc::EPIPE);
+        }
+        let target = match (self.kind.connection(), to) {
+            (true, Some(_)) => return Err(libc::EISCONN),
+            (true, None) => {
+                let i = self.inner.borrow();
+                if !i.connected {
+                    return Err(libc::ENOTCONN);
+                }
+                drop(i);
+                self.peer().ok_or(libc::EPIPE)?
+            }
+            (false, Some(t)) => t,
+            (false, None) => match self.peer() {
+                Some(p) => p,
+                None if self.inner.borrow().peer.is_some() => return Err(libc::ECONNREFUSED),
+                None => return Err(libc::ENOTCONN),
+            },
+        };
+        let sndbuf = self.inner.borrow().sndbuf;
+        if !self.kind.connection() {
+            // A datagram socket connected to another may only be sent to by that one.
+            let theirs = target.inner.borrow().peer.clone();
+            if let Some(p) = theirs.and_then(|w| w.upgrade()) {
+                if !std::ptr::eq(Rc::as_ptr(&p), self) {
+                    return Err(libc::EPERM);
+                }
+            }
+        }
+        let mut t = target.inner.borrow_mut();
+        if self.kind.connection() && t.shut_rd {
+            return Err(libc::EPIPE);
+        }
+        let len = msg.data.len();
+        if self.kind != Kind::Stream && len > sndbuf.max(t.rcvbuf) {
+            return Err(libc::EMSGSIZE);
+        }
+        let room = sndbuf.saturating_sub(t.rx_bytes);
+        let n = match self.kind {
+            Kind::Stream if room == 0 && len > 0 => return Err(libc::EAGAIN),
+            Kind::Stream => room.min(len),
+            Kind::Dgram if t.rx.len() >= MAX_DGRAM_QLEN || (room < len && !t.rx.is_empty()) => {
+                return Err(libc::EAGAIN)
+            }
+            Kind::SeqPacket if room < len && !t.rx.is_empty() => return Err(libc::EAGAIN),
+            _ => len,
+        };
+        msg.data.truncate(n);
+        if self.kind == Kind::Stream && n == 0 && msg.fds.is_empty() {
+            return Ok(0);
+        }
+        t.rx_bytes += n;
+        t.rx.push_back(msg);
+        t.generation[0] += 1;
+        wait::poke();
+        Ok(n)
+    }
+
+    /// Receives up to `max` bytes (`peek`: leaving them queued). A stream gathers from
+    /// successive writes, but not past descriptors (a write that carried some ends a read, and
+    /// one that carries some starts only an empty one); a packet or datagram is one message,
+    /// its rest discarded. Ok with no data at EOF; EAGAIN when it would wait.
+    pub fn recv(&self, max: usize, peek: bool) -> Result<Received, Errno> {
+        let mut i = self.inner.borrow_mut();
+        if i.listening.is_some() {
+            return Err(libc::EINVAL);
+        }
+        let passcred = i.passcred;
+        if i.rx.is_empty() {
+            let ended = i.eof || i.shut_rd || (self.kind.connection() && i.peer_gone);
+            return if ended {
+                Ok(Received {
+                    data: Vec::new(),
+                    len: 0,
+                    fds: Vec::new(),
+                    cred: None,
+                    from: None,
+                })
+            } else if self.kind.connection() && !i.connected {
+                Err(libc::ENOTCONN)
+            } else {
+                Err(libc::EAGAIN)
+            };
+        }
+        if self.kind != Kind::Stream {
+            let m = if peek {
+                let m = &i.rx[0];
+                Msg {
+                    data: m.data.clone(),
+                    fds: Vec::new(),
+                    cred: m.cred,
+                    from: m.from.clone(),
+                }
+            } else {
+                let m = i.rx.pop_front().ok_or(libc::EAGAIN)?;
+                i.rx_bytes -= m.data.len();
+                m
+            };
+            let len = m.data.len();
+            let mut data = m.data;
+            data.truncate(max);
+            i.generation[1] += 1;
+            drop(i);
+            self.room_made(peek);
+            return Ok(Received {
+                data,
+                len,
+                fds: m.fds,
+                cred: passcred.then_some(m.cred),
+                from: m.from,
+            });
+        }
+        let mut out = Received {
+            data: Vec::new(),
+            len: 0,
+            fds: Vec::new(),
+            cred: None,
+            from: None,
+        };
+        let mut at = 0;
+        while out.data.len() < max && at < i.rx.len() {
+            if !out.data.is_empty() && (!i.rx[at].fds.is_empty() || !out.fds.is_empty()) {
+                break;
+            }
+            if passcred && out.cred.is_some_and(|c| c != i.rx[at].cred) {
+                break;
+            }
+            let want = max - out.data.len();
+            let m = &mut i.rx[at];
+            out.cred = Some(m.cred);
+            let n = want.min(m.data.len());
+            out.data.extend_from_slice(&m.data[..n]);
+            if peek {
+                at += 1;
+                continue;
+            }
+            out.fds.append(&mut m.fds);
+            m.data.drain(..n);
+            if m.data.is_empty() {
+                i.rx.pop_front();
+            }
+            i.rx_bytes -= n;
+            if !out.fds.is_empty() {
+                break;
+            }
+        }
+        out.len = out.data.len();
+        if !passcred {
+            out.cred = None;
+        }
+        if !peek {
+            i.generation[1] += 1;
+        }
+        drop(i);
+        self.room_made(peek);
+        Ok(out)
+    }
+
+    /// Room appeared in this socket's queue: its senders may go on.
+    fn room_made(&self, peek: bool) {
+        if peek {
+            return;
+        }
+        if let Some(p) = self.peer() {
+            p.inner.borrow_mut().generation[1] += 1;
+        }
+        wait::poke();
+    }
+
+    /// poll's events.
+    pub fn ready(&self) -> u32 {
+        let i = self.inner.borrow();
+        let mut ev = 0u32;
+        if let Some((_, pending)) = &i.listening {
+            if !pending.is_empty() {
+                ev |= (libc::POLLIN | libc::POLLRDNORM) as u32;
+            }
+            return ev;
+        }
+        if !i.rx.is_empty() {
+            ev |= (libc::POLLIN | libc::POLLRDNORM) as u32;
+        }
+        if i.eof || i.shut_rd || (self.kind.connection() && i.peer_gone) {
+            ev |= (libc::POLLIN | libc::POLLRDNORM) as u32 | RDHUP;
+        }
+        let hangup = (i.shut_rd && i.shut_wr) || (self.kind.connection() && i.peer_gone);
+        if hangup {
+            ev |= libc::POLLHUP as u32;
+        }
+        let writable = match i.peer.as_ref().and_then(Weak::upgrade) {
+            Some(p) => {
+                let p = p.inner.borrow();
+                i.sndbuf.saturating_sub(p.rx_bytes) >= i.sndbuf / 4
+                    && (self.kind.connection() || p.rx.len() < MAX_DGRAM_QLEN)
+            }
+            // An unconnected datagram socket, or a connection whose peer is gone (the write
+            // then fails at once): writable.
+            None => !self.kind.connection() || i.peer_gone,
+        };
+        // As Linux: room to write is reported whatever the shutdown state (a write then
+        // answers EPIPE at once).
+        if writable && (i.connected || !self.kind.connection()) {
+            ev |= (libc::POLLOUT | libc::POLLWRNORM) as u32;
+        }
+        ev
+    }
+
+    pub fn generation(&self) -> [u64; 2] {
+        self.inner.borrow().generation
+    }
+
+    /// Bytes waiting to be read (FIONREAD: a datagram socket's next message).
+    pub fn queued(&self) -> usize {
+        let i = self.inner.borrow();
+        match self.kind {
+            Kind::Stream => i.rx_bytes,
+            _ => i.rx.front().map_or(0, |m| m.data.len()),
+        }
+    }
+
+    pub fn peercred(&self) -> Option<Cred> {
+        self.inner.borrow().peercred
+    }
+
+    /// Socket options kept per socket: SO_PASSCRED, SO_SNDBUF, SO_RCVBUF.
+    pub fn set_passcred(&self, on: bool) {
+        self.inner.borrow_mut().passcred = on;
+    }
+
+    pub fn passcred(&self) -> bool {
+        self.inner.borrow().passcred
+    }
+
+    /// SO_SNDBUF / SO_RCVBUF: Linux doubles the value asked for (its bookkeeping), within
+    /// its limits; returns nothing, getsockopt reads the doubled value.
+    pub fn set_buf(&self, send: bool, want: usize) {
+        let v = (want.clamp(2304, DEFAULT_BUF) * 2).max(4608);
+        let mut i = self.inner.borrow_mut();
+        if send {
+            i.sndbuf = v;
+        } else {
+            i.rcvbuf = v;
+        }
+        i.generation[1] += 1;
+        wait::poke();
+    }
+
+    pub fn buf(&self, send: bool) -> usize {
+        let i = self.inner.borrow();
+        if send {
+            i.sndbuf
+        } else {
+            i.rcvbuf
+        }
+    }
+
+    /// Whether a connection-oriented socket is connected (SO_ACCEPTCONN's opposite, and
+    /// getpeername's condition).
+    pub fn connected(&self) -> bool {
+        self.inner.borrow().connected
+    }
+}
+
+/// EPOLLRDHUP (POLLRDHUP).
+pub const RDHUP: u32 = 0x2000;

@@ -1,0 +1,816 @@
+//! Sockets: socket, socketpair, bind, listen, accept, connect, the send and receive families,
+//! shutdown, names and options. Unix domain sockets are the sentry's own (net/unix.rs); the
+//! other families answer EAFNOSUPPORT until the sentry's network stack serves them.
+
+use super::*;
+use crate::kernel::creds::CAP_SETGID;
+use crate::kernel::creds::CAP_SETUID;
+use crate::kernel::wait::Wait;
+use crate::net::unix::{self, Addr, Cred, Kind, Msg, Socket};
+use std::rc::Rc;
+
+const MSG_PEEK: i32 = libc::MSG_PEEK;
+const MSG_DONTWAIT: i32 = libc::MSG_DONTWAIT;
+const MSG_WAITALL: i32 = libc::MSG_WAITALL;
+const MSG_TRUNC: i32 = libc::MSG_TRUNC;
+const MSG_CTRUNC: i32 = libc::MSG_CTRUNC;
+const MSG_NOSIGNAL: i32 = libc::MSG_NOSIGNAL;
+const MSG_OOB: i32 = libc::MSG_OOB;
+const MSG_CMSG_CLOEXEC: i32 = libc::MSG_CMSG_CLOEXEC;
+/// The most descriptors one SCM_RIGHTS message carries (Linux's SCM_MAX_FD).
+const SCM_MAX_FD: usize = 253;
+/// sizeof(struct sockaddr_un).
+const SUN_LEN: usize = 110;
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// A new socket's open file description, with an inode number of its own (fstat,
+/// /proc/PID/fd's "socket:[N]").
+fn socket_file(s: Rc<Socket>, flags: i32) -> crate::vfs::FileRef {
+    thread_local! {
+        static NEXT_INO: std::cell::Cell<u64> = const { std::cell::Cell::new(20000) };
+    }
+    let ino = NEXT_INO.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    let f = crate::vfs::wrap(
+        Node::Socket(s, ino),
+        O_RDWR | flags,
+        &format!("socket:[{ino}]"),
+    );
+    f
+}
+
+/// The socket `fd` names, and whether its description is non-blocking.
+fn sock(t: &Task, fd: i32) -> Result<(Rc<Socket>, bool), Errno> {
+    let f = t.fds.get(fd)?;
+    let of = f.borrow();
+    match &of.node {
+        Node::Socket(s, _) => Ok((s.clone(), of.flags & O_NONBLOCK != 0)),
+        _ => Err(ENOTSOCK),
+    }
+}
+
+/// The type argument's SOCK_NONBLOCK and SOCK_CLOEXEC as open flags, and the type itself.
+fn type_flags(ty: i32) -> Result<(i32, i32), Errno> {
+    let flags = ty & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+    let base = ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    let open = (if flags & SOCK_NONBLOCK != 0 {
+        O_NONBLOCK
+    } else {
+        0
+    }) | (if flags & SOCK_CLOEXEC != 0 {
+        O_CLOEXEC
+    } else {
+        0
+    });
+    Ok((base, open))
+}
+
+/// The kind a socket()/socketpair() asks for: AF_UNIX only, its three types.
+fn kind_of(domain: i32, base: i32, proto: i32) -> Result<Kind, Errno> {
+    if domain != AF_UNIX {
+        return Err(EAFNOSUPPORT);
+    }
+    let kind = match Kind::from_type(base) {
+        Some(k) => k,
+        // Linux takes SOCK_RAW as SOCK_DGRAM for unix sockets.
+        None if base == SOCK_RAW => Kind::Dgram,
+        None if base == SOCK_RDM => return Err(ESOCKTNOSUPPORT),
+        None => return Err(EINVAL),
+    };
+    if proto != 0 && proto != AF_UNIX {
+        return Err(EPROTONOSUPPORT);
+    }
+    Ok(kind)
+}
+
+/// The caller's credentials as a message carries them (real ids) and as a connection's peer
+/// sees them (effective ids).
+fn msg_cred(t: &Task) -> Cred {
+    Cred {
+        pid: t.pid,
+        uid: t.creds.uids.real,
+        gid: t.creds.gids.real,
+    }
+}
+
+fn peer_cred(t: &Task) -> Cred {
+    Cred {
+        pid: t.pid,
+        uid: t.creds.uids.eff,
+        gid: t.creds.gids.eff,
+    }
+}
+
+pub(super) fn socket(t: &mut Task, domain: i32, ty: i32, proto: i32) -> R {
+    let (base, open) = type_flags(ty)?;
+    let kind = kind_of(domain, base, proto)?;
+    let f = socket_file(Socket::new(kind, peer_cred(t)), open & O_NONBLOCK);
+    t.fds.install(f, open & O_CLOEXEC != 0, 0).map(i64::from)
+}
+
+pub(super) fn socketpair(t: &mut Task, domain: i32, ty: i32, proto: i32, sv: u64) -> R {
+    let (base, open) = type_flags(ty)?;
+    let kind = kind_of(domain, base, proto)?;
+    let (a, b) = Socket::pair(kind, peer_cred(t));
+    let cloexec = open & O_CLOEXEC != 0;
+    let fa = t
+        .fds
+        .install(socket_file(a, open & O_NONBLOCK), cloexec, 0)?;
+    let fb = match t.fds.install(socket_file(b, open & O_NONBLOCK), cloexec, 0) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = t.fds.close(fa);
+            return Err(e);
+        }
+    };
+    let mut out = fa.to_le_bytes().to_vec();
+    out.extend_from_slice(&fb.to_le_bytes());
+    if let Err(e) = put(t, sv, &out) {
+        let _ = t.fds.close(fa);
+        let _ = t.fds.close(fb);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// A sockaddr_un argument.
+enum Name {
+    /// Only the family: bind's autobind.
+    Unnamed,
+    Path(Vec<u8>),
+    Abstract(Vec<u8>),
+}
+
+fn read_name(t: &Task, addr: u64, len: u32) -> Result<Name, Errno> {
+    let len = len as usize;
+    if !(2..=SUN_LEN).contains(&len) {
+        return Err(EINVAL);
+    }
+    let b = t.mm.read_vec(addr, len)?;
+    if u16::from_le_bytes([b[0], b[1]]) != AF_UNIX as u16 {
+        return Err(EINVAL);
+    }
+    let path = &b[2..];
+    Ok(match path.first() {
+        None => Name::Unnamed,
+        Some(0) => Name::Abstract(path[1..].to_vec()),
+        Some(_) => {
+            let end = path.iter().position(|c| *c == 0).unwrap_or(path.len());
+            Name::Path(path[..end].to_vec())
+        }
+    })
+}
+
+/// Writes a name as a sockaddr_un to `addr` (at most `*len_addr` bytes) and its full length
+/// to `len_addr`. An unnamed socket is the family alone for getsockname, getpeername and
+/// accept (`family_alone`), and no address at all (length 0) for a received message's sender.
+fn write_name(
+    t: &mut Task,
+    name: Option<&Addr>,
+    addr: u64,
+    len_addr: u64,
+    family_alone: bool,
+) -> Result<(), Errno> {
+    if addr == 0 {
+        return Ok(());
+    }
+    let room = t.mm.read_u32(len_addr)? as i32;
+    if room < 0 {
+        return Err(EINVAL);
+    }
+    let mut b = (AF_UNIX as u16).to_le_bytes().to_vec();
+    match name {
+        None if !family_alone => return put(t, len_addr, &0u32.to_le_bytes()),
+        None => {}
+        Some(Addr::Path(p, _)) => {
+            b.extend_from_slice(p);
+            b.push(0);
+        }
+        Some(Addr::Abstract(n)) => {
+            b.push(0);
+            b.extend_from_slice(n);
+        }
+    }
+    let n = b.len().min(room as usize);
+    put(t, addr, &b[..n])?;
+    put(t, len_addr, &(b.len() as u32).to_le_bytes())
+}
+
+/// The socket a name names, for connect and sendto: ECONNREFUSED when none listens there.
+fn find(t: &mut Task, name: Name) -> Result<Rc<Socket>, Errno> {
+    let addr = match name {
+        Name::Unnamed => return Err(EINVAL),
+        Name::Abstract(n) => Addr::Abstract(n),
+        Name::Path(p) => {
+            let text = String::from_utf8(p.clone()).map_err(|_| ENOENT)?;
+            let abs = at(t, AT_FDCWD, &text)?;
+            crate::perm::search(&t.fs, &t.creds, &abs)?;
+            let st = t.fs.stat(&abs, true)?;
+            if st.st_mode & S_IFMT != S_IFSOCK {
+                return Err(ECONNREFUSED);
+            }
+            if !crate::perm::may(&t.creds, &st, crate::perm::W) {
+                return Err(EACCES);
+            }
+            Addr::Path(p, (st.st_dev, st.st_ino))
+        }
+    };
+    unix::lookup(&addr).ok_or(ECONNREFUSED)
+}
+
+pub(super) fn bind(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
+    let (s, _) = sock(t, fd)?;
+    let name = read_name(t, addr, len)?;
+    let addr = match name {
+        _ if s.is_bound() && !matches!(name, Name::Path(_)) => return Err(EINVAL),
+        Name::Unnamed => Addr::Abstract(autobind_name()),
+        Name::Abstract(n) => Addr::Abstract(n),
+        // As Linux: the name is made first (EADDRINUSE when it exists), and taken back when
+        // the socket turns out to be bound already.
+        Name::Path(p) => {
+            let text = String::from_utf8(p.clone()).map_err(|_| EINVAL)?;
+            let abs = at(t, AT_FDCWD, &text)?;
+            crate::perm::create(&t.fs, &t.creds, &abs)?;
+            let mode = S_IFSOCK | (0o777 & !t.fs.umask());
+            t.fs.mknod_socket(&abs, mode).map_err(|e| match e {
+                EEXIST => EADDRINUSE,
+                e => e,
+            })?;
+            if s.is_bound() {
+                let _ = t.fs.unlink(&abs, 0);
+                return Err(EINVAL);
+            }
+            crate::perm::own_new(&t.fs, &t.creds, &abs);
+            fs::created(&abs);
+            let st = t.fs.stat(&abs, false)?;
+            Addr::Path(p, (st.st_dev, st.st_ino))
+        }
+    };
+    s.bind(addr)?;
+    Ok(0)
+}
+
+/// An abstract name of five hex digits no socket has (Linux's autobind).
+fn autobind_name() -> Vec<u8> {
+    let mut b = [0u8; 4];
+    let _ = crate::host::getrandom(&mut b);
+    let mut n = u32::from_le_bytes(b) & 0xfffff;
+    loop {
+        let name = format!("{n:05x}").into_bytes();
+        if !unix::abstract_taken(&name) {
+            return name;
+        }
+        n = (n + 1) & 0xfffff;
+    }
+}
+
+pub(super) fn listen(t: &mut Task, fd: i32, backlog: i32) -> R {
+    let (s, _) = sock(t, fd)?;
+    s.listen(backlog).map(|_| 0)
+}
+
+pub(super) fn connect(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
+    let (s, nonblock) = sock(t, fd)?;
+    let name = read_name(t, addr, len).map_err(|e| if len < 2 { EINVAL } else { e })?;
+    let target = find(t, name)?;
+    match s.connect(&target, peer_cred(t)) {
+        Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+        r => r.map(|_| 0),
+    }
+}
+
+pub(super) fn accept(t: &mut Task, fd: i32, addr: u64, len: u64, flags: i32) -> R {
+    if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+        return Err(EINVAL);
+    }
+    let (s, nonblock) = sock(t, fd)?;
+    let new = match s.accept() {
+        Err(EAGAIN) if !nonblock => return Err(t.block(Wait::retry())),
+        r => r?,
+    };
+    let peer = new.peer_name().ok().flatten();
+    let (_, open) = type_flags(flags)?;
+    let n = t.fds.install(
+        socket_file(new, open & O_NONBLOCK),
+        open & O_CLOEXEC != 0,
+        0,
+    )?;
+    if let Err(e) = write_name(t, peer.as_ref(), addr, len, true) {
+        let _ = t.fds.close(n);
+        return Err(e);
+    }
+    Ok(n as i64)
+}
+
+pub(super) fn getsockname(t: &mut Task, fd: i32, addr: u64, len: u64) -> R {
+    let (s, _) = sock(t, fd)?;
+    write_name(t, s.name().as_ref(), addr, len, true).map(|_| 0)
+}
+
+pub(super) fn getpeername(t: &mut Task, fd: i32, addr: u64, len: u64) -> R {
+    let (s, _) = sock(t, fd)?;
+    if s.kind != Kind::Dgram && !s.connected() {
+        return Err(ENOTCONN);
+    }
+    let peer = s.peer_name()?;
+    write_name(t, peer.as_ref(), addr, len, true).map(|_| 0)
+}
+
+pub(super) fn shutdown(t: &mut Task, fd: i32, how: i32) -> R {
+    let (s, _) = sock(t, fd)?;
+    s.shutdown(how).map(|_| 0)
+}
+
+/// What a send carries besides its bytes: descriptors and credentials (SCM_RIGHTS,
+/// SCM_CREDENTIALS).
+pub(super) struct Control {
+    fds: Vec<crate::vfs::FileRef>,
+    cred: Option<Cred>,
+}
+
+/// Parses a send's control messages.
+fn read_control(t: &Task, addr: u64, len: usize) -> Result<Control, Errno> {
+    let mut c = Control {
+        fds: Vec::new(),
+        cred: None,
+    };
+    if addr == 0 || len == 0 {
+        return Ok(c);
+    }
+    if len > 1 << 16 {
+        return Err(ENOBUFS);
+    }
+    let b = t.mm.read_vec(addr, len)?;
+    let mut at = 0;
+    while at + 16 <= b.len() {
+        let clen = u64::from_le_bytes(b[at..at + 8].try_into().map_err(|_| EINVAL)?) as usize;
+        let level = i32::from_le_bytes(b[at + 8..at + 12].try_into().map_err(|_| EINVAL)?);
+        let kind = i32::from_le_bytes(b[at + 12..at + 16].try_into().map_err(|_| EINVAL)?);
+        if clen < 16 || at + clen > b.len() {
+            return Err(EINVAL);
+        }
+        let data = &b[at + 16..at + clen];
+        match (level, kind) {
+            (SOL_SOCKET, SCM_RIGHTS) => {
+                let n = data.len() / 4;
+                if n == 0 || c.fds.len() + n > SCM_MAX_FD {
+                    return Err(EINVAL);
+                }
+                for i in 0..n {
+                    let fd = i32::from_le_bytes([
+                        data[i * 4],
+                        data[i * 4 + 1],
+                        data[i * 4 + 2],
+                        data[i * 4 + 3],
+                    ]);
+                    c.fds.push(t.fds.get(fd)?);
+                }
+            }
+            (SOL_SOCKET, SCM_CREDENTIALS) if data.len() >= 12 => {
+                let v =
+                    |i: usize| u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+                let cred = Cred {
+                    pid: v(0) as i32,
+                    uid: v(4),
+                    gid: v(8),
+                };
+                check_cred(t, cred)?;
+                c.cred = Some(cred);
+            }
+            _ => return Err(EINVAL),
+        }
+        at += (clen + 7) & !7;
+    }
+    Ok(c)
+}
+
+/// SCM_CREDENTIALS may name only the sender's own pid and ids, unless it has the capability
+/// to claim others (CAP_SYS_ADMIN for the pid, CAP_SETUID, CAP_SETGID).
+fn check_cred(t: &Task, c: Cred) -> Result<(), Errno> {
+    let ids = &t.creds;
+    let pid_ok = c.pid == t.pid || ids.capable(CAP_SYS_ADMIN);
+    let uid_ok =
+        [ids.uids.real, ids.uids.eff, ids.uids.saved].contains(&c.uid) || ids.capable(CAP_SETUID);
+    let gid_ok =
+        [ids.gids.real, ids.gids.eff, ids.gids.saved].contains(&c.gid) || ids.capable(CAP_SETGID);
+    if pid_ok && uid_ok && gid_ok {
+        Ok(())
+    } else {
+        Err(EPERM)
+    }
+}
+
+/// No descriptors or credentials (write(2), send(2)).
+pub(super) fn no_control() -> Control {
+    Control {
+        fds: Vec::new(),
+        cred: None,
+    }
+}
+
+/// One send: `data` with `control` to `to` (or the peer). EPIPE raises SIGPIPE unless
+/// MSG_NOSIGNAL.
+fn send_one(
+    t: &mut Task,
+    fd: i32,
+    data: &[u8],
+    control: Control,
+    to: Option<Name>,
+    flags: i32,
+) -> R {
+    if flags & MSG_OOB != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let to = match to {
+        Some(n) => Some(find(t, n)?),
+        None => None,
+    };
+    match send_to(t, fd, data, control, to, flags) {
+        Err(EPIPE) if flags & MSG_NOSIGNAL == 0 => {
+            crate::signals::send(t, SIGPIPE);
+            Err(EPIPE)
+        }
+        r => r,
+    }
+}
+
+/// write(2) on a socket: a send without flags or address (the caller raises SIGPIPE).
+pub(super) fn send_bytes(t: &mut Task, fd: i32, data: &[u8], control: Control, flags: i32) -> R {
+    send_to(t, fd, data, control, None, flags)
+}
+
+/// A send to `to` (or the peer). A blocking stream send returns when all of it went
+/// (waiting for room, its progress kept in the task).
+fn send_to(
+    t: &mut Task,
+    fd: i32,
+    data: &[u8],
+    control: Control,
+    to: Option<Rc<Socket>>,
+    flags: i32,
+) -> R {
+    let (s, nonblock) = sock(t, fd)?;
+    let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
+    let done = (t.progress as usize).min(data.len());
+    let msg = Msg {
+        data: data[done..].to_vec(),
+        // Descriptors go with the first part only.
+        fds: if done == 0 { control.fds } else { Vec::new() },
+        cred: control.cred.unwrap_or_else(|| msg_cred(t)),
+        from: s.name(),
+    };
+    match s.send(msg, to) {
+        Ok(n) if s.kind == Kind::Stream && done + n < data.len() && !nonblock => {
+            t.progress = (done + n) as u64;
+            Err(t.block(Wait::retry()))
+        }
+        Ok(n) => Ok((done + n) as i64),
+        Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+        Err(EAGAIN) if done > 0 => Ok(done as i64),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) fn sendto(t: &mut Task, a: [u64; 6]) -> R {
+    let (fd, buf, len, flags, addr, alen) = (a[0] as i32, a[1], a[2], a[3] as i32, a[4], a[5]);
+    let data = t.mm.read_vec(buf, (len as usize).min(IO_CHUNK))?;
+    let to = if addr != 0 {
+        Some(read_name(t, addr, alen as u32)?)
+    } else {
+        None
+    };
+    send_one(t, fd, &data, no_control(), to, flags)
+}
+
+/// A msghdr's fields: name, namelen, iov, iovlen, control, controllen.
+struct MsgHdr {
+    name: u64,
+    namelen: u32,
+    iov: u64,
+    iovlen: u64,
+    control: u64,
+    controllen: u64,
+}
+
+fn read_msghdr(t: &Task, msg: u64) -> Result<MsgHdr, Errno> {
+    Ok(MsgHdr {
+        name: t.mm.read_u64(msg)?,
+        namelen: t.mm.read_u32(msg + 8)?,
+        iov: t.mm.read_u64(msg + 16)?,
+        iovlen: t.mm.read_u64(msg + 24)?,
+        control: t.mm.read_u64(msg + 32)?,
+        controllen: t.mm.read_u64(msg + 40)?,
+    })
+}
+
+pub(super) fn sendmsg(t: &mut Task, fd: i32, msg: u64, flags: i32) -> R {
+    let h = read_msghdr(t, msg)?;
+    let mut data = Vec::new();
+    for (base, len) in fs::iovecs(t, h.iov, h.iovlen)? {
+        let n = (len as usize).min(IO_CHUNK - data.len());
+        data.extend(t.mm.read_vec(base, n)?);
+    }
+    let control = read_control(t, h.control, h.controllen as usize)?;
+    let to = if h.name != 0 && h.namelen != 0 {
+        Some(read_name(t, h.name, h.namelen)?)
+    } else {
+        None
+    };
+    send_one(t, fd, &data, control, to, flags)
+}
+
+/// sendmmsg: the messages one by one, each one's count in its msg_len; the number sent (a
+/// failure after the first ends the batch with what was sent).
+pub(super) fn sendmmsg(t: &mut Task, fd: i32, vec: u64, n: u32, flags: i32) -> R {
+    let n = n.min(1024) as u64;
+    let mut sent = 0;
+    for i in 0..n {
+        let at = vec + i * 64;
+        match sendmsg(t, fd, at, flags) {
+            Ok(len) => {
+                put(t, at + 56, &(len as u32).to_le_bytes())?;
+                sent += 1;
+            }
+            Err(e) if sent == 0 => return Err(e),
+            Err(_) => {
+                t.wait = None;
+                break;
+            }
+        }
+        // A partly sent stream message ends the batch.
+        t.progress = 0;
+    }
+    Ok(sent)
+}
+
+/// What one receive gives back to the caller (its bytes went to the sink): the message's
+/// length, the flags to report, the control data and the sender's name.
+struct Got {
+    len: usize,
+    flags: i32,
+    control: Vec<u8>,
+    from: Option<Addr>,
+}
+
+/// Where received bytes go: the task, the offset in the caller's buffers, the bytes.
+type Sink<'a> = dyn FnMut(&mut Task, usize, &[u8]) -> Result<(), Errno> + 'a;
+
+/// One receive of up to `max` bytes, with room for `control_room` bytes of control data.
+/// MSG_WAITALL on a stream waits for all of it (or EOF), keeping what it took in the task's
+/// progress, which `sink` writes to the caller's buffer as it goes.
+fn recv_one(
+    t: &mut Task,
+    fd: i32,
+    max: usize,
+    flags: i32,
+    control_room: usize,
+    sink: &mut Sink,
+) -> Result<Got, Errno> {
+    if flags & MSG_OOB != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let (s, nonblock) = sock(t, fd)?;
+    let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
+    let done = t.progress as usize;
+    let r = match s.recv(max - done, flags & MSG_PEEK != 0) {
+        Err(EAGAIN) if done > 0 && nonblock => {
+            return Ok(Got {
+                len: done,
+                flags: 0,
+                control: Vec::new(),
+                from: None,
+            })
+        }
+        Err(EAGAIN) if !nonblock => return Err(t.block(Wait::retry())),
+        r => r?,
+    };
+    sink(t, done, &r.data)?;
+    let total = done + r.data.len();
+    let waitall = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0 && s.kind == Kind::Stream;
+    if waitall && total < max && !r.data.is_empty() && r.fds.is_empty() && !nonblock {
+        t.progress = total as u64;
+        return Err(t.block(Wait::retry()));
+    }
+    let mut out_flags = 0;
+    if r.len > r.data.len() {
+        out_flags |= MSG_TRUNC;
+    }
+    let mut control = Vec::new();
+    if let Some(c) = r.cred {
+        let mut data = (c.pid as u32).to_le_bytes().to_vec();
+        data.extend_from_slice(&c.uid.to_le_bytes());
+        data.extend_from_slice(&c.gid.to_le_bytes());
+        if !push_cmsg(&mut control, control_room, SCM_CREDENTIALS, &data) {
+            out_flags |= MSG_CTRUNC;
+        }
+    }
+    if !r.fds.is_empty() {
+        let room = control_room.saturating_sub(control.len());
+        // As many descriptors as fit; the rest are dropped (closed), as on Linux.
+        let fit = (room.saturating_sub(16) / 4).min(r.fds.len());
+        if fit < r.fds.len() {
+            out_flags |= MSG_CTRUNC;
+        }
+        let mut nums = Vec::new();
+        for f in r.fds.into_iter().take(fit) {
+            match t.fds.install(f, flags & MSG_CMSG_CLOEXEC != 0, 0) {
+                Ok(n) => nums.extend_from_slice(&n.to_le_bytes()),
+                Err(_) => {
+                    out_flags |= MSG_CTRUNC;
+                    break;
+                }
+            }
+        }
+        if !nums.is_empty() {
+            push_cmsg(&mut control, control_room, SCM_RIGHTS, &nums);
+        }
+    }
+    Ok(Got {
+        len: done + r.len,
+        flags: out_flags,
+        control,
+        from: r.from,
+    })
+}
+
+/// Appends one SOL_SOCKET control message if it fits in `room`; false when it does not.
+fn push_cmsg(out: &mut Vec<u8>, room: usize, kind: i32, data: &[u8]) -> bool {
+    let len = 16 + data.len();
+    if out.len() + len > room {
+        return false;
+    }
+    out.extend_from_slice(&(len as u64).to_le_bytes());
+    out.extend_from_slice(&SOL_SOCKET.to_le_bytes());
+    out.extend_from_slice(&kind.to_le_bytes());
+    out.extend_from_slice(data);
+    let padded = (out.len() + 7) & !7;
+    if padded <= room {
+        out.resize(padded, 0);
+    }
+    true
+}
+
+pub(super) fn recvfrom(t: &mut Task, a: [u64; 6]) -> R {
+    let (fd, buf, len, flags, addr, alen) = (a[0] as i32, a[1], a[2], a[3] as i32, a[4], a[5]);
+    let max = (len as usize).min(IO_CHUNK);
+    let mut sink = |t: &mut Task, at: usize, d: &[u8]| put(t, buf + at as u64, d);
+    let got = recv_one(t, fd, max, flags, 0, &mut sink)?;
+    write_name(t, got.from.as_ref(), addr, alen, false)?;
+    Ok(if flags & MSG_TRUNC != 0 {
+        got.len
+    } else {
+        got.len.min(max)
+    } as i64)
+}
+
+pub(super) fn recvmsg(t: &mut Task, fd: i32, msg: u64, flags: i32) -> R {
+    let h = read_msghdr(t, msg)?;
+    let vecs = fs::iovecs(t, h.iov, h.iovlen)?;
+    let max = vecs
+        .iter()
+        .map(|(_, l)| *l as usize)
+        .sum::<usize>()
+        .min(IO_CHUNK);
+    let mut sink = |t: &mut Task, at: usize, d: &[u8]| scatter(t, &vecs, at, d);
+    let got = recv_one(t, fd, max, flags, h.controllen as usize, &mut sink)?;
+    if h.name != 0 {
+        // msg_namelen is in and out: the room, then the name's length.
+        let room = h.namelen;
+        put(t, msg + 8, &room.to_le_bytes())?;
+        write_name(t, got.from.as_ref(), h.name, msg + 8, false)?;
+    } else {
+        put(t, msg + 8, &0u32.to_le_bytes())?;
+    }
+    if h.control != 0 {
+        put(t, h.control, &got.control)?;
+    }
+    put(t, msg + 40, &(got.control.len() as u64).to_le_bytes())?;
+    put(t, msg + 48, &got.flags.to_le_bytes())?;
+    Ok(if flags & MSG_TRUNC != 0 {
+        got.len
+    } else {
+        got.len.min(max)
+    } as i64)
+}
+
+/// Writes `data` at offset `at` of the buffers `vecs`.
+fn scatter(t: &mut Task, vecs: &[(u64, u64)], mut at: usize, mut data: &[u8]) -> Result<(), Errno> {
+    for (base, len) in vecs {
+        let len = *len as usize;
+        if at >= len {
+            at -= len;
+            continue;
+        }
+        let n = (len - at).min(data.len());
+        put(t, base + at as u64, &data[..n])?;
+        data = &data[n..];
+        at = 0;
+        if data.is_empty() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// recvmmsg: up to `n` messages, each one's count in its msg_len; the first waits (unless
+/// non-blocking), the rest are taken while there are some. The timeout is not applied.
+pub(super) fn recvmmsg(t: &mut Task, fd: i32, vec: u64, n: u32, flags: i32) -> R {
+    let n = n.min(1024) as u64;
+    let mut got = 0;
+    for i in 0..n {
+        let at = vec + i * 64;
+        let f = if got == 0 {
+            flags
+        } else {
+            flags | MSG_DONTWAIT
+        };
+        match recvmsg(t, fd, at, f & !libc::MSG_WAITFORONE) {
+            Ok(len) => {
+                put(t, at + 56, &(len as u32).to_le_bytes())?;
+                got += 1;
+            }
+            Err(e) if got == 0 => return Err(e),
+            Err(_) => {
+                t.wait = None;
+                break;
+            }
+        }
+        t.progress = 0;
+    }
+    Ok(got)
+}
+
+/// An int option's value (at least 4 bytes given).
+fn int_opt(t: &Task, val: u64, len: u32) -> Result<i32, Errno> {
+    if len < 4 {
+        return Err(EINVAL);
+    }
+    Ok(t.mm.read_u32(val)? as i32)
+}
+
+pub(super) fn setsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, len: u32) -> R {
+    let (s, _) = sock(t, fd)?;
+    if level != SOL_SOCKET {
+        return Err(EOPNOTSUPP);
+    }
+    match opt {
+        SO_PASSCRED => s.set_passcred(int_opt(t, val, len)? != 0),
+        SO_SNDBUF | SO_SNDBUFFORCE => s.set_buf(true, int_opt(t, val, len)?.max(0) as usize),
+        SO_RCVBUF | SO_RCVBUFFORCE => s.set_buf(false, int_opt(t, val, len)?.max(0) as usize),
+        // Accepted and of no effect on a unix socket, as on Linux.
+        SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_PASSSEC | SO_BROADCAST | SO_DEBUG
+        | SO_DONTROUTE | SO_OOBINLINE | SO_PRIORITY | SO_RCVLOWAT => {
+            int_opt(t, val, len)?;
+        }
+        SO_LINGER if len >= 8 => {}
+        SO_RCVTIMEO | SO_SNDTIMEO if len >= 16 => {}
+        SO_LINGER | SO_RCVTIMEO | SO_SNDTIMEO => return Err(EINVAL),
+        _ => return Err(ENOPROTOOPT),
+    }
+    Ok(0)
+}
+
+pub(super) fn getsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, len_at: u64) -> R {
+    let (s, _) = sock(t, fd)?;
+    if level != SOL_SOCKET {
+        return Err(EOPNOTSUPP);
+    }
+    let room = t.mm.read_u32(len_at)? as i32;
+    if room < 0 {
+        return Err(EINVAL);
+    }
+    let int = |v: i32| v.to_le_bytes().to_vec();
+    let value = match opt {
+        SO_TYPE => int(s.kind.to_type()),
+        SO_DOMAIN => int(AF_UNIX),
+        SO_PROTOCOL => int(0),
+        SO_ERROR => int(0),
+        SO_PASSCRED => int(i32::from(s.passcred())),
+        SO_SNDBUF => int(s.buf(true) as i32),
+        SO_RCVBUF => int(s.buf(false) as i32),
+        SO_ACCEPTCONN => int(i32::from(s.is_listening())),
+        SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_BROADCAST | SO_OOBINLINE | SO_PRIORITY
+        | SO_PASSSEC => int(0),
+        SO_RCVLOWAT | SO_SNDLOWAT => int(1),
+        SO_LINGER => vec![0; 8],
+        SO_RCVTIMEO | SO_SNDTIMEO => vec![0; 16],
+        SO_PEERCRED => {
+            let c = s.peercred().unwrap_or(Cred {
+                pid: 0,
+                uid: u32::MAX,
+                gid: u32::MAX,
+            });
+            let mut v = (c.pid as u32).to_le_bytes().to_vec();
+            v.extend_from_slice(&c.uid.to_le_bytes());
+            v.extend_from_slice(&c.gid.to_le_bytes());
+            v
+        }
+        _ => return Err(ENOPROTOOPT),
+    };
+    let n = value.len().min(room as usize);
+    put(t, val, &value[..n])?;
+    put(t, len_at, &(n as u32).to_le_bytes())?;
+    Ok(0)
+}
