@@ -87,3 +87,81 @@ print(asyncio.run(echo()))
     assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
     assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
 }
+
+/// TCP and UDP over loopback (127.0.0.1 and ::1) with python3, the same in both classes (the
+/// container class in its own network namespace, lo up): a listener and a client process with
+/// a half-close, ephemeral ports, UDP both ways, a refused connect (blocking, and non-blocking
+/// through SO_ERROR), an unreachable network, EADDRINUSE, a wildcard listener, an IPv6 one
+/// taking IPv4 clients, TCP_NODELAY, and an asyncio TCP echo.
+#[test]
+fn python3_tcp_and_udp_on_loopback() {
+    let mut b = Bundle::new(&["true"]);
+    for d in ["/usr", "/bin", "/lib", "/lib64"] {
+        std::fs::create_dir_all(b.rootfs().join(&d[1..])).unwrap();
+        b.push(
+            "/mounts",
+            json!({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]}),
+        );
+    }
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import socket, os, asyncio, errno, select
+for fam, host in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
+    srv = socket.socket(fam, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((host, 0)); srv.listen(8)
+    port = srv.getsockname()[1]
+    print(srv.getsockname()[0], 32768 <= port <= 60999, flush=True)
+    if os.fork() == 0:
+        c = socket.create_connection((host, port))
+        c.sendall(b"y" * 200000); c.shutdown(socket.SHUT_WR)
+        print("client got", c.recv(100), flush=True); os._exit(0)
+    conn, addr = srv.accept()
+    tot = 0
+    while d := conn.recv(65536): tot += len(d)
+    conn.sendall(b"got %d" % tot); conn.close(); os.wait()
+    print("peer", addr[0], conn.getsockname()[1] == port)
+    u1 = socket.socket(fam, socket.SOCK_DGRAM); u1.bind((host, 0))
+    u2 = socket.socket(fam, socket.SOCK_DGRAM)
+    u2.sendto(b"udp!", u1.getsockname())
+    data, frm = u1.recvfrom(100); print(data, frm[0], frm[1] == u2.getsockname()[1])
+    u1.sendto(b"back", frm); print(u2.recv(100))
+c = socket.socket()
+try: c.connect(("127.0.0.1", 1))
+except OSError as e: print("refused", errno.errorcode[e.errno])
+c = socket.socket(); c.setblocking(False)
+print("nonblocking", errno.errorcode[c.connect_ex(("127.0.0.1", 1))])
+select.select([], [c], [], 2)
+print("so_error", errno.errorcode[c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)])
+try: socket.socket().connect(("10.1.2.3", 80))
+except OSError as e: print("unreachable", errno.errorcode[e.errno])
+a = socket.socket(); a.bind(("127.0.0.1", 0)); a.listen()
+try: socket.socket().bind(a.getsockname())
+except OSError as e: print("in use", errno.errorcode[e.errno])
+w = socket.socket(); w.bind(("0.0.0.0", 0)); w.listen()
+c = socket.create_connection(("127.0.0.1", w.getsockname()[1])); s, _ = w.accept()
+print("wildcard", s.getsockname()[0])
+d6 = socket.socket(socket.AF_INET6); d6.bind(("::", 0)); d6.listen()
+c = socket.create_connection(("127.0.0.1", d6.getsockname()[1])); s, addr = d6.accept()
+print("dual stack", addr[0])
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+print("nodelay", c.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+async def main():
+    async def h(r, w):
+        w.write((await r.read(100)).upper()); await w.drain(); w.close()
+    srv = await asyncio.start_server(h, "127.0.0.1", 0)
+    r, w = await asyncio.open_connection("127.0.0.1", srv.sockets[0].getsockname()[1])
+    w.write(b"tcp ping"); await w.drain(); got = await r.read(100); w.close(); srv.close()
+    return got
+print(asyncio.run(main()))
+"#;
+    let [c, s] = programs::both_classes(&mut b, &["/usr/bin/python3", "-c", program]);
+    let want = "127.0.0.1 True\nclient got b'got 200000'\npeer 127.0.0.1 True\n\
+                b'udp!' 127.0.0.1 True\nb'back'\n::1 True\nclient got b'got 200000'\n\
+                peer ::1 True\nb'udp!' ::1 True\nb'back'\nrefused ECONNREFUSED\n\
+                nonblocking EINPROGRESS\nso_error ECONNREFUSED\nunreachable ENETUNREACH\n\
+                in use EADDRINUSE\nwildcard 127.0.0.1\ndual stack ::ffff:127.0.0.1\n\
+                nodelay 1\nb'TCP PING'\n";
+    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
+    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+}

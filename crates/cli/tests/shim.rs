@@ -199,7 +199,8 @@ fn one_shim_per_pod() {
 }
 
 /// The class from the runtime options (`--runtime-config-path`, what CRI sends for the
-/// runtime entry's ConfigPath): the sandbox serves /proc itself (no /proc/version there).
+/// runtime entry's ConfigPath): the sandbox serves /proc itself (its /proc/version names the
+/// sentry).
 /// A bad class is one clear error and leaves nothing.
 #[test]
 fn sandbox_class_from_runtime_options() {
@@ -210,7 +211,8 @@ fn sandbox_class_from_runtime_options() {
     let cfg = c.dir.0.join("sandbox.toml");
     std::fs::write(&cfg, "# pods of untrusted code\nclass = \"sandbox\"\n").unwrap();
     let cfg = cfg.to_str().unwrap();
-    let script = "echo hello from $0; read -r v < /proc/version && echo host kernel; exit 3";
+    let script = "echo hello from $0; grep -q 'bulkhead sentry' /proc/version \
+                  && echo sentry kernel || echo host kernel; exit 3";
     let mut seen = Vec::new();
     for opts in [&[][..], &["--runtime-config-path", cfg][..]] {
         let id = unique("shim-class");
@@ -225,7 +227,10 @@ fn sandbox_class_from_runtime_options() {
         seen[0],
         (Some(3), "hello from sh\nhost kernel\n".to_string())
     );
-    assert_eq!(seen[1], (Some(3), "hello from sh\n".to_string()));
+    assert_eq!(
+        seen[1],
+        (Some(3), "hello from sh\nsentry kernel\n".to_string())
+    );
 
     let bad = c.dir.0.join("bad.toml");
     std::fs::write(&bad, "class = \"vm\"\n").unwrap();

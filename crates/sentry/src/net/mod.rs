@@ -1,4 +1,5 @@
 //! The sandbox's network: sockets served by the sentry itself. Unix domain sockets live here
 //! entirely (unix.rs); the host never sees them.
 
+pub mod inet;
 pub mod unix;

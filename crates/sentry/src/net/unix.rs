@@ -59,13 +59,16 @@ impl Kind {
 pub enum Addr {
     Path(Vec<u8>, (u64, u64)),
     Abstract(Vec<u8>),
+    /// An IP socket's address (net/inet.rs keeps those names).
+    Inet(std::net::SocketAddr),
 }
 
-/// The key a bound name is registered by.
+/// The key a bound unix name is registered by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
     Inode(u64, u64),
     Abstract(Vec<u8>),
+    Inet(std::net::SocketAddr),
 }
 
 impl Addr {
@@ -73,6 +76,7 @@ impl Addr {
         match self {
             Addr::Path(_, (dev, ino)) => Key::Inode(*dev, *ino),
             Addr::Abstract(name) => Key::Abstract(name.clone()),
+            Addr::Inet(a) => Key::Inet(*a),
         }
     }
 }
@@ -143,12 +147,21 @@ struct Inner {
     peercred: Option<Cred>,
     /// The listener's credentials (what a connecting client's SO_PEERCRED shows).
     own: Cred,
+    /// SO_ERROR: an error the socket has to report (a refused non-blocking connect).
+    error: i32,
+    /// A UDP socket's connected address (there may be no socket there yet).
+    peer_addr: Option<Addr>,
+    /// Options kept for getsockopt and the binding rules: (level, name) -> value.
+    opts: BTreeMap<(i32, i32), i32>,
     /// Moved on every change: [0] for the reading side, [1] for the writing side.
     generation: [u64; 2],
 }
 
 pub struct Socket {
     pub kind: Kind,
+    /// AF_UNIX, AF_INET or AF_INET6: what names look like, and the rules that differ
+    /// (a datagram to nobody is refused between unix sockets, dropped between IP ones).
+    pub family: i32,
     inner: RefCell<Inner>,
 }
 
@@ -170,8 +183,13 @@ impl Drop for Socket {
 
 impl Socket {
     pub fn new(kind: Kind, own: Cred) -> Rc<Socket> {
+        Socket::of_family(libc::AF_UNIX, kind, own)
+    }
+
+    pub fn of_family(family: i32, kind: Kind, own: Cred) -> Rc<Socket> {
         Rc::new(Socket {
             kind,
+            family,
             inner: RefCell::new(Inner {
                 sndbuf: DEFAULT_BUF,
                 rcvbuf: DEFAULT_BUF,
@@ -233,6 +251,54 @@ impl Socket {
         Ok(())
     }
 
+    /// Names an IP socket (net/inet.rs keeps the port registry).
+    pub fn set_name(&self, addr: Addr) {
+        self.inner.borrow_mut().name = Some(addr);
+    }
+
+    /// A UDP socket's connected address.
+    pub fn peer_addr(&self) -> Option<Addr> {
+        self.inner.borrow().peer_addr.clone()
+    }
+
+    pub fn set_peer_addr(&self, a: Option<Addr>) {
+        let mut i = self.inner.borrow_mut();
+        i.peer_addr = a;
+        i.generation[1] += 1;
+    }
+
+    /// Whether a datagram from `from` reaches this socket (a connected UDP socket takes only
+    /// its peer's).
+    pub fn accepts_from(&self, from: Option<&Addr>) -> bool {
+        match &self.inner.borrow().peer_addr {
+            Some(p) => Some(p) == from,
+            None => true,
+        }
+    }
+
+    /// An option's value (what setsockopt stored), if any.
+    pub fn opt(&self, level: i32, name: i32) -> Option<i32> {
+        self.inner.borrow().opts.get(&(level, name)).copied()
+    }
+
+    pub fn set_opt(&self, level: i32, name: i32, v: i32) {
+        self.inner.borrow_mut().opts.insert((level, name), v);
+    }
+
+    /// SO_ERROR: the pending error, cleared by reading it.
+    pub fn take_error(&self) -> i32 {
+        std::mem::take(&mut self.inner.borrow_mut().error)
+    }
+
+    /// A non-blocking connect was refused: the socket reports it (POLLERR, SO_ERROR).
+    pub fn set_error(&self, e: i32) {
+        let mut i = self.inner.borrow_mut();
+        i.error = e;
+        i.generation[0] += 1;
+        i.generation[1] += 1;
+        wait::poke();
+    }
+
     pub fn is_bound(&self) -> bool {
         self.inner.borrow().name.is_some()
     }
@@ -262,6 +328,17 @@ impl Socket {
     /// socket gets a new peer in `to`'s backlog (EAGAIN while the backlog is full); a datagram
     /// socket takes `to` as its destination.
     pub fn connect(self: &Rc<Self>, to: &Rc<Socket>, cred: Cred) -> Result<(), Errno> {
+        self.connect_as(to, cred, None)
+    }
+
+    /// connect, the accepted end named `local` (an IP listener's wildcard address becomes the
+    /// address the client connected to) rather than by the listener's name.
+    pub fn connect_as(
+        self: &Rc<Self>,
+        to: &Rc<Socket>,
+        cred: Cred,
+        local: Option<Addr>,
+    ) -> Result<(), Errno> {
         if to.kind != self.kind {
             return Err(libc::EPROTOTYPE);
         }
@@ -291,8 +368,8 @@ impl Socket {
         if pending.len() > *backlog {
             return Err(libc::EAGAIN);
         }
-        let accepted = Socket::new(self.kind, server_cred);
-        accepted.inner.borrow_mut().name = name;
+        let accepted = Socket::of_family(to.family, self.kind, server_cred);
+        accepted.inner.borrow_mut().name = local.or(name);
         pending.push_back(accepted.clone());
         t.generation[0] += 1;
         drop(t);
@@ -366,11 +443,16 @@ impl Socket {
         };
         let sndbuf = self.inner.borrow().sndbuf;
         if !self.kind.connection() {
-            // A datagram socket connected to another may only be sent to by that one.
+            // A datagram socket connected to another takes datagrams only from that one: a
+            // unix sender is refused, an IP one's datagram is dropped (UDP).
             let theirs = target.inner.borrow().peer.clone();
             if let Some(p) = theirs.and_then(|w| w.upgrade()) {
                 if !std::ptr::eq(Rc::as_ptr(&p), self) {
-                    return Err(libc::EPERM);
+                    return if self.family == libc::AF_UNIX {
+                        Err(libc::EPERM)
+                    } else {
+                        Ok(msg.data.len())
+                    };
                 }
             }
         }
@@ -526,6 +608,10 @@ impl Socket {
         }
         if !i.rx.is_empty() {
             ev |= (libc::POLLIN | libc::POLLRDNORM) as u32;
+        }
+        if i.error != 0 {
+            // A refused connect: error and hang-up, and the write side "ready" to report it.
+            return ev | (libc::POLLERR | libc::POLLHUP | libc::POLLOUT | libc::POLLWRNORM) as u32;
         }
         if i.eof || i.shut_rd || (self.kind.connection() && i.peer_gone) {
             ev |= (libc::POLLIN | libc::POLLRDNORM) as u32 | RDHUP;

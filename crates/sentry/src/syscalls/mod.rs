@@ -14,7 +14,9 @@ mod names;
 mod poll;
 mod process;
 mod signal;
+mod sockaddr;
 mod socket;
+mod sockopt;
 mod sys;
 mod time;
 mod timer;
@@ -163,9 +165,9 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_sendmmsg => socket::sendmmsg(t, a[0] as i32, a[1], a[2] as u32, a[3] as i32),
         SYS_recvmmsg => socket::recvmmsg(t, a[0] as i32, a[1], a[2] as u32, a[3] as i32),
         SYS_setsockopt => {
-            socket::setsockopt(t, a[0] as i32, a[1] as i32, a[2] as i32, a[3], a[4] as u32)
+            sockopt::setsockopt(t, a[0] as i32, a[1] as i32, a[2] as i32, a[3], a[4] as u32)
         }
-        SYS_getsockopt => socket::getsockopt(t, a[0] as i32, a[1] as i32, a[2] as i32, a[3], a[4]),
+        SYS_getsockopt => sockopt::getsockopt(t, a[0] as i32, a[1] as i32, a[2] as i32, a[3], a[4]),
         // extended attributes
         SYS_getxattr => xattr::get(t, Path(a[0], true), a[1], a[2], a[3]),
         SYS_lgetxattr => xattr::get(t, Path(a[0], false), a[1], a[2], a[3]),

@@ -2,11 +2,14 @@
 //! shutdown, names and options. Unix domain sockets are the sentry's own (net/unix.rs); the
 //! other families answer EAFNOSUPPORT until the sentry's network stack serves them.
 
+use super::sockaddr::{self, Name, Unnamed};
 use super::*;
-use crate::kernel::creds::CAP_SETGID;
 use crate::kernel::creds::CAP_SETUID;
+use crate::kernel::creds::{CAP_NET_BIND_SERVICE, CAP_NET_RAW, CAP_SETGID};
 use crate::kernel::wait::Wait;
+use crate::net::inet;
 use crate::net::unix::{self, Addr, Cred, Kind, Msg, Socket};
+use std::net::SocketAddr;
 use std::rc::Rc;
 
 const MSG_PEEK: i32 = libc::MSG_PEEK;
@@ -19,8 +22,6 @@ const MSG_OOB: i32 = libc::MSG_OOB;
 const MSG_CMSG_CLOEXEC: i32 = libc::MSG_CMSG_CLOEXEC;
 /// The most descriptors one SCM_RIGHTS message carries (Linux's SCM_MAX_FD).
 const SCM_MAX_FD: usize = 253;
-/// sizeof(struct sockaddr_un).
-const SUN_LEN: usize = 110;
 const CAP_SYS_ADMIN: u32 = 21;
 
 /// A new socket's open file description, with an inode number of its own (fstat,
@@ -42,7 +43,7 @@ fn socket_file(s: Rc<Socket>, flags: i32) -> crate::vfs::FileRef {
 }
 
 /// The socket `fd` names, and whether its description is non-blocking.
-fn sock(t: &Task, fd: i32) -> Result<(Rc<Socket>, bool), Errno> {
+pub(super) fn sock(t: &Task, fd: i32) -> Result<(Rc<Socket>, bool), Errno> {
     let f = t.fds.get(fd)?;
     let of = f.borrow();
     match &of.node {
@@ -67,8 +68,21 @@ fn type_flags(ty: i32) -> Result<(i32, i32), Errno> {
     Ok((base, open))
 }
 
-/// The kind a socket()/socketpair() asks for: AF_UNIX only, its three types.
-fn kind_of(domain: i32, base: i32, proto: i32) -> Result<Kind, Errno> {
+/// The kind a socket() asks for: AF_UNIX's three types, TCP and UDP over AF_INET and
+/// AF_INET6 (raw and ICMP sockets are not served); other families EAFNOSUPPORT.
+fn kind_of(t: &Task, domain: i32, base: i32, proto: i32) -> Result<Kind, Errno> {
+    if domain == AF_INET || domain == AF_INET6 {
+        return match (base, proto) {
+            (SOCK_STREAM, 0 | IPPROTO_TCP) => Ok(Kind::Stream),
+            (SOCK_DGRAM, 0 | IPPROTO_UDP) => Ok(Kind::Dgram),
+            // ping sockets: net.ipv4.ping_group_range lets no group use them by default.
+            (SOCK_DGRAM, IPPROTO_ICMP | IPPROTO_ICMPV6) => Err(EACCES),
+            (SOCK_RAW, _) if !t.creds.capable(CAP_NET_RAW) => Err(EPERM),
+            (SOCK_STREAM | SOCK_DGRAM | SOCK_RAW, _) => Err(EPROTONOSUPPORT),
+            (SOCK_SEQPACKET | SOCK_RDM, _) => Err(ESOCKTNOSUPPORT),
+            _ => Err(EINVAL),
+        };
+    }
     if domain != AF_UNIX {
         return Err(EAFNOSUPPORT);
     }
@@ -105,14 +119,18 @@ fn peer_cred(t: &Task) -> Cred {
 
 pub(super) fn socket(t: &mut Task, domain: i32, ty: i32, proto: i32) -> R {
     let (base, open) = type_flags(ty)?;
-    let kind = kind_of(domain, base, proto)?;
-    let f = socket_file(Socket::new(kind, peer_cred(t)), open & O_NONBLOCK);
+    let kind = kind_of(t, domain, base, proto)?;
+    let s = Socket::of_family(domain, kind, peer_cred(t));
+    let f = socket_file(s, open & O_NONBLOCK);
     t.fds.install(f, open & O_CLOEXEC != 0, 0).map(i64::from)
 }
 
 pub(super) fn socketpair(t: &mut Task, domain: i32, ty: i32, proto: i32, sv: u64) -> R {
     let (base, open) = type_flags(ty)?;
-    let kind = kind_of(domain, base, proto)?;
+    let kind = kind_of(t, domain, base, proto)?;
+    if domain != AF_UNIX {
+        return Err(EOPNOTSUPP);
+    }
     let (a, b) = Socket::pair(kind, peer_cred(t));
     let cloexec = open & O_CLOEXEC != 0;
     let fa = t
@@ -135,73 +153,10 @@ pub(super) fn socketpair(t: &mut Task, domain: i32, ty: i32, proto: i32, sv: u64
     Ok(0)
 }
 
-/// A sockaddr_un argument.
-enum Name {
-    /// Only the family: bind's autobind.
-    Unnamed,
-    Path(Vec<u8>),
-    Abstract(Vec<u8>),
-}
-
-fn read_name(t: &Task, addr: u64, len: u32) -> Result<Name, Errno> {
-    let len = len as usize;
-    if !(2..=SUN_LEN).contains(&len) {
-        return Err(EINVAL);
-    }
-    let b = t.mm.read_vec(addr, len)?;
-    if u16::from_le_bytes([b[0], b[1]]) != AF_UNIX as u16 {
-        return Err(EINVAL);
-    }
-    let path = &b[2..];
-    Ok(match path.first() {
-        None => Name::Unnamed,
-        Some(0) => Name::Abstract(path[1..].to_vec()),
-        Some(_) => {
-            let end = path.iter().position(|c| *c == 0).unwrap_or(path.len());
-            Name::Path(path[..end].to_vec())
-        }
-    })
-}
-
-/// Writes a name as a sockaddr_un to `addr` (at most `*len_addr` bytes) and its full length
-/// to `len_addr`. An unnamed socket is the family alone for getsockname, getpeername and
-/// accept (`family_alone`), and no address at all (length 0) for a received message's sender.
-fn write_name(
-    t: &mut Task,
-    name: Option<&Addr>,
-    addr: u64,
-    len_addr: u64,
-    family_alone: bool,
-) -> Result<(), Errno> {
-    if addr == 0 {
-        return Ok(());
-    }
-    let room = t.mm.read_u32(len_addr)? as i32;
-    if room < 0 {
-        return Err(EINVAL);
-    }
-    let mut b = (AF_UNIX as u16).to_le_bytes().to_vec();
-    match name {
-        None if !family_alone => return put(t, len_addr, &0u32.to_le_bytes()),
-        None => {}
-        Some(Addr::Path(p, _)) => {
-            b.extend_from_slice(p);
-            b.push(0);
-        }
-        Some(Addr::Abstract(n)) => {
-            b.push(0);
-            b.extend_from_slice(n);
-        }
-    }
-    let n = b.len().min(room as usize);
-    put(t, addr, &b[..n])?;
-    put(t, len_addr, &(b.len() as u32).to_le_bytes())
-}
-
 /// The socket a name names, for connect and sendto: ECONNREFUSED when none listens there.
 fn find(t: &mut Task, name: Name) -> Result<Rc<Socket>, Errno> {
     let addr = match name {
-        Name::Unnamed => return Err(EINVAL),
+        Name::Unnamed | Name::Inet(_) => return Err(EINVAL),
         Name::Abstract(n) => Addr::Abstract(n),
         Name::Path(p) => {
             let text = String::from_utf8(p.clone()).map_err(|_| ENOENT)?;
@@ -222,9 +177,20 @@ fn find(t: &mut Task, name: Name) -> Result<Rc<Socket>, Errno> {
 
 pub(super) fn bind(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
     let (s, _) = sock(t, fd)?;
-    let name = read_name(t, addr, len)?;
+    let name = sockaddr::read(t, s.family, addr, len)?;
     let addr = match name {
         _ if s.is_bound() && !matches!(name, Name::Path(_)) => return Err(EINVAL),
+        Name::Inet(a) => {
+            if a.port() != 0
+                && a.port() < inet::PRIVILEGED_BELOW
+                && !t.creds.capable(CAP_NET_BIND_SERVICE)
+            {
+                return Err(EACCES);
+            }
+            let bound = inet::bind(&s, a, bind_opts(&s))?;
+            s.set_name(Addr::Inet(bound));
+            return Ok(0);
+        }
         Name::Unnamed => Addr::Abstract(autobind_name()),
         Name::Abstract(n) => Addr::Abstract(n),
         // As Linux: the name is made first (EADDRINUSE when it exists), and taken back when
@@ -266,17 +232,83 @@ fn autobind_name() -> Vec<u8> {
     }
 }
 
+/// The binding rules an IP socket's options ask for.
+fn bind_opts(s: &Socket) -> inet::BindOpts {
+    inet::BindOpts {
+        reuseaddr: s.opt(SOL_SOCKET, SO_REUSEADDR).unwrap_or(0) != 0,
+        reuseport: s.opt(SOL_SOCKET, SO_REUSEPORT).unwrap_or(0) != 0,
+        v6only: s.opt(IPPROTO_IPV6, IPV6_V6ONLY).unwrap_or(0) != 0,
+    }
+}
+
+/// An unbound IP socket takes an ephemeral port on `ip` (connect, listen, a first sendto):
+/// its name.
+fn autobind_inet(s: &Rc<Socket>, ip: std::net::IpAddr) -> Result<SocketAddr, Errno> {
+    if let Some(Addr::Inet(a)) = s.name() {
+        return Ok(a);
+    }
+    let bound = inet::bind(s, SocketAddr::new(ip, 0), bind_opts(s))?;
+    s.set_name(Addr::Inet(bound));
+    Ok(bound)
+}
+
 pub(super) fn listen(t: &mut Task, fd: i32, backlog: i32) -> R {
     let (s, _) = sock(t, fd)?;
+    if s.family != AF_UNIX && s.kind == Kind::Stream {
+        autobind_inet(&s, sockaddr::zero(s.family))?;
+    }
     s.listen(backlog).map(|_| 0)
 }
 
 pub(super) fn connect(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
     let (s, nonblock) = sock(t, fd)?;
-    let name = read_name(t, addr, len).map_err(|e| if len < 2 { EINVAL } else { e })?;
+    let name =
+        sockaddr::read(t, s.family, addr, len).map_err(|e| if len < 2 { EINVAL } else { e })?;
+    if let Name::Inet(dest) = name {
+        return connect_inet(t, &s, dest, nonblock);
+    }
     let target = find(t, name)?;
     match s.connect(&target, peer_cred(t)) {
         Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+        r => r.map(|_| 0),
+    }
+}
+
+/// connect of an IP socket: to a listener of the sandbox (loopback; anything else is
+/// unreachable), or a UDP socket's default destination. A non-blocking TCP connect answers
+/// EINPROGRESS, as Linux's does, and is connected (or refused: SO_ERROR) at once.
+fn connect_inet(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) -> R {
+    let dest = inet::destination(dest);
+    if !inet::is_local(dest.ip()) {
+        return Err(ENETUNREACH);
+    }
+    let source_ip = if s.family == AF_INET6 && dest.is_ipv4() {
+        std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+    } else {
+        dest.ip()
+    };
+    if s.kind == Kind::Dgram {
+        autobind_inet(s, source_ip)?;
+        s.set_peer_addr(Some(Addr::Inet(dest)));
+        return Ok(0);
+    }
+    if s.connected() {
+        return Err(EISCONN);
+    }
+    if s.is_listening() {
+        return Err(EINVAL);
+    }
+    let Some(listener) = inet::find(Kind::Stream, dest) else {
+        if nonblock {
+            s.set_error(ECONNREFUSED);
+            return Err(EINPROGRESS);
+        }
+        return Err(ECONNREFUSED);
+    };
+    autobind_inet(s, source_ip)?;
+    match s.connect_as(&listener, peer_cred(t), Some(Addr::Inet(dest))) {
+        Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+        Ok(()) if nonblock => Err(EINPROGRESS),
         r => r.map(|_| 0),
     }
 }
@@ -297,7 +329,7 @@ pub(super) fn accept(t: &mut Task, fd: i32, addr: u64, len: u64, flags: i32) -> 
         open & O_CLOEXEC != 0,
         0,
     )?;
-    if let Err(e) = write_name(t, peer.as_ref(), addr, len, true) {
+    if let Err(e) = sockaddr::write(t, s.family, peer.as_ref(), addr, len, Unnamed::Family) {
         let _ = t.fds.close(n);
         return Err(e);
     }
@@ -306,7 +338,7 @@ pub(super) fn accept(t: &mut Task, fd: i32, addr: u64, len: u64, flags: i32) -> 
 
 pub(super) fn getsockname(t: &mut Task, fd: i32, addr: u64, len: u64) -> R {
     let (s, _) = sock(t, fd)?;
-    write_name(t, s.name().as_ref(), addr, len, true).map(|_| 0)
+    sockaddr::write(t, s.family, s.name().as_ref(), addr, len, Unnamed::Family).map(|_| 0)
 }
 
 pub(super) fn getpeername(t: &mut Task, fd: i32, addr: u64, len: u64) -> R {
@@ -314,8 +346,11 @@ pub(super) fn getpeername(t: &mut Task, fd: i32, addr: u64, len: u64) -> R {
     if s.kind != Kind::Dgram && !s.connected() {
         return Err(ENOTCONN);
     }
-    let peer = s.peer_name()?;
-    write_name(t, peer.as_ref(), addr, len, true).map(|_| 0)
+    let peer = match s.peer_addr() {
+        Some(a) => Some(a),
+        None => s.peer_name()?,
+    };
+    sockaddr::write(t, s.family, peer.as_ref(), addr, len, Unnamed::Family).map(|_| 0)
 }
 
 pub(super) fn shutdown(t: &mut Task, fd: i32, how: i32) -> R {
@@ -423,11 +458,18 @@ fn send_one(
     if flags & MSG_OOB != 0 {
         return Err(EOPNOTSUPP);
     }
-    let to = match to {
-        Some(n) => Some(find(t, n)?),
-        None => None,
+    let (s, _) = sock(t, fd)?;
+    let (to, from) = match to {
+        _ if s.family != AF_UNIX && s.kind == Kind::Stream => (None, None), // TCP: ignored
+        _ if s.family != AF_UNIX => match udp_target(&s, to, data.len())? {
+            Some(target) => target,
+            // Nobody receives there: the datagram is lost, as on the wire.
+            None => return Ok(data.len() as i64),
+        },
+        Some(n) => (Some(find(t, n)?), None),
+        None => (None, None),
     };
-    match send_to(t, fd, data, control, to, flags) {
+    match send_to(t, fd, data, control, to, from, flags) {
         Err(EPIPE) if flags & MSG_NOSIGNAL == 0 => {
             crate::signals::send(t, SIGPIPE);
             Err(EPIPE)
@@ -436,19 +478,56 @@ fn send_one(
     }
 }
 
+/// A datagram's receiver and the sender's address as it sees it.
+type Routed = (Option<Rc<Socket>>, Option<Addr>);
+
+/// The largest UDP payload (65535 less the IP and UDP headers).
+const UDP_MAX: usize = 65507;
+
+/// Where a UDP datagram goes, and the sender's address as the receiver sees it: the socket
+/// bound to the destination (`to`, or the connected one), None when nobody takes it there.
+/// An unbound sender takes an ephemeral port first.
+fn udp_target(s: &Rc<Socket>, to: Option<Name>, len: usize) -> Result<Option<Routed>, Errno> {
+    let dest = match (to, s.peer_addr()) {
+        (Some(Name::Inet(d)), _) => d,
+        (Some(_), _) => return Err(EINVAL),
+        (None, Some(Addr::Inet(d))) => d,
+        (None, _) => return Err(EDESTADDRREQ),
+    };
+    let dest = inet::destination(dest);
+    if !inet::is_local(dest.ip()) {
+        return Err(ENETUNREACH);
+    }
+    if len > UDP_MAX {
+        return Err(EMSGSIZE);
+    }
+    let bound = autobind_inet(s, sockaddr::zero(s.family))?;
+    // A wildcard-bound sender's datagram comes from the loopback address it went to.
+    let from = if bound.ip().is_unspecified() {
+        SocketAddr::new(inet::canonical(dest.ip()), bound.port())
+    } else {
+        bound
+    };
+    let from = Addr::Inet(from);
+    let target = inet::find(Kind::Dgram, dest).filter(|r| r.accepts_from(Some(&from)));
+    Ok(target.map(|r| (Some(r), Some(from))))
+}
+
 /// write(2) on a socket: a send without flags or address (the caller raises SIGPIPE).
 pub(super) fn send_bytes(t: &mut Task, fd: i32, data: &[u8], control: Control, flags: i32) -> R {
-    send_to(t, fd, data, control, None, flags)
+    send_to(t, fd, data, control, None, None, flags)
 }
 
 /// A send to `to` (or the peer). A blocking stream send returns when all of it went
 /// (waiting for room, its progress kept in the task).
+#[allow(clippy::too_many_arguments)]
 fn send_to(
     t: &mut Task,
     fd: i32,
     data: &[u8],
     control: Control,
     to: Option<Rc<Socket>>,
+    from: Option<Addr>,
     flags: i32,
 ) -> R {
     let (s, nonblock) = sock(t, fd)?;
@@ -459,7 +538,7 @@ fn send_to(
         // Descriptors go with the first part only.
         fds: if done == 0 { control.fds } else { Vec::new() },
         cred: control.cred.unwrap_or_else(|| msg_cred(t)),
-        from: s.name(),
+        from: from.or_else(|| s.name()),
     };
     match s.send(msg, to) {
         Ok(n) if s.kind == Kind::Stream && done + n < data.len() && !nonblock => {
@@ -469,6 +548,8 @@ fn send_to(
         Ok(n) => Ok((done + n) as i64),
         Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
         Err(EAGAIN) if done > 0 => Ok(done as i64),
+        // TCP has no ENOTCONN for a send: an unconnected socket's is EPIPE.
+        Err(ENOTCONN) if s.family != AF_UNIX && s.kind == Kind::Stream => Err(EPIPE),
         Err(e) => Err(e),
     }
 }
@@ -477,7 +558,7 @@ pub(super) fn sendto(t: &mut Task, a: [u64; 6]) -> R {
     let (fd, buf, len, flags, addr, alen) = (a[0] as i32, a[1], a[2], a[3] as i32, a[4], a[5]);
     let data = t.mm.read_vec(buf, (len as usize).min(IO_CHUNK))?;
     let to = if addr != 0 {
-        Some(read_name(t, addr, alen as u32)?)
+        Some(sockaddr::read(t, sock(t, fd)?.0.family, addr, alen as u32)?)
     } else {
         None
     };
@@ -514,7 +595,7 @@ pub(super) fn sendmsg(t: &mut Task, fd: i32, msg: u64, flags: i32) -> R {
     }
     let control = read_control(t, h.control, h.controllen as usize)?;
     let to = if h.name != 0 && h.namelen != 0 {
-        Some(read_name(t, h.name, h.namelen)?)
+        Some(sockaddr::read(t, sock(t, fd)?.0.family, h.name, h.namelen)?)
     } else {
         None
     };
@@ -548,6 +629,8 @@ pub(super) fn sendmmsg(t: &mut Task, fd: i32, vec: u64, n: u32, flags: i32) -> R
 /// What one receive gives back to the caller (its bytes went to the sink): the message's
 /// length, the flags to report, the control data and the sender's name.
 struct Got {
+    /// The receiving socket's family (how the sender's name is written).
+    family: i32,
     len: usize,
     flags: i32,
     control: Vec<u8>,
@@ -577,6 +660,7 @@ fn recv_one(
     let r = match s.recv(max - done, flags & MSG_PEEK != 0) {
         Err(EAGAIN) if done > 0 && nonblock => {
             return Ok(Got {
+                family: s.family,
                 len: done,
                 flags: 0,
                 control: Vec::new(),
@@ -628,6 +712,7 @@ fn recv_one(
         }
     }
     Ok(Got {
+        family: s.family,
         len: done + r.len,
         flags: out_flags,
         control,
@@ -657,7 +742,14 @@ pub(super) fn recvfrom(t: &mut Task, a: [u64; 6]) -> R {
     let max = (len as usize).min(IO_CHUNK);
     let mut sink = |t: &mut Task, at: usize, d: &[u8]| put(t, buf + at as u64, d);
     let got = recv_one(t, fd, max, flags, 0, &mut sink)?;
-    write_name(t, got.from.as_ref(), addr, alen, false)?;
+    sockaddr::write(
+        t,
+        got.family,
+        got.from.as_ref(),
+        addr,
+        alen,
+        Unnamed::Nothing,
+    )?;
     Ok(if flags & MSG_TRUNC != 0 {
         got.len
     } else {
@@ -679,7 +771,14 @@ pub(super) fn recvmsg(t: &mut Task, fd: i32, msg: u64, flags: i32) -> R {
         // msg_namelen is in and out: the room, then the name's length.
         let room = h.namelen;
         put(t, msg + 8, &room.to_le_bytes())?;
-        write_name(t, got.from.as_ref(), h.name, msg + 8, false)?;
+        sockaddr::write(
+            t,
+            got.family,
+            got.from.as_ref(),
+            h.name,
+            msg + 8,
+            Unnamed::Nothing,
+        )?;
     } else {
         put(t, msg + 8, &0u32.to_le_bytes())?;
     }
@@ -740,77 +839,4 @@ pub(super) fn recvmmsg(t: &mut Task, fd: i32, vec: u64, n: u32, flags: i32) -> R
         t.progress = 0;
     }
     Ok(got)
-}
-
-/// An int option's value (at least 4 bytes given).
-fn int_opt(t: &Task, val: u64, len: u32) -> Result<i32, Errno> {
-    if len < 4 {
-        return Err(EINVAL);
-    }
-    Ok(t.mm.read_u32(val)? as i32)
-}
-
-pub(super) fn setsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, len: u32) -> R {
-    let (s, _) = sock(t, fd)?;
-    if level != SOL_SOCKET {
-        return Err(EOPNOTSUPP);
-    }
-    match opt {
-        SO_PASSCRED => s.set_passcred(int_opt(t, val, len)? != 0),
-        SO_SNDBUF | SO_SNDBUFFORCE => s.set_buf(true, int_opt(t, val, len)?.max(0) as usize),
-        SO_RCVBUF | SO_RCVBUFFORCE => s.set_buf(false, int_opt(t, val, len)?.max(0) as usize),
-        // Accepted and of no effect on a unix socket, as on Linux.
-        SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_PASSSEC | SO_BROADCAST | SO_DEBUG
-        | SO_DONTROUTE | SO_OOBINLINE | SO_PRIORITY | SO_RCVLOWAT => {
-            int_opt(t, val, len)?;
-        }
-        SO_LINGER if len >= 8 => {}
-        SO_RCVTIMEO | SO_SNDTIMEO if len >= 16 => {}
-        SO_LINGER | SO_RCVTIMEO | SO_SNDTIMEO => return Err(EINVAL),
-        _ => return Err(ENOPROTOOPT),
-    }
-    Ok(0)
-}
-
-pub(super) fn getsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, len_at: u64) -> R {
-    let (s, _) = sock(t, fd)?;
-    if level != SOL_SOCKET {
-        return Err(EOPNOTSUPP);
-    }
-    let room = t.mm.read_u32(len_at)? as i32;
-    if room < 0 {
-        return Err(EINVAL);
-    }
-    let int = |v: i32| v.to_le_bytes().to_vec();
-    let value = match opt {
-        SO_TYPE => int(s.kind.to_type()),
-        SO_DOMAIN => int(AF_UNIX),
-        SO_PROTOCOL => int(0),
-        SO_ERROR => int(0),
-        SO_PASSCRED => int(i32::from(s.passcred())),
-        SO_SNDBUF => int(s.buf(true) as i32),
-        SO_RCVBUF => int(s.buf(false) as i32),
-        SO_ACCEPTCONN => int(i32::from(s.is_listening())),
-        SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_BROADCAST | SO_OOBINLINE | SO_PRIORITY
-        | SO_PASSSEC => int(0),
-        SO_RCVLOWAT | SO_SNDLOWAT => int(1),
-        SO_LINGER => vec![0; 8],
-        SO_RCVTIMEO | SO_SNDTIMEO => vec![0; 16],
-        SO_PEERCRED => {
-            let c = s.peercred().unwrap_or(Cred {
-                pid: 0,
-                uid: u32::MAX,
-                gid: u32::MAX,
-            });
-            let mut v = (c.pid as u32).to_le_bytes().to_vec();
-            v.extend_from_slice(&c.uid.to_le_bytes());
-            v.extend_from_slice(&c.gid.to_le_bytes());
-            v
-        }
-        _ => return Err(ENOPROTOOPT),
-    };
-    let n = value.len().min(room as usize);
-    put(t, val, &value[..n])?;
-    put(t, len_at, &(n as u32).to_le_bytes())?;
-    Ok(0)
 }

@@ -1,0 +1,149 @@
+//! Socket options: setsockopt and getsockopt. The ones with an effect in the sandbox are the
+//! socket's own (SO_PASSCRED, the buffer sizes, SO_ERROR, SO_PEERCRED, and the binding rules:
+//! SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY); the others a program sets (TCP_NODELAY,
+//! keep-alive timings, IP_TOS...) are kept and read back as set, with Linux's defaults
+//! before, since connections inside the sandbox have no packets for them to shape.
+
+use super::*;
+use crate::net::unix::{Cred, Kind};
+
+/// An int option's value (at least 4 bytes given).
+fn int_opt(t: &Task, val: u64, len: u32) -> Result<i32, Errno> {
+    if len < 4 {
+        return Err(EINVAL);
+    }
+    Ok(t.mm.read_u32(val)? as i32)
+}
+
+/// The options of each level that are kept and read back, with Linux's default values.
+fn kept(family: i32, kind: Kind, level: i32, opt: i32) -> Option<i32> {
+    let ip = family != AF_UNIX;
+    let tcp = ip && kind == Kind::Stream;
+    Some(match (level, opt) {
+        (SOL_SOCKET, SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_BROADCAST | SO_DEBUG) => 0,
+        (SOL_SOCKET, SO_DONTROUTE | SO_OOBINLINE | SO_PRIORITY | SO_PASSSEC | SO_TIMESTAMP) => 0,
+        (SOL_SOCKET, SO_RCVLOWAT | SO_SNDLOWAT) => 1,
+        (IPPROTO_TCP, TCP_NODELAY | TCP_CORK | TCP_DEFER_ACCEPT | TCP_QUICKACK) if tcp => 0,
+        (IPPROTO_TCP, TCP_FASTOPEN | TCP_USER_TIMEOUT | TCP_NOTSENT_LOWAT) if tcp => 0,
+        (IPPROTO_TCP, TCP_KEEPIDLE) if tcp => 7200,
+        (IPPROTO_TCP, TCP_KEEPINTVL) if tcp => 75,
+        (IPPROTO_TCP, TCP_KEEPCNT) if tcp => 9,
+        (IPPROTO_TCP, TCP_SYNCNT) if tcp => 6,
+        (IPPROTO_TCP, TCP_LINGER2) if tcp => 60,
+        (IPPROTO_TCP, TCP_MAXSEG) if tcp => 536,
+        (IPPROTO_IP, IP_TOS | IP_RECVERR | IP_PKTINFO | IP_RECVTOS | IP_FREEBIND) if ip => 0,
+        (IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT | IP_TRANSPARENT) if ip => 0,
+        (IPPROTO_IP, IP_TTL | IP_MULTICAST_TTL) if ip => 64,
+        (IPPROTO_IP, IP_MULTICAST_LOOP) if ip => 1,
+        (IPPROTO_IP, IP_MTU_DISCOVER) if ip => 1,
+        (IPPROTO_IPV6, IPV6_V6ONLY | IPV6_RECVPKTINFO | IPV6_RECVERR | IPV6_TCLASS)
+            if family == AF_INET6 =>
+        {
+            0
+        }
+        (IPPROTO_IPV6, IPV6_UNICAST_HOPS | IPV6_MULTICAST_HOPS) if family == AF_INET6 => 64,
+        _ => return None,
+    })
+}
+
+/// A level the socket has no options at: EOPNOTSUPP for a unix socket's, ENOPROTOOPT for
+/// an IP socket's (as Linux's protocols answer).
+fn no_level(family: i32) -> Errno {
+    if family == AF_UNIX {
+        EOPNOTSUPP
+    } else {
+        ENOPROTOOPT
+    }
+}
+
+pub(super) fn setsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, len: u32) -> R {
+    let (s, _) = super::socket::sock(t, fd)?;
+    if level == SOL_SOCKET {
+        match opt {
+            SO_PASSCRED => {
+                s.set_passcred(int_opt(t, val, len)? != 0);
+                return Ok(0);
+            }
+            SO_SNDBUF | SO_SNDBUFFORCE | SO_RCVBUF | SO_RCVBUFFORCE => {
+                let send = matches!(opt, SO_SNDBUF | SO_SNDBUFFORCE);
+                s.set_buf(send, int_opt(t, val, len)?.max(0) as usize);
+                return Ok(0);
+            }
+            SO_LINGER if len >= 8 => return Ok(0),
+            SO_RCVTIMEO | SO_SNDTIMEO if len >= 16 => return Ok(0),
+            SO_LINGER | SO_RCVTIMEO | SO_SNDTIMEO => return Err(EINVAL),
+            _ => {}
+        }
+    }
+    if level == IPPROTO_TCP && opt == TCP_CONGESTION && s.family != AF_UNIX {
+        return Ok(0);
+    }
+    match kept(s.family, s.kind, level, opt) {
+        Some(_) => {
+            let v = int_opt(t, val, len)?;
+            s.set_opt(level, opt, v);
+            Ok(0)
+        }
+        None if matches!(level, SOL_SOCKET | IPPROTO_TCP | IPPROTO_IP | IPPROTO_IPV6) => {
+            Err(if level == SOL_SOCKET {
+                ENOPROTOOPT
+            } else {
+                no_level(s.family)
+            })
+        }
+        None => Err(no_level(s.family)),
+    }
+}
+
+pub(super) fn getsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, len_at: u64) -> R {
+    let (s, _) = super::socket::sock(t, fd)?;
+    let room = t.mm.read_u32(len_at)? as i32;
+    if room < 0 {
+        return Err(EINVAL);
+    }
+    let int = |v: i32| v.to_le_bytes().to_vec();
+    let ip = s.family != AF_UNIX;
+    let value = match (level, opt) {
+        (SOL_SOCKET, SO_TYPE) => int(s.kind.to_type()),
+        (SOL_SOCKET, SO_DOMAIN) => int(s.family),
+        (SOL_SOCKET, SO_PROTOCOL) => int(match (ip, s.kind) {
+            (false, _) => 0,
+            (true, Kind::Stream) => IPPROTO_TCP,
+            (true, _) => IPPROTO_UDP,
+        }),
+        (SOL_SOCKET, SO_ERROR) => int(s.take_error()),
+        (SOL_SOCKET, SO_PASSCRED) => int(i32::from(s.passcred())),
+        (SOL_SOCKET, SO_SNDBUF) => int(s.buf(true) as i32),
+        (SOL_SOCKET, SO_RCVBUF) => int(s.buf(false) as i32),
+        (SOL_SOCKET, SO_ACCEPTCONN) => int(i32::from(s.is_listening())),
+        (SOL_SOCKET, SO_LINGER) => vec![0; 8],
+        (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => vec![0; 16],
+        (SOL_SOCKET, SO_PEERCRED) => {
+            // Only unix sockets know their peer's credentials.
+            let none = Cred {
+                pid: 0,
+                uid: u32::MAX,
+                gid: u32::MAX,
+            };
+            let c = if ip {
+                none
+            } else {
+                s.peercred().unwrap_or(none)
+            };
+            let mut v = (c.pid as u32).to_le_bytes().to_vec();
+            v.extend_from_slice(&c.uid.to_le_bytes());
+            v.extend_from_slice(&c.gid.to_le_bytes());
+            v
+        }
+        (IPPROTO_TCP, TCP_CONGESTION) if ip && s.kind == Kind::Stream => b"cubic\0".to_vec(),
+        _ => match kept(s.family, s.kind, level, opt) {
+            Some(default) => int(s.opt(level, opt).unwrap_or(default)),
+            None if level == SOL_SOCKET => return Err(ENOPROTOOPT),
+            None => return Err(no_level(s.family)),
+        },
+    };
+    let n = value.len().min(room as usize);
+    put(t, val, &value[..n])?;
+    put(t, len_at, &(n as u32).to_le_bytes())?;
+    Ok(0)
+}
