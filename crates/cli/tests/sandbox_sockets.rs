@@ -106,6 +106,7 @@ fn python3_tcp_and_udp_on_loopback() {
     b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
     let program = r#"
 import socket, os, asyncio, errno, select
+socket.setdefaulttimeout(20)  # a hang fails the test, it does not stay
 for fam, host in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
     srv = socket.socket(fam, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
