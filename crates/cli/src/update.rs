@@ -27,6 +27,14 @@ pub fn bytes(flag: &str, v: &str) -> Result<i64> {
 }
 
 pub fn resources(u: &UpdateArgs) -> Result<LinuxResources> {
+    // Intel RDT: bulkhead has no resctrl support; refuse the flags as runc does on a host
+    // without RDT, before anything is read or changed.
+    if u.l3_cache_schema.is_some() {
+        bail!("--l3-cache-schema: Intel RDT/CAT is not supported by bulkhead");
+    }
+    if u.mem_bw_schema.is_some() {
+        bail!("--mem-bw-schema: Intel RDT/MBA is not supported by bulkhead");
+    }
     let mut v: Value = match u.resources.as_deref() {
         Some("-") => {
             let mut s = String::new();
