@@ -396,42 +396,42 @@ pub struct UpdateArgs {
     /// A JSON file of linux.resources ("-" for stdin)
     #[arg(short, long)]
     pub resources: Option<String>,
-    /// Memory limit (bytes, or with k/m/g)
-    #[arg(long)]
+    /// Memory limit (bytes, or with k/m/g), -1 for unlimited
+    #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Memory plus swap limit, -1 for unlimited
-    #[arg(long = "memory-swap")]
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation")]
+    /// Memory soft limit, -1 for none
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
     /// CPU shares (relative weight)
-    #[arg(long = "cpu-share")]
-    pub cpu_share: Option<u64>,
+    #[arg(long = "cpu-share", allow_hyphen_values = true)]
+    pub cpu_share: Option<String>,
     /// CPU CFS period (microseconds)
-    #[arg(long = "cpu-period")]
-    pub cpu_period: Option<u64>,
-    /// CPU CFS quota (microseconds)
+    #[arg(long = "cpu-period", allow_hyphen_values = true)]
+    pub cpu_period: Option<String>,
+    /// CPU CFS quota (microseconds), -1 for unlimited
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// CPU realtime period
-    #[arg(long = "cpu-rt-period")]
-    pub cpu_rt_period: Option<u64>,
-    /// CPU realtime runtime
-    #[arg(long = "cpu-rt-runtime")]
-    pub cpu_rt_runtime: Option<i64>,
+    pub cpu_quota: Option<String>,
+    /// CPU realtime period (microseconds)
+    #[arg(long = "cpu-rt-period", allow_hyphen_values = true)]
+    pub cpu_rt_period: Option<String>,
+    /// CPU realtime runtime (microseconds), -1 for unlimited
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<String>,
     /// CPUs to run on
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
     /// Memory nodes to use
     #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
-    /// Maximum number of processes (-1 or 0 for no limit)
+    /// Maximum number of processes, -1 (or 0) for no limit
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    pub pids_limit: Option<String>,
     /// Block IO weight (10..1000)
-    #[arg(long = "blkio-weight")]
-    pub blkio_weight: Option<u16>,
+    #[arg(long = "blkio-weight", allow_hyphen_values = true)]
+    pub blkio_weight: Option<String>,
     /// Intel RDT L3 cache schema (this host has no Intel RDT)
     #[arg(long = "l3-cache-schema")]
     pub l3_cache_schema: Option<String>,
