@@ -76,6 +76,74 @@ fn kill_of_a_created_container_ends_it() {
     rt.assert_clean(&id, &b);
 }
 
+/// Issue 17: `kill ID 0` is kill(2)'s null signal: exit 0 while the container's init is there
+/// (created, running, paused), "container not running" and exit 1 once it has exited; nothing
+/// is delivered. runc, side by side on the same bundle, gives the same exit codes.
+#[test]
+fn kill_with_signal_0_checks_that_the_container_is_alive() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let runc = |args: &[&str]| rt.runc(args);
+    let ours = unique("kill0");
+    let theirs = unique("runckill0");
+    let bundle = b.dir().to_str().unwrap();
+    rt.ok(&["create", "--bundle", bundle, &ours]);
+    assert!(runc(&["create", "--bundle", bundle, &theirs])
+        .status
+        .success());
+    let steps: &[(&str, &[&str], i32)] = &[
+        ("created", &["kill", "ID", "0"], 0),
+        ("start", &["start", "ID"], 0),
+        ("running", &["kill", "ID", "0"], 0),
+        ("all", &["kill", "--all", "ID", "0"], 0),
+        ("pause", &["pause", "ID"], 0),
+        ("paused", &["kill", "ID", "0"], 0),
+        ("resume", &["resume", "ID"], 0),
+        ("still running", &["kill", "ID", "0"], 0),
+        ("end it", &["kill", "ID", "KILL"], 0),
+    ];
+    for (what, args, code) in steps {
+        let with = |id: &str| -> Vec<String> {
+            args.iter()
+                .map(|a| {
+                    if *a == "ID" {
+                        id.to_string()
+                    } else {
+                        a.to_string()
+                    }
+                })
+                .collect()
+        };
+        let o = rt.cmd(&with(&ours).iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(o.status.code(), Some(*code), "{what}: {}", stderr(&o));
+        let r = runc(&with(&theirs).iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(r.status.code(), Some(*code), "runc, {what}: {}", stderr(&r));
+        if *what == "running" {
+            assert_eq!(rt.status(&ours), "running", "signal 0 delivered nothing");
+        }
+    }
+    rt.wait_status(&ours, "stopped");
+    for _ in 0..500 {
+        if String::from_utf8_lossy(&runc(&["state", &theirs]).stdout).contains("stopped") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let o = rt.cmd(&["kill", &ours, "0"]);
+    let r = runc(&["kill", &theirs, "0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(r.status.code(), Some(1), "runc: {}", stderr(&r));
+    assert_eq!(stderr(&o).trim(), "container not running");
+    assert!(
+        stderr(&r).contains("container not running"),
+        "{}",
+        stderr(&r)
+    );
+    assert!(runc(&["delete", &theirs]).status.success());
+    rt.ok(&["delete", &ours]);
+    rt.assert_clean(&ours, &b);
+}
+
 #[test]
 fn delete_force_kills_a_running_container() {
     let rt = Rt::new();
