@@ -134,7 +134,8 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         }
         Command::Start { id } => lifecycle::start(&store, id).map(|_| 0),
         Command::State { id } => {
-            outln!("{}", lifecycle::state_json(&store, id)?)?;
+            // runc writes the JSON without a final newline.
+            bulkhead_runtime::out::print(&lifecycle::state_json(&store, id)?)?;
             Ok(0)
         }
         Command::Kill { all, id, signal } => {
