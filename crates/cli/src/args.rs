@@ -189,6 +189,7 @@ impl From<&ExecArgs> for ExecOpts {
             caps: e.cap.clone(),
             preserve_fds: e.preserve_fds,
             no_new_privs: e.no_new_privs,
+            ignore_paused: e.ignore_paused,
             process_spec: None,
         }
     }

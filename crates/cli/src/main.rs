@@ -49,7 +49,13 @@ fn main() {
                 log::error(&msg);
             }
             eprintln!("{msg}");
-            std::process::exit(1);
+            // runc's exec fails with 255, so that a caller tells a failed exec from a process
+            // that ran and exited 1.
+            let failed = match cli.command {
+                Some(Command::Exec(_)) => 255,
+                _ => 1,
+            };
+            std::process::exit(failed);
         }
     }
 }

@@ -100,3 +100,96 @@ fn exec_errors() {
     rt.ok(&["delete", &id]);
     rt.assert_clean(&id, &b);
 }
+
+/// Issue 17: an exec that fails (no such program, a cwd that is not there, no such container,
+/// a process.json that cannot be read) exits 255, as runc's, so that a caller tells it from a
+/// process that ran and exited 1; runc on the same container, side by side.
+#[test]
+fn a_failed_exec_exits_255_as_runcs_does() {
+    let rt = Rt::new();
+    let (b, id) = running(&rt);
+    let theirs = unique("runcexec");
+    let o = rt.runc(&["run", "-d", "-b", b.dir().to_str().unwrap(), &theirs]);
+    assert!(o.status.success(), "runc: {}", stderr(&o));
+    let cases: &[(&[&str], &[&str], i32)] = &[
+        (&[], &["/nonexistent"], 255),
+        (&["--cwd", "/nonexistent"], &["true"], 255),
+        (&["--process", "/nonexistent.json"], &[], 255),
+        (&[], &["sh", "-c", "exit 1"], 1),
+    ];
+    for (flags, command, code) in cases {
+        for (who, cid) in [("bulkhead", id.as_str()), ("runc", theirs.as_str())] {
+            let args = [&["exec"][..], flags, &[cid], command].concat();
+            let o = if who == "runc" {
+                rt.runc(&args)
+            } else {
+                rt.cmd(&args)
+            };
+            assert_eq!(
+                o.status.code(),
+                Some(*code),
+                "{who} {args:?}: {}",
+                stderr(&o)
+            );
+            if *code == 255 && who == "bulkhead" {
+                assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+            }
+        }
+    }
+    for who in ["bulkhead", "runc"] {
+        let args = ["exec", "nosuch", "true"];
+        let o = if who == "runc" {
+            rt.runc(&args)
+        } else {
+            rt.cmd(&args)
+        };
+        assert_eq!(o.status.code(), Some(255), "{who}: {}", stderr(&o));
+    }
+    assert!(rt.runc(&["delete", "-f", &theirs]).status.success());
+    rt.ok(&["delete", "-f", &id]);
+    rt.assert_clean(&id, &b);
+}
+
+/// Issue 17: exec into a paused container is refused with runc's message and exit code; with
+/// `--ignore-paused` it is let in, and its process runs once the container is resumed.
+#[test]
+fn exec_into_a_paused_container_needs_ignore_paused() {
+    let rt = Rt::new();
+    let (b, id) = running(&rt);
+    let theirs = unique("runcpaused");
+    let o = rt.runc(&["run", "-d", "-b", b.dir().to_str().unwrap(), &theirs]);
+    assert!(o.status.success(), "runc: {}", stderr(&o));
+    rt.ok(&["pause", &id]);
+    assert!(rt.runc(&["pause", &theirs]).status.success());
+    let ours = rt.cmd(&["exec", &id, "true"]);
+    let runc = rt.runc(&["exec", &theirs, "true"]);
+    assert_eq!(ours.status.code(), Some(255));
+    assert_eq!(runc.status.code(), Some(255));
+    let msg = "cannot exec in a paused container (use --ignore-paused to override)";
+    assert_eq!(stderr(&ours).trim(), msg);
+    assert!(stderr(&runc).contains(msg), "{}", stderr(&runc));
+    assert!(rt.runc(&["resume", &theirs]).status.success());
+    assert!(rt.runc(&["delete", "-f", &theirs]).status.success());
+
+    let c = rt.command(&[
+        "exec",
+        "--ignore-paused",
+        &id,
+        "sh",
+        "-c",
+        "echo thawed; exit 3",
+    ]);
+    let waiter = std::thread::spawn(move || capture(c));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        !waiter.is_finished(),
+        "the process ran in a frozen container"
+    );
+    assert_eq!(rt.status(&id), "paused");
+    rt.ok(&["resume", &id]);
+    let o = waiter.join().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "thawed\n");
+    rt.ok(&["delete", "-f", &id]);
+    rt.assert_clean(&id, &b);
+}

@@ -31,6 +31,9 @@ pub struct ExecOpts {
     pub caps: Vec<String>,
     pub preserve_fds: u32,
     pub no_new_privs: bool,
+    /// Exec into a paused container too (the process stays frozen until `resume`), as runc's
+    /// `--ignore-paused`.
+    pub ignore_paused: bool,
     /// The process as a value (the shim's exec request) instead of a file or the command line.
     pub process_spec: Option<Process>,
 }
@@ -153,6 +156,10 @@ fn spawn(store: &Store, o: &ExecOpts) -> Result<(i32, Option<std::os::fd::OwnedF
     let st = state::load(&dir).map_err(|_| anyhow!("container {} does not exist", o.id))?;
     match st.status(&dir) {
         Status::Created | Status::Running => {}
+        Status::Paused if o.ignore_paused => {}
+        Status::Paused => {
+            bail!("cannot exec in a paused container (use --ignore-paused to override)")
+        }
         s => bail!("cannot exec in a {s} container"),
     }
     let mut process = build_process(&st.config, o)?;
