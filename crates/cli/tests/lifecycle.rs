@@ -381,6 +381,57 @@ fn features_and_spec() {
     assert!(spec["linux"]["uidMappings"].is_array());
 }
 
+/// Issue 17: `spec` writes runc's default config: the same JSON value as `runc spec` (no
+/// cgroup namespace), but for the hostname (bulkhead's name) and ociVersion (runc says
+/// "1.0.2-dev"). `--rootless`: runc's too, less the /sys/fs/cgroup mount, which bulkhead
+/// leaves out of a rootless spec.
+#[test]
+fn spec_writes_runcs_default_config() {
+    let rt = Rt::new();
+    for rootless in [false, true] {
+        let (ours, theirs) = (TempDir::new("spec-ours"), TempDir::new("spec-runc"));
+        let flag: &[&str] = if rootless { &["--rootless"] } else { &[] };
+        rt.ok(&[&["spec"][..], flag, &["--bundle", ours.0.to_str().unwrap()]].concat());
+        let o = rt.runc(
+            &[
+                &["spec"][..],
+                flag,
+                &["--bundle", theirs.0.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        assert!(o.status.success(), "runc spec: {}", stderr(&o));
+        let read = |d: &TempDir| -> Value {
+            serde_json::from_str(&std::fs::read_to_string(d.0.join("config.json")).unwrap())
+                .unwrap()
+        };
+        let (ours, mut theirs) = (read(&ours), read(&theirs));
+        assert_eq!(ours["hostname"], "bulkhead");
+        assert_eq!(theirs["hostname"], "runc");
+        assert_eq!(ours["ociVersion"], "1.0.2");
+        theirs["hostname"] = ours["hostname"].clone();
+        theirs["ociVersion"] = ours["ociVersion"].clone();
+        if rootless {
+            theirs["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|m| m["type"] != "cgroup");
+        }
+        let types: Vec<&Value> = ours["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| &n["type"])
+            .collect();
+        assert!(!types.contains(&&json!("cgroup")), "{types:?}");
+        // One field at a time first, for a readable failure.
+        for key in ["process", "root", "mounts", "linux"] {
+            assert_eq!(ours[key], theirs[key], "{key} (rootless: {rootless})");
+        }
+        assert_eq!(ours, theirs, "rootless: {rootless}");
+    }
+}
+
 #[test]
 fn json_log_format_carries_the_error() {
     let rt = Rt::new();

@@ -20,6 +20,8 @@ fn every_namespace_type_is_new() {
         "echo $$; for n in pid net ipc uts mnt cgroup time; do readlink /proc/self/ns/$n; done; hostname; cat /proc/sys/kernel/domainname; cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d ' '; cat /proc/self/cgroup | head -1",
     ]);
     b.push("/linux/namespaces", json!({"type": "time"}));
+    // Not in the default spec (as runc's): asked for here.
+    b.push("/linux/namespaces", json!({"type": "cgroup"}));
     b.set("/hostname", json!("box-one"));
     b.set("/domainname", json!("example.test"));
     let id = unique("ns");
