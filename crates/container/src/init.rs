@@ -79,6 +79,12 @@ fn set_up(
             .ctx(|| "unshare cgroup namespace".into())?;
     }
     set_identity(l)?;
+    if l.ns.creates(T::Network) {
+        // A new network namespace starts with `lo` down; runc brings it up (a joined one is
+        // left as its owner set it).
+        bulkhead_linux::socket::set_loopback_up()
+            .ctx(|| "bring the loopback interface of the new network namespace up".into())?;
+    }
     // Asked here: the container's root, after pivot_root, has no selinuxfs.
     let selinux = crate::attributes::selinux_enabled();
     let label = l
