@@ -193,3 +193,64 @@ fn exec_into_a_paused_container_needs_ignore_paused() {
     rt.ok(&["delete", "-f", &id]);
     rt.assert_clean(&id, &b);
 }
+
+/// Issue 17: `exec --process` with no `user` runs as the container's user (runc 1.1.5 runs it
+/// as root: bulkhead never grants root by omission); an explicit user, even `{}`, is taken as
+/// written. `--user UID` without a gid keeps the container's gid, as runc's does.
+#[test]
+fn exec_process_without_user_takes_the_containers() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    let id = unique("execuser");
+    rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let theirs = unique("runcexecuser");
+    let o = rt.runc(&["run", "-d", "-b", b.dir().to_str().unwrap(), &theirs]);
+    assert!(o.status.success(), "runc: {}", stderr(&o));
+    let file = b.dir().join("p.json");
+    let ids = |process: serde_json::Value, who: &str, cid: &str| {
+        std::fs::write(&file, process.to_string()).unwrap();
+        let args = ["exec", "--process", file.to_str().unwrap(), cid];
+        let o = if who == "runc" {
+            rt.runc(&args)
+        } else {
+            rt.cmd(&args)
+        };
+        assert!(o.status.success(), "{who}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let base =
+        json!({"args": ["/bin/sh", "-c", "echo uid=$(/bin/id -u) gid=$(/bin/id -g)"], "cwd": "/"});
+    assert_eq!(ids(base.clone(), "bulkhead", &id), "uid=1000 gid=1000\n");
+    // runc 1.1.5 here: root.
+    assert_eq!(ids(base.clone(), "runc", &theirs), "uid=0 gid=0\n");
+    let mut explicit = base.clone();
+    explicit["user"] = json!({"uid": 5});
+    for (who, cid) in [("bulkhead", id.as_str()), ("runc", theirs.as_str())] {
+        assert_eq!(ids(explicit.clone(), who, cid), "uid=5 gid=0\n", "{who}");
+    }
+    explicit["user"] = json!({});
+    for (who, cid) in [("bulkhead", id.as_str()), ("runc", theirs.as_str())] {
+        assert_eq!(ids(explicit.clone(), who, cid), "uid=0 gid=0\n", "{who}");
+    }
+    for (who, cid) in [("bulkhead", id.as_str()), ("runc", theirs.as_str())] {
+        let args = [
+            "exec",
+            "--user",
+            "7",
+            cid,
+            "sh",
+            "-c",
+            "echo uid=$(id -u) gid=$(id -g)",
+        ];
+        let o = if who == "runc" {
+            rt.runc(&args)
+        } else {
+            rt.cmd(&args)
+        };
+        assert_eq!(stdout(&o), "uid=7 gid=1000\n", "{who}: {}", stderr(&o));
+    }
+    assert!(rt.runc(&["delete", "-f", &theirs]).status.success());
+    rt.ok(&["delete", "-f", &id]);
+    rt.assert_clean(&id, &b);
+}

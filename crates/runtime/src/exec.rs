@@ -227,7 +227,12 @@ fn spawn(store: &Store, o: &ExecOpts) -> Result<(i32, Option<std::os::fd::OwnedF
 
 fn build_process(spec: &oci_spec::runtime::Spec, o: &ExecOpts) -> Result<Process> {
     if let Some(file) = &o.process {
-        return config::load_process(file);
+        let user = spec
+            .process()
+            .as_ref()
+            .map(|p| p.user().clone())
+            .unwrap_or_default();
+        return config::load_process(file, &user);
     }
     if let Some(p) = &o.process_spec {
         config::validate_process(p)?;
@@ -253,10 +258,13 @@ fn build_process(spec: &oci_spec::runtime::Spec, o: &ExecOpts) -> Result<Process
         p.set_env(Some(env));
     }
     if let Some(u) = &o.user {
+        // As runc: a gid not given stays the container's.
         let (uid, gid) = parse_user(u)?;
         let mut user = p.user().clone();
         user.set_uid(uid);
-        user.set_gid(gid);
+        if let Some(gid) = gid {
+            user.set_gid(gid);
+        }
         p.set_user(user);
     }
     if !o.additional_gids.is_empty() {
@@ -278,14 +286,14 @@ fn build_process(spec: &oci_spec::runtime::Spec, o: &ExecOpts) -> Result<Process
 }
 
 /// `--user uid[:gid]`, numeric as runc requires.
-fn parse_user(u: &str) -> Result<(u32, u32)> {
-    let (a, b) = u.split_once(':').unwrap_or((u, "0"));
-    let uid = a
-        .parse()
-        .map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"))?;
-    let gid = b
-        .parse()
-        .map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"))?;
+fn parse_user(u: &str) -> Result<(u32, Option<u32>)> {
+    let bad = || anyhow!("--user: {u:?} is not uid[:gid]");
+    let (a, b) = match u.split_once(':') {
+        Some((a, b)) => (a, Some(b)),
+        None => (u, None),
+    };
+    let uid = a.parse().map_err(|_| bad())?;
+    let gid = b.map(|b| b.parse().map_err(|_| bad())).transpose()?;
     Ok((uid, gid))
 }
 
