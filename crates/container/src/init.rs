@@ -128,6 +128,9 @@ fn set_up(
     let root = rootfs::prepare(l.spec, &l.rootfs, &ctx)?;
     ch.send(sync::HOOKS)?;
     ch.expect(sync::GO)?;
+    // createContainer hooks run in the container's mount namespace before pivot_root, with
+    // the root filesystem as their working directory (as runc's do).
+    sys::chdir(&l.rootfs).ctx(|| format!("chdir to the root filesystem {}", l.rootfs.display()))?;
     hooks.create_container(host_pid).map_err(Error::Child)?;
     drop(root);
     rootfs::pivot(&l.rootfs, l.no_pivot)?;
