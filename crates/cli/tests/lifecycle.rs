@@ -432,6 +432,90 @@ fn spec_writes_runcs_default_config() {
     }
 }
 
+/// Issue 17: `--debug` writes the steps of create, start and exec to the log, as runc's debug
+/// lines (in the log format asked for), from the runtime and from the init and exec processes;
+/// runc's own log on the same commands shares the phrases "child process in init()" and
+/// "process exited". Without `--debug` a successful command logs nothing.
+#[test]
+fn debug_logs_the_steps_of_create_start_and_exec() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let logs = TempDir::new("debuglog");
+    let bundle = b.dir().to_str().unwrap();
+    for (who, format) in [("bulkhead", "json"), ("runc", "json"), ("quiet", "text")] {
+        let log = logs.0.join(format!("{who}.log"));
+        let id = unique(who);
+        let debug: &[&str] = if who == "quiet" { &[] } else { &["--debug"] };
+        let run = |args: &[&str]| {
+            let all = [
+                debug,
+                &["--log", log.to_str().unwrap(), "--log-format", format],
+                args,
+            ]
+            .concat();
+            let o = if who == "runc" {
+                rt.runc(&all)
+            } else {
+                rt.cmd(&all)
+            };
+            assert!(o.status.success(), "{who} {args:?}: {}", stderr(&o));
+        };
+        run(&["create", "--bundle", bundle, &id]);
+        run(&["start", &id]);
+        run(&["exec", &id, "true"]);
+        run(&["delete", "-f", &id]);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if who == "quiet" {
+            assert_eq!(text, "", "without --debug");
+            continue;
+        }
+        let msgs: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+                assert_eq!(v["level"], "debug", "{l}");
+                v["msg"].as_str().unwrap().to_string()
+            })
+            .collect();
+        let has = |phrase: &str| msgs.iter().any(|m| m.contains(phrase));
+        assert!(has("child process in init()"), "{who}: {msgs:#?}");
+        assert!(has("process exited"), "{who}: {msgs:#?}");
+        if who == "runc" {
+            continue;
+        }
+        // The steps, in order (the init's and exec process's lines among the runtime's).
+        let steps = [
+            "config parsed",
+            "cgroups made",
+            "child process in init()",
+            "loopback interface up",
+            "root filesystem",
+            "running createContainer hooks",
+            "pivot_root into",
+            "set-up complete, waiting for start",
+            "set up (namespaces, mounts, hooks)",
+            "start ",
+            "start received",
+            "about to exec /bin/sleep",
+            "the program runs",
+            "in the namespaces of init",
+            "setns into the mnt namespace",
+            "about to exec /bin/true",
+            "process exited: pid",
+            "delete ",
+        ];
+        let mut at = 0;
+        for step in steps {
+            let found = msgs[at..].iter().position(|m| m.contains(step));
+            let Some(i) = found else {
+                panic!("{step:?} missing or out of order in {msgs:#?}")
+            };
+            at += i + 1;
+        }
+        rt.assert_clean(&id, &b);
+    }
+}
+
 #[test]
 fn json_log_format_carries_the_error() {
     let rt = Rt::new();

@@ -163,6 +163,12 @@ fn spawn(store: &Store, o: &ExecOpts) -> Result<(i32, Option<std::os::fd::OwnedF
         s => bail!("cannot exec in a {s} container"),
     }
     let mut process = build_process(&st.config, o)?;
+    crate::log::debug(&format!(
+        "exec {}: {:?} in the namespaces of init {}",
+        o.id,
+        process.args().as_deref().unwrap_or(&[]),
+        st.pid
+    ));
     let terminal = process.terminal().unwrap_or(false);
     // In the foreground, a terminal without a console socket is ours to carry.
     let own = (terminal && o.console_socket.is_none() && !o.detach)
