@@ -9,36 +9,56 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "bulkhead",
-    version,
-    about = "A secure container runtime (OCI, runc-compatible)"
+    about = "A secure container runtime (OCI, runc-compatible)",
+    // runc's `-v`/`--version` (several lines, see main.rs) and its `help, h` command.
+    disable_version_flag = true,
+    disable_help_subcommand = true,
+    after_help = "A container is made from a bundle: a directory holding config.json and a root\nfilesystem. `bulkhead spec` writes a default config.json; `bulkhead run -b BUNDLE ID` runs it."
 )]
 pub struct Cli {
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
     /// Root directory for container state
-    #[arg(long, global = true, default_value = "/run/bulkhead")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        default_value = "/run/bulkhead"
+    )]
     pub root: String,
     /// Log file (default: stderr)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub log: Option<String>,
     /// Log format: text or json
-    #[arg(long = "log-format", global = true, default_value = "text")]
+    #[arg(
+        long = "log-format",
+        global = true,
+        help_heading = "Global options",
+        default_value = "text"
+    )]
     pub log_format: String,
     /// Enable debug logging
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub debug: bool,
     /// Use systemd to manage cgroups
-    #[arg(long = "systemd-cgroup", global = true)]
+    #[arg(
+        long = "systemd-cgroup",
+        global = true,
+        help_heading = "Global options"
+    )]
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, global = true, help_heading = "Global options", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
-    /// Ignored, for compatibility with runc
-    #[arg(long, global = true, hide = true)]
+    /// Path of the criu binary for checkpoint and restore (which bulkhead does not do yet)
+    #[arg(long, global = true, help_heading = "Global options")]
     pub criu: Option<String>,
     /// Isolation class when the config's dev.bulkhead.class annotation names none: container or sandbox
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub class: Option<String>,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -61,7 +81,7 @@ pub struct CreateArgs {
     /// Number of extra fds (from 3) to pass to the container
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// Ignored, for compatibility with runc
+    /// Ignored (bulkhead does not make itself a subreaper)
     #[arg(long = "no-subreaper", hide = true)]
     pub no_subreaper: bool,
     pub id: String,
@@ -84,6 +104,7 @@ impl CreateArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(mut_arg("no_subreaper", |a| a.hide(false)))]
 pub struct RunArgs {
     /// Detach from the container's process
     #[arg(short, long)]
@@ -139,8 +160,11 @@ pub struct ExecArgs {
     /// Number of extra fds (from 3) to pass to the process
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// Ignored, for compatibility with runc
-    #[arg(long = "ignore-paused", hide = true)]
+    /// Run the process in a sub-cgroup of the container's: [CONTROLLER:]PATH
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// Exec even when the container is paused
+    #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
     pub id: String,
     /// The command and its arguments
@@ -165,29 +189,19 @@ impl From<&ExecArgs> for ExecOpts {
             caps: e.cap.clone(),
             preserve_fds: e.preserve_fds,
             no_new_privs: e.no_new_privs,
+            ignore_paused: e.ignore_paused,
             process_spec: None,
         }
     }
 }
 
+/// The commands, in the order runc's help lists them.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Checkpoint a running container (not supported yet)
+    Checkpoint(CheckpointArgs),
     /// Create a container (it waits for `start`)
     Create(CreateArgs),
-    /// Create and start a container
-    Run(RunArgs),
-    /// Start a created container
-    Start { id: String },
-    /// Print a container's state as JSON
-    State { id: String },
-    /// Send a signal to a container's init (default SIGTERM)
-    Kill {
-        /// Signal every process of the container
-        #[arg(short, long)]
-        all: bool,
-        id: String,
-        signal: Option<String>,
-    },
     /// Delete a stopped container
     Delete {
         /// Kill the container first if it is running
@@ -196,39 +210,6 @@ pub enum Command {
         #[arg(required = true)]
         ids: Vec<String>,
     },
-    /// List containers
-    List {
-        /// table or json
-        #[arg(short, long, default_value = "table")]
-        format: String,
-        /// Print only the ids
-        #[arg(short, long)]
-        quiet: bool,
-    },
-    /// List a container's processes
-    Ps {
-        /// table or json
-        #[arg(short, long, default_value = "table")]
-        format: String,
-        id: String,
-        /// Options for ps(1) (default -ef)
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        ps_args: Vec<String>,
-    },
-    /// Run a process in a container
-    Exec(ExecArgs),
-    /// Write a default config.json
-    Spec {
-        /// Bundle directory to write config.json into (`--rootless` makes a rootless spec)
-        #[arg(short, long)]
-        bundle: Option<PathBuf>,
-    },
-    /// Print the runtime's features as JSON
-    Features,
-    /// Freeze every process of a container
-    Pause { id: String },
-    /// Thaw a paused container
-    Resume { id: String },
     /// Stream a container's events (stats, OOM) as JSON lines
     Events {
         /// Print the stats once and exit
@@ -239,8 +220,176 @@ pub enum Command {
         interval: String,
         id: String,
     },
+    /// Run a process in a container
+    Exec(ExecArgs),
+    /// Send a signal to a container's init (default SIGTERM)
+    Kill {
+        /// Signal every process of the container
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        signal: Option<String>,
+    },
+    /// List containers
+    List {
+        /// table or json
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        /// Print only the ids
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Freeze every process of a container
+    Pause { id: String },
+    /// List a container's processes
+    Ps {
+        /// table or json
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        id: String,
+        /// Options for ps(1) (default -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Restore a container from a checkpoint (not supported yet)
+    Restore(RestoreArgs),
+    /// Thaw a paused container
+    Resume { id: String },
+    /// Create and start a container
+    Run(RunArgs),
+    /// Write a default config.json
+    Spec {
+        /// Bundle directory to write config.json into (`--rootless` makes a rootless spec)
+        #[arg(short, long)]
+        bundle: Option<PathBuf>,
+    },
+    /// Start a created container
+    Start { id: String },
+    /// Print a container's state as JSON
+    State { id: String },
     /// Change a container's resource limits
     Update(UpdateArgs),
+    /// Print the runtime's features as JSON
+    Features,
+    /// Print the help of bulkhead or of one command
+    #[command(visible_alias = "h")]
+    Help {
+        /// The command to describe
+        command: Option<String>,
+    },
+}
+
+/// `checkpoint`'s flags, as runc has them; bulkhead refuses the command for now.
+#[derive(Args, Debug)]
+#[allow(dead_code)] // parsed so that a caller gets "not supported", not a usage error
+pub struct CheckpointArgs {
+    /// Directory for the criu image files
+    #[arg(long = "image-path")]
+    pub image_path: Option<String>,
+    /// Directory for criu's work files and logs
+    #[arg(long = "work-path")]
+    pub work_path: Option<String>,
+    /// Directory of a previous pre-dump
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<String>,
+    /// Keep the container running after the checkpoint
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Allow established TCP connections
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Restore memory lazily with userfaultfd
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+    /// FD criu writes \0 to when lazy pages are ready
+    #[arg(long = "status-fd", allow_hyphen_values = true)]
+    pub status_fd: Option<String>,
+    /// ADDRESS:PORT of a page server
+    #[arg(long = "page-server")]
+    pub page_server: Option<String>,
+    /// Checkpoint file locks
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Dump memory only and leave the container running
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// cgroups mode: soft, full or strict
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Namespace to create but not restore
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Vec<String>,
+    /// Deduplicate memory images
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    pub id: String,
+}
+
+/// `restore`'s flags, as runc has them; bulkhead refuses the command for now.
+#[derive(Args, Debug)]
+#[allow(dead_code)] // parsed so that a caller gets "not supported", not a usage error
+pub struct RestoreArgs {
+    /// AF_UNIX socket that receives the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Directory of the criu image files
+    #[arg(long = "image-path")]
+    pub image_path: Option<String>,
+    /// Directory for criu's work files and logs
+    #[arg(long = "work-path")]
+    pub work_path: Option<String>,
+    /// Allow established TCP connections
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Restore file locks
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// cgroups mode: soft, full or strict
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Path to the bundle directory
+    #[arg(short, long)]
+    pub bundle: Option<PathBuf>,
+    /// Detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the init's pid to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Ignored (bulkhead does not make itself a subreaper)
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Do not use pivot_root
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Namespace to create but not restore
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Vec<String>,
+    /// Deduplicate memory images
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    /// Restore memory lazily with userfaultfd
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+    /// LSM profile to restore with, TYPE:NAME
+    #[arg(long = "lsm-profile")]
+    pub lsm_profile: Option<String>,
+    /// LSM mount context to restore with
+    #[arg(long = "lsm-mount-context")]
+    pub lsm_mount_context: Option<String>,
+    pub id: String,
 }
 
 #[derive(Args, Debug)]
@@ -248,42 +397,48 @@ pub struct UpdateArgs {
     /// A JSON file of linux.resources ("-" for stdin)
     #[arg(short, long)]
     pub resources: Option<String>,
-    /// Memory limit (bytes, or with k/m/g)
-    #[arg(long)]
+    /// Memory limit (bytes, or with k/m/g), -1 for unlimited
+    #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Memory plus swap limit, -1 for unlimited
-    #[arg(long = "memory-swap")]
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation")]
+    /// Memory soft limit, -1 for none
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
     /// CPU shares (relative weight)
-    #[arg(long = "cpu-share")]
-    pub cpu_share: Option<u64>,
+    #[arg(long = "cpu-share", allow_hyphen_values = true)]
+    pub cpu_share: Option<String>,
     /// CPU CFS period (microseconds)
-    #[arg(long = "cpu-period")]
-    pub cpu_period: Option<u64>,
-    /// CPU CFS quota (microseconds)
+    #[arg(long = "cpu-period", allow_hyphen_values = true)]
+    pub cpu_period: Option<String>,
+    /// CPU CFS quota (microseconds), -1 for unlimited
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// CPU realtime period
-    #[arg(long = "cpu-rt-period")]
-    pub cpu_rt_period: Option<u64>,
-    /// CPU realtime runtime
-    #[arg(long = "cpu-rt-runtime")]
-    pub cpu_rt_runtime: Option<i64>,
+    pub cpu_quota: Option<String>,
+    /// CPU realtime period (microseconds)
+    #[arg(long = "cpu-rt-period", allow_hyphen_values = true)]
+    pub cpu_rt_period: Option<String>,
+    /// CPU realtime runtime (microseconds), -1 for unlimited
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<String>,
     /// CPUs to run on
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
     /// Memory nodes to use
     #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
-    /// Maximum number of processes (-1 or 0 for no limit)
+    /// Maximum number of processes, -1 (or 0) for no limit
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    pub pids_limit: Option<String>,
     /// Block IO weight (10..1000)
-    #[arg(long = "blkio-weight")]
-    pub blkio_weight: Option<u16>,
+    #[arg(long = "blkio-weight", allow_hyphen_values = true)]
+    pub blkio_weight: Option<String>,
+    /// Intel RDT L3 cache schema (this host has no Intel RDT)
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (this host has no Intel RDT)
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
     pub id: String,
 }
 
@@ -323,6 +478,26 @@ pub fn normalize(args: Vec<OsString>) -> Vec<OsString> {
         "no-subreaper",
         "criu",
         "ignore-paused",
+        "cgroup",
+        "version",
+        "help",
+        "stats",
+        "interval",
+        "resources",
+        "memory",
+        "memory-swap",
+        "memory-reservation",
+        "cpu-share",
+        "cpu-period",
+        "cpu-quota",
+        "cpu-rt-period",
+        "cpu-rt-runtime",
+        "cpuset-cpus",
+        "cpuset-mems",
+        "pids-limit",
+        "blkio-weight",
+        "l3-cache-schema",
+        "mem-bw-schema",
     ];
     let mut out = Vec::with_capacity(args.len());
     let mut in_exec = false;
@@ -383,6 +558,7 @@ fn takes_value(flag: &str) -> bool {
                 | "preserve-fds"
                 | "bundle"
                 | "b"
+                | "cgroup"
         )
 }
 

@@ -3,11 +3,14 @@
 use anyhow::Result;
 use serde_json::json;
 
+/// The newest runtime-spec version bulkhead implements (`features`, `--version`'s `spec:`).
+pub const OCI_VERSION_MAX: &str = "1.2.0";
+
 pub fn json() -> Result<String> {
     let caps: Vec<String> = caps::all_names();
     let v = json!({
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": "1.2.0",
+        "ociVersionMax": OCI_VERSION_MAX,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": [
             "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand", "noatime",

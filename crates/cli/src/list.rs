@@ -3,43 +3,50 @@
 use anyhow::{bail, Context, Result};
 use bulkhead_runtime::outln;
 use bulkhead_runtime::sandbox_exec::{self, SandboxProcess};
-use bulkhead_runtime::state::{self, Store};
+use bulkhead_runtime::state::{self, OciState, Store};
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
 pub fn list(store: &Store, format: &str, quiet: bool) -> Result<()> {
-    let mut rows = Vec::new();
+    let mut loaded = Vec::new();
     for id in store.ids()? {
         let dir = store.dir(&id);
         let Ok(st) = state::load(&dir) else { continue };
         let status = st.status(&dir);
-        let mut oci = serde_json::to_value(st.oci(status))?;
         let owner = owner_name(std::fs::metadata(&dir).map(|m| m.uid()).unwrap_or(0));
-        oci["owner"] = owner.into();
-        rows.push(oci);
+        loaded.push((st, status, owner));
     }
+    // Typed rows serialize in runc's key order (ociVersion, id, pid, status, ...).
+    let rows: Vec<OciState> = loaded
+        .iter()
+        .map(|(st, status, owner)| OciState {
+            owner,
+            ..st.oci(*status)
+        })
+        .collect();
     if quiet {
         for r in &rows {
-            outln!("{}", r["id"].as_str().unwrap_or(""))?;
+            outln!("{}", r.id)?;
         }
         return Ok(());
     }
     match format {
+        // runc encodes a nil slice when there is no container: `null`.
+        "json" if rows.is_empty() => outln!("null")?,
         "json" => outln!("{}", serde_json::to_string(&rows)?)?,
         "table" => {
             let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
                 .map(String::from)
                 .to_vec()];
             for r in &rows {
-                table.push(
-                    ["id", "pid", "status", "bundle", "created", "owner"]
-                        .iter()
-                        .map(|k| match &r[*k] {
-                            serde_json::Value::String(s) => s.clone(),
-                            v => v.to_string(),
-                        })
-                        .collect(),
-                );
+                table.push(vec![
+                    r.id.to_string(),
+                    r.pid.to_string(),
+                    r.status.to_string(),
+                    r.bundle.display().to_string(),
+                    r.created.to_string(),
+                    r.owner.to_string(),
+                ]);
             }
             bulkhead_runtime::out::print(&tabulate(&table))?;
         }

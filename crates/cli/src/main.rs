@@ -14,23 +14,22 @@ use bulkhead_runtime::lifecycle::{self, CreateOpts};
 use bulkhead_runtime::outln;
 use bulkhead_runtime::state::Store;
 use bulkhead_runtime::{log, signal};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::path::Path;
 
 fn main() {
     let cli = match Cli::try_parse_from(args::normalize(std::env::args_os().collect())) {
         Ok(cli) => cli,
-        Err(e) => {
-            // Help, version and usage errors: clap's text, but a closed stdout ends us quietly
-            // by SIGPIPE, as every other output does (see bulkhead_runtime::out).
-            if let Err(io) = e.print() {
-                if io.kind() == std::io::ErrorKind::BrokenPipe {
-                    bulkhead_linux::process::die_of_sigpipe();
-                }
-            }
-            std::process::exit(e.exit_code());
-        }
+        Err(e) => print_clap(e),
     };
+    if cli.version {
+        print_version();
+    }
+    match &cli.command {
+        None => help(None),
+        Some(Command::Help { command }) => help(command.as_deref()),
+        Some(_) => {}
+    }
     let format = if cli.log_format == "json" {
         log::Format::Json
     } else {
@@ -50,9 +49,68 @@ fn main() {
                 log::error(&msg);
             }
             eprintln!("{msg}");
-            std::process::exit(1);
+            // runc's exec fails with 255, so that a caller tells a failed exec from a process
+            // that ran and exited 1.
+            let failed = match cli.command {
+                Some(Command::Exec(_)) => 255,
+                _ => 1,
+            };
+            std::process::exit(failed);
         }
     }
+}
+
+/// Help, usage errors and the like: clap's text, but a closed stdout ends us quietly by
+/// SIGPIPE, as every other output does (see bulkhead_runtime::out).
+fn print_clap(e: clap::Error) -> ! {
+    if let Err(io) = e.print() {
+        if io.kind() == std::io::ErrorKind::BrokenPipe {
+            bulkhead_linux::process::die_of_sigpipe();
+        }
+    }
+    std::process::exit(e.exit_code());
+}
+
+/// `bulkhead help [COMMAND]` (and `h`), or no command at all: the help of bulkhead or of one
+/// command, exit 0; an unknown command is runc's "No help topic" and exit 3.
+fn help(command: Option<&str>) -> ! {
+    let mut argv = vec!["bulkhead".to_string()];
+    if let Some(name) = command {
+        let known = Cli::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name));
+        if !known || name == "help" || name == "h" {
+            if !known {
+                eprintln!("No help topic for '{name}'");
+                std::process::exit(3);
+            }
+            argv.truncate(1);
+        } else {
+            argv.push(name.to_string());
+        }
+    }
+    argv.push("--help".to_string());
+    match Cli::try_parse_from(argv) {
+        Err(e) => print_clap(e),
+        Ok(_) => std::process::exit(0),
+    }
+}
+
+/// `-v`/`--version`: runc's lines, with the Rust compiler's version where runc names Go's.
+fn print_version() -> ! {
+    let text = format!(
+        "bulkhead version {}\ncommit: {}\nspec: {}\nrustc: {}\nlibseccomp: {}",
+        env!("CARGO_PKG_VERSION"),
+        env!("BULKHEAD_COMMIT"),
+        features::OCI_VERSION_MAX,
+        env!("BULKHEAD_RUSTC"),
+        bulkhead_container::seccomp::libseccomp_version()
+    );
+    let code = match outln!("{text}") {
+        Ok(()) => 0,
+        Err(_) => 1,
+    };
+    std::process::exit(code)
 }
 
 fn dispatch(cli: &Cli) -> Result<i32> {
@@ -63,7 +121,10 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             cli.log_format
         );
     }
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        return Ok(0);
+    };
+    match command {
         Command::Create(c) => {
             check_systemd(cli)?;
             lifecycle::create(&store, &c.to_opts(true, cli.class.clone()))?;
@@ -79,7 +140,8 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         }
         Command::Start { id } => lifecycle::start(&store, id).map(|_| 0),
         Command::State { id } => {
-            outln!("{}", lifecycle::state_json(&store, id)?)?;
+            // runc writes the JSON without a final newline.
+            bulkhead_runtime::out::print(&lifecycle::state_json(&store, id)?)?;
             Ok(0)
         }
         Command::Kill { all, id, signal } => {
@@ -98,8 +160,13 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             id,
             ps_args,
         } => list::ps(&store, id, format, ps_args),
-        Command::Exec(e) => exec::exec(&store, &ExecOpts::from(e)),
-        Command::Spec { bundle } => {
+        Command::Exec(e) => {
+            if !e.cgroup.is_empty() {
+                bail!("exec --cgroup: running the process in a sub-cgroup is not supported yet");
+            }
+            exec::exec(&store, &ExecOpts::from(e))
+        }
+        Command::Spec { bundle, .. } => {
             let rootless = cli.rootless.as_deref().is_some_and(|v| v != "false");
             spec::write(bundle.as_deref(), rootless).map(|_| 0)
         }
@@ -121,6 +188,11 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             outln!("{}", features::json()?)?;
             Ok(0)
         }
+        Command::Checkpoint(_) => {
+            bail!("checkpoint: not supported yet (bulkhead does not drive criu)")
+        }
+        Command::Restore(_) => bail!("restore: not supported yet (bulkhead does not drive criu)"),
+        Command::Help { .. } => Ok(0),
     }
 }
 

@@ -52,7 +52,8 @@ pub fn default_spec(rootless: bool) -> Value {
         ],
         "linux": {
             "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+            // runc's set: no cgroup namespace (a config adds one if it wants one).
+            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
             "maskedPaths": MASKED,
             "readonlyPaths": READONLY
         }
@@ -63,7 +64,7 @@ pub fn default_spec(rootless: bool) -> Value {
         let linux = &mut spec["linux"];
         linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
         linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-        linux["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}, {"type": "user"}]);
+        linux["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]);
         linux.as_object_mut().map(|o| o.remove("resources"));
         let mounts = spec["mounts"].as_array_mut();
         if let Some(m) = mounts {

@@ -27,6 +27,14 @@ pub fn bytes(flag: &str, v: &str) -> Result<i64> {
 }
 
 pub fn resources(u: &UpdateArgs) -> Result<LinuxResources> {
+    // Intel RDT: bulkhead has no resctrl support; refuse the flags as runc does on a host
+    // without RDT, before anything is read or changed.
+    if u.l3_cache_schema.is_some() {
+        bail!("--l3-cache-schema: Intel RDT/CAT is not supported by bulkhead");
+    }
+    if u.mem_bw_schema.is_some() {
+        bail!("--mem-bw-schema: Intel RDT/MBA is not supported by bulkhead");
+    }
     let mut v: Value = match u.resources.as_deref() {
         Some("-") => {
             let mut s = String::new();
@@ -64,12 +72,39 @@ pub fn resources(u: &UpdateArgs) -> Result<LinuxResources> {
             json!(bytes("memory-reservation", m)?),
         );
     }
+    // runc's parsing: periods and shares are unsigned (-1 is an error); quota and realtime
+    // runtime are signed, -1 meaning unlimited; so is the pids limit.
+    let unsigned = |flag: &str, v: &Option<String>| -> Result<Option<Value>> {
+        v.as_deref()
+            .map(|s| {
+                s.trim()
+                    .parse::<u64>()
+                    .map(|n| json!(n))
+                    .map_err(|_| anyhow!("--{flag}: invalid value {s:?} (a number, 0 or more)"))
+            })
+            .transpose()
+    };
+    let signed = |flag: &str, v: &Option<String>| -> Result<Option<Value>> {
+        v.as_deref()
+            .map(|s| {
+                s.trim().parse::<i64>().map(|n| json!(n)).map_err(|_| {
+                    anyhow!("--{flag}: invalid value {s:?} (a number, -1 for unlimited)")
+                })
+            })
+            .transpose()
+    };
     for (key, val) in [
-        ("shares", u.cpu_share.map(|x| json!(x))),
-        ("period", u.cpu_period.map(|x| json!(x))),
-        ("quota", u.cpu_quota.map(|x| json!(x))),
-        ("realtimePeriod", u.cpu_rt_period.map(|x| json!(x))),
-        ("realtimeRuntime", u.cpu_rt_runtime.map(|x| json!(x))),
+        ("shares", unsigned("cpu-share", &u.cpu_share)?),
+        ("period", unsigned("cpu-period", &u.cpu_period)?),
+        ("quota", signed("cpu-quota", &u.cpu_quota)?),
+        (
+            "realtimePeriod",
+            unsigned("cpu-rt-period", &u.cpu_rt_period)?,
+        ),
+        (
+            "realtimeRuntime",
+            signed("cpu-rt-runtime", &u.cpu_rt_runtime)?,
+        ),
         ("cpus", u.cpuset_cpus.clone().map(|x| json!(x))),
         ("mems", u.cpuset_mems.clone().map(|x| json!(x))),
     ] {
@@ -77,14 +112,18 @@ pub fn resources(u: &UpdateArgs) -> Result<LinuxResources> {
             section("cpu", key, val);
         }
     }
-    if let Some(p) = u.pids_limit {
-        section("pids", "limit", json!(p));
+    if let Some(p) = signed("pids-limit", &u.pids_limit)? {
+        section("pids", "limit", p);
     }
-    if let Some(w) = u.blkio_weight {
-        if !(10..=1000).contains(&w) {
-            bail!("--blkio-weight: {w} is not within 10..1000");
+    if let Some(w) = &u.blkio_weight {
+        let n: i64 = w
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("--blkio-weight: invalid value {w:?} (10..1000)"))?;
+        if !(10..=1000).contains(&n) {
+            bail!("--blkio-weight: {n} is not within 10..1000");
         }
-        section("blockIO", "weight", json!(w));
+        section("blockIO", "weight", json!(n));
     }
     serde_json::from_value(v).map_err(|e| anyhow!("--resources: {e}"))
 }

@@ -21,7 +21,7 @@ fn missing_and_malformed_config() {
 fn unknown_field_values_name_the_field() {
     let mut b = Bundle::new(&["true"]);
     b.push("/linux/namespaces", json!({"type": "bogus"}));
-    create_fails(&b, &["config.json", "linux.namespaces[6].type"]);
+    create_fails(&b, &["config.json", "linux.namespaces[5].type"]);
     let mut b = Bundle::new(&["true"]);
     b.set("/process/capabilities/bounding", json!(["CAP_NOPE"]));
     create_fails(&b, &["process.capabilities.bounding"]);

@@ -198,3 +198,32 @@ fn a_hook_that_is_not_executable_is_a_config_error() {
     );
     rt.assert_clean(&id, &b);
 }
+
+/// Issue 17: a createContainer hook runs with the container's root filesystem as its working
+/// directory (relative paths in it name the container's files), as runc's; side by side.
+#[test]
+fn create_container_hooks_run_in_the_rootfs() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["true"]);
+    let d = b.dir().to_path_buf();
+    let out = d.join("cwd.txt");
+    let body = format!(
+        "pwd >> {out}; test -x bin/busybox && echo relative-ok >> {out}",
+        out = out.display()
+    );
+    b.set(
+        "/hooks",
+        json!({"createContainer": [{"path": hook_script(&d, "cwd", &body)}]}),
+    );
+    let rootfs = std::fs::canonicalize(b.rootfs()).unwrap();
+    let expected = format!("{}\nrelative-ok\n", rootfs.display());
+    let id = unique("hookcwd");
+    let (code, _, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
+    rt.assert_clean(&id, &b);
+    std::fs::remove_file(&out).unwrap();
+    let runc = rt.runc(&["run", "-b", d.to_str().unwrap(), &unique("runchookcwd")]);
+    assert!(runc.status.success(), "runc: {}", stderr(&runc));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), expected, "runc");
+}

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[test]
 fn create_start_kill_delete_walks_the_states() {
@@ -74,6 +74,165 @@ fn kill_of_a_created_container_ends_it() {
     rt.wait_status(&id, "stopped");
     rt.ok(&["delete", &id]);
     rt.assert_clean(&id, &b);
+}
+
+/// Issue 17: `kill ID 0` is kill(2)'s null signal: exit 0 while the container's init is there
+/// (created, running, paused), "container not running" and exit 1 once it has exited; nothing
+/// is delivered. runc, side by side on the same bundle, gives the same exit codes.
+#[test]
+fn kill_with_signal_0_checks_that_the_container_is_alive() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let runc = |args: &[&str]| rt.runc(args);
+    let ours = unique("kill0");
+    let theirs = unique("runckill0");
+    let bundle = b.dir().to_str().unwrap();
+    rt.ok(&["create", "--bundle", bundle, &ours]);
+    assert!(runc(&["create", "--bundle", bundle, &theirs])
+        .status
+        .success());
+    let steps: &[(&str, &[&str], i32)] = &[
+        ("created", &["kill", "ID", "0"], 0),
+        ("start", &["start", "ID"], 0),
+        ("running", &["kill", "ID", "0"], 0),
+        ("all", &["kill", "--all", "ID", "0"], 0),
+        ("pause", &["pause", "ID"], 0),
+        ("paused", &["kill", "ID", "0"], 0),
+        ("resume", &["resume", "ID"], 0),
+        ("still running", &["kill", "ID", "0"], 0),
+        ("end it", &["kill", "ID", "KILL"], 0),
+    ];
+    for (what, args, code) in steps {
+        let with = |id: &str| -> Vec<String> {
+            args.iter()
+                .map(|a| {
+                    if *a == "ID" {
+                        id.to_string()
+                    } else {
+                        a.to_string()
+                    }
+                })
+                .collect()
+        };
+        let o = rt.cmd(&with(&ours).iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(o.status.code(), Some(*code), "{what}: {}", stderr(&o));
+        let r = runc(&with(&theirs).iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(r.status.code(), Some(*code), "runc, {what}: {}", stderr(&r));
+        if *what == "running" {
+            assert_eq!(rt.status(&ours), "running", "signal 0 delivered nothing");
+        }
+    }
+    rt.wait_status(&ours, "stopped");
+    for _ in 0..500 {
+        if String::from_utf8_lossy(&runc(&["state", &theirs]).stdout).contains("stopped") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let o = rt.cmd(&["kill", &ours, "0"]);
+    let r = runc(&["kill", &theirs, "0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(r.status.code(), Some(1), "runc: {}", stderr(&r));
+    assert_eq!(stderr(&o).trim(), "container not running");
+    assert!(
+        stderr(&r).contains("container not running"),
+        "{}",
+        stderr(&r)
+    );
+    assert!(runc(&["delete", &theirs]).status.success());
+    rt.ok(&["delete", &ours]);
+    rt.assert_clean(&ours, &b);
+}
+
+/// A JSON text with every value blanked (strings to "", numbers to 0) and every key and every
+/// byte of layout kept: two runtimes' outputs compare equal when they print the same keys in
+/// the same order, the same way.
+fn shape(json: &str) -> String {
+    let c: Vec<char> = json.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < c.len() {
+        if c[i] == '"' {
+            let start = i;
+            i += 1;
+            while c[i] != '"' {
+                if c[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i += 1;
+            let key = c[i..].iter().find(|ch| !ch.is_whitespace()) == Some(&':');
+            if key {
+                out.extend(&c[start..i]);
+            } else {
+                out.push_str("\"\"");
+            }
+        } else if c[i] == '-' || c[i].is_ascii_digit() {
+            while i < c.len() && (c[i].is_ascii_digit() || "-+.eE".contains(c[i])) {
+                i += 1;
+            }
+            out.push('0');
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Issue 17: `state`, `list --format json` and `events --stats` print runc's keys in runc's
+/// order, byte for byte once the values are blanked: state without a final newline,
+/// annotations sorted, an empty list as `null`, the stats with runc's omitted empty fields.
+#[test]
+fn state_list_and_events_print_runcs_keys_in_runcs_order() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.set(
+        "/annotations",
+        json!({"z.last": "1", "a.first": "2", "m.middle": "3"}),
+    );
+    let ours = unique("keys");
+    let theirs = unique("runckeys");
+    let bundle = b.dir().to_str().unwrap().to_string();
+    b.set("/linux/cgroupsPath", json!(format!("/{theirs}")));
+    let o = rt.runc(&["run", "-d", "-b", &bundle, &theirs]);
+    assert!(o.status.success(), "runc: {}", stderr(&o));
+    b.set("/linux/cgroupsPath", json!(format!("/{ours}")));
+    rt.ok(&["run", "-d", "-b", &bundle, &ours]);
+    let runc_out = |args: &[&str]| {
+        let o = rt.runc(args);
+        assert!(o.status.success(), "runc {args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let state = rt.ok(&["state", &ours]);
+    assert_eq!(shape(&state), shape(&runc_out(&["state", &theirs])));
+    assert!(state.ends_with('}'), "no final newline, as runc: {state:?}");
+    assert!(state.find("a.first") < state.find("m.middle"));
+    assert!(state.find("m.middle") < state.find("z.last"));
+    assert_eq!(
+        shape(&rt.ok(&["list", "--format", "json"])),
+        shape(&runc_out(&["list", "--format", "json"]))
+    );
+    // "cache" is left out when zero, and which of the two cgroups the page cache of the
+    // shared busybox binary was charged to depends on who ran first: set it aside.
+    let events = |s: String| shape(&s).replace("\"memory\":{\"cache\":0,", "\"memory\":{");
+    let ours_stats = rt.ok(&["events", "--stats", &ours]);
+    assert_eq!(
+        events(ours_stats.clone()),
+        events(runc_out(&["events", "--stats", &theirs]))
+    );
+    assert!(
+        ours_stats.contains("\"cpuset\":{\"cpus\":["),
+        "{ours_stats}"
+    );
+    assert!(rt.runc(&["delete", "-f", &theirs]).status.success());
+    rt.ok(&["delete", "-f", &ours]);
+    rt.assert_clean(&ours, &b);
+    // No container at all: runc prints a null list.
+    let empty = Rt::new();
+    assert_eq!(empty.ok(&["list", "--format", "json"]), "null\n");
+    assert_eq!(stdout(&empty.runc(&["list", "--format", "json"])), "null\n");
 }
 
 #[test]
@@ -220,6 +379,141 @@ fn features_and_spec() {
     let spec: Value =
         serde_json::from_str(&std::fs::read_to_string(rl.0.join("config.json")).unwrap()).unwrap();
     assert!(spec["linux"]["uidMappings"].is_array());
+}
+
+/// Issue 17: `spec` writes runc's default config: the same JSON value as `runc spec` (no
+/// cgroup namespace), but for the hostname (bulkhead's name) and ociVersion (runc says
+/// "1.0.2-dev"). `--rootless`: runc's too, less the /sys/fs/cgroup mount, which bulkhead
+/// leaves out of a rootless spec.
+#[test]
+fn spec_writes_runcs_default_config() {
+    let rt = Rt::new();
+    for rootless in [false, true] {
+        let (ours, theirs) = (TempDir::new("spec-ours"), TempDir::new("spec-runc"));
+        let flag: &[&str] = if rootless { &["--rootless"] } else { &[] };
+        rt.ok(&[&["spec"][..], flag, &["--bundle", ours.0.to_str().unwrap()]].concat());
+        let o = rt.runc(
+            &[
+                &["spec"][..],
+                flag,
+                &["--bundle", theirs.0.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        assert!(o.status.success(), "runc spec: {}", stderr(&o));
+        let read = |d: &TempDir| -> Value {
+            serde_json::from_str(&std::fs::read_to_string(d.0.join("config.json")).unwrap())
+                .unwrap()
+        };
+        let (ours, mut theirs) = (read(&ours), read(&theirs));
+        assert_eq!(ours["hostname"], "bulkhead");
+        assert_eq!(theirs["hostname"], "runc");
+        assert_eq!(ours["ociVersion"], "1.0.2");
+        theirs["hostname"] = ours["hostname"].clone();
+        theirs["ociVersion"] = ours["ociVersion"].clone();
+        if rootless {
+            theirs["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|m| m["type"] != "cgroup");
+        }
+        let types: Vec<&Value> = ours["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| &n["type"])
+            .collect();
+        assert!(!types.contains(&&json!("cgroup")), "{types:?}");
+        // One field at a time first, for a readable failure.
+        for key in ["process", "root", "mounts", "linux"] {
+            assert_eq!(ours[key], theirs[key], "{key} (rootless: {rootless})");
+        }
+        assert_eq!(ours, theirs, "rootless: {rootless}");
+    }
+}
+
+/// Issue 17: `--debug` writes the steps of create, start and exec to the log, as runc's debug
+/// lines (in the log format asked for), from the runtime and from the init and exec processes;
+/// runc's own log on the same commands shares the phrases "child process in init()" and
+/// "process exited". Without `--debug` a successful command logs nothing.
+#[test]
+fn debug_logs_the_steps_of_create_start_and_exec() {
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let logs = TempDir::new("debuglog");
+    let bundle = b.dir().to_str().unwrap();
+    for (who, format) in [("bulkhead", "json"), ("runc", "json"), ("quiet", "text")] {
+        let log = logs.0.join(format!("{who}.log"));
+        let id = unique(who);
+        let debug: &[&str] = if who == "quiet" { &[] } else { &["--debug"] };
+        let run = |args: &[&str]| {
+            let all = [
+                debug,
+                &["--log", log.to_str().unwrap(), "--log-format", format],
+                args,
+            ]
+            .concat();
+            let o = if who == "runc" {
+                rt.runc(&all)
+            } else {
+                rt.cmd(&all)
+            };
+            assert!(o.status.success(), "{who} {args:?}: {}", stderr(&o));
+        };
+        run(&["create", "--bundle", bundle, &id]);
+        run(&["start", &id]);
+        run(&["exec", &id, "true"]);
+        run(&["delete", "-f", &id]);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if who == "quiet" {
+            assert_eq!(text, "", "without --debug");
+            continue;
+        }
+        let msgs: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+                assert_eq!(v["level"], "debug", "{l}");
+                v["msg"].as_str().unwrap().to_string()
+            })
+            .collect();
+        let has = |phrase: &str| msgs.iter().any(|m| m.contains(phrase));
+        assert!(has("child process in init()"), "{who}: {msgs:#?}");
+        assert!(has("process exited"), "{who}: {msgs:#?}");
+        if who == "runc" {
+            continue;
+        }
+        // The steps, in order (the init's and exec process's lines among the runtime's).
+        let steps = [
+            "config parsed",
+            "cgroups made",
+            "child process in init()",
+            "loopback interface up",
+            "root filesystem",
+            "running createContainer hooks",
+            "pivot_root into",
+            "set-up complete, waiting for start",
+            "set up (namespaces, mounts, hooks)",
+            "start ",
+            "start received",
+            "about to exec /bin/sleep",
+            "the program runs",
+            "in the namespaces of init",
+            "setns into the mnt namespace",
+            "about to exec /bin/true",
+            "process exited: pid",
+            "delete ",
+        ];
+        let mut at = 0;
+        for step in steps {
+            let found = msgs[at..].iter().position(|m| m.contains(step));
+            let Some(i) = found else {
+                panic!("{step:?} missing or out of order in {msgs:#?}")
+            };
+            at += i + 1;
+        }
+        rt.assert_clean(&id, &b);
+    }
 }
 
 #[test]

@@ -20,6 +20,8 @@ fn every_namespace_type_is_new() {
         "echo $$; for n in pid net ipc uts mnt cgroup time; do readlink /proc/self/ns/$n; done; hostname; cat /proc/sys/kernel/domainname; cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d ' '; cat /proc/self/cgroup | head -1",
     ]);
     b.push("/linux/namespaces", json!({"type": "time"}));
+    // Not in the default spec (as runc's): asked for here.
+    b.push("/linux/namespaces", json!({"type": "cgroup"}));
     b.set("/hostname", json!("box-one"));
     b.set("/domainname", json!("example.test"));
     let id = unique("ns");
@@ -147,5 +149,59 @@ fn sysctls_are_set_in_the_containers_namespaces() {
         "12345",
         "leaked to the host"
     );
+    rt.assert_clean(&id, &b);
+}
+
+/// Issue 17: a container with a new network namespace finds `lo` up (flags 0x9: UP|LOOPBACK)
+/// and 127.0.0.1 reachable, as under runc (side by side on the same bundle); a network
+/// namespace joined by path is left as its owner set it (here: lo down).
+#[test]
+fn a_new_network_namespace_has_lo_up() {
+    let rt = Rt::new();
+    let script = "cat /sys/class/net/lo/flags; \
+                  (nc -l -p 5555 > /tmp/got &); sleep 0.3; echo hello | nc 127.0.0.1 5555; \
+                  sleep 0.3; cat /tmp/got";
+    let mut b = Bundle::new(&["sh", "-c", script]);
+    b.set("/root/readonly", json!(false));
+    let id = unique("lo");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "0x9\nhello\n");
+    rt.assert_clean(&id, &b);
+    let runc = rt.runc(&["run", "-b", b.dir().to_str().unwrap(), &unique("runclo")]);
+    assert_eq!(stdout(&runc), out, "runc: {}", stderr(&runc));
+
+    // A namespace joined by path: untouched.
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--net", "sleep", "100"])
+        .spawn()
+        .unwrap();
+    let path = format!("/proc/{}/ns/net", holder.id());
+    for _ in 0..200 {
+        if std::fs::read_link(&path).ok() != std::fs::read_link("/proc/self/ns/net").ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let ns: Vec<Value> = b.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            if n["type"] == "network" {
+                json!({"type": "network", "path": path})
+            } else {
+                n.clone()
+            }
+        })
+        .collect();
+    b.set("/linux/namespaces", json!(ns));
+    b.set("/process/args", json!(["cat", "/sys/class/net/lo/flags"]));
+    let id = unique("lojoined");
+    let (code, out, err) = rt.run(&b, &id);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "0x8\n", "a joined namespace's lo was changed");
     rt.assert_clean(&id, &b);
 }

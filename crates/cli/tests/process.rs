@@ -248,3 +248,40 @@ fn foreground_run_and_exec_carry_the_terminal() {
     );
     rt.assert_clean(&id, &b);
 }
+
+/// Issue 17: a process.cwd the process's user may not enter (/root, mode 0700, as uid 1000)
+/// works as with runc: the runtime enters it while still privileged, so the process starts
+/// there (and may not list it); for the init and for exec alike, side by side with runc. A cwd
+/// that is not there is still an error.
+#[test]
+fn a_cwd_the_user_cannot_enter_is_entered_before_the_user_switch() {
+    use std::os::unix::fs::PermissionsExt;
+    let rt = Rt::new();
+    let script = "pwd; ls . >/dev/null 2>&1 && echo listed || echo not-listed; id -u";
+    let mut b = Bundle::new(&["sh", "-c", script]);
+    std::fs::set_permissions(
+        b.rootfs().join("root"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    b.set("/process/cwd", json!("/root"));
+    let expected = "/root\nnot-listed\n1000\n";
+    let id = unique("cwd");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!((code, out.as_str()), (0, expected), "{err}");
+    rt.assert_clean(&id, &b);
+    let runc = rt.runc(&["run", "-b", b.dir().to_str().unwrap(), &unique("runccwd")]);
+    assert_eq!(stdout(&runc), expected, "runc: {}", stderr(&runc));
+
+    b.set("/process/args", json!(["sleep", "1000"]));
+    let id = unique("cwdexec");
+    rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let o = rt.cmd(&["exec", &id, "sh", "-c", script]);
+    assert_eq!(stdout(&o), expected, "{}", stderr(&o));
+    let o = rt.cmd(&["exec", "--cwd", "/nonexistent", &id, "true"]);
+    assert_eq!(o.status.code(), Some(255));
+    assert!(stderr(&o).contains("/nonexistent"), "{}", stderr(&o));
+    rt.ok(&["delete", "-f", &id]);
+    rt.assert_clean(&id, &b);
+}

@@ -147,6 +147,87 @@ fn update_changes_limits_of_a_running_container() {
     rt.assert_clean(&id, &b);
 }
 
+/// Issue 17: every numeric flag of `update` takes -1 as runc does: unlimited for the memory
+/// limits, the CFS quota, the realtime runtime and pids; an error for the unsigned ones (periods,
+/// shares) and the blkio weight. An unlimited memory with no swap given lifts the swap limit
+/// too. runc and bulkhead, side by side: the same exit codes and the same cgroup files.
+#[test]
+fn update_takes_minus_one_as_runc_does() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    let ours = unique("upd1");
+    let theirs = unique("runcupd1");
+    b.set("/linux/cgroupsPath", json!(format!("/{theirs}")));
+    let runc = |args: &[&str]| {
+        std::process::Command::new("runc")
+            .arg("--root")
+            .arg(rt.root.0.join("runc"))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .code()
+    };
+    assert_eq!(
+        runc(&["run", "-d", "-b", b.dir().to_str().unwrap(), &theirs]),
+        Some(0)
+    );
+    b.set("/linux/cgroupsPath", json!(format!("/{ours}")));
+    rt.ok(&["run", "-d", "-b", b.dir().to_str().unwrap(), &ours]);
+    let files = [
+        ("memory", "memory.limit_in_bytes"),
+        ("memory", "memory.memsw.limit_in_bytes"),
+        ("memory", "memory.soft_limit_in_bytes"),
+        ("cpu", "cpu.cfs_quota_us"),
+        ("cpu", "cpu.rt_runtime_us"),
+        ("pids", "pids.max"),
+    ];
+    let steps: &[(&[&str], bool)] = &[
+        (&["--memory", "64m", "--memory-swap", "128m"], true),
+        (&["--memory", "-1"], true),
+        (&["--memory", "64m", "--memory-swap", "128m"], true),
+        (&["--memory-swap", "-1"], true),
+        (&["--memory-reservation", "32m"], true),
+        (&["--memory-reservation", "-1"], true),
+        (&["--cpu-quota", "50000"], true),
+        (&["--cpu-quota", "-1"], true),
+        (&["--pids-limit", "10"], true),
+        (&["--pids-limit", "-1"], true),
+        // The kernel refuses an unlimited realtime runtime below the root: both fail.
+        (&["--cpu-rt-runtime", "-1"], false),
+        (&["--cpu-period", "-1"], false),
+        (&["--cpu-share", "-1"], false),
+        (&["--cpu-rt-period", "-1"], false),
+        (&["--blkio-weight", "-1"], false),
+    ];
+    for (flags, ok) in steps {
+        let mut args = vec!["update"];
+        args.extend_from_slice(flags);
+        let theirs_code = runc(&[&args[..], &[theirs.as_str()]].concat());
+        let o = rt.cmd(&[&args[..], &[ours.as_str()]].concat());
+        assert_eq!(o.status.code(), theirs_code, "{flags:?}: {}", stderr(&o));
+        assert_eq!(o.status.success(), *ok, "{flags:?}: {}", stderr(&o));
+        if !ok {
+            assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+        }
+        for (controller, file) in files {
+            assert_eq!(
+                cgroup_file(&ours, controller, file),
+                cgroup_file(&theirs, controller, file),
+                "{file} after {flags:?}"
+            );
+        }
+    }
+    // And unlimited really is unlimited: the kernel's maximum, not a number we chose.
+    assert_eq!(cgroup_file(&ours, "pids", "pids.max"), "max");
+    assert_eq!(cgroup_file(&ours, "cpu", "cpu.cfs_quota_us"), "-1");
+    assert_eq!(runc(&["delete", "-f", &theirs]), Some(0));
+    rt.ok(&["delete", "-f", &ours]);
+    rt.assert_clean(&ours, &b);
+}
+
 #[test]
 fn pause_freezes_and_resume_thaws() {
     let rt = Rt::new();

@@ -672,6 +672,9 @@ fn an_idle_sandbox_does_not_wake_the_sentry() {
 #[test]
 fn ps_lists_every_process() {
     let mut b = Bundle::new(&["true"]);
+    // The container class shows `0::/` with a cgroup namespace of its own, which the default
+    // spec (as runc's) does not ask for; the sandbox's /proc always shows its root.
+    b.push("/linux/namespaces", json!({"type": "cgroup"}));
     let cmd = "sleep 100 & a=$!; sleep 50 & b=$!; \
                for p in $a $b; do until [ \"$(cat /proc/$p/comm 2>/dev/null)\" = sleep ]; do :; done; done; \
                ps -o pid,ppid,pgid,user,comm,args; \

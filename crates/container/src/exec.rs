@@ -6,6 +6,7 @@ use crate::error::{Context, Error, Result};
 use crate::namespaces::{flag, proc_name};
 use crate::process::{self, ProcessOpts};
 use crate::sync::{self, Channel, Msg};
+use crate::trace;
 use bulkhead_linux::{fd, ns, process as sys, socket};
 use oci_spec::runtime::{LinuxNamespaceType as T, Process};
 use std::os::fd::OwnedFd;
@@ -136,6 +137,13 @@ fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel, joined: Option<&Path>) ->
         }
         ns::setns(f, flag(*t) as i32)
             .ctx(|| format!("join the container's {} namespace", proc_name(*t)))?;
+        trace::step(|| {
+            format!(
+                "exec: setns into the {name} namespace (with path /proc/{pid}/ns/{name})",
+                name = proc_name(*t),
+                pid = e.init_pid
+            )
+        });
         userns |= *t == T::User;
     }
     if userns {
@@ -157,6 +165,7 @@ fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel, joined: Option<&Path>) ->
     let prepared = process::prepare(e.process, &opts)?;
     drop(opts);
     sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    trace::step(|| format!("exec: about to exec {}", prepared.path.display()));
     ch.send(sync::READY)?;
     Err(process::exec(&prepared, e.preserve_fds))
 }

@@ -9,6 +9,7 @@ use crate::namespaces;
 use crate::process::{self, ProcessOpts};
 use crate::rootfs;
 use crate::sync::{self, Channel};
+use crate::trace;
 use bulkhead_linux::process as sys;
 use oci_spec::runtime::LinuxNamespaceType as T;
 use std::io::{Read, Write};
@@ -60,6 +61,7 @@ fn set_up(
     // to our owner, which an unprivileged (rootless) runtime needs. Nothing else is in our new
     // namespaces yet to look at us.
     let host_pid = ch.expect_pid()?;
+    trace::step(|| format!("init[{host_pid}]: child process in init()"));
     if !l.ns.creates(T::User) {
         // Before anything is charged to the runtime's cgroups (in a new user namespace the
         // runtime has moved us already).
@@ -73,12 +75,28 @@ fn set_up(
         sys::setresuid(0).ctx(|| "become root in the user namespace (uid)".into())?;
     }
     namespaces::join(opened)?;
+    for (t, _) in opened {
+        trace::step(|| {
+            format!(
+                "init[{host_pid}]: joined the {} namespace",
+                namespaces::proc_name(*t)
+            )
+        });
+    }
     if l.ns.new_cgroup {
         // Now that the runtime has put us in our cgroup, it becomes the namespace's root.
         bulkhead_linux::ns::unshare(libc::CLONE_NEWCGROUP)
             .ctx(|| "unshare cgroup namespace".into())?;
+        trace::step(|| format!("init[{host_pid}]: unshared the cgroup namespace"));
     }
     set_identity(l)?;
+    if l.ns.creates(T::Network) {
+        // A new network namespace starts with `lo` down; runc brings it up (a joined one is
+        // left as its owner set it).
+        bulkhead_linux::socket::set_loopback_up()
+            .ctx(|| "bring the loopback interface of the new network namespace up".into())?;
+        trace::step(|| format!("init[{host_pid}]: loopback interface up"));
+    }
     // Asked here: the container's root, after pivot_root, has no selinuxfs.
     let selinux = crate::attributes::selinux_enabled();
     let label = l
@@ -120,11 +138,29 @@ fn set_up(
             .filter(|_| selinux),
     };
     let root = rootfs::prepare(l.spec, &l.rootfs, &ctx)?;
+    trace::step(|| {
+        format!(
+            "init[{host_pid}]: root filesystem {} prepared (mounts, devices)",
+            l.rootfs.display()
+        )
+    });
     ch.send(sync::HOOKS)?;
     ch.expect(sync::GO)?;
+    // createContainer hooks run in the container's mount namespace before pivot_root, with
+    // the root filesystem as their working directory (as runc's do).
+    sys::chdir(&l.rootfs).ctx(|| format!("chdir to the root filesystem {}", l.rootfs.display()))?;
+    trace::step(|| format!("init[{host_pid}]: running createContainer hooks"));
     hooks.create_container(host_pid).map_err(Error::Child)?;
     drop(root);
     rootfs::pivot(&l.rootfs, l.no_pivot)?;
+    trace::step(|| {
+        let how = if l.no_pivot {
+            "moved onto /"
+        } else {
+            "pivot_root"
+        };
+        format!("init[{host_pid}]: {how} into {}", l.rootfs.display())
+    });
     rootfs::finish(l.spec, &l.ns)?;
     if let Some(p) = l
         .spec
@@ -173,9 +209,17 @@ fn set_up(
     sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     terminate_on_signals();
     fd_headroom(ch)?;
+    trace::step(|| format!("init[{host_pid}]: set-up complete, waiting for start"));
     ch.send(sync::READY)?;
     *start_conn = Some(wait_for_start(l)?);
+    trace::step(|| format!("init[{host_pid}]: start received, running startContainer hooks"));
     hooks.start_container(host_pid).map_err(Error::Child)?;
+    trace::step(|| {
+        format!(
+            "init[{host_pid}]: about to exec {}",
+            prepared.path.display()
+        )
+    });
     Err(process::exec(&prepared, l.preserve_fds))
 }
 

@@ -24,5 +24,6 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod sync;
 pub mod sysctl;
+pub mod trace;
 
 pub use error::{Error, Result};

@@ -104,6 +104,18 @@ pub fn prepare(p: &Process, opts: &ProcessOpts) -> Result<Prepared> {
             }
         }
     }
+    // The working directory, as runc enters it: first while still privileged, so that a cwd the
+    // process's user may not enter (/root, mode 0700, for uid 1000) still works; on a
+    // permission error again once the user is switched (a directory only that user may enter,
+    // such as a volume chowned to it, under a runtime without CAP_DAC_OVERRIDE over it).
+    let cwd = p.cwd();
+    let chdir = || sys::chdir(cwd).ctx(|| format!("process.cwd: chdir to {}", cwd.display()));
+    let mut entered = false;
+    match sys::chdir(cwd) {
+        Ok(()) => entered = true,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {}
+        Err(_) => chdir()?,
+    }
     credentials::switch_user(p.user(), &caps, opts.setgroups_allowed)?;
     if nnp {
         sys::set_no_new_privs().ctx(|| "process.noNewPrivileges".into())?;
@@ -111,8 +123,9 @@ pub fn prepare(p: &Process, opts: &ProcessOpts) -> Result<Prepared> {
     if let Some(mask) = p.user().umask() {
         sys::umask(mask);
     }
-    let cwd = p.cwd();
-    sys::chdir(cwd).ctx(|| format!("process.cwd: chdir to {}", cwd.display()))?;
+    if !entered {
+        chdir()?;
+    }
     // CVE-2024-21626: a cwd like /proc/self/fd/N can name a directory of the host that the
     // runtime still has open. The kernel then cannot express the cwd inside our root, and getcwd
     // fails; refuse to run with a working directory outside the container.

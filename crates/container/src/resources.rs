@@ -141,7 +141,13 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, spec_devices: &[PathBuf]) -> Resul
         let field = "linux.resources.memory";
         let d = need(cg, "memory", field)?;
         let limit = m.limit().map(|v| v.to_string());
-        let swap = m.swap().map(|v| v.to_string());
+        // An unlimited memory with no swap given lifts the swap limit too (as runc does): a
+        // memsw limit left below would refuse the unlimited memory.limit_in_bytes.
+        let swap = match (m.limit(), m.swap()) {
+            (Some(-1), None) if d.join("memory.memsw.limit_in_bytes").exists() => Some(-1),
+            (_, s) => s,
+        }
+        .map(|v| v.to_string());
         // memsw must stay >= limit: raise memsw first when growing, lower limit first when
         // shrinking; try one order and then the other.
         let mut pairs: Vec<(&str, String)> = Vec::new();

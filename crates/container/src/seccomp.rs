@@ -276,3 +276,11 @@ pub fn supported_flags() -> Vec<&'static str> {
     .map(|(name, _)| name)
     .collect()
 }
+
+/// The version of the libseccomp linked in ("2.5.4"), as `bulkhead --version` prints it.
+pub fn libseccomp_version() -> String {
+    match libseccomp::ScmpVersion::current() {
+        Ok(v) => format!("{}.{}.{}", v.major, v.minor, v.micro),
+        Err(_) => "unknown".to_string(),
+    }
+}

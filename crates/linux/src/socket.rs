@@ -164,3 +164,31 @@ pub fn accept_nonblocking(listener: &impl AsRawFd) -> io::Result<OwnedFd> {
     // SAFETY: accept4 returned a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
+
+/// Brings the loopback interface of the caller's network namespace up (IFF_UP), as a new
+/// network namespace needs before anything can talk to 127.0.0.1: SIOCGIFFLAGS and
+/// SIOCSIFFLAGS on a datagram socket. Needs CAP_NET_ADMIN over the namespace.
+pub fn set_loopback_up() -> io::Result<()> {
+    // SAFETY: a fresh socket, owned at once.
+    let sock = unsafe {
+        OwnedFd::from_raw_fd(cvt(libc::socket(
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0,
+        ))?)
+    };
+    // SAFETY: ifreq is plain data; all zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: `req` is a valid ifreq naming the interface; the kernel fills ifru_flags.
+    cvt(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) })?;
+    // SAFETY: SIOCGIFFLAGS has just set the flags member of the union.
+    unsafe {
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+    }
+    // SAFETY: as above; the kernel only reads `req`.
+    cvt(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) })?;
+    Ok(())
+}

@@ -308,10 +308,27 @@ fn check_hook(h: &Hook) -> Result<()> {
 }
 
 /// Reads a process.json for `exec --process`.
-pub fn load_process(file: &Path) -> Result<Process> {
+/// Reads and validates an `exec --process` file. A process without a `user` runs as
+/// `default_user` (the container's own process user), never as root by omission.
+pub fn load_process(file: &Path, default_user: &oci_spec::runtime::User) -> Result<Process> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow!("open {}: {}", file.display(), io_msg(&e)))?;
-    let p: Process = parse_json(&text, file)?;
+    // Syntax errors with their line and column first; then the fields, by path.
+    let mut v: serde_json::Value = parse_json(&text, file)?;
+    if let Some(obj) = v.as_object_mut() {
+        if !obj.contains_key("user") {
+            obj.insert("user".into(), serde_json::to_value(default_user)?);
+        }
+    }
+    let p: Process = serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            anyhow!("{}: {inner}", file.display())
+        } else {
+            anyhow!("{}: {path}: {inner}", file.display())
+        }
+    })?;
     validate_process(&p).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     Ok(p)
 }

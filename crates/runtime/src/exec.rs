@@ -31,6 +31,9 @@ pub struct ExecOpts {
     pub caps: Vec<String>,
     pub preserve_fds: u32,
     pub no_new_privs: bool,
+    /// Exec into a paused container too (the process stays frozen until `resume`), as runc's
+    /// `--ignore-paused`.
+    pub ignore_paused: bool,
     /// The process as a value (the shim's exec request) instead of a file or the command line.
     pub process_spec: Option<Process>,
 }
@@ -153,9 +156,19 @@ fn spawn(store: &Store, o: &ExecOpts) -> Result<(i32, Option<std::os::fd::OwnedF
     let st = state::load(&dir).map_err(|_| anyhow!("container {} does not exist", o.id))?;
     match st.status(&dir) {
         Status::Created | Status::Running => {}
+        Status::Paused if o.ignore_paused => {}
+        Status::Paused => {
+            bail!("cannot exec in a paused container (use --ignore-paused to override)")
+        }
         s => bail!("cannot exec in a {s} container"),
     }
     let mut process = build_process(&st.config, o)?;
+    crate::log::debug(&format!(
+        "exec {}: {:?} in the namespaces of init {}",
+        o.id,
+        process.args().as_deref().unwrap_or(&[]),
+        st.pid
+    ));
     let terminal = process.terminal().unwrap_or(false);
     // In the foreground, a terminal without a console socket is ours to carry.
     let own = (terminal && o.console_socket.is_none() && !o.detach)
@@ -220,7 +233,12 @@ fn spawn(store: &Store, o: &ExecOpts) -> Result<(i32, Option<std::os::fd::OwnedF
 
 fn build_process(spec: &oci_spec::runtime::Spec, o: &ExecOpts) -> Result<Process> {
     if let Some(file) = &o.process {
-        return config::load_process(file);
+        let user = spec
+            .process()
+            .as_ref()
+            .map(|p| p.user().clone())
+            .unwrap_or_default();
+        return config::load_process(file, &user);
     }
     if let Some(p) = &o.process_spec {
         config::validate_process(p)?;
@@ -246,10 +264,13 @@ fn build_process(spec: &oci_spec::runtime::Spec, o: &ExecOpts) -> Result<Process
         p.set_env(Some(env));
     }
     if let Some(u) = &o.user {
+        // As runc: a gid not given stays the container's.
         let (uid, gid) = parse_user(u)?;
         let mut user = p.user().clone();
         user.set_uid(uid);
-        user.set_gid(gid);
+        if let Some(gid) = gid {
+            user.set_gid(gid);
+        }
         p.set_user(user);
     }
     if !o.additional_gids.is_empty() {
@@ -271,14 +292,14 @@ fn build_process(spec: &oci_spec::runtime::Spec, o: &ExecOpts) -> Result<Process
 }
 
 /// `--user uid[:gid]`, numeric as runc requires.
-fn parse_user(u: &str) -> Result<(u32, u32)> {
-    let (a, b) = u.split_once(':').unwrap_or((u, "0"));
-    let uid = a
-        .parse()
-        .map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"))?;
-    let gid = b
-        .parse()
-        .map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"))?;
+fn parse_user(u: &str) -> Result<(u32, Option<u32>)> {
+    let bad = || anyhow!("--user: {u:?} is not uid[:gid]");
+    let (a, b) = match u.split_once(':') {
+        Some((a, b)) => (a, Some(b)),
+        None => (u, None),
+    };
+    let uid = a.parse().map_err(|_| bad())?;
+    let gid = b.map(|b| b.parse().map_err(|_| bad())).transpose()?;
     Ok((uid, gid))
 }
 

@@ -341,6 +341,10 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         Status::Stopped => bail!("cannot start a container that has stopped"),
         s => bail!("cannot start a container in the {s} state"),
     }
+    log::debug(&format!(
+        "start {id}: signalling init {} to run its program",
+        st.pid
+    ));
     let mut conn =
         UnixStream::connect(locked.start_socket()).context("connect to the container's init")?;
     conn.write_all(b"s")
@@ -356,6 +360,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     if let Some(e) = reply.strip_prefix("error:") {
         bail!("{e}");
     }
+    log::debug(&format!("start {id}: the program runs"));
     let hooks = ContainerHooks {
         hooks: st.config.hooks().as_ref(),
         state: &st,
@@ -386,13 +391,16 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
     // A started sandbox's processes are the sentry's (the host sees only its stubs), so it
     // signals them; SIGKILL still goes to every host process, which ends them all at once.
     let sandbox = status != Status::Created && crate::sandbox_exec::is_sandbox(&locked.dir);
-    if all && sandbox && sig != libc::SIGKILL {
+    // Signal 0 only asks whether the container is there: the host's init answers for both.
+    if all && sandbox && sig != libc::SIGKILL && sig != 0 {
         return crate::sandbox_exec::signal_all(&locked.dir, sig, status == Status::Paused);
     }
     if all {
+        log::debug(&format!("kill {id}: signal {sig} to every process"));
         st.cgroup.signal_all(sig)?;
         return Ok(());
     }
+    log::debug(&format!("kill {id}: signal {sig} to init {}", st.pid));
     sys::kill(st.pid, sig).with_context(|| format!("signal the container's init (pid {})", st.pid))
 }
 
@@ -418,7 +426,12 @@ fn delete_locked(locked: Locked, st: &State, force: bool) -> Result<()> {
         s => bail!("cannot delete container {} that is not stopped: {s}", st.id),
     }
     faults::point("delete:killed");
-    destroy(locked, st)
+    destroy(locked, st)?;
+    log::debug(&format!(
+        "delete {}: processes, cgroups and state removed",
+        st.id
+    ));
+    Ok(())
 }
 
 /// Kills the init and every process of the container's cgroup, and waits for the init to go.
@@ -509,6 +522,10 @@ pub fn forward_and_wait(pid: i32) -> Result<i32> {
     loop {
         while let Some((p, exit)) = sys::try_wait_any() {
             if p == pid {
+                log::debug(&format!(
+                    "process exited: pid {pid}, status {}",
+                    exit.status()
+                ));
                 return Ok(exit.status());
             }
         }

@@ -27,12 +27,19 @@ pub fn init(path: Option<&str>, format: Format, debug: bool) -> std::io::Result<
         Some(p) if !p.is_empty() => Some(OpenOptions::new().create(true).append(true).open(p)?),
         _ => None,
     };
+    let to_file = file.is_some();
     let _ = LOGGER.set(Mutex::new(Logger {
         file,
         sink: None,
         format,
         debug,
     }));
+    if debug && to_file {
+        // The container's set-up steps, from the init and exec processes too (forks of this
+        // single-threaded command, which inherit the logger). Only into a log file: the
+        // processes' stderr becomes the container's, where debug lines have no place.
+        bulkhead_container::trace::set_sink(self::debug);
+    }
     Ok(())
 }
 

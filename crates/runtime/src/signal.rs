@@ -38,10 +38,11 @@ const NAMES: &[(&str, i32)] = &[
     ("SYS", libc::SIGSYS),
 ];
 
-/// Parses a signal given by name (with or without "SIG", any case) or number.
+/// Parses a signal given by name (with or without "SIG", any case) or number. "0" is the null
+/// signal of kill(2), which only checks that the process is there (as runc accepts it).
 pub fn parse(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        if n <= 0 || n > libc::SIGRTMAX() {
+        if n < 0 || n > libc::SIGRTMAX() {
             bail!("invalid signal number: {s}");
         }
         return Ok(n);
@@ -83,6 +84,8 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("unknown signal"));
-        assert!(parse("0").is_err());
+        assert_eq!(parse("0").unwrap(), 0);
+        assert!(parse("-1").is_err());
+        assert!(parse("SIG0").is_err());
     }
 }

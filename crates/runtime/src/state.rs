@@ -77,9 +77,26 @@ pub struct OciState<'a> {
     pub bundle: &'a Path,
     pub rootfs: &'a Path,
     pub created: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "no_annotations",
+        serialize_with = "sorted_annotations"
+    )]
     pub annotations: Option<&'a HashMap<String, String>>,
     pub owner: &'a str,
+}
+
+/// runc leaves out an empty map (Go's omitempty), and prints a map's keys sorted.
+fn no_annotations(a: &Option<&HashMap<String, String>>) -> bool {
+    a.is_none_or(|m| m.is_empty())
+}
+
+fn sorted_annotations<S: serde::Serializer>(
+    a: &Option<&HashMap<String, String>>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let sorted: std::collections::BTreeMap<&String, &String> =
+        a.iter().flat_map(|m| m.iter()).collect();
+    serde::Serialize::serialize(&sorted, s)
 }
 
 impl State {

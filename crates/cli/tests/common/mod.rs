@@ -194,6 +194,17 @@ impl Rt {
         capture(self.command(args))
     }
 
+    /// Runs Debian's runc, side by side, with its own root under this runtime's; output in
+    /// files as `cmd` keeps it (a container's init inherits them).
+    pub fn runc(&self, args: &[&str]) -> Output {
+        let mut c = Command::new("runc");
+        c.arg("--root")
+            .arg(self.root.0.join("runc"))
+            .args(args)
+            .stdin(Stdio::null());
+        capture(c)
+    }
+
     /// Runs a command that must succeed; returns its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.cmd(args);
