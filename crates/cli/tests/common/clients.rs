@@ -64,6 +64,8 @@ pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
 pub struct Containerd {
     child: Child,
     pub dir: TempDir,
+    /// Its PATH: where it finds `containerd-shim-bulkhead-v2`, first.
+    path: String,
 }
 
 /// containerd's CRI plugin works in this namespace.
@@ -73,6 +75,11 @@ impl Containerd {
     /// A private containerd; `extra` is appended to its config. Its PATH starts with the
     /// directory of bulkhead's binaries, so it finds `containerd-shim-bulkhead-v2`.
     pub fn start_with(extra: &str) -> Containerd {
+        Containerd::start_with_bins(extra, Path::new(BIN).parent().unwrap())
+    }
+
+    /// `start_with`, finding the shim in `bins` (an installed copy) first.
+    pub fn start_with_bins(extra: &str, bins: &Path) -> Containerd {
         let dir = TempDir::new("containerd");
         let d = &dir.0;
         let config = format!(
@@ -80,8 +87,13 @@ impl Containerd {
             r = d.display()
         );
         std::fs::write(d.join("config.toml"), config).unwrap();
-        let child = Containerd::spawn(d, &[]);
-        let c = Containerd { child, dir };
+        let path = format!(
+            "{}:{}",
+            bins.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let child = Containerd::spawn(d, &path, &[]);
+        let c = Containerd { child, dir, path };
         wait_for(
             || c.ctr(&["version"]).status.success(),
             "containerd to start",
@@ -90,14 +102,12 @@ impl Containerd {
     }
 
     /// `extra_env` is added to containerd's environment, which the shims it starts inherit.
-    fn spawn(d: &Path, extra_env: &[(&str, &str)]) -> Child {
+    fn spawn(d: &Path, path: &str, extra_env: &[(&str, &str)]) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(d.join("log"))
             .unwrap();
-        let bins = Path::new(BIN).parent().unwrap().display().to_string();
-        let path = format!("{bins}:{}", std::env::var("PATH").unwrap_or_default());
         Command::new(which("containerd"))
             .arg("--config")
             .arg(d.join("config.toml"))
@@ -123,7 +133,7 @@ impl Containerd {
     /// `restart` with `env` added to containerd's environment: the shims it starts from then
     /// on inherit it (the reliability suite passes the runtime's pause point this way).
     pub fn restart_with_env(&mut self, env: &[(&str, &str)]) {
-        self.child = Containerd::spawn(&self.dir.0, env);
+        self.child = Containerd::spawn(&self.dir.0, &self.path, env);
         wait_for(
             || self.ctr(&["version"]).status.success(),
             "containerd to start again",
