@@ -329,7 +329,14 @@ fn demo_runs_a_command_in_either_class_with_its_exit_code() {
 
     let o = demo(&["--sandbox", "sh", "-c", "uname -v; exit 4"]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
-    assert_eq!(stdout(&o), "#1 bulkhead sentry\n");
+    assert_eq!(
+        stdout(&o),
+        concat!(
+            "#1 SMP PREEMPT_DYNAMIC bulkhead sentry ",
+            env!("CARGO_PKG_VERSION"),
+            "\n"
+        )
+    );
     assert!(
         stderr(&o).contains("demo: run: sandbox class: sh -c 'uname -v; exit 4'\n"),
         "{}",
@@ -367,7 +374,13 @@ fn the_tour_shows_both_classes_side_by_side() {
     let (c, s) = row("uname -v");
     assert_eq!(
         (c.as_str(), s.as_str()),
-        ("the host's kernel", "#1 bulkhead sentry")
+        (
+            "the host's kernel",
+            concat!(
+                "#1 SMP PREEMPT_DYNAMIC bulkhead sentry ",
+                env!("CARGO_PKG_VERSION")
+            )
+        )
     );
     let (c, s) = row("/proc entries");
     let count = |v: &str| v.split(',').next().unwrap().parse::<u32>().unwrap();
