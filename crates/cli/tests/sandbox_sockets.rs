@@ -7,6 +7,7 @@
 mod common;
 use common::*;
 use serde_json::json;
+use std::process::Command;
 
 /// Runs `unixsock <area>` in both classes, with a writable /tmp.
 fn area(name: &str) {
@@ -118,10 +119,11 @@ for fam, host in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
         c.sendall(b"y" * 200000); c.shutdown(socket.SHUT_WR)
         print("client got", c.recv(100), flush=True); os._exit(0)
     conn, addr = srv.accept()
+    same_port = conn.getsockname()[1] == port
     tot = 0
     while d := conn.recv(65536): tot += len(d)
     conn.sendall(b"got %d" % tot); conn.close(); os.wait()
-    print("peer", addr[0], conn.getsockname()[1] == port)
+    print("peer", addr[0], same_port)
     u1 = socket.socket(fam, socket.SOCK_DGRAM); u1.bind((host, 0))
     u2 = socket.socket(fam, socket.SOCK_DGRAM)
     u2.sendto(b"udp!", u1.getsockname())
@@ -163,6 +165,77 @@ print(asyncio.run(main()))
                 nonblocking EINPROGRESS\nso_error ECONNREFUSED\nunreachable ENETUNREACH\n\
                 in use EADDRINUSE\nwildcard 127.0.0.1\ndual stack ::ffff:127.0.0.1\n\
                 nodelay 1\nb'TCP PING'\n";
+    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
+    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+}
+
+/// Debian's nginx (the host's /usr bound in, its /etc/nginx copied into the rootfs) with
+/// podman's default capabilities: `nginx -t`, then a master and its worker serving a file to
+/// curl over 127.0.0.1 and ::1 (sendfile from the file to the socket), a 404, and a graceful
+/// quit, the same in both classes.
+#[test]
+fn nginx_serves_a_file_to_curl() {
+    let mut b = Bundle::new(&["true"]);
+    b.set("/root/readonly", json!(false));
+    for d in ["/usr", "/bin", "/lib", "/lib64"] {
+        std::fs::create_dir_all(b.rootfs().join(&d[1..])).unwrap();
+        b.push(
+            "/mounts",
+            json!({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]}),
+        );
+    }
+    let root = b.rootfs();
+    for d in [
+        "var/www/html",
+        "var/log/nginx",
+        "var/lib/nginx",
+        "run",
+        "etc/nginx",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let copied = Command::new("cp")
+        .args(["-a", "/etc/nginx/."])
+        .arg(root.join("etc/nginx"))
+        .status()
+        .expect("cp");
+    assert!(
+        copied.success(),
+        "copy /etc/nginx (nginx-light: the CI installs it)"
+    );
+    std::fs::write(root.join("var/www/html/index.html"), "served by nginx\n").unwrap();
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nwww-data:x:33:\n").unwrap();
+    let caps = json!([
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SETFCAP",
+        "CAP_SETGID",
+        "CAP_SETPCAP",
+        "CAP_SETUID",
+        "CAP_SYS_CHROOT"
+    ]);
+    b.set(
+        "/process/capabilities",
+        json!({"bounding": caps, "effective": caps, "permitted": caps}),
+    );
+    b.set("/process/env", json!(["PATH=/usr/sbin:/usr/bin:/bin"]));
+    let script = "nginx -t 2>&1 | tail -1; nginx -g 'daemon on;' || exit 9; \
+                  for i in 1 2 3 4 5 6 7 8 9 10; do curl -sf -m 5 http://127.0.0.1/ && break; sleep 0.3; done; \
+                  curl -s -m 5 -o /dev/null -w '%{http_code}\\n' http://127.0.0.1/nothing; \
+                  curl -s -m 5 'http://[::1]/'; nginx -s quit 2>/dev/null; \
+                  while [ -e /run/nginx.pid ]; do sleep 0.1; done; echo quit";
+    let [c, s] = programs::both_classes(&mut b, &["/bin/sh", "-c", script]);
+    let want = "nginx: configuration file /etc/nginx/nginx.conf test is successful\n\
+                served by nginx\n404\nserved by nginx\nquit\n";
     assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
     assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
 }

@@ -53,6 +53,8 @@ pub struct OpenFile {
     pub pos: usize,
     /// flock was taken on it: its end (the last close) may let a waiting flock go on.
     pub flocked: bool,
+    /// F_SETOWN's process (kept; the sandbox sends no SIGIO).
+    pub owner: i32,
     /// The host fd a `Stdio` node reads and writes, when the description owns it (a process
     /// `bulkhead exec` started gets the runtime's stdio): closed with the description.
     pub hold: Option<Rc<OwnedFd>>,
@@ -229,6 +231,7 @@ pub fn wrap(node: Node, flags: i32, path: &str) -> FileRef {
         path: path.to_string(),
         pos: 0,
         flocked: false,
+        owner: 0,
         hold: None,
     }))
 }

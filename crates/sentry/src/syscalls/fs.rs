@@ -290,9 +290,6 @@ pub(super) fn writev(t: &mut Task, fd: i32, iov: u64, cnt: u64) -> R {
 /// sends no more than the pipe has room for, and waits for room before it reads anything, so
 /// a call served again after a wait has consumed nothing of the input.
 pub(super) fn sendfile(t: &mut Task, out_fd: i32, in_fd: i32, offp: u64, count: u64) -> R {
-    if offp != 0 {
-        return Err(EINVAL);
-    }
     let mut count = count.min(65536);
     let room = match &t.fds.get(out_fd)?.borrow().node {
         Node::Pipe(end) if end.writes => end.room(),
@@ -310,11 +307,33 @@ pub(super) fn sendfile(t: &mut Task, out_fd: i32, in_fd: i32, offp: u64, count: 
         Some(n) => count = count.min(n as u64),
         None => {} // no reader: the write below fails with EPIPE
     }
+    if offp != 0 {
+        return sendfile_at(t, out_fd, in_fd, offp, count as usize);
+    }
     let data = read_bytes(t, in_fd, count as usize)?;
     if data.is_empty() {
         return Ok(0);
     }
     write_bytes(t, out_fd, &data)
+}
+
+/// sendfile with an offset (nginx's way): read at `*offp` of the input file (its own position
+/// untouched), write, and move `*offp` on by what was written. A write that waits serves the
+/// call again from the same offset, its progress kept by the write.
+fn sendfile_at(t: &mut Task, out_fd: i32, in_fd: i32, offp: u64, count: usize) -> R {
+    let off = t.mm.read_u64(offp)? as i64;
+    if off < 0 {
+        return Err(EINVAL);
+    }
+    let h = host_fd(t, in_fd).map_err(|_| ESPIPE)?;
+    let mut data = vec![0u8; count];
+    let n = crate::host::pread(h, &mut data, off).map_err(err)?;
+    if n == 0 {
+        return Ok(0);
+    }
+    let wrote = write_bytes(t, out_fd, &data[..n])?;
+    put(t, offp, &(off + wrote).to_le_bytes())?;
+    Ok(wrote)
 }
 
 pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32) -> R {
@@ -579,6 +598,16 @@ pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
             return Ok(0);
         }
         FIOCLEX | FIONCLEX => return t.fds.set_cloexec(fd, req == FIOCLEX).map(|_| 0),
+        FIOASYNC => {
+            let on = t.mm.read_u32(arg)? != 0;
+            let mut of = f.borrow_mut();
+            of.flags = if on {
+                of.flags | O_ASYNC
+            } else {
+                of.flags & !O_ASYNC
+            };
+            return Ok(0);
+        }
         _ => {}
     }
     let host = match &f.borrow().node {
@@ -725,9 +754,16 @@ pub(super) fn fcntl(t: &mut Task, fd: i32, cmd: i32, arg: u64) -> R {
         F_SETFL => {
             let f = t.fds.get(fd)?;
             let mut of = f.borrow_mut();
-            of.flags = (of.flags & O_ACCMODE) | (arg as i32 & (O_APPEND | O_NONBLOCK));
+            of.flags = (of.flags & !(O_APPEND | O_NONBLOCK | O_ASYNC))
+                | (arg as i32 & (O_APPEND | O_NONBLOCK | O_ASYNC));
             Ok(0)
         }
+        // The owner SIGIO would go to: kept (the sandbox sends no SIGIO).
+        F_SETOWN => {
+            t.fds.get(fd)?.borrow_mut().owner = arg as i32;
+            Ok(0)
+        }
+        F_GETOWN => Ok(t.fds.get(fd)?.borrow().owner as i64),
         F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {
             super::attr::record_lock(t, fd, cmd, arg)
         }

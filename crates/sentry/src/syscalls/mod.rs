@@ -428,7 +428,7 @@ pub const PARTIAL: &[(&str, &str)] = &[
     ),
     (
         "fcntl",
-        "no leases, notifications, seals or F_SETOWN; record locks on rootfs files only",
+        "no leases, notifications or seals; F_SETOWN kept, no SIGIO; record locks on rootfs files only",
     ),
     ("ioctl", "the terminal requests on stdio and FIONREAD"),
     (
