@@ -239,3 +239,16 @@ fn nginx_serves_a_file_to_curl() {
     assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
     assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
 }
+
+/// A static Go program serving HTTP to itself over 127.0.0.1 (tests/programs/gohttp.go):
+/// Go's netpoller and HTTP stack give the same answers in both classes.
+#[test]
+fn go_program_serves_http_to_itself() {
+    let mut b = Bundle::new(&["true"]);
+    programs::build_go(&b, "gohttp");
+    let [c, s] = programs::both_classes(&mut b, &["/bin/gohttp"]);
+    let want = "0 200 hello one from GET\n1 200 hello two from GET\n\
+                2 200 hello three from GET\nmissing: 404\nrefused: true\n";
+    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
+    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+}
