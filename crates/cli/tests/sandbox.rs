@@ -411,18 +411,6 @@ fn control_c_and_control_z_reach_the_foreground_job() {
     }
 }
 
-/// Binds the host's /usr, /bin, /lib and /lib64 read-only into the bundle's rootfs (Debian's
-/// programs: python3, bash).
-fn host_usr(b: &mut Bundle) {
-    for d in ["/usr", "/bin", "/lib", "/lib64"] {
-        std::fs::create_dir_all(b.rootfs().join(&d[1..])).unwrap();
-        b.push(
-            "/mounts",
-            json!({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]}),
-        );
-    }
-}
-
 /// Runs `args` in both classes: the container class exits 0, and the sandbox gives its exit
 /// status and output, but for the lines that contain one of `skip` (which may differ between
 /// runs). Returns the sandbox's output.

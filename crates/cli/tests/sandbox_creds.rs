@@ -14,24 +14,7 @@ use serde_json::json;
 fn area(name: &str) {
     let mut b = Bundle::new(&["true"]);
     programs::build_static(&b, "creds");
-    let caps = json!([
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SETFCAP",
-        "CAP_SETGID",
-        "CAP_SETPCAP",
-        "CAP_SETUID",
-        "CAP_SYS_CHROOT"
-    ]);
-    b.set(
-        "/process/capabilities",
-        json!({"bounding": caps, "effective": caps, "permitted": caps,
-               "inheritable": [], "ambient": []}),
-    );
+    b.set("/process/capabilities", podman_caps());
     b.set(
         "/process/user",
         json!({"uid": 0, "gid": 0, "additionalGids": [10, 20]}),

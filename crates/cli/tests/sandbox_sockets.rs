@@ -40,13 +40,7 @@ fn descriptors_and_credentials_in_messages() {
 fn python3_unix_sockets_and_asyncio() {
     let mut b = Bundle::new(&["true"]);
     b.set("/root/readonly", json!(false));
-    for d in ["/usr", "/bin", "/lib", "/lib64"] {
-        std::fs::create_dir_all(b.rootfs().join(&d[1..])).unwrap();
-        b.push(
-            "/mounts",
-            json!({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]}),
-        );
-    }
+    host_usr(&mut b);
     b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
     let program = r#"
 import socket, os, asyncio, struct
@@ -97,13 +91,7 @@ print(asyncio.run(echo()))
 #[test]
 fn python3_tcp_and_udp_on_loopback() {
     let mut b = Bundle::new(&["true"]);
-    for d in ["/usr", "/bin", "/lib", "/lib64"] {
-        std::fs::create_dir_all(b.rootfs().join(&d[1..])).unwrap();
-        b.push(
-            "/mounts",
-            json!({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]}),
-        );
-    }
+    host_usr(&mut b);
     b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
     let program = r#"
 import socket, os, asyncio, errno, select
@@ -177,13 +165,7 @@ print(asyncio.run(main()))
 fn nginx_serves_a_file_to_curl() {
     let mut b = Bundle::new(&["true"]);
     b.set("/root/readonly", json!(false));
-    for d in ["/usr", "/bin", "/lib", "/lib64"] {
-        std::fs::create_dir_all(b.rootfs().join(&d[1..])).unwrap();
-        b.push(
-            "/mounts",
-            json!({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]}),
-        );
-    }
+    host_usr(&mut b);
     let root = b.rootfs();
     for d in [
         "var/www/html",
@@ -210,23 +192,7 @@ fn nginx_serves_a_file_to_curl() {
     )
     .unwrap();
     std::fs::write(root.join("etc/group"), "root:x:0:\nwww-data:x:33:\n").unwrap();
-    let caps = json!([
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SETFCAP",
-        "CAP_SETGID",
-        "CAP_SETPCAP",
-        "CAP_SETUID",
-        "CAP_SYS_CHROOT"
-    ]);
-    b.set(
-        "/process/capabilities",
-        json!({"bounding": caps, "effective": caps, "permitted": caps}),
-    );
+    b.set("/process/capabilities", podman_caps());
     b.set("/process/env", json!(["PATH=/usr/sbin:/usr/bin:/bin"]));
     let script = "nginx -t 2>&1 | tail -1; nginx -g 'daemon on;' || exit 9; \
                   for i in 1 2 3 4 5 6 7 8 9 10; do curl -sf -m 5 http://127.0.0.1/ && break; sleep 0.3; done; \

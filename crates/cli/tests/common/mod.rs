@@ -515,3 +515,37 @@ impl Drop for Tmux {
             .status();
     }
 }
+
+/// Binds the host's /usr, /bin, /lib and /lib64 read-only into the bundle's rootfs (Debian's
+/// programs: python3, bash, nginx, procps).
+pub fn host_usr(b: &mut Bundle) {
+    for d in ["/usr", "/bin", "/lib", "/lib64"] {
+        std::fs::create_dir_all(b.rootfs().join(&d[1..])).unwrap();
+        b.push(
+            "/mounts",
+            json!({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]}),
+        );
+    }
+}
+
+/// podman's default capabilities (bounding, effective and permitted).
+pub fn podman_caps() -> Value {
+    json!({
+        "bounding": PODMAN_CAPS, "effective": PODMAN_CAPS, "permitted": PODMAN_CAPS,
+        "inheritable": [], "ambient": []
+    })
+}
+
+const PODMAN_CAPS: [&str; 11] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
