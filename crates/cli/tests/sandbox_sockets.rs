@@ -218,3 +218,33 @@ fn go_program_serves_http_to_itself() {
     assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
     assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
 }
+
+/// The sandbox's own sockets in /proc/net (tcp, tcp6, udp, unix): `netstat -tln` prints what
+/// it prints in the container class, and `ss` (which reads /proc/net when netlink is not
+/// there) lists the same listeners and UDP sockets by state and address.
+#[test]
+fn ss_and_netstat_list_the_sandboxs_sockets() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/sbin:/usr/bin:/bin"]));
+    let program = r#"
+import socket, subprocess
+s = socket.socket(); s.bind(("127.0.0.1", 8080)); s.listen()
+s6 = socket.socket(socket.AF_INET6); s6.bind(("::", 8081)); s6.listen()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 5353))
+def run(*cmd):
+    return subprocess.run(cmd, capture_output=True, text=True).stdout
+print(run("netstat", "-tln"), end="")
+for cmd in (("ss", "-tlnH"), ("ss", "-ulnH")):
+    print(" ".join(cmd), [(f[0], f[3]) for f in (l.split() for l in run(*cmd).splitlines())])
+"#;
+    let [c, s] = programs::both_classes(&mut b, &["/usr/bin/python3", "-c", program]);
+    let want = "Active Internet connections (only servers)\n\
+        Proto Recv-Q Send-Q Local Address           Foreign Address         State      \n\
+        tcp        0      0 127.0.0.1:8080          0.0.0.0:*               LISTEN     \n\
+        tcp6       0      0 :::8081                 :::*                    LISTEN     \n\
+        ss -tlnH [('LISTEN', '127.0.0.1:8080'), ('LISTEN', '*:8081')]\n\
+        ss -ulnH [('UNCONN', '127.0.0.1:5353')]\n";
+    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
+    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+}

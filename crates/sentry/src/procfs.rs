@@ -357,7 +357,16 @@ impl Proc {
                 .map(|n| (n.to_string(), DT_REG)),
             );
             entries.push(("sys".into(), DT_DIR));
+            entries.push(("net".into(), DT_DIR));
             return Ok(Node::Dir(entries));
+        }
+        if abs == "/proc/net" {
+            let files = crate::net::procnet::FILES.iter();
+            return Ok(Node::Dir(files.map(|n| (n.to_string(), DT_REG)).collect()));
+        }
+        if let Some(name) = abs.strip_prefix("/proc/net/") {
+            let text = crate::net::procnet::file(name).ok_or(libc::ENOENT)?;
+            return Ok(Node::Data(text.into_bytes()));
         }
         if let Some(target) = self.target(abs) {
             let t = target?;

@@ -2,4 +2,5 @@
 //! entirely (unix.rs); the host never sees them.
 
 pub mod inet;
+pub mod procnet;
 pub mod unix;

@@ -162,7 +162,38 @@ pub struct Socket {
     /// AF_UNIX, AF_INET or AF_INET6: what names look like, and the rules that differ
     /// (a datagram to nobody is refused between unix sockets, dropped between IP ones).
     pub family: i32,
+    /// The inode number of its file (0 until a descriptor names it: a connection not yet
+    /// accepted), for /proc/net.
+    ino: std::cell::Cell<u64>,
     inner: RefCell<Inner>,
+}
+
+thread_local! {
+    /// Every socket of the sandbox, for /proc/net.
+    static ALL: RefCell<Vec<Weak<Socket>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The sandbox's sockets that still exist.
+pub fn all() -> Vec<Rc<Socket>> {
+    ALL.with(|a| {
+        let mut a = a.borrow_mut();
+        a.retain(|w| w.strong_count() > 0);
+        a.iter().filter_map(Weak::upgrade).collect()
+    })
+}
+
+/// What /proc/net shows of a socket.
+pub struct Info {
+    pub name: Option<Addr>,
+    pub peer: Option<Addr>,
+    pub listening: bool,
+    /// Connections waiting to be accepted (a listener), bytes waiting to be read (others).
+    pub queued: usize,
+    pub connected: bool,
+    /// The peer closed its end (CLOSE_WAIT).
+    pub peer_gone: bool,
+    pub uid: u32,
+    pub ino: u64,
 }
 
 impl Drop for Socket {
@@ -187,16 +218,47 @@ impl Socket {
     }
 
     pub fn of_family(family: i32, kind: Kind, own: Cred) -> Rc<Socket> {
-        Rc::new(Socket {
+        let s = Rc::new(Socket {
             kind,
             family,
+            ino: std::cell::Cell::new(0),
             inner: RefCell::new(Inner {
                 sndbuf: DEFAULT_BUF,
                 rcvbuf: DEFAULT_BUF,
                 own,
                 ..Default::default()
             }),
-        })
+        });
+        ALL.with(|a| a.borrow_mut().push(Rc::downgrade(&s)));
+        s
+    }
+
+    pub fn set_ino(&self, ino: u64) {
+        self.ino.set(ino);
+    }
+
+    /// What /proc/net shows of it.
+    pub fn info(&self) -> Info {
+        let i = self.inner.borrow();
+        let peer = i.peer_addr.clone().or_else(|| {
+            i.peer
+                .as_ref()
+                .and_then(Weak::upgrade)
+                .and_then(|p| p.name())
+        });
+        Info {
+            name: i.name.clone(),
+            peer,
+            listening: i.listening.is_some(),
+            queued: match &i.listening {
+                Some((_, pending)) => pending.len(),
+                None => i.rx_bytes,
+            },
+            connected: i.connected,
+            peer_gone: i.peer_gone,
+            uid: i.own.uid,
+            ino: self.ino.get(),
+        }
     }
 
     /// socketpair: two connected sockets, each with the creator's credentials as peer's.

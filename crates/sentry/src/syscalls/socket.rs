@@ -34,12 +34,12 @@ fn socket_file(s: Rc<Socket>, flags: i32) -> crate::vfs::FileRef {
         n.set(n.get() + 1);
         n.get()
     });
-    let f = crate::vfs::wrap(
+    s.set_ino(ino);
+    crate::vfs::wrap(
         Node::Socket(s, ino),
         O_RDWR | flags,
         &format!("socket:[{ino}]"),
-    );
-    f
+    )
 }
 
 /// The socket `fd` names, and whether its description is non-blocking.
