@@ -62,11 +62,9 @@ fn inet_table(socks: &[std::rc::Rc<Socket>], kind: Kind, v6: bool) -> String {
             _ if i.connected || i.peer.is_some() => ESTABLISHED,
             _ => CLOSE,
         };
-        let (tx, rx) = if i.listening {
-            (0, i.queued)
-        } else {
-            (0, i.queued)
-        };
+        // A listener's rx_queue is its accept queue; the others' the bytes to read. Nothing
+        // is ever in flight unacknowledged (tx_queue).
+        let (tx, rx) = (0, i.queued);
         out.push_str(&format!(
             "{n:4}: {}:{:04X} {}:{:04X} {st:02X} {tx:08X}:{rx:08X} 00:00000000 00000000 {:5} \
              {:8} {} 1 0000000000000000 100 0 0 10 0\n",
