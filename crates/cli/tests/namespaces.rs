@@ -158,9 +158,11 @@ fn sysctls_are_set_in_the_containers_namespaces() {
 #[test]
 fn a_new_network_namespace_has_lo_up() {
     let rt = Rt::new();
-    let script = "cat /sys/class/net/lo/flags; \
-                  (nc -l -p 5555 > /tmp/got &); sleep 0.3; echo hello | nc 127.0.0.1 5555; \
-                  sleep 0.3; cat /tmp/got";
+    // The client tries until the listener is there (no sleep to guess by: a loaded machine
+    // starts nc late), then the listener's output is read once it has ended.
+    let script = "cat /sys/class/net/lo/flags; nc -l -p 5555 > /tmp/got & l=$!; \
+                  for i in $(seq 100); do echo hello | nc 127.0.0.1 5555 2>/dev/null && break; \
+                  sleep 0.1; done; wait $l; cat /tmp/got";
     let mut b = Bundle::new(&["sh", "-c", script]);
     b.set("/root/readonly", json!(false));
     let id = unique("lo");
