@@ -248,3 +248,34 @@ for cmd in (("ss", "-tlnH"), ("ss", "-ulnH")):
     assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
     assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
 }
+
+/// Route netlink answered by the sentry: `ip addr`, `ip link`, `ip route` and a lookup of a
+/// missing interface print what they print in the container class's own network namespace
+/// (loopback alone); a change is refused.
+#[test]
+fn ip_lists_the_sandboxs_loopback() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/sbin:/usr/bin:/bin"]));
+    let script = "ip addr; ip link; ip route; ip -6 route; ip -4 addr show lo; \
+                  ip link show eth9; echo eth9=$?";
+    let [c, s] = programs::both_classes(&mut b, &["/bin/sh", "-c", script]);
+    let want = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n    inet6 ::1/128 scope host \n       valid_lft forever preferred_lft forever\n1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\n    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\neth9=1\n";
+    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
+    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+    assert_eq!(c.2, s.2, "stderr");
+    // The sandbox's network is not the application's to change.
+    b.set("/annotations", json!({"dev.bulkhead.class": "sandbox"}));
+    b.set(
+        "/process/args",
+        json!(["/bin/sh", "-c", "ip link set lo down"]),
+    );
+    let rt = Rt::new();
+    let id = unique("ip-set");
+    let (code, _, err) = rt.run(&b, &id);
+    rt.assert_clean(&id, &b);
+    assert!(
+        code != 0 && err.contains("Operation not permitted"),
+        "{code} {err}"
+    );
+}

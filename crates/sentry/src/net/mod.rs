@@ -2,5 +2,6 @@
 //! entirely (unix.rs); the host never sees them.
 
 pub mod inet;
+pub mod netlink;
 pub mod procnet;
 pub mod unix;

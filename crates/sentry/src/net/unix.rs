@@ -61,6 +61,8 @@ pub enum Addr {
     Abstract(Vec<u8>),
     /// An IP socket's address (net/inet.rs keeps those names).
     Inet(std::net::SocketAddr),
+    /// A netlink socket's port id (0: the kernel, here the sentry).
+    Netlink(u32),
 }
 
 /// The key a bound unix name is registered by.
@@ -69,6 +71,7 @@ enum Key {
     Inode(u64, u64),
     Abstract(Vec<u8>),
     Inet(std::net::SocketAddr),
+    Netlink(u32),
 }
 
 impl Addr {
@@ -77,6 +80,7 @@ impl Addr {
             Addr::Path(_, (dev, ino)) => Key::Inode(*dev, *ino),
             Addr::Abstract(name) => Key::Abstract(name.clone()),
             Addr::Inet(a) => Key::Inet(*a),
+            Addr::Netlink(p) => Key::Netlink(*p),
         }
     }
 }
@@ -345,6 +349,15 @@ impl Socket {
 
     pub fn set_opt(&self, level: i32, name: i32, v: i32) {
         self.inner.borrow_mut().opts.insert((level, name), v);
+    }
+
+    /// Queues `msg` for this socket itself (a netlink socket's answers from the sentry).
+    pub fn deliver(&self, msg: Msg) {
+        let mut i = self.inner.borrow_mut();
+        i.rx_bytes += msg.data.len();
+        i.rx.push_back(msg);
+        i.generation[0] += 1;
+        wait::poke();
     }
 
     /// SO_ERROR: the pending error, cleared by reading it.

@@ -11,6 +11,8 @@ const SUN_LEN: usize = 110;
 const SIN_LEN: usize = 16;
 const SIN6_LEN: usize = 28;
 const SIN6_MIN: usize = 24;
+/// sizeof(struct sockaddr_nl).
+const NL_LEN: usize = 12;
 
 /// A name argument.
 pub(super) enum Name {
@@ -19,11 +21,23 @@ pub(super) enum Name {
     Path(Vec<u8>),
     Abstract(Vec<u8>),
     Inet(SocketAddr),
+    /// A netlink address's port id.
+    Netlink(u32),
 }
 
 /// Reads a name for a socket of `family`.
 pub(super) fn read(t: &Task, family: i32, addr: u64, len: u32) -> Result<Name, Errno> {
     let len = len as usize;
+    if family == AF_NETLINK {
+        if len < NL_LEN {
+            return Err(EINVAL);
+        }
+        let b = t.mm.read_vec(addr, NL_LEN)?;
+        if u16::from_le_bytes([b[0], b[1]]) != AF_NETLINK as u16 {
+            return Err(EINVAL);
+        }
+        return Ok(Name::Netlink(u32::from_le_bytes([b[4], b[5], b[6], b[7]])));
+    }
     if family != AF_UNIX {
         return read_inet(t, family, addr, len).map(Name::Inet);
     }
@@ -96,6 +110,8 @@ pub(super) fn write(
     }
     let b = match name {
         None if unnamed == Unnamed::Nothing => return put(t, len_addr, &0u32.to_le_bytes()),
+        Some(Addr::Netlink(pid)) => netlink_bytes(*pid),
+        None if family == AF_NETLINK => netlink_bytes(0),
         None if family != AF_UNIX => inet_bytes(family, SocketAddr::new(zero(family), 0)),
         Some(Addr::Inet(a)) => inet_bytes(family, *a),
         other => {
@@ -155,5 +171,14 @@ fn inet_bytes(family: i32, a: SocketAddr) -> Vec<u8> {
             b.resize(SIN6_LEN, 0);
         }
     }
+    b
+}
+
+/// A sockaddr_nl: the family, the port id, no multicast groups.
+fn netlink_bytes(pid: u32) -> Vec<u8> {
+    let mut b = (AF_NETLINK as u16).to_le_bytes().to_vec();
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(&pid.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
     b
 }

@@ -71,6 +71,14 @@ fn type_flags(ty: i32) -> Result<(i32, i32), Errno> {
 /// The kind a socket() asks for: AF_UNIX's three types, TCP and UDP over AF_INET and
 /// AF_INET6 (raw and ICMP sockets are not served); other families EAFNOSUPPORT.
 fn kind_of(t: &Task, domain: i32, base: i32, proto: i32) -> Result<Kind, Errno> {
+    if domain == AF_NETLINK {
+        // Route netlink only (net/netlink.rs): what `ip` lists interfaces and addresses by.
+        return match (base, proto) {
+            (SOCK_RAW | SOCK_DGRAM, NETLINK_ROUTE) => Ok(Kind::Dgram),
+            (SOCK_RAW | SOCK_DGRAM, _) => Err(EPROTONOSUPPORT),
+            _ => Err(ESOCKTNOSUPPORT),
+        };
+    }
     if domain == AF_INET || domain == AF_INET6 {
         return match (base, proto) {
             (SOCK_STREAM, 0 | IPPROTO_TCP) => Ok(Kind::Stream),
@@ -156,7 +164,7 @@ pub(super) fn socketpair(t: &mut Task, domain: i32, ty: i32, proto: i32, sv: u64
 /// The socket a name names, for connect and sendto: ECONNREFUSED when none listens there.
 fn find(t: &mut Task, name: Name) -> Result<Rc<Socket>, Errno> {
     let addr = match name {
-        Name::Unnamed | Name::Inet(_) => return Err(EINVAL),
+        Name::Unnamed | Name::Inet(_) | Name::Netlink(_) => return Err(EINVAL),
         Name::Abstract(n) => Addr::Abstract(n),
         Name::Path(p) => {
             let text = String::from_utf8(p.clone()).map_err(|_| ENOENT)?;
@@ -180,6 +188,10 @@ pub(super) fn bind(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
     let name = sockaddr::read(t, s.family, addr, len)?;
     let addr = match name {
         _ if s.is_bound() && !matches!(name, Name::Path(_)) => return Err(EINVAL),
+        Name::Netlink(pid) => {
+            s.set_name(Addr::Netlink(if pid == 0 { t.pid as u32 } else { pid }));
+            return Ok(0);
+        }
         Name::Inet(a) => {
             if a.port() != 0
                 && a.port() < inet::PRIVILEGED_BELOW
@@ -266,6 +278,10 @@ pub(super) fn connect(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
         sockaddr::read(t, s.family, addr, len).map_err(|e| if len < 2 { EINVAL } else { e })?;
     if let Name::Inet(dest) = name {
         return connect_inet(t, &s, dest, nonblock);
+    }
+    if let Name::Netlink(_) = name {
+        // Only the kernel (the sentry) answers netlink here.
+        return Ok(0);
     }
     let target = find(t, name)?;
     match s.connect(&target, peer_cred(t)) {
@@ -459,6 +475,9 @@ fn send_one(
         return Err(EOPNOTSUPP);
     }
     let (s, _) = sock(t, fd)?;
+    if s.family == AF_NETLINK {
+        return netlink_request(t, &s, data);
+    }
     let (to, from) = match to {
         _ if s.family != AF_UNIX && s.kind == Kind::Stream => (None, None), // TCP: ignored
         _ if s.family != AF_UNIX => match udp_target(&s, to, data.len())? {
@@ -480,6 +499,27 @@ fn send_one(
 
 /// A datagram's receiver and the sender's address as it sees it.
 type Routed = (Option<Rc<Socket>>, Option<Addr>);
+
+/// A datagram of netlink requests: the sentry's answers go into the socket's own queue (the
+/// socket takes the caller's pid as its port id if it has none yet).
+fn netlink_request(t: &Task, s: &Rc<Socket>, data: &[u8]) -> R {
+    let portid = match s.name() {
+        Some(Addr::Netlink(p)) => p,
+        _ => {
+            s.set_name(Addr::Netlink(t.pid as u32));
+            t.pid as u32
+        }
+    };
+    for answer in crate::net::netlink::answer(data, portid) {
+        s.deliver(Msg {
+            data: answer,
+            fds: Vec::new(),
+            cred: msg_cred(t),
+            from: Some(Addr::Netlink(0)),
+        });
+    }
+    Ok(data.len() as i64)
+}
 
 /// The largest UDP payload (65535 less the IP and UDP headers).
 const UDP_MAX: usize = 65507;

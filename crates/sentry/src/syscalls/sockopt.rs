@@ -42,6 +42,8 @@ fn kept(family: i32, kind: Kind, level: i32, opt: i32) -> Option<i32> {
             0
         }
         (IPPROTO_IPV6, IPV6_UNICAST_HOPS | IPV6_MULTICAST_HOPS) if family == AF_INET6 => 64,
+        // Netlink's own options (NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, memberships...).
+        (SOL_NETLINK, 1..=12) if family == AF_NETLINK => 0,
         _ => return None,
     })
 }

@@ -1,0 +1,292 @@
+//! Route netlink (NETLINK_ROUTE) answered by the sentry: what `ip link`, `ip addr` and
+//! `ip route` ask to list the sandbox's interfaces, which today are loopback alone (lo, index
+//! 1: 127.0.0.1/8 and ::1/128). Requests to change anything are refused (EPERM): the
+//! sandbox's network is the sentry's to configure. A request's answers go into the asking
+//! socket's own queue, a dump's as one datagram of messages and one with NLMSG_DONE.
+
+/// Message types and flags (linux/netlink.h, linux/rtnetlink.h).
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_REQUEST: u16 = 1;
+const NLM_F_MULTI: u16 = 2;
+const NLM_F_ACK: u16 = 4;
+const NLM_F_DUMP: u16 = 0x300;
+const RTM_NEWLINK: u16 = 16;
+const RTM_GETLINK: u16 = 18;
+const RTM_NEWADDR: u16 = 20;
+const RTM_GETADDR: u16 = 22;
+const RTM_GETROUTE: u16 = 26;
+const RTM_GETNEIGH: u16 = 30;
+const RTM_GETRULE: u16 = 34;
+const RTM_GETNETCONF: u16 = 82;
+
+/// Loopback's index, flags and type (ARPHRD_LOOPBACK).
+const LO_INDEX: i32 = 1;
+const LO_FLAGS: u32 = (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as u32 | 0x10000;
+const ARPHRD_LOOPBACK: u16 = 772;
+
+/// Attributes of links (IFLA_*) and addresses (IFA_*).
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_BROADCAST: u16 = 2;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+const IFLA_QDISC: u16 = 6;
+const IFLA_TXQLEN: u16 = 13;
+const IFLA_OPERSTATE: u16 = 16;
+const IFLA_LINKMODE: u16 = 17;
+const IFLA_GROUP: u16 = 27;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const IFA_LABEL: u16 = 3;
+const IFA_CACHEINFO: u16 = 6;
+const IFA_FLAGS: u16 = 8;
+const IFA_F_PERMANENT: u8 = 0x80;
+const RT_SCOPE_HOST: u8 = 254;
+
+/// The answers to one datagram of requests from the socket with netlink id `portid`: the
+/// datagrams to queue for it.
+pub fn answer(request: &[u8], portid: u32) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 16 <= request.len() {
+        let h = Header::parse(&request[at..]);
+        let len = h.len as usize;
+        if len < 16 || at + len > request.len() {
+            break;
+        }
+        let body = &request[at + 16..at + len];
+        out.extend(one(&h, body, portid));
+        at += (len + 3) & !3;
+    }
+    out
+}
+
+struct Header {
+    len: u32,
+    kind: u16,
+    flags: u16,
+    seq: u32,
+    raw: [u8; 16],
+}
+
+impl Header {
+    fn parse(b: &[u8]) -> Header {
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(&b[..16]);
+        Header {
+            len: u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+            kind: u16::from_ne_bytes([b[4], b[5]]),
+            flags: u16::from_ne_bytes([b[6], b[7]]),
+            seq: u32::from_ne_bytes([b[8], b[9], b[10], b[11]]),
+            raw,
+        }
+    }
+}
+
+/// The answers to one request.
+fn one(h: &Header, body: &[u8], portid: u32) -> Vec<Vec<u8>> {
+    if h.flags & NLM_F_REQUEST == 0 {
+        return Vec::new();
+    }
+    let dump = h.flags & NLM_F_DUMP == NLM_F_DUMP;
+    let family = body.first().copied().unwrap_or(0) as i32;
+    let msgs: Vec<Vec<u8>> = match h.kind {
+        RTM_GETLINK if dump => vec![link(h.seq, portid, NLM_F_MULTI)],
+        RTM_GETLINK => {
+            let index = body
+                .get(4..8)
+                .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+            if index == LO_INDEX || index == 0 && names_lo(body) {
+                return vec![link(h.seq, portid, 0)];
+            }
+            return vec![error(h, portid, -libc::ENODEV)];
+        }
+        RTM_GETADDR if dump => {
+            let mut v = Vec::new();
+            if family == libc::AF_UNSPEC || family == libc::AF_INET {
+                v.push(addr4(h.seq, portid));
+            }
+            if family == libc::AF_UNSPEC || family == libc::AF_INET6 {
+                v.push(addr6(h.seq, portid));
+            }
+            v
+        }
+        // Nothing in the main table: loopback's routes are the local table's, which `ip
+        // route` does not show either.
+        RTM_GETROUTE | RTM_GETNEIGH | RTM_GETRULE | RTM_GETNETCONF if dump => Vec::new(),
+        k if k % 4 == 2 && dump => Vec::new(),
+        // NEW, DEL and SET requests: the sandbox's network is not the application's to change.
+        k if k >= RTM_NEWLINK && k % 4 != 2 => return vec![error(h, portid, -libc::EPERM)],
+        _ => return vec![error(h, portid, -libc::EOPNOTSUPP)],
+    };
+    if !dump {
+        return msgs;
+    }
+    let mut batch: Vec<u8> = msgs.concat();
+    if batch.is_empty() {
+        batch = done(h.seq, portid);
+        return vec![batch];
+    }
+    let mut answers = vec![std::mem::take(&mut batch)];
+    answers.push(done(h.seq, portid));
+    if h.flags & NLM_F_ACK != 0 {
+        answers.push(error(h, portid, 0));
+    }
+    answers
+}
+
+/// Whether a GETLINK request names "lo" by IFLA_IFNAME.
+fn names_lo(body: &[u8]) -> bool {
+    let mut at = 16;
+    while at + 4 <= body.len() {
+        let len = u16::from_ne_bytes([body[at], body[at + 1]]) as usize;
+        let kind = u16::from_ne_bytes([body[at + 2], body[at + 3]]);
+        if len < 4 || at + len > body.len() {
+            return false;
+        }
+        if kind == IFLA_IFNAME {
+            let name = &body[at + 4..at + len];
+            return name.split(|c| *c == 0).next() == Some(b"lo");
+        }
+        at += (len + 3) & !3;
+    }
+    false
+}
+
+/// A message: header, fixed part and attributes.
+fn message(kind: u16, flags: u16, seq: u32, portid: u32, fixed: &[u8], attrs: &[u8]) -> Vec<u8> {
+    let len = 16 + fixed.len() + attrs.len();
+    let mut m = Vec::with_capacity(len);
+    m.extend_from_slice(&(len as u32).to_ne_bytes());
+    m.extend_from_slice(&kind.to_ne_bytes());
+    m.extend_from_slice(&flags.to_ne_bytes());
+    m.extend_from_slice(&seq.to_ne_bytes());
+    m.extend_from_slice(&portid.to_ne_bytes());
+    m.extend_from_slice(fixed);
+    m.extend_from_slice(attrs);
+    m
+}
+
+/// One attribute, padded to 4 bytes.
+fn attr(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
+    out.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(data);
+    while !out.len().is_multiple_of(4) {
+        out.push(0);
+    }
+}
+
+/// RTM_NEWLINK for lo.
+fn link(seq: u32, portid: u32, flags: u16) -> Vec<u8> {
+    let mut fixed = Vec::new();
+    fixed.push(libc::AF_UNSPEC as u8);
+    fixed.push(0);
+    fixed.extend_from_slice(&ARPHRD_LOOPBACK.to_ne_bytes());
+    fixed.extend_from_slice(&LO_INDEX.to_ne_bytes());
+    fixed.extend_from_slice(&LO_FLAGS.to_ne_bytes());
+    fixed.extend_from_slice(&0u32.to_ne_bytes());
+    let mut a = Vec::new();
+    attr(&mut a, IFLA_IFNAME, b"lo\0");
+    attr(&mut a, IFLA_TXQLEN, &1000u32.to_ne_bytes());
+    attr(&mut a, IFLA_OPERSTATE, &[0]);
+    attr(&mut a, IFLA_LINKMODE, &[0]);
+    attr(&mut a, IFLA_MTU, &65536u32.to_ne_bytes());
+    attr(&mut a, IFLA_GROUP, &0u32.to_ne_bytes());
+    attr(&mut a, IFLA_ADDRESS, &[0; 6]);
+    attr(&mut a, IFLA_BROADCAST, &[0; 6]);
+    attr(&mut a, IFLA_QDISC, b"noqueue\0");
+    message(RTM_NEWLINK, flags, seq, portid, &fixed, &a)
+}
+
+/// struct ifaddrmsg for lo: family, prefix length, IFA_F_PERMANENT, host scope.
+fn ifaddrmsg(family: i32, prefix: u8) -> Vec<u8> {
+    let mut f = vec![family as u8, prefix, IFA_F_PERMANENT, RT_SCOPE_HOST];
+    f.extend_from_slice(&LO_INDEX.to_ne_bytes());
+    f
+}
+
+/// IFA_CACHEINFO of a permanent address: lifetimes "forever".
+fn cacheinfo() -> Vec<u8> {
+    [u32::MAX, u32::MAX, 0, 0]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect()
+}
+
+fn addr4(seq: u32, portid: u32) -> Vec<u8> {
+    let mut a = Vec::new();
+    attr(&mut a, IFA_ADDRESS, &[127, 0, 0, 1]);
+    attr(&mut a, IFA_LOCAL, &[127, 0, 0, 1]);
+    attr(&mut a, IFA_LABEL, b"lo\0");
+    attr(&mut a, IFA_FLAGS, &u32::from(IFA_F_PERMANENT).to_ne_bytes());
+    attr(&mut a, IFA_CACHEINFO, &cacheinfo());
+    message(
+        RTM_NEWADDR,
+        NLM_F_MULTI,
+        seq,
+        portid,
+        &ifaddrmsg(libc::AF_INET, 8),
+        &a,
+    )
+}
+
+fn addr6(seq: u32, portid: u32) -> Vec<u8> {
+    let mut a = Vec::new();
+    attr(&mut a, IFA_ADDRESS, &std::net::Ipv6Addr::LOCALHOST.octets());
+    attr(&mut a, IFA_CACHEINFO, &cacheinfo());
+    attr(&mut a, IFA_FLAGS, &u32::from(IFA_F_PERMANENT).to_ne_bytes());
+    message(
+        RTM_NEWADDR,
+        NLM_F_MULTI,
+        seq,
+        portid,
+        &ifaddrmsg(libc::AF_INET6, 128),
+        &a,
+    )
+}
+
+fn done(seq: u32, portid: u32) -> Vec<u8> {
+    message(
+        NLMSG_DONE,
+        NLM_F_MULTI,
+        seq,
+        portid,
+        &0i32.to_ne_bytes(),
+        &[],
+    )
+}
+
+/// NLMSG_ERROR with `errno` (negative; 0 is an acknowledgement) and the request's header.
+fn error(h: &Header, portid: u32, errno: i32) -> Vec<u8> {
+    let mut fixed = errno.to_ne_bytes().to_vec();
+    fixed.extend_from_slice(&h.raw);
+    message(NLMSG_ERROR, 0, h.seq, portid, &fixed, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(kind: u16, flags: u16, family: u8) -> Vec<u8> {
+        message(kind, flags, 7, 0, &[family, 0, 0, 0, 0, 0, 0, 0], &[])
+    }
+
+    #[test]
+    fn a_dump_of_addresses_ends_with_done() {
+        let a = answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 0), 42);
+        assert_eq!(a.len(), 2);
+        let first = Header::parse(&a[0]);
+        assert_eq!((first.kind, first.seq), (RTM_NEWADDR, 7));
+        assert_eq!(Header::parse(&a[1]).kind, NLMSG_DONE);
+        let v4 = answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 2), 42);
+        assert_eq!(v4[0].len(), addr4(7, 42).len());
+    }
+
+    #[test]
+    fn changes_are_refused() {
+        let a = answer(&request(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, 2), 1);
+        let e = i32::from_ne_bytes([a[0][16], a[0][17], a[0][18], a[0][19]]);
+        assert_eq!((Header::parse(&a[0]).kind, e), (NLMSG_ERROR, -libc::EPERM));
+    }
+}
