@@ -308,11 +308,9 @@ fn connect_inet(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) 
         s.set_peer_addr(Some(Addr::Inet(dest)));
         return Ok(0);
     }
-    if s.connected() {
+    // A TCP listener is "connected" to nothing but may not connect (EISCONN, as Linux).
+    if s.connected() || s.is_listening() {
         return Err(EISCONN);
-    }
-    if s.is_listening() {
-        return Err(EINVAL);
     }
     let Some(listener) = inet::find(Kind::Stream, dest) else {
         if nonblock {
