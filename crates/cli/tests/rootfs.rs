@@ -246,3 +246,48 @@ fn idmapped_binds_in_a_user_namespace_and_the_idmap_option() {
     );
     create_fails(&bad, &["mounts[/vol]: option idmap needs"]);
 }
+
+/// The optional fields (propagation) of the container's root in its mountinfo, or the error.
+fn root_propagation(rt: &Rt, b: &Bundle, runc: bool) -> Result<String, String> {
+    let id = unique("prop");
+    let args = ["run", "--bundle", b.dir().to_str().unwrap(), &id];
+    let out = if runc { rt.runc(&args) } else { rt.cmd(&args) };
+    if !out.status.success() {
+        return Err(stderr(&out));
+    }
+    if !runc {
+        rt.assert_clean(&id, b);
+    }
+    Ok(stdout(&out).trim().to_string())
+}
+
+#[test]
+fn every_rootfs_propagation_value_pivots_as_runcs_does() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "awk '$5 == \"/\" { for (i = 7; $i != \"-\"; i++) printf \"%s \", $i; print \"root\" }' /proc/self/mountinfo",
+    ]);
+    let rt = Rt::new();
+    for value in [
+        "shared", "slave", "private", "rshared", "rslave", "rprivate",
+    ] {
+        b.set("/linux/rootfsPropagation", json!(value));
+        let ours = root_propagation(&rt, &b, false);
+        let runcs = root_propagation(&rt, &b, true);
+        assert_eq!(ours, runcs, "rootfsPropagation {value}");
+        assert!(ours.is_ok(), "{value}: {ours:?}");
+    }
+    // runc 1.1.5 fails both with EINVAL (it makes "/" unbindable before it binds the rootfs
+    // below it); bulkhead binds first and leaves the container's root unbindable.
+    for value in ["unbindable", "runbindable"] {
+        b.set("/linux/rootfsPropagation", json!(value));
+        assert_eq!(
+            root_propagation(&rt, &b, false).as_deref(),
+            Ok("unbindable root"),
+            "{value}"
+        );
+        let runcs = root_propagation(&rt, &b, true).unwrap_err();
+        assert!(runcs.contains("invalid argument"), "{runcs}");
+    }
+}

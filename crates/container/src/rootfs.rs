@@ -7,7 +7,7 @@ use crate::mounts::{self, MountContext};
 use bulkhead_linux::{fd, mount as sys};
 use oci_spec::runtime::Spec;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The rootfs propagation flags for a `linux.rootfsPropagation` value.
 pub fn propagation(value: Option<&str>) -> Result<u64> {
@@ -34,9 +34,20 @@ pub fn propagation(value: Option<&str>) -> Result<u64> {
 pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
     let linux = spec.linux().as_ref();
     let prop = propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
+    // An unbindable "/" would refuse the bind of the rootfs below it, of the config's host
+    // sources and of read-only paths: it is private (with the same reach) until `finish`.
+    let unbindable = prop & libc::MS_UNBINDABLE != 0;
+    let first = if unbindable {
+        libc::MS_PRIVATE | (prop & libc::MS_REC)
+    } else {
+        prop
+    };
     // Stop our mounts from reaching the host before making any.
-    sys::mount(None, Path::new("/"), None, prop, None)
-        .ctx(|| "make / a slave/private mount".into())?;
+    sys::mount(None, Path::new("/"), None, first, None)
+        .ctx(|| "linux.rootfsPropagation: set the propagation of /".into())?;
+    // pivot_root refuses a new root whose parent mount is shared, and a shared parent would
+    // carry the bind below to its peers: the parent is made private (as runc does).
+    parent_mount_private(rootfs)?;
     // pivot_root needs the new root to be a mount point; a recursive bind of itself makes it one.
     sys::mount(
         Some(rootfs),
@@ -71,6 +82,79 @@ pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
     Ok(root)
 }
 
+/// The mount points listed in /proc/self/mountinfo, each with whether it is shared.
+fn mount_points(text: &str) -> Vec<(PathBuf, bool)> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let point = fields.get(4)?;
+            let shared = fields
+                .iter()
+                .skip(6)
+                .take_while(|f| **f != "-")
+                .any(|f| f.starts_with("shared:"));
+            Some((PathBuf::from(unescape_mountinfo(point)), shared))
+        })
+        .collect()
+}
+
+/// mountinfo writes space, tab, newline and backslash as octal escapes (`\040`).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The mount `path` lies in (the last one mounted on its longest ancestor) and whether it is
+/// shared.
+fn parent_mount(mountinfo: &str, path: &Path) -> Option<(PathBuf, bool)> {
+    let mut best: Option<(PathBuf, bool)> = None;
+    for (point, shared) in mount_points(mountinfo) {
+        if !path.starts_with(&point) {
+            continue;
+        }
+        let longer = best
+            .as_ref()
+            .is_none_or(|(b, _)| point.components().count() >= b.components().count());
+        if longer {
+            best = Some((point, shared));
+        }
+    }
+    best
+}
+
+/// Makes the mount the rootfs lies in private when it is shared.
+fn parent_mount_private(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .ctx(|| "read /proc/self/mountinfo".into())?;
+    let rootfs = std::fs::canonicalize(rootfs).unwrap_or_else(|_| rootfs.to_path_buf());
+    if let Some((point, true)) = parent_mount(&info, &rootfs) {
+        sys::mount(None, &point, None, libc::MS_PRIVATE, None).ctx(|| {
+            format!(
+                "make {} (the mount the rootfs is in) private",
+                point.display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// Makes the rootfs "/" with pivot_root, leaving no trace of the old root. With `no_pivot`, moves
 /// it over "/" and chroots (for ramdisk roots, where pivot_root is refused).
 pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
@@ -86,6 +170,15 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
         .ctx(|| "move rootfs to /".into())?;
         sys::chroot(Path::new(".")).ctx(|| "chroot".into())?;
         return std::env::set_current_dir("/").ctx(|| "chdir /".into());
+    }
+    // pivot_root also refuses a shared current root ("shared" as rootfsPropagation, with the
+    // rootfs on a mount of its own): the old root is detached below anyway.
+    if let Some((_, true)) = std::fs::read_to_string("/proc/self/mountinfo")
+        .ok()
+        .and_then(|info| parent_mount(&info, Path::new("/")))
+    {
+        sys::mount(None, Path::new("/"), None, libc::MS_PRIVATE, None)
+            .ctx(|| "make the old root private".into())?;
     }
     let old = fd::open_dir(Path::new("/")).ctx(|| "open old root".into())?;
     let new = fd::open_dir(rootfs).ctx(|| "open new root".into())?;
@@ -139,6 +232,11 @@ pub fn finish(spec: &Spec, ns: &crate::namespaces::Plan) -> Result<()> {
     {
         mounts::remount(Path::new("/"), libc::MS_RDONLY, Path::new("/"))?;
     }
+    let prop = propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
+    if prop & libc::MS_UNBINDABLE != 0 {
+        sys::mount(None, Path::new("/"), None, prop, None)
+            .ctx(|| "linux.rootfsPropagation: make the root unbindable".into())?;
+    }
     Ok(())
 }
 
@@ -185,5 +283,21 @@ mod tests {
         assert_eq!(propagation(Some("private")).unwrap(), libc::MS_PRIVATE);
         let err = propagation(Some("sideways")).unwrap_err().to_string();
         assert!(err.contains("linux.rootfsPropagation"), "{err}");
+    }
+
+    #[test]
+    fn parent_mount_is_the_longest_mount_point_above() {
+        let info = "22 1 254:0 / / rw shared:1 - ext4 /dev/vda rw\n\
+                    30 22 0:30 / /tmp rw - tmpfs tmpfs rw\n\
+                    31 22 0:31 / /tmp/a\\040b rw shared:7 master:2 - tmpfs tmpfs rw\n";
+        let got = |p: &str| parent_mount(info, Path::new(p));
+        assert_eq!(got("/usr/x"), Some((PathBuf::from("/"), true)));
+        assert_eq!(got("/tmp/x/rootfs"), Some((PathBuf::from("/tmp"), false)));
+        assert_eq!(
+            got("/tmp/a b/rootfs"),
+            Some((PathBuf::from("/tmp/a b"), true))
+        );
+        assert_eq!(got("/tmp/a"), Some((PathBuf::from("/tmp"), false)));
+        assert_eq!(got("/"), Some((PathBuf::from("/"), true)));
     }
 }
