@@ -291,3 +291,32 @@ fn every_rootfs_propagation_value_pivots_as_runcs_does() {
         assert!(runcs.contains("invalid argument"), "{runcs}");
     }
 }
+
+/// /dev/pts as a mount destination on a read-only root with no /dev tmpfs: its mount point (and
+/// /dev/ptmx's link) are made in the rootfs before the root is made read-only, as runc makes
+/// them.
+#[test]
+fn dev_pts_on_a_read_only_root_without_a_dev_tmpfs() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "grep -c ' /dev/pts .* - devpts ' /proc/self/mountinfo; readlink /dev/ptmx; touch /x 2>/dev/null && echo rw || echo ro",
+    ]);
+    let mounts: Vec<serde_json::Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["destination"] != "/dev")
+        .cloned()
+        .collect();
+    b.set("/mounts", json!(mounts));
+    b.set("/root/readonly", json!(true));
+    std::fs::remove_dir_all(b.rootfs().join("dev")).unwrap();
+    let ours = run(&b, &[]);
+    assert_eq!(ours.lines().collect::<Vec<_>>(), ["1", "pts/ptmx", "ro"]);
+    assert!(b.rootfs().join("dev/pts").is_dir());
+    std::fs::remove_dir_all(b.rootfs().join("dev")).unwrap();
+    let rt = Rt::new();
+    let out = rt.runc(&["run", "--bundle", b.dir().to_str().unwrap(), &unique("pts")]);
+    assert_eq!(stdout(&out), ours, "runc: {}", stderr(&out));
+}
