@@ -320,3 +320,72 @@ fn dev_pts_on_a_read_only_root_without_a_dev_tmpfs() {
     let out = rt.runc(&["run", "--bundle", b.dir().to_str().unwrap(), &unique("pts")]);
     assert_eq!(stdout(&out), ours, "runc: {}", stderr(&out));
 }
+
+/// A tmpfs mounted on the host beneath a test directory; unmounted on drop.
+struct HostSubmount(std::path::PathBuf);
+
+impl HostSubmount {
+    fn new(path: std::path::PathBuf) -> HostSubmount {
+        std::fs::create_dir_all(&path).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount tmpfs on {}", path.display());
+        HostSubmount(path)
+    }
+}
+
+impl Drop for HostSubmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// `rro`, `rnosuid`, `rnoatime`... reach the mounts beneath a bind (mount_setattr with
+/// AT_RECURSIVE), where a plain `ro` leaves a submount writable; side by side with runc 1.1.
+#[test]
+fn recursive_mount_options_reach_submounts() {
+    let host = TempDir::new("hostrec");
+    let _sub = HostSubmount::new(host.0.join("sub"));
+    let script = "for d in /rec /plain; do \
+                    touch $d/sub/f 2>&1 | grep -o 'Read-only file system' || echo written; \
+                    awk -v d=$d/sub '$5 == d { print $6 }' /proc/self/mountinfo; \
+                  done";
+    let mut b = Bundle::new(&["sh", "-c", script]);
+    b.push(
+        "/mounts",
+        json!({"destination": "/rec", "type": "bind", "source": host.0,
+        "options": ["rbind", "rro", "rnosuid", "rnodev", "rnoexec", "rnoatime"]}),
+    );
+    b.push(
+        "/mounts",
+        json!({"destination": "/plain", "type": "bind", "source": host.0, "options": ["rbind", "ro"]}),
+    );
+    let ours = run(&b, &[]);
+    assert_eq!(
+        ours.lines().collect::<Vec<_>>(),
+        [
+            "Read-only file system",
+            "ro,nosuid,nodev,noexec,noatime",
+            "written",
+            "rw,relatime"
+        ],
+        "{ours}"
+    );
+    std::fs::remove_file(host.0.join("sub/f")).unwrap();
+    let rt = Rt::new();
+    let out = rt.runc(&["run", "--bundle", b.dir().to_str().unwrap(), &unique("rec")]);
+    assert_eq!(stdout(&out), ours, "runc: {}", stderr(&out));
+    // idmap with no mappings anywhere is still refused, naming the mount.
+    b.set(
+        "/mounts",
+        json!([{"destination": "/rec", "type": "bind", "source": host.0,
+        "options": ["rbind", "rro", "idmap"]}]),
+    );
+    create_fails(&b, &["mounts[/rec]", "idmap"]);
+}
