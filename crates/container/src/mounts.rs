@@ -128,6 +128,8 @@ pub struct MountContext<'a> {
     pub bundle: &'a Path,
     /// Whether the container has a new user namespace (mknod and some mounts are refused there).
     pub userns: bool,
+    /// Whether the container has a mount namespace other than the runtime's.
+    pub mountns: bool,
     /// Whether the container has its own cgroup namespace.
     pub cgroupns: bool,
     /// Whether the container has its own network namespace (sysfs needs one to be mounted fresh).

@@ -33,6 +33,9 @@ pub fn propagation(value: Option<&str>) -> Result<u64> {
 /// Returns an fd of the rootfs.
 pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
     let linux = spec.linux().as_ref();
+    if !ctx.mountns {
+        return prepare_in_host_namespace(spec, rootfs, ctx);
+    }
     let prop = propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     // An unbindable "/" would refuse the bind of the rootfs below it, of the config's host
     // sources and of read-only paths: it is private (with the same reach) until `finish`.
@@ -57,6 +60,31 @@ pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
         None,
     )
     .ctx(|| format!("bind rootfs {}", rootfs.display()))?;
+    mount_all(spec, rootfs, ctx)
+}
+
+/// Without a mount namespace of its own (as runc does then) the container's mounts are made in
+/// the runtime's, beneath a bind of the rootfs on itself; the root becomes a chroot. The host's
+/// propagation is left as it is, but the bind is made private so that nothing mounted beneath it
+/// reaches other namespaces; the runtime unmounts it when the container is deleted.
+fn prepare_in_host_namespace(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
+    sys::mount(
+        Some(rootfs),
+        rootfs,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .ctx(|| format!("bind rootfs {}", rootfs.display()))?;
+    sys::mount(None, rootfs, None, libc::MS_PRIVATE | libc::MS_REC, None)
+        .ctx(|| format!("make the bind of rootfs {} private", rootfs.display()))?;
+    mount_all(spec, rootfs, ctx)
+}
+
+/// The config's mounts and the device nodes, beneath the rootfs.
+fn mount_all(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
+    let linux = spec.linux().as_ref();
+    let prop = propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     let root = fd::open_dir(rootfs).ctx(|| format!("open rootfs {}", rootfs.display()))?;
     let mut dev_is_mounted = false;
     for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
@@ -75,7 +103,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
     }
     devices::create(&root, &nodes, ctx.userns)?;
     // A shared rootfs must not propagate the container's mounts back (runc does the same).
-    if prop & libc::MS_SHARED != 0 {
+    if prop & libc::MS_SHARED != 0 && ctx.mountns {
         sys::mount(None, rootfs, None, libc::MS_PRIVATE, None)
             .ctx(|| "make rootfs private".into())?;
     }
@@ -155,9 +183,37 @@ fn parent_mount_private(rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The mounts at exactly `path` in this mount namespace (stacked ones each count).
+pub fn mounts_at(path: &Path) -> Result<usize> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .ctx(|| "read /proc/self/mountinfo".into())?;
+    Ok(mount_points(&info)
+        .iter()
+        .filter(|(p, _)| p == path)
+        .count())
+}
+
+/// Unmounts what a container without a mount namespace left at its rootfs in the runtime's
+/// mount namespace (the bind of the rootfs, with the config's mounts beneath it): the mounts
+/// stacked at `rootfs` above the `before` there were before it was created.
+pub fn unmount_host_binds(rootfs: &Path, before: usize) -> Result<()> {
+    while mounts_at(rootfs)? > before {
+        sys::umount(rootfs, libc::MNT_DETACH)
+            .ctx(|| format!("unmount the container's bind of {}", rootfs.display()))?;
+    }
+    Ok(())
+}
+
 /// Makes the rootfs "/" with pivot_root, leaving no trace of the old root. With `no_pivot`, moves
-/// it over "/" and chroots (for ramdisk roots, where pivot_root is refused).
-pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
+/// it over "/" and chroots (for ramdisk roots, where pivot_root is refused). Without a mount
+/// namespace of the container's own, chroots into it (as runc does; `no_pivot` would move the
+/// rootfs over the host's "/").
+pub fn pivot(rootfs: &Path, no_pivot: bool, mountns: bool) -> Result<()> {
+    if !mountns {
+        std::env::set_current_dir(rootfs).ctx(|| "chdir rootfs".into())?;
+        sys::chroot(Path::new(".")).ctx(|| "chroot into the rootfs".into())?;
+        return std::env::set_current_dir("/").ctx(|| "chdir /".into());
+    }
     if no_pivot {
         std::env::set_current_dir(rootfs).ctx(|| "chdir rootfs".into())?;
         sys::mount(
