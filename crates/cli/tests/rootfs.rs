@@ -389,3 +389,36 @@ fn recursive_mount_options_reach_submounts() {
     );
     create_fails(&b, &["mounts[/rec]", "idmap"]);
 }
+
+/// With `--no-pivot` the host's mounts stay in the container's mount namespace: a whole proc
+/// among them would let the container's user make user, mount, pid and network namespaces
+/// and mount a fresh proc or sysfs there without the masked paths (the kernel allows one where one
+/// is already fully visible). As runc 1.1.5 does, the host's proc and sysfs are unmounted before
+/// the move: the mount is refused with or without pivot_root, side by side with runc.
+#[test]
+fn no_pivot_leaves_no_unmasked_proc_to_mount_again() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "wc -c < /proc/keys; \
+         unshare -Urmpfn sh -c 'mount -t proc proc /mnt 2>/dev/null && echo mounted || echo refused; \
+                              mount -t sysfs sysfs /mnt 2>/dev/null && echo mounted || echo refused'",
+    ]);
+    std::fs::create_dir_all(b.rootfs().join("mnt")).unwrap();
+    b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    let rt = Rt::new();
+    for extra in [&[][..], &["--no-pivot"][..]] {
+        let ours = run(&b, extra);
+        assert_eq!(
+            ours.lines().map(str::trim).collect::<Vec<_>>(),
+            ["0", "refused", "refused"],
+            "{extra:?}"
+        );
+        let mut args = vec!["run"];
+        args.extend_from_slice(extra);
+        let id = unique("nopivot");
+        args.extend_from_slice(&["--bundle", b.dir().to_str().unwrap(), &id]);
+        let out = rt.runc(&args);
+        assert_eq!(stdout(&out), ours, "runc {extra:?}: {}", stderr(&out));
+    }
+}

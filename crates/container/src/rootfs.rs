@@ -110,19 +110,41 @@ fn mount_all(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
     Ok(root)
 }
 
-/// The mount points listed in /proc/self/mountinfo, each with whether it is shared.
-fn mount_points(text: &str) -> Vec<(PathBuf, bool)> {
+/// One line of /proc/self/mountinfo, the fields used here.
+struct MountLine {
+    /// The directory of the file system mounted (`/` when the whole file system is).
+    root: PathBuf,
+    point: PathBuf,
+    shared: bool,
+    fstype: String,
+}
+
+/// The mounts listed in /proc/self/mountinfo, in its order.
+fn mount_lines(text: &str) -> Vec<MountLine> {
     text.lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split(' ').collect();
-            let point = fields.get(4)?;
-            let shared = fields
+            let optional: Vec<&str> = fields
                 .iter()
                 .skip(6)
                 .take_while(|f| **f != "-")
-                .any(|f| f.starts_with("shared:"));
-            Some((PathBuf::from(unescape_mountinfo(point)), shared))
+                .copied()
+                .collect();
+            Some(MountLine {
+                root: PathBuf::from(unescape_mountinfo(fields.get(3)?)),
+                point: PathBuf::from(unescape_mountinfo(fields.get(4)?)),
+                shared: optional.iter().any(|f| f.starts_with("shared:")),
+                fstype: fields.get(7 + optional.len())?.to_string(),
+            })
         })
+        .collect()
+}
+
+/// The mount points listed in /proc/self/mountinfo, each with whether it is shared.
+fn mount_points(text: &str) -> Vec<(PathBuf, bool)> {
+    mount_lines(text)
+        .into_iter()
+        .map(|m| (m.point, m.shared))
         .collect()
 }
 
@@ -216,6 +238,7 @@ pub fn pivot(rootfs: &Path, no_pivot: bool, mountns: bool) -> Result<()> {
     }
     if no_pivot {
         std::env::set_current_dir(rootfs).ctx(|| "chdir rootfs".into())?;
+        hide_host_proc_and_sys(rootfs)?;
         sys::mount(
             Some(Path::new(".")),
             Path::new("/"),
@@ -254,6 +277,48 @@ pub fn pivot(rootfs: &Path, no_pivot: bool, mountns: bool) -> Result<()> {
     .ctx(|| "make old root a slave".into())?;
     sys::umount(Path::new("."), libc::MNT_DETACH).ctx(|| "unmount old root".into())?;
     std::env::set_current_dir("/").ctx(|| "chdir /".into())
+}
+
+/// Before a move and chroot (`--no-pivot`) the host's mounts stay in the container's mount
+/// namespace, out of its sight but not of the kernel's: a whole proc or sysfs among them lets a
+/// process that makes a user and mount namespace of its own mount a fresh proc or sysfs, without
+/// the masked and read-only paths (the kernel allows one where an unmasked one is already in the
+/// namespace). As runc does, each one outside the rootfs is unmounted (made a slave first, so the
+/// unmount does not reach the host), or covered with an empty tmpfs where that is refused.
+fn hide_host_proc_and_sys(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .ctx(|| "read /proc/self/mountinfo".into())?;
+    for m in mount_lines(&info) {
+        if !matches!(m.fstype.as_str(), "proc" | "sysfs")
+            || m.root != Path::new("/")
+            || m.point.starts_with(rootfs)
+        {
+            continue;
+        }
+        let p = &m.point;
+        match sys::mount(None, p, None, libc::MS_SLAVE | libc::MS_REC, None) {
+            // Gone with a parent unmounted before it.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            r => r.ctx(|| format!("--no-pivot: make the host's {} a slave", p.display()))?,
+        }
+        match sys::umount(p, libc::MNT_DETACH) {
+            Ok(()) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EPERM)) => {
+                sys::mount(
+                    Some(Path::new("tmpfs")),
+                    p,
+                    Some("tmpfs"),
+                    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    None,
+                )
+                .ctx(|| format!("--no-pivot: cover the host's {}", p.display()))?
+            }
+            Err(e) => {
+                return Err(e).ctx(|| format!("--no-pivot: unmount the host's {}", p.display()))
+            }
+        }
+    }
+    Ok(())
 }
 
 fn fchdir(dir: &File) -> Result<()> {
@@ -339,6 +404,33 @@ mod tests {
         assert_eq!(propagation(Some("private")).unwrap(), libc::MS_PRIVATE);
         let err = propagation(Some("sideways")).unwrap_err().to_string();
         assert!(err.contains("linux.rootfsPropagation"), "{err}");
+    }
+
+    #[test]
+    fn mountinfo_lines() {
+        let info = "22 1 254:0 / / rw shared:1 - ext4 /dev/vda rw\n\
+                    23 22 0:21 / /proc rw,relatime - proc proc rw\n\
+                    24 22 0:22 /sub /mnt/x rw shared:2 master:1 - sysfs sysfs rw\n";
+        let got: Vec<(String, String, String, bool)> = mount_lines(info)
+            .into_iter()
+            .map(|m| {
+                (
+                    m.root.display().to_string(),
+                    m.point.display().to_string(),
+                    m.fstype,
+                    m.shared,
+                )
+            })
+            .collect();
+        let want = |r: &str, p: &str, t: &str, s| (r.into(), p.into(), t.into(), s);
+        assert_eq!(
+            got,
+            [
+                want("/", "/", "ext4", true),
+                want("/", "/proc", "proc", false),
+                want("/sub", "/mnt/x", "sysfs", true)
+            ]
+        );
     }
 
     #[test]
