@@ -367,3 +367,35 @@ fn unlisted_and_newer_calls_get_the_profiles_errno_as_runcs_do() {
         assert_eq!(stdout(&runcs), ours, "runc, {archs}: {}", stderr(&runcs));
     }
 }
+
+/// SCMP_ACT_NOTIFY on write is refused at create, naming the rule (runc refuses it too, at
+/// start of the init: "SCMP_ACT_NOTIFY cannot be used for the write syscall").
+#[test]
+fn notify_on_write_is_refused_as_runc_refuses_it() {
+    let mut b = Bundle::new(&["true"]);
+    b.set(
+        "/linux/seccomp",
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/nonexistent.sock",
+               "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO"},
+                            {"names": ["getppid", "write"], "action": "SCMP_ACT_NOTIFY"}]}),
+    );
+    create_fails(
+        &b,
+        &[
+            "linux.seccomp.syscalls[1]",
+            "SCMP_ACT_NOTIFY cannot be used for the write syscall",
+        ],
+    );
+    let rt = Rt::new();
+    let out = rt.runc(&[
+        "run",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        &unique("runc"),
+    ]);
+    assert!(
+        stderr(&out).contains("SCMP_ACT_NOTIFY cannot be used for the write syscall"),
+        "{}",
+        stderr(&out)
+    );
+}

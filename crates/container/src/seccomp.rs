@@ -230,6 +230,15 @@ pub fn build(s: &LinuxSeccomp) -> Result<Built> {
             "linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY".into(),
         ));
     }
+    for (i, rule) in s.syscalls().as_deref().unwrap_or(&[]).iter().enumerate() {
+        if rule.action() == A::ScmpActNotify && rule.names().iter().any(|n| n == "write") {
+            // As runc refuses it: the runtime's own writes between the filter and exec (the
+            // set-up channel, the terminal) would wait on the listener.
+            return Err(Error::Config(format!(
+                "linux.seccomp.syscalls[{i}]: SCMP_ACT_NOTIFY cannot be used for the write syscall"
+            )));
+        }
+    }
     let e = |what: String| {
         move |err: libseccomp::error::SeccompError| Error::Config(format!("{what}: {err}"))
     };
