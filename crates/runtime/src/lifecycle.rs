@@ -212,6 +212,15 @@ fn create_locked(
     if !cfg.ns.has(LinuxNamespaceType::Mount) {
         host_mounts.set(Some(rootfs::mounts_at(&cfg.rootfs)?));
     }
+    // As runc 1.1: a cgroup that already holds processes is used, with a warning.
+    if let Ok(pids) = cgroup.pids() {
+        if !pids.is_empty() {
+            log::warn(&format!(
+                "container's cgroup is not empty: {} process(es) found",
+                pids.len()
+            ));
+        }
+    }
     // The directories about to be made are in the state before the first exists.
     cgroup.claim();
     let mut st = State {
