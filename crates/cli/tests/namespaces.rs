@@ -250,6 +250,10 @@ fn no_mount_namespace_is_a_chroot_in_the_hosts_mount_namespace() {
     b.set("/linux/maskedPaths", json!([]));
     create_fails(&b, &["linux.readonlyPaths", "mount namespace"]);
     b.set("/linux/readonlyPaths", json!([]));
+    // The host's own root would get the container's /proc, /dev and /sys mounted over its own.
+    b.set("/root/path", json!("/"));
+    create_fails(&b, &["root.path", "private mount namespace"]);
+    b.set("/root/path", json!("rootfs"));
 
     let id = unique("nomnt");
     let (code, ours, err) = rt.run(&b, &id);

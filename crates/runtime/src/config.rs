@@ -78,6 +78,11 @@ fn validate(spec: Spec, bundle: PathBuf, file: &Path) -> Result<Config> {
         .map_err(|e| anyhow!("{f}: {e}"))?;
     namespaces::open_joins(&ns).map_err(|e| anyhow!("{f}: {e}"))?;
     if !ns.has(oci_spec::runtime::LinuxNamespaceType::Mount) {
+        if rootfs == Path::new("/") {
+            // The container's mounts would be made in the runtime's mount namespace, over the
+            // host's own /proc, /dev and /sys (runc makes them).
+            bail!("{f}: root.path: \"/\" needs a private mount namespace (add {{\"type\": \"mount\"}} to linux.namespaces)");
+        }
         // As runc: without a mount namespace of its own the container's mounts are made in the
         // runtime's, and a path masked or made read-only there would be so for the host.
         for (field, paths) in [
