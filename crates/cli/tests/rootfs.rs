@@ -422,3 +422,61 @@ fn no_pivot_leaves_no_unmasked_proc_to_mount_again() {
         assert_eq!(stdout(&out), ours, "runc {extra:?}: {}", stderr(&out));
     }
 }
+
+/// Device nodes as runc makes them: in a user namespace with no /dev tmpfs the host's nodes are
+/// bound into the image's /dev (so a masked file gets /dev/null over it), and into a /dev bound
+/// from elsewhere nothing is made. Side by side with runc.
+#[test]
+fn device_nodes_without_a_dev_tmpfs_and_with_a_bound_dev() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "ls -l /dev/null | cut -c1-10; wc -c < /proc/keys; echo x > /dev/null && echo null-ok",
+    ]);
+    let mounts: Vec<serde_json::Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["destination"] != "/dev" && m["destination"] != "/sys/fs/cgroup")
+        .cloned()
+        .collect();
+    b.set("/mounts", json!(mounts));
+    b.push("/linux/namespaces", json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    b.set("/linux/uidMappings", map.clone());
+    b.set("/linux/gidMappings", map);
+    let ours = run(&b, &[]);
+    assert_eq!(ours, "crw-rw-rw-\n0\nnull-ok\n");
+    std::fs::remove_dir_all(b.rootfs().join("dev")).unwrap();
+    std::fs::create_dir(b.rootfs().join("dev")).unwrap();
+    let rt = Rt::new();
+    let out = rt.runc(&[
+        "run",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        &unique("devs"),
+    ]);
+    assert_eq!(stdout(&out), ours, "runc: {}", stderr(&out));
+
+    // A /dev bound from a directory of the host's: no node or link is made in it (runc makes
+    // none either, and then fails on the missing /dev/null).
+    let hostdev = TempDir::new("hostdev");
+    std::fs::write(hostdev.0.join("keep"), "").unwrap();
+    let mut b = Bundle::new(&["ls", "/dev"]);
+    let mounts: Vec<serde_json::Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["destination"].as_str().unwrap().starts_with("/dev"))
+        .cloned()
+        .chain([json!({"destination": "/dev", "type": "bind", "source": hostdev.0, "options": ["rbind"]})])
+        .collect();
+    b.set("/mounts", json!(mounts));
+    b.set("/linux/maskedPaths", json!([]));
+    assert_eq!(run(&b, &[]), "keep\n");
+    let left: Vec<_> = std::fs::read_dir(&hostdev.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["keep"]);
+}

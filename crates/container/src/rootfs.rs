@@ -81,27 +81,41 @@ fn prepare_in_host_namespace(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> 
     mount_all(spec, rootfs, ctx)
 }
 
+/// Whether the last config mount on /dev is a bind (of a directory the container does not own:
+/// no node or link is made in it, as runc makes none).
+fn dev_is_bound(spec: &Spec) -> bool {
+    spec.mounts()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .rfind(|m| m.destination() == Path::new("/dev"))
+        .is_some_and(|m| {
+            let opts = mounts::parse_options(m.options().as_deref().unwrap_or(&[]));
+            opts.bind || m.typ().as_deref() == Some("bind")
+        })
+}
+
 /// The config's mounts and the device nodes, beneath the rootfs.
 fn mount_all(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
     let linux = spec.linux().as_ref();
     let prop = propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     let root = fd::open_dir(rootfs).ctx(|| format!("open rootfs {}", rootfs.display()))?;
-    let mut dev_is_mounted = false;
     for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
         let tree = ctx.idmapped.get(i).and_then(Option::as_ref);
         mounts::mount_entry(&root, m, tree, ctx)?;
-        dev_is_mounted |= m.destination() == Path::new("/dev");
     }
-    let mut nodes = Vec::new();
-    if dev_is_mounted || !ctx.userns {
-        nodes = devices::defaults();
+    // As runc: the default nodes and the config's, whether /dev is a tmpfs or the image's
+    // directory (bound from the host's in a user namespace), but none into a /dev bound from
+    // elsewhere (the host's own /dev, for one).
+    if !dev_is_bound(spec) {
+        let mut nodes = devices::defaults();
+        for d in linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]) {
+            let n = devices::from_config(d)?;
+            nodes.retain(|x| x.path != n.path);
+            nodes.push(n);
+        }
+        devices::create(&root, &nodes, ctx.userns)?;
     }
-    for d in linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]) {
-        let n = devices::from_config(d)?;
-        nodes.retain(|x| x.path != n.path);
-        nodes.push(n);
-    }
-    devices::create(&root, &nodes, ctx.userns)?;
     // A shared rootfs must not propagate the container's mounts back (runc does the same).
     if prop & libc::MS_SHARED != 0 && ctx.mountns {
         sys::mount(None, rootfs, None, libc::MS_PRIVATE, None)
@@ -328,8 +342,10 @@ fn fchdir(dir: &File) -> Result<()> {
 /// After pivot_root: sysctls, /dev links, masked and read-only paths, read-only root.
 pub fn finish(spec: &Spec, ns: &crate::namespaces::Plan) -> Result<()> {
     let linux = spec.linux().as_ref();
-    devices::symlinks()?;
-    devices::ptmx_link()?;
+    if !dev_is_bound(spec) {
+        devices::symlinks()?;
+        devices::ptmx_link()?;
+    }
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
         crate::sysctl::write_all(sysctl, ns)?;
     }
