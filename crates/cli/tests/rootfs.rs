@@ -311,10 +311,13 @@ fn dev_pts_on_a_read_only_root_without_a_dev_tmpfs() {
         .collect();
     b.set("/mounts", json!(mounts));
     b.set("/root/readonly", json!(true));
-    std::fs::remove_dir_all(b.rootfs().join("dev")).unwrap();
+    for extra in [&["--no-pivot"][..], &[][..]] {
+        std::fs::remove_dir_all(b.rootfs().join("dev")).unwrap();
+        let ours = run(&b, extra);
+        assert_eq!(ours.lines().collect::<Vec<_>>(), ["1", "pts/ptmx", "ro"]);
+        assert!(b.rootfs().join("dev/pts").is_dir());
+    }
     let ours = run(&b, &[]);
-    assert_eq!(ours.lines().collect::<Vec<_>>(), ["1", "pts/ptmx", "ro"]);
-    assert!(b.rootfs().join("dev/pts").is_dir());
     std::fs::remove_dir_all(b.rootfs().join("dev")).unwrap();
     let rt = Rt::new();
     let out = rt.runc(&["run", "--bundle", b.dir().to_str().unwrap(), &unique("pts")]);
