@@ -207,3 +207,85 @@ fn a_new_network_namespace_has_lo_up() {
     assert_eq!(out, "0x8\n", "a joined namespace's lo was changed");
     rt.assert_clean(&id, &b);
 }
+
+/// Unmounts whatever runc left at `rootfs` in this (the host's) mount namespace: without a
+/// mount namespace runc 1.1.5 mounts there and never unmounts.
+fn unmount_runcs_leftovers(rootfs: &std::path::Path) {
+    let _ = std::process::Command::new("umount")
+        .args(["-R", "-l"])
+        .arg(rootfs)
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// No mount namespace in the config: accepted as runc accepts it, the mounts made beneath a
+/// bind of the rootfs in the runtime's mount namespace and the root a chroot; masked or
+/// read-only paths are refused as runc refuses them. Unlike runc, delete unmounts what create
+/// mounted, and `exec` enters the container's root (runc's exec runs on the host's root).
+#[test]
+fn no_mount_namespace_is_a_chroot_in_the_hosts_mount_namespace() {
+    let script = "cat /etc/os-release; readlink /proc/self/ns/mnt; grep -c ' /proc .* - proc ' /proc/self/mountinfo";
+    let mut b = Bundle::new(&["sh", "-c", script]);
+    let nss: Vec<Value> = b.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] != "mount")
+        .cloned()
+        .collect();
+    b.set("/linux/namespaces", json!(nss));
+    b.set("/root/readonly", json!(false));
+    // runc's spec masks and protects paths: refused by both.
+    let err = create_fails(&b, &["linux.maskedPaths", "mount namespace"]);
+    let rt = Rt::new();
+    let runcs = rt.runc(&[
+        "run",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        &unique("nomnt"),
+    ]);
+    assert!(
+        stderr(&runcs).contains("without a private MNT namespace"),
+        "ours: {err}, runc: {}",
+        stderr(&runcs)
+    );
+    b.set("/linux/maskedPaths", json!([]));
+    create_fails(&b, &["linux.readonlyPaths", "mount namespace"]);
+    b.set("/linux/readonlyPaths", json!([]));
+    // The host's own root would get the container's /proc, /dev and /sys mounted over its own.
+    b.set("/root/path", json!("/"));
+    create_fails(&b, &["root.path", "private mount namespace"]);
+    b.set("/root/path", json!("rootfs"));
+
+    let id = unique("nomnt");
+    let (code, ours, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    rt.assert_clean(&id, &b);
+    let expected = format!("NAME=\"busybox test rootfs\"\n{}\n1\n", host_ns("mnt"));
+    assert_eq!(ours, expected);
+    let runcs = rt.runc(&[
+        "run",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        &unique("nomnt"),
+    ]);
+    unmount_runcs_leftovers(&b.rootfs());
+    assert_eq!(stdout(&runcs), expected, "runc: {}", stderr(&runcs));
+
+    // exec enters the container's root; delete unmounts everything create mounted.
+    b.set("/process/args", json!(["sleep", "60"]));
+    let id = unique("nomnt");
+    rt.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        &id,
+    ]);
+    let out = rt.ok(&["exec", &id, "cat", "/etc/os-release"]);
+    assert_eq!(out, "NAME=\"busybox test rootfs\"\n");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(mounts.contains(b.rootfs().to_str().unwrap()), "{mounts}");
+    rt.ok(&["delete", "--force", &id]);
+    rt.assert_clean(&id, &b);
+}

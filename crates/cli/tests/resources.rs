@@ -476,3 +476,50 @@ fn listed_devices_obey_the_device_rules() {
         &["kmsg-written", "disk-denied", "urandom-read"],
     );
 }
+
+/// A cgroupsPath that already holds a process: used, with runc's warning at create.
+#[test]
+fn a_non_empty_cgroup_is_used_with_runcs_warning() {
+    let rt = Rt::new();
+    let name = unique("busy-cgroup");
+    let dirs: Vec<std::path::PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join(&name))
+        .filter(|d| std::fs::create_dir(d).is_ok())
+        .collect();
+    assert!(!dirs.is_empty());
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    for d in &dirs {
+        let _ = std::fs::write(d.join("cgroup.procs"), sleeper.id().to_string());
+    }
+    let mut b = Bundle::new(&["true"]);
+    b.set("/linux/cgroupsPath", json!(format!("/{name}")));
+    let warning = "level=warning msg=\"container's cgroup is not empty: 1 process(es) found\"";
+    let runcs = rt.runc(&[
+        "run",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        &unique("runc"),
+    ]);
+    let id = unique("busy");
+    let ours = rt.cmd(&["run", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    for d in dirs.iter().rev() {
+        for _ in 0..100 {
+            if std::fs::remove_dir(d).is_ok() || !d.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    assert!(runcs.status.success(), "{}", stderr(&runcs));
+    assert!(stderr(&runcs).contains(warning), "runc: {}", stderr(&runcs));
+    assert!(ours.status.success(), "{}", stderr(&ours));
+    assert!(stderr(&ours).contains(warning), "ours: {}", stderr(&ours));
+    assert!(!rt.root.0.join(&id).exists());
+}

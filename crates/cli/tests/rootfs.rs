@@ -246,3 +246,240 @@ fn idmapped_binds_in_a_user_namespace_and_the_idmap_option() {
     );
     create_fails(&bad, &["mounts[/vol]: option idmap needs"]);
 }
+
+/// The optional fields (propagation) of the container's root in its mountinfo, or the error.
+fn root_propagation(rt: &Rt, b: &Bundle, runc: bool) -> Result<String, String> {
+    let id = unique("prop");
+    let args = ["run", "--bundle", b.dir().to_str().unwrap(), &id];
+    let out = if runc { rt.runc(&args) } else { rt.cmd(&args) };
+    if !out.status.success() {
+        return Err(stderr(&out));
+    }
+    if !runc {
+        rt.assert_clean(&id, b);
+    }
+    Ok(stdout(&out).trim().to_string())
+}
+
+#[test]
+fn every_rootfs_propagation_value_pivots_as_runcs_does() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "awk '$5 == \"/\" { for (i = 7; $i != \"-\"; i++) printf \"%s \", $i; print \"root\" }' /proc/self/mountinfo",
+    ]);
+    let rt = Rt::new();
+    for value in [
+        "shared", "slave", "private", "rshared", "rslave", "rprivate",
+    ] {
+        b.set("/linux/rootfsPropagation", json!(value));
+        let ours = root_propagation(&rt, &b, false);
+        let runcs = root_propagation(&rt, &b, true);
+        assert_eq!(ours, runcs, "rootfsPropagation {value}");
+        assert!(ours.is_ok(), "{value}: {ours:?}");
+    }
+    // runc 1.1.5 fails both with EINVAL (it makes "/" unbindable before it binds the rootfs
+    // below it); bulkhead binds first and leaves the container's root unbindable.
+    for value in ["unbindable", "runbindable"] {
+        b.set("/linux/rootfsPropagation", json!(value));
+        assert_eq!(
+            root_propagation(&rt, &b, false).as_deref(),
+            Ok("unbindable root"),
+            "{value}"
+        );
+        let runcs = root_propagation(&rt, &b, true).unwrap_err();
+        assert!(runcs.contains("invalid argument"), "{runcs}");
+    }
+}
+
+/// /dev/pts as a mount destination on a read-only root with no /dev tmpfs: its mount point (and
+/// /dev/ptmx's link) are made in the rootfs before the root is made read-only, as runc makes
+/// them.
+#[test]
+fn dev_pts_on_a_read_only_root_without_a_dev_tmpfs() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "grep -c ' /dev/pts .* - devpts ' /proc/self/mountinfo; readlink /dev/ptmx; touch /x 2>/dev/null && echo rw || echo ro",
+    ]);
+    let mounts: Vec<serde_json::Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["destination"] != "/dev")
+        .cloned()
+        .collect();
+    b.set("/mounts", json!(mounts));
+    b.set("/root/readonly", json!(true));
+    for extra in [&["--no-pivot"][..], &[][..]] {
+        std::fs::remove_dir_all(b.rootfs().join("dev")).unwrap();
+        let ours = run(&b, extra);
+        assert_eq!(ours.lines().collect::<Vec<_>>(), ["1", "pts/ptmx", "ro"]);
+        assert!(b.rootfs().join("dev/pts").is_dir());
+    }
+    let ours = run(&b, &[]);
+    std::fs::remove_dir_all(b.rootfs().join("dev")).unwrap();
+    let rt = Rt::new();
+    let out = rt.runc(&["run", "--bundle", b.dir().to_str().unwrap(), &unique("pts")]);
+    assert_eq!(stdout(&out), ours, "runc: {}", stderr(&out));
+}
+
+/// A tmpfs mounted on the host beneath a test directory; unmounted on drop.
+struct HostSubmount(std::path::PathBuf);
+
+impl HostSubmount {
+    fn new(path: std::path::PathBuf) -> HostSubmount {
+        std::fs::create_dir_all(&path).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount tmpfs on {}", path.display());
+        HostSubmount(path)
+    }
+}
+
+impl Drop for HostSubmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// `rro`, `rnosuid`, `rnoatime`... reach the mounts beneath a bind (mount_setattr with
+/// AT_RECURSIVE), where a plain `ro` leaves a submount writable; side by side with runc 1.1.
+#[test]
+fn recursive_mount_options_reach_submounts() {
+    let host = TempDir::new("hostrec");
+    let _sub = HostSubmount::new(host.0.join("sub"));
+    let script = "for d in /rec /plain; do \
+                    touch $d/sub/f 2>&1 | grep -o 'Read-only file system' || echo written; \
+                    awk -v d=$d/sub '$5 == d { print $6 }' /proc/self/mountinfo; \
+                  done";
+    let mut b = Bundle::new(&["sh", "-c", script]);
+    b.push(
+        "/mounts",
+        json!({"destination": "/rec", "type": "bind", "source": host.0,
+        "options": ["rbind", "rro", "rnosuid", "rnodev", "rnoexec", "rnoatime"]}),
+    );
+    b.push(
+        "/mounts",
+        json!({"destination": "/plain", "type": "bind", "source": host.0, "options": ["rbind", "ro"]}),
+    );
+    let ours = run(&b, &[]);
+    assert_eq!(
+        ours.lines().collect::<Vec<_>>(),
+        [
+            "Read-only file system",
+            "ro,nosuid,nodev,noexec,noatime",
+            "written",
+            "rw,relatime"
+        ],
+        "{ours}"
+    );
+    std::fs::remove_file(host.0.join("sub/f")).unwrap();
+    let rt = Rt::new();
+    let out = rt.runc(&["run", "--bundle", b.dir().to_str().unwrap(), &unique("rec")]);
+    assert_eq!(stdout(&out), ours, "runc: {}", stderr(&out));
+    // idmap with no mappings anywhere is still refused, naming the mount.
+    b.set(
+        "/mounts",
+        json!([{"destination": "/rec", "type": "bind", "source": host.0,
+        "options": ["rbind", "rro", "idmap"]}]),
+    );
+    create_fails(&b, &["mounts[/rec]", "idmap"]);
+}
+
+/// With `--no-pivot` the host's mounts stay in the container's mount namespace: a whole proc
+/// among them would let the container's user make user, mount, pid and network namespaces
+/// and mount a fresh proc or sysfs there without the masked paths (the kernel allows one where one
+/// is already fully visible). As runc 1.1.5 does, the host's proc and sysfs are unmounted before
+/// the move: the mount is refused with or without pivot_root, side by side with runc.
+#[test]
+fn no_pivot_leaves_no_unmasked_proc_to_mount_again() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "wc -c < /proc/keys; \
+         unshare -Urmpfn sh -c 'mount -t proc proc /mnt 2>/dev/null && echo mounted || echo refused; \
+                              mount -t sysfs sysfs /mnt 2>/dev/null && echo mounted || echo refused'",
+    ]);
+    std::fs::create_dir_all(b.rootfs().join("mnt")).unwrap();
+    b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    let rt = Rt::new();
+    for extra in [&[][..], &["--no-pivot"][..]] {
+        let ours = run(&b, extra);
+        assert_eq!(
+            ours.lines().map(str::trim).collect::<Vec<_>>(),
+            ["0", "refused", "refused"],
+            "{extra:?}"
+        );
+        let mut args = vec!["run"];
+        args.extend_from_slice(extra);
+        let id = unique("nopivot");
+        args.extend_from_slice(&["--bundle", b.dir().to_str().unwrap(), &id]);
+        let out = rt.runc(&args);
+        assert_eq!(stdout(&out), ours, "runc {extra:?}: {}", stderr(&out));
+    }
+}
+
+/// Device nodes as runc makes them: in a user namespace with no /dev tmpfs the host's nodes are
+/// bound into the image's /dev (so a masked file gets /dev/null over it), and into a /dev bound
+/// from elsewhere nothing is made. Side by side with runc.
+#[test]
+fn device_nodes_without_a_dev_tmpfs_and_with_a_bound_dev() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "ls -l /dev/null | cut -c1-10; wc -c < /proc/keys; echo x > /dev/null && echo null-ok",
+    ]);
+    let mounts: Vec<serde_json::Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["destination"] != "/dev" && m["destination"] != "/sys/fs/cgroup")
+        .cloned()
+        .collect();
+    b.set("/mounts", json!(mounts));
+    b.push("/linux/namespaces", json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    b.set("/linux/uidMappings", map.clone());
+    b.set("/linux/gidMappings", map);
+    let ours = run(&b, &[]);
+    assert_eq!(ours, "crw-rw-rw-\n0\nnull-ok\n");
+    std::fs::remove_dir_all(b.rootfs().join("dev")).unwrap();
+    std::fs::create_dir(b.rootfs().join("dev")).unwrap();
+    let rt = Rt::new();
+    let out = rt.runc(&[
+        "run",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        &unique("devs"),
+    ]);
+    assert_eq!(stdout(&out), ours, "runc: {}", stderr(&out));
+
+    // A /dev bound from a directory of the host's: no node or link is made in it (runc makes
+    // none either, and then fails on the missing /dev/null).
+    let hostdev = TempDir::new("hostdev");
+    std::fs::write(hostdev.0.join("keep"), "").unwrap();
+    let mut b = Bundle::new(&["ls", "/dev"]);
+    let mounts: Vec<serde_json::Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["destination"].as_str().unwrap().starts_with("/dev"))
+        .cloned()
+        .chain([json!({"destination": "/dev", "type": "bind", "source": hostdev.0, "options": ["rbind"]})])
+        .collect();
+    b.set("/mounts", json!(mounts));
+    b.set("/linux/maskedPaths", json!([]));
+    assert_eq!(run(&b, &[]), "keep\n");
+    let left: Vec<_> = std::fs::read_dir(&hostdev.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["keep"]);
+}

@@ -262,3 +262,140 @@ fn wait_killable_recv_keeps_a_received_call_through_a_signal() {
         rt.assert_clean(&id, &b);
     }
 }
+
+/// The calls the test program and the runtime's last steps before exec need.
+const ALLOWED: &[&str] = &[
+    "access",
+    "arch_prctl",
+    "brk",
+    "capget",
+    "capset",
+    "chdir",
+    "close",
+    "close_range",
+    "dup2",
+    "dup3",
+    "execve",
+    "exit",
+    "exit_group",
+    "fchdir",
+    "fcntl",
+    "fstat",
+    "fstatfs",
+    "futex",
+    "getcwd",
+    "getdents64",
+    "getpid",
+    "getrandom",
+    "mmap",
+    "mprotect",
+    "munmap",
+    "nanosleep",
+    "newfstatat",
+    "openat",
+    "prctl",
+    "prlimit64",
+    "read",
+    "readlink",
+    "readlinkat",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "rseq",
+    "sched_yield",
+    "set_robust_list",
+    "set_tid_address",
+    "setgid",
+    "setgroups",
+    "setresgid",
+    "setresuid",
+    "setuid",
+    "statfs",
+    "tgkill",
+    "write",
+];
+
+/// An allow-list profile with defaultErrnoRet 22: an unlisted call (getppid, 110; clone3, 435,
+/// older than close_range, 436, which the list names) gets EINVAL, a call newer than every call
+/// the profile names (600) ENOSYS, as runc's stub gives it, for the architectures the profile
+/// lists; with only SCMP_ARCH_X86 or SCMP_ARCH_X32 listed the rules apply to the native calls
+/// too (libseccomp keeps the native architecture) and no native call gets the stub's ENOSYS.
+/// Side by side with runc.
+#[test]
+fn unlisted_and_newer_calls_get_the_profiles_errno_as_runcs_do() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["/bin/rawcalls", "110", "435", "600"]);
+    programs::build_static(&b, "rawcalls");
+    b.set("/process/noNewPrivileges", json!(true));
+    for (archs, want) in [
+        (
+            json!(["SCMP_ARCH_X86_64"]),
+            "110 errno 22\n435 errno 22\n600 errno 38\n",
+        ),
+        (
+            json!(["SCMP_ARCH_X86"]),
+            "110 errno 22\n435 errno 22\n600 errno 22\n",
+        ),
+        (
+            json!(["SCMP_ARCH_X32"]),
+            "110 errno 22\n435 errno 22\n600 errno 22\n",
+        ),
+        (
+            json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
+            "110 errno 22\n435 errno 22\n600 errno 38\n",
+        ),
+        (json!([]), "110 errno 22\n435 errno 22\n600 errno 22\n"),
+    ] {
+        b.set(
+            "/linux/seccomp",
+            json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 22,
+                   "architectures": archs,
+                   "syscalls": [{"names": ALLOWED, "action": "SCMP_ACT_ALLOW"}]}),
+        );
+        let id = unique("seccomp-errno");
+        let (code, ours, err) = rt.run(&b, &id);
+        assert_eq!(code, 0, "{err}");
+        rt.assert_clean(&id, &b);
+        assert_eq!(ours, want, "{archs}");
+        let args = [
+            "run",
+            "--bundle",
+            b.dir().to_str().unwrap(),
+            &unique("runc"),
+        ];
+        let runcs = rt.runc(&args);
+        assert_eq!(stdout(&runcs), ours, "runc, {archs}: {}", stderr(&runcs));
+    }
+}
+
+/// SCMP_ACT_NOTIFY on write is refused at create, naming the rule (runc refuses it too, at
+/// start of the init: "SCMP_ACT_NOTIFY cannot be used for the write syscall").
+#[test]
+fn notify_on_write_is_refused_as_runc_refuses_it() {
+    let mut b = Bundle::new(&["true"]);
+    b.set(
+        "/linux/seccomp",
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/nonexistent.sock",
+               "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO"},
+                            {"names": ["getppid", "write"], "action": "SCMP_ACT_NOTIFY"}]}),
+    );
+    create_fails(
+        &b,
+        &[
+            "linux.seccomp.syscalls[1]",
+            "SCMP_ACT_NOTIFY cannot be used for the write syscall",
+        ],
+    );
+    let rt = Rt::new();
+    let out = rt.runc(&[
+        "run",
+        "--bundle",
+        b.dir().to_str().unwrap(),
+        &unique("runc"),
+    ]);
+    assert!(
+        stderr(&out).contains("SCMP_ACT_NOTIFY cannot be used for the write syscall"),
+        "{}",
+        stderr(&out)
+    );
+}

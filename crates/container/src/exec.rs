@@ -130,6 +130,14 @@ fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel, joined: Option<&Path>) ->
     e.cgroup.join_self_except(joined)?;
     // Still in the host's mount namespace, which has selinuxfs.
     let selinux = crate::attributes::selinux_enabled();
+    // A container without a mount namespace of its own has a chroot as its root (rootfs::pivot):
+    // the process enters it too, or it would run on the host's root.
+    let chroot = if nss.iter().any(|(t, _)| *t == T::Mount) {
+        None
+    } else {
+        let root = format!("/proc/{}/root", e.init_pid);
+        Some(fd::open_dir(Path::new(&root)).ctx(|| format!("open {root}"))?)
+    };
     let mut userns = false;
     for (t, f) in nss {
         if *t == T::Pid {
@@ -149,6 +157,12 @@ fn child(e: &Exec, nss: &[(T, OwnedFd)], ch: &Channel, joined: Option<&Path>) ->
     if userns {
         sys::setresgid(0).ctx(|| "become root in the user namespace".into())?;
         sys::setresuid(0).ctx(|| "become root in the user namespace".into())?;
+    }
+    if let Some(root) = chroot {
+        fd::fchdir(&root).ctx(|| "enter the container's root".into())?;
+        bulkhead_linux::mount::chroot(Path::new("."))
+            .ctx(|| "chroot into the container's root".into())?;
+        sys::chdir(Path::new("/")).ctx(|| "chdir /".into())?;
     }
     let opts = ProcessOpts {
         channel: ch.0.try_clone().ok().map(crate::sync::Channel),

@@ -109,9 +109,9 @@ fn set_up(
         crate::attributes::selinux_label("keycreate", label, selinux)?;
         sys::join_new_session_keyring().ctx(|| "join a new session keyring".into())?;
     }
-    if !l.ns.has(T::Mount) {
+    if l.runner.is_some() && !l.ns.has(T::Mount) {
         return Err(Error::Config(
-            "linux.namespaces: a mount namespace is required".into(),
+            "linux.namespaces: the sandbox class needs a mount namespace".into(),
         ));
     }
     let proc_ = l
@@ -126,6 +126,7 @@ fn set_up(
     let ctx = MountContext {
         bundle: &l.bundle,
         userns,
+        mountns: l.ns.has(T::Mount),
         cgroupns: l.ns.has(T::Cgroup),
         netns: l.ns.has(T::Network),
         cgroup: Some(l.cgroup),
@@ -152,9 +153,11 @@ fn set_up(
     trace::step(|| format!("init[{host_pid}]: running createContainer hooks"));
     hooks.create_container(host_pid).map_err(Error::Child)?;
     drop(root);
-    rootfs::pivot(&l.rootfs, l.no_pivot)?;
+    rootfs::pivot(&l.rootfs, l.no_pivot, l.ns.has(T::Mount))?;
     trace::step(|| {
-        let how = if l.no_pivot {
+        let how = if !l.ns.has(T::Mount) {
+            "chroot"
+        } else if l.no_pivot {
             "moved onto /"
         } else {
             "pivot_root"

@@ -19,7 +19,12 @@ pub struct Options {
     pub data: Vec<String>,
     /// A bind or rbind mount.
     pub bind: bool,
-    /// Recursive read-only (`rro`) etc. are not supported yet; kept to report them.
+    /// MOUNT_ATTR_* bits the recursive options (`rro`, `rnosuid`, ...) set on the mount and
+    /// every mount beneath it (mount_setattr with AT_RECURSIVE).
+    pub rec_set: u64,
+    /// MOUNT_ATTR_* bits the recursive options (`rrw`, `rsuid`, ...) clear.
+    pub rec_clear: u64,
+    /// `idmap`/`ridmap`: understood only on a mount with mappings; kept to report them.
     pub unsupported: Vec<String>,
 }
 
@@ -35,8 +40,34 @@ pub fn parse_options(opts: &[String]) -> Options {
             o.flags &= !f;
             o.cleared |= f;
         };
+        let rec = |o: &mut Options, set: u64, clear: u64| {
+            o.rec_set = (o.rec_set & !clear) | set;
+            o.rec_clear = (o.rec_clear & !set) | clear;
+        };
+        // An access-time mode replaces the whole mode (the kernel wants all of it cleared).
+        let rec_atime = |o: &mut Options, mode: u64| {
+            rec(o, 0, sys::MOUNT_ATTR__ATIME);
+            o.rec_set |= mode;
+        };
         match opt.as_str() {
             "defaults" => {}
+            "rro" => rec(&mut o, sys::MOUNT_ATTR_RDONLY, 0),
+            "rrw" => rec(&mut o, 0, sys::MOUNT_ATTR_RDONLY),
+            "rnosuid" => rec(&mut o, sys::MOUNT_ATTR_NOSUID, 0),
+            "rsuid" => rec(&mut o, 0, sys::MOUNT_ATTR_NOSUID),
+            "rnodev" => rec(&mut o, sys::MOUNT_ATTR_NODEV, 0),
+            "rdev" => rec(&mut o, 0, sys::MOUNT_ATTR_NODEV),
+            "rnoexec" => rec(&mut o, sys::MOUNT_ATTR_NOEXEC, 0),
+            "rexec" => rec(&mut o, 0, sys::MOUNT_ATTR_NOEXEC),
+            "rnodiratime" => rec(&mut o, sys::MOUNT_ATTR_NODIRATIME, 0),
+            "rdiratime" => rec(&mut o, 0, sys::MOUNT_ATTR_NODIRATIME),
+            "rnosymfollow" => rec(&mut o, sys::MOUNT_ATTR_NOSYMFOLLOW, 0),
+            "rsymfollow" => rec(&mut o, 0, sys::MOUNT_ATTR_NOSYMFOLLOW),
+            "rnoatime" => rec_atime(&mut o, sys::MOUNT_ATTR_NOATIME),
+            "rstrictatime" | "rnorelatime" => rec_atime(&mut o, sys::MOUNT_ATTR_STRICTATIME),
+            "rrelatime" | "ratime" | "rnostrictatime" => {
+                rec_atime(&mut o, sys::MOUNT_ATTR_RELATIME)
+            }
             "ro" => set(&mut o, libc::MS_RDONLY),
             "rw" => clear(&mut o, libc::MS_RDONLY),
             "nosuid" => set(&mut o, libc::MS_NOSUID),
@@ -74,8 +105,7 @@ pub fn parse_options(opts: &[String]) -> Options {
             "runbindable" => o.propagation.push(libc::MS_UNBINDABLE | libc::MS_REC),
             // Container-engine hints that carry no kernel meaning here.
             "tmpcopyup" | "notmpcopyup" | "copy-symlink" | "z" | "Z" | "U" => {}
-            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec"
-            | "idmap" | "ridmap" => o.unsupported.push(opt.clone()),
+            "idmap" | "ridmap" => o.unsupported.push(opt.clone()),
             other => o.data.push(other.to_string()),
         }
     }
@@ -98,6 +128,8 @@ pub struct MountContext<'a> {
     pub bundle: &'a Path,
     /// Whether the container has a new user namespace (mknod and some mounts are refused there).
     pub userns: bool,
+    /// Whether the container has a mount namespace other than the runtime's.
+    pub mountns: bool,
     /// Whether the container has its own cgroup namespace.
     pub cgroupns: bool,
     /// Whether the container has its own network namespace (sysfs needs one to be mounted fresh).
@@ -140,11 +172,34 @@ pub fn mount_entry(
         )));
     }
     if (typ == "cgroup" || typ == "cgroup2") && !opts.bind {
-        return crate::cgroups::mount_cgroupfs(root, dest, &opts, ctx);
+        crate::cgroups::mount_cgroupfs(root, dest, &opts, ctx)?;
+    } else if opts.bind || typ == "bind" {
+        bind_entry(root, m, &opts, tree, ctx)?;
+    } else {
+        new_mount(root, m, &opts, ctx)?;
     }
-    if opts.bind || typ == "bind" {
-        return bind_entry(root, m, &opts, tree, ctx);
+    set_recursive_attrs(root, &opts, dest)
+}
+
+/// The recursive options, on the new mount and every mount beneath it (as runc 1.1 applies
+/// them: mount_setattr with AT_RECURSIVE, after the mount and its own options).
+fn set_recursive_attrs(root: &impl AsRawFd, opts: &Options, dest: &Path) -> Result<()> {
+    if opts.rec_set == 0 && opts.rec_clear == 0 {
+        return Ok(());
     }
+    let (mnt, _) = reopen(root, dest)?;
+    sys::set_attrs(&mnt, opts.rec_set, opts.rec_clear, true).ctx(|| {
+        format!(
+            "mounts[{}]: recursive options (mount_setattr)",
+            dest.display()
+        )
+    })
+}
+
+/// A mount of a file system (tmpfs, proc, sysfs, devpts, mqueue, ...).
+fn new_mount(root: &impl AsRawFd, m: &Mount, opts: &Options, ctx: &MountContext) -> Result<()> {
+    let dest = m.destination();
+    let typ = m.typ().as_deref().unwrap_or("");
     let target = resolve::make_in_root(root, dest, resolve::Kind::Dir)
         .ctx(|| format!("mounts: create destination {}", dest.display()))?;
     let target_path = PathBuf::from(fd::proc_fd_path(&target));
@@ -186,7 +241,7 @@ pub fn mount_entry(
         }
         r => r.ctx(|| format!("mounts: mount {typ} on {}", dest.display()))?,
     }
-    apply_propagation(root, &opts, dest)
+    apply_propagation(root, opts, dest)
 }
 
 fn bind_entry(
@@ -315,7 +370,18 @@ mod tests {
     }
 
     #[test]
-    fn recursive_attributes_are_reported() {
-        assert_eq!(parse_options(&v(&["rro"])).unsupported, v(&["rro"]));
+    fn recursive_attributes() {
+        let o = parse_options(&v(&["rbind", "rro", "rnosuid", "rexec", "rnoatime"]));
+        assert_eq!(
+            o.rec_set,
+            sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(o.rec_clear, sys::MOUNT_ATTR_NOEXEC | sys::MOUNT_ATTR__ATIME);
+        assert!(o.unsupported.is_empty());
+        // Later options win; an atime mode replaces the one before.
+        let o = parse_options(&v(&["rro", "rrw", "rnoatime", "rstrictatime"]));
+        assert_eq!(o.rec_set, sys::MOUNT_ATTR_STRICTATIME);
+        assert_eq!(o.rec_clear, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR__ATIME);
+        assert_eq!(parse_options(&v(&["idmap"])).unsupported, v(&["idmap"]));
     }
 }

@@ -46,6 +46,94 @@ pub struct Built {
     pub filter: ScmpFilterContext,
     pub flags: libc::c_ulong,
     pub skipped: Vec<String>,
+    /// Per architecture of the profile, the newest system call it names: calls newer than
+    /// that get ENOSYS (see `enosys_stub`).
+    pub newest: Vec<(ScmpArch, u32)>,
+}
+
+const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// What runc 1.1 puts in front of libseccomp's program: a call newer than every call the
+/// profile names (for an architecture the profile lists) is one the profile's author could not
+/// know, and gets ENOSYS rather than the default action, so that a C library falls back to an
+/// older call (clone3 to clone) as it would on an older kernel. Left out when the default
+/// action allows (ALLOW, LOG) or is ENOSYS already.
+fn enosys_stub(newest: &[(ScmpArch, u32)]) -> Vec<sys::Insn> {
+    let insn = |code: u32, jt: u8, jf: u8, k: u32| sys::Insn {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let ld = |offset: u32| insn(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, offset);
+    // Each check is a block that falls through to the next one when it does not apply; the
+    // blocks are followed by a jump over the ENOSYS return, into libseccomp's program.
+    let mut blocks: Vec<Vec<sys::Insn>> = Vec::new();
+    for (arch, last) in newest {
+        let (audit, x32) = match arch {
+            ScmpArch::X8664 => (AUDIT_ARCH_X86_64, Some(false)),
+            ScmpArch::X32 => (AUDIT_ARCH_X86_64, Some(true)),
+            ScmpArch::X86 => (AUDIT_ARCH_I386, None),
+            _ => continue,
+        };
+        // Filled in below: jumps to the end of the block and to the ENOSYS return.
+        let mut b = vec![
+            ld(4),
+            insn(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 0, audit),
+        ];
+        b.push(ld(0));
+        if let Some(x32) = x32 {
+            // x86-64 and x32 share the audit arch; x32's numbers carry X32_SYSCALL_BIT.
+            let (jt, jf) = if x32 { (0, 0xff) } else { (0xff, 0) };
+            b.push(insn(
+                libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K,
+                jt,
+                jf,
+                X32_SYSCALL_BIT,
+            ));
+        }
+        b.push(insn(
+            libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K,
+            0xfe,
+            0,
+            *last,
+        ));
+        blocks.push(b);
+    }
+    if blocks.is_empty() {
+        return Vec::new();
+    }
+    let total: usize = blocks.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(total + 2);
+    for b in blocks {
+        let end = out.len() + b.len();
+        for (i, mut x) in b.into_iter().enumerate() {
+            let at = out.len();
+            let to_end = (end - at - 1) as u8;
+            let to_enosys = (total + 1 - at - 1) as u8;
+            if i == 1 {
+                x.jf = to_end; // another architecture
+            }
+            for j in [&mut x.jt, &mut x.jf] {
+                match *j {
+                    0xff => *j = to_end,
+                    0xfe => *j = to_enosys,
+                    _ => {}
+                }
+            }
+            out.push(x);
+        }
+    }
+    out.push(insn(libc::BPF_JMP | libc::BPF_JA, 0, 0, 1));
+    out.push(insn(
+        libc::BPF_RET | libc::BPF_K,
+        0,
+        0,
+        libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+    ));
+    out
 }
 
 /// System calls added to Linux since 5.0. A name libseccomp does not know is a typo unless it is
@@ -142,6 +230,15 @@ pub fn build(s: &LinuxSeccomp) -> Result<Built> {
             "linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY".into(),
         ));
     }
+    for (i, rule) in s.syscalls().as_deref().unwrap_or(&[]).iter().enumerate() {
+        if rule.action() == A::ScmpActNotify && rule.names().iter().any(|n| n == "write") {
+            // As runc refuses it: the runtime's own writes between the filter and exec (the
+            // set-up channel, the terminal) would wait on the listener.
+            return Err(Error::Config(format!(
+                "linux.seccomp.syscalls[{i}]: SCMP_ACT_NOTIFY cannot be used for the write syscall"
+            )));
+        }
+    }
     let e = |what: String| {
         move |err: libseccomp::error::SeccompError| Error::Config(format!("{what}: {err}"))
     };
@@ -158,6 +255,30 @@ pub fn build(s: &LinuxSeccomp) -> Result<Built> {
     }
     let flags = kernel_flags(s)?;
     let mut skipped = Vec::new();
+    let permissive = matches!(s.default_action(), A::ScmpActAllow | A::ScmpActLog)
+        || (s.default_action() == A::ScmpActErrno
+            && s.default_errno_ret() == Some(libc::ENOSYS as u32));
+    let mut newest: Vec<(ScmpArch, u32)> = Vec::new();
+    for a in s.architectures().as_deref().unwrap_or(&[]) {
+        let Ok(arch) = ScmpArch::from_str(&format!("{a}")) else {
+            continue;
+        };
+        if permissive || newest.iter().any(|(x, _)| *x == arch) {
+            continue;
+        }
+        let last = s
+            .syscalls()
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .flat_map(|r| r.names())
+            .filter_map(|n| ScmpSyscall::from_name_by_arch(n, arch).ok())
+            .map(|sc| i32::from(sc) as u32)
+            .max();
+        if let Some(last) = last {
+            newest.push((arch, last));
+        }
+    }
     for (i, rule) in s.syscalls().as_deref().unwrap_or(&[]).iter().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
         let act = action(rule.action(), rule.errno_ret())?;
@@ -214,6 +335,7 @@ pub fn build(s: &LinuxSeccomp) -> Result<Built> {
         filter: f,
         flags,
         skipped,
+        newest,
     })
 }
 
@@ -230,7 +352,8 @@ pub fn uses_notify(s: &LinuxSeccomp) -> bool {
 /// uses SCMP_ACT_NOTIFY (the runtime passes it to the listener).
 pub fn load(s: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
     let built = build(s)?;
-    let prog = export(&built.filter)?;
+    let mut prog = enosys_stub(&built.newest);
+    prog.extend(export(&built.filter)?);
     sys::set_filter(&prog, built.flags).map_err(|err| {
         let waitkill = built.flags & libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0;
         if waitkill && err.raw_os_error() == Some(libc::EINVAL) {
@@ -282,5 +405,71 @@ pub fn libseccomp_version() -> String {
     match libseccomp::ScmpVersion::current() {
         Ok(v) => format!("{}.{}.{}", v.major, v.minor, v.micro),
         Err(_) => "unknown".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the stub (a tiny cBPF interpreter for the instructions it uses) on (arch, nr):
+    /// Some(errno) when it returns, None when it falls through to libseccomp's program.
+    fn run_stub(prog: &[sys::Insn], arch: u32, nr: u32) -> Option<u32> {
+        let (mut pc, mut acc) = (0usize, 0u32);
+        while pc < prog.len() {
+            let x = prog[pc];
+            let code = u32::from(x.code);
+            pc += 1;
+            if code == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS {
+                acc = if x.k == 0 { nr } else { arch };
+            } else if code == libc::BPF_RET | libc::BPF_K {
+                return Some(x.k & 0xffff);
+            } else if code == libc::BPF_JMP | libc::BPF_JA {
+                pc += x.k as usize;
+            } else {
+                let taken = match code & 0xf0 {
+                    c if c == libc::BPF_JEQ => acc == x.k,
+                    c if c == libc::BPF_JGT => acc > x.k,
+                    c if c == libc::BPF_JSET => acc & x.k != 0,
+                    c => panic!("unexpected jump {c:#x}"),
+                };
+                pc += usize::from(if taken { x.jt } else { x.jf });
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn calls_newer_than_the_profile_get_enosys() {
+        let x32_read = i32::from(ScmpSyscall::from_name_by_arch("read", ScmpArch::X32).unwrap());
+        assert_eq!(x32_read as u32, X32_SYSCALL_BIT, "libseccomp's x32 numbers");
+        let stub = enosys_stub(&[
+            (ScmpArch::X8664, 334),
+            (ScmpArch::X32, X32_SYSCALL_BIT | 300),
+            (ScmpArch::X86, 200),
+        ]);
+        let enosys = Some(libc::ENOSYS as u32);
+        assert_eq!(run_stub(&stub, AUDIT_ARCH_X86_64, 334), None);
+        assert_eq!(run_stub(&stub, AUDIT_ARCH_X86_64, 335), enosys);
+        assert_eq!(
+            run_stub(&stub, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 300),
+            None
+        );
+        assert_eq!(
+            run_stub(&stub, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 301),
+            enosys
+        );
+        assert_eq!(run_stub(&stub, AUDIT_ARCH_I386, 200), None);
+        assert_eq!(run_stub(&stub, AUDIT_ARCH_I386, 201), enosys);
+        assert_eq!(
+            run_stub(&stub, 0xC000_00B7, 999),
+            None,
+            "another architecture"
+        );
+        // Only x86 listed: native calls are left to libseccomp's program (as runc's stub).
+        let stub = enosys_stub(&[(ScmpArch::X86, 200)]);
+        assert_eq!(run_stub(&stub, AUDIT_ARCH_X86_64, 999), None);
+        assert_eq!(run_stub(&stub, AUDIT_ARCH_I386, 999), enosys);
+        assert!(enosys_stub(&[]).is_empty());
     }
 }

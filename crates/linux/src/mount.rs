@@ -136,6 +136,27 @@ pub fn set_idmap(
         propagation: 0,
         userns_fd: userns.as_raw_fd() as u64,
     };
+    setattr(tree, &attr, recursive)
+}
+
+/// mount_setattr(2) on the mount whose root `mnt` (an O_PATH fd) is: sets the MOUNT_ATTR_*
+/// bits `set` and clears `clear`, on every mount beneath it too when `recursive`.
+pub fn set_attrs(
+    mnt: &impl std::os::fd::AsRawFd,
+    set: u64,
+    clear: u64,
+    recursive: bool,
+) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    setattr(mnt, &attr, recursive)
+}
+
+fn setattr(mnt: &impl std::os::fd::AsRawFd, attr: &MountAttr, recursive: bool) -> io::Result<()> {
     let empty = c"";
     let flags = libc::AT_EMPTY_PATH as u32
         | if recursive {
@@ -148,10 +169,10 @@ pub fn set_idmap(
     cvt(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
+            mnt.as_raw_fd(),
             empty.as_ptr(),
             flags,
-            &attr as *const MountAttr,
+            attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     })?;
@@ -223,7 +244,15 @@ const FSOPEN_CLOEXEC: u32 = 1;
 const FSMOUNT_CLOEXEC: u32 = 1;
 const FSCONFIG_SET_STRING: u32 = 1;
 const FSCONFIG_CMD_CREATE: u32 = 6;
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const MOUNT_ATTR_NOSUID: u64 = 0x2;
-const MOUNT_ATTR_NODEV: u64 = 0x4;
-const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// mount_setattr(2)'s attribute bits (linux/mount.h).
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// The access-time mode: one of RELATIME, NOATIME, STRICTATIME; changing it clears all of it.
+pub const MOUNT_ATTR__ATIME: u64 = 0x70;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;

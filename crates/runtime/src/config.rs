@@ -77,6 +77,23 @@ fn validate(spec: Spec, bundle: PathBuf, file: &Path) -> Result<Config> {
     let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))
         .map_err(|e| anyhow!("{f}: {e}"))?;
     namespaces::open_joins(&ns).map_err(|e| anyhow!("{f}: {e}"))?;
+    if !ns.has(oci_spec::runtime::LinuxNamespaceType::Mount) {
+        if rootfs == Path::new("/") {
+            // The container's mounts would be made in the runtime's mount namespace, over the
+            // host's own /proc, /dev and /sys (runc makes them).
+            bail!("{f}: root.path: \"/\" needs a private mount namespace (add {{\"type\": \"mount\"}} to linux.namespaces)");
+        }
+        // As runc: without a mount namespace of its own the container's mounts are made in the
+        // runtime's, and a path masked or made read-only there would be so for the host.
+        for (field, paths) in [
+            ("linux.maskedPaths", linux.masked_paths()),
+            ("linux.readonlyPaths", linux.readonly_paths()),
+        ] {
+            if paths.as_ref().is_some_and(|p| !p.is_empty()) {
+                bail!("{f}: {field}: unable to restrict paths without a private mount namespace (add {{\"type\": \"mount\"}} to linux.namespaces)");
+            }
+        }
+    }
     if let Some(sysctl) = linux.sysctl() {
         sysctl::check_all(sysctl, &ns).map_err(|e| anyhow!("{f}: {e}"))?;
     }

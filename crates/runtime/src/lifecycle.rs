@@ -11,8 +11,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use bulkhead_container::cgroups::{self, Cgroup};
 use bulkhead_container::exe;
 use bulkhead_container::launch::{self, Launch};
-use bulkhead_container::resources;
+use bulkhead_container::{resources, rootfs};
 use bulkhead_linux::process as sys;
+use oci_spec::runtime::LinuxNamespaceType;
 use std::cell::Cell;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -52,12 +53,26 @@ pub fn create(store: &Store, opts: &CreateOpts) -> Result<i32> {
     faults::point("create:locked");
     let mut cgroup = Cgroup::default();
     let init = Cell::new(None);
-    match create_locked(&locked, &cfg, opts, listen, &mut cgroup, &init) {
+    let host_mounts = Cell::new(None);
+    match create_locked(
+        &locked,
+        &cfg,
+        opts,
+        listen,
+        &mut cgroup,
+        &init,
+        &host_mounts,
+    ) {
         Ok(pid) => Ok(pid),
         Err(e) => {
-            // Every failure after the clone: the init goes first, then its cgroups.
+            // Every failure after the clone: the init goes first, then its mounts and cgroups.
             if let Some((pid, start)) = init.get() {
                 kill_and_reap(pid, start);
+            }
+            if let Some(before) = host_mounts.get() {
+                if let Err(ue) = rootfs::unmount_host_binds(&cfg.rootfs, before) {
+                    log::warn(&format!("cleanup after failed create: {ue}"));
+                }
             }
             if let Err(ce) = cgroup.remove() {
                 log::warn(&format!("cleanup after failed create: {ce}"));
@@ -178,6 +193,7 @@ fn create_locked(
     listen: u32,
     cgroup: &mut Cgroup,
     init: &Cell<Option<(i32, u64)>>,
+    host_mounts: &Cell<Option<usize>>,
 ) -> Result<i32> {
     let linux = cfg.spec.linux().as_ref();
     *cgroup = cgroups::plan(linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
@@ -193,6 +209,18 @@ fn create_locked(
             bail!("linux.resources: a rootless container cannot have limits without a cgroup it may write to");
         }
     }
+    if !cfg.ns.has(LinuxNamespaceType::Mount) {
+        host_mounts.set(Some(rootfs::mounts_at(&cfg.rootfs)?));
+    }
+    // As runc 1.1: a cgroup that already holds processes is used, with a warning.
+    if let Ok(pids) = cgroup.pids() {
+        if !pids.is_empty() {
+            log::warn(&format!(
+                "container's cgroup is not empty: {} process(es) found",
+                pids.len()
+            ));
+        }
+    }
     // The directories about to be made are in the state before the first exists.
     cgroup.claim();
     let mut st = State {
@@ -206,6 +234,7 @@ fn create_locked(
         phase: Phase::Creating,
         cgroup: cgroup.clone(),
         config: cfg.spec.clone(),
+        host_rootfs_mounts: host_mounts.get(),
     };
     locked.save(&st)?;
     faults::point("create:saved");
@@ -511,6 +540,9 @@ fn destroy(locked: Locked, st: &State) -> Result<()> {
         log::warn(&e);
     }
     faults::point("delete:poststop");
+    if let Some(before) = st.host_rootfs_mounts {
+        rootfs::unmount_host_binds(&st.rootfs, before)?;
+    }
     st.cgroup.remove()?;
     faults::point("delete:cgroups-removed");
     locked.remove()

@@ -64,6 +64,11 @@ pub struct State {
     pub phase: Phase,
     pub cgroup: Cgroup,
     pub config: Spec,
+    /// Without a mount namespace of its own the container's mounts are in the runtime's: how
+    /// many mounts the rootfs path had before (the ones above are the container's, unmounted
+    /// by delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rootfs_mounts: Option<usize>,
 }
 
 /// The state as the OCI spec and runc print it (`state`, `list --format json`, hooks' stdin).
