@@ -361,8 +361,7 @@ impl Proc {
             return Ok(Node::Dir(entries));
         }
         if abs == "/proc/net" {
-            let files = crate::net::procnet::FILES.iter();
-            return Ok(Node::Dir(files.map(|n| (n.to_string(), DT_REG)).collect()));
+            return crate::net::procnet::dir();
         }
         if let Some(name) = abs.strip_prefix("/proc/net/") {
             let text = crate::net::procnet::file(name).ok_or(libc::ENOENT)?;
@@ -456,6 +455,11 @@ impl Proc {
             "limits" => text(crate::kernel::limits::text(&self.limits)),
             "oom_score_adj" => text(format!("{}\n", self.oom_score_adj)),
             "oom_score" => text(format!("{}\n", (666 + self.oom_score_adj).clamp(0, 2000))),
+            // /proc/<pid>/net: the sandbox has one network, /proc/net's.
+            "net" => crate::net::procnet::dir(),
+            t if t.starts_with("net/") => crate::net::procnet::file(&t[4..])
+                .map(|s| Node::Data(s.into_bytes()))
+                .ok_or(libc::ENOENT),
             "fd" | "fdinfo" => {
                 let kind = if tail == "fd" { DT_LNK } else { DT_REG };
                 Ok(Node::Dir(

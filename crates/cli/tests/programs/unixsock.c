@@ -24,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -77,6 +78,18 @@ static void stream_pair(void) {
     SHOW_RET("pair_peek", recv(sv[1], buf, 3, MSG_PEEK), 3, 0);
     SHOW_RET("pair_recv_joined", recv(sv[1], buf, sizeof buf, 0), 10, 0);
     SHOW_RET("pair_nothing", recv(sv[1], buf, sizeof buf, MSG_DONTWAIT), -1, EAGAIN);
+    /* SO_RCVTIMEO: a blocking receive gives up after the time with EAGAIN. */
+    struct timeval tv = {0, 100000}, got_tv;
+    socklen_t tvl = sizeof got_tv;
+    SHOW_RET("rcvtimeo_set", setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0, 0);
+    getsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &got_tv, &tvl);
+    show_int("rcvtimeo_read_back", got_tv.tv_usec, 100000);
+    SHOW_RET("rcvtimeo_expires", recv(sv[1], buf, sizeof buf, 0), -1, EAGAIN);
+    struct timeval bad = {0, 2000000};
+    SHOW_RET("rcvtimeo_bad_usec", setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &bad, sizeof bad),
+             -1, EDOM);
+    struct timeval none = {0, 0};
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
     SHOW_RET("pair_shut_wr", shutdown(sv[0], SHUT_WR), 0, 0);
     SHOW_RET("pair_eof_after_shut", recv(sv[1], buf, sizeof buf, 0), 0, 0);
     show("pair_ready_after_shut", revents(sv[1]), "INOUTRDHUP");

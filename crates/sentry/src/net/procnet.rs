@@ -7,6 +7,16 @@ use std::net::{IpAddr, SocketAddr};
 /// The files of /proc/net.
 pub const FILES: [&str; 5] = ["tcp", "tcp6", "udp", "udp6", "unix"];
 
+/// The /proc/net directory.
+pub fn dir() -> Result<crate::vfs::Node, crate::mm::Errno> {
+    Ok(crate::vfs::Node::Dir(
+        FILES
+            .iter()
+            .map(|n| (n.to_string(), crate::procfs::DT_REG))
+            .collect(),
+    ))
+}
+
 /// The text of /proc/net/`name`.
 pub fn file(name: &str) -> Option<String> {
     let socks = unix::all();

@@ -157,6 +157,8 @@ struct Inner {
     peer_addr: Option<Addr>,
     /// Options kept for getsockopt and the binding rules: (level, name) -> value.
     opts: BTreeMap<(i32, i32), i32>,
+    /// SO_RCVTIMEO and SO_SNDTIMEO: how long a blocking receive or send waits.
+    timeouts: [Option<std::time::Duration>; 2],
     /// Moved on every change: [0] for the reading side, [1] for the writing side.
     generation: [u64; 2],
 }
@@ -340,6 +342,15 @@ impl Socket {
             Some(p) => Some(p) == from,
             None => true,
         }
+    }
+
+    /// SO_SNDTIMEO (`send`) or SO_RCVTIMEO; None waits without end.
+    pub fn timeout(&self, send: bool) -> Option<std::time::Duration> {
+        self.inner.borrow().timeouts[usize::from(send)]
+    }
+
+    pub fn set_timeout(&self, send: bool, d: Option<std::time::Duration>) {
+        self.inner.borrow_mut().timeouts[usize::from(send)] = d;
     }
 
     /// An option's value (what setsockopt stored), if any.

@@ -52,6 +52,28 @@ pub(super) fn sock(t: &Task, fd: i32) -> Result<(Rc<Socket>, bool), Errno> {
     }
 }
 
+/// A blocking socket call waits: until the socket changes, or, with SO_SNDTIMEO (`send`) or
+/// SO_RCVTIMEO set, at most that long, the call then answering EAGAIN (or, for a stream
+/// send or a MSG_WAITALL receive, what it did before it had to wait).
+fn block(t: &mut Task, s: &Socket, send: bool) -> Errno {
+    let Some(timeout) = s.timeout(send) else {
+        return t.block(Wait::retry());
+    };
+    let at = *t
+        .deadline
+        .get_or_insert(crate::kernel::wait::deadline_after(timeout));
+    let ret = if t.progress > 0 {
+        t.progress as i64
+    } else {
+        -i64::from(EAGAIN)
+    };
+    t.block(Wait {
+        kind: crate::kernel::wait::WaitKind::Retry,
+        deadline: Some((at, ret)),
+        host_fds: Vec::new(),
+    })
+}
+
 /// The type argument's SOCK_NONBLOCK and SOCK_CLOEXEC as open flags, and the type itself.
 fn type_flags(ty: i32) -> Result<(i32, i32), Errno> {
     let flags = ty & (SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -285,7 +307,7 @@ pub(super) fn connect(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
     }
     let target = find(t, name)?;
     match s.connect(&target, peer_cred(t)) {
-        Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+        Err(EAGAIN) if !nonblock => Err(block(t, &s, true)),
         r => r.map(|_| 0),
     }
 }
@@ -321,7 +343,7 @@ fn connect_inet(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) 
     };
     autobind_inet(s, source_ip)?;
     match s.connect_as(&listener, peer_cred(t), Some(Addr::Inet(dest))) {
-        Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+        Err(EAGAIN) if !nonblock => Err(block(t, s, true)),
         Ok(()) if nonblock => Err(EINPROGRESS),
         r => r.map(|_| 0),
     }
@@ -333,7 +355,7 @@ pub(super) fn accept(t: &mut Task, fd: i32, addr: u64, len: u64, flags: i32) -> 
     }
     let (s, nonblock) = sock(t, fd)?;
     let new = match s.accept() {
-        Err(EAGAIN) if !nonblock => return Err(t.block(Wait::retry())),
+        Err(EAGAIN) if !nonblock => return Err(block(t, &s, false)),
         r => r?,
     };
     let peer = new.peer_name().ok().flatten();
@@ -581,10 +603,10 @@ fn send_to(
     match s.send(msg, to) {
         Ok(n) if s.kind == Kind::Stream && done + n < data.len() && !nonblock => {
             t.progress = (done + n) as u64;
-            Err(t.block(Wait::retry()))
+            Err(block(t, &s, true))
         }
         Ok(n) => Ok((done + n) as i64),
-        Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
+        Err(EAGAIN) if !nonblock => Err(block(t, &s, true)),
         Err(EAGAIN) if done > 0 => Ok(done as i64),
         // TCP has no ENOTCONN for a send: an unconnected socket's is EPIPE.
         Err(ENOTCONN) if s.family != AF_UNIX && s.kind == Kind::Stream => Err(EPIPE),
@@ -705,7 +727,7 @@ fn recv_one(
                 from: None,
             })
         }
-        Err(EAGAIN) if !nonblock => return Err(t.block(Wait::retry())),
+        Err(EAGAIN) if !nonblock => return Err(block(t, &s, false)),
         r => r?,
     };
     sink(t, done, &r.data)?;
@@ -713,7 +735,7 @@ fn recv_one(
     let waitall = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0 && s.kind == Kind::Stream;
     if waitall && total < max && !r.data.is_empty() && r.fds.is_empty() && !nonblock {
         t.progress = total as u64;
-        return Err(t.block(Wait::retry()));
+        return Err(block(t, &s, false));
     }
     let mut out_flags = 0;
     if r.len > r.data.len() {

@@ -72,7 +72,20 @@ pub(super) fn setsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, 
                 return Ok(0);
             }
             SO_LINGER if len >= 8 => return Ok(0),
-            SO_RCVTIMEO | SO_SNDTIMEO if len >= 16 => return Ok(0),
+            SO_RCVTIMEO | SO_SNDTIMEO if len >= 16 => {
+                let sec = t.mm.read_u64(val)? as i64;
+                let usec = t.mm.read_u64(val + 8)? as i64;
+                if !(0..1_000_000).contains(&usec) {
+                    return Err(EDOM);
+                }
+                // A negative or zero time is "wait without end", as on Linux.
+                let d = (sec > 0 || usec > 0).then(|| {
+                    std::time::Duration::from_secs(sec.max(0) as u64)
+                        + std::time::Duration::from_micros(usec as u64)
+                });
+                s.set_timeout(opt == SO_SNDTIMEO, d);
+                return Ok(0);
+            }
             SO_LINGER | SO_RCVTIMEO | SO_SNDTIMEO => return Err(EINVAL),
             _ => {}
         }
@@ -119,7 +132,12 @@ pub(super) fn getsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, 
         (SOL_SOCKET, SO_RCVBUF) => int(s.buf(false) as i32),
         (SOL_SOCKET, SO_ACCEPTCONN) => int(i32::from(s.is_listening())),
         (SOL_SOCKET, SO_LINGER) => vec![0; 8],
-        (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => vec![0; 16],
+        (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {
+            let d = s.timeout(opt == SO_SNDTIMEO).unwrap_or_default();
+            let mut v = d.as_secs().to_le_bytes().to_vec();
+            v.extend_from_slice(&u64::from(d.subsec_micros()).to_le_bytes());
+            v
+        }
         (SOL_SOCKET, SO_PEERCRED) => {
             // Only unix sockets know their peer's credentials.
             let none = Cred {
