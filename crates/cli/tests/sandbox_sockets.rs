@@ -279,3 +279,24 @@ fn ip_lists_the_sandboxs_loopback() {
         "{code} {err}"
     );
 }
+
+/// Debian's redis-server and redis-cli over 127.0.0.1: ping, set, get, incr and a shutdown,
+/// the same in both classes.
+#[test]
+fn redis_server_answers_redis_cli() {
+    let mut b = Bundle::new(&["true"]);
+    b.set("/root/readonly", json!(false));
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let script = "redis-server --port 6399 --bind 127.0.0.1 --save '' --appendonly no \
+                  --daemonize yes --logfile /tmp/redis.log --dir /tmp || exit 9; \
+                  for i in $(seq 100); do redis-cli -p 6399 ping 2>/dev/null | grep -q PONG && break; \
+                  sleep 0.1; done; \
+                  redis-cli -p 6399 ping; redis-cli -p 6399 set greeting hello; \
+                  redis-cli -p 6399 get greeting; redis-cli -p 6399 incr n; redis-cli -p 6399 incr n; \
+                  redis-cli -p 6399 shutdown nosave; echo done";
+    let [c, s] = programs::both_classes(&mut b, &["/bin/sh", "-c", script]);
+    let want = "PONG\nOK\nhello\n1\n2\ndone\n";
+    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
+    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+}
