@@ -300,3 +300,10 @@ fn redis_server_answers_redis_cli() {
     assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
     assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
 }
+
+/// Bad arguments to every socket call (bad pointers, lengths, descriptors, control messages,
+/// families): the sandbox answers the errno the kernel answers, and goes on.
+#[test]
+fn bad_arguments_to_socket_calls() {
+    area("bad");
+}

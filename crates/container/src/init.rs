@@ -137,6 +137,7 @@ fn set_up(
             .as_ref()
             .and_then(|x| x.mount_label().as_deref())
             .filter(|_| selinux),
+        devices: l.runner.is_none(),
     };
     let root = rootfs::prepare(l.spec, &l.rootfs, &ctx)?;
     trace::step(|| {

@@ -140,6 +140,9 @@ pub struct MountContext<'a> {
     pub idmapped: &'a [Option<OwnedFd>],
     /// linux.mountLabel, when the host has SELinux: the context of tmpfs, devpts and mqueue.
     pub mount_label: Option<&'a str>,
+    /// Device nodes are made (not for the sandbox class, whose /dev is the sentry's: the
+    /// image's /dev is left as it is).
+    pub devices: bool,
 }
 
 /// Mounts one config entry beneath `root` (an fd of the rootfs directory). `tree`: for an

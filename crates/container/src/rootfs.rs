@@ -107,7 +107,7 @@ fn mount_all(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<File> {
     // As runc: the default nodes and the config's, whether /dev is a tmpfs or the image's
     // directory (bound from the host's in a user namespace), but none into a /dev bound from
     // elsewhere (the host's own /dev, for one).
-    if !dev_is_bound(spec) {
+    if ctx.devices && !dev_is_bound(spec) {
         let mut nodes = devices::defaults();
         for d in linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]) {
             let n = devices::from_config(d)?;

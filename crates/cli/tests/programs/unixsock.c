@@ -7,6 +7,7 @@
  *                       names (paths, abstract, autobind), poll readiness, accept4 flags
  *   unixsock dgram      datagrams: sendto/recvfrom with names, truncation (MSG_TRUNC),
  *                       connected sockets, ECONNREFUSED, seqpacket record boundaries
+ *   unixsock bad        bad arguments to every socket call: the same errno as the kernel
  *   unixsock control    SCM_RIGHTS (a pipe passed and used, MSG_CTRUNC), SCM_CREDENTIALS with
  *                       SO_PASSCRED, SO_PEERCRED, options and their errors
  *
@@ -22,7 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -416,6 +420,92 @@ static void control(void) {
     close(sv[1]);
 }
 
+/* A call's result, printed without a wanted value: the sandbox must print what the
+ * container class (the real kernel) printed. */
+#define PROBE(name, call)                                                                  \
+    do {                                                                                   \
+        errno = 0;                                                                         \
+        long r_ = (long)(call);                                                            \
+        printf("%s=%s\n", name, ret_str(r_, errno));                                       \
+    } while (0)
+
+/* Bad arguments to every socket call: Linux's errno, never a sentry failure. */
+static int t_bad(void) {
+    struct sockaddr_un a;
+    socklen_t len = path_addr(&a, "/tmp/unixsock-bad.sock"), l = sizeof a;
+    int s = socket(AF_UNIX, SOCK_STREAM, 0), v = 0, sv[2];
+    void *bad = (void *)8;
+    char buf[64];
+    PROBE("bind_null", bind(s, NULL, 20));
+    PROBE("bind_bad_pointer", bind(s, bad, 20));
+    PROBE("bind_huge_len", bind(s, (struct sockaddr *)&a, 4096));
+    PROBE("connect_null_zero", connect(s, NULL, 0));
+    PROBE("connect_bad_pointer", connect(s, bad, len));
+    PROBE("accept_bad_pointers", accept(s, bad, bad));
+    PROBE("getsockname_null", getsockname(s, NULL, NULL));
+    PROBE("getsockname_bad_len", getsockname(s, (struct sockaddr *)&a, bad));
+    PROBE("getpeername_bad", getpeername(s, bad, &l));
+    PROBE("send_bad_buffer", send(s, bad, 10, MSG_NOSIGNAL));
+    PROBE("sendmsg_null", sendmsg(s, NULL, MSG_NOSIGNAL));
+    PROBE("recvmsg_bad", recvmsg(s, bad, MSG_DONTWAIT));
+    PROBE("recv_bad_buffer", recv(s, bad, 10, MSG_DONTWAIT));
+    PROBE("setsockopt_null", setsockopt(s, SOL_SOCKET, SO_RCVBUF, NULL, 4));
+    PROBE("getsockopt_null_len", getsockopt(s, SOL_SOCKET, SO_TYPE, &v, NULL));
+    PROBE("getsockopt_bad_value", getsockopt(s, SOL_SOCKET, SO_TYPE, bad, &l));
+    PROBE("setsockopt_bad_level", setsockopt(s, 9999, 1, &v, sizeof v));
+    PROBE("socketpair_null", socketpair(AF_UNIX, SOCK_STREAM, 0, NULL));
+    PROBE("socketpair_bad", socketpair(AF_UNIX, SOCK_STREAM, 0, (int *)bad));
+    PROBE("shutdown_bad_fd", shutdown(-1, SHUT_RDWR));
+    PROBE("shutdown_closed_fd", shutdown(999, SHUT_RDWR));
+    PROBE("socket_bad_family", socket(-1, SOCK_STREAM, 0));
+    PROBE("socket_bad_type", socket(AF_UNIX, -1, 0));
+    PROBE("sendmmsg_null", syscall(SYS_sendmmsg, s, NULL, 5, MSG_NOSIGNAL));
+    PROBE("recvmmsg_null", syscall(SYS_recvmmsg, s, NULL, 5, MSG_DONTWAIT, NULL));
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0) {
+        struct iovec iov = {buf, 1};
+        char cb[64];
+        memset(cb, 0, sizeof cb);
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
+                           .msg_controllen = sizeof cb};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = 4096;
+        PROBE("cmsg_len_past_buffer", sendmsg(sv[0], &m, 0));
+        c->cmsg_len = 8;
+        PROBE("cmsg_len_short", sendmsg(sv[0], &m, 0));
+        c->cmsg_len = CMSG_LEN(4);
+        c->cmsg_type = 77;
+        PROBE("cmsg_unknown_type", sendmsg(sv[0], &m, 0));
+        m.msg_control = bad;
+        PROBE("cmsg_bad_pointer", sendmsg(sv[0], &m, 0));
+        m.msg_control = NULL;
+        m.msg_iov = bad;
+        PROBE("iov_bad_pointer", sendmsg(sv[0], &m, 0));
+        m.msg_iov = &iov;
+        m.msg_iovlen = 2000;
+        PROBE("iovlen_too_many", sendmsg(sv[0], &m, 0));
+        close(sv[0]);
+        close(sv[1]);
+    }
+    int in = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    PROBE("inet_bind_short", bind(in, (struct sockaddr *)&sin, 8));
+    sin.sin_family = AF_INET6;
+    PROBE("inet_bind_wrong_family", bind(in, (struct sockaddr *)&sin, sizeof sin));
+    PROBE("inet_connect_short", connect(in, (struct sockaddr *)&sin, 4));
+    fcntl(in, F_SETFL, O_NONBLOCK);
+    PROBE("inet_listen_then_accept_bad", (listen(in, 1), accept(in, bad, bad)));
+    close(in);
+    int nl = socket(AF_NETLINK, SOCK_RAW, 0);
+    uint32_t junk[4] = {8, 0x12345678, 0, 0};
+    PROBE("netlink_short_message", send(nl, junk, sizeof junk, 0));
+    PROBE("netlink_nothing_back", recv(nl, buf, sizeof buf, MSG_DONTWAIT));
+    close(nl);
+    close(s);
+    return 0;
+}
+
 static int t_stream(void) {
     stream_pair();
     stream_transfer();
@@ -436,13 +526,14 @@ static int t_control(void) {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: unixsock stream|dgram|control\n");
+        fprintf(stderr, "usage: unixsock stream|dgram|control|bad\n");
         return 2;
     }
     static const struct area areas[] = {
         {"stream", t_stream},
         {"dgram", t_dgram},
         {"control", t_control},
+        {"bad", t_bad},
     };
     return run_area("unixsock", argv[1], areas, sizeof areas / sizeof *areas, NULL);
 }

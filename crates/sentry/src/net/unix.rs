@@ -592,7 +592,14 @@ impl Socket {
                     from: None,
                 })
             } else if self.kind.connection() && !i.connected {
-                Err(libc::ENOTCONN)
+                // Linux: a unix stream socket's receive before a connection is EINVAL.
+                Err(
+                    if self.family == libc::AF_UNIX && self.kind == Kind::Stream {
+                        libc::EINVAL
+                    } else {
+                        libc::ENOTCONN
+                    },
+                )
             } else {
                 Err(libc::EAGAIN)
             };

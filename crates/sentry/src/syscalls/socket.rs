@@ -374,7 +374,17 @@ pub(super) fn accept(t: &mut Task, fd: i32, addr: u64, len: u64, flags: i32) -> 
 
 pub(super) fn getsockname(t: &mut Task, fd: i32, addr: u64, len: u64) -> R {
     let (s, _) = sock(t, fd)?;
+    needs_name_buffer(t, addr, len)?;
     sockaddr::write(t, s.family, s.name().as_ref(), addr, len, Unnamed::Family).map(|_| 0)
+}
+
+/// getsockname and getpeername must have somewhere to write (EFAULT, as Linux's copy out).
+fn needs_name_buffer(t: &Task, addr: u64, len: u64) -> Result<(), Errno> {
+    t.mm.read_u32(len)?;
+    if addr == 0 {
+        return Err(EFAULT);
+    }
+    Ok(())
 }
 
 pub(super) fn getpeername(t: &mut Task, fd: i32, addr: u64, len: u64) -> R {
@@ -386,6 +396,7 @@ pub(super) fn getpeername(t: &mut Task, fd: i32, addr: u64, len: u64) -> R {
         Some(a) => Some(a),
         None => s.peer_name()?,
     };
+    needs_name_buffer(t, addr, len)?;
     sockaddr::write(t, s.family, peer.as_ref(), addr, len, Unnamed::Family).map(|_| 0)
 }
 
@@ -616,6 +627,7 @@ fn send_to(
 
 pub(super) fn sendto(t: &mut Task, a: [u64; 6]) -> R {
     let (fd, buf, len, flags, addr, alen) = (a[0] as i32, a[1], a[2], a[3] as i32, a[4], a[5]);
+    precheck(t, fd, flags)?;
     let data = t.mm.read_vec(buf, (len as usize).min(IO_CHUNK))?;
     let to = if addr != 0 {
         Some(sockaddr::read(t, sock(t, fd)?.0.family, addr, alen as u32)?)
@@ -646,8 +658,30 @@ fn read_msghdr(t: &Task, msg: u64) -> Result<MsgHdr, Errno> {
     })
 }
 
+/// What a send of an unconnected connection-oriented socket answers before its buffers are
+/// looked at (ENOTCONN for unix sockets, EPIPE and SIGPIPE for TCP), as Linux checks first.
+fn precheck(t: &mut Task, fd: i32, flags: i32) -> Result<(), Errno> {
+    let (s, _) = sock(t, fd)?;
+    if s.kind == Kind::Dgram || s.connected() || s.is_listening() && s.family == AF_UNIX {
+        return Ok(());
+    }
+    if s.family == AF_UNIX {
+        return Err(ENOTCONN);
+    }
+    if flags & MSG_NOSIGNAL == 0 {
+        crate::signals::send(t, SIGPIPE);
+    }
+    Err(EPIPE)
+}
+
+/// UIO_MAXIOV: more buffers than this is EMSGSIZE for sendmsg and recvmsg.
+const MAX_IOV: u64 = 1024;
+
 pub(super) fn sendmsg(t: &mut Task, fd: i32, msg: u64, flags: i32) -> R {
     let h = read_msghdr(t, msg)?;
+    if h.iovlen > MAX_IOV {
+        return Err(EMSGSIZE);
+    }
     let mut data = Vec::new();
     for (base, len) in fs::iovecs(t, h.iov, h.iovlen)? {
         let n = (len as usize).min(IO_CHUNK - data.len());
@@ -819,6 +853,9 @@ pub(super) fn recvfrom(t: &mut Task, a: [u64; 6]) -> R {
 
 pub(super) fn recvmsg(t: &mut Task, fd: i32, msg: u64, flags: i32) -> R {
     let h = read_msghdr(t, msg)?;
+    if h.iovlen > MAX_IOV {
+        return Err(EMSGSIZE);
+    }
     let vecs = fs::iovecs(t, h.iov, h.iovlen)?;
     let max = vecs
         .iter()
