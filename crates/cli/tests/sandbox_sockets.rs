@@ -9,6 +9,14 @@ use common::*;
 use serde_json::json;
 use std::process::Command;
 
+/// Runs `args` in both classes: each exits 0 and prints `want`. Returns their stderrs.
+fn both_print(b: &mut Bundle, args: &[&str], want: &str) -> [String; 2] {
+    let [c, s] = programs::both_classes(b, args);
+    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
+    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+    [c.2, s.2]
+}
+
 /// Runs `unixsock <area>` in both classes, with a writable /tmp.
 fn area(name: &str) {
     let mut b = Bundle::new(&["true"]);
@@ -76,11 +84,9 @@ async def echo():
     return got
 print(asyncio.run(echo()))
 "#;
-    let [c, s] = programs::both_classes(&mut b, &["/usr/bin/python3", "-c", program]);
     let want = "b'hello'\nb''\nchild got b'done 300000'\nb'fds' b'through the passed fd'\n\
                 True 0 0\n(b'datagram', b'\\x00py-b')\nb'PING'\n";
-    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
-    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+    both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
 /// TCP and UDP over loopback (127.0.0.1 and ::1) with python3, the same in both classes (the
@@ -146,15 +152,13 @@ async def main():
     return got
 print(asyncio.run(main()))
 "#;
-    let [c, s] = programs::both_classes(&mut b, &["/usr/bin/python3", "-c", program]);
     let want = "127.0.0.1 True\nclient got b'got 200000'\npeer 127.0.0.1 True\n\
                 b'udp!' 127.0.0.1 True\nb'back'\n::1 True\nclient got b'got 200000'\n\
                 peer ::1 True\nb'udp!' ::1 True\nb'back'\nrefused ECONNREFUSED\n\
                 nonblocking EINPROGRESS\nso_error ECONNREFUSED\nunreachable ENETUNREACH\n\
                 in use EADDRINUSE\nwildcard 127.0.0.1\ndual stack ::ffff:127.0.0.1\n\
                 nodelay 1\nb'TCP PING'\n";
-    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
-    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+    both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
 /// Debian's nginx (the host's /usr bound in, its /etc/nginx copied into the rootfs) with
@@ -199,11 +203,9 @@ fn nginx_serves_a_file_to_curl() {
                   curl -s -m 5 -o /dev/null -w '%{http_code}\\n' http://127.0.0.1/nothing; \
                   curl -s -m 5 'http://[::1]/'; nginx -s quit 2>/dev/null; \
                   while [ -e /run/nginx.pid ]; do sleep 0.1; done; echo quit";
-    let [c, s] = programs::both_classes(&mut b, &["/bin/sh", "-c", script]);
     let want = "nginx: configuration file /etc/nginx/nginx.conf test is successful\n\
                 served by nginx\n404\nserved by nginx\nquit\n";
-    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
-    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+    both_print(&mut b, &["/bin/sh", "-c", script], want);
 }
 
 /// A static Go program serving HTTP to itself over 127.0.0.1 (tests/programs/gohttp.go):
@@ -212,11 +214,9 @@ fn nginx_serves_a_file_to_curl() {
 fn go_program_serves_http_to_itself() {
     let mut b = Bundle::new(&["true"]);
     programs::build_go(&b, "gohttp");
-    let [c, s] = programs::both_classes(&mut b, &["/bin/gohttp"]);
     let want = "0 200 hello one from GET\n1 200 hello two from GET\n\
                 2 200 hello three from GET\nmissing: 404\nrefused: true\n";
-    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
-    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+    both_print(&mut b, &["/bin/gohttp"], want);
 }
 
 /// The sandbox's own sockets in /proc/net (tcp, tcp6, udp, unix): `netstat -tln` prints what
@@ -238,15 +238,13 @@ print(run("netstat", "-tln"), end="")
 for cmd in (("ss", "-tlnH"), ("ss", "-ulnH")):
     print(" ".join(cmd), [(f[0], f[3]) for f in (l.split() for l in run(*cmd).splitlines())])
 "#;
-    let [c, s] = programs::both_classes(&mut b, &["/usr/bin/python3", "-c", program]);
     let want = "Active Internet connections (only servers)\n\
         Proto Recv-Q Send-Q Local Address           Foreign Address         State      \n\
         tcp        0      0 127.0.0.1:8080          0.0.0.0:*               LISTEN     \n\
         tcp6       0      0 :::8081                 :::*                    LISTEN     \n\
         ss -tlnH [('LISTEN', '127.0.0.1:8080'), ('LISTEN', '*:8081')]\n\
         ss -ulnH [('UNCONN', '127.0.0.1:5353')]\n";
-    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
-    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+    both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
 /// Route netlink answered by the sentry: `ip addr`, `ip link`, `ip route` and a lookup of a
@@ -259,11 +257,9 @@ fn ip_lists_the_sandboxs_loopback() {
     b.set("/process/env", json!(["PATH=/usr/sbin:/usr/bin:/bin"]));
     let script = "ip addr; ip link; ip route; ip -6 route; ip -4 addr show lo; \
                   ip link show eth9; echo eth9=$?";
-    let [c, s] = programs::both_classes(&mut b, &["/bin/sh", "-c", script]);
     let want = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n    inet6 ::1/128 scope host \n       valid_lft forever preferred_lft forever\n1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\n    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\neth9=1\n";
-    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
-    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
-    assert_eq!(c.2, s.2, "stderr");
+    let [container_err, sandbox_err] = both_print(&mut b, &["/bin/sh", "-c", script], want);
+    assert_eq!(container_err, sandbox_err, "stderr");
     // The sandbox's network is not the application's to change.
     b.set("/annotations", json!({"dev.bulkhead.class": "sandbox"}));
     b.set(
@@ -295,10 +291,8 @@ fn redis_server_answers_redis_cli() {
                   redis-cli -p 6399 ping; redis-cli -p 6399 set greeting hello; \
                   redis-cli -p 6399 get greeting; redis-cli -p 6399 incr n; redis-cli -p 6399 incr n; \
                   redis-cli -p 6399 shutdown nosave; echo done";
-    let [c, s] = programs::both_classes(&mut b, &["/bin/sh", "-c", script]);
     let want = "PONG\nOK\nhello\n1\n2\ndone\n";
-    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
-    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+    both_print(&mut b, &["/bin/sh", "-c", script], want);
 }
 
 /// Bad arguments to every socket call (bad pointers, lengths, descriptors, control messages,
