@@ -587,27 +587,18 @@ pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
     let f = t.fds.get(fd)?;
     // The generic requests every file takes: non-blocking mode and close-on-exec.
     match req {
-        FIONBIO => {
+        FIONBIO | FIOASYNC => {
+            let flag = if req == FIONBIO { O_NONBLOCK } else { O_ASYNC };
             let on = t.mm.read_u32(arg)? != 0;
             let mut of = f.borrow_mut();
             of.flags = if on {
-                of.flags | O_NONBLOCK
+                of.flags | flag
             } else {
-                of.flags & !O_NONBLOCK
+                of.flags & !flag
             };
             return Ok(0);
         }
         FIOCLEX | FIONCLEX => return t.fds.set_cloexec(fd, req == FIOCLEX).map(|_| 0),
-        FIOASYNC => {
-            let on = t.mm.read_u32(arg)? != 0;
-            let mut of = f.borrow_mut();
-            of.flags = if on {
-                of.flags | O_ASYNC
-            } else {
-                of.flags & !O_ASYNC
-            };
-            return Ok(0);
-        }
         _ => {}
     }
     let host = match &f.borrow().node {
@@ -852,24 +843,28 @@ pub(super) fn pipe(t: &mut Task, fds: u64, flags: i32) -> R {
     let name = format!("pipe:[{}]", r.pipe.borrow().ino);
     let status = flags & O_NONBLOCK;
     let cloexec = flags & O_CLOEXEC != 0;
-    let rfd = t
-        .fds
-        .install(wrap(Node::Pipe(r), O_RDONLY | status, &name), cloexec, 0)?;
-    let wfd = match t
-        .fds
-        .install(wrap(Node::Pipe(w), O_WRONLY | status, &name), cloexec, 0)
-    {
+    let reader = wrap(Node::Pipe(r), O_RDONLY | status, &name);
+    let writer = wrap(Node::Pipe(w), O_WRONLY | status, &name);
+    install_pair(t, [reader, writer], cloexec, fds)
+}
+
+/// pipe2 and socketpair: installs both files and writes their two descriptor numbers to
+/// `addr`; on any failure neither stays installed.
+pub(super) fn install_pair(t: &mut Task, files: [vfs::FileRef; 2], cloexec: bool, addr: u64) -> R {
+    let [a, b] = files;
+    let fa = t.fds.install(a, cloexec, 0)?;
+    let fb = match t.fds.install(b, cloexec, 0) {
         Ok(fd) => fd,
         Err(e) => {
-            let _ = t.fds.close(rfd);
+            let _ = t.fds.close(fa);
             return Err(e);
         }
     };
-    let mut b = rfd.to_le_bytes().to_vec();
-    b.extend_from_slice(&wfd.to_le_bytes());
-    if let Err(e) = put(t, fds, &b) {
-        let _ = t.fds.close(rfd);
-        let _ = t.fds.close(wfd);
+    let mut out = fa.to_le_bytes().to_vec();
+    out.extend_from_slice(&fb.to_le_bytes());
+    if let Err(e) = put(t, addr, &out) {
+        let _ = t.fds.close(fa);
+        let _ = t.fds.close(fb);
         return Err(e);
     }
     Ok(0)

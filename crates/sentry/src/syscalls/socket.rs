@@ -162,25 +162,11 @@ pub(super) fn socketpair(t: &mut Task, domain: i32, ty: i32, proto: i32, sv: u64
         return Err(EOPNOTSUPP);
     }
     let (a, b) = Socket::pair(kind, peer_cred(t));
-    let cloexec = open & O_CLOEXEC != 0;
-    let fa = t
-        .fds
-        .install(socket_file(a, open & O_NONBLOCK), cloexec, 0)?;
-    let fb = match t.fds.install(socket_file(b, open & O_NONBLOCK), cloexec, 0) {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = t.fds.close(fa);
-            return Err(e);
-        }
-    };
-    let mut out = fa.to_le_bytes().to_vec();
-    out.extend_from_slice(&fb.to_le_bytes());
-    if let Err(e) = put(t, sv, &out) {
-        let _ = t.fds.close(fa);
-        let _ = t.fds.close(fb);
-        return Err(e);
-    }
-    Ok(0)
+    let files = [
+        socket_file(a, open & O_NONBLOCK),
+        socket_file(b, open & O_NONBLOCK),
+    ];
+    fs::install_pair(t, files, open & O_CLOEXEC != 0, sv)
 }
 
 /// The socket a name names, for connect and sendto: ECONNREFUSED when none listens there.
