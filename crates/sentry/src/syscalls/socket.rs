@@ -685,25 +685,31 @@ pub(super) fn sendmsg(t: &mut Task, fd: i32, msg: u64, flags: i32) -> R {
 /// sendmmsg: the messages one by one, each one's count in its msg_len; the number sent (a
 /// failure after the first ends the batch with what was sent).
 pub(super) fn sendmmsg(t: &mut Task, fd: i32, vec: u64, n: u32, flags: i32) -> R {
-    let n = n.min(1024) as u64;
-    let mut sent = 0;
-    for i in 0..n {
+    each_mmsg(t, vec, n, |t, at, _| sendmsg(t, fd, at, flags))
+}
+
+/// The sendmmsg/recvmmsg loop over an array of struct mmsghdr (64 bytes, msg_len at 56):
+/// `one(task, address, index)` for each, its count stored in msg_len. The first failure is
+/// the call's; a later one (a wait included) ends the batch with the count so far. A
+/// message's progress (a partly sent stream) does not carry into the next.
+fn each_mmsg(t: &mut Task, vec: u64, n: u32, mut one: impl FnMut(&mut Task, u64, u64) -> R) -> R {
+    let mut done = 0;
+    for i in 0..u64::from(n.min(1024)) {
         let at = vec + i * 64;
-        match sendmsg(t, fd, at, flags) {
+        match one(t, at, i) {
             Ok(len) => {
                 put(t, at + 56, &(len as u32).to_le_bytes())?;
-                sent += 1;
+                done += 1;
             }
-            Err(e) if sent == 0 => return Err(e),
+            Err(e) if done == 0 => return Err(e),
             Err(_) => {
                 t.wait = None;
                 break;
             }
         }
-        // A partly sent stream message ends the batch.
         t.progress = 0;
     }
-    Ok(sent)
+    Ok(done)
 }
 
 /// What one receive gives back to the caller (its bytes went to the sink): the message's
@@ -899,27 +905,9 @@ fn scatter(t: &mut Task, vecs: &[(u64, u64)], mut at: usize, mut data: &[u8]) ->
 /// recvmmsg: up to `n` messages, each one's count in its msg_len; the first waits (unless
 /// non-blocking), the rest are taken while there are some. The timeout is not applied.
 pub(super) fn recvmmsg(t: &mut Task, fd: i32, vec: u64, n: u32, flags: i32) -> R {
-    let n = n.min(1024) as u64;
-    let mut got = 0;
-    for i in 0..n {
-        let at = vec + i * 64;
-        let f = if got == 0 {
-            flags
-        } else {
-            flags | MSG_DONTWAIT
-        };
-        match recvmsg(t, fd, at, f & !libc::MSG_WAITFORONE) {
-            Ok(len) => {
-                put(t, at + 56, &(len as u32).to_le_bytes())?;
-                got += 1;
-            }
-            Err(e) if got == 0 => return Err(e),
-            Err(_) => {
-                t.wait = None;
-                break;
-            }
-        }
-        t.progress = 0;
-    }
-    Ok(got)
+    let flags = flags & !libc::MSG_WAITFORONE;
+    each_mmsg(t, vec, n, |t, at, i| {
+        let f = if i == 0 { flags } else { flags | MSG_DONTWAIT };
+        recvmsg(t, fd, at, f)
+    })
 }
