@@ -70,17 +70,15 @@ pub enum Addr {
 enum Key {
     Inode(u64, u64),
     Abstract(Vec<u8>),
-    Inet(std::net::SocketAddr),
-    Netlink(u32),
 }
 
 impl Addr {
-    fn key(&self) -> Key {
+    /// Its key among unix names; IP and netlink names are not registered here.
+    fn key(&self) -> Option<Key> {
         match self {
-            Addr::Path(_, (dev, ino)) => Key::Inode(*dev, *ino),
-            Addr::Abstract(name) => Key::Abstract(name.clone()),
-            Addr::Inet(a) => Key::Inet(*a),
-            Addr::Netlink(p) => Key::Netlink(*p),
+            Addr::Path(_, (dev, ino)) => Some(Key::Inode(*dev, *ino)),
+            Addr::Abstract(name) => Some(Key::Abstract(name.clone())),
+            Addr::Inet(_) | Addr::Netlink(_) => None,
         }
     }
 }
@@ -119,7 +117,8 @@ thread_local! {
 
 /// The live socket bound to `addr`.
 pub fn lookup(addr: &Addr) -> Option<Rc<Socket>> {
-    BOUND.with(|b| b.borrow().get(&addr.key()).and_then(Weak::upgrade))
+    let key = addr.key()?;
+    BOUND.with(|b| b.borrow().get(&key).and_then(Weak::upgrade))
 }
 
 /// Whether an abstract name is taken.
@@ -304,6 +303,7 @@ impl Socket {
     /// bind to `addr` (a path's socket inode was made by the caller): EINVAL when bound
     /// already, EADDRINUSE when another socket has the name.
     pub fn bind(self: &Rc<Self>, addr: Addr) -> Result<(), Errno> {
+        let key = addr.key().ok_or(libc::EINVAL)?;
         if self.inner.borrow().name.is_some() {
             return Err(libc::EINVAL);
         }
@@ -313,7 +313,7 @@ impl Socket {
         BOUND.with(|b| {
             let mut b = b.borrow_mut();
             b.retain(|_, w| w.strong_count() > 0);
-            b.insert(addr.key(), Rc::downgrade(self));
+            b.insert(key, Rc::downgrade(self));
         });
         self.inner.borrow_mut().name = Some(addr);
         Ok(())
