@@ -42,8 +42,11 @@ fn socket_file(s: Rc<Socket>, flags: i32) -> crate::vfs::FileRef {
     )
 }
 
+/// A socket and whether the description it was reached by is non-blocking.
+type Sock = (Rc<Socket>, bool);
+
 /// The socket `fd` names, and whether its description is non-blocking.
-pub(super) fn sock(t: &Task, fd: i32) -> Result<(Rc<Socket>, bool), Errno> {
+pub(super) fn sock(t: &Task, fd: i32) -> Result<Sock, Errno> {
     let f = t.fds.get(fd)?;
     let of = f.borrow();
     match &of.node {
@@ -482,7 +485,7 @@ pub(super) fn no_control() -> Control {
 /// MSG_NOSIGNAL.
 fn send_one(
     t: &mut Task,
-    fd: i32,
+    sk: &Sock,
     data: &[u8],
     control: Control,
     to: Option<Name>,
@@ -491,13 +494,13 @@ fn send_one(
     if flags & MSG_OOB != 0 {
         return Err(EOPNOTSUPP);
     }
-    let (s, _) = sock(t, fd)?;
+    let s = &sk.0;
     if s.family == AF_NETLINK {
-        return netlink_request(t, &s, data);
+        return netlink_request(t, s, data);
     }
     let (to, from) = match to {
         _ if s.family != AF_UNIX && s.kind == Kind::Stream => (None, None), // TCP: ignored
-        _ if s.family != AF_UNIX => match udp_target(&s, to, data.len())? {
+        _ if s.family != AF_UNIX => match udp_target(s, to, data.len())? {
             Some(target) => target,
             // Nobody receives there: the datagram is lost, as on the wire.
             None => return Ok(data.len() as i64),
@@ -505,7 +508,7 @@ fn send_one(
         Some(n) => (Some(find(t, n)?), None),
         None => (None, None),
     };
-    match send_to(t, fd, data, control, to, from, flags) {
+    match send_to(t, sk, data, control, to, from, flags) {
         Err(EPIPE) if flags & MSG_NOSIGNAL == 0 => {
             crate::signals::send(t, SIGPIPE);
             Err(EPIPE)
@@ -572,7 +575,8 @@ fn udp_target(s: &Rc<Socket>, to: Option<Name>, len: usize) -> Result<Option<Rou
 
 /// write(2) on a socket: a send without flags or address (the caller raises SIGPIPE).
 pub(super) fn send_bytes(t: &mut Task, fd: i32, data: &[u8], control: Control, flags: i32) -> R {
-    send_to(t, fd, data, control, None, None, flags)
+    let sk = sock(t, fd)?;
+    send_to(t, &sk, data, control, None, None, flags)
 }
 
 /// A send to `to` (or the peer). A blocking stream send returns when all of it went
@@ -580,15 +584,14 @@ pub(super) fn send_bytes(t: &mut Task, fd: i32, data: &[u8], control: Control, f
 #[allow(clippy::too_many_arguments)]
 fn send_to(
     t: &mut Task,
-    fd: i32,
+    (s, nonblock): &Sock,
     data: &[u8],
     control: Control,
     to: Option<Rc<Socket>>,
     from: Option<Addr>,
     flags: i32,
 ) -> R {
-    let (s, nonblock) = sock(t, fd)?;
-    let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
+    let nonblock = *nonblock || flags & MSG_DONTWAIT != 0;
     let done = (t.progress as usize).min(data.len());
     let msg = Msg {
         data: data[done..].to_vec(),
@@ -600,10 +603,10 @@ fn send_to(
     match s.send(msg, to) {
         Ok(n) if s.kind == Kind::Stream && done + n < data.len() && !nonblock => {
             t.progress = (done + n) as u64;
-            Err(block(t, &s, true))
+            Err(block(t, s, true))
         }
         Ok(n) => Ok((done + n) as i64),
-        Err(EAGAIN) if !nonblock => Err(block(t, &s, true)),
+        Err(EAGAIN) if !nonblock => Err(block(t, s, true)),
         Err(EAGAIN) if done > 0 => Ok(done as i64),
         // TCP has no ENOTCONN for a send: an unconnected socket's is EPIPE.
         Err(ENOTCONN) if s.family != AF_UNIX && s.kind == Kind::Stream => Err(EPIPE),
@@ -613,14 +616,15 @@ fn send_to(
 
 pub(super) fn sendto(t: &mut Task, a: [u64; 6]) -> R {
     let (fd, buf, len, flags, addr, alen) = (a[0] as i32, a[1], a[2], a[3] as i32, a[4], a[5]);
-    precheck(t, fd, flags)?;
+    let sk = sock(t, fd)?;
+    precheck(t, &sk.0, flags)?;
     let data = t.mm.read_vec(buf, (len as usize).min(IO_CHUNK))?;
     let to = if addr != 0 {
-        Some(sockaddr::read(t, sock(t, fd)?.0.family, addr, alen as u32)?)
+        Some(sockaddr::read(t, sk.0.family, addr, alen as u32)?)
     } else {
         None
     };
-    send_one(t, fd, &data, no_control(), to, flags)
+    send_one(t, &sk, &data, no_control(), to, flags)
 }
 
 /// A msghdr's fields: name, namelen, iov, iovlen, control, controllen.
@@ -646,8 +650,7 @@ fn read_msghdr(t: &Task, msg: u64) -> Result<MsgHdr, Errno> {
 
 /// What a send of an unconnected connection-oriented socket answers before its buffers are
 /// looked at (ENOTCONN for unix sockets, EPIPE and SIGPIPE for TCP), as Linux checks first.
-fn precheck(t: &mut Task, fd: i32, flags: i32) -> Result<(), Errno> {
-    let (s, _) = sock(t, fd)?;
+fn precheck(t: &mut Task, s: &Socket, flags: i32) -> Result<(), Errno> {
     if s.kind == Kind::Dgram || s.connected() || s.is_listening() && s.family == AF_UNIX {
         return Ok(());
     }
@@ -664,6 +667,7 @@ fn precheck(t: &mut Task, fd: i32, flags: i32) -> Result<(), Errno> {
 const MAX_IOV: u64 = 1024;
 
 pub(super) fn sendmsg(t: &mut Task, fd: i32, msg: u64, flags: i32) -> R {
+    let sk = sock(t, fd)?;
     let h = read_msghdr(t, msg)?;
     if h.iovlen > MAX_IOV {
         return Err(EMSGSIZE);
@@ -675,11 +679,11 @@ pub(super) fn sendmsg(t: &mut Task, fd: i32, msg: u64, flags: i32) -> R {
     }
     let control = read_control(t, h.control, h.controllen as usize)?;
     let to = if h.name != 0 && h.namelen != 0 {
-        Some(sockaddr::read(t, sock(t, fd)?.0.family, h.name, h.namelen)?)
+        Some(sockaddr::read(t, sk.0.family, h.name, h.namelen)?)
     } else {
         None
     };
-    send_one(t, fd, &data, control, to, flags)
+    send_one(t, &sk, &data, control, to, flags)
 }
 
 /// sendmmsg: the messages one by one, each one's count in its msg_len; the number sent (a
