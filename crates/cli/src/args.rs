@@ -57,6 +57,13 @@ pub struct Cli {
     /// Isolation class when the config's dev.bulkhead.class annotation names none: container or sandbox
     #[arg(long, global = true, help_heading = "Global options")]
     pub class: Option<String>,
+    /// Sandbox platform when the config's dev.bulkhead.sandbox.platform annotation names none: systrap (default) or ptrace
+    #[arg(
+        long = "sandbox-platform",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub sandbox_platform: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -99,6 +106,7 @@ impl CreateArgs {
             preserve_fds: self.preserve_fds,
             detach,
             class,
+            sandbox_platform: None,
         }
     }
 }

@@ -39,7 +39,8 @@ pub fn json() -> Result<String> {
         "annotations": {
             "dev.bulkhead.class": "container",
             "dev.bulkhead.classes": "container,sandbox",
-            "dev.bulkhead.sandbox.platform": "ptrace",
+            "dev.bulkhead.sandbox.platform": "systrap",
+            "dev.bulkhead.sandbox.platforms": "systrap,ptrace",
             "dev.bulkhead.sandbox.hostSyscalls": bulkhead_sentry::confine::allowlist_size().to_string()
         }
     });

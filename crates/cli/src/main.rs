@@ -127,13 +127,18 @@ fn dispatch(cli: &Cli) -> Result<i32> {
     match command {
         Command::Create(c) => {
             check_systemd(cli)?;
-            lifecycle::create(&store, &c.to_opts(true, cli.class.clone()))?;
+            let opts = CreateOpts {
+                sandbox_platform: cli.sandbox_platform.clone(),
+                ..c.to_opts(true, cli.class.clone())
+            };
+            lifecycle::create(&store, &opts)?;
             Ok(0)
         }
         Command::Run(r) => {
             check_systemd(cli)?;
             let opts = CreateOpts {
                 detach: r.detach,
+                sandbox_platform: cli.sandbox_platform.clone(),
                 ..r.create.to_opts(r.detach, cli.class.clone())
             };
             lifecycle::run(&store, &opts, r.keep)

@@ -86,6 +86,14 @@ pub fn eventfd() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// A non-blocking eventfd (close-on-exec): a wake-up that a writer never waits on.
+pub fn eventfd_nonblocking() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd takes no pointers.
+    let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
+    // SAFETY: eventfd succeeded, so `fd` is open and owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Whether the calling process may write `path` (access(2) with W_OK, real ids).
 pub fn writable(path: &Path) -> bool {
     let Ok(c) = cstr(path) else {

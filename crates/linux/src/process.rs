@@ -257,6 +257,13 @@ pub fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// AT_HWCAP2 of the auxiliary vector (bit 1: FSGSBASE, the fs/gs base instructions are
+/// usable in user space).
+pub fn hwcap2() -> u64 {
+    // SAFETY: getauxval takes an integer and has no preconditions.
+    unsafe { libc::getauxval(libc::AT_HWCAP2) }
+}
+
 /// The host's AT_HWCAP (CPU features), as the kernel gave it to this process.
 pub fn hwcap() -> u64 {
     // SAFETY: getauxval takes an integer and has no preconditions.
@@ -478,6 +485,25 @@ pub fn close_all_but(keep: i32) -> io::Result<()> {
         cvt(unsafe { libc::syscall(libc::SYS_close_range, 0u32, keep - 1, 0) } as i32)?;
     }
     close_from(keep + 1)
+}
+
+/// Closes every fd but `a` and `b` (no allocation: safe in a child forked from a threaded
+/// process).
+pub fn close_all_but_two(a: i32, b: i32) -> io::Result<()> {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut first = 0u32;
+    for k in [lo, hi] {
+        if k < 0 || (k as u32) < first {
+            continue;
+        }
+        let k = k as u32;
+        if k > first {
+            // SAFETY: integer arguments only.
+            cvt(unsafe { libc::syscall(libc::SYS_close_range, first, k - 1, 0) } as i32)?;
+        }
+        first = k + 1;
+    }
+    close_from(first)
 }
 
 pub fn exit_now(code: i32) -> ! {

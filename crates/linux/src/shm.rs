@@ -87,6 +87,22 @@ impl MemFile {
         Ok(unsafe { AtomicU32::from_ptr(self.base.add(off).cast()) })
     }
 
+    /// A view of [off, off+len) that outlives no borrow of `self`: for memory the sentry shares
+    /// with a stub process (the systrap platform's control blocks), read and written while the
+    /// stub runs. The caller keeps this MemFile alive as long as the view is used (the
+    /// platform holds the sentry's memory with every view it makes).
+    pub fn region(&self, off: usize, len: usize) -> io::Result<Region> {
+        self.check(off, len)?;
+        if !off.is_multiple_of(8) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: bounds checked: the pointer stays inside our mapping.
+        Ok(Region {
+            base: unsafe { self.base.add(off) },
+            len,
+        })
+    }
+
     /// The parts of [off, off+len) that hold data, as (offset, length): the file's holes
     /// (pages never written, or punched) are left out, found with SEEK_DATA and SEEK_HOLE.
     pub fn data_extents(&self, off: usize, len: usize) -> io::Result<Vec<(usize, usize)>> {
@@ -160,5 +176,74 @@ impl Drop for MemFile {
     fn drop(&mut self) {
         // SAFETY: base/size describe the mapping made in new().
         unsafe { libc::munmap(self.base.cast(), self.size) };
+    }
+}
+
+/// A range of a MemFile's mapping shared with another process, which changes it at any time:
+/// every access is bounds-checked, words that the two sides hand over are atomics, the rest is
+/// read and written with volatile copies (plain data whose validity the reader checks).
+/// Invariant: the MemFile it was made from is alive while it is used (see `MemFile::region`).
+pub struct Region {
+    base: *mut u8,
+    len: usize,
+}
+
+impl Region {
+    fn check(&self, off: usize, len: usize) -> bool {
+        off.checked_add(len).is_some_and(|end| end <= self.len)
+    }
+
+    /// The aligned 32-bit word at `off`; None outside the region or unaligned.
+    pub fn word(&self, off: usize) -> Option<&AtomicU32> {
+        if !self.check(off, 4) || !off.is_multiple_of(4) {
+            return None;
+        }
+        // SAFETY: in bounds and aligned; the mapping outlives the region (type invariant);
+        // AtomicU32 is the type for a word another process writes concurrently.
+        Some(unsafe { AtomicU32::from_ptr(self.base.add(off).cast()) })
+    }
+
+    /// The u64 at `off` (0 outside the region).
+    pub fn get(&self, off: usize) -> u64 {
+        if !self.check(off, 8) {
+            return 0;
+        }
+        // SAFETY: in bounds; read_unaligned+volatile: the other side may be writing it, any
+        // bit pattern is a valid u64.
+        u64::from_ne_bytes(unsafe { std::ptr::read_volatile(self.base.add(off).cast::<[u8; 8]>()) })
+    }
+
+    /// Stores `v` at `off` (nothing outside the region).
+    pub fn set(&self, off: usize, v: u64) {
+        if self.check(off, 8) {
+            // SAFETY: in bounds; a byte-array store has no alignment requirement.
+            unsafe {
+                std::ptr::write_volatile(self.base.add(off).cast::<[u8; 8]>(), v.to_ne_bytes())
+            }
+        }
+    }
+
+    /// Copies [off, off+out.len()) out; false outside the region.
+    pub fn read(&self, off: usize, out: &mut [u8]) -> bool {
+        if !self.check(off, out.len()) {
+            return false;
+        }
+        for (i, b) in out.iter_mut().enumerate() {
+            // SAFETY: in bounds (checked for the whole range above).
+            *b = unsafe { std::ptr::read_volatile(self.base.add(off + i)) };
+        }
+        true
+    }
+
+    /// Copies `data` in at `off`; false outside the region.
+    pub fn write(&self, off: usize, data: &[u8]) -> bool {
+        if !self.check(off, data.len()) {
+            return false;
+        }
+        for (i, b) in data.iter().enumerate() {
+            // SAFETY: in bounds (checked for the whole range above).
+            unsafe { std::ptr::write_volatile(self.base.add(off + i), *b) };
+        }
+        true
     }
 }

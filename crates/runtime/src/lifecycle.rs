@@ -3,7 +3,9 @@
 
 use crate::config::{self, Config};
 use crate::hooks::ContainerHooks;
-use crate::sandbox::{class_of, sandbox_spec, Class, SentryRunner, SELFTEST_ANNOTATION};
+use crate::sandbox::{
+    class_of, platform_of, sandbox_spec, Class, SentryRunner, SELFTEST_ANNOTATION,
+};
 use crate::state::{self, Locked, Phase, State, Status, Store};
 use crate::tty::{self, OwnConsole};
 use crate::{faults, log};
@@ -34,6 +36,8 @@ pub struct CreateOpts {
     pub detach: bool,
     /// `--class`: the isolation class when the config's annotation does not name one.
     pub class: Option<String>,
+    /// `--sandbox-platform`: the sandbox's platform when the annotation does not name one.
+    pub sandbox_platform: Option<String>,
 }
 
 /// Creates the container; returns the init's pid. On failure nothing is left behind: no state
@@ -254,6 +258,7 @@ fn create_locked(
     let console = connect_console(opts.console_socket.as_deref())?;
     let start = UnixListener::bind(locked.start_socket()).context("create start socket")?;
     let class = class_of(&cfg.spec, opts.class.as_deref())?;
+    let platform = platform_of(&cfg.spec, opts.sandbox_platform.as_deref())?;
     let sandboxed = (class == Class::Sandbox).then(|| sandbox_spec(&cfg.spec));
     // The sandbox's config may add namespaces (its own user namespace): plan from it.
     let ns = match &sandboxed {
@@ -304,6 +309,7 @@ fn create_locked(
             .and_then(|a| a.get(SELFTEST_ANNOTATION))
             .cloned(),
         facts: bulkhead_sentry::HostFacts::read(),
+        platform,
     });
     l.runner = runner
         .as_ref()

@@ -10,6 +10,11 @@ use std::path::Path;
 
 /// The annotation that picks the class per container (and so per pod).
 pub const CLASS_ANNOTATION: &str = "dev.bulkhead.class";
+/// The annotation that picks the sandbox's platform (systrap or ptrace).
+pub const PLATFORM_ANNOTATION: &str = "dev.bulkhead.sandbox.platform";
+/// The platform when neither the annotation nor `--sandbox-platform` names one (the test
+/// suite runs once per platform with it).
+pub const PLATFORM_ENV: &str = "BULKHEAD_SANDBOX_PLATFORM";
 /// A test hook: make the confined sentry call something outside its allowlist.
 pub const SELFTEST_ANNOTATION: &str = "dev.bulkhead.sentry.selftest";
 
@@ -34,6 +39,28 @@ pub fn class_of(spec: &Spec, flag: Option<&str>) -> Result<Class> {
             bail!("annotations[{CLASS_ANNOTATION}]: unknown class {other:?} (container or sandbox)")
         }
         Some(other) => bail!("--class: unknown class {other:?} (container or sandbox)"),
+    }
+}
+
+/// The sandbox's platform: the annotation, else `--sandbox-platform`, else
+/// $BULKHEAD_SANDBOX_PLATFORM, else systrap.
+pub fn platform_of(spec: &Spec, flag: Option<&str>) -> Result<bulkhead_sentry::platform::Kind> {
+    use bulkhead_sentry::platform::Kind;
+    let annotated = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(PLATFORM_ANNOTATION))
+        .map(String::as_str);
+    let env = std::env::var(PLATFORM_ENV).ok().filter(|v| !v.is_empty());
+    let (name, source) = match (annotated, flag, env.as_deref()) {
+        (Some(a), _, _) => (a, format!("annotations[{PLATFORM_ANNOTATION}]")),
+        (None, Some(f), _) => (f, "--sandbox-platform".to_string()),
+        (None, None, Some(e)) => (e, PLATFORM_ENV.to_string()),
+        (None, None, None) => return Ok(Kind::default()),
+    };
+    match Kind::parse(name) {
+        Some(k) => Ok(k),
+        None => bail!("{source}: unknown sandbox platform {name:?} (systrap or ptrace)"),
     }
 }
 
@@ -131,6 +158,7 @@ pub struct SentryRunner {
     pub selftest: Option<String>,
     /// Read in the runtime, where the host's /proc is visible.
     pub facts: bulkhead_sentry::HostFacts,
+    pub platform: bulkhead_sentry::platform::Kind,
 }
 
 impl Runner for SentryRunner {
@@ -138,7 +166,7 @@ impl Runner for SentryRunner {
         // Read before confinement: converting the sets reads the host's cap_last_cap.
         let caps = cap_masks(p);
         let env = bulkhead_container::process::env_with_home(p);
-        let prep = bulkhead_sentry::prepare(&self.facts)?;
+        let prep = bulkhead_sentry::prepare(&self.facts, self.platform)?;
         let entry = self
             .entry
             .as_ref()

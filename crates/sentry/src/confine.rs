@@ -185,7 +185,28 @@ fn allowlist(mem_fd: i32, entry_fd: i32) -> Vec<Rule> {
             crate::platform::ptrace::THREAD_FLAGS,
             "a stub's host thread for an application thread (made by the stub itself)",
         ),
-        any(SYS_ptrace, "run and inspect stubs"),
+        any(SYS_ptrace, "run and inspect stubs (the ptrace platform)"),
+        arg(
+            SYS_seccomp,
+            0,
+            Equal,
+            SECCOMP_SET_MODE_FILTER as u64,
+            "a systrap stub installs its own filter on top of this one",
+        ),
+        arg(
+            SYS_arch_prctl,
+            0,
+            Equal,
+            crate::platform::systrap::layout::ARCH_SET_FS,
+            "a systrap stub sets the application's thread pointer",
+        ),
+        arg(
+            SYS_arch_prctl,
+            0,
+            Equal,
+            crate::platform::systrap::layout::ARCH_SET_GS,
+            "a systrap stub sets the application's gs base",
+        ),
         any(SYS_wait4, "wait for the stubs' stops and exits"),
         any(
             SYS_kill,
@@ -198,6 +219,13 @@ fn allowlist(mem_fd: i32, entry_fd: i32) -> Vec<Rule> {
             Equal,
             PR_SET_PDEATHSIG as u64,
             "a stub dies with the sentry",
+        ),
+        arg(
+            SYS_prctl,
+            0,
+            Equal,
+            PR_SET_NO_NEW_PRIVS as u64,
+            "a systrap stub may install its filter (set already when confined)",
         ),
         arg(
             SYS_rseq,
@@ -395,22 +423,25 @@ extern "C" fn report_sigsys(
     _ctx: *mut libc::c_void,
 ) {
     // SAFETY: the kernel passes a valid siginfo for SIGSYS; si_syscall sits at offset 24 (after
-    // si_call_addr). Only async-signal-safe calls follow (write, _exit).
+    // si_call_addr). Only async-signal-safe calls follow (write, _exit), and no allocation.
     unsafe {
         let nr = *((info as *const u8).add(24) as *const i32);
-        let msg = format!("sentry: host call {nr} is outside the allowlist\n");
+        let mut msg = *b"sentry: host call 0000 is outside the allowlist\n";
+        let mut n = nr.clamp(0, 9999);
+        for i in (18..22).rev() {
+            msg[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
         libc::write(2, msg.as_ptr().cast(), msg.len());
         libc::_exit(128 + libc::SIGSYS);
     }
 }
 
-/// With BULKHEAD_SENTRY_DEBUG_SECCOMP set, a forbidden call is reported by number before the
-/// sentry exits (SECCOMP_RET_TRAP and a handler) instead of the silent kill: for developers
-/// growing the allowlist.
+/// A call outside the allowlist traps (SECCOMP_RET_TRAP), and the sentry's handler reports it
+/// by number and exits 128+SIGSYS. A trap rather than a kill because the stubs inherit this
+/// filter: under the systrap platform every application call must reach the stub's handler
+/// (the strictest action of all filters wins, and KILL would beat the stub filter's TRAP).
 fn default_action() -> ScmpAction {
-    if std::env::var_os("BULKHEAD_SENTRY_DEBUG_SECCOMP").is_none() {
-        return ScmpAction::KillProcess;
-    }
     // SAFETY: installs a handler that only does async-signal-safe work.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
@@ -425,6 +456,9 @@ fn load_seccomp(mem_fd: i32, entry_fd: i32) -> Result<(), String> {
     let e =
         |what: &str, err: libseccomp::error::SeccompError| format!("sentry: seccomp {what}: {err}");
     let mut f = ScmpFilterContext::new(default_action()).map_err(|x| e("init", x))?;
+    // Calls of another ABI (int 0x80) trap too: in a stub they are the application's.
+    f.set_act_badarch(ScmpAction::Trap)
+        .map_err(|x| e("bad-arch action", x))?;
     // clone3 cannot be filtered by its flags (they are behind a pointer): make it unavailable,
     // so forks fall back to clone, whose flags are checked.
     f.add_rule(

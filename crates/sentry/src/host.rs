@@ -361,3 +361,45 @@ pub fn removexattrat(f: &XattrFile, attr: &std::ffi::CStr) -> io::Result<()> {
     })
     .map(|_| ())
 }
+
+/// FUTEX_WAKE on a word of memory shared with a stub (not FUTEX_PRIVATE: the stub's mapping
+/// of the same memory-file page is another address space).
+pub fn futex_wake_shared(word: &std::sync::atomic::AtomicU32, n: i32) {
+    // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE only reads its address.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            n,
+            std::ptr::null::<libc::timespec>(),
+        )
+    };
+}
+
+/// FUTEX_WAIT on a shared word while it holds `val`, at most `timeout`.
+pub fn futex_wait_shared(
+    word: &std::sync::atomic::AtomicU32,
+    val: u32,
+    timeout: std::time::Duration,
+) {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `word` is a live, aligned u32 and `ts` a valid timespec for the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            val,
+            &ts as *const libc::timespec,
+        )
+    };
+}
+
+pub fn sched_yield() {
+    // SAFETY: no arguments.
+    unsafe { libc::sched_yield() };
+}

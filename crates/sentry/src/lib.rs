@@ -27,7 +27,6 @@ pub mod timerfd;
 pub mod vfs;
 
 use kernel::{Creds, Task};
-use platform::ptrace::PtraceStub;
 use std::cell::RefCell;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
@@ -71,6 +70,7 @@ pub struct Prepared {
     /// The sentry's own resource limits: the application's to start with.
     limits: kernel::limits::Limits,
     memory: Rc<RefCell<mm::Memory>>,
+    platform: platform::Platform,
     sigchld: OwnedFd,
     /// Other threads share the process (the sentry embedded in a test): SIGCHLD may go to
     /// one of them rather than to the signalfd, so the loop must not wait on it alone.
@@ -117,8 +117,8 @@ impl HostFacts {
     }
 }
 
-/// Runs before `confine::confine`: the stub page and the memory file.
-pub fn prepare(facts: &HostFacts) -> Result<Prepared, String> {
+/// Runs before `confine::confine`: the memory file and the platform (`kind`).
+pub fn prepare(facts: &HostFacts, kind: platform::Kind) -> Result<Prepared, String> {
     let _ = HOST_RELEASE.set(if facts.release.is_empty() {
         "6.0.0".into()
     } else {
@@ -132,13 +132,15 @@ pub fn prepare(facts: &HostFacts) -> Result<Prepared, String> {
         mem_total: facts.mem_total,
         ..Default::default()
     };
-    platform::ptrace::install_stub_page().map_err(|e| format!("sentry: stub page: {e}"))?;
     let memory = mm::Memory::new().map_err(|e| format!("sentry: memory file: {e}"))?;
+    let platform = platform::Platform::new(kind, &memory)
+        .map_err(|e| format!("sentry: platform {}: {e}", kind.name()))?;
     let sigchld = host::signal_fd().map_err(|e| format!("sentry: signalfd: {e}"))?;
     Ok(Prepared {
         proc_,
         limits: kernel::limits::from_host(),
         memory,
+        platform,
         sigchld,
         // Without /proc to tell (the sandbox drops the proc mount) it is the runtime's
         // forked init: one thread.
@@ -159,13 +161,14 @@ pub fn run(
         proc_,
         limits,
         memory,
+        platform,
         sigchld,
         shared_sigchld,
     } = prep;
-    let mut stub =
-        PtraceStub::spawn(memory.borrow().fd()).map_err(|e| format!("sentry: platform: {e}"))?;
-    let base = bulkhead_linux::ptrace::get_regs(stub.pid())
+    let mut stub = platform
+        .spawn()
         .map_err(|e| format!("sentry: platform: {e}"))?;
+    let base = stub.base_regs();
     let mut fs = vfs::Fs::new(root, proc_);
     inotify::set_root(fs.root());
     fs.set_umask(prog.umask);
@@ -189,7 +192,7 @@ pub fn run(
     let loaded = loader::load(
         &fs,
         &mut mm,
-        &mut stub,
+        stub.as_mut(),
         &base,
         &prog.path,
         prog.args.clone(),
@@ -211,14 +214,14 @@ pub fn run(
             false,
         );
     }
-    let mut kernel = kernel::Kernel::new(memory, base, sigchld);
+    let mut kernel = kernel::Kernel::new(memory, base, sigchld, Rc::new(platform));
     kernel.shared_sigchld = shared_sigchld;
     kernel.entry = entry.map(kernel::entry::Entry::new);
     let task = Task::new_process(kernel::task::NewProcess {
         pid: kernel.alloc_pid(),
         loaded,
         mm,
-        asp: Box::new(stub),
+        asp: stub,
         fs,
         fds,
         hostname: prog.hostname.clone(),

@@ -4,6 +4,7 @@
 
 use crate::filecache::{FileCache, Key};
 use crate::platform::ptrace::{PAGE, STUB_ADDR, TASK_SIZE};
+use crate::platform::systrap::layout::STUB_END;
 use crate::platform::AddressSpace;
 use bulkhead_linux::shm::MemFile;
 use std::cell::RefCell;
@@ -64,6 +65,21 @@ impl Memory {
         }
         self.next += len;
         Ok(off)
+    }
+
+    /// A range for the platform's own shared memory (systrap's control blocks).
+    pub fn alloc_platform(&mut self, len: u64) -> Result<u64, Errno> {
+        self.alloc(len)
+    }
+
+    /// The sentry's view of a platform range, for memory a stub changes while it runs.
+    pub fn region(&self, off: u64, len: u64) -> std::io::Result<bulkhead_linux::shm::Region> {
+        self.file.region(off as usize, len as usize)
+    }
+
+    /// Gives a platform range's pages back.
+    pub fn punch_platform(&self, off: u64, len: u64) {
+        let _ = self.file.punch(off as usize, len as usize);
     }
 
     /// One mapping of cached range `id` less (filecache.rs).
@@ -244,23 +260,27 @@ impl Space {
         self.vmas.values().copied().collect()
     }
 
-    /// Finds a free range of `len` bytes, top-down from MMAP_TOP.
+    /// Finds a free range of `len` bytes, top-down from MMAP_TOP, around the mappings and the
+    /// platform's stub range.
     fn find_free(&self, len: u64) -> Option<u64> {
         let mut top = MMAP_TOP;
-        for v in self.vmas.values().rev() {
-            if v.start >= top {
+        let mut taken: Vec<(u64, u64)> = self.vmas.values().map(|v| (v.start, v.end)).collect();
+        let at = taken.partition_point(|&(s, _)| s < STUB_ADDR);
+        taken.insert(at, (STUB_ADDR, STUB_END));
+        for &(start, end) in taken.iter().rev() {
+            if start >= top {
                 continue;
             }
-            if v.end <= top && top - v.end >= len {
+            if end <= top && top - end >= len {
                 return Some(top - len);
             }
-            top = top.min(v.start);
+            top = top.min(start);
         }
         (top >= MIN_ADDR + len).then(|| top - len)
     }
 
     fn overlaps_stub(addr: u64, len: u64) -> bool {
-        addr < STUB_ADDR + PAGE && STUB_ADDR < addr + len
+        addr < STUB_END && STUB_ADDR < addr + len
     }
 
     /// Maps `len` bytes of fresh, zeroed memory at `addr` (replacing what is there when `fixed`),

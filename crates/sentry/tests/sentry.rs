@@ -1,6 +1,7 @@
 //! The sentry on its own (no container around it): real busybox-static programs run with every
 //! system call served by the sentry.
 
+use bulkhead_sentry::platform::Kind;
 use bulkhead_sentry::{prepare, run, HostFacts, Program};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,17 @@ fn run_prog(args: &[&str]) -> i32 {
         hostname: "sandbox".into(),
         ..Default::default()
     };
-    let out = run(root, prepare(&HostFacts::read()).unwrap(), &prog, None).unwrap();
+    let kind = std::env::var("BULKHEAD_SANDBOX_PLATFORM")
+        .ok()
+        .and_then(|k| Kind::parse(&k))
+        .unwrap_or_default();
+    let out = run(
+        root,
+        prepare(&HostFacts::read(), kind).unwrap(),
+        &prog,
+        None,
+    )
+    .unwrap();
     eprintln!("enosys: {}", out.enosys);
     out.status
 }

@@ -7,7 +7,6 @@ use super::wait::{Wait, WaitKind};
 use super::Kernel;
 use crate::loader;
 use crate::mm::{Errno, Mm};
-use crate::platform::ptrace::PtraceStub;
 use crate::platform::AddressSpace;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -51,8 +50,7 @@ fn io_errno(e: std::io::Error) -> Errno {
 impl Kernel {
     /// A fresh stub, its address space empty.
     pub(super) fn new_stub(&self) -> Result<Box<dyn AddressSpace>, Errno> {
-        let fd = self.memory.borrow().fd();
-        Ok(Box::new(PtraceStub::spawn(fd).map_err(io_errno)?))
+        self.platform.spawn().map_err(io_errno)
     }
 
     /// clone/fork/vfork/clone3. A new process gets a copy of the caller's memory in a stub of

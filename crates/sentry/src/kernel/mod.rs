@@ -21,7 +21,7 @@ pub use exit::WaitQuery;
 pub use task::{container_status, exited, killed, Cpu, Creds, Signals, State, Task};
 
 use crate::mm::Memory;
-use crate::platform::{Event, Regs};
+use crate::platform::{Event, Platform, Regs};
 use crate::signals;
 use crate::syscalls;
 use std::cell::RefCell;
@@ -55,6 +55,8 @@ pub struct Kernel {
     /// The registers a fresh stub starts with (its segment selectors), for the loader.
     pub base: Regs,
     pub memory: Rc<RefCell<Memory>>,
+    /// Where the stubs come from, and how their traps reach the loop.
+    pub platform: Rc<Platform>,
     /// SIGCHLD, as a readable fd: a stub stopped or ended.
     sigchld: OwnedFd,
     /// The sandbox's pid 1 ended with this wait status.
@@ -74,11 +76,19 @@ pub struct Kernel {
 /// How often a busy loop looks for exec requests.
 const ENTRY_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// How long the loop spins for a systrap trap before it sleeps (docs/sandbox.md).
+const SENTRY_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
 /// How long idle waits at most when the signalfd may miss a SIGCHLD.
 const SHARED_SIGCHLD_NAP_MS: i32 = 10;
 
 impl Kernel {
-    pub fn new(memory: Rc<RefCell<Memory>>, base: Regs, sigchld: OwnedFd) -> Kernel {
+    pub fn new(
+        memory: Rc<RefCell<Memory>>,
+        base: Regs,
+        sigchld: OwnedFd,
+        platform: Rc<Platform>,
+    ) -> Kernel {
         Kernel {
             tasks: BTreeMap::new(),
             zombies: BTreeMap::new(),
@@ -86,6 +96,7 @@ impl Kernel {
             next_pid: 1,
             base,
             memory,
+            platform,
             sigchld,
             init_status: None,
             seen_epoch: wait::epoch(),
@@ -141,8 +152,10 @@ impl Kernel {
                 self.kill_all();
                 return container_status(status);
             }
+            let trapped = self.serve_traps();
             match bulkhead_linux::process::wait_any_status(libc::__WALL | libc::WNOHANG) {
                 Ok(Some((host, status))) => self.host_event(host, status),
+                Ok(None) if trapped || self.spin_for_traps() => {}
                 Ok(None) => self.idle(),
                 Err(_) => {
                     // The stubs cannot be waited for: nothing can run any more.
@@ -177,8 +190,25 @@ impl Kernel {
         }
     }
 
-    /// One wait status of a stub's host thread.
+    /// One wait status of a stub's host thread. A stub's end is the end of every task that
+    /// runs in it (systrap's threads share one host pid).
     fn host_event(&mut self, host: i32, status: i32) {
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            let gone: Vec<i32> = self
+                .tasks
+                .values()
+                .filter(|t| t.asp.host_tid() == host)
+                .map(|t| t.tid)
+                .collect();
+            for tid in gone {
+                if let Some(mut t) = self.tasks.remove(&tid) {
+                    let mut regs = t.regs;
+                    let ev = t.asp.stopped(status, &mut regs);
+                    self.on_stop(t, ev, regs);
+                }
+            }
+            return;
+        }
         let Some(pid) = self.by_host.get(&host).copied() else {
             return; // a stub already replaced or ended
         };
@@ -186,10 +216,61 @@ impl Kernel {
             return;
         };
         let mut regs = t.regs;
-        match t.asp.stopped(status, &mut regs) {
+        let ev = t.asp.stopped(status, &mut regs);
+        self.on_stop(t, ev, regs);
+    }
+
+    /// Serves the tasks whose stub thread trapped (systrap); whether there were any.
+    fn serve_traps(&mut self) -> bool {
+        if !self.platform.traps() {
+            return false;
+        }
+        let trapped: Vec<i32> = self
+            .tasks
+            .values()
+            .filter(|t| t.state == State::Running && t.asp.trapped())
+            .map(|t| t.tid)
+            .collect();
+        for tid in &trapped {
+            if let Some(mut t) = self.tasks.remove(tid) {
+                let mut regs = t.regs;
+                let ev = t.asp.trap(&mut regs);
+                self.on_stop(t, ev, regs);
+            }
+        }
+        !trapped.is_empty()
+    }
+
+    /// Before the loop sleeps: a task running on systrap is likely to trap within
+    /// microseconds (its next system call), and waking from poll costs far more than that.
+    /// Spins up to SENTRY_SPIN for a trap; whether one came.
+    fn spin_for_traps(&mut self) -> bool {
+        if !self.platform.traps() || !self.tasks.values().any(|t| t.state == State::Running) {
+            return false;
+        }
+        let start = Instant::now();
+        while start.elapsed() < SENTRY_SPIN {
+            if self
+                .tasks
+                .values()
+                .any(|t| t.state == State::Running && t.asp.trapped())
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// What the platform said about a stopped task.
+    fn on_stop(&mut self, mut t: Task, ev: std::io::Result<Option<Event>>, regs: Regs) {
+        match ev {
             Ok(None) => {}
             Ok(Some(ev)) => {
                 t.regs = regs;
+                if ev == Event::Interrupted && !t.kicked && t.asp.kicks_process() {
+                    // A SIGURG meant for another thread of the stub landed here: kick again.
+                    self.rekick_siblings(&t);
+                }
                 t.kicked = false;
                 t.state = State::Ready;
                 match ev {
@@ -212,6 +293,16 @@ impl Kernel {
             Err(_) => t.exit = Some(killed(libc::SIGKILL)),
         }
         self.put_back(t);
+    }
+
+    /// The running threads of `t`'s stub that wait for a kick get another.
+    fn rekick_siblings(&mut self, t: &Task) {
+        let host = t.asp.host_tid();
+        for s in self.tasks.values_mut() {
+            if s.state == State::Running && s.kicked && s.asp.host_tid() == host {
+                s.kicked = false;
+            }
+        }
     }
 
     /// Serves the system call `t` stopped in (again, for a Retry wait).
@@ -317,7 +408,27 @@ impl Kernel {
             events: libc::POLLIN,
             revents: 0,
         }));
+        let wake = self.platform.wake_fd();
+        if let Some(fd) = wake {
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            // Said before the last look: a thread that traps after it writes the eventfd.
+            self.platform.sleeping(true);
+            if self
+                .tasks
+                .values()
+                .any(|t| t.state == State::Running && t.asp.trapped())
+            {
+                timeout = 0;
+            }
+        }
         let _ = crate::host::poll(&mut fds, timeout);
+        if wake.is_some() {
+            self.platform.sleeping(false);
+        }
         let host_signals = crate::host::read_signals(self.sigchld.as_raw_fd());
         self.pass_on_host_signals(&host_signals);
         let ready: Vec<i32> = fds[1..]

@@ -1,8 +1,12 @@
 //! Platforms: where an application's address space lives and how its system calls reach the
-//! sentry. The sentry's kernel talks to this interface only, so the debug platform (ptrace)
-//! can be replaced by a faster one (seccomp RET_TRAP with a shared-memory hand-off) later.
+//! sentry. The sentry's kernel talks to this interface only: systrap (seccomp RET_TRAP with a
+//! shared-memory hand-off, the default) and ptrace (PTRACE_SYSEMU, the debug platform).
 
 pub mod ptrace;
+pub mod systrap;
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 pub use bulkhead_linux::ptrace::{FpRegs, Regs};
 
@@ -50,4 +54,94 @@ pub trait AddressSpace {
     /// This thread is done; the address space goes on for the others (the host thread may be
     /// kept for the next `new_thread`).
     fn exit_thread(&mut self);
+    /// Whether the thread has stopped with an event that no wait status reports (systrap's
+    /// traps, found in shared memory); `trap` reads it.
+    fn trapped(&self) -> bool {
+        false
+    }
+    fn trap(&mut self, _regs: &mut Regs) -> std::io::Result<Option<Event>> {
+        Ok(None)
+    }
+    /// Whether a SIGURG sent to `host_tid` may be taken by any thread of the address space
+    /// (systrap signals the stub process: its threads' own ids are not the sentry's to name).
+    fn kicks_process(&self) -> bool {
+        false
+    }
+    /// The registers a fresh thread has (the host's segment selectors), for the loader.
+    fn base_regs(&self) -> Regs;
+}
+
+/// Which platform runs a sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kind {
+    #[default]
+    Systrap,
+    Ptrace,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "systrap" => Some(Kind::Systrap),
+            "ptrace" => Some(Kind::Ptrace),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Systrap => "systrap",
+            Kind::Ptrace => "ptrace",
+        }
+    }
+}
+
+/// The platform of one sandbox: makes its stubs, and tells the kernel's loop how to sleep.
+pub enum Platform {
+    Ptrace { mem_fd: i32 },
+    Systrap(Rc<systrap::Shared>),
+}
+
+impl Platform {
+    /// Set up before the sentry confines itself.
+    pub fn new(kind: Kind, memory: &Rc<RefCell<crate::mm::Memory>>) -> std::io::Result<Platform> {
+        ptrace::install_stub_page()?;
+        Ok(match kind {
+            Kind::Ptrace => Platform::Ptrace {
+                mem_fd: memory.borrow().fd(),
+            },
+            Kind::Systrap => Platform::Systrap(systrap::Shared::new(memory)?),
+        })
+    }
+
+    /// A fresh stub: an empty address space with one thread, ready for `resume`.
+    pub fn spawn(&self) -> std::io::Result<Box<dyn AddressSpace>> {
+        Ok(match self {
+            Platform::Ptrace { mem_fd } => Box::new(ptrace::PtraceStub::spawn(*mem_fd)?),
+            Platform::Systrap(shared) => Box::new(systrap::spawn(shared)?),
+        })
+    }
+
+    /// An fd that becomes readable when a stub needs the sleeping sentry (systrap's eventfd).
+    pub fn wake_fd(&self) -> Option<i32> {
+        match self {
+            Platform::Ptrace { .. } => None,
+            Platform::Systrap(s) => Some(s.efd()),
+        }
+    }
+
+    /// The loop is going to sleep (true) or woke (false).
+    pub fn sleeping(&self, on: bool) {
+        if let Platform::Systrap(s) = self {
+            s.set_sleeping(on);
+            if !on {
+                s.drain();
+            }
+        }
+    }
+
+    /// Whether events come through shared memory (worth spinning for before sleeping).
+    pub fn traps(&self) -> bool {
+        matches!(self, Platform::Systrap(_))
+    }
 }

@@ -91,7 +91,13 @@ pub struct PtraceStub {
 pub fn install_stub_page() -> io::Result<()> {
     static DONE: std::sync::OnceLock<Result<(), i32>> = std::sync::OnceLock::new();
     let done = *DONE.get_or_init(|| {
-        bulkhead_linux::mem_code_page(STUB_ADDR, &STUB_CODE)
+        // ptrace's two instructions at the start, the systrap stub after them.
+        let sys = super::systrap::stub::code();
+        let at = super::systrap::stub::CODE_OFF as usize;
+        let mut page = vec![0u8; at + sys.len()];
+        page[..STUB_CODE.len()].copy_from_slice(&STUB_CODE);
+        page[at..].copy_from_slice(sys);
+        bulkhead_linux::mem_code_page(STUB_ADDR, &page)
             .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
     });
     done.map_err(io::Error::from_raw_os_error)
@@ -336,6 +342,10 @@ impl AddressSpace for PtraceStub {
             base: self.base,
             alive: true,
         }))
+    }
+
+    fn base_regs(&self) -> Regs {
+        self.base
     }
 
     fn exit_thread(&mut self) {

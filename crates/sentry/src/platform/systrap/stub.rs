@@ -1,0 +1,258 @@
+//! The systrap stub's code: a few hundred bytes of position-independent machine code copied
+//! into the stub code page (after ptrace's `syscall; int3`). It is the only code in a stub
+//! process besides the application's, and the only code the stub's seccomp filter lets make
+//! host calls.
+//!
+//! - `handler`: every signal a stub thread takes (SIGSYS from the filter for each system call
+//!   the application makes, its faults, the sentry's SIGURG) runs it on the thread's signal
+//!   stack, where the kernel has saved the application's registers. It publishes where they
+//!   are, marks the block TRAPPED, wakes the sentry if it sleeps, and waits: spinning first,
+//!   then on a futex. The sentry answers RESUME (return to the application through
+//!   rt_sigreturn, with whatever registers the sentry left in the frame) or CALL (make a host
+//!   call for it: map, unmap, clone a thread; then wait again).
+//! - `thread_start`: a new host thread (from a CALL clone, or a new stub process) sets up its
+//!   signal stack and mask, then traps (int3) so that it, too, waits in the handler.
+//! - `process_start`: a new stub process empties its address space around the stub's own
+//!   pages, then goes on as `thread_start`.
+
+use super::layout::*;
+use crate::platform::ptrace::{STUB_ADDR, TASK_SIZE};
+
+std::arch::global_asm!(
+    ".pushsection .text.bulkhead_systrap_stub,\"ax\",@progbits",
+    ".p2align 4",
+    ".globl bulkhead_systrap_start",
+    "bulkhead_systrap_start:",
+    // --- handler(signo: rdi, info: rsi, ucontext: rdx), on the block's signal stack.
+    ".globl bulkhead_systrap_handler",
+    "bulkhead_systrap_handler:",
+    "mov r12, rsp",
+    "and r12, {mask}",
+    "mov dword ptr [r12 + {c_signo}], edi",
+    "mov qword ptr [r12 + {c_info}], rsi",
+    "mov qword ptr [r12 + {c_ctx}], rdx",
+    "mov qword ptr [r12 + {c_rsp}], rsp",
+    "movabs r13, {global}",
+    "cmp dword ptr [r13 + {g_fsgsbase}], 0",
+    "je 2f",
+    "rdfsbase rax",
+    "mov qword ptr [r12 + {c_fs}], rax",
+    "rdgsbase rax",
+    "mov qword ptr [r12 + {c_gs}], rax",
+    "2:",
+    "mov dword ptr [r12 + {c_state}], {st_trapped}",
+    "mfence",
+    "cmp dword ptr [r13 + {g_sleeping}], 0",
+    "je 3f",
+    // write(efd, &one, 8): the sentry sleeps in poll.
+    "mov eax, {sys_write}",
+    "mov edi, dword ptr [r13 + {g_efd}]",
+    "lea rsi, [r13 + {g_one}]",
+    "mov edx, 8",
+    "syscall",
+    // Wait for a command: spin, then sleep on the futex.
+    "3:",
+    "mov ecx, {spin}",
+    "4:",
+    "mov eax, dword ptr [r12 + {c_state}]",
+    "cmp eax, {st_resume}",
+    "je 7f",
+    "cmp eax, {st_call}",
+    "je 6f",
+    "dec ecx",
+    "jnz 4b",
+    "mov dword ptr [r12 + {c_waiting}], 1",
+    "mfence",
+    "mov edx, dword ptr [r12 + {c_state}]",
+    "cmp edx, {st_resume}",
+    "je 5f",
+    "cmp edx, {st_call}",
+    "je 5f",
+    "mov eax, {sys_futex}",
+    "lea rdi, [r12 + {c_state}]",
+    "xor esi, esi", // FUTEX_WAIT (shared: the word is in a shared mapping)
+    "xor r10d, r10d",
+    "syscall",
+    "5:",
+    "mov dword ptr [r12 + {c_waiting}], 0",
+    "jmp 3b",
+    // CALL: the host call the sentry asked for.
+    "6:",
+    "mov rax, qword ptr [r12 + {c_nr}]",
+    "mov rdi, qword ptr [r12 + {c_args}]",
+    "mov rsi, qword ptr [r12 + {c_args} + 8]",
+    "mov rdx, qword ptr [r12 + {c_args} + 16]",
+    "mov r10, qword ptr [r12 + {c_args} + 24]",
+    "mov r8, qword ptr [r12 + {c_args} + 32]",
+    "mov r9, qword ptr [r12 + {c_args} + 40]",
+    "syscall",
+    // A thread this clone made runs on its own block's stack: it starts there.
+    "mov rcx, rsp",
+    "and rcx, {mask}",
+    "cmp rcx, r12",
+    "jne bulkhead_systrap_thread_start",
+    "mov qword ptr [r12 + {c_ret}], rax",
+    "mov dword ptr [r12 + {c_state}], {st_done}",
+    "mov eax, {sys_futex}",
+    "lea rdi, [r12 + {c_state}]",
+    "mov esi, 1", // FUTEX_WAKE
+    "mov edx, 1",
+    "syscall",
+    "jmp 3b",
+    // RESUME: fs/gs base if the sentry changed them, then back to the application.
+    "7:",
+    "test dword ptr [r12 + {c_flags}], {f_set_fs}",
+    "jz 8f",
+    "mov eax, {sys_arch_prctl}",
+    "mov edi, {arch_set_fs}",
+    "mov rsi, qword ptr [r12 + {c_fs}]",
+    "syscall",
+    "8:",
+    "test dword ptr [r12 + {c_flags}], {f_set_gs}",
+    "jz 9f",
+    "mov eax, {sys_arch_prctl}",
+    "mov edi, {arch_set_gs}",
+    "mov rsi, qword ptr [r12 + {c_gs}]",
+    "syscall",
+    "9:",
+    "mov dword ptr [r12 + {c_flags}], 0",
+    "mov dword ptr [r12 + {c_state}], {st_running}",
+    "mov rsp, qword ptr [r12 + {c_rsp}]",
+    "add rsp, 8",
+    "mov eax, {sys_rt_sigreturn}",
+    "syscall",
+    "ud2",
+    // --- thread_start: rsp is near the top of the thread's own block.
+    ".globl bulkhead_systrap_thread_start",
+    "bulkhead_systrap_thread_start:",
+    "mov r12, rsp",
+    "and r12, {mask}",
+    "lea rax, [r12 + {stack_off}]",
+    "mov qword ptr [r12 + {c_ss}], rax",
+    "mov qword ptr [r12 + {c_ss} + 8], 0",
+    "mov qword ptr [r12 + {c_ss} + 16], {stack_size}",
+    "mov eax, {sys_sigaltstack}",
+    "lea rdi, [r12 + {c_ss}]",
+    "xor esi, esi",
+    "syscall",
+    "movabs r13, {global}",
+    "mov eax, {sys_rt_sigprocmask}",
+    "mov edi, 2", // SIG_SETMASK
+    "lea rsi, [r13 + {g_mask}]",
+    "xor edx, edx",
+    "mov r10d, 8",
+    "syscall",
+    "int3",
+    "ud2",
+    // --- process_start: rsp is near the top of block 0.
+    ".globl bulkhead_systrap_process_start",
+    "bulkhead_systrap_process_start:",
+    "mov eax, {sys_munmap}",
+    "xor edi, edi",
+    "movabs rsi, {stub_addr}",
+    "syscall",
+    "mov eax, {sys_munmap}",
+    "movabs rdi, {stub_end}",
+    "movabs rsi, {above_len}",
+    "syscall",
+    "jmp bulkhead_systrap_thread_start",
+    // --- the sa_restorer every handler is registered with (never reached: the handler
+    // returns through its own rt_sigreturn).
+    ".globl bulkhead_systrap_restorer",
+    "bulkhead_systrap_restorer:",
+    "mov eax, {sys_rt_sigreturn}",
+    "syscall",
+    "ud2",
+    ".globl bulkhead_systrap_end",
+    "bulkhead_systrap_end:",
+    ".popsection",
+    mask = const -(BLOCK as i64),
+    global = const GLOBAL_ADDR,
+    stub_addr = const STUB_ADDR,
+    stub_end = const STUB_END,
+    above_len = const TASK_SIZE - STUB_END,
+    stack_off = const STACK_OFF,
+    stack_size = const BLOCK - STACK_OFF,
+    spin = const STUB_SPIN,
+    c_state = const C_STATE,
+    c_waiting = const C_WAITING,
+    c_signo = const C_SIGNO,
+    c_flags = const C_FLAGS,
+    c_ctx = const C_CTX,
+    c_info = const C_INFO,
+    c_rsp = const C_RSP,
+    c_fs = const C_FS,
+    c_gs = const C_GS,
+    c_nr = const C_NR,
+    c_args = const C_ARGS,
+    c_ret = const C_RET,
+    c_ss = const C_SS,
+    g_sleeping = const G_SLEEPING,
+    g_efd = const G_EFD,
+    g_one = const G_ONE,
+    g_mask = const G_MASK,
+    g_fsgsbase = const G_FSGSBASE,
+    st_running = const ST_RUNNING,
+    st_trapped = const ST_TRAPPED,
+    st_resume = const ST_RESUME,
+    st_call = const ST_CALL,
+    st_done = const ST_DONE,
+    f_set_fs = const F_SET_FS,
+    f_set_gs = const F_SET_GS,
+    sys_write = const libc::SYS_write,
+    sys_futex = const libc::SYS_futex,
+    sys_arch_prctl = const libc::SYS_arch_prctl,
+    sys_rt_sigreturn = const libc::SYS_rt_sigreturn,
+    sys_sigaltstack = const libc::SYS_sigaltstack,
+    sys_rt_sigprocmask = const libc::SYS_rt_sigprocmask,
+    sys_munmap = const libc::SYS_munmap,
+    arch_set_fs = const ARCH_SET_FS,
+    arch_set_gs = const ARCH_SET_GS,
+);
+
+extern "C" {
+    static bulkhead_systrap_start: u8;
+    static bulkhead_systrap_handler: u8;
+    static bulkhead_systrap_thread_start: u8;
+    static bulkhead_systrap_process_start: u8;
+    static bulkhead_systrap_restorer: u8;
+    static bulkhead_systrap_end: u8;
+}
+
+/// Where the systrap code starts in the stub page (after ptrace's three bytes).
+pub const CODE_OFF: u64 = 0x100;
+
+/// The stub code's bytes, as linked into the sentry.
+pub fn code() -> &'static [u8] {
+    let (start, end) = (
+        std::ptr::addr_of!(bulkhead_systrap_start),
+        std::ptr::addr_of!(bulkhead_systrap_end),
+    );
+    let len = end as usize - start as usize;
+    // SAFETY: both symbols delimit one run of bytes in the sentry's text (the section above),
+    // mapped read-only for the life of the process.
+    unsafe { std::slice::from_raw_parts(start, len) }
+}
+
+/// The address in every stub of the code at `sym`.
+fn at(sym: *const u8) -> u64 {
+    let start = std::ptr::addr_of!(bulkhead_systrap_start);
+    STUB_ADDR + CODE_OFF + (sym as u64 - start as u64)
+}
+
+pub fn handler_addr() -> u64 {
+    at(std::ptr::addr_of!(bulkhead_systrap_handler))
+}
+
+pub fn process_start_addr() -> u64 {
+    at(std::ptr::addr_of!(bulkhead_systrap_process_start))
+}
+
+pub fn restorer_addr() -> u64 {
+    at(std::ptr::addr_of!(bulkhead_systrap_restorer))
+}
+
+#[allow(dead_code)]
+pub fn thread_start_addr() -> u64 {
+    at(std::ptr::addr_of!(bulkhead_systrap_thread_start))
+}
