@@ -92,6 +92,10 @@ pub struct HostFacts {
     pub cpus: u32,
     pub mem_total: u64,
     pub cpuinfo: String,
+    /// The host's vDSO in this process: (start of its data pages, the vDSO's ELF header, end),
+    /// from /proc/self/maps. The sentry's processes are forked from this one, so it is at the
+    /// same place in them, and every stub keeps it (platform::Vdso).
+    pub vdso: Option<(u64, u64, u64)>,
 }
 
 impl HostFacts {
@@ -113,6 +117,9 @@ impl HostFacts {
                 .unwrap_or(1),
             mem_total: total_kb * 1024,
             cpuinfo: std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default(),
+            vdso: std::fs::read_to_string("/proc/self/maps")
+                .ok()
+                .and_then(|m| platform::Vdso::find_in_maps(&m)),
         }
     }
 }
@@ -132,6 +139,9 @@ pub fn prepare(facts: &HostFacts, kind: platform::Kind) -> Result<Prepared, Stri
         mem_total: facts.mem_total,
         ..Default::default()
     };
+    if let Some((start, ehdr, end)) = facts.vdso {
+        platform::Vdso::keep(start, ehdr, end);
+    }
     let memory = mm::Memory::new().map_err(|e| format!("sentry: memory file: {e}"))?;
     let platform = platform::Platform::new(kind, &memory)
         .map_err(|e| format!("sentry: platform {}: {e}", kind.name()))?;

@@ -279,7 +279,7 @@ fn load_depth(
         true,
     )?;
     let _ = stack_base;
-    let auxv = [
+    let mut auxv = vec![
         (libc::AT_PHDR, phdr_addr),
         (libc::AT_PHENT, elf.phentsize as u64),
         (libc::AT_PHNUM, elf.phnum as u64),
@@ -295,6 +295,9 @@ fn load_depth(
         (libc::AT_CLKTCK, 100),
         (libc::AT_HWCAP, host_hwcap()),
     ];
+    if let Some(v) = crate::platform::Vdso::get() {
+        auxv.push((libc::AT_SYSINFO_EHDR, v.ehdr));
+    }
     let sp = build_stack(mm, &argv, envp, path, &auxv)?;
     let mut regs = *base_regs;
     zero_gprs(&mut regs);

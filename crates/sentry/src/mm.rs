@@ -127,6 +127,15 @@ impl Memory {
     }
 }
 
+/// The ranges of every address space that are the platform's: the stub's, the vDSO's.
+fn reserved() -> Vec<(u64, u64)> {
+    let mut r = vec![(STUB_ADDR, STUB_END)];
+    if let Some(v) = crate::platform::Vdso::get() {
+        r.push((v.start, v.end));
+    }
+    r
+}
+
 /// Where new mappings without an address go: downwards from here, like Linux's mmap base.
 const MMAP_TOP: u64 = 0x7ff0_0000_0000;
 /// The lowest address a mapping may have (vm.mmap_min_addr).
@@ -265,8 +274,10 @@ impl Space {
     fn find_free(&self, len: u64) -> Option<u64> {
         let mut top = MMAP_TOP;
         let mut taken: Vec<(u64, u64)> = self.vmas.values().map(|v| (v.start, v.end)).collect();
-        let at = taken.partition_point(|&(s, _)| s < STUB_ADDR);
-        taken.insert(at, (STUB_ADDR, STUB_END));
+        for r in reserved() {
+            let at = taken.partition_point(|&(s, _)| s < r.0);
+            taken.insert(at, r);
+        }
         for &(start, end) in taken.iter().rev() {
             if start >= top {
                 continue;
@@ -279,8 +290,12 @@ impl Space {
         (top >= MIN_ADDR + len).then(|| top - len)
     }
 
+    /// Whether [addr, addr+len) meets the stub's range or the host's vDSO, which every stub
+    /// has at the same place and the application cannot map over.
     fn overlaps_stub(addr: u64, len: u64) -> bool {
-        addr < STUB_END && STUB_ADDR < addr + len
+        reserved()
+            .into_iter()
+            .any(|(s, e)| addr < e && s < addr.saturating_add(len))
     }
 
     /// Maps `len` bytes of fresh, zeroed memory at `addr` (replacing what is there when `fixed`),

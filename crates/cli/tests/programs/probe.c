@@ -1,6 +1,8 @@
 /* A small static test program for the sandbox class.
  *   probe efault     - hands the kernel bad pointers; prints what came back
  *   probe getpid N   - N getpid calls; prints nanoseconds per call
+ *   probe clock N    - N clock_gettime(CLOCK_MONOTONIC) calls through the C library (the
+ *                      vDSO where the auxiliary vector gives one); prints nanoseconds per call
  *   probe signals    - an SA_SIGINFO handler for a signal the program sends itself: what it
  *                      was told, its mask, and that the interrupted registers (rax, xmm0)
  *                      and mask come back; then SA_RESETHAND
@@ -87,6 +89,17 @@ int main(int argc, char **argv) {
         printf("%.1f\n", ns / n);
         return 0;
     }
+    if (argc > 2 && strcmp(argv[1], "clock") == 0) {
+        long n = atol(argv[2]);
+        struct timespec a, b, t;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (long i = 0; i < n; i++)
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
+        printf("%.1f\n", ns / n);
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "abstime") == 0) {
         clockid_t clocks[] = {CLOCK_MONOTONIC, CLOCK_REALTIME};
         for (int i = 0; i < 2; i++) {
@@ -109,6 +122,6 @@ int main(int argc, char **argv) {
         printf("thread=%d\n", clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, 0, &short_, NULL));
         return 0;
     }
-    fprintf(stderr, "usage: probe efault | probe getpid N | probe abstime | probe signals\n");
+    fprintf(stderr, "usage: probe efault | probe getpid N | probe clock N | probe abstime | probe signals\n");
     return 2;
 }

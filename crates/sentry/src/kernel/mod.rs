@@ -71,6 +71,8 @@ pub struct Kernel {
     pub entry: Option<entry::Entry>,
     /// When the loop last looked at the entry while busy.
     entry_checked: Instant,
+    /// When the loop last asked for wait statuses.
+    reaped_at: Instant,
 }
 
 /// How often a busy loop looks for exec requests.
@@ -78,6 +80,9 @@ const ENTRY_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// How long the loop spins for a systrap trap before it sleeps (docs/sandbox.md).
 const SENTRY_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// How often a loop kept busy by systrap traps looks for stubs that ended.
+const REAP_CHECK: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// How long idle waits at most when the signalfd may miss a SIGCHLD.
 const SHARED_SIGCHLD_NAP_MS: i32 = 10;
@@ -104,6 +109,7 @@ impl Kernel {
             timers: Default::default(),
             entry: None,
             entry_checked: Instant::now(),
+            reaped_at: Instant::now(),
         }
     }
 
@@ -152,16 +158,26 @@ impl Kernel {
                 self.kill_all();
                 return container_status(status);
             }
-            let trapped = self.serve_traps();
-            match bulkhead_linux::process::wait_any_status(libc::__WALL | libc::WNOHANG) {
-                Ok(Some((host, status))) => self.host_event(host, status),
-                Ok(None) if trapped || self.spin_for_traps() => {}
-                Ok(None) => self.idle(),
-                Err(_) => {
-                    // The stubs cannot be waited for: nothing can run any more.
-                    self.kill_all();
-                    return 128 + libc::SIGKILL;
+            let mut busy = self.serve_traps() || self.spin_for_traps();
+            // On systrap a stub's end is the only wait status: while traps keep the loop busy,
+            // it looks for one every REAP_CHECK rather than with a host call per trap.
+            if !busy || !self.platform.traps() || self.reaped_at.elapsed() >= REAP_CHECK {
+                self.reaped_at = Instant::now();
+                match bulkhead_linux::process::wait_any_status(libc::__WALL | libc::WNOHANG) {
+                    Ok(Some((host, status))) => {
+                        self.host_event(host, status);
+                        busy = true;
+                    }
+                    Ok(None) => {}
+                    Err(_) => {
+                        // The stubs cannot be waited for: nothing can run any more.
+                        self.kill_all();
+                        return 128 + libc::SIGKILL;
+                    }
                 }
+            }
+            if !busy {
+                self.idle();
             }
             self.fire_timers();
             crate::timerfd::fire_due();

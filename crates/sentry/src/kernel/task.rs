@@ -326,22 +326,7 @@ impl Task {
         p.files = self.fds.clone();
         p.limits = self.rlimits.get();
         p.umask = umask;
-        p.maps = self
-            .mm
-            .vmas()
-            .iter()
-            .map(|v| {
-                let perm = |bit: i32, c: char| if v.prot & bit != 0 { c } else { '-' };
-                format!(
-                    "{:08x}-{:08x} {}{}{}p 00000000 00:00 0\n",
-                    v.start,
-                    v.end,
-                    perm(libc::PROT_READ, 'r'),
-                    perm(libc::PROT_WRITE, 'w'),
-                    perm(libc::PROT_EXEC, 'x')
-                )
-            })
-            .collect();
+        p.maps = maps_text(&self.mm.vmas());
         p.host_tid = self.asp.host_tid();
         p.hostname.clone_from(&self.hostname);
         p.environ = self.env.clone();
@@ -349,4 +334,34 @@ impl Task {
         // under task/.
         crate::procfs::publish(p);
     }
+}
+
+/// /proc/<pid>/maps: the mappings, and the host vDSO every stub keeps, in address order.
+fn maps_text(vmas: &[crate::mm::Vma]) -> String {
+    let perm = |prot: i32, bit: i32, c: char| if prot & bit != 0 { c } else { '-' };
+    let mut lines: Vec<(u64, String)> = vmas
+        .iter()
+        .map(|v| {
+            (
+                v.start,
+                format!(
+                    "{:08x}-{:08x} {}{}{}p 00000000 00:00 0\n",
+                    v.start,
+                    v.end,
+                    perm(v.prot, libc::PROT_READ, 'r'),
+                    perm(v.prot, libc::PROT_WRITE, 'w'),
+                    perm(v.prot, libc::PROT_EXEC, 'x')
+                ),
+            )
+        })
+        .collect();
+    if let Some(v) = crate::platform::Vdso::get() {
+        let line = |a: u64, b: u64, p: &str, name: &str| {
+            format!("{a:08x}-{b:08x} {p}p 00000000 00:00 0                          {name}\n")
+        };
+        lines.push((v.start, line(v.start, v.ehdr, "r--", "[vvar]")));
+        lines.push((v.ehdr, line(v.ehdr, v.end, "r-x", "[vdso]")));
+        lines.sort_by_key(|l| l.0);
+    }
+    lines.into_iter().map(|l| l.1).collect()
 }

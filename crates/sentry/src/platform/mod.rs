@@ -71,6 +71,75 @@ pub trait AddressSpace {
     fn base_regs(&self) -> Regs;
 }
 
+/// The host's vDSO and its data pages, kept mapped in every stub (both platforms) and given
+/// to the application as AT_SYSINFO_EHDR: clock_gettime, gettimeofday, time and getcpu run in
+/// the application's own thread with no trap (the sentry's clocks are the host's). A clock the
+/// vDSO cannot read falls back to a `syscall` instruction in the vDSO's code, which traps to
+/// the sentry like any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vdso {
+    /// [start, end): the data pages ([vvar], [vvar_vclock]) and the code ([vdso]).
+    pub start: u64,
+    pub end: u64,
+    /// The vDSO's ELF header.
+    pub ehdr: u64,
+}
+
+static VDSO: std::sync::OnceLock<Vdso> = std::sync::OnceLock::new();
+
+impl Vdso {
+    /// (start, ehdr, end) from the text of /proc/self/maps: the [vdso] line and the data
+    /// pages right below it.
+    pub fn find_in_maps(maps: &str) -> Option<(u64, u64, u64)> {
+        let lines: Vec<(u64, u64, &str)> = maps
+            .lines()
+            .filter_map(|l| {
+                let range = l.split_whitespace().next()?;
+                let name = l.split_whitespace().nth(5).unwrap_or("");
+                let (a, b) = range.split_once('-')?;
+                Some((
+                    u64::from_str_radix(a, 16).ok()?,
+                    u64::from_str_radix(b, 16).ok()?,
+                    name,
+                ))
+            })
+            .collect();
+        let i = lines.iter().position(|l| l.2 == "[vdso]")?;
+        let (ehdr, end, _) = lines[i];
+        let mut start = ehdr;
+        for l in lines[..i].iter().rev() {
+            if l.1 != start || !l.2.starts_with("[vvar") {
+                break;
+            }
+            start = l.0;
+        }
+        Some((start, ehdr, end))
+    }
+
+    /// Keeps the vDSO for the sandbox when it is where the auxiliary vector says (this process
+    /// was not re-executed since the maps were read) and lies above the stub range.
+    pub fn keep(start: u64, ehdr: u64, end: u64) {
+        // SAFETY: getauxval takes an integer and has no preconditions.
+        let here = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) };
+        let above = start >= systrap::layout::STUB_END && end <= ptrace::TASK_SIZE && start < end;
+        if here == ehdr && above && start <= ehdr && ehdr < end {
+            let _ = VDSO.set(Vdso { start, end, ehdr });
+        }
+    }
+
+    pub fn get() -> Option<Vdso> {
+        VDSO.get().copied()
+    }
+
+    /// The ranges above the stub range a fresh stub unmaps: all of it but the vDSO.
+    pub fn unmap_above(from: u64) -> [(u64, u64); 2] {
+        match Vdso::get() {
+            Some(v) => [(from, v.start - from), (v.end, ptrace::TASK_SIZE - v.end)],
+            None => [(from, ptrace::TASK_SIZE - from), (ptrace::TASK_SIZE, 0)],
+        }
+    }
+}
+
 /// Which platform runs a sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Kind {

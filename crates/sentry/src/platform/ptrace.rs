@@ -147,12 +147,18 @@ impl PtraceStub {
                 }
                 pt::set_options(pid)?;
                 stub.base = pt::get_regs(pid)?;
-                // Empty the address space around the stub page.
+                // Empty the address space around the stub page (and the host's vDSO).
+                let end = super::systrap::layout::STUB_END;
                 stub.inject(libc::SYS_munmap, [0, STUB_ADDR, 0, 0, 0, 0])?;
                 stub.inject(
                     libc::SYS_munmap,
-                    [STUB_ADDR + PAGE, TASK_SIZE - STUB_ADDR - PAGE, 0, 0, 0, 0],
+                    [STUB_ADDR + PAGE, end - STUB_ADDR - PAGE, 0, 0, 0, 0],
                 )?;
+                for (at, len) in super::Vdso::unmap_above(end) {
+                    if len > 0 {
+                        stub.inject(libc::SYS_munmap, [at, len, 0, 0, 0, 0])?;
+                    }
+                }
                 Ok(stub)
             }
         }

@@ -80,7 +80,7 @@ pub const G_FSGSBASE: usize = 24;
 
 /// How many times a waiting thread polls its state (`pause` between) before it sleeps on the
 /// futex. See docs/sandbox.md for how it was chosen.
-pub const STUB_SPIN: u32 = 4000;
+pub const STUB_SPIN: u32 = 10000;
 
 /// arch_prctl codes (asm/prctl.h).
 pub const ARCH_SET_GS: u64 = 0x1001;

@@ -23,6 +23,7 @@ pub fn spawn(shared: &Rc<Shared>) -> io::Result<SystrapThread> {
         handler: stub::handler_addr(),
         restorer: stub::restorer_addr(),
         entry: stub::process_start_addr(),
+        unmap: crate::platform::Vdso::unmap_above(STUB_END),
     };
     let pid = match sys::clone_fork(0, None) {
         Ok(Forked::Child) => plan.run(&prog),
@@ -61,6 +62,8 @@ struct Plan {
     handler: u64,
     restorer: u64,
     entry: u64,
+    /// What process_start unmaps above the stub range.
+    unmap: [(u64, u64); 2],
 }
 
 impl Plan {
@@ -97,7 +100,7 @@ impl Plan {
             sys::exit_now(125);
         }
         // From here on, a system call from this (the sentry's) code would trap.
-        jump(BLOCKS_ADDR + BLOCK - 64, self.entry)
+        jump(BLOCKS_ADDR + BLOCK - 64, self.entry, self.unmap)
     }
 }
 
@@ -156,16 +159,21 @@ fn set_handler(sig: i32, handler: u64, restorer: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Switches to `stack` and jumps to `entry` in the stub code; never returns.
-fn jump(stack: u64, entry: u64) -> ! {
+/// Switches to `stack` and jumps to `entry` in the stub code, with the two ranges it unmaps
+/// in r12/r13 and r14/r15; never returns.
+fn jump(stack: u64, entry: u64, unmap: [(u64, u64); 2]) -> ! {
     // SAFETY: `entry` is the stub's process_start, which needs only a stack pointer inside
-    // block 0 (mapped above) and never returns into this code.
+    // block 0 (mapped above) and the ranges, and never returns into this code.
     unsafe {
         std::arch::asm!(
             "mov rsp, {stack}",
             "jmp {entry}",
             stack = in(reg) stack,
             entry = in(reg) entry,
+            in("r12") unmap[0].0,
+            in("r13") unmap[0].1,
+            in("r14") unmap[1].0,
+            in("r15") unmap[1].1,
             options(noreturn)
         )
     }

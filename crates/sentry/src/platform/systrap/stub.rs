@@ -16,7 +16,7 @@
 //!   pages, then goes on as `thread_start`.
 
 use super::layout::*;
-use crate::platform::ptrace::{STUB_ADDR, TASK_SIZE};
+use crate::platform::ptrace::STUB_ADDR;
 
 std::arch::global_asm!(
     ".pushsection .text.bulkhead_systrap_stub,\"ax\",@progbits",
@@ -144,7 +144,8 @@ std::arch::global_asm!(
     "syscall",
     "int3",
     "ud2",
-    // --- process_start: rsp is near the top of block 0.
+    // --- process_start: rsp is near the top of block 0; r12/r13 and r14/r15 are the two
+    // ranges above the stub range to unmap (around the host's vDSO, which stays).
     ".globl bulkhead_systrap_process_start",
     "bulkhead_systrap_process_start:",
     "mov eax, {sys_munmap}",
@@ -152,8 +153,12 @@ std::arch::global_asm!(
     "movabs rsi, {stub_addr}",
     "syscall",
     "mov eax, {sys_munmap}",
-    "movabs rdi, {stub_end}",
-    "movabs rsi, {above_len}",
+    "mov rdi, r12",
+    "mov rsi, r13",
+    "syscall",
+    "mov eax, {sys_munmap}",
+    "mov rdi, r14",
+    "mov rsi, r15",
     "syscall",
     "jmp bulkhead_systrap_thread_start",
     // --- the sa_restorer every handler is registered with (never reached: the handler
@@ -169,8 +174,6 @@ std::arch::global_asm!(
     mask = const -(BLOCK as i64),
     global = const GLOBAL_ADDR,
     stub_addr = const STUB_ADDR,
-    stub_end = const STUB_END,
-    above_len = const TASK_SIZE - STUB_END,
     stack_off = const STACK_OFF,
     stack_size = const BLOCK - STACK_OFF,
     spin = const STUB_SPIN,
