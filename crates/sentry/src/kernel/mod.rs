@@ -47,7 +47,9 @@ pub struct Zombie {
 }
 
 pub struct Kernel {
-    pub tasks: BTreeMap<i32, Task>,
+    /// Boxed: a Task is large, and the loop takes tasks out of the table and puts them back
+    /// for every event (a move of the box, not of the task and its node's neighbours).
+    pub tasks: BTreeMap<i32, Box<Task>>,
     pub zombies: BTreeMap<i32, Zombie>,
     /// Host thread of each running stub -> pid.
     by_host: HashMap<i32, i32>,
@@ -126,7 +128,7 @@ impl Kernel {
 
     pub fn insert(&mut self, t: Task) {
         self.by_host.insert(t.asp.host_tid(), t.tid);
-        self.tasks.insert(t.tid, t);
+        self.tasks.insert(t.tid, Box::new(t));
     }
 
     /// The tids of the other threads of `t`'s process.
@@ -254,7 +256,12 @@ impl Kernel {
                 self.on_stop(t, ev, regs);
             }
         }
-        !trapped.is_empty()
+        if trapped.is_empty() {
+            return false;
+        }
+        // The thread spins for its answer: give it now rather than after the loop's round.
+        self.resume_ready();
+        true
     }
 
     /// Before the loop sleeps: a task running on systrap is likely to trap within
@@ -278,7 +285,7 @@ impl Kernel {
     }
 
     /// What the platform said about a stopped task.
-    fn on_stop(&mut self, mut t: Task, ev: std::io::Result<Option<Event>>, regs: Regs) {
+    fn on_stop(&mut self, mut t: Box<Task>, ev: std::io::Result<Option<Event>>, regs: Regs) {
         match ev {
             Ok(None) => {}
             Ok(Some(ev)) => {
@@ -354,7 +361,7 @@ impl Kernel {
     }
 
     /// Puts a task back in the table, or ends it if it exited.
-    fn put_back(&mut self, mut t: Task) {
+    fn put_back(&mut self, mut t: Box<Task>) {
         if let Some(sig) = t.to_parent.take() {
             let info = signals::Info::child(t.pid, t.creds.uids.real, t.report.unwrap_or(0xffff));
             if let Some(p) = self.tasks.get_mut(&t.ppid) {
@@ -368,7 +375,7 @@ impl Kernel {
             if t.group_exit {
                 self.end_siblings(&t);
             }
-            self.exit_task(t);
+            self.exit_task(*t);
         } else {
             self.by_host.insert(t.asp.host_tid(), t.tid);
             self.tasks.insert(t.tid, t);
@@ -605,7 +612,7 @@ impl Kernel {
         if tid == me.tid {
             Some(me)
         } else {
-            self.tasks.get_mut(&tid)
+            self.tasks.get_mut(&tid).map(|t| &mut **t)
         }
     }
 
@@ -662,7 +669,7 @@ impl Kernel {
     /// Sends `sig` to process `pid`, to the thread `receiver` picks among those in the table
     /// (the loop's own signals: from the host, and those an exiting thread passes on).
     fn signal_process(&mut self, pid: i32, sig: i32, info: signals::Info) {
-        let to = receiver(self.tasks.values(), pid, sig);
+        let to = receiver(self.tasks.values().map(|t| &**t), pid, sig);
         if let Some(x) = to.and_then(|tid| self.tasks.get_mut(&tid)) {
             signals::send_to_process(x, sig, info);
         }
@@ -688,7 +695,14 @@ impl Kernel {
         pid: i32,
         sig: i32,
     ) -> Option<&'a mut Task> {
-        let tid = receiver(self.tasks.values().chain(std::iter::once(&*me)), pid, sig)?;
+        let tid = receiver(
+            self.tasks
+                .values()
+                .map(|t| &**t)
+                .chain(std::iter::once(&*me)),
+            pid,
+            sig,
+        )?;
         self.task_mut(me, tid)
     }
 }

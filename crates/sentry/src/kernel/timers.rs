@@ -310,7 +310,7 @@ impl Kernel {
         let Notify::Signal { sig, value, tid } = notify else {
             return;
         };
-        let to = tid.or_else(|| receiver(self.tasks.values(), pid, sig));
+        let to = tid.or_else(|| receiver(self.tasks.values().map(|t| &**t), pid, sig));
         let Some(x) = to.and_then(|tid| self.tasks.get_mut(&tid)) else {
             return;
         };
