@@ -31,6 +31,46 @@ use std::rc::Rc;
 use std::time::Instant;
 use wait::{Wait, WaitKind, WOULD_BLOCK};
 
+/// A hasher for pid keys, looked up on every event: a multiply, not SipHash (pids are not
+/// chosen by anyone who could aim at collisions in a table this small).
+#[derive(Default)]
+pub struct PidHasher(u64);
+
+impl std::hash::Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_i32(&mut self, i: i32) {
+        self.0 = (i as u32 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// Whether `settle` has work for `t`: a wait a signal ends or a change may end, a running
+/// task to stop for a signal, a notice for its parent or its end not yet handled.
+fn needs_settling(t: &Task, changed: bool) -> bool {
+    if t.to_parent.is_some() || t.exit.is_some() {
+        return true;
+    }
+    match t.state {
+        State::Blocked => {
+            signals::interrupts(t)
+                || (changed
+                    && t.wait.as_ref().is_some_and(|w| {
+                        w.retried() || matches!(w.kind, WaitKind::SigWait { .. })
+                    }))
+        }
+        State::Running => !t.kicked && signals::interrupts(t),
+        _ => false,
+    }
+}
+
 /// Linux's default pid_max: pids wrap below it.
 pub const PID_MAX: i32 = 4_194_304;
 
@@ -52,7 +92,7 @@ pub struct Kernel {
     pub tasks: BTreeMap<i32, Box<Task>>,
     pub zombies: BTreeMap<i32, Zombie>,
     /// Host thread of each running stub -> pid.
-    by_host: HashMap<i32, i32>,
+    by_host: HashMap<i32, i32, std::hash::BuildHasherDefault<PidHasher>>,
     next_pid: i32,
     /// The registers a fresh stub starts with (its segment selectors), for the loader.
     pub base: Regs,
@@ -99,7 +139,7 @@ impl Kernel {
         Kernel {
             tasks: BTreeMap::new(),
             zombies: BTreeMap::new(),
-            by_host: HashMap::new(),
+            by_host: HashMap::default(),
             next_pid: 1,
             base,
             memory,
@@ -524,7 +564,14 @@ impl Kernel {
             let now = wait::epoch();
             let changed = now != self.seen_epoch;
             self.seen_epoch = now;
-            let pids: Vec<i32> = self.tasks.keys().copied().collect();
+            // Only the tasks with something to do are taken out of the table (most events
+            // leave every other task as it was).
+            let pids: Vec<i32> = self
+                .tasks
+                .values()
+                .filter(|t| needs_settling(t, changed))
+                .map(|t| t.tid)
+                .collect();
             for pid in pids {
                 let Some(mut t) = self.tasks.remove(&pid) else {
                     continue;

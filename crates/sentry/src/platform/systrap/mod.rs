@@ -80,6 +80,22 @@ impl Shared {
         }
     }
 
+    /// Sleeps (at most `ms`) until a trapping thread writes the eventfd, unless `ready` holds
+    /// once the sentry has said it sleeps.
+    fn sleep_until(&self, ready: impl Fn() -> bool, ms: i32) {
+        self.set_sleeping(true);
+        if !ready() {
+            let mut fds = [libc::pollfd {
+                fd: self.efd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            let _ = crate::host::poll(&mut fds, ms);
+        }
+        self.set_sleeping(false);
+        self.drain();
+    }
+
     /// Empties the eventfd after a wake-up.
     pub fn drain(&self) {
         let mut buf = [0u8; 8];
@@ -201,8 +217,9 @@ impl SystrapThread {
         }
     }
 
-    /// Waits until the block's state is `want`: spinning at first, then yielding, then in
-    /// short sleeps (a fresh stub takes a fork's time to start).
+    /// Waits until the block's state is `want`: spinning at first, then asleep until the
+    /// thread wakes the sentry (a trap writes the eventfd while the sentry says it sleeps; a
+    /// finished CALL wakes the state's futex).
     fn wait_state(&self, want: u32) -> io::Result<()> {
         let start = Instant::now();
         let mut n = 0u32;
@@ -219,10 +236,13 @@ impl SystrapThread {
                     "stub {} did not answer (state {st})",
                     self.process.pid
                 )));
-            } else if n < 4000 {
-                crate::host::sched_yield();
+            } else if want == ST_DONE {
+                crate::host::futex_wait_shared(self.state(), st, Duration::from_millis(10));
             } else {
-                crate::host::futex_wait_shared(self.state(), st, Duration::from_millis(1));
+                let state = self.state();
+                self.process
+                    .shared
+                    .sleep_until(|| state.load(Ordering::Acquire) == want, 10);
             }
         }
     }
