@@ -99,6 +99,7 @@ impl CreateArgs {
             preserve_fds: self.preserve_fds,
             detach,
             class,
+            systemd_cgroup: false,
         }
     }
 }

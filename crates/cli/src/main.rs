@@ -127,13 +127,18 @@ fn dispatch(cli: &Cli) -> Result<i32> {
     match command {
         Command::Create(c) => {
             check_systemd(cli)?;
-            lifecycle::create(&store, &c.to_opts(true, cli.class.clone()))?;
+            let opts = CreateOpts {
+                systemd_cgroup: cli.systemd_cgroup,
+                ..c.to_opts(true, cli.class.clone())
+            };
+            lifecycle::create(&store, &opts)?;
             Ok(0)
         }
         Command::Run(r) => {
             check_systemd(cli)?;
             let opts = CreateOpts {
                 detach: r.detach,
+                systemd_cgroup: cli.systemd_cgroup,
                 ..r.create.to_opts(r.detach, cli.class.clone())
             };
             lifecycle::run(&store, &opts, r.keep)
@@ -196,10 +201,17 @@ fn dispatch(cli: &Cli) -> Result<i32> {
     }
 }
 
-/// `--systemd-cgroup`: accepted, but systemd must be there to ask.
+/// `--systemd-cgroup`: systemd must be there to ask (sd_booted's test), and only root asks
+/// the system instance (a rootless container would need the user's own systemd, not done).
 fn check_systemd(cli: &Cli) -> Result<()> {
-    if cli.systemd_cgroup && !Path::new("/run/systemd/system").exists() {
+    if !cli.systemd_cgroup {
+        return Ok(());
+    }
+    if !Path::new("/run/systemd/system").exists() {
         bail!("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver");
+    }
+    if bulkhead_linux::process::euid() != 0 {
+        bail!("--systemd-cgroup: a rootless container cannot use the systemd cgroup driver yet (it needs the user's systemd instance); use the cgroupfs driver");
     }
     Ok(())
 }

@@ -3,10 +3,41 @@
 //! (`TypeUrl`, `ConfigPath`, `ConfigBody`); `ConfigPath`/`ConfigBody` hold bulkhead's shim
 //! config, a small TOML file: `class = "sandbox"` or `class = "container"`.
 //! (`ctr run --runtime-config-path FILE` sends the same message.)
+//! A runtime entry of type io.containerd.runc.v2 sends runc's own options instead
+//! (`containerd.runc.v1.Options`): of those, `SystemdCgroup = true` picks the systemd cgroup
+//! driver, as it makes containerd's runc shim pass `--systemd-cgroup`.
 
 use anyhow::{anyhow, bail, Context, Result};
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::CodedInputStream;
+
+/// Whether the options are runc's and ask for the systemd cgroup driver (`SystemdCgroup`).
+pub fn systemd_cgroup(options: Option<&Any>) -> Result<bool> {
+    let Some(any) = options else {
+        return Ok(false);
+    };
+    if !any.type_url.ends_with("runc.v1.Options") {
+        return Ok(false);
+    }
+    decode_runc(&any.value).context("runc options")
+}
+
+/// containerd.runc.v1.Options: field 9 is `systemd_cgroup` (a bool, varint); the others (no
+/// pivot, keyring, shim cgroup, io uid/gid, binary name, root, criu paths) are skipped.
+fn decode_runc(bytes: &[u8]) -> Result<bool> {
+    let mut input = CodedInputStream::from_bytes(bytes);
+    let mut systemd = false;
+    while let Some(tag) = input.read_raw_tag_or_eof()? {
+        match tag >> 3 {
+            9 => systemd = input.read_bool()?,
+            _ => input.skip_field(
+                containerd_shim::protos::protobuf::rt::WireType::new(tag & 7)
+                    .ok_or_else(|| anyhow!("bad wire type"))?,
+            )?,
+        }
+    }
+    Ok(systemd)
+}
 
 /// The class named by the options, if any.
 pub fn class(options: Option<&Any>) -> Result<Option<String>> {
@@ -104,6 +135,38 @@ mod tests {
         let any = options(f.to_str().unwrap(), "");
         assert_eq!(class(Some(&any)).unwrap().as_deref(), Some("container"));
         let _ = std::fs::remove_file(&f);
+    }
+
+    fn runc_options(systemd: bool) -> Any {
+        let mut value = Vec::new();
+        {
+            let mut out = CodedOutputStream::vec(&mut value);
+            out.write_bool(1, true).unwrap();
+            out.write_string(6, "runc").unwrap();
+            out.write_bool(9, systemd).unwrap();
+            out.write_string(10, "/tmp/criu").unwrap();
+            out.flush().unwrap();
+        }
+        Any {
+            type_url: "containerd.runc.v1.Options".into(),
+            value,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn systemd_cgroup_from_runc_options() {
+        assert!(!systemd_cgroup(None).unwrap());
+        assert!(systemd_cgroup(Some(&runc_options(true))).unwrap());
+        assert!(!systemd_cgroup(Some(&runc_options(false))).unwrap());
+        // bulkhead's own options never ask for it.
+        assert!(!systemd_cgroup(Some(&options("", "class = \"sandbox\""))).unwrap());
+        let broken = Any {
+            type_url: "containerd.runc.v1.Options".into(),
+            value: vec![0x48],
+            ..Default::default()
+        };
+        assert!(systemd_cgroup(Some(&broken)).is_err());
     }
 
     #[test]

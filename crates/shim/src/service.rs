@@ -104,6 +104,8 @@ impl Task for Service {
         }
         let class = options::class(req.options.as_ref())
             .map_err(|e| status(Code::INVALID_ARGUMENT, format!("{e:#}")))?;
+        let systemd_cgroup = options::systemd_cgroup(req.options.as_ref())
+            .map_err(|e| status(Code::INVALID_ARGUMENT, format!("{e:#}")))?;
         let bundle = PathBuf::from(&req.bundle);
         let mounted = rootfs::mount(&req.rootfs, &bundle).map_err(failed)?;
         let io = io_of(&req.stdin, &req.stdout, &req.stderr, req.terminal);
@@ -112,6 +114,7 @@ impl Task for Service {
             bundle: bundle.clone(),
             class,
             detach: true,
+            systemd_cgroup,
             ..Default::default()
         };
         let launched = me.launch(&io, &req.id, |console, fds| {
