@@ -24,6 +24,8 @@ pub enum Value {
     Bool(bool),
     U64(u64),
     Str(String),
+    /// "as" (Wants).
+    Strs(Vec<String>),
     /// "au" (PIDs).
     U32s(Vec<u32>),
     /// "ay" (AllowedCPUs, AllowedMemoryNodes).
@@ -38,6 +40,7 @@ impl Value {
             Value::Bool(b) => zvariant::Value::from(*b),
             Value::U64(n) => zvariant::Value::from(*n),
             Value::Str(s) => zvariant::Value::from(s.clone()),
+            Value::Strs(v) => zvariant::Value::from(v.clone()),
             Value::U32s(v) => zvariant::Value::from(v.clone()),
             Value::Bytes(v) => zvariant::Value::from(v.clone()),
             Value::Devices(v) => zvariant::Value::from(v.clone()),

@@ -154,7 +154,14 @@ pub fn expand_slice(slice: &str) -> std::result::Result<PathBuf, String> {
 /// hierarchy's mount as seen here.
 pub fn plan(cgroups_path: Option<&str>, id: &str) -> Result<(Unit, Vec<(Hierarchy, PathBuf)>)> {
     let parsed = parse(cgroups_path, id)?;
-    let slice_dir = expand_slice(&parsed.slice).map_err(Error::Config)?;
+    // A scope sits in its slice; a slice's place comes from its own name (systemd ignores
+    // the Wants= parent for that).
+    let unit_dir = if parsed.unit.ends_with(".slice") {
+        expand_slice(&parsed.unit)
+    } else {
+        expand_slice(&parsed.slice).map(|s| s.join(&parsed.unit))
+    }
+    .map_err(Error::Config)?;
     let init = fs::read_to_string("/proc/1/cgroup").ctx(|| "read /proc/1/cgroup".into())?;
     let hs = hierarchies().ctx(|| "read /proc/self/mountinfo".into())?;
     let v2 = matches!(hs.as_slice(), [h] if h.is_v2());
@@ -162,7 +169,7 @@ pub fn plan(cgroups_path: Option<&str>, id: &str) -> Result<(Unit, Vec<(Hierarch
         .into_iter()
         .map(|h| {
             let root = systemd_root(&own_path(&init, &h.key()));
-            let cgroup = root.join(&slice_dir).join(&parsed.unit);
+            let cgroup = root.join(&unit_dir);
             let dir = h.mountpoint.join(relative_to_mount(&cgroup, &h.root));
             (h, dir)
         })
@@ -186,6 +193,11 @@ fn systemd_root(pid1: &Path) -> PathBuf {
 }
 
 impl Unit {
+    /// A slice unit (cgroupsPath's name ends in .slice) rather than a scope.
+    pub fn is_slice(&self) -> bool {
+        self.name.ends_with(".slice")
+    }
+
     /// The properties the unit is started with: where it goes and what it is, then the limits.
     fn start_properties(
         &self,
@@ -195,14 +207,16 @@ impl Unit {
         version: u32,
     ) -> Vec<(&'static str, Value)> {
         let mut props = vec![("Description", Value::Str(self.description.clone()))];
-        if self.name.ends_with(".slice") {
-            // A slice's parent is the slice it wants; only scopes have Slice= and Delegate=.
-            props.push(("Wants", Value::Str(self.slice.clone())));
+        if self.is_slice() {
+            // A slice's parent is the slice it wants; only scopes have Slice= and Delegate=,
+            // and only scopes take processes (PIDs): the init joins a slice's directories
+            // itself, as with cgroupfs.
+            props.push(("Wants", Value::Strs(vec![self.slice.clone()])));
         } else {
             props.push(("Slice", Value::Str(self.slice.clone())));
             props.push(("Delegate", Value::Bool(true)));
+            props.push(("PIDs", Value::U32s(vec![pid as u32])));
         }
-        props.push(("PIDs", Value::U32s(vec![pid as u32])));
         // Accounting on, so that the controllers are there for the limits set later.
         props.push(("MemoryAccounting", Value::Bool(true)));
         props.push(("CPUAccounting", Value::Bool(true)));

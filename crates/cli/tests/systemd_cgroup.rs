@@ -1,0 +1,435 @@
+//! The systemd cgroup driver against a real systemd: this host has none as pid 1, so systemd
+//! boots as pid 1 of a privileged podman container made from a Debian rootfs with systemd and
+//! dbus (debootstrap, cached under ROOTFS), and bulkhead and runc run inside it, side by side.
+//! The container shares the host's cgroup hierarchies (hybrid: v1 controllers, a v2 unified
+//! hierarchy without controllers), so the test checks the cgroup files from the host.
+
+mod common;
+use common::clients::which;
+use common::*;
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The cached rootfs: made once by debootstrap, used read-only (podman overlays it).
+const ROOTFS: &str = "/var/cache/bulkhead-test/systemd-rootfs";
+const SUITE: &str = "bookworm";
+const MIRROR: &str = "http://deb.debian.org/debian";
+/// This machine lacks CAP_SYS_RESOURCE: podman's default of raising RLIMIT_NOFILE fails.
+const ULIMITS: [&str; 4] = [
+    "--ulimit",
+    "nofile=1024:20000",
+    "--ulimit",
+    "nproc=4096:4096",
+];
+/// The unit properties runc and bulkhead must agree on (Description names the runtime).
+const COMPARED: [&str; 10] = [
+    "Slice",
+    "Delegate",
+    "DefaultDependencies",
+    "MemoryLimit",
+    "TasksMax",
+    "CPUShares",
+    "CPUQuotaPerSecUSec",
+    "DevicePolicy",
+    "MemoryAccounting",
+    "TasksAccounting",
+];
+
+/// One systemd container (and one rootfs build) at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The rootfs with systemd and dbus, made if it is not cached yet. None (the test is skipped)
+/// only when debootstrap cannot reach Debian's archive.
+fn systemd_rootfs() -> Option<PathBuf> {
+    let root = PathBuf::from(ROOTFS);
+    if root.join("lib/systemd/systemd").exists() && root.join("usr/bin/dbus-daemon").exists() {
+        return Some(root);
+    }
+    let debootstrap = which("debootstrap");
+    // Built beside the cache and renamed into place: a build cut short is never taken for one.
+    let tmp = PathBuf::from(format!("{ROOTFS}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(root.parent().unwrap()).unwrap();
+    let t0 = Instant::now();
+    let out = Command::new(debootstrap)
+        .args(["--variant=minbase", "--include=systemd,dbus", SUITE])
+        .arg(&tmp)
+        .arg(MIRROR)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let unreachable = [
+            "Failed getting release file",
+            "Failed getting release signature",
+            "Temporary failure resolving",
+            "Could not resolve",
+            "Connection refused",
+            "Network is unreachable",
+        ];
+        if unreachable.iter().any(|u| text.contains(u)) {
+            eprintln!(
+                "SKIPPED: debootstrap cannot reach {MIRROR}: {}",
+                text.lines().last().unwrap_or("")
+            );
+            return None;
+        }
+        panic!("debootstrap {SUITE} failed:\n{text}");
+    }
+    std::fs::rename(&tmp, &root).unwrap();
+    eprintln!("systemd rootfs made in {:?}", t0.elapsed());
+    Some(root)
+}
+
+/// A podman container running systemd as pid 1, removed on drop (also when the test fails).
+struct SystemdBox {
+    name: String,
+}
+
+impl SystemdBox {
+    /// Boots it with `work` at /bh, and waits until systemd says it is up.
+    fn boot(rootfs: &Path, work: &Path) -> SystemdBox {
+        let name = unique("bulkhead-systemd");
+        let b = SystemdBox { name };
+        let out = capture({
+            let mut c = Command::new("podman");
+            c.args([
+                "--cgroup-manager",
+                "cgroupfs",
+                "run",
+                "-d",
+                "--name",
+                &b.name,
+            ])
+            .args(["--privileged", "--systemd=always"])
+            .args(ULIMITS)
+            .arg("-v")
+            .arg(format!("{}:/bh", work.display()))
+            .arg("--rootfs")
+            .arg(format!("{}:O", rootfs.display()))
+            .arg("/lib/systemd/systemd")
+            .stdin(Stdio::null());
+            c
+        });
+        assert!(out.status.success(), "podman run: {}", stderr(&out));
+        b.wait_running();
+        b
+    }
+
+    fn wait_running(&self) {
+        let t0 = Instant::now();
+        let mut last = String::new();
+        while t0.elapsed() < Duration::from_secs(90) {
+            let out = self.sh("systemctl is-system-running");
+            last = format!("{}{}", stdout(&out), stderr(&out))
+                .trim()
+                .to_string();
+            if last == "running" || last == "degraded" {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("systemd in {} did not come up: {last}", self.name);
+    }
+
+    /// `sh -c CMD` inside.
+    fn sh(&self, cmd: &str) -> Output {
+        capture({
+            let mut c = Command::new("podman");
+            c.args(["exec", &self.name, "sh", "-c", cmd])
+                .stdin(Stdio::null());
+            c
+        })
+    }
+
+    /// `sh -c CMD` inside, which must succeed; its stdout.
+    fn ok(&self, cmd: &str) -> String {
+        let out = self.sh(cmd);
+        assert!(
+            out.status.success(),
+            "{cmd}: exit {:?}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    /// `systemctl show UNIT`: the properties asked for.
+    fn show(&self, unit: &str, props: &[&str]) -> HashMap<String, String> {
+        let args: Vec<String> = props.iter().map(|p| format!("-p {p}")).collect();
+        self.ok(&format!("systemctl show {unit} {}", args.join(" ")))
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl Drop for SystemdBox {
+    fn drop(&mut self) {
+        let _ = Command::new("podman")
+            .args(["rm", "-f", "-t", "0", &self.name])
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+/// A work directory for /bh: the runtimes' binaries and the bundles.
+fn work_dir() -> TempDir {
+    let work = TempDir::new("systemd-work");
+    std::fs::copy(BIN, work.0.join("bulkhead")).unwrap();
+    std::fs::copy(which("runc"), work.0.join("runc")).unwrap();
+    work
+}
+
+/// A busybox bundle at `work/name` whose process sleeps, with limits, in `cgroups_path`.
+fn bundle(work: &Path, name: &str, cgroups_path: &str, cgroup_mount: bool) -> PathBuf {
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.set("/linux/cgroupsPath", json!(cgroups_path));
+    b.set(
+        "/linux/resources",
+        json!({
+            "devices": [{"allow": false, "access": "rwm"}],
+            "memory": {"limit": 64 << 20},
+            "pids": {"limit": 100},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000}
+        }),
+    );
+    if !cgroup_mount {
+        // runc 1.1.5 cannot mount cgroupfs in a container whose cgroup mounts have a root
+        // other than "/" (it looks for the unit's directory at the wrong place).
+        let mounts: Vec<_> = b.config["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["type"] != "cgroup")
+            .cloned()
+            .collect();
+        b.set("/mounts", json!(mounts));
+    }
+    b.write();
+    let dest = work.join(name);
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(b.dir())
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cp: {}", stderr(&out));
+    dest
+}
+
+/// The lines of /proc/PID/cgroup (inside the box) as (controllers, path).
+fn proc_cgroups(sd: &SystemdBox, pid: &str) -> Vec<(String, String)> {
+    sd.ok(&format!("cat /proc/{pid}/cgroup"))
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, ctrl, path) = (parts.next()?, parts.next()?, parts.next()?);
+            Some((ctrl.to_string(), path.to_string()))
+        })
+        .collect()
+}
+
+/// The host's directory of a cgroup path in the v1 hierarchy mounted at /sys/fs/cgroup/NAME
+/// (the box shares the host's cgroup namespace, so the paths are the host's).
+fn host_dir(controller: &str, path: &str) -> PathBuf {
+    Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join(path.trim_start_matches('/'))
+}
+
+fn memory_path(cgroups: &[(String, String)]) -> String {
+    cgroups
+        .iter()
+        .find(|(c, _)| c == "memory")
+        .map(|(_, p)| p.clone())
+        .expect("no memory line in /proc/PID/cgroup")
+}
+
+/// One runtime's whole flow: run -d, the unit and its properties, the processes in it, update,
+/// delete. Returns the unit's properties (as first started) for the side by side comparison.
+fn flow(sd: &SystemdBox, rt: &str, bundle: &str, id: &str, unit: &str) -> HashMap<String, String> {
+    let rt = format!("/bh/{rt}");
+    sd.ok(&format!(
+        "{rt} --systemd-cgroup run -d --bundle /bh/{bundle} {id} </dev/null >/dev/null 2>&1"
+    ));
+    let mut props: Vec<&str> = COMPARED.to_vec();
+    props.extend(["Id", "ActiveState", "ControlGroup", "Description"]);
+    let shown = sd.show(unit, &props);
+    eprintln!("{rt}: {unit}: {shown:?}");
+    assert_eq!(shown["Id"], unit);
+    assert_eq!(shown["ActiveState"], "active");
+    assert_eq!(shown["Delegate"], "yes");
+    assert_eq!(shown["MemoryLimit"], (64u64 << 20).to_string());
+    assert_eq!(shown["TasksMax"], "100");
+    let state: serde_json::Value =
+        serde_json::from_str(&sd.ok(&format!("{rt} state {id}"))).unwrap();
+    let pid = state["pid"].to_string();
+    let cgroups = proc_cgroups(sd, &pid);
+    // systemd's own hierarchies: the init is in the unit's cgroup.
+    for key in ["name=systemd", ""] {
+        let (_, path) = cgroups
+            .iter()
+            .find(|(c, _)| c == key)
+            .unwrap_or_else(|| panic!("no {key:?} line: {cgroups:?}"));
+        assert_eq!(path, &shown["ControlGroup"], "{rt}: {cgroups:?}");
+    }
+    // And in the unit's directory of every other hierarchy (those systemd does not manage
+    // made by the runtime).
+    for (ctrl, path) in &cgroups {
+        assert!(path.ends_with(&format!("/{unit}")), "{rt}: {ctrl}: {path}");
+    }
+    let mem = memory_path(&cgroups);
+    assert!(mem.ends_with(&format!("/{unit}")), "{rt}: {cgroups:?}");
+    let limit_file = host_dir("memory", &mem).join("memory.limit_in_bytes");
+    let limit = || {
+        std::fs::read_to_string(&limit_file)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        limit(),
+        (64u64 << 20).to_string(),
+        "{}",
+        limit_file.display()
+    );
+    // A process exec'd later joins the same cgroups.
+    let exec_cgroups = sd.ok(&format!("{rt} exec {id} cat /proc/self/cgroup"));
+    assert!(
+        exec_cgroups.contains(&format!("name=systemd:{}\n", shown["ControlGroup"])),
+        "{rt} exec: {exec_cgroups}"
+    );
+    sd.ok(&format!("{rt} update --memory 128m --pids-limit 50 {id}"));
+    let updated = sd.show(unit, &["MemoryLimit", "TasksMax"]);
+    assert_eq!(updated["MemoryLimit"], (128u64 << 20).to_string(), "{rt}");
+    assert_eq!(updated["TasksMax"], "50", "{rt}");
+    assert_eq!(limit(), (128u64 << 20).to_string(), "{rt}");
+    sd.ok(&format!("{rt} delete --force {id}"));
+    let gone = sd.show(unit, &["LoadState", "ActiveState"]);
+    assert_eq!(gone["LoadState"], "not-found", "{rt}: {gone:?}");
+    assert!(
+        !limit_file.exists(),
+        "{rt}: {} is left",
+        limit_file.display()
+    );
+    assert_eq!(sd.ok(&format!("{rt} list -q")).trim(), "");
+    shown
+}
+
+#[test]
+fn systemd_driver_makes_the_unit_runc_makes() {
+    require_root();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Without systemd on the host, the flag is refused in one line (and nothing is made).
+    if !Path::new("/run/systemd/system").exists() {
+        let b = Bundle::new(&["true"]);
+        let id = unique("nosd");
+        let out = capture({
+            let mut c = Command::new(BIN);
+            c.args(["--systemd-cgroup", "run", "--bundle"])
+                .arg(b.dir())
+                .arg(&id);
+            c
+        });
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).starts_with("--systemd-cgroup: systemd is not running"));
+    }
+    let Some(rootfs) = systemd_rootfs() else {
+        return;
+    };
+    let work = work_dir();
+    let id = unique("sd").replace('-', "_");
+    // The same cgroupsPath for both, one after the other: the same unit name.
+    let path = format!("system.slice:cmp:{id}");
+    let unit = format!("cmp-{id}.scope");
+    bundle(&work.0, "bulkhead-bundle", &path, true);
+    bundle(&work.0, "runc-bundle", &path, false);
+    let sd = SystemdBox::boot(&rootfs, &work.0);
+    let ours = flow(&sd, "bulkhead", "bulkhead-bundle", &id, &unit);
+    let runc = flow(&sd, "runc", "runc-bundle", &id, &unit);
+    for p in COMPARED {
+        assert_eq!(ours.get(p), runc.get(p), "{p}: bulkhead vs runc");
+    }
+    assert_eq!(ours["Description"], format!("bulkhead container {id}"));
+    assert_eq!(runc["Description"], format!("libcontainer container {id}"));
+}
+
+/// Host cgroup directories whose name holds `token`.
+fn host_cgroups_with(token: &str) -> String {
+    let out = Command::new("find")
+        .args(["/sys/fs/cgroup", "-maxdepth", "6", "-type", "d", "-name"])
+        .arg(format!("*{token}*"))
+        .output()
+        .unwrap();
+    stdout(&out)
+}
+
+#[test]
+fn malformed_systemd_cgroups_paths_leave_nothing() {
+    require_root();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(rootfs) = systemd_rootfs() else {
+        return;
+    };
+    let work = work_dir();
+    // A token in every path, to look for anything left behind by it.
+    let tok = unique("bad").replace('-', "_");
+    let cases = [
+        (
+            format!("a:{tok}"),
+            "is not of the form \"slice:prefix:name\"",
+        ),
+        (
+            format!("a:b:{tok}:d"),
+            "is not of the form \"slice:prefix:name\"",
+        ),
+        (
+            format!("system.slice:bad name:{tok}"),
+            "not allowed in systemd unit names",
+        ),
+        (
+            format!("sys$tem.slice:p:{tok}"),
+            "not allowed in systemd unit names",
+        ),
+        (format!("a--b.slice:p:{tok}"), "empty level"),
+        (format!("notaslice:p:{tok}"), "does not end in .slice"),
+        (
+            format!("system.slice:p:{tok}/x"),
+            "not allowed in systemd unit names",
+        ),
+    ];
+    for (n, (path, _)) in cases.iter().enumerate() {
+        bundle(&work.0, &format!("bad{n}"), path, true);
+    }
+    let sd = SystemdBox::boot(&rootfs, &work.0);
+    for (n, (path, why)) in cases.iter().enumerate() {
+        let id = format!("{tok}_{n}");
+        let out = sd.sh(&format!(
+            "/bh/bulkhead --systemd-cgroup run -d --bundle /bh/bad{n} {id} </dev/null"
+        ));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{path}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{path}: {err}");
+        assert!(err.starts_with("linux.cgroupsPath: "), "{path}: {err}");
+        assert!(err.contains(why), "{path}: {err}");
+        assert_eq!(sd.ok("/bh/bulkhead list -q").trim(), "", "{path}");
+        assert!(
+            !sd.sh(&format!("test -e /run/bulkhead/{id}"))
+                .status
+                .success(),
+            "{path}: a state directory is left"
+        );
+    }
+    let units = sd.ok("systemctl list-units --all --plain --no-legend --no-pager");
+    assert!(!units.contains(&tok), "a unit is left:\n{units}");
+    assert_eq!(host_cgroups_with(&tok), "", "cgroups are left");
+}
