@@ -473,8 +473,15 @@ impl Cgroup {
             if unit.foreign.get() {
                 return Ok(());
             }
-            for (_, dir) in &self.dirs {
+            for (h, dir) in &self.dirs {
+                // Gone: systemd removed it with the unit. Left: the runtime made it.
+                if !dir.exists() {
+                    continue;
+                }
                 remove_dir_retrying(dir).ctx(|| "remove cgroup".into())?;
+                if !h.is_v2() && !h.controllers.iter().any(|c| c == "name=systemd") {
+                    remove_empty_parents(dir, unit.parent_levels());
+                }
             }
             return Ok(());
         }
@@ -527,6 +534,17 @@ fn remove_dir_retrying(dir: &Path) -> io::Result<()> {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+        }
+    }
+}
+
+/// The slice directories above a unit's directory that the runtime made in a hierarchy systemd
+/// does not manage: removed while empty (a sibling container's keeps them, as a shared parent
+/// in `remove`), up to systemd's root; systemd's own hierarchies are never touched.
+fn remove_empty_parents(dir: &Path, levels: usize) {
+    for parent in dir.ancestors().skip(1).take(levels) {
+        if fs::remove_dir(parent).is_err() {
+            break;
         }
     }
 }

@@ -193,6 +193,17 @@ fn systemd_root(pid1: &Path) -> PathBuf {
 }
 
 impl Unit {
+    /// How many slice directories sit between systemd's root and the unit's directory.
+    pub fn parent_levels(&self) -> usize {
+        let path = if self.is_slice() {
+            expand_slice(&self.name)
+        } else {
+            expand_slice(&self.slice).map(|p| p.join(&self.name))
+        };
+        path.map(|p| p.components().count().saturating_sub(1))
+            .unwrap_or(0)
+    }
+
     /// A slice unit (cgroupsPath's name ends in .slice) rather than a scope.
     pub fn is_slice(&self) -> bool {
         self.name.ends_with(".slice")
@@ -577,6 +588,19 @@ mod tests {
         assert_eq!(expand_slice("-.slice").unwrap(), PathBuf::new());
         assert!(expand_slice("a-.slice").is_err());
         assert!(expand_slice("a").is_err());
+    }
+
+    #[test]
+    fn parent_levels_count_the_slices_above() {
+        let unit = |name: &str, slice: &str| Unit {
+            name: name.into(),
+            slice: slice.into(),
+            ..Default::default()
+        };
+        assert_eq!(unit("p-x.scope", "system.slice").parent_levels(), 1);
+        assert_eq!(unit("p-x.scope", "a-b.slice").parent_levels(), 2);
+        assert_eq!(unit("p-x.scope", "-.slice").parent_levels(), 0);
+        assert_eq!(unit("a-b.slice", "system.slice").parent_levels(), 1);
     }
 
     #[test]
