@@ -312,6 +312,12 @@ fn flow(sd: &SystemdBox, rt: &str, bundle: &str, id: &str, unit: &str) -> HashMa
         exec_cgroups.contains(&format!("name=systemd:{}\n", shown["ControlGroup"])),
         "{rt} exec: {exec_cgroups}"
     );
+    sd.ok(&format!("{rt} pause {id}"));
+    assert!(
+        sd.ok(&format!("{rt} state {id}")).contains("\"paused\""),
+        "{rt}"
+    );
+    sd.ok(&format!("{rt} resume {id}"));
     sd.ok(&format!("{rt} update --memory 128m --pids-limit 50 {id}"));
     let updated = sd.show(unit, &["MemoryLimit", "TasksMax"]);
     assert_eq!(updated["MemoryLimit"], (128u64 << 20).to_string(), "{rt}");
@@ -347,6 +353,16 @@ fn systemd_driver_makes_the_unit_runc_makes() {
         assert_eq!(out.status.code(), Some(1));
         assert!(stderr(&out).starts_with("--systemd-cgroup: systemd is not running"));
     }
+    let features: serde_json::Value = serde_json::from_slice(
+        &capture({
+            let mut c = Command::new(BIN);
+            c.arg("features");
+            c
+        })
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(features["linux"]["cgroup"]["systemd"], true);
     let Some(rootfs) = systemd_rootfs() else {
         return;
     };
@@ -436,6 +452,17 @@ fn malformed_systemd_cgroups_paths_leave_nothing() {
             "{path}: a state directory is left"
         );
     }
+    // Rootless: refused in one line (runc would ask the user's own systemd).
+    let out = sd.sh(&format!(
+        "setpriv --reuid 65534 --regid 65534 --clear-groups /bh/bulkhead --root /tmp/rootless \
+         --systemd-cgroup run -d --bundle /bh/bad0 {tok} </dev/null"
+    ));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("--systemd-cgroup: a rootless container cannot use"),
+        "{}",
+        stderr(&out)
+    );
     let units = sd.ok("systemctl list-units --all --plain --no-legend --no-pager");
     assert!(!units.contains(&tok), "a unit is left:\n{units}");
     assert_eq!(host_cgroups_with(&tok), "", "cgroups are left");
