@@ -335,6 +335,35 @@ fn flow(sd: &SystemdBox, rt: &str, bundle: &str, id: &str, unit: &str) -> HashMa
     shown
 }
 
+/// A second container with the same cgroupsPath joins the running unit with runc's warning,
+/// and its failed-create clean-up path is never taken; deleting both leaves no unit.
+fn shared_unit(sd: &SystemdBox, rt: &str, bundle: &str, id: &str, unit: &str) {
+    let rt = format!("/bh/{rt}");
+    let run = |id: &str| {
+        sd.sh(&format!(
+            "{rt} --systemd-cgroup run -d --bundle /bh/{bundle} {id} </dev/null >/dev/null"
+        ))
+    };
+    let (a, b) = (format!("{id}_a"), format!("{id}_b"));
+    let first = run(&a);
+    assert!(first.status.success(), "{rt}: {}", stderr(&first));
+    let second = run(&b);
+    assert!(second.status.success(), "{rt}: {}", stderr(&second));
+    assert!(
+        stderr(&second).contains("container's cgroup is not empty: 1 process(es) found"),
+        "{rt}: {}",
+        stderr(&second)
+    );
+    assert_eq!(sd.show(unit, &["ActiveState"])["ActiveState"], "active");
+    sd.sh(&format!("{rt} delete --force {a}; {rt} delete --force {b}"));
+    assert_eq!(sd.ok(&format!("{rt} list -q")).trim(), "", "{rt}");
+    assert_eq!(
+        sd.show(unit, &["LoadState"])["LoadState"],
+        "not-found",
+        "{rt}"
+    );
+}
+
 #[test]
 fn systemd_driver_makes_the_unit_runc_makes() {
     require_root();
@@ -379,6 +408,22 @@ fn systemd_driver_makes_the_unit_runc_makes() {
     let left = sd.ok("ls -d /sys/fs/cgroup/*/system.slice 2>/dev/null || true");
     assert_eq!(left.trim(), "", "left behind by bulkhead");
     let runc = flow(&sd, "runc", "runc-bundle", &id, &unit);
+    for rt in ["bulkhead", "runc"] {
+        let shared = format!("{id}_shared");
+        bundle(
+            &work.0,
+            &format!("{rt}-shared"),
+            &format!("system.slice:cmp:{shared}"),
+            rt == "bulkhead",
+        );
+        shared_unit(
+            &sd,
+            rt,
+            &format!("{rt}-shared"),
+            &shared,
+            &format!("cmp-{shared}.scope"),
+        );
+    }
     for p in COMPARED {
         assert_eq!(ours.get(p), runc.get(p), "{p}: bulkhead vs runc");
     }

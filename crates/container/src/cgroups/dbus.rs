@@ -61,7 +61,18 @@ impl Systemd {
                 Systemd::describe(&e)
             ))
         })?;
-        Ok(Systemd { conn })
+        let sd = Systemd { conn };
+        // systemd sends job signals (JobRemoved) only while some client has subscribed; once
+        // per connection (a second Subscribe is an error).
+        sd.manager()
+            .and_then(|m| m.call::<_, _, ()>("Subscribe", &()))
+            .map_err(|e| {
+                Error::Config(format!(
+                    "systemd cgroup driver: subscribe to systemd's signals: {}",
+                    Systemd::describe(&e)
+                ))
+            })?;
+        Ok(sd)
     }
 
     fn manager(&self) -> zbus::Result<Proxy<'static>> {
@@ -129,8 +140,6 @@ impl Systemd {
         call: impl FnOnce(&Proxy<'static>) -> zbus::Result<OwnedObjectPath>,
     ) -> zbus::Result<()> {
         let manager = self.manager()?;
-        // systemd sends job signals only while some client has subscribed.
-        manager.call::<_, _, ()>("Subscribe", &())?;
         let signals = manager.receive_signal("JobRemoved")?;
         let job = call(&manager)?;
         let result = wait_job(signals, job.clone())?;

@@ -257,20 +257,46 @@ impl Unit {
     ) -> Result<()> {
         let sd = Systemd::connect()?;
         let props = self.start_properties(pid, r, spec_devices, sd.version());
-        match sd.start_transient_unit(&self.name, &props) {
+        let first = match sd.start_transient_unit(&self.name, &props) {
             Err(e) if Systemd::is_unit_exists(&e) => {
-                // A failed unit of the name lingers until reset: clear it and try once more,
-                // as runc does. A running one is someone else's.
+                // A failed unit of the name lingers until reset: clear it and try once more.
                 sd.reset_failed_unit(&self.name);
-                sd.start_transient_unit(&self.name, &props).map_err(|e| {
-                    if Systemd::is_unit_exists(&e) {
-                        self.foreign.set(true);
-                    }
-                    self.error("start", e)
-                })
+                sd.start_transient_unit(&self.name, &props)
             }
-            r => r.map_err(|e| self.error("start", e)),
+            r => r,
+        };
+        match first {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // From here on the unit of that name, if any, is not one this call started:
+                // a failed create's clean-up must not stop it.
+                self.foreign.set(true);
+                if Systemd::is_unit_exists(&e) {
+                    return self.join_running(&sd, r, spec_devices);
+                }
+                Err(self.error("start", e))
+            }
         }
+    }
+
+    /// The unit runs already (another container with the same cgroupsPath): as runc 1.1.5,
+    /// the container joins it (the lifecycle has warned that its cgroup is not empty) and its
+    /// limits become the unit's properties.
+    fn join_running(
+        &self,
+        sd: &Systemd,
+        r: Option<&LinuxResources>,
+        spec_devices: &[PathBuf],
+    ) -> Result<()> {
+        let props = match r {
+            Some(r) => resource_properties(r, spec_devices, self.v2, sd.version()),
+            None => Vec::new(),
+        };
+        if props.is_empty() {
+            return Ok(());
+        }
+        sd.set_unit_properties(&self.name, &props)
+            .map_err(|e| self.error("set properties of", e))
     }
 
     /// New limits on a running unit (`update`): kept by systemd until the unit stops.
