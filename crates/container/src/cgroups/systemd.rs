@@ -9,7 +9,7 @@
 use super::dbus::{Systemd, Value};
 use super::{hierarchies, own_path, relative_to_mount, Hierarchy};
 use crate::error::{Context, Error, Result};
-use oci_spec::runtime::{LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxCpu, LinuxDeviceType, LinuxResources};
 use std::cell::Cell;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -257,7 +257,7 @@ impl Unit {
     ) -> Result<()> {
         let sd = Systemd::connect()?;
         let props = self.start_properties(pid, r, spec_devices, sd.version());
-        let first = match sd.start_transient_unit(&self.name, &props) {
+        let started = match sd.start_transient_unit(&self.name, &props) {
             Err(e) if Systemd::is_unit_exists(&e) => {
                 // A failed unit of the name lingers until reset: clear it and try once more.
                 sd.reset_failed_unit(&self.name);
@@ -265,7 +265,7 @@ impl Unit {
             }
             r => r,
         };
-        match first {
+        match started {
             Ok(()) => Ok(()),
             Err(e) => {
                 // From here on the unit of that name, if any, is not one this call started:
@@ -343,53 +343,55 @@ pub fn resource_properties(
     version: u32,
 ) -> Vec<(&'static str, Value)> {
     let mut props = Vec::new();
-    if let Some(m) = r.memory() {
-        if let Some(limit) = m.limit().filter(|l| *l != 0) {
-            let name = if v2 { "MemoryMax" } else { "MemoryLimit" };
-            props.push((name, Value::U64(limit_value(limit))));
-        }
+    if let Some(limit) = r.memory().and_then(|m| m.limit()).filter(|l| *l != 0) {
+        let name = if v2 { "MemoryMax" } else { "MemoryLimit" };
+        props.push((name, Value::U64(limit_value(limit))));
     }
     if let Some(c) = r.cpu() {
-        if let Some(shares) = c.shares().filter(|s| *s != 0) {
-            if v2 {
-                let weight = crate::resources_v2::shares_to_weight(shares);
-                props.push(("CPUWeight", Value::U64(weight)));
-            } else {
-                props.push(("CPUShares", Value::U64(shares)));
-            }
-        }
-        props.extend(cpu_quota(
-            c.quota().unwrap_or(0),
-            c.period().unwrap_or(0),
-            version,
-        ));
-        if v2 && version >= 244 {
-            if let Some(mask) = c.cpus().as_deref().and_then(|s| cpu_mask(s).ok()) {
-                props.push(("AllowedCPUs", Value::Bytes(mask)));
-            }
-            if let Some(mask) = c.mems().as_deref().and_then(|s| cpu_mask(s).ok()) {
-                props.push(("AllowedMemoryNodes", Value::Bytes(mask)));
-            }
-        }
+        props.extend(cpu_properties(c, v2, version));
     }
-    if let Some(p) = r.pids() {
-        let limit = p.limit();
-        if limit > 0 || limit == -1 {
-            props.push(("TasksMax", Value::U64(limit_value(limit))));
-        }
+    // 0 is "not set" for runc; -1 is unlimited.
+    if let Some(limit) = r.pids().map(|p| p.limit()).filter(|l| *l > 0 || *l == -1) {
+        props.push(("TasksMax", Value::U64(limit_value(limit))));
     }
     if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
-        if v2 {
-            props.push((
-                "IOWeight",
-                Value::U64(crate::resources_v2::blkio_to_io_weight(w)),
-            ));
+        props.push(if v2 {
+            let weight = crate::resources_v2::blkio_to_io_weight(w);
+            ("IOWeight", Value::U64(weight))
         } else {
-            props.push(("BlockIOWeight", Value::U64(u64::from(w))));
-        }
+            ("BlockIOWeight", Value::U64(u64::from(w)))
+        });
     }
     if let Some(rules) = r.devices().as_deref().filter(|d| !d.is_empty()) {
         props.extend(device_properties(rules, spec_devices));
+    }
+    props
+}
+
+/// Shares (as CPUShares, or CPUWeight by runc's formula on v2), the quota, and on v2 the
+/// cpuset masks (systemd has AllowedCPUs from 244; v1's cpuset is the runtime's own).
+fn cpu_properties(c: &LinuxCpu, v2: bool, version: u32) -> Vec<(&'static str, Value)> {
+    let mut props = Vec::new();
+    if let Some(shares) = c.shares().filter(|s| *s != 0) {
+        props.push(if v2 {
+            let weight = crate::resources_v2::shares_to_weight(shares);
+            ("CPUWeight", Value::U64(weight))
+        } else {
+            ("CPUShares", Value::U64(shares))
+        });
+    }
+    props.extend(cpu_quota(
+        c.quota().unwrap_or(0),
+        c.period().unwrap_or(0),
+        version,
+    ));
+    if v2 && version >= 244 {
+        let masks = [("AllowedCPUs", c.cpus()), ("AllowedMemoryNodes", c.mems())];
+        for (name, list) in masks {
+            if let Some(mask) = list.as_deref().and_then(|s| cpu_mask(s).ok()) {
+                props.push((name, Value::Bytes(mask)));
+            }
+        }
     }
     props
 }
@@ -678,6 +680,56 @@ mod tests {
         assert_eq!(
             names(&v2),
             vec!["MemoryMax", "CPUWeight", "CPUQuotaPerSecUSec", "TasksMax"]
+        );
+    }
+
+    #[test]
+    fn v2_hosts_get_cpuset_masks_from_systemd_244() {
+        let r = LinuxResourcesBuilder::default()
+            .cpu(
+                LinuxCpuBuilder::default()
+                    .cpus("0-1")
+                    .mems("0")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let props = resource_properties(&r, &[], true, 244);
+        assert_eq!(
+            props,
+            vec![
+                ("AllowedCPUs", Value::Bytes(vec![0b11])),
+                ("AllowedMemoryNodes", Value::Bytes(vec![0b1])),
+            ]
+        );
+        assert!(resource_properties(&r, &[], true, 243).is_empty());
+        assert!(resource_properties(&r, &[], false, 252).is_empty());
+    }
+
+    #[test]
+    fn scopes_take_the_init_and_slices_want_their_parent() {
+        let scope = Unit {
+            name: "p-x.scope".into(),
+            slice: "system.slice".into(),
+            ..Default::default()
+        };
+        let props = scope.start_properties(42, None, &[], 252);
+        assert!(props.contains(&("PIDs", Value::U32s(vec![42]))));
+        assert!(props.contains(&("Delegate", Value::Bool(true))));
+        assert!(props.contains(&("Slice", Value::Str("system.slice".into()))));
+        assert!(props.contains(&("DefaultDependencies", Value::Bool(false))));
+        assert!(props.contains(&("BlockIOAccounting", Value::Bool(true))));
+        let slice = Unit {
+            name: "a-b.slice".into(),
+            slice: "system.slice".into(),
+            ..Default::default()
+        };
+        let names = names(&slice.start_properties(42, None, &[], 252));
+        assert!(names.contains(&"Wants"), "{names:?}");
+        assert!(
+            !names.contains(&"PIDs") && !names.contains(&"Delegate"),
+            "{names:?}"
         );
     }
 
