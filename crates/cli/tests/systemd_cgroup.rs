@@ -50,10 +50,19 @@ fn systemd_rootfs() -> Option<PathBuf> {
         return Some(root);
     }
     let debootstrap = which("debootstrap");
-    // Built beside the cache and renamed into place: a build cut short is never taken for one.
+    // Built beside the cache and renamed into place: a build cut short is never taken for one
+    // (and is removed by the next run).
+    let parent = root.parent().unwrap();
+    std::fs::create_dir_all(parent).unwrap();
+    for e in std::fs::read_dir(parent).unwrap().flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with("systemd-rootfs.tmp-")
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
     let tmp = PathBuf::from(format!("{ROOTFS}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(root.parent().unwrap()).unwrap();
     let t0 = Instant::now();
     let out = Command::new(debootstrap)
         .args(["--variant=minbase", "--include=systemd,dbus", SUITE])
@@ -576,18 +585,33 @@ fn the_shim_uses_the_systemd_driver_under_containerd() {
     sd.ok(&format!(
         "{ctr} images import --base-name {base} /bh/image.tar"
     ));
+    // kubelet's systemd driver names a pod's slice and containerd the scope so.
     let id = unique("ctd").replace('-', "_");
-    let unit = format!("ctd-{id}.scope");
+    let pod_slice = format!("kubepods-besteffort-pod{id}.slice");
+    let unit = format!("cri-containerd-{id}.scope");
     sd.ok(&format!(
         "{ctr} run -d --runtime io.containerd.bulkhead.v2 \
-         --runtime-config-path /bh/bulkhead.toml --cgroup system.slice:ctd:{id} \
+         --runtime-config-path /bh/bulkhead.toml --cgroup {pod_slice}:cri-containerd:{id} \
          --memory-limit 67108864 {IMAGE} {id} sleep 1000"
     ));
     let shown = sd.show(
         &unit,
-        &["ActiveState", "Delegate", "MemoryLimit", "ControlGroup"],
+        &[
+            "ActiveState",
+            "Delegate",
+            "MemoryLimit",
+            "ControlGroup",
+            "Slice",
+        ],
     );
     assert_eq!(shown["ActiveState"], "active", "{shown:?}");
+    assert_eq!(shown["Slice"], pod_slice);
+    assert!(
+        shown["ControlGroup"].ends_with(&format!(
+            "/kubepods.slice/kubepods-besteffort.slice/{pod_slice}/{unit}"
+        )),
+        "{shown:?}"
+    );
     assert_eq!(shown["Delegate"], "yes");
     assert_eq!(shown["MemoryLimit"], "67108864");
     let pid = sd
@@ -615,4 +639,7 @@ fn the_shim_uses_the_systemd_driver_under_containerd() {
     sd.ok(&format!("{ctr} containers rm {id}"));
     let gone = sd.show(&unit, &["LoadState"]);
     assert_eq!(gone["LoadState"], "not-found", "{gone:?}");
+    // The slice directories bulkhead made where systemd made none are gone too.
+    let left = sd.ok("ls -d /sys/fs/cgroup/*/kubepods.slice 2>/dev/null || true");
+    assert_eq!(left.trim(), "", "left behind by bulkhead");
 }
