@@ -26,7 +26,7 @@ const ULIMITS: [&str; 4] = [
     "nproc=4096:4096",
 ];
 /// The unit properties runc and bulkhead must agree on (Description names the runtime).
-const COMPARED: [&str; 10] = [
+const COMPARED: [&str; 12] = [
     "Slice",
     "Delegate",
     "DefaultDependencies",
@@ -37,6 +37,9 @@ const COMPARED: [&str; 10] = [
     "DevicePolicy",
     "MemoryAccounting",
     "TasksAccounting",
+    // From the org.systemd.property.* annotations.
+    "TimeoutStopUSec",
+    "CollectMode",
 ];
 
 /// One systemd container (and one rootfs build) at a time.
@@ -215,6 +218,13 @@ fn bundle(work: &Path, name: &str, cgroups_path: &str, cgroup_mount: bool) -> Pa
             "cpu": {"shares": 512, "quota": 50000, "period": 100000}
         }),
     );
+    b.set(
+        "/annotations",
+        json!({
+            "org.systemd.property.TimeoutStopUSec": "uint64 123456789",
+            "org.systemd.property.CollectMode": "'inactive-or-failed'"
+        }),
+    );
     if !cgroup_mount {
         // runc 1.1.5 cannot mount cgroupfs in a container whose cgroup mounts have a root
         // other than "/" (it looks for the unit's directory at the wrong place).
@@ -283,6 +293,8 @@ fn flow(sd: &SystemdBox, rt: &str, bundle: &str, id: &str, unit: &str) -> HashMa
     assert_eq!(shown["Delegate"], "yes");
     assert_eq!(shown["MemoryLimit"], (64u64 << 20).to_string());
     assert_eq!(shown["TasksMax"], "100");
+    assert_eq!(shown["TimeoutStopUSec"], "2min 3.456789s");
+    assert_eq!(shown["CollectMode"], "inactive-or-failed");
     let state: serde_json::Value =
         serde_json::from_str(&sd.ok(&format!("{rt} state {id}"))).unwrap();
     let pid = state["pid"].to_string();
@@ -506,6 +518,28 @@ fn malformed_systemd_cgroups_paths_leave_nothing() {
             "{path}: a state directory is left"
         );
     }
+    // An org.systemd.property.* annotation bulkhead cannot read: one line naming it.
+    let dir = bundle(
+        &work.0,
+        "bad-annotation",
+        &format!("system.slice:p:{tok}"),
+        true,
+    );
+    let config = dir.join("config.json");
+    let mut c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    c["annotations"]["org.systemd.property.TimeoutStopUSec"] = json!("uint8 3");
+    std::fs::write(&config, c.to_string()).unwrap();
+    let out = sd.sh(&format!(
+        "/bh/bulkhead --systemd-cgroup run -d --bundle /bh/bad-annotation {tok}_ann </dev/null"
+    ));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("annotations: org.systemd.property.TimeoutStopUSec: "),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sd.ok("/bh/bulkhead list -q").trim(), "");
     // Rootless: refused in one line (runc would ask the user's own systemd).
     let out = sd.sh(&format!(
         "setpriv --reuid 65534 --regid 65534 --clear-groups /bh/bulkhead --root /tmp/rootless \

@@ -207,6 +207,7 @@ fn create_locked(
         linux.and_then(|l| l.cgroups_path().as_deref()),
         &opts.id,
         driver,
+        cfg.spec.annotations().as_ref(),
     )?;
     if bulkhead_linux::process::euid() != 0 {
         cgroup.drop_unwritable();

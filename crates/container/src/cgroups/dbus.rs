@@ -22,6 +22,9 @@ const JOB_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     Bool(bool),
+    I32(i32),
+    U32(u32),
+    I64(i64),
     U64(u64),
     Str(String),
     /// "as" (Wants).
@@ -38,6 +41,9 @@ impl Value {
     fn to_zvariant(&self) -> zvariant::Value<'static> {
         match self {
             Value::Bool(b) => zvariant::Value::from(*b),
+            Value::I32(n) => zvariant::Value::from(*n),
+            Value::U32(n) => zvariant::Value::from(*n),
+            Value::I64(n) => zvariant::Value::from(*n),
             Value::U64(n) => zvariant::Value::from(*n),
             Value::Str(s) => zvariant::Value::from(s.clone()),
             Value::Strs(v) => zvariant::Value::from(v.clone()),
@@ -93,11 +99,7 @@ impl Systemd {
     }
 
     /// StartTransientUnit in "replace" mode, waiting for the job to finish.
-    pub fn start_transient_unit(
-        &self,
-        name: &str,
-        props: &[(&'static str, Value)],
-    ) -> zbus::Result<()> {
+    pub fn start_transient_unit(&self, name: &str, props: &[(&str, Value)]) -> zbus::Result<()> {
         let props = zvariant_props(props);
         let aux: Vec<(&str, Vec<(&str, zvariant::Value)>)> = Vec::new();
         self.job(name, "start", |m| {
@@ -114,11 +116,7 @@ impl Systemd {
     }
 
     /// SetUnitProperties for the unit's runtime (not written to /etc).
-    pub fn set_unit_properties(
-        &self,
-        name: &str,
-        props: &[(&'static str, Value)],
-    ) -> zbus::Result<()> {
+    pub fn set_unit_properties(&self, name: &str, props: &[(&str, Value)]) -> zbus::Result<()> {
         let props = zvariant_props(props);
         self.manager()?
             .call::<_, _, ()>("SetUnitProperties", &(name, true, &props))
@@ -182,10 +180,12 @@ fn error_name(e: &zbus::Error) -> Option<&str> {
     }
 }
 
-fn zvariant_props(
-    props: &[(&'static str, Value)],
-) -> Vec<(&'static str, zvariant::Value<'static>)> {
-    props.iter().map(|(n, v)| (*n, v.to_zvariant())).collect()
+/// The properties as D-Bus's a(sv), with names of their own (the values are owned already).
+fn zvariant_props(props: &[(&str, Value)]) -> Vec<(String, zvariant::Value<'static>)> {
+    props
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_zvariant()))
+        .collect()
 }
 
 /// Waits (at most JOB_TIMEOUT) for the JobRemoved signal of `job`; returns its result ("done",

@@ -8,6 +8,7 @@
 //! order and never asks which driver it has.
 
 mod dbus;
+mod properties;
 pub mod systemd;
 
 use crate::error::{Context, Error, Result};
@@ -130,10 +131,16 @@ pub enum Driver {
 /// thousands deep kept `create` busy for minutes before it failed.
 const MAX_DEPTH: usize = 64;
 
-pub fn plan(cgroups_path: Option<&Path>, id: &str, driver: Driver) -> Result<Cgroup> {
+/// `annotations`: the config's, for the systemd driver's `org.systemd.property.*`.
+pub fn plan(
+    cgroups_path: Option<&Path>,
+    id: &str,
+    driver: Driver,
+    annotations: Option<&std::collections::HashMap<String, String>>,
+) -> Result<Cgroup> {
     if driver == Driver::Systemd {
         let path = cgroups_path.map(|p| p.to_string_lossy());
-        let (unit, dirs) = systemd::plan(path.as_deref(), id)?;
+        let (unit, dirs) = systemd::plan(path.as_deref(), id, annotations)?;
         return Ok(Cgroup {
             dirs,
             created: Vec::new(),

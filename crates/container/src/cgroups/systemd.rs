@@ -11,6 +11,7 @@ use super::{hierarchies, own_path, relative_to_mount, Hierarchy};
 use crate::error::{Context, Error, Result};
 use oci_spec::runtime::{LinuxCpu, LinuxDeviceType, LinuxResources};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,9 @@ pub struct Unit {
     pub description: String,
     /// A unified-only (v2) host: the v2 property names (MemoryMax, CPUWeight...).
     pub v2: bool,
+    /// The config's `org.systemd.property.*` annotations, given at the start after ours.
+    #[serde(skip)]
+    pub extra: Vec<(String, Value)>,
     /// Set when systemd refused to start the unit because one of that name runs already: that
     /// unit is someone else's and is never stopped by this container's clean-up.
     #[serde(skip)]
@@ -152,8 +156,13 @@ pub fn expand_slice(slice: &str) -> std::result::Result<PathBuf, String> {
 /// systemd roots its tree at its own cgroup (pid 1's, less init.scope: the container's cgroup
 /// when systemd runs in one), so the paths come from /proc/1/cgroup, taken relative to each
 /// hierarchy's mount as seen here.
-pub fn plan(cgroups_path: Option<&str>, id: &str) -> Result<(Unit, Vec<(Hierarchy, PathBuf)>)> {
+pub fn plan(
+    cgroups_path: Option<&str>,
+    id: &str,
+    annotations: Option<&HashMap<String, String>>,
+) -> Result<(Unit, Vec<(Hierarchy, PathBuf)>)> {
     let parsed = parse(cgroups_path, id)?;
+    let extra = super::properties::from_annotations(annotations)?;
     // A scope sits in its slice; a slice's place comes from its own name (systemd ignores
     // the Wants= parent for that).
     let unit_dir = if parsed.unit.ends_with(".slice") {
@@ -179,6 +188,7 @@ pub fn plan(cgroups_path: Option<&str>, id: &str) -> Result<(Unit, Vec<(Hierarch
         name: parsed.unit,
         slice: parsed.slice,
         v2,
+        extra,
         foreign: Cell::new(false),
     };
     Ok((unit, dirs))
@@ -256,7 +266,9 @@ impl Unit {
         spec_devices: &[PathBuf],
     ) -> Result<()> {
         let sd = Systemd::connect()?;
-        let props = self.start_properties(pid, r, spec_devices, sd.version());
+        let mut props: Vec<(&str, Value)> =
+            self.start_properties(pid, r, spec_devices, sd.version());
+        props.extend(self.extra.iter().map(|(n, v)| (n.as_str(), v.clone())));
         let started = match sd.start_transient_unit(&self.name, &props) {
             Err(e) if Systemd::is_unit_exists(&e) => {
                 // A failed unit of the name lingers until reset: clear it and try once more.
