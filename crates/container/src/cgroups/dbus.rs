@@ -81,8 +81,15 @@ impl Systemd {
         Ok(sd)
     }
 
+    /// The manager's proxy, without zbus's property cache: it would fetch every property of
+    /// the manager (and watch them) for the one (Version) read here.
     fn manager(&self) -> zbus::Result<Proxy<'static>> {
-        Proxy::new(&self.conn, DEST, PATH, MANAGER)
+        zbus::blocking::proxy::Builder::new(&self.conn)
+            .destination(DEST)?
+            .path(PATH)?
+            .interface(MANAGER)?
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
     }
 
     /// systemd's version number (252 of "252.39-1~deb12u2"); 0 when it cannot be read, which
