@@ -107,6 +107,7 @@ impl CreateArgs {
             detach,
             class,
             sandbox_platform: None,
+            systemd_cgroup: false,
         }
     }
 }

@@ -129,6 +129,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             check_systemd(cli)?;
             let opts = CreateOpts {
                 sandbox_platform: cli.sandbox_platform.clone(),
+                systemd_cgroup: cli.systemd_cgroup,
                 ..c.to_opts(true, cli.class.clone())
             };
             lifecycle::create(&store, &opts)?;
@@ -139,6 +140,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             let opts = CreateOpts {
                 detach: r.detach,
                 sandbox_platform: cli.sandbox_platform.clone(),
+                systemd_cgroup: cli.systemd_cgroup,
                 ..r.create.to_opts(r.detach, cli.class.clone())
             };
             lifecycle::run(&store, &opts, r.keep)
@@ -201,10 +203,17 @@ fn dispatch(cli: &Cli) -> Result<i32> {
     }
 }
 
-/// `--systemd-cgroup`: accepted, but systemd must be there to ask.
+/// `--systemd-cgroup`: systemd must be there to ask (sd_booted's test), and only root asks
+/// the system instance (a rootless container would need the user's own systemd, not done).
 fn check_systemd(cli: &Cli) -> Result<()> {
-    if cli.systemd_cgroup && !Path::new("/run/systemd/system").exists() {
+    if !cli.systemd_cgroup {
+        return Ok(());
+    }
+    if !Path::new("/run/systemd/system").exists() {
         bail!("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver");
+    }
+    if bulkhead_linux::process::euid() != 0 {
+        bail!("--systemd-cgroup: a rootless container cannot use the systemd cgroup driver yet (it needs the user's systemd instance); use the cgroupfs driver");
     }
     Ok(())
 }

@@ -52,6 +52,10 @@ pub struct Launch<'a> {
     pub rootfs: PathBuf,
     pub ns: Plan,
     pub cgroup: &'a Cgroup,
+    /// The limits the cgroup gets once the init exists (`Cgroup::enter`).
+    pub resources: Option<&'a oci_spec::runtime::LinuxResources>,
+    /// The paths of the config's linux.devices (see `resources::apply`).
+    pub spec_devices: Vec<std::path::PathBuf>,
     pub console: Option<UnixStream>,
     /// Where `start` connects; the init accepts on it once it is ready.
     pub start: UnixListener,
@@ -117,6 +121,8 @@ fn drive(
     joined: Option<&Path>,
 ) -> Result<()> {
     hooks.cloned(pid).map_err(Error::Child)?;
+    // Its cgroup and limits, while it waits for our word and runs nothing.
+    l.cgroup.enter(pid, l.resources, &l.spec_devices)?;
     if l.ns.creates(LinuxNamespaceType::User) {
         let linux = l.spec.linux().as_ref();
         write_id_map(

@@ -27,7 +27,7 @@ pub(crate) const ALWAYS: &[(&str, &str)] = &[
 /// The always-allowed rules left once the config's linux.devices (`spec_devices`) are known.
 /// The config's devices themselves are not allowed by being listed: a rule in
 /// linux.resources.devices must allow them (runc's behaviour; podman and containerd write one).
-fn always_allowed(spec_devices: &[PathBuf]) -> impl Iterator<Item = &'static str> + '_ {
+pub(crate) fn always_allowed(spec_devices: &[PathBuf]) -> impl Iterator<Item = &'static str> + '_ {
     ALWAYS
         .iter()
         .filter(move |(_, node)| {

@@ -101,6 +101,7 @@ fn v2_rules_deny_a_listed_device() {
             dir.clone(),
         )],
         created: Vec::new(),
+        systemd: None,
     };
     let r: oci_spec::runtime::LinuxResources = serde_json::from_value(serde_json::json!({
         "devices": [

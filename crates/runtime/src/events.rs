@@ -499,6 +499,7 @@ mod tests {
                 d.clone(),
             )],
             created: vec![],
+            systemd: None,
         };
         let s = stats_json(&cg);
         assert_eq!(s["cpu"]["usage"]["total"], 1_500_000);

@@ -38,6 +38,8 @@ pub struct CreateOpts {
     pub class: Option<String>,
     /// `--sandbox-platform`: the sandbox's platform when the annotation does not name one.
     pub sandbox_platform: Option<String>,
+    /// `--systemd-cgroup`: systemd makes the container's cgroup (a transient unit).
+    pub systemd_cgroup: bool,
 }
 
 /// Creates the container; returns the init's pid. On failure nothing is left behind: no state
@@ -200,7 +202,17 @@ fn create_locked(
     host_mounts: &Cell<Option<usize>>,
 ) -> Result<i32> {
     let linux = cfg.spec.linux().as_ref();
-    *cgroup = cgroups::plan(linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
+    let driver = if opts.systemd_cgroup {
+        cgroups::Driver::Systemd
+    } else {
+        cgroups::Driver::Cgroupfs
+    };
+    *cgroup = cgroups::plan(
+        linux.and_then(|l| l.cgroups_path().as_deref()),
+        &opts.id,
+        driver,
+        cfg.spec.annotations().as_ref(),
+    )?;
     if bulkhead_linux::process::euid() != 0 {
         cgroup.drop_unwritable();
         let limits = linux.and_then(|l| l.resources().as_ref()).is_some_and(|r| {
@@ -245,9 +257,6 @@ fn create_locked(
     let t0 = Instant::now();
     cgroup.create()?;
     faults::point("create:cgroups");
-    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-        resources::apply(cgroup, r, &device_nodes(&cfg.spec))?;
-    }
     log::debug(&format!(
         "create {}: cgroups made in {:?}",
         opts.id,
@@ -276,6 +285,9 @@ fn create_locked(
         rootfs: cfg.rootfs.clone(),
         ns,
         cgroup,
+        // Set once the init exists (Cgroup::enter): a systemd unit is born with a process.
+        resources: linux.and_then(|l| l.resources().as_ref()),
+        spec_devices: device_nodes(&cfg.spec),
         console,
         start,
         no_pivot: opts.no_pivot,
@@ -647,7 +659,7 @@ pub fn update(store: &Store, id: &str, r: &oci_spec::runtime::LinuxResources) ->
         bail!("cannot update a stopped container");
     }
     resources::check(r)?;
-    resources::apply(&st.cgroup, r, &device_nodes(&st.config))?;
+    st.cgroup.set(r, &device_nodes(&st.config))?;
     if let Some(linux) = st.config.linux_mut().as_mut() {
         let mut merged = linux.resources().clone().unwrap_or_default();
         if r.memory().is_some() {

@@ -102,7 +102,10 @@ impl Task for Service {
                 format!("container {} exists", req.id),
             ));
         }
-        let class = options::class(req.options.as_ref())
+        let options::ShimOptions {
+            class,
+            systemd_cgroup,
+        } = options::parse(req.options.as_ref())
             .map_err(|e| status(Code::INVALID_ARGUMENT, format!("{e:#}")))?;
         let bundle = PathBuf::from(&req.bundle);
         let mounted = rootfs::mount(&req.rootfs, &bundle).map_err(failed)?;
@@ -112,6 +115,7 @@ impl Task for Service {
             bundle: bundle.clone(),
             class,
             detach: true,
+            systemd_cgroup,
             ..Default::default()
         };
         let launched = me.launch(&io, &req.id, |console, fds| {

@@ -62,9 +62,9 @@ fn needs_settling(t: &Task, changed: bool) -> bool {
         State::Blocked => {
             signals::interrupts(t)
                 || (changed
-                    && t.wait.as_ref().is_some_and(|w| {
-                        w.retried() || matches!(w.kind, WaitKind::SigWait { .. })
-                    }))
+                    && t.wait
+                        .as_ref()
+                        .is_some_and(|w| w.retried() || matches!(w.kind, WaitKind::SigWait { .. })))
         }
         State::Running => !t.kicked && signals::interrupts(t),
         _ => false,

@@ -1,6 +1,15 @@
 //! Cgroups, as far as the lifecycle needs them: find the host's hierarchies, create the
 //! container's cgroup in each, put its processes there, list and signal them, remove it again.
 //! Resource limits are a later layer on top of this one.
+//!
+//! One interface, two drivers behind it: cgroupfs (the directories are ours to make, on v1, v2
+//! or a hybrid of both) and systemd (`systemd.rs`: a transient unit systemd makes, reached over
+//! D-Bus by `dbus.rs`). The lifecycle calls plan, claim, create, enter, set and remove in that
+//! order and never asks which driver it has.
+
+mod dbus;
+mod properties;
+pub mod systemd;
 
 use crate::error::{Context, Error, Result};
 use crate::mounts::{MountContext, Options};
@@ -81,9 +90,13 @@ fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
             root: PathBuf::from(pre[3]),
             controllers,
         };
-        // One entry per hierarchy: a second mount of the same one (e.g. a container's view) is skipped.
-        if !out.iter().any(|o| o.controllers == h.controllers) {
-            out.push(h);
+        // One entry per hierarchy: a second mount of the same one elsewhere (e.g. a container's
+        // view) is skipped, but one on the same mount point hides the first (podman's systemd
+        // mode mounts the whole name=systemd hierarchy over the container's own view of it).
+        match out.iter_mut().find(|o| o.controllers == h.controllers) {
+            Some(o) if o.mountpoint == h.mountpoint => *o = h,
+            Some(_) => {}
+            None => out.push(h),
         }
     }
     out
@@ -96,6 +109,19 @@ pub struct Cgroup {
     pub dirs: Vec<(Hierarchy, PathBuf)>,
     /// Directories this runtime created, deepest first: exactly what `remove` deletes.
     pub created: Vec<PathBuf>,
+    /// The systemd driver's unit; None with the cgroupfs driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<systemd::Unit>,
+}
+
+/// Who makes the container's cgroup (runc's `--systemd-cgroup`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Driver {
+    /// The runtime makes the directories itself.
+    #[default]
+    Cgroupfs,
+    /// systemd makes a transient unit for the container, and the runtime the rest.
+    Systemd,
 }
 
 /// Where a cgroupsPath lands in each hierarchy. An absolute path is taken from the hierarchy's
@@ -105,7 +131,22 @@ pub struct Cgroup {
 /// thousands deep kept `create` busy for minutes before it failed.
 const MAX_DEPTH: usize = 64;
 
-pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+/// `annotations`: the config's, for the systemd driver's `org.systemd.property.*`.
+pub fn plan(
+    cgroups_path: Option<&Path>,
+    id: &str,
+    driver: Driver,
+    annotations: Option<&std::collections::HashMap<String, String>>,
+) -> Result<Cgroup> {
+    if driver == Driver::Systemd {
+        let path = cgroups_path.map(|p| p.to_string_lossy());
+        let (unit, dirs) = systemd::plan(path.as_deref(), id, annotations)?;
+        return Ok(Cgroup {
+            dirs,
+            created: Vec::new(),
+            systemd: Some(unit),
+        });
+    }
     // An empty cgroupsPath is no cgroupsPath (runc's reading too).
     let path = cgroups_path
         .filter(|p| !p.as_os_str().is_empty())
@@ -146,6 +187,7 @@ pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
     Ok(Cgroup {
         dirs,
         created: Vec::new(),
+        systemd: None,
     })
 }
 
@@ -192,8 +234,12 @@ impl Cgroup {
         });
     }
 
-    /// Creates the directories, recording the ones that did not exist yet.
+    /// Creates the directories, recording the ones that did not exist yet. The systemd driver
+    /// makes nothing yet: systemd starts a scope only with a process in it (`enter`).
     pub fn create(&mut self) -> Result<()> {
+        if self.systemd.is_some() {
+            return Ok(());
+        }
         if self.created.is_empty() {
             self.claim();
         }
@@ -220,6 +266,10 @@ impl Cgroup {
     /// first), before any exists: a state saved now names every directory a runtime killed
     /// half-way through `create` may have left, so `delete` can remove them.
     pub fn claim(&mut self) {
+        if self.systemd.is_some() {
+            // The unit's directories are all the container's own: `remove` takes them all.
+            return;
+        }
         let mut claimed = Vec::new();
         for (h, dir) in &self.dirs {
             let mut d = dir.as_path();
@@ -358,9 +408,90 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The cloned init (`pid`, waiting for the runtime's word) gets its cgroup and `r`'s
+    /// limits, before it runs anything. cgroupfs: the directories exist; the limits are
+    /// written. systemd: the unit is started with the init in it and the limits as properties;
+    /// the directories systemd does not make (controllers it does not manage) are made, and the
+    /// limits written to the files too.
+    pub fn enter(
+        &self,
+        pid: i32,
+        r: Option<&oci_spec::runtime::LinuxResources>,
+        spec_devices: &[PathBuf],
+    ) -> Result<()> {
+        if let Some(unit) = &self.systemd {
+            unit.start(pid, r, spec_devices)?;
+            for (h, dir) in &self.dirs {
+                self.make_dir(h, dir)?;
+            }
+        }
+        match r {
+            Some(r) => crate::resources::apply(self, r, spec_devices),
+            None => Ok(()),
+        }
+    }
+
+    /// New limits (`update`): the unit's properties first with the systemd driver (systemd
+    /// applies them again whenever it touches the unit), then the cgroup files.
+    pub fn set(
+        &self,
+        r: &oci_spec::runtime::LinuxResources,
+        spec_devices: &[PathBuf],
+    ) -> Result<()> {
+        if let Some(unit) = &self.systemd {
+            unit.set(r, spec_devices)?;
+        }
+        crate::resources::apply(self, r, spec_devices)
+    }
+
+    /// A directory of a systemd unit in a hierarchy where systemd made none, with its missing
+    /// parents (shallowest first; a new cpuset cgroup copies its parent's cpus and mems).
+    fn make_dir(&self, h: &Hierarchy, dir: &Path) -> Result<()> {
+        let mut missing = Vec::new();
+        let mut d = dir;
+        while !d.exists() && d != h.mountpoint {
+            missing.push(d.to_path_buf());
+            d = match d.parent() {
+                Some(p) => p,
+                None => break,
+            };
+        }
+        for m in missing.iter().rev() {
+            match fs::create_dir(m) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                    return Err(e).ctx(|| format!("create cgroup {}", m.display()));
+                }
+                _ => {}
+            }
+            if self.cpuset_dir(m) {
+                inherit_cpuset(m)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Removes the directories this runtime created (and only those). Exiting processes keep a
-    /// cgroup busy for a moment after they are gone, so EBUSY is retried briefly.
+    /// cgroup busy for a moment after they are gone, so EBUSY is retried briefly. The systemd
+    /// driver stops the unit first (systemd removes what it made) and then removes the unit's
+    /// directories that are left (the controllers systemd does not manage).
     pub fn remove(&self) -> Result<()> {
+        if let Some(unit) = &self.systemd {
+            unit.stop()?;
+            if unit.foreign.get() {
+                return Ok(());
+            }
+            for (h, dir) in &self.dirs {
+                // Gone: systemd removed it with the unit. Left: the runtime made it.
+                if !dir.exists() {
+                    continue;
+                }
+                remove_dir_retrying(dir).ctx(|| "remove cgroup".into())?;
+                if !h.is_v2() && !h.controllers.iter().any(|c| c == "name=systemd") {
+                    remove_empty_parents(dir, unit.parent_levels());
+                }
+            }
+            return Ok(());
+        }
         let mut first_err = None;
         for dir in &self.created {
             let own = self.dirs.iter().any(|(_, d)| d == dir);
@@ -410,6 +541,17 @@ fn remove_dir_retrying(dir: &Path) -> io::Result<()> {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+        }
+    }
+}
+
+/// The slice directories above a unit's directory that the runtime made in a hierarchy systemd
+/// does not manage: removed while empty (a sibling container's keeps them, as a shared parent
+/// in `remove`), up to systemd's root; systemd's own hierarchies are never touched.
+fn remove_empty_parents(dir: &Path, levels: usize) {
+    for parent in dir.ancestors().skip(1).take(levels) {
+        if fs::remove_dir(parent).is_err() {
+            break;
         }
     }
 }
@@ -506,6 +648,19 @@ mod tests {
         assert_eq!(hs[2].controllers, vec!["name=systemd"]);
         assert_eq!(hs[2].view_name(), "systemd");
         assert!(hs[3].is_v2());
+    }
+
+    #[test]
+    fn a_mount_on_the_same_point_hides_the_first() {
+        let text = "\
+99 90 0:37 /libpod_parent/x /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd
+100 99 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+101 1 0:37 / /elsewhere rw,relatime - cgroup cgroup rw,name=systemd
+";
+        let hs = parse_mountinfo(text);
+        assert_eq!(hs.len(), 1);
+        assert_eq!(hs[0].root, PathBuf::from("/"));
+        assert_eq!(hs[0].mountpoint, PathBuf::from("/sys/fs/cgroup/systemd"));
     }
 
     #[test]
