@@ -398,8 +398,3 @@ pub fn futex_wait_shared(
         )
     };
 }
-
-pub fn sched_yield() {
-    // SAFETY: no arguments.
-    unsafe { libc::sched_yield() };
-}
