@@ -108,8 +108,8 @@ fn help_lists_runcs_commands_and_global_flags() {
         assert!(missing.is_empty(), "{args:?}: runc's {missing:?} missing");
         assert_eq!(
             extra,
-            ["--class"],
-            "{args:?}: only the class flag is ours alone"
+            ["--class", "--sandbox-platform"],
+            "{args:?}: only the class and sandbox-platform flags are ours alone"
         );
     }
 }

@@ -67,6 +67,11 @@ pub trait AddressSpace {
     fn kicks_process(&self) -> bool {
         false
     }
+    /// Whether a call of another ABI (int 0x80) reaches the kernel as no call at all, so the
+    /// code before the call need not be read to tell (systrap: the filter reports the ABI).
+    fn tells_abi(&self) -> bool {
+        false
+    }
     /// The registers a fresh thread has (the host's segment selectors), for the loader.
     fn base_regs(&self) -> Regs;
 }
@@ -139,6 +144,9 @@ impl Vdso {
         }
     }
 }
+
+/// The call number a platform that tells ABIs apart reports for a call of another ABI.
+pub const OTHER_ABI: u64 = u64::MAX - 1;
 
 /// Which platform runs a sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -32,7 +32,7 @@ type R = Result<i64, Errno>;
 
 /// Serves system call `nr` of `t`; returns the value for rax (negative errno on failure).
 pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
-    if by_int80(t) {
+    if nr == crate::platform::OTHER_ABI || (!t.asp.tells_abi() && by_int80(t)) {
         return -i64::from(ENOSYS);
     }
     use xattr::Which::{Fd, Path};

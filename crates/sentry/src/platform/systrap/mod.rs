@@ -461,7 +461,7 @@ impl AddressSpace for SystrapThread {
                     regs.orig_rax = if arch == 0xc000_003e {
                         nr as i64 as u64
                     } else {
-                        u64::MAX - 1 // another ABI: no such call
+                        super::OTHER_ABI
                     };
                     Event::Syscall
                 }
@@ -475,6 +475,10 @@ impl AddressSpace for SystrapThread {
     }
 
     fn kicks_process(&self) -> bool {
+        true
+    }
+
+    fn tells_abi(&self) -> bool {
         true
     }
 
