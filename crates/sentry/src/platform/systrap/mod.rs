@@ -191,6 +191,10 @@ pub struct SystrapThread {
     gs_base: Option<u64>,
     /// Segment selectors, as the kernel gave them at the first trap.
     base: Regs,
+    /// The general registers as the frame holds them (read at the last trap or written at
+    /// the last resume): a resume writes only those that changed, so the cache lines of the
+    /// frame that the sentry did not change stay with the stub's CPU.
+    in_frame: [u64; 18],
     alive: bool,
 }
 
@@ -300,9 +304,13 @@ impl SystrapThread {
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EFAULT))
     }
 
-    fn read_regs(&self, r: &mut Regs) -> io::Result<()> {
+    fn read_regs(&mut self, r: &mut Regs) -> io::Result<()> {
         let sc = self.sigcontext()?;
-        let g = |i: usize| self.ctl.get(sc + 8 * i);
+        for (i, v) in self.in_frame.iter_mut().enumerate() {
+            *v = self.ctl.get(sc + 8 * i);
+        }
+        let f = self.in_frame;
+        let g = |i: usize| if i < f.len() { f[i] } else { self.ctl.get(sc + 8 * i) };
         r.r8 = g(0);
         r.r9 = g(1);
         r.r10 = g(2);
@@ -339,7 +347,10 @@ impl SystrapThread {
             r.rdx, r.rax, r.rcx, r.rsp, r.rip, r.eflags,
         ];
         for (i, v) in vals.iter().enumerate() {
-            self.ctl.set(sc + 8 * i, *v);
+            if self.in_frame[i] != *v {
+                self.ctl.set(sc + 8 * i, *v);
+                self.in_frame[i] = *v;
+            }
         }
         let mut flags = 0;
         if self.fs_base != Some(r.fs_base) {
@@ -541,10 +552,15 @@ impl AddressSpace for SystrapThread {
             fs_base: None,
             gs_base: None,
             base: self.base,
+            in_frame: [0; 18],
             alive: true,
         };
         if reused.is_none() {
             t.born()?;
+        } else {
+            // The parked thread's frame is its last trap's: know what it holds.
+            let mut scratch = self.base;
+            t.read_regs(&mut scratch)?;
         }
         Ok(Box::new(t))
     }

@@ -47,6 +47,7 @@ pub fn spawn(shared: &Rc<Shared>) -> io::Result<SystrapThread> {
         fs_base: None,
         gs_base: None,
         base: bulkhead_linux::ptrace::zero_regs(),
+        in_frame: [0; 18],
         alive: true,
     };
     t.born()?;
