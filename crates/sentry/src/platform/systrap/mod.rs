@@ -310,7 +310,13 @@ impl SystrapThread {
             *v = self.ctl.get(sc + 8 * i);
         }
         let f = self.in_frame;
-        let g = |i: usize| if i < f.len() { f[i] } else { self.ctl.get(sc + 8 * i) };
+        let g = |i: usize| {
+            if i < f.len() {
+                f[i]
+            } else {
+                self.ctl.get(sc + 8 * i)
+            }
+        };
         r.r8 = g(0);
         r.r9 = g(1);
         r.r10 = g(2);
