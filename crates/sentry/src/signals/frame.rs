@@ -52,10 +52,7 @@ pub(super) fn push_frame(t: &mut Task, sig: i32, a: &Action, si: Info) -> Result
     if alt.flags & SS_AUTODISARM != 0 {
         t.signals.altstack = AltStack::default();
     }
-    let gregs = [
-        r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx,
-        r.rax, r.rcx, r.rsp, r.rip, r.eflags,
-    ];
+    let gregs = sigcontext_gregs(&r);
     let m = UC_MCONTEXT as usize;
     for (i, v) in gregs.iter().enumerate() {
         ucb[m + i * 8..m + i * 8 + 8].copy_from_slice(&v.to_le_bytes());
@@ -110,25 +107,11 @@ pub fn sigreturn(t: &mut Task) -> i64 {
     let m = UC_MCONTEXT as usize;
     let g =
         |i: usize| u64::from_le_bytes(ucb[m + i * 8..m + i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let gregs: [u64; 18] = std::array::from_fn(g);
     let r = &mut t.regs;
-    r.r8 = g(0);
-    r.r9 = g(1);
-    r.r10 = g(2);
-    r.r11 = g(3);
-    r.r12 = g(4);
-    r.r13 = g(5);
-    r.r14 = g(6);
-    r.r15 = g(7);
-    r.rdi = g(8);
-    r.rsi = g(9);
-    r.rbp = g(10);
-    r.rbx = g(11);
-    r.rdx = g(12);
-    r.rax = g(13);
-    r.rcx = g(14);
-    r.rsp = g(15);
-    r.rip = g(16);
-    r.eflags = (r.eflags & !USER_EFLAGS) | (g(17) & USER_EFLAGS);
+    let eflags = r.eflags;
+    set_from_sigcontext(r, &gregs);
+    r.eflags = (eflags & !USER_EFLAGS) | (gregs[17] & USER_EFLAGS);
     restore_altstack(t, &ucb[16..40]);
     let s = UC_SIGMASK as usize;
     let mask = u64::from_le_bytes(ucb[s..s + 8].try_into().unwrap_or([0; 8]));
@@ -250,4 +233,21 @@ fn restore_altstack(t: &mut Task, b: &[u8]) {
     if let Ok(alt) = AltStack::parse(b) {
         t.signals.altstack = alt;
     }
+}
+
+/// The general registers in struct sigcontext's order (r8 ... rip, eflags): the layout of the
+/// frames the sentry builds and of those the kernel builds for a systrap stub.
+pub fn sigcontext_gregs(r: &crate::platform::Regs) -> [u64; 18] {
+    [
+        r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx,
+        r.rax, r.rcx, r.rsp, r.rip, r.eflags,
+    ]
+}
+
+/// Sets the general registers from struct sigcontext's order (`sigcontext_gregs`).
+pub fn set_from_sigcontext(r: &mut crate::platform::Regs, g: &[u64; 18]) {
+    [
+        r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx,
+        r.rax, r.rcx, r.rsp, r.rip, r.eflags,
+    ] = *g;
 }

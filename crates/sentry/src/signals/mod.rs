@@ -17,7 +17,7 @@ mod frame;
 mod queue;
 
 use frame::push_frame;
-pub use frame::{siginfo, sigreturn, AltStack, SavedFp};
+pub use frame::{set_from_sigcontext, sigcontext_gregs, siginfo, sigreturn, AltStack, SavedFp};
 use libc::{SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, SIGSTOP};
 pub use queue::SIGRTMIN;
 

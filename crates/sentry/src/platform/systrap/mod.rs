@@ -122,17 +122,8 @@ fn alloc(memory: &Rc<RefCell<Memory>>, len: u64) -> io::Result<(u64, Region)> {
 /// The signal mask stub threads run the application with: everything blocked but the
 /// signals that make a thread trap (the filter's SIGSYS, faults, the sentry's SIGURG).
 fn stub_mask() -> u64 {
-    let open = [
-        libc::SIGSYS,
-        libc::SIGSEGV,
-        libc::SIGBUS,
-        libc::SIGILL,
-        libc::SIGFPE,
-        libc::SIGTRAP,
-        libc::SIGURG,
-    ];
     let mut mask = u64::MAX;
-    for s in open {
+    for s in TRAPPED_SIGNALS {
         mask &= !(1u64 << (s - 1));
     }
     mask
@@ -309,33 +300,8 @@ impl SystrapThread {
         for (i, v) in self.in_frame.iter_mut().enumerate() {
             *v = self.ctl.get(sc + 8 * i);
         }
-        let f = self.in_frame;
-        let g = |i: usize| {
-            if i < f.len() {
-                f[i]
-            } else {
-                self.ctl.get(sc + 8 * i)
-            }
-        };
-        r.r8 = g(0);
-        r.r9 = g(1);
-        r.r10 = g(2);
-        r.r11 = g(3);
-        r.r12 = g(4);
-        r.r13 = g(5);
-        r.r14 = g(6);
-        r.r15 = g(7);
-        r.rdi = g(8);
-        r.rsi = g(9);
-        r.rbp = g(10);
-        r.rbx = g(11);
-        r.rdx = g(12);
-        r.rax = g(13);
-        r.rcx = g(14);
-        r.rsp = g(15);
-        r.rip = g(16);
-        r.eflags = g(17);
-        let segs = g(18);
+        crate::signals::set_from_sigcontext(r, &self.in_frame);
+        let segs = self.ctl.get(sc + 8 * 18);
         r.cs = segs & 0xffff;
         r.gs = (segs >> 16) & 0xffff;
         r.fs = (segs >> 32) & 0xffff;
@@ -348,10 +314,7 @@ impl SystrapThread {
 
     fn write_regs(&mut self, r: &Regs) -> io::Result<()> {
         let sc = self.sigcontext()?;
-        let vals = [
-            r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx,
-            r.rdx, r.rax, r.rcx, r.rsp, r.rip, r.eflags,
-        ];
+        let vals = crate::signals::sigcontext_gregs(r);
         for (i, v) in vals.iter().enumerate() {
             if self.in_frame[i] != *v {
                 self.ctl.set(sc + 8 * i, *v);
