@@ -332,8 +332,12 @@ impl SystrapThread {
             self.gs_base = Some(r.gs_base);
             flags |= F_SET_GS;
         }
-        if let Some(w) = self.ctl.word(C_FLAGS) {
-            w.store(flags, Ordering::Relaxed);
+        // The handler clears the flags after it applies them: storing a 0 would only pull the
+        // state's cache line away from the thread that spins on it.
+        if flags != 0 {
+            if let Some(w) = self.ctl.word(C_FLAGS) {
+                w.store(flags, Ordering::Relaxed);
+            }
         }
         Ok(())
     }
