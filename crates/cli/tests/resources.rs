@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use serde_json::json;
 
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn cgroup_file(id: &str, controller: &str, file: &str) -> String {
@@ -546,4 +547,81 @@ fn a_non_empty_cgroup_is_used_with_runcs_warning() {
     assert!(ours.status.success(), "{}", stderr(&ours));
     assert!(stderr(&ours).contains(warning), "ours: {}", stderr(&ours));
     assert!(!rt.root.0.join(&id).exists());
+}
+
+/// Issue 17: a container whose cgroup already exists and is frozen is refused at create with
+/// runc's message, instead of waiting forever for an init the freezer holds; nothing of it is
+/// left, and the frozen cgroup that was there before stays as it was. runc 1.1.5 refuses it
+/// too (side by side).
+#[test]
+fn a_frozen_cgroup_is_refused_not_waited_for() {
+    let freezer = std::path::Path::new("/sys/fs/cgroup/freezer");
+    if !freezer.join("freezer.state").exists() && !freezer.exists() {
+        eprintln!("skipped: this host has no v1 freezer hierarchy");
+        return;
+    }
+    let name = unique("frozen");
+    let dir = freezer.join(&name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("freezer.state"), "FROZEN").unwrap();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sleep", "100"]);
+    b.set("/linux/cgroupsPath", json!(format!("/{name}")));
+    let bundle = b.dir().to_str().unwrap().to_string();
+    let id = unique("frozenct");
+    let ours = within(rt.command(&["run", "-d", "--bundle", &bundle, &id]), 20);
+    let mut runc = Command::new("runc");
+    runc.arg("--root")
+        .arg(b.dir().join("runc-root"))
+        .args(["run", "-d", "--bundle", &bundle, &unique("frozenrunc")])
+        .stdin(Stdio::null());
+    let theirs = within(runc, 20);
+    let state = std::fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
+    // Thaw before asserting, so a failure leaves no frozen process behind.
+    let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+    for (who, out) in [("bulkhead", &ours), ("runc", &theirs)] {
+        let (ok, err) = out.as_ref().unwrap_or_else(|| panic!("{who} run -d hung"));
+        assert!(!ok, "{who} ran in a frozen cgroup");
+        assert!(
+            err.contains("container's cgroup unexpectedly frozen"),
+            "{who}: {err}"
+        );
+    }
+    let err = &ours.as_ref().unwrap().1;
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(
+        state.trim(),
+        "FROZEN",
+        "the cgroup that was there was changed"
+    );
+    rt.assert_clean(&id, &b);
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let left = h.path().join(&name);
+        if h.file_name() != "freezer" {
+            assert!(!left.exists(), "{} left behind", left.display());
+        }
+    }
+    let _ = std::fs::remove_dir(&dir);
+}
+
+/// Runs `cmd` for at most `secs`: (success, stderr), or None (killed) when it did not end.
+fn within(mut cmd: Command, secs: u64) -> Option<(bool, String)> {
+    let err = std::env::temp_dir().join(unique("within-stderr"));
+    let file = std::fs::File::create(&err).unwrap();
+    let mut child = cmd.stdout(Stdio::null()).stderr(file).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break Some(st);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&err).unwrap_or_default();
+    let _ = std::fs::remove_file(&err);
+    status.map(|s| (s.success(), text))
 }

@@ -256,6 +256,11 @@ fn create_locked(
     faults::point("create:saved");
     let t0 = Instant::now();
     cgroup.create()?;
+    // As runc 1.1: a frozen cgroup (its own freezer, or a frozen parent's) would freeze the
+    // init on joining, and create would wait for it forever.
+    if resources::is_frozen(&cgroup) {
+        bail!("container's cgroup unexpectedly frozen");
+    }
     faults::point("create:cgroups");
     log::debug(&format!(
         "create {}: cgroups made in {:?}",
