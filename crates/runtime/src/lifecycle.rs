@@ -258,7 +258,7 @@ fn create_locked(
     cgroup.create()?;
     // As runc 1.1: a frozen cgroup (its own freezer, or a frozen parent's) would freeze the
     // init on joining, and create would wait for it forever.
-    if resources::is_frozen(&cgroup) {
+    if resources::is_frozen(cgroup) {
         bail!("container's cgroup unexpectedly frozen");
     }
     faults::point("create:cgroups");
