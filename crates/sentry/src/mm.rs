@@ -128,12 +128,9 @@ impl Memory {
 }
 
 /// The ranges of every address space that are the platform's: the stub's, the vDSO's.
-fn reserved() -> Vec<(u64, u64)> {
-    let mut r = vec![(STUB_ADDR, STUB_END)];
-    if let Some(v) = crate::platform::Vdso::get() {
-        r.push((v.start, v.end));
-    }
-    r
+fn reserved() -> impl Iterator<Item = (u64, u64)> {
+    std::iter::once((STUB_ADDR, STUB_END))
+        .chain(crate::platform::Vdso::get().map(|v| (v.start, v.end)))
 }
 
 /// Where new mappings without an address go: downwards from here, like Linux's mmap base.
@@ -293,9 +290,7 @@ impl Space {
     /// Whether [addr, addr+len) meets the stub's range or the host's vDSO, which every stub
     /// has at the same place and the application cannot map over.
     fn overlaps_stub(addr: u64, len: u64) -> bool {
-        reserved()
-            .into_iter()
-            .any(|(s, e)| addr < e && s < addr.saturating_add(len))
+        reserved().any(|(s, e)| addr < e && s < addr.saturating_add(len))
     }
 
     /// Maps `len` bytes of fresh, zeroed memory at `addr` (replacing what is there when `fixed`),

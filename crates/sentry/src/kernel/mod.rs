@@ -313,15 +313,18 @@ impl Kernel {
         }
         let start = Instant::now();
         while start.elapsed() < SENTRY_SPIN {
-            if self
-                .tasks
-                .values()
-                .any(|t| t.state == State::Running && t.asp.trapped())
-            {
+            if self.any_trapped() {
                 return true;
             }
         }
         false
+    }
+
+    /// Whether a running task's stub thread waits in its handler with a trap (systrap).
+    fn any_trapped(&self) -> bool {
+        self.tasks
+            .values()
+            .any(|t| t.state == State::Running && t.asp.trapped())
     }
 
     /// What the platform said about a stopped task.
@@ -480,11 +483,7 @@ impl Kernel {
             });
             // Said before the last look: a thread that traps after it writes the eventfd.
             self.platform.sleeping(true);
-            if self
-                .tasks
-                .values()
-                .any(|t| t.state == State::Running && t.asp.trapped())
-            {
+            if self.any_trapped() {
                 timeout = 0;
             }
         }

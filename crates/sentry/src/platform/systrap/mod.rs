@@ -36,6 +36,9 @@ pub struct Shared {
     efd: OwnedFd,
     global: Region,
     global_off: u64,
+    /// rdfsbase/rdgsbase work in user space: the handler leaves the live fs/gs base in the
+    /// block at every trap.
+    fsgsbase: bool,
 }
 
 /// How long the sentry waits for a stub to answer a host call or to start before it gives up
@@ -61,6 +64,7 @@ impl Shared {
             efd,
             global,
             global_off,
+            fsgsbase,
         }))
     }
 
@@ -100,12 +104,6 @@ impl Shared {
     pub fn drain(&self) {
         let mut buf = [0u8; 8];
         let _ = crate::host::read(self.efd(), &mut buf);
-    }
-
-    fn fsgsbase(&self) -> bool {
-        self.global
-            .word(G_FSGSBASE)
-            .is_some_and(|w| w.load(Ordering::Relaxed) != 0)
     }
 }
 
@@ -245,10 +243,6 @@ impl SystrapThread {
     /// A new thread's first trap (its int3): take its fs/gs base and selectors.
     fn born(&mut self) -> io::Result<()> {
         self.wait_state(ST_TRAPPED)?;
-        if self.process.shared.fsgsbase() {
-            self.fs_base = Some(self.ctl.get(C_FS));
-            self.gs_base = Some(self.ctl.get(C_GS));
-        }
         let mut r = bulkhead_linux::ptrace::zero_regs();
         self.read_regs(&mut r)?;
         self.base = r;
@@ -295,7 +289,13 @@ impl SystrapThread {
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EFAULT))
     }
 
+    /// The registers of the thread's last trap (and its live fs/gs base where the handler
+    /// could read them).
     fn read_regs(&mut self, r: &mut Regs) -> io::Result<()> {
+        if self.process.shared.fsgsbase {
+            self.fs_base = Some(self.ctl.get(C_FS));
+            self.gs_base = Some(self.ctl.get(C_GS));
+        }
         let sc = self.sigcontext()?;
         for (i, v) in self.in_frame.iter_mut().enumerate() {
             *v = self.ctl.get(sc + 8 * i);
@@ -425,10 +425,6 @@ impl AddressSpace for SystrapThread {
     fn trap(&mut self, regs: &mut Regs) -> io::Result<Option<Event>> {
         if !self.is_trapped() {
             return Ok(None);
-        }
-        if self.process.shared.fsgsbase() {
-            self.fs_base = Some(self.ctl.get(C_FS));
-            self.gs_base = Some(self.ctl.get(C_GS));
         }
         self.read_regs(regs)?;
         let sig = self.word(C_SIGNO) as i32;
