@@ -7,6 +7,7 @@
 pub mod bpf;
 pub mod fd;
 pub mod mount;
+pub mod netlink;
 pub mod ns;
 pub mod poll;
 pub mod process;

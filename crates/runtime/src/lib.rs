@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod lifecycle;
 pub mod log;
 pub mod out;
+pub mod podnet;
 pub mod sandbox;
 pub mod sandbox_exec;
 pub mod signal;

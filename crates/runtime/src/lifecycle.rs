@@ -316,7 +316,13 @@ fn create_locked(
         ),
         Class::Container => None,
     };
+    // The pod's interface is the sentry's: taken over while the runtime is still host root.
+    let link = match (class, crate::podnet::pod_netns(&cfg.spec)) {
+        (Class::Sandbox, Some(path)) => crate::podnet::attach(&path)?,
+        _ => None,
+    };
     let runner = (class == Class::Sandbox).then(|| SentryRunner {
+        link: std::sync::Mutex::new(link),
         entry,
         hostname: cfg.spec.hostname().clone().unwrap_or_default(),
         selftest: cfg

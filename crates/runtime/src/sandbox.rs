@@ -159,6 +159,8 @@ pub struct SentryRunner {
     /// Read in the runtime, where the host's /proc is visible.
     pub facts: bulkhead_sentry::HostFacts,
     pub platform: bulkhead_sentry::platform::Kind,
+    /// The pod's interface, taken over for the sentry's stack (podnet.rs).
+    pub link: std::sync::Mutex<Option<bulkhead_sentry::net::pod::Link>>,
 }
 
 impl Runner for SentryRunner {
@@ -196,6 +198,9 @@ impl Runner for SentryRunner {
             hostname: self.hostname.clone(),
             caps,
         };
+        if let Some(link) = self.link.lock().ok().and_then(|mut l| l.take()) {
+            bulkhead_sentry::net::pod::install(link);
+        }
         let out = bulkhead_sentry::run(root, prep, &prog, entry)?;
         if !out.enosys.is_empty() {
             // Into the runtime's log (containerd always gives one); without a log file the

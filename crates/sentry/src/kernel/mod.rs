@@ -224,6 +224,7 @@ impl Kernel {
             self.fire_timers();
             crate::timerfd::fire_due();
             self.look_at_entry();
+            crate::net::pod::pump_if_due();
             self.settle();
         }
     }
@@ -451,9 +452,13 @@ impl Kernel {
                 });
             }
         }
-        for at in [self.timers.next_expiry(), crate::timerfd::next_expiry()]
-            .into_iter()
-            .flatten()
+        for at in [
+            self.timers.next_expiry(),
+            crate::timerfd::next_expiry(),
+            crate::net::pod::next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
         {
             earliest = Some(earliest.map_or(at, |e: Instant| e.min(at)));
         }
@@ -474,6 +479,14 @@ impl Kernel {
             events: libc::POLLIN,
             revents: 0,
         }));
+        let frames = crate::net::pod::fd();
+        if let Some(fd) = frames {
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
         let wake = self.platform.wake_fd();
         if let Some(fd) = wake {
             fds.push(libc::pollfd {
@@ -498,6 +511,9 @@ impl Kernel {
             .filter(|p| p.revents != 0)
             .map(|p| p.fd)
             .collect();
+        if frames.is_some_and(|f| ready.contains(&f)) {
+            crate::net::pod::readable();
+        }
         self.end_waits(&ready);
         if ready.iter().any(|fd| entry.contains(fd)) {
             self.serve_entry(&ready);

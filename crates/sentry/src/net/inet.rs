@@ -43,10 +43,20 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Whether `ip` is an address of the sandbox: the wildcard or loopback.
+/// Whether `ip` is an address of the sandbox: the wildcard, loopback or the pod interface's.
 pub fn is_local(ip: IpAddr) -> bool {
     let ip = canonical(ip);
-    ip.is_unspecified() || ip.is_loopback()
+    ip.is_unspecified() || ip.is_loopback() || super::pod::has_addr(ip)
+}
+
+/// The live bindings of sockets of `kind`: their addresses and sockets.
+pub fn bound(kind: Kind) -> Vec<(SocketAddr, Rc<Socket>)> {
+    live(|all| {
+        all.iter()
+            .filter(|b| b.kind == kind)
+            .filter_map(|b| Some((b.addr, b.sock.upgrade()?)))
+            .collect()
+    })
 }
 
 /// Whether a binding to `bound` (with `v6only`) receives what is sent to `dest`.
@@ -65,7 +75,7 @@ fn overlap(a: IpAddr, a_v6only: bool, b: IpAddr, b_v6only: bool) -> bool {
 }
 
 /// Runs `f` on the bindings of sockets that still exist.
-fn live(f: impl FnOnce(&mut Vec<Binding>) -> R) -> R {
+fn live<T>(f: impl FnOnce(&mut Vec<Binding>) -> T) -> T {
     BINDINGS.with(|b| {
         let mut b = b.borrow_mut();
         b.retain(|x| x.sock.strong_count() > 0);

@@ -3,5 +3,6 @@
 
 pub mod inet;
 pub mod netlink;
+pub mod pod;
 pub mod procnet;
 pub mod unix;

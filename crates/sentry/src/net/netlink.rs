@@ -42,6 +42,23 @@ const IFA_CACHEINFO: u16 = 6;
 const IFA_FLAGS: u16 = 8;
 const IFA_F_PERMANENT: u8 = 0x80;
 const RT_SCOPE_HOST: u8 = 254;
+const RT_SCOPE_LINK: u8 = 253;
+const IFA_BROADCAST: u16 = 4;
+const ARPHRD_ETHER: u16 = 1;
+const IF_OPER_UP: u8 = 6;
+const RTM_NEWROUTE: u16 = 24;
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
+const RTA_PREFSRC: u16 = 7;
+const RTA_TABLE: u16 = 15;
+const RT_TABLE_MAIN: u8 = 254;
+const RTPROT_KERNEL: u8 = 2;
+const RTPROT_BOOT: u8 = 3;
+const RTN_UNICAST: u8 = 1;
+
+use super::pod::Shown;
+use std::net::IpAddr;
 
 /// The answers to one datagram of requests from the socket with netlink id `portid`: the
 /// datagrams to queue for it.
@@ -89,15 +106,28 @@ fn one(h: &Header, body: &[u8], portid: u32) -> Vec<Vec<u8>> {
         return Vec::new();
     }
     let dump = h.flags & NLM_F_DUMP == NLM_F_DUMP;
+    let pod = super::pod::shown();
     let family = body.first().copied().unwrap_or(0) as i32;
     let msgs: Vec<Vec<u8>> = match h.kind {
-        RTM_GETLINK if dump => vec![link(h.seq, portid, NLM_F_MULTI)],
+        RTM_GETLINK if dump => {
+            let mut v = vec![link(h.seq, portid, NLM_F_MULTI)];
+            v.extend(
+                pod.as_ref()
+                    .map(|p| pod_link(p, h.seq, portid, NLM_F_MULTI)),
+            );
+            v
+        }
         RTM_GETLINK => {
             let index = body
                 .get(4..8)
                 .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-            if index == LO_INDEX || index == 0 && names_lo(body) {
+            if index == LO_INDEX || index == 0 && named(body) == Some(b"lo") {
                 return vec![link(h.seq, portid, 0)];
+            }
+            if let Some(p) = pod.as_ref().filter(|p| {
+                index == p.index || index == 0 && named(body) == Some(p.name.as_bytes())
+            }) {
+                return vec![pod_link(p, h.seq, portid, 0)];
             }
             return vec![error(h, portid, -libc::ENODEV)];
         }
@@ -109,11 +139,22 @@ fn one(h: &Header, body: &[u8], portid: u32) -> Vec<Vec<u8>> {
             if family == libc::AF_UNSPEC || family == libc::AF_INET6 {
                 v.push(addr6(h.seq, portid));
             }
+            for p in pod.iter() {
+                for (ip, len) in &p.addrs {
+                    if family == libc::AF_UNSPEC || family == family_of(ip) {
+                        v.push(pod_addr(p, *ip, *len, h.seq, portid));
+                    }
+                }
+            }
             v
         }
-        // Nothing in the main table: loopback's routes are the local table's, which `ip
-        // route` does not show either.
-        RTM_GETROUTE | RTM_GETNEIGH | RTM_GETRULE | RTM_GETNETCONF if dump => Vec::new(),
+        // The main table: the pod interface's routes (loopback's are the local table's,
+        // which `ip route` does not show either).
+        RTM_GETROUTE if dump => pod
+            .iter()
+            .flat_map(|p| pod_routes(p, family, h.seq, portid))
+            .collect(),
+        RTM_GETNEIGH | RTM_GETRULE | RTM_GETNETCONF if dump => Vec::new(),
         k if k % 4 == 2 && dump => Vec::new(),
         // NEW, DEL and SET requests: the sandbox's network is not the application's to change.
         k if k >= RTM_NEWLINK && k % 4 != 2 => return vec![error(h, portid, -libc::EPERM)],
@@ -135,22 +176,139 @@ fn one(h: &Header, body: &[u8], portid: u32) -> Vec<Vec<u8>> {
     answers
 }
 
-/// Whether a GETLINK request names "lo" by IFLA_IFNAME.
-fn names_lo(body: &[u8]) -> bool {
+/// The name a GETLINK request gives by IFLA_IFNAME.
+fn named(body: &[u8]) -> Option<&[u8]> {
     let mut at = 16;
     while at + 4 <= body.len() {
         let len = u16::from_ne_bytes([body[at], body[at + 1]]) as usize;
         let kind = u16::from_ne_bytes([body[at + 2], body[at + 3]]);
         if len < 4 || at + len > body.len() {
-            return false;
+            return None;
         }
         if kind == IFLA_IFNAME {
             let name = &body[at + 4..at + len];
-            return name.split(|c| *c == 0).next() == Some(b"lo");
+            return name.split(|c| *c == 0).next();
         }
         at += (len + 3) & !3;
     }
-    false
+    None
+}
+
+fn family_of(ip: &IpAddr) -> i32 {
+    if ip.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    }
+}
+
+fn octets(ip: &IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+/// RTM_NEWLINK for the pod's Ethernet interface (served by the sentry's stack).
+fn pod_link(p: &Shown, seq: u32, portid: u32, flags: u16) -> Vec<u8> {
+    let ifflags = (libc::IFF_UP | libc::IFF_BROADCAST | libc::IFF_RUNNING | libc::IFF_MULTICAST)
+        as u32
+        | 0x10000;
+    let mut fixed = vec![libc::AF_UNSPEC as u8, 0];
+    fixed.extend_from_slice(&ARPHRD_ETHER.to_ne_bytes());
+    fixed.extend_from_slice(&p.index.to_ne_bytes());
+    fixed.extend_from_slice(&ifflags.to_ne_bytes());
+    fixed.extend_from_slice(&0u32.to_ne_bytes());
+    let mut a = Vec::new();
+    attr(&mut a, IFLA_IFNAME, format!("{}\0", p.name).as_bytes());
+    attr(&mut a, IFLA_TXQLEN, &1000u32.to_ne_bytes());
+    attr(&mut a, IFLA_OPERSTATE, &[IF_OPER_UP]);
+    attr(&mut a, IFLA_LINKMODE, &[0]);
+    attr(&mut a, IFLA_MTU, &p.mtu.to_ne_bytes());
+    attr(&mut a, IFLA_GROUP, &0u32.to_ne_bytes());
+    attr(&mut a, IFLA_ADDRESS, &p.mac);
+    attr(&mut a, IFLA_BROADCAST, &[0xff; 6]);
+    attr(&mut a, IFLA_QDISC, b"noqueue\0");
+    message(RTM_NEWLINK, flags, seq, portid, &fixed, &a)
+}
+
+/// RTM_NEWADDR for one of the pod interface's addresses.
+fn pod_addr(p: &Shown, ip: IpAddr, len: u8, seq: u32, portid: u32) -> Vec<u8> {
+    let link_local = matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
+    let scope = if link_local { RT_SCOPE_LINK } else { 0 };
+    let mut fixed = vec![family_of(&ip) as u8, len, IFA_F_PERMANENT, scope];
+    fixed.extend_from_slice(&p.index.to_ne_bytes());
+    let mut a = Vec::new();
+    attr(&mut a, IFA_ADDRESS, &octets(&ip));
+    if let IpAddr::V4(v4) = ip {
+        attr(&mut a, IFA_LOCAL, &v4.octets());
+        let host = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+        attr(&mut a, IFA_BROADCAST, &(u32::from(v4) | host).to_be_bytes());
+        attr(&mut a, IFA_LABEL, format!("{}\0", p.name).as_bytes());
+    }
+    attr(&mut a, IFA_FLAGS, &u32::from(IFA_F_PERMANENT).to_ne_bytes());
+    attr(&mut a, IFA_CACHEINFO, &cacheinfo());
+    message(RTM_NEWADDR, NLM_F_MULTI, seq, portid, &fixed, &a)
+}
+
+/// The main table's routes through the pod interface: the default route through each
+/// gateway, and each address's prefix on the link.
+fn pod_routes(p: &Shown, family: i32, seq: u32, portid: u32) -> Vec<Vec<u8>> {
+    let wanted = |ip: &IpAddr| family == libc::AF_UNSPEC || family == family_of(ip);
+    let mut out = Vec::new();
+    let route = |dst: Option<(IpAddr, u8)>, gw: Option<IpAddr>, src: Option<IpAddr>, f: i32| {
+        let (proto, scope) = if gw.is_some() {
+            (RTPROT_BOOT, 0)
+        } else {
+            (RTPROT_KERNEL, RT_SCOPE_LINK)
+        };
+        let len = dst.map_or(0, |(_, l)| l);
+        let fixed = [
+            f as u8,
+            len,
+            0,
+            0,
+            RT_TABLE_MAIN,
+            proto,
+            scope,
+            RTN_UNICAST,
+            0,
+            0,
+            0,
+            0,
+        ];
+        let mut a = Vec::new();
+        attr(&mut a, RTA_TABLE, &u32::from(RT_TABLE_MAIN).to_ne_bytes());
+        if let Some((d, _)) = dst {
+            attr(&mut a, RTA_DST, &octets(&d));
+        }
+        if let Some(s) = src {
+            attr(&mut a, RTA_PREFSRC, &octets(&s));
+        }
+        if let Some(g) = gw {
+            attr(&mut a, RTA_GATEWAY, &octets(&g));
+        }
+        attr(&mut a, RTA_OIF, &p.index.to_ne_bytes());
+        message(RTM_NEWROUTE, NLM_F_MULTI, seq, portid, &fixed, &a)
+    };
+    for g in p.gateways.iter().filter(|g| wanted(g)) {
+        out.push(route(None, Some(*g), None, family_of(g)));
+    }
+    for (ip, len) in p.addrs.iter().filter(|(a, _)| wanted(a)) {
+        let net = match ip {
+            IpAddr::V4(v4) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
+                IpAddr::V4((u32::from(*v4) & mask).into())
+            }
+            IpAddr::V6(v6) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*len)).unwrap_or(0);
+                IpAddr::V6((u128::from(*v6) & mask).into())
+            }
+        };
+        let src = ip.is_ipv4().then_some(*ip);
+        out.push(route(Some((net, *len)), None, src, family_of(ip)));
+    }
+    out
 }
 
 /// A message: header, fixed part and attributes.

@@ -5,7 +5,9 @@ use super::unix::{self, Addr, Kind, Socket};
 use std::net::{IpAddr, SocketAddr};
 
 /// The files of /proc/net.
-pub const FILES: [&str; 5] = ["tcp", "tcp6", "udp", "udp6", "unix"];
+pub const FILES: [&str; 8] = [
+    "dev", "if_inet6", "route", "tcp", "tcp6", "udp", "udp6", "unix",
+];
 
 /// The /proc/net directory.
 pub fn dir() -> Result<crate::vfs::Node, crate::mm::Errno> {
@@ -26,8 +28,95 @@ pub fn file(name: &str) -> Option<String> {
         "udp" => inet_table(&socks, Kind::Dgram, false),
         "udp6" => inet_table(&socks, Kind::Dgram, true),
         "unix" => unix_table(&socks),
+        "dev" => dev_table(),
+        "route" => route_table(),
+        "if_inet6" => if_inet6_table(),
         _ => return None,
     })
+}
+
+/// /proc/net/dev: loopback (its traffic is joined sockets, not packets: zero) and the pod's
+/// interface, with the frames the sentry's stack read and wrote.
+fn dev_table() -> String {
+    let mut s = String::from(
+        "Inter-|   Receive                                                |  Transmit\n \
+         face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets \
+         errs drop fifo colls carrier compressed\n",
+    );
+    let line = |name: &str, rx: (u64, u64), tx: (u64, u64)| {
+        format!(
+            "{name:>6}:{:>8} {:>7}    0    0    0     0          0         0 {:>8} {:>7}    0    0    0     0       0          0\n",
+            rx.0, rx.1, tx.0, tx.1
+        )
+    };
+    s.push_str(&line("lo", (0, 0), (0, 0)));
+    if let Some(p) = super::pod::shown() {
+        s.push_str(&line(
+            &p.name,
+            (p.bytes.0, p.frames.0),
+            (p.bytes.1, p.frames.1),
+        ));
+    }
+    s
+}
+
+/// /proc/net/route: the pod interface's IPv4 routes (hex in the kernel's byte order), each
+/// line padded to 127 characters as Linux pads them.
+fn route_table() -> String {
+    let mut s = format!(
+        "{:<127}\n",
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT"
+    );
+    let Some(p) = super::pod::shown() else {
+        return s;
+    };
+    let hex = |a: std::net::Ipv4Addr| format!("{:08X}", u32::from_le_bytes(a.octets()));
+    let mut row = |dst, gw, flags: u16, mask| {
+        let line = format!(
+            "{}\t{}\t{}\t{:04X}\t0\t0\t0\t{}\t0\t0\t0",
+            p.name,
+            hex(dst),
+            hex(gw),
+            flags,
+            hex(mask)
+        );
+        s.push_str(&format!("{line:<127}\n"));
+    };
+    let any = std::net::Ipv4Addr::UNSPECIFIED;
+    for g in &p.gateways {
+        if let IpAddr::V4(g) = g {
+            row(any, *g, 0x0003, any);
+        }
+    }
+    for (a, len) in &p.addrs {
+        if let IpAddr::V4(a) = a {
+            let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
+            row((u32::from(*a) & mask).into(), any, 0x0001, mask.into());
+        }
+    }
+    s
+}
+
+/// /proc/net/if_inet6: each interface's IPv6 addresses.
+fn if_inet6_table() -> String {
+    let mut s = String::from("00000000000000000000000000000001 01 80 10 80       lo\n");
+    if let Some(p) = super::pod::shown() {
+        for (a, len) in &p.addrs {
+            if let IpAddr::V6(v6) = a {
+                let scope = if (v6.segments()[0] & 0xffc0) == 0xfe80 {
+                    0x20
+                } else {
+                    0
+                };
+                let hex: String = v6.octets().iter().map(|b| format!("{b:02x}")).collect();
+                s.push_str(&format!(
+                    "{hex} {:02x} {len:02x} {scope:02x} 80 {:>8}\n",
+                    p.index, p.name
+                ));
+            }
+        }
+    }
+    s
 }
 
 /// TCP states as /proc/net/tcp numbers them.

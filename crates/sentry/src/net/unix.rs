@@ -285,6 +285,32 @@ impl Socket {
         wait::poke();
     }
 
+    /// Joins an application's socket with the stack's wire socket of a connection over the
+    /// pod's interface (net/pod.rs), once the connection is established.
+    pub fn join_wire(app: &Rc<Socket>, wire: &Rc<Socket>, wire_cred: Cred) {
+        let own = app.inner.borrow().own;
+        Socket::join(app, wire, wire_cred, own);
+    }
+
+    /// The connected peer's end went away (the application closed its socket).
+    pub fn peer_closed(&self) -> bool {
+        self.inner.borrow().peer_gone
+    }
+
+    /// The connection was reset: the peer sees `e` (ECONNRESET) and then EOF.
+    pub fn reset_peer(&self, e: i32) {
+        if let Some(p) = self.peer() {
+            p.inner.borrow_mut().eof = true;
+            p.set_error(e);
+        }
+    }
+
+    /// Bytes a datagram may still take in this socket's queue.
+    pub fn room(&self) -> usize {
+        let i = self.inner.borrow();
+        i.rcvbuf.saturating_sub(i.rx_bytes)
+    }
+
     pub fn name(&self) -> Option<Addr> {
         self.inner.borrow().name.clone()
     }
@@ -581,6 +607,12 @@ impl Socket {
             return Err(libc::EINVAL);
         }
         let passcred = i.passcred;
+        if i.rx.is_empty() && i.error != 0 && self.kind.connection() && i.connected {
+            // A reset connection reports its error once, then EOF (Linux's sk_err).
+            let e = std::mem::take(&mut i.error);
+            i.generation[0] += 1;
+            return Err(e);
+        }
         if i.rx.is_empty() {
             let ended = i.eof || i.shut_rd || (self.kind.connection() && i.peer_gone);
             return if ended {

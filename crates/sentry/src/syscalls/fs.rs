@@ -619,6 +619,9 @@ pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
             };
             return put(t, arg, &n.to_le_bytes()).map(|_| 0);
         }
+        Node::Socket(..) if (0x8900..0x8a00).contains(&req) => {
+            return super::socket::if_ioctl(t, req, arg)
+        }
         _ => return Err(ENOTTY),
     };
     // Job control: each terminal's foreground process group is the sentry's to keep (the

@@ -212,6 +212,9 @@ pub(super) fn bind(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
             }
             let bound = inet::bind(&s, a, bind_opts(&s))?;
             s.set_name(Addr::Inet(bound));
+            if s.kind == Kind::Dgram {
+                crate::net::pod::udp_bound(&s, bound);
+            }
             return Ok(0);
         }
         Name::Unnamed => Addr::Abstract(autobind_name()),
@@ -307,7 +310,7 @@ pub(super) fn connect(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
 fn connect_inet(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) -> R {
     let dest = inet::destination(dest);
     if !inet::is_local(dest.ip()) {
-        return Err(ENETUNREACH);
+        return connect_pod(t, s, dest, nonblock);
     }
     let source_ip = if s.family == AF_INET6 && dest.is_ipv4() {
         std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
@@ -335,6 +338,68 @@ fn connect_inet(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) 
         Err(EAGAIN) if !nonblock => Err(block(t, s, true)),
         Ok(()) if nonblock => Err(EINPROGRESS),
         r => r.map(|_| 0),
+    }
+}
+
+/// connect to an address beyond the sandbox, through the pod's interface (net/pod.rs): a
+/// UDP socket takes the destination; a TCP connect starts the handshake and waits for it (or
+/// answers EINPROGRESS, then EALREADY while it is under way); a connect served again after
+/// its wait reports how it ended.
+fn connect_pod(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) -> R {
+    use crate::net::pod::{self, Progress};
+    let src = pod::source_for(dest.ip()).ok_or(ENETUNREACH)?;
+    if s.kind == Kind::Dgram {
+        let bound = autobind_inet(s, src)?;
+        pod::udp_bound(s, bound);
+        s.set_peer_addr(Some(Addr::Inet(dest)));
+        return Ok(0);
+    }
+    match pod::progress(s) {
+        Some(Progress::Pending) if nonblock => return Err(EALREADY),
+        Some(Progress::Pending) => return Err(block(t, s, true)),
+        Some(Progress::Done(Ok(()))) => return Ok(0),
+        Some(Progress::Done(Err(e))) => {
+            s.take_error();
+            return Err(e);
+        }
+        None => {}
+    }
+    if s.connected() || s.is_listening() {
+        return Err(EISCONN);
+    }
+    let local = autobind_inet(s, src)?;
+    let local_ip = if local.ip().is_unspecified() {
+        src
+    } else {
+        inet::canonical(local.ip())
+    };
+    pod::connect(s, SocketAddr::new(local_ip, local.port()), dest)?;
+    if nonblock {
+        return Err(EINPROGRESS);
+    }
+    Err(block(t, s, true))
+}
+
+/// A datagram to an address beyond the sandbox goes out through the pod's interface: the
+/// count sent, or None when it is not such a datagram (udp_target then routes it).
+fn udp_over_pod(s: &Rc<Socket>, to: Option<&Name>, data: &[u8]) -> Result<Option<i64>, Errno> {
+    let dest = match (to, s.peer_addr()) {
+        (Some(Name::Inet(d)), _) => *d,
+        (None, Some(Addr::Inet(d))) => d,
+        _ => return Ok(None),
+    };
+    let dest = inet::destination(dest);
+    if inet::is_local(dest.ip()) || crate::net::pod::source_for(dest.ip()).is_none() {
+        return Ok(None);
+    }
+    if data.len() > UDP_MAX {
+        return Err(EMSGSIZE);
+    }
+    let bound = autobind_inet(s, sockaddr::zero(s.family))?;
+    match crate::net::pod::send_to(s, bound, dest, data) {
+        // A full queue loses the datagram, as a full device queue would.
+        Err(EAGAIN) => Ok(Some(data.len() as i64)),
+        r => r.map(|n| Some(n as i64)),
     }
 }
 
@@ -500,10 +565,13 @@ fn send_one(
     }
     let (to, from) = match to {
         _ if s.family != AF_UNIX && s.kind == Kind::Stream => (None, None), // TCP: ignored
-        _ if s.family != AF_UNIX => match udp_target(s, to, data.len())? {
-            Some(target) => target,
-            // Nobody receives there: the datagram is lost, as on the wire.
-            None => return Ok(data.len() as i64),
+        _ if s.family != AF_UNIX => match udp_over_pod(s, to.as_ref(), data)? {
+            Some(n) => return Ok(n),
+            None => match udp_target(s, to, data.len())? {
+                Some(target) => target,
+                // Nobody receives there: the datagram is lost, as on the wire.
+                None => return Ok(data.len() as i64),
+            },
         },
         Some(n) => (Some(find(t, n)?), None),
         None => (None, None),
@@ -576,6 +644,10 @@ fn udp_target(s: &Rc<Socket>, to: Option<Name>, len: usize) -> Result<Option<Rou
 /// write(2) on a socket: a send without flags or address (the caller raises SIGPIPE).
 pub(super) fn send_bytes(t: &mut Task, fd: i32, data: &[u8], control: Control, flags: i32) -> R {
     let sk = sock(t, fd)?;
+    if sk.0.family == AF_NETLINK {
+        // busybox's ip writes its requests.
+        return netlink_request(t, &sk.0, data);
+    }
     send_to(t, &sk, data, control, None, None, flags)
 }
 
@@ -914,4 +986,123 @@ pub(super) fn recvmmsg(t: &mut Task, fd: i32, vec: u64, n: u32, flags: i32) -> R
         let f = if i == 0 { flags } else { flags | MSG_DONTWAIT };
         recvmsg(t, fd, at, f)
     })
+}
+
+/// An interface as the SIOCGIF* requests describe it: index, name, flags, MTU, hardware
+/// type and address, first IPv4 address and prefix.
+struct IfDesc {
+    index: i32,
+    name: String,
+    flags: u16,
+    mtu: u32,
+    hwtype: u16,
+    mac: [u8; 6],
+    v4: Option<(std::net::Ipv4Addr, u8)>,
+}
+
+/// The sandbox's interfaces: loopback, and the pod's when it has one.
+fn interfaces() -> Vec<IfDesc> {
+    let mut v = vec![IfDesc {
+        index: 1,
+        name: "lo".into(),
+        flags: (IFF_UP | IFF_LOOPBACK | IFF_RUNNING) as u16,
+        mtu: 65536,
+        hwtype: 772,
+        mac: [0; 6],
+        v4: Some((std::net::Ipv4Addr::LOCALHOST, 8)),
+    }];
+    if let Some(p) = crate::net::pod::shown() {
+        v.push(IfDesc {
+            index: p.index,
+            flags: (IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST) as u16,
+            mtu: p.mtu,
+            hwtype: 1,
+            mac: p.mac,
+            v4: p.addrs.iter().find_map(|(a, l)| match a {
+                std::net::IpAddr::V4(v4) => Some((*v4, *l)),
+                _ => None,
+            }),
+            name: p.name,
+        });
+    }
+    v
+}
+
+/// A struct sockaddr_in of `a` (16 bytes).
+fn sockaddr_in(a: std::net::Ipv4Addr) -> [u8; 16] {
+    let mut s = [0u8; 16];
+    s[..2].copy_from_slice(&(AF_INET as u16).to_ne_bytes());
+    s[4..8].copy_from_slice(&a.octets());
+    s
+}
+
+/// The interface requests on a socket (SIOCGIF*), as libc's if_nametoindex, getifaddrs'
+/// fallbacks, busybox's ip and ifconfig ask them: answered from the sandbox's own
+/// interfaces; the setting requests are EPERM (the sandbox's network is the sentry's).
+pub(super) fn if_ioctl(t: &mut Task, req: u64, arg: u64) -> R {
+    const SIOCGIFCONF: u64 = 0x8912;
+    const SIOCGIFNAME: u64 = 0x8910;
+    let ifs = interfaces();
+    if req == SIOCGIFCONF {
+        let len = t.mm.read_u32(arg)? as usize;
+        let buf = t.mm.read_u64(arg + 8)?;
+        let with_v4: Vec<&IfDesc> = ifs.iter().filter(|i| i.v4.is_some()).collect();
+        if buf == 0 {
+            let n = (with_v4.len() * 40) as u32;
+            return put(t, arg, &n.to_ne_bytes()).map(|_| 0);
+        }
+        let mut out = Vec::new();
+        for i in with_v4.iter().take(len / 40) {
+            let mut r = [0u8; 40];
+            r[..i.name.len().min(15)].copy_from_slice(&i.name.as_bytes()[..i.name.len().min(15)]);
+            if let Some((a, _)) = i.v4 {
+                r[16..32].copy_from_slice(&sockaddr_in(a));
+            }
+            out.extend_from_slice(&r);
+        }
+        put(t, buf, &out)?;
+        return put(t, arg, &(out.len() as u32).to_ne_bytes()).map(|_| 0);
+    }
+    let mut r = t.mm.read_vec(arg, 40)?;
+    let i = if req == SIOCGIFNAME {
+        let index = i32::from_ne_bytes([r[16], r[17], r[18], r[19]]);
+        ifs.iter().find(|i| i.index == index)
+    } else {
+        let name = r[..16].split(|c| *c == 0).next().unwrap_or(&[]);
+        ifs.iter().find(|i| i.name.as_bytes() == name)
+    };
+    let Some(i) = i else {
+        return Err(ENODEV);
+    };
+    let u = &mut r[16..40];
+    u.fill(0);
+    match req {
+        SIOCGIFNAME => {
+            r[..16].fill(0);
+            r[..i.name.len().min(15)].copy_from_slice(&i.name.as_bytes()[..i.name.len().min(15)]);
+            r[16..20].copy_from_slice(&i.index.to_ne_bytes());
+        }
+        0x8933 /* SIOCGIFINDEX */ => u[..4].copy_from_slice(&i.index.to_ne_bytes()),
+        0x8913 /* SIOCGIFFLAGS */ => u[..2].copy_from_slice(&i.flags.to_ne_bytes()),
+        0x8921 /* SIOCGIFMTU */ => u[..4].copy_from_slice(&i.mtu.to_ne_bytes()),
+        0x8927 /* SIOCGIFHWADDR */ => {
+            u[..2].copy_from_slice(&i.hwtype.to_ne_bytes());
+            u[2..8].copy_from_slice(&i.mac);
+        }
+        0x8915 | 0x891b | 0x8919 /* SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFBRDADDR */ => {
+            let (a, len) = i.v4.ok_or(EADDRNOTAVAIL)?;
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            let v = match req {
+                0x8915 => a,
+                0x891b => mask.into(),
+                _ => (u32::from(a) | !mask).into(),
+            };
+            u[..16].copy_from_slice(&sockaddr_in(v));
+        }
+        0x8942 /* SIOCGIFTXQLEN */ => u[..4].copy_from_slice(&1000u32.to_ne_bytes()),
+        // SIOCSIF*: changing the sandbox's interfaces.
+        r if (0x8900..0x8a00).contains(&r) && r != 0x8910 => return Err(EPERM),
+        _ => return Err(ENOTTY),
+    }
+    put(t, arg, &r).map(|_| 0)
 }

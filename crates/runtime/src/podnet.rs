@@ -1,0 +1,150 @@
+//! The pod's network for the sandbox class: the runtime, still host root and in the host's
+//! namespaces, takes the pod's Ethernet interface over for the sentry before the sentry
+//! confines itself. In a thread that joins the config's network namespace, it reads the
+//! interface (MAC, MTU, addresses, default routes), opens a packet socket on it, and takes the
+//! addresses away from the host's stack (IPv4 addresses deleted, IPv6 disabled on the
+//! interface), so that only the sentry's stack answers for them. The sentry gets the packet
+//! socket and the description (sentry/src/net/pod.rs).
+
+use anyhow::{anyhow, Context, Result};
+use bulkhead_sentry::net::pod::Link;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// A packet socket's buffers: room for a burst from the host.
+const FRAME_BUFFER: i32 = 4 << 20;
+
+/// The network namespace the config names by path (a pod's, podman's), if any.
+pub fn pod_netns(spec: &Spec) -> Option<PathBuf> {
+    spec.linux()
+        .as_ref()?
+        .namespaces()
+        .as_ref()?
+        .iter()
+        .find(|n| n.typ() == LinuxNamespaceType::Network)?
+        .path()
+        .clone()
+}
+
+/// Takes over the first Ethernet interface with an address in the namespace at `path`. None
+/// when it has none (`--network none`: loopback only).
+pub fn attach(path: &Path) -> Result<Option<Link>> {
+    let ns = bulkhead_linux::ns::open_ns(path)
+        .with_context(|| format!("linux.namespaces[network].path {}", path.display()))?;
+    // setns(CLONE_NEWNET) moves only the calling thread: a thread of its own keeps the
+    // runtime's other work in the host's namespace.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> Result<Option<Link>> {
+                bulkhead_linux::ns::setns(&ns, libc::CLONE_NEWNET)
+                    .with_context(|| format!("join the network namespace {}", path.display()))?;
+                take_over()
+            })
+            .join()
+            .map_err(|_| anyhow!("sandbox network: the attaching thread failed"))?
+    })
+}
+
+/// The alias a taken interface carries: its addresses and gateways, so that the next
+/// sandbox in the same namespace (a restarted container of a pod) can take it over again.
+const ALIAS: &str = "bulkhead:";
+
+/// In the pod's namespace: the interface's description and frames, its addresses taken.
+fn take_over() -> Result<Option<Link>> {
+    use bulkhead_linux::netlink;
+    let mut route = netlink::Route::open().context("sandbox network: route netlink")?;
+    let links = route
+        .ethernet_interfaces()
+        .context("sandbox network: list the interfaces")?;
+    let Some(mut i) = links
+        .into_iter()
+        .find(|i| !i.addrs.is_empty() || i.alias.starts_with(ALIAS))
+    else {
+        return Ok(None);
+    };
+    if i.addrs.is_empty() {
+        (i.addrs, i.gateways) = parse_alias(&i.alias);
+    } else {
+        route
+            .set_alias(i.index, &alias(&i.addrs, &i.gateways))
+            .with_context(|| format!("sandbox network: mark {} as taken", i.name))?;
+    }
+    let fd = netlink::packet_socket(i.index, FRAME_BUFFER)
+        .with_context(|| format!("sandbox network: packet socket on {}", i.name))?;
+    let held = route.ethernet_interfaces().unwrap_or_default();
+    let held = held.iter().find(|h| h.index == i.index);
+    for (addr, prefix) in held.map_or(&[][..], |h| &h.addrs[..]) {
+        if addr.is_ipv4() {
+            route
+                .delete_addr(i.index, *addr, *prefix)
+                .with_context(|| format!("sandbox network: take {addr} from {}", i.name))?;
+        }
+    }
+    if i.addrs.iter().any(|(a, _)| a.is_ipv6()) {
+        // Disabling IPv6 removes its addresses (and stops the host answering neighbour
+        // solicitations for them); the packet socket still sees the frames.
+        let knob = format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", i.name);
+        std::fs::write(&knob, "1").with_context(|| format!("sandbox network: {knob}"))?;
+    }
+    Ok(Some(Link {
+        fd,
+        name: i.name,
+        index: i.index,
+        mac: i.mac,
+        mtu: i.mtu,
+        addrs: i.addrs,
+        gateways: i.gateways,
+    }))
+}
+
+type Taken = (Vec<(IpAddr, u8)>, Vec<IpAddr>);
+
+fn alias(addrs: &[(IpAddr, u8)], gateways: &[IpAddr]) -> String {
+    let mut s = ALIAS.to_string();
+    for (a, p) in addrs {
+        s.push_str(&format!(" {a}/{p}"));
+    }
+    for g in gateways {
+        s.push_str(&format!(" via {g}"));
+    }
+    s
+}
+
+fn parse_alias(s: &str) -> Taken {
+    let mut out: Taken = (Vec::new(), Vec::new());
+    let mut words = s.trim_start_matches(ALIAS).split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "via" {
+            if let Some(g) = words.next().and_then(|g| g.parse().ok()) {
+                out.1.push(g);
+            }
+        } else if let Some((a, p)) = w.split_once('/') {
+            if let (Ok(a), Ok(p)) = (a.parse(), p.parse()) {
+                out.0.push((a, p));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alias_gives_back_what_was_taken() {
+        let addrs = vec![
+            ("10.88.0.5".parse().unwrap(), 16),
+            ("fe80::1".parse().unwrap(), 64),
+        ];
+        let gws = vec!["10.88.0.1".parse().unwrap()];
+        let a = alias(&addrs, &gws);
+        assert_eq!(a, "bulkhead: 10.88.0.5/16 fe80::1/64 via 10.88.0.1");
+        assert_eq!(parse_alias(&a), (addrs, gws));
+        assert_eq!(
+            parse_alias("bulkhead: junk/x via nowhere"),
+            (vec![], vec![])
+        );
+    }
+}

@@ -1,0 +1,702 @@
+//! The pod's interface, served by the sentry's own TCP/IP stack (smoltcp). The runtime takes
+//! the interface over before the sentry confines itself (runtime/src/podnet.rs): it reads the
+//! interface's MAC, MTU, addresses and default routes, removes the addresses from the host's
+//! stack (so the host kernel stops answering ARP, TCP and UDP for them), and opens a packet
+//! socket bound to the interface. The sentry then owns the interface's frames: smoltcp answers
+//! ARP/NDP and runs TCP and UDP, and the host sees only Ethernet frames.
+//!
+//! The application's sockets stay the objects of unix.rs (queues, EOF, readiness, errno).
+//! A TCP connection over the interface is a pair: the application's socket is joined to a
+//! "wire" socket that the stack owns, and `pump` moves bytes between the wire socket and the
+//! smoltcp connection in both directions, turns FIN into EOF and RST into ECONNRESET. A
+//! listener of the application that covers the interface's address gets a small pool of
+//! smoltcp listening sockets on its port (smoltcp has no backlog); a connection that becomes
+//! established is handed to the listener as if its wire socket had connected. UDP sockets get
+//! a smoltcp socket on their port once they send to or are bound on the interface.
+
+use super::inet;
+use super::unix::{Addr, Cred, Kind, Msg, Socket};
+use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::phy::{Checksum, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
+use smoltcp::socket::{tcp, udp};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+/// What the runtime hands the sentry: the interface as it was, and its frames.
+#[derive(Debug)]
+pub struct Link {
+    /// A non-blocking packet socket bound to the interface (ETH_P_ALL, outgoing ignored).
+    pub fd: OwnedFd,
+    pub name: String,
+    pub index: i32,
+    pub mac: [u8; 6],
+    pub mtu: u32,
+    pub addrs: Vec<(IpAddr, u8)>,
+    pub gateways: Vec<IpAddr>,
+}
+
+/// Each TCP connection's buffers in the stack (the application's socket has its own).
+const TCP_BUF: usize = 256 * 1024;
+/// Listening smoltcp sockets kept ready per listening port.
+const LISTEN_POOL: usize = 8;
+/// A connect that gets no answer fails with ETIMEDOUT after this (Linux: about 2 minutes of
+/// SYN retries).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
+/// A connection the application has closed is given this long to finish.
+const LINGER: Duration = Duration::from_secs(60);
+/// While the loop is busy, the interface is read at least this often.
+const BUSY_CHECK: Duration = Duration::from_millis(1);
+/// Largest frame read (a GSO frame from a veth peer can be larger than the MTU).
+const FRAME_MAX: usize = 65536 + 14;
+
+/// The device: frames in and out through the packet socket.
+struct Tap {
+    fd: OwnedFd,
+    mtu: usize,
+    rx: Vec<u8>,
+    /// Frames and bytes read and written (/proc/net/dev).
+    frames_in: u64,
+    bytes_in: u64,
+    frames_out: std::cell::Cell<u64>,
+    bytes_out: std::cell::Cell<u64>,
+}
+
+struct Rx(Vec<u8>);
+struct Tx<'a>(&'a Tap);
+
+impl smoltcp::phy::RxToken for Rx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl smoltcp::phy::TxToken for Tx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0u8; len];
+        let r = f(&mut frame);
+        // A full send buffer drops the frame: TCP sends it again.
+        if crate::host::write(self.0.fd.as_raw_fd(), &frame).is_ok() {
+            self.0.frames_out.set(self.0.frames_out.get() + 1);
+            self.0.bytes_out.set(self.0.bytes_out.get() + len as u64);
+        }
+        r
+    }
+}
+
+impl Device for Tap {
+    type RxToken<'a> = Rx;
+    type TxToken<'a> = Tx<'a>;
+
+    fn receive(&mut self, _: smoltcp::time::Instant) -> Option<(Rx, Tx<'_>)> {
+        let n = crate::host::read(self.fd.as_raw_fd(), &mut self.rx).ok()?;
+        if n == 0 {
+            return None;
+        }
+        self.frames_in += 1;
+        self.bytes_in += n as u64;
+        Some((Rx(self.rx[..n].to_vec()), Tx(self)))
+    }
+
+    fn transmit(&mut self, _: smoltcp::time::Instant) -> Option<Tx<'_>> {
+        Some(Tx(self))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = self.mtu + 14;
+        // Frames from a local peer (a veth) carry checksums the host kernel left to
+        // offloading: they are not checked on the way in, always computed on the way out.
+        let mut sums = ChecksumCapabilities::default();
+        sums.ipv4 = Checksum::Tx;
+        sums.tcp = Checksum::Tx;
+        sums.udp = Checksum::Tx;
+        sums.icmpv4 = Checksum::Tx;
+        sums.icmpv6 = Checksum::Tx;
+        caps.checksum = sums;
+        caps
+    }
+}
+
+/// One TCP connection over the interface.
+struct Bridge {
+    handle: SocketHandle,
+    /// The stack's end of the application's connection.
+    wire: Rc<Socket>,
+    /// The application's socket while its connect is in progress.
+    connecting: Option<(Weak<Socket>, Instant)>,
+    /// We sent FIN (the application ended its writing side or closed).
+    fin_sent: bool,
+    /// The application was told the peer's FIN (EOF) or reset.
+    ended: bool,
+}
+
+/// The result of an application's connect over the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Pending,
+    Done(Result<(), i32>),
+}
+
+struct Pod {
+    iface: Interface,
+    dev: Tap,
+    sockets: SocketSet<'static>,
+    base: Instant,
+    name: String,
+    index: i32,
+    mac: [u8; 6],
+    mtu: u32,
+    addrs: Vec<(IpAddr, u8)>,
+    gateways: Vec<IpAddr>,
+    bridges: Vec<Bridge>,
+    /// Listening ports: the smoltcp sockets waiting for a connection.
+    pools: BTreeMap<u16, Vec<SocketHandle>>,
+    /// UDP ports: the smoltcp socket and the application's socket it serves.
+    udp: BTreeMap<u16, (SocketHandle, Weak<Socket>)>,
+    /// Connects in progress or done but not yet reported to a waiting connect.
+    connects: Vec<(Weak<Socket>, Progress)>,
+    readable: bool,
+    dirty: bool,
+    checked: Instant,
+    epoch: u64,
+}
+
+thread_local! {
+    static POD: RefCell<Option<Pod>> = const { RefCell::new(None) };
+}
+
+fn with<R>(f: impl FnOnce(&mut Pod) -> R) -> Option<R> {
+    POD.with(|p| p.borrow_mut().as_mut().map(f))
+}
+
+/// Takes over the interface the runtime attached: the sandbox's stack answers for its
+/// addresses from now on.
+pub fn install(link: Link) {
+    let mut dev = Tap {
+        fd: link.fd,
+        mtu: link.mtu.clamp(576, 65535) as usize,
+        rx: vec![0u8; FRAME_MAX],
+        frames_in: 0,
+        bytes_in: 0,
+        frames_out: std::cell::Cell::new(0),
+        bytes_out: std::cell::Cell::new(0),
+    };
+    let base = Instant::now();
+    let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(link.mac)));
+    let mut seed = [0u8; 8];
+    let _ = crate::host::getrandom(&mut seed);
+    config.random_seed = u64::from_le_bytes(seed);
+    let mut iface = Interface::new(config, &mut dev, smoltcp::time::Instant::from_micros(0));
+    iface.update_ip_addrs(|a| {
+        for (ip, prefix) in &link.addrs {
+            let _ = a.push(IpCidr::new(IpAddress::from(*ip), *prefix));
+        }
+    });
+    for gw in &link.gateways {
+        let _ = match gw {
+            IpAddr::V4(v4) => iface.routes_mut().add_default_ipv4_route(*v4).map(|_| ()),
+            IpAddr::V6(v6) => iface.routes_mut().add_default_ipv6_route(*v6).map(|_| ()),
+        };
+    }
+    let pod = Pod {
+        iface,
+        dev,
+        sockets: SocketSet::new(Vec::new()),
+        base,
+        name: link.name,
+        index: link.index,
+        mac: link.mac,
+        mtu: link.mtu,
+        addrs: link.addrs,
+        gateways: link.gateways,
+        bridges: Vec::new(),
+        pools: BTreeMap::new(),
+        udp: BTreeMap::new(),
+        connects: Vec::new(),
+        readable: true,
+        dirty: true,
+        checked: base,
+        epoch: 0,
+    };
+    POD.with(|p| *p.borrow_mut() = Some(pod));
+}
+
+/// What `ip addr` and /proc/net/dev show of the interface.
+pub struct Shown {
+    pub name: String,
+    pub index: i32,
+    pub mac: [u8; 6],
+    pub mtu: u32,
+    pub addrs: Vec<(IpAddr, u8)>,
+    pub gateways: Vec<IpAddr>,
+    pub frames: (u64, u64),
+    pub bytes: (u64, u64),
+}
+
+pub fn shown() -> Option<Shown> {
+    with(|p| Shown {
+        name: p.name.clone(),
+        index: p.index,
+        mac: p.mac,
+        mtu: p.mtu,
+        addrs: p.addrs.clone(),
+        gateways: p.gateways.clone(),
+        frames: (p.dev.frames_in, p.dev.frames_out.get()),
+        bytes: (p.dev.bytes_in, p.dev.bytes_out.get()),
+    })
+}
+
+/// Whether `ip` is one of the interface's addresses.
+pub fn has_addr(ip: IpAddr) -> bool {
+    let ip = inet::canonical(ip);
+    with(|p| p.addrs.iter().any(|(a, _)| *a == ip)).unwrap_or(false)
+}
+
+/// The interface's address to send to `dest` from, when the stack can reach it.
+pub fn source_for(dest: IpAddr) -> Option<IpAddr> {
+    let dest = inet::canonical(dest);
+    with(|p| {
+        let same_family = |a: &IpAddr| a.is_ipv4() == dest.is_ipv4();
+        let reachable = p.gateways.iter().any(same_family)
+            || p.addrs.iter().any(|(a, len)| {
+                same_family(a) && IpCidr::new((*a).into(), *len).contains_addr(&dest.into())
+            });
+        let global = |a: &IpAddr| match a {
+            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+            IpAddr::V4(_) => true,
+        };
+        if !reachable {
+            return None;
+        }
+        p.addrs
+            .iter()
+            .map(|(a, _)| *a)
+            .find(|a| same_family(a) && global(a))
+            .or_else(|| p.addrs.iter().map(|(a, _)| *a).find(same_family))
+    })
+    .flatten()
+}
+
+/// The packet socket, for the loop's poll.
+pub fn fd() -> Option<RawFd> {
+    with(|p| p.dev.fd.as_raw_fd())
+}
+
+/// The loop's poll saw frames waiting.
+pub fn readable() {
+    with(|p| p.readable = true);
+}
+
+/// When the stack next needs the loop (a retransmission, a delayed ACK, a timeout).
+pub fn next_deadline() -> Option<Instant> {
+    with(|p| {
+        let now = p.now();
+        let base = p.base;
+        p.iface
+            .poll_at(now, &p.sockets)
+            .map(|at| base + Duration::from_micros(at.total_micros().max(0) as u64))
+    })
+    .flatten()
+}
+
+/// Runs the stack when it has work: frames waiting, a deadline passed, the application's
+/// sockets changed (the wait epoch moved), or, while the loop is busy, every BUSY_CHECK.
+pub fn pump_if_due() {
+    let epoch = crate::kernel::wait::epoch();
+    let due = with(|p| {
+        let moved = p.epoch != epoch && !(p.bridges.is_empty() && p.udp.is_empty());
+        p.epoch = epoch;
+        let late = p.checked.elapsed() >= BUSY_CHECK;
+        let deadline = p
+            .iface
+            .poll_at(p.now(), &p.sockets)
+            .is_some_and(|at| at <= p.now());
+        p.readable || p.dirty || moved || late || deadline
+    })
+    .unwrap_or(false);
+    if due {
+        with(Pod::pump);
+    }
+}
+
+impl Pod {
+    fn now(&self) -> smoltcp::time::Instant {
+        smoltcp::time::Instant::from_micros(self.base.elapsed().as_micros() as i64)
+    }
+
+    fn pump(&mut self) {
+        self.readable = false;
+        self.dirty = false;
+        self.checked = Instant::now();
+        for _ in 0..16 {
+            let now = self.now();
+            let polled = self.iface.poll(now, &mut self.dev, &mut self.sockets);
+            let moved = self.tend_listeners() | self.tend_tcp() | self.tend_udp();
+            if polled == PollResult::None && !moved {
+                break;
+            }
+        }
+        self.epoch = crate::kernel::wait::epoch();
+    }
+
+    /// Keeps a pool of listening sockets on every port the application listens on over the
+    /// interface, and hands established connections to the listener.
+    fn tend_listeners(&mut self) -> bool {
+        let mut moved = false;
+        let listeners: Vec<(u16, Rc<Socket>)> = inet::bound(Kind::Stream)
+            .into_iter()
+            .filter(|(a, s)| s.is_listening() && self.serves(a.ip()))
+            .map(|(a, s)| (a.port(), s))
+            .collect();
+        let ports: Vec<u16> = self.pools.keys().copied().collect();
+        for port in ports {
+            if !listeners.iter().any(|(p, _)| *p == port) {
+                for h in self.pools.remove(&port).unwrap_or_default() {
+                    self.sockets.get_mut::<tcp::Socket>(h).abort();
+                    self.sockets.remove(h);
+                }
+                moved = true;
+            }
+        }
+        for (port, listener) in listeners {
+            let mut pool = self.pools.remove(&port).unwrap_or_default();
+            let mut keep = Vec::with_capacity(pool.len());
+            for h in pool.drain(..) {
+                let s = self.sockets.get_mut::<tcp::Socket>(h);
+                match s.state() {
+                    tcp::State::Listen | tcp::State::SynReceived => keep.push(h),
+                    tcp::State::Established | tcp::State::CloseWait => {
+                        moved = true;
+                        let (Some(local), Some(remote)) = (s.local_endpoint(), s.remote_endpoint())
+                        else {
+                            s.abort();
+                            continue;
+                        };
+                        let wire = Socket::of_family(listener.family, Kind::Stream, WIRE_CRED);
+                        wire.set_name(Addr::Inet(endpoint(remote)));
+                        let local = Addr::Inet(endpoint(local));
+                        match wire.connect_as(&listener, WIRE_CRED, Some(local)) {
+                            Ok(()) => self.bridges.push(Bridge {
+                                handle: h,
+                                wire,
+                                connecting: None,
+                                fin_sent: false,
+                                ended: false,
+                            }),
+                            // A full backlog: the connection is reset, as Linux's overflow
+                            // with tcp_abort_on_overflow would.
+                            Err(_) => s.abort(),
+                        }
+                    }
+                    _ => {
+                        self.sockets.remove(h);
+                    }
+                }
+            }
+            while keep.len() < LISTEN_POOL {
+                let mut s = new_tcp();
+                if s.listen(port).is_err() {
+                    break;
+                }
+                keep.push(self.sockets.add(s));
+            }
+            self.pools.insert(port, keep);
+        }
+        moved
+    }
+
+    /// Moves bytes between each connection and its wire socket, and ends what has ended.
+    fn tend_tcp(&mut self) -> bool {
+        let mut moved = false;
+        let mut gone = Vec::new();
+        for (i, b) in self.bridges.iter_mut().enumerate() {
+            let s = self.sockets.get_mut::<tcp::Socket>(b.handle);
+            if let Some((app, since)) = b.connecting.clone() {
+                let Some(app) = app.upgrade() else {
+                    s.abort();
+                    b.connecting = None;
+                    continue;
+                };
+                match s.state() {
+                    tcp::State::SynSent | tcp::State::SynReceived => continue,
+                    tcp::State::Closed | tcp::State::TimeWait => {
+                        let e = if since.elapsed() >= CONNECT_TIMEOUT {
+                            libc::ETIMEDOUT
+                        } else {
+                            libc::ECONNREFUSED
+                        };
+                        report(&mut self.connects, &app, Progress::Done(Err(e)));
+                        app.set_error(e);
+                        b.connecting = None;
+                        b.ended = true;
+                        gone.push(i);
+                        moved = true;
+                        continue;
+                    }
+                    _ => {
+                        s.set_timeout(None);
+                        Socket::join_wire(&app, &b.wire, WIRE_CRED);
+                        report(&mut self.connects, &app, Progress::Done(Ok(())));
+                        b.connecting = None;
+                        moved = true;
+                    }
+                }
+            }
+            moved |= carry(s, b);
+            if matches!(s.state(), tcp::State::Closed) || (b.fin_sent && b.ended && !s.is_active())
+            {
+                gone.push(i);
+            }
+        }
+        for i in gone.into_iter().rev() {
+            let b = self.bridges.swap_remove(i);
+            self.sockets.remove(b.handle);
+        }
+        moved
+    }
+
+    /// Brings UDP datagrams from the interface to the application's sockets.
+    fn tend_udp(&mut self) -> bool {
+        let mut moved = false;
+        let ports: Vec<u16> = self.udp.keys().copied().collect();
+        for port in ports {
+            let Some((h, app)) = self.udp.get(&port).cloned() else {
+                continue;
+            };
+            let Some(app) = app.upgrade().filter(|a| a.is_bound()) else {
+                self.sockets.remove(h);
+                self.udp.remove(&port);
+                continue;
+            };
+            let s = self.sockets.get_mut::<udp::Socket>(h);
+            while let Ok((data, meta)) = s.recv() {
+                moved = true;
+                let from = Addr::Inet(endpoint(meta.endpoint));
+                if !app.accepts_from(Some(&from)) || app.room() < data.len() {
+                    continue;
+                }
+                app.deliver(Msg {
+                    data: data.to_vec(),
+                    fds: Vec::new(),
+                    cred: WIRE_CRED,
+                    from: Some(from),
+                });
+            }
+        }
+        moved
+    }
+
+    /// Whether a binding to `ip` takes what arrives on the interface.
+    fn serves(&self, ip: IpAddr) -> bool {
+        let ip = inet::canonical(ip);
+        ip.is_unspecified() || self.addrs.iter().any(|(a, _)| *a == ip)
+    }
+}
+
+/// Moves what each side has for the other; returns whether anything moved.
+fn carry(s: &mut tcp::Socket, b: &mut Bridge) -> bool {
+    let mut moved = false;
+    // From the interface to the application.
+    while s.can_recv() {
+        let r = s.recv(|buf| {
+            let n = b
+                .wire
+                .send(
+                    Msg {
+                        data: buf.to_vec(),
+                        fds: Vec::new(),
+                        cred: WIRE_CRED,
+                        from: None,
+                    },
+                    None,
+                )
+                .unwrap_or_else(|e| if e == libc::EAGAIN { 0 } else { buf.len() });
+            (n, n)
+        });
+        match r {
+            Ok(n) if n > 0 => moved = true,
+            _ => break,
+        }
+    }
+    // From the application to the interface.
+    while s.may_send() && !b.fin_sent {
+        let room = s.send_capacity() - s.send_queue();
+        if room == 0 {
+            break;
+        }
+        match b.wire.recv(room, false) {
+            Ok(r) if !r.data.is_empty() => {
+                let _ = s.send_slice(&r.data);
+                moved = true;
+            }
+            Ok(_) => {
+                // The application ended its writing side or closed: FIN.
+                s.close();
+                b.fin_sent = true;
+                if !b.wire.connected() || b.wire.peer_closed() {
+                    s.set_timeout(Some(smol(LINGER)));
+                }
+                moved = true;
+            }
+            Err(_) => break,
+        }
+    }
+    // The peer's FIN (after the data before it) or reset.
+    if !b.ended && !s.may_recv() && s.recv_queue() == 0 {
+        match s.state() {
+            tcp::State::CloseWait
+            | tcp::State::LastAck
+            | tcp::State::Closing
+            | tcp::State::TimeWait => {
+                let _ = b.wire.shutdown(libc::SHUT_WR);
+                b.ended = true;
+                moved = true;
+            }
+            tcp::State::Closed => {
+                if !b.fin_sent {
+                    b.wire.reset_peer(libc::ECONNRESET);
+                }
+                b.ended = true;
+                moved = true;
+            }
+            _ => {}
+        }
+    }
+    moved
+}
+
+/// SO_PEERCRED of a TCP connection: nobody (Linux gives pid 0 and -1 ids).
+const WIRE_CRED: Cred = Cred {
+    pid: 0,
+    uid: u32::MAX,
+    gid: u32::MAX,
+};
+
+fn new_tcp() -> tcp::Socket<'static> {
+    let mut s = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0u8; TCP_BUF]),
+        tcp::SocketBuffer::new(vec![0u8; TCP_BUF]),
+    );
+    s.set_nagle_enabled(false);
+    s
+}
+
+fn smol(d: Duration) -> smoltcp::time::Duration {
+    smoltcp::time::Duration::from_micros(d.as_micros() as u64)
+}
+
+fn endpoint(e: IpEndpoint) -> SocketAddr {
+    SocketAddr::new(e.addr.into(), e.port)
+}
+
+fn report(connects: &mut Vec<(Weak<Socket>, Progress)>, app: &Rc<Socket>, p: Progress) {
+    connects.retain(|(w, _)| w.strong_count() > 0);
+    for (w, q) in connects.iter_mut() {
+        if std::ptr::eq(w.as_ptr(), Rc::as_ptr(app)) {
+            *q = p;
+        }
+    }
+}
+
+/// Starts a TCP connection from `local` (an address of the interface, a bound port) to
+/// `remote` for the application's socket `app`.
+pub fn connect(app: &Rc<Socket>, local: SocketAddr, remote: SocketAddr) -> Result<(), i32> {
+    with(|p| {
+        let mut s = new_tcp();
+        s.set_timeout(Some(smol(CONNECT_TIMEOUT)));
+        let remote_ep = IpEndpoint::new(inet::canonical(remote.ip()).into(), remote.port());
+        let local_ep = IpEndpoint::new(inet::canonical(local.ip()).into(), local.port());
+        s.connect(p.iface.context(), remote_ep, local_ep)
+            .map_err(|_| libc::EINVAL)?;
+        let handle = p.sockets.add(s);
+        let wire = Socket::of_family(app.family, Kind::Stream, WIRE_CRED);
+        wire.set_name(Addr::Inet(remote));
+        p.bridges.push(Bridge {
+            handle,
+            wire,
+            connecting: Some((Rc::downgrade(app), Instant::now())),
+            fin_sent: false,
+            ended: false,
+        });
+        p.connects.push((Rc::downgrade(app), Progress::Pending));
+        p.dirty = true;
+        Ok(())
+    })
+    .unwrap_or(Err(libc::ENETUNREACH))
+}
+
+/// Where an application's connect over the interface stands; a finished one is reported once.
+pub fn progress(app: &Rc<Socket>) -> Option<Progress> {
+    with(|p| {
+        let at = p
+            .connects
+            .iter()
+            .position(|(w, _)| std::ptr::eq(w.as_ptr(), Rc::as_ptr(app)))?;
+        let state = p.connects[at].1;
+        if state != Progress::Pending {
+            p.connects.remove(at);
+        }
+        Some(state)
+    })
+    .flatten()
+}
+
+/// Sends a datagram from the application's UDP socket (bound to `local`) to `dest`.
+pub fn send_to(
+    app: &Rc<Socket>,
+    local: SocketAddr,
+    dest: SocketAddr,
+    data: &[u8],
+) -> Result<usize, i32> {
+    with(|p| {
+        let h = p.udp_socket(app, local.port())?;
+        let s = p.sockets.get_mut::<udp::Socket>(h);
+        let to = IpEndpoint::new(inet::canonical(dest.ip()).into(), dest.port());
+        match s.send_slice(data, to) {
+            Ok(()) => {}
+            Err(udp::SendError::BufferFull) => return Err(libc::EAGAIN),
+            Err(udp::SendError::Unaddressable) => return Err(libc::ENETUNREACH),
+        }
+        p.dirty = true;
+        Ok(data.len())
+    })
+    .unwrap_or(Err(libc::ENETUNREACH))
+}
+
+/// A UDP socket bound on the interface (or the wildcard) receives from it.
+pub fn udp_bound(app: &Rc<Socket>, local: SocketAddr) {
+    with(|p| {
+        if p.serves(local.ip()) {
+            let _ = p.udp_socket(app, local.port());
+        }
+    });
+}
+
+impl Pod {
+    fn udp_socket(&mut self, app: &Rc<Socket>, port: u16) -> Result<SocketHandle, i32> {
+        if let Some((h, owner)) = self.udp.get(&port) {
+            if std::ptr::eq(owner.as_ptr(), Rc::as_ptr(app)) {
+                return Ok(*h);
+            }
+            if owner.strong_count() > 0 {
+                // SO_REUSEPORT siblings: the first bound socket receives.
+                return Ok(*h);
+            }
+            self.sockets.remove(*h);
+        }
+        let mut s = udp::Socket::new(
+            udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 64], vec![0u8; 256 * 1024]),
+            udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 64], vec![0u8; 256 * 1024]),
+        );
+        s.bind(port).map_err(|_| libc::EINVAL)?;
+        let h = self.sockets.add(s);
+        self.udp.insert(port, (h, Rc::downgrade(app)));
+        Ok(h)
+    }
+}
