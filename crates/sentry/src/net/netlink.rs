@@ -43,7 +43,6 @@ const IFA_FLAGS: u16 = 8;
 const IFA_F_PERMANENT: u8 = 0x80;
 const RT_SCOPE_HOST: u8 = 254;
 const RT_SCOPE_LINK: u8 = 253;
-const IFA_BROADCAST: u16 = 4;
 const ARPHRD_ETHER: u16 = 1;
 const IF_OPER_UP: u8 = 6;
 const RTM_NEWROUTE: u16 = 24;
@@ -242,8 +241,6 @@ fn pod_addr(p: &Shown, ip: IpAddr, len: u8, seq: u32, portid: u32) -> Vec<u8> {
     attr(&mut a, IFA_ADDRESS, &octets(&ip));
     if let IpAddr::V4(v4) = ip {
         attr(&mut a, IFA_LOCAL, &v4.octets());
-        let host = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
-        attr(&mut a, IFA_BROADCAST, &(u32::from(v4) | host).to_be_bytes());
         attr(&mut a, IFA_LABEL, format!("{}\0", p.name).as_bytes());
     }
     attr(&mut a, IFA_FLAGS, &u32::from(IFA_F_PERMANENT).to_ne_bytes());

@@ -1,0 +1,314 @@
+//! The sandbox's network through a pod's interface (net/pod.rs, runtime podnet.rs): the
+//! sentry takes the Ethernet interface of the network namespace the config names and serves
+//! it with its own TCP/IP stack. Each test makes its own namespaces: a "pod" one with eth0
+//! (10.213.N.2/24, default route through .1) and a "server" one at the veth's other end
+//! (10.213.N.1/24); traffic goes only between them and to the host's loopback (podman's
+//! published port), in bounded loops.
+
+mod common;
+use common::clients::*;
+use common::*;
+use serde_json::json;
+use std::process::{Command, Stdio};
+
+/// A pod namespace and a server namespace joined by a veth pair; removed on drop.
+struct Pair {
+    pod: String,
+    srv: String,
+    net: u8,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(out.status.success(), "ip {args:?}: {}", stderr(&out));
+}
+
+impl Pair {
+    fn new(net: u8) -> Pair {
+        let tag = format!("{}-{net}", std::process::id());
+        let p = Pair {
+            pod: format!("bhpod-{tag}"),
+            srv: format!("bhsrv-{tag}"),
+            net,
+        };
+        let veth = format!("bhv{net}x{}", std::process::id() % 10000);
+        ip(&["netns", "add", &p.pod]);
+        ip(&["netns", "add", &p.srv]);
+        ip(&[
+            "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &p.pod,
+        ]);
+        ip(&["link", "set", &veth, "netns", &p.srv]);
+        let (me, peer) = (format!("10.213.{net}.1/24"), format!("10.213.{net}.2/24"));
+        ip(&["-n", &p.srv, "addr", "add", &me, "dev", &veth]);
+        ip(&["-n", &p.srv, "link", "set", &veth, "up"]);
+        ip(&["-n", &p.srv, "link", "set", "lo", "up"]);
+        ip(&["-n", &p.pod, "addr", "add", &peer, "dev", "eth0"]);
+        ip(&["-n", &p.pod, "link", "set", "eth0", "up"]);
+        ip(&["-n", &p.pod, "link", "set", "lo", "up"]);
+        let gw = format!("10.213.{net}.1");
+        ip(&["-n", &p.pod, "route", "add", "default", "via", &gw]);
+        p
+    }
+
+    fn path(&self) -> String {
+        format!("/run/netns/{}", self.pod)
+    }
+
+    /// A command run in the server namespace.
+    fn in_srv(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.srv]).args(args);
+        c
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for ns in [&self.pod, &self.srv] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// A bundle of the busybox rootfs with the host's /usr (python3, iproute2) in the pod's
+/// network namespace.
+fn pod_bundle(pair: &Pair, args: &[&str]) -> Bundle {
+    let mut b = Bundle::new(args);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/sbin:/usr/bin:/bin"]));
+    let nss = b.config["linux"]["namespaces"].as_array().unwrap().clone();
+    let nss: Vec<_> = nss
+        .into_iter()
+        .map(|mut n| {
+            if n["type"] == "network" {
+                n["path"] = json!(pair.path());
+            }
+            n
+        })
+        .collect();
+    b.set("/linux/namespaces", json!(nss));
+    b
+}
+
+/// Inside: a UDP exchange and an HTTP fetch with the server namespace, then one connection
+/// served to it. Outside (server namespace): the UDP echo and HTTP answer, then a client that
+/// connects to the pod until it is served.
+const INSIDE: &str = r#"
+import socket, sys
+net = sys.argv[1]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(10)
+u.sendto(b"ping", (net + ".1", 9999))
+d, a = u.recvfrom(100)
+print("udp", d.decode(), a[0], u.getsockname()[0] == "0.0.0.0")
+t = socket.create_connection((net + ".1", 8000), timeout=10)
+t.sendall(b"GET / HTTP/1.0\r\n\r\n")
+r = b""
+while x := t.recv(1000):
+    r += x
+print("tcp", r.decode().split("\r\n\r\n")[1], t.getsockname()[0], t.getpeername())
+t.close()
+l = socket.socket()
+l.bind(("0.0.0.0", 8080))
+l.listen(5)
+c, peer = l.accept()
+req = c.recv(100)
+c.sendall(b"served " + req + b" to " + peer[0].encode())
+c.shutdown(socket.SHUT_WR)
+print("served", req.decode(), peer[0], c.getsockname()[0], c.recv(10))
+"#;
+
+const OUTSIDE: &str = r#"
+import socket, sys, time
+net = sys.argv[1]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind((net + ".1", 9999))
+u.settimeout(30)
+h = socket.socket()
+h.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+h.bind((net + ".1", 8000))
+h.listen(5)
+h.settimeout(30)
+print("ready", flush=True)
+d, a = u.recvfrom(100)
+u.sendto(d.upper(), a)
+c, _ = h.accept()
+c.recv(1000)
+c.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 200000 + b"end")
+c.close()
+for _ in range(200):
+    try:
+        s = socket.create_connection((net + ".2", 8080), timeout=2)
+        break
+    except OSError:
+        time.sleep(0.1)
+s.sendall(b"hello")
+got = b""
+while x := s.recv(1000):
+    got += x
+s.close()
+print(got.decode())
+"#;
+
+/// The same exchanges in both classes through the same kind of pod: UDP out and back, a
+/// 200 kB HTTP answer fetched (fragments, windows), a connection accepted from the other
+/// namespace with half-close, and the same addresses seen on both ends.
+#[test]
+fn both_classes_talk_through_the_pods_interface() {
+    let rt = Rt::new();
+    let mut outs = Vec::new();
+    for (class, annotations) in [
+        ("cls", json!({})),
+        ("sbx", json!({"dev.bulkhead.class": "sandbox"})),
+    ] {
+        let pair = Pair::new(41);
+        let net = format!("10.213.{}", pair.net);
+        let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", INSIDE, &net]);
+        b.set("/annotations", annotations);
+        let mut server = pair
+            .in_srv(&["python3", "-c", OUTSIDE, &net])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(server.stdout.take().unwrap());
+        lines.read_line(&mut ready).unwrap();
+        assert_eq!(ready, "ready\n");
+        let id = unique(&format!("podnet-{class}"));
+        let (code, out, err) = rt.run(&b, &id);
+        rt.assert_clean(&id, &b);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut lines, &mut rest).unwrap();
+        let srv = server.wait_with_output().unwrap();
+        assert!(code == 0, "{class}: exit {code}: {err}");
+        assert!(srv.status.success(), "{class} server: {}", stderr(&srv));
+        let x200k = "x".repeat(200000);
+        outs.push((out.replace(&x200k, "x*200000"), rest));
+    }
+    assert_eq!(
+        outs[0], outs[1],
+        "container class (left) and sandbox (right) differ"
+    );
+    let (inside, outside) = &outs[1];
+    assert_eq!(
+        inside,
+        "udp PING 10.213.41.1 True\ntcp x*200000end 10.213.41.2 ('10.213.41.1', 8000)\n\
+         served hello 10.213.41.1 10.213.41.2 b''\n"
+    );
+    assert_eq!(outside, "served hello to 10.213.41.1\n");
+}
+
+/// `ip addr`, `ip route`, busybox's ip (SIOCGIF* ioctls) and /proc/net show the interface
+/// the sandbox serves, as the container class's namespace shows it; the host's stack no
+/// longer holds its IPv4 address, and the interface's alias records what was taken so a
+/// restarted sandbox in the same pod takes it again.
+#[test]
+fn the_sandbox_shows_and_keeps_the_pods_interface() {
+    let rt = Rt::new();
+    let script = "ip -4 addr show eth0 | grep inet; ip route; /bin/ip -4 addr show eth0 | \
+                  grep inet; tail -n +2 /proc/net/route; python3 -c 'import socket; \
+                  print(socket.if_nameindex())'";
+    let mut outs = Vec::new();
+    for (class, annotations) in [
+        ("cls", json!({})),
+        ("sbx", json!({"dev.bulkhead.class": "sandbox"})),
+    ] {
+        let pair = Pair::new(42);
+        let mut b = pod_bundle(&pair, &["/bin/sh", "-c", script]);
+        b.set("/annotations", annotations.clone());
+        let id = unique(&format!("podnet-ip-{class}"));
+        let (code, out, err) = rt.run(&b, &id);
+        rt.assert_clean(&id, &b);
+        assert_eq!(code, 0, "{class}: {err}");
+        outs.push(out);
+        if class == "sbx" {
+            let held = Command::new("ip")
+                .args(["-n", &pair.pod, "-4", "addr", "show", "eth0"])
+                .output()
+                .unwrap();
+            assert!(
+                !stdout(&held).contains("10.213.42.2"),
+                "the host still answers for the sandbox's address: {}",
+                stdout(&held)
+            );
+            let link = Command::new("ip")
+                .args(["-n", &pair.pod, "link", "show", "eth0"])
+                .output()
+                .unwrap();
+            assert!(
+                stdout(&link).contains("alias bulkhead: 10.213.42.2/24 ")
+                    && stdout(&link).contains(" via 10.213.42.1"),
+                "{}",
+                stdout(&link)
+            );
+            // A second sandbox in the same namespace takes the interface again.
+            let id = unique("podnet-again");
+            let (code, again, err) = rt.run(&b, &id);
+            rt.assert_clean(&id, &b);
+            assert_eq!((code, &again), (0, &outs[1]), "{err}");
+        }
+    }
+    // The container class's kernel marks its prefix route "proto kernel", the sentry too.
+    assert_eq!(
+        outs[0], outs[1],
+        "container class (left) and sandbox (right) differ"
+    );
+    assert!(outs[1].contains("inet 10.213.42.2/24 scope global eth0"));
+}
+
+/// podman publishes a port of a sandbox-class container (`-p HOST:80`, netavark's DNAT into
+/// the pod's namespace): curl on the host gets busybox httpd's page from the sandbox, as it
+/// does from runc's container.
+#[test]
+fn podman_publishes_a_port_of_the_sandbox() {
+    require_root();
+    podman_image();
+    let mut pages = Vec::new();
+    for (name, rt, port) in [
+        ("runc", which("runc"), "18781"),
+        ("bulkhead", BIN.to_string(), "18782"),
+    ] {
+        let cname = unique(&format!("podnet-{name}"));
+        let mut args = vec![
+            "--runtime",
+            &rt,
+            "--cgroup-manager",
+            "cgroupfs",
+            "run",
+            "-d",
+            "--name",
+            &cname,
+            "--ulimit",
+            "nofile=1024:20000",
+            "--ulimit",
+            "nproc=1024:1024",
+        ];
+        if name == "bulkhead" {
+            args.extend(["--annotation", "dev.bulkhead.class=sandbox"]);
+        }
+        let publish = format!("{port}:80");
+        args.extend(["-p", &publish, IMAGE, "sh", "-c"]);
+        args.push("echo page from the pod > /tmp/i.html; exec httpd -f -p 80 -h /tmp");
+        let o = run(Command::new("podman").args(&args).stdin(Stdio::null()));
+        assert!(o.status.success(), "{name}: podman run: {}", stderr(&o));
+        let url = format!("http://127.0.0.1:{port}/i.html");
+        let mut page = String::new();
+        for _ in 0..100 {
+            let c = Command::new("curl")
+                .args(["-sS", "--max-time", "3", &url])
+                .output()
+                .unwrap();
+            if c.status.success() {
+                page = stdout(&c);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let _ = run(Command::new("podman").args(["rm", "-f", "-t", "0", &cname]));
+        pages.push(page);
+    }
+    assert_eq!(pages[0], "page from the pod\n", "runc's container");
+    assert_eq!(pages[1], pages[0], "the sandbox's page");
+}
