@@ -60,6 +60,49 @@ pub(crate) fn set(dir: &Path, file: &str, value: impl ToString, field: &str) -> 
     std::fs::write(&path, &v).ctx(|| format!("{field}: write {v} to {file}"))
 }
 
+/// cpuset.cpus or cpuset.mems, with what the kernel's refusal means: on v1 a cpuset must be a
+/// subset of its parent's (EACCES, runc's "permission denied"), and of the host's CPUs or
+/// memory nodes (ERANGE, EINVAL).
+fn set_cpuset(dir: &Path, file: &str, v: &str, field: &str) -> Result<()> {
+    let path = dir.join(file);
+    if !path.exists() {
+        return set(dir, file, v, field);
+    }
+    let Err(e) = std::fs::write(&path, v) else {
+        return Ok(());
+    };
+    let what = if file == "cpuset.cpus" {
+        "CPUs"
+    } else {
+        "memory nodes"
+    };
+    let read = |d: &Path| {
+        std::fs::read_to_string(d.join(file))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let msg = match e.raw_os_error() {
+        Some(libc::EACCES) => {
+            let parent = dir.parent().map(read).unwrap_or_default();
+            format!("{v:?} is not within the parent cgroup's {what} ({parent:?})")
+        }
+        Some(libc::EINVAL) | Some(libc::ERANGE) => {
+            let host = std::fs::read_to_string(format!(
+                "/sys/devices/system/{}/online",
+                if file == "cpuset.cpus" { "cpu" } else { "node" }
+            ))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+            format!("{v:?} is not a list of this host's {what} ({host:?})")
+        }
+        Some(libc::EBUSY) => {
+            format!("{v:?} leaves out {what} that a child cgroup of the container uses")
+        }
+        _ => format!("write {v} to {file}"),
+    };
+    Err(Error::Config(format!("{field}: {msg} ({file}: {e})")))
+}
+
 /// One device rule as the v1 devices controller reads it ("c 1:3 rwm").
 pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
     let typ = d.typ().unwrap_or(LinuxDeviceType::A).as_str().to_string();
@@ -240,10 +283,10 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, spec_devices: &[PathBuf]) -> Resul
         if c.cpus().is_some() || c.mems().is_some() {
             let d = need(cg, "cpuset", field)?;
             if let Some(v) = c.cpus().as_deref().filter(|v| !v.is_empty()) {
-                set(&d, "cpuset.cpus", v, &format!("{field}.cpus"))?;
+                set_cpuset(&d, "cpuset.cpus", v, &format!("{field}.cpus"))?;
             }
             if let Some(v) = c.mems().as_deref().filter(|v| !v.is_empty()) {
-                set(&d, "cpuset.mems", v, &format!("{field}.mems"))?;
+                set_cpuset(&d, "cpuset.mems", v, &format!("{field}.mems"))?;
             }
         }
     }

@@ -255,8 +255,18 @@ impl Cgroup {
                 }
             }
             self.created.insert(0, m.clone());
-            if self.cpuset_dir(m) {
-                inherit_cpuset(m)?;
+        }
+        self.fill_cpusets()
+    }
+
+    /// As runc: every level of the container's cpuset cgroup, from the hierarchy's root down,
+    /// gets its parent's cpus and mems where it has none: a v1 cpuset cgroup starts empty, and
+    /// a process cannot join one that is (ENOSPC). Levels made by others count too (a parent
+    /// made with `mkdir` and never filled in).
+    fn fill_cpusets(&self) -> Result<()> {
+        for (h, dir) in &self.dirs {
+            if h.controllers.iter().any(|c| c == "cpuset") {
+                fill_cpuset(&h.mountpoint, dir)?;
             }
         }
         Ok(())
@@ -282,13 +292,6 @@ impl Cgroup {
             }
         }
         self.created = claimed;
-    }
-
-    /// Whether `dir` is in the cpuset hierarchy (a new cpuset cgroup starts empty).
-    fn cpuset_dir(&self, dir: &Path) -> bool {
-        self.dirs.iter().any(|(h, _)| {
-            h.controllers.iter().any(|c| c == "cpuset") && dir.starts_with(&h.mountpoint)
-        })
     }
 
     /// The container's directory in the v2 (unified) hierarchy, if it has one (a hybrid host's
@@ -351,8 +354,7 @@ impl Cgroup {
     /// Moves `pid` into every directory but `joined` (the one it was cloned into).
     pub fn add_except(&self, pid: i32, joined: Option<&Path>) -> Result<()> {
         for (_, dir) in self.others(joined) {
-            fs::write(dir.join("cgroup.procs"), pid.to_string())
-                .ctx(|| format!("join cgroup {}", dir.display()))?;
+            fs::write(dir.join("cgroup.procs"), pid.to_string()).ctx(|| join_what(dir))?;
         }
         Ok(())
     }
@@ -366,7 +368,7 @@ impl Cgroup {
     pub fn join_self_except(&self, joined: Option<&Path>) -> Result<()> {
         for (h, dir) in self.others(joined) {
             let file = if h.is_v2() { "cgroup.procs" } else { "tasks" };
-            fs::write(dir.join(file), "0").ctx(|| format!("join cgroup {}", dir.display()))?;
+            fs::write(dir.join(file), "0").ctx(|| join_what(dir))?;
         }
         Ok(())
     }
@@ -463,9 +465,9 @@ impl Cgroup {
                 }
                 _ => {}
             }
-            if self.cpuset_dir(m) {
-                inherit_cpuset(m)?;
-            }
+        }
+        if h.controllers.iter().any(|c| c == "cpuset") {
+            fill_cpuset(&h.mountpoint, dir)?;
         }
         Ok(())
     }
@@ -525,6 +527,22 @@ impl Cgroup {
     }
 }
 
+/// What a failed join of `dir` was, with the reason a v1 cpuset cgroup refuses a process:
+/// no cpus or no mems (ENOSPC), as a sub-cgroup made with a bare `mkdir` has.
+fn join_what(dir: &Path) -> String {
+    let empty = ["cpuset.cpus", "cpuset.mems"]
+        .iter()
+        .any(|f| fs::read_to_string(dir.join(f)).is_ok_and(|v| v.trim().is_empty()));
+    if empty {
+        format!(
+            "join cgroup {} (its cpuset.cpus or cpuset.mems is empty)",
+            dir.display()
+        )
+    } else {
+        format!("join cgroup {}", dir.display())
+    }
+}
+
 /// rmdir of a cgroup, retried for a while on EBUSY/ENOTEMPTY: the kernel releases a cgroup a
 /// moment after its last process is reaped.
 fn remove_dir_retrying(dir: &Path) -> io::Result<()> {
@@ -556,16 +574,27 @@ fn remove_empty_parents(dir: &Path, levels: usize) {
     }
 }
 
-/// A new v1 cpuset cgroup starts with no cpus and mems; copy the parent's so processes may join.
-fn inherit_cpuset(dir: &Path) -> Result<()> {
-    let Some(parent) = dir.parent() else {
+/// Fills `dir` and each of its parents below `mountpoint` (the cpuset hierarchy's) whose
+/// cpuset.cpus or cpuset.mems is empty with its parent's value, shallowest first.
+fn fill_cpuset(mountpoint: &Path, dir: &Path) -> Result<()> {
+    let Ok(below) = dir.strip_prefix(mountpoint) else {
         return Ok(());
     };
-    for file in ["cpuset.cpus", "cpuset.mems"] {
-        let value = fs::read_to_string(parent.join(file))
-            .ctx(|| format!("read {}/{file}", parent.display()))?;
-        fs::write(dir.join(file), value.trim())
-            .ctx(|| format!("write {}/{file}", dir.display()))?;
+    let mut parent = mountpoint.to_path_buf();
+    for level in below.components() {
+        let cur = parent.join(level);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let mine = fs::read_to_string(cur.join(file))
+                .ctx(|| format!("read {}/{file}", cur.display()))?;
+            if !mine.trim().is_empty() {
+                continue;
+            }
+            let theirs = fs::read_to_string(parent.join(file))
+                .ctx(|| format!("read {}/{file}", parent.display()))?;
+            fs::write(cur.join(file), theirs.trim())
+                .ctx(|| format!("write {}/{file}", cur.display()))?;
+        }
+        parent = cur;
     }
     Ok(())
 }
