@@ -740,3 +740,112 @@ fn cpusets_below_a_narrower_parent_as_runcs() {
     assert!(d.status.success(), "{}", stderr(&d));
     rt.assert_clean(&ours, &b);
 }
+
+/// `exec` of a shell line in `id` under runc or bulkhead: its stdout, trimmed.
+fn probe(rt: &Rt, runc: bool, id: &str, line: &str) -> String {
+    let args = ["exec", id, "sh", "-c", line];
+    let o = if runc { rt.runc(&args) } else { rt.cmd(&args) };
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o).trim().to_string()
+}
+
+/// Issue 17: device rules in runc's syntax. runc reads a rule's access as the letters r, w and
+/// m it holds ("rwa" is "rw"); the kernel's devices.allow refuses any other letter, and
+/// bulkhead wrote "c 1:11 rwa" as it came (EINVAL). An access with none of the three is refused
+/// at create by both. runc 1.1.5's `update` reads linux.resources.devices from the resources
+/// JSON (file or stdin) and leaves the container's rules as created: so does bulkhead, and
+/// /dev/kmsg stays writable after an update that denies it, in both.
+#[test]
+fn device_rules_in_runcs_syntax_at_create_and_update() {
+    let rt = Rt::new();
+    let kmsg = "(echo bulkhead-device-test > /dev/kmsg) 2>&- && echo written || echo denied";
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.set("/root/readonly", json!(false));
+    b.set(
+        "/linux/devices",
+        json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]),
+    );
+    b.set(
+        "/linux/resources/devices",
+        json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rwa"},
+        ]),
+    );
+    let bundle = b.dir().to_str().unwrap().to_string();
+    let ours = unique("devupd");
+    let theirs = unique("runcdevupd");
+    rt.ok(&["run", "-d", "--bundle", &bundle, &ours]);
+    let r = rt.runc(&["run", "-d", "--bundle", &bundle, &theirs]);
+    assert!(r.status.success(), "runc: {}", stderr(&r));
+    let list = || cgroup_file(&ours, "devices", "devices.list");
+    assert!(list().lines().any(|l| l == "c 1:11 rw"), "{}", list());
+    let before = list();
+    for runc in [false, true] {
+        let id = if runc { &theirs } else { &ours };
+        assert_eq!(probe(&rt, runc, id, kmsg), "written", "runc: {runc}");
+    }
+    let deny = json!({"devices": [
+        {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwm"},
+    ]});
+    let allow = json!({"devices": [
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rwa"},
+    ]});
+    let file = b.dir().join("resources.json");
+    for res in [&deny, &allow] {
+        std::fs::write(&file, res.to_string()).unwrap();
+        let f = file.to_str().unwrap();
+        for runc in [false, true] {
+            let id = if runc { &theirs } else { &ours };
+            let args = ["update", "-r", f, id];
+            let o = if runc { rt.runc(&args) } else { rt.cmd(&args) };
+            assert!(o.status.success(), "runc {runc} {res}: {}", stderr(&o));
+            // The same by stdin.
+            let mut c = if runc {
+                let mut c = Command::new("runc");
+                c.arg("--root").arg(rt.root.0.join("runc"));
+                c
+            } else {
+                let mut c = Command::new(BIN);
+                c.arg("--root").arg(&rt.root.0);
+                c
+            };
+            let mut child = c
+                .args(["update", "-r", "-", id])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(res.to_string().as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "runc {runc} -r - {res}: {}",
+                stderr(&out)
+            );
+            assert_eq!(probe(&rt, runc, id, kmsg), "written", "runc {runc} {res}");
+        }
+        assert_eq!(list(), before, "{res}");
+    }
+    assert!(rt.runc(&["delete", "-f", &theirs]).status.success());
+    rt.ok(&["delete", "-f", &ours]);
+    rt.assert_clean(&ours, &b);
+    // No r, w or m at all: refused at create by both, naming the rule.
+    b.set(
+        "/linux/resources/devices",
+        json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "a"},
+        ]),
+    );
+    create_fails(&b, &["linux.resources.devices[1].access"]);
+    let r = rt.runc(&["run", "--bundle", &bundle, &unique("runcdevbad")]);
+    assert!(!r.status.success(), "runc accepted access \"a\"");
+}

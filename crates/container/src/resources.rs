@@ -115,8 +115,18 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
         "{typ} {}:{} {}",
         num(d.major()),
         num(d.minor()),
-        d.access().clone().unwrap_or_else(|| "rwm".into())
+        device_access(d)
     )
+}
+
+/// A rule's access as the kernel takes it: the letters r, w and m it has, once each, in that
+/// order; other letters are dropped (runc's reading: "rwa" is "rw", "wwr" is "rw"). A rule
+/// with no access is "rwm". `check` refuses an access with none of the three.
+pub fn device_access(d: &LinuxDeviceCgroup) -> String {
+    match d.access().as_deref() {
+        None => "rwm".into(),
+        Some(a) => "rwm".chars().filter(|c| a.contains(*c)).collect(),
+    }
 }
 
 /// The config's rules, then the always-allowed devices, for the v2 device program (the same
@@ -142,6 +152,15 @@ pub const CPU_SHARES: std::ops::RangeInclusive<u64> = 2..=262144;
 
 /// Checks what can be checked of `r` before any cgroup is touched (create, update).
 pub fn check(r: &LinuxResources) -> Result<()> {
+    for (i, d) in r.devices().as_deref().unwrap_or(&[]).iter().enumerate() {
+        if d.access().is_some() && device_access(d).is_empty() {
+            return Err(Error::Config(format!(
+                "linux.resources.devices[{i}].access: {:?} has none of r (read), w (write) and m \
+                 (mknod)",
+                d.access().as_deref().unwrap_or("")
+            )));
+        }
+    }
     if let Some(s) = r.cpu().as_ref().and_then(|c| c.shares()) {
         if s != 0 && !CPU_SHARES.contains(&s) {
             return Err(Error::Config(format!(
