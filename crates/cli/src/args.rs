@@ -200,6 +200,7 @@ impl From<&ExecArgs> for ExecOpts {
             no_new_privs: e.no_new_privs,
             ignore_paused: e.ignore_paused,
             process_spec: None,
+            cgroup: e.cgroup.clone(),
         }
     }
 }

@@ -167,12 +167,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             id,
             ps_args,
         } => list::ps(&store, id, format, ps_args),
-        Command::Exec(e) => {
-            if !e.cgroup.is_empty() {
-                bail!("exec --cgroup: running the process in a sub-cgroup is not supported yet");
-            }
-            exec::exec(&store, &ExecOpts::from(e))
-        }
+        Command::Exec(e) => exec::exec(&store, &ExecOpts::from(e)),
         Command::Spec { bundle, .. } => {
             let rootless = cli.rootless.as_deref().is_some_and(|v| v != "false");
             spec::write(bundle.as_deref(), rootless).map(|_| 0)

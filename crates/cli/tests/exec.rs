@@ -254,3 +254,138 @@ fn exec_process_without_user_takes_the_containers() {
     rt.ok(&["delete", "-f", &id]);
     rt.assert_clean(&id, &b);
 }
+
+/// Issue 17: `exec --cgroup [CONTROLLER[,...]:]PATH` (runc 1.1): the process joins the named
+/// sub-cgroup of the container's cgroup, one path for every hierarchy or per v1 controller
+/// (repeatable). Side by side with runc: /proc/self/cgroup of the exec'd process, the container's
+/// path blanked, and the exit code; a missing sub-cgroup, `..` out of the container's cgroup, an
+/// unknown controller or a malformed flag fail in both (255), for bulkhead in one line and with
+/// no process left. `ps` lists a process in a sub-cgroup, and `delete -f` kills it and removes
+/// the sub-cgroups with the container's cgroup, as runc's.
+#[test]
+fn exec_cgroup_joins_a_sub_cgroup_as_runcs() {
+    let rt = Rt::new();
+    let top = unique("execcg");
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    let bundle = b.dir().to_str().unwrap().to_string();
+    let ours = unique("execcg-b");
+    let theirs = unique("execcg-r");
+    b.set("/linux/cgroupsPath", json!(format!("/{top}/{ours}")));
+    let o = rt.cmd(&["run", "-d", "--bundle", &bundle, &ours]);
+    b.set("/linux/cgroupsPath", json!(format!("/{top}/{theirs}")));
+    let r = rt.runc(&["run", "-d", "--bundle", &bundle, &theirs]);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert!(o.status.success(), "ours: {}", stderr(&o));
+        assert!(r.status.success(), "runc: {}", stderr(&r));
+        // `s` in every hierarchy of both containers (a cpuset one filled in, or none may join
+        // it), `m` in memory and pids only.
+        for id in [&ours, &theirs] {
+            for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+                let dir = h.path().join(&top).join(id);
+                if !dir.is_dir() {
+                    continue;
+                }
+                std::fs::create_dir(dir.join("s")).unwrap();
+                if dir.join("cpuset.cpus").exists() {
+                    for f in ["cpuset.cpus", "cpuset.mems"] {
+                        let v = std::fs::read_to_string(dir.join(f)).unwrap();
+                        std::fs::write(dir.join("s").join(f), v.trim()).unwrap();
+                    }
+                }
+                let name = h.file_name();
+                if name == "memory" || name == "pids" {
+                    std::fs::create_dir(dir.join("m")).unwrap();
+                }
+                if name == "cpuset" {
+                    // Made with a bare mkdir: no cpus, no mems, no process may join it.
+                    std::fs::create_dir(dir.join("e")).unwrap();
+                }
+            }
+        }
+        let cases: &[(&[&str], bool)] = &[
+            (&["--cgroup", "s"], true),
+            (&["--cgroup", "memory:m"], true),
+            (&["--cgroup", "memory,pids:m"], true),
+            (&["--cgroup", "memory:m", "--cgroup", "pids:m"], true),
+            (
+                &["--cgroup", "memory:s", "--cgroup", "name=systemd:s"],
+                true,
+            ),
+            (&["--cgroup", "memory:m/../m"], true),
+            (&["--cgroup", "m"], false),
+            (&["--cgroup", "memory:nope"], false),
+            (&["--cgroup", "memory:.."], false),
+            (&["--cgroup", "memory:../../../.."], false),
+            (&["--cgroup", "nosuch:m"], false),
+            (&["--cgroup", "a:b:c"], false),
+            (&["--cgroup", "s", "--cgroup", "memory:m"], false),
+            (&["--cgroup", "cpuset:e"], false),
+        ];
+        for (flags, ok) in cases {
+            let run = |runc: bool, id: &str| {
+                let mut args = vec!["exec"];
+                args.extend_from_slice(flags);
+                args.extend_from_slice(&[id, "cat", "/proc/self/cgroup"]);
+                let out = if runc { rt.runc(&args) } else { rt.cmd(&args) };
+                let text = stdout(&out).replace(&format!("/{top}/{id}"), "/C");
+                (out.status.code(), text, stderr(&out))
+            };
+            let (rc, rtext, rerr) = run(true, &theirs);
+            let (code, text, err) = run(false, &ours);
+            assert_eq!(code, rc, "{flags:?}: ours {err} runc {rerr}");
+            assert_eq!(code == Some(0), *ok, "{flags:?}: {err}");
+            assert_eq!(text, rtext, "{flags:?}");
+            if *ok {
+                let joined = if flags.contains(&"s") || flags[1].ends_with(":s") {
+                    "/C/s"
+                } else {
+                    "/C/m"
+                };
+                assert!(text.contains(joined), "{flags:?}: {text}");
+            } else {
+                assert_eq!(code, Some(255), "{flags:?}");
+                assert_eq!(err.trim_end().lines().count(), 1, "{flags:?}: {err}");
+                assert!(err.contains("--cgroup"), "{flags:?}: {err}");
+                // Nothing of the failed exec: the init alone in ours.
+                assert_eq!(rt.ok(&["ps", "--format", "json", &ours]).trim(), {
+                    let pid = rt.state(&ours)["pid"].as_i64().unwrap();
+                    format!("[{pid}]")
+                });
+            }
+        }
+        // A process in a sub-cgroup is the container's: `ps` lists it in both.
+        for runc in [false, true] {
+            let id = if runc { &theirs } else { &ours };
+            let args = [
+                "exec",
+                "-d",
+                "--cgroup",
+                "memory,pids:m",
+                id,
+                "sleep",
+                "999",
+            ];
+            let out = if runc { rt.runc(&args) } else { rt.cmd(&args) };
+            assert!(out.status.success(), "{}", stderr(&out));
+            let ps = if runc {
+                rt.runc(&["ps", "--format", "json", id])
+            } else {
+                rt.cmd(&["ps", "--format", "json", id])
+            };
+            let pids: Vec<i64> = serde_json::from_slice(&ps.stdout).unwrap();
+            assert_eq!(pids.len(), 2, "runc {runc}: {pids:?}");
+        }
+    }));
+    let r = rt.runc(&["delete", "-f", &theirs]);
+    let d = rt.cmd(&["delete", "-f", &ours]);
+    // What runc leaves of its parents, and our `top` if a step failed.
+    let ours_left = find_cgroups(&ours);
+    remove_cgroup_tree(&top);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e);
+    }
+    assert!(r.status.success(), "runc: {}", stderr(&r));
+    assert!(d.status.success(), "ours: {}", stderr(&d));
+    assert!(ours_left.is_empty(), "left: {ours_left:?}");
+    rt.assert_clean(&ours, &b);
+}

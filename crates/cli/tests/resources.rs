@@ -625,3 +625,227 @@ fn within(mut cmd: Command, secs: u64) -> Option<(bool, String)> {
     let _ = std::fs::remove_file(&err);
     status.map(|s| (s.success(), text))
 }
+
+/// Issue 17: on v1 a new cpuset cgroup has no cpus and no mems, and no process may join one
+/// that has none (ENOSPC). As runc, every level of the container's cpuset cgroup, from the
+/// hierarchy's root down, gets its parent's where it has none, whether the runtime made it or
+/// someone else did (here a parent made with a bare mkdir, below one limited to CPU 0 and node
+/// 0: bulkhead failed there with "No space left on device"). `update` of the cpuset within the
+/// parent's works; beyond it (wider than the parent: EACCES, runc's "permission denied"; a CPU
+/// or node the host lacks) it fails in both runtimes, in one line for bulkhead, and changes
+/// nothing. A create asking for more than the parent has fails the same way and leaves nothing.
+#[test]
+fn cpusets_below_a_narrower_parent_as_runcs() {
+    let rt = Rt::new();
+    let top = unique("cpuset-top");
+    let cs = std::path::Path::new("/sys/fs/cgroup/cpuset").join(&top);
+    std::fs::create_dir(&cs).unwrap();
+    std::fs::write(cs.join("cpuset.cpus"), "0").unwrap();
+    std::fs::write(cs.join("cpuset.mems"), "0").unwrap();
+    for who in ["ours", "runc"] {
+        std::fs::create_dir(cs.join(format!("{who}-pre"))).unwrap();
+    }
+    let read = |p: &std::path::Path, f: &str| {
+        std::fs::read_to_string(p.join(f))
+            .unwrap_or_else(|e| panic!("{}/{f}: {e}", p.display()))
+            .trim()
+            .to_string()
+    };
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    let ours = unique("cs");
+    let theirs = unique("runccs");
+    let bundle = b.dir().to_str().unwrap().to_string();
+    b.set(
+        "/linux/cgroupsPath",
+        json!(format!("/{top}/ours-pre/mid/{ours}")),
+    );
+    let o = rt.cmd(&["run", "-d", "--bundle", &bundle, &ours]);
+    b.set(
+        "/linux/cgroupsPath",
+        json!(format!("/{top}/runc-pre/mid/{theirs}")),
+    );
+    let r = rt.runc(&["run", "-d", "--bundle", &bundle, &theirs]);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert!(o.status.success(), "ours: {}", stderr(&o));
+        assert!(r.status.success(), "runc: {}", stderr(&r));
+        for (who, id) in [("ours", &ours), ("runc", &theirs)] {
+            for level in ["", "/mid", &format!("/mid/{id}")] {
+                let d = cs.join(format!("{who}-pre{level}"));
+                assert_eq!(read(&d, "cpuset.cpus"), "0", "{who}: {}", d.display());
+                assert_eq!(read(&d, "cpuset.mems"), "0", "{who}: {}", d.display());
+            }
+        }
+        let mine = cs.join(format!("ours-pre/mid/{ours}"));
+        let two_cpus = read("/sys/devices/system/cpu".as_ref(), "online") != "0";
+        let steps: &[(&[&str], bool)] = &[
+            (&["--cpuset-cpus", "0"], true),
+            (&["--cpuset-mems", "0"], true),
+            (&["--cpuset-cpus", "0-1"], false),
+            (&["--cpuset-mems", "0-1"], false),
+            (&["--cpuset-cpus", "4095"], false),
+        ];
+        for (flags, ok) in steps {
+            let mut args = vec!["update"];
+            args.extend_from_slice(flags);
+            let theirs_out = rt.runc(&[&args[..], &[theirs.as_str()]].concat());
+            let o = rt.cmd(&[&args[..], &[ours.as_str()]].concat());
+            let err = stderr(&o);
+            assert_eq!(
+                o.status.code(),
+                theirs_out.status.code(),
+                "{flags:?}: {err}"
+            );
+            assert_eq!(o.status.success(), *ok, "{flags:?}: {err}");
+            if !ok {
+                assert_eq!(err.trim_end().lines().count(), 1, "{flags:?}: {err}");
+                assert!(err.contains("linux.resources.cpu."), "{flags:?}: {err}");
+            }
+            if flags[1] == "0-1" && flags[0] == "--cpuset-cpus" && two_cpus {
+                assert!(err.contains("parent cgroup"), "{err}");
+            }
+            assert_eq!(read(&mine, "cpuset.cpus"), "0", "after {flags:?}");
+            assert_eq!(read(&mine, "cpuset.mems"), "0", "after {flags:?}");
+        }
+        // The container's processes are where they should be and a new one may join.
+        let e = rt.cmd(&["exec", &ours, "cat", "/proc/self/status"]);
+        assert!(e.status.success(), "{}", stderr(&e));
+        assert!(
+            stdout(&e)
+                .lines()
+                .any(|l| l.starts_with("Cpus_allowed_list:") && l.ends_with("\t0")),
+            "{}",
+            stdout(&e)
+        );
+        // Asking for more than the parent has at create: one line, nothing left.
+        let wide = unique("cswide");
+        let mut wb = Bundle::new(&["true"]);
+        wb.set("/linux/cgroupsPath", json!(format!("/{top}/{wide}")));
+        wb.set("/linux/resources/cpu", json!({"cpus": "0-1", "mems": "0"}));
+        let wbundle = wb.dir().to_str().unwrap();
+        let w = rt.cmd(&["create", "--bundle", wbundle, &wide]);
+        let err = stderr(&w);
+        assert_eq!(w.status.code(), Some(1), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains("linux.resources.cpu.cpus"), "{err}");
+        rt.assert_clean(&wide, &wb);
+        let runc_wide = rt.runc(&["create", "--bundle", wbundle, &unique("runcwide")]);
+        assert!(!runc_wide.status.success(), "runc accepted cpus 0-1");
+    }));
+    let _ = rt.runc(&["delete", "-f", &theirs]);
+    let d = rt.cmd(&["delete", "-f", &ours]);
+    remove_cgroup_tree(&top);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e);
+    }
+    assert!(d.status.success(), "{}", stderr(&d));
+    rt.assert_clean(&ours, &b);
+}
+
+/// `exec` of a shell line in `id` under runc or bulkhead: its stdout, trimmed.
+fn probe(rt: &Rt, runc: bool, id: &str, line: &str) -> String {
+    let args = ["exec", id, "sh", "-c", line];
+    let o = if runc { rt.runc(&args) } else { rt.cmd(&args) };
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o).trim().to_string()
+}
+
+/// Issue 17: device rules in runc's syntax. runc reads a rule's access as the letters r, w and
+/// m it holds ("rwa" is "rw"); the kernel's devices.allow refuses any other letter, and
+/// bulkhead wrote "c 1:11 rwa" as it came (EINVAL). An access with none of the three is refused
+/// at create by both. runc 1.1.5's `update` reads linux.resources.devices from the resources
+/// JSON (file or stdin) and leaves the container's rules as created: so does bulkhead, and
+/// /dev/kmsg stays writable after an update that denies it, in both.
+#[test]
+fn device_rules_in_runcs_syntax_at_create_and_update() {
+    let rt = Rt::new();
+    let kmsg = "(echo bulkhead-device-test > /dev/kmsg) 2>&- && echo written || echo denied";
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.set("/root/readonly", json!(false));
+    b.set(
+        "/linux/devices",
+        json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]),
+    );
+    b.set(
+        "/linux/resources/devices",
+        json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rwa"},
+        ]),
+    );
+    let bundle = b.dir().to_str().unwrap().to_string();
+    let ours = unique("devupd");
+    let theirs = unique("runcdevupd");
+    rt.ok(&["run", "-d", "--bundle", &bundle, &ours]);
+    let r = rt.runc(&["run", "-d", "--bundle", &bundle, &theirs]);
+    assert!(r.status.success(), "runc: {}", stderr(&r));
+    let list = || cgroup_file(&ours, "devices", "devices.list");
+    assert!(list().lines().any(|l| l == "c 1:11 rw"), "{}", list());
+    let before = list();
+    for runc in [false, true] {
+        let id = if runc { &theirs } else { &ours };
+        assert_eq!(probe(&rt, runc, id, kmsg), "written", "runc: {runc}");
+    }
+    let deny = json!({"devices": [
+        {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwm"},
+    ]});
+    let allow = json!({"devices": [
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rwa"},
+    ]});
+    let file = b.dir().join("resources.json");
+    for res in [&deny, &allow] {
+        std::fs::write(&file, res.to_string()).unwrap();
+        let f = file.to_str().unwrap();
+        for runc in [false, true] {
+            let id = if runc { &theirs } else { &ours };
+            let args = ["update", "-r", f, id];
+            let o = if runc { rt.runc(&args) } else { rt.cmd(&args) };
+            assert!(o.status.success(), "runc {runc} {res}: {}", stderr(&o));
+            // The same by stdin.
+            let mut c = if runc {
+                let mut c = Command::new("runc");
+                c.arg("--root").arg(rt.root.0.join("runc"));
+                c
+            } else {
+                let mut c = Command::new(BIN);
+                c.arg("--root").arg(&rt.root.0);
+                c
+            };
+            let mut child = c
+                .args(["update", "-r", "-", id])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(res.to_string().as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "runc {runc} -r - {res}: {}",
+                stderr(&out)
+            );
+            assert_eq!(probe(&rt, runc, id, kmsg), "written", "runc {runc} {res}");
+        }
+        assert_eq!(list(), before, "{res}");
+    }
+    assert!(rt.runc(&["delete", "-f", &theirs]).status.success());
+    rt.ok(&["delete", "-f", &ours]);
+    rt.assert_clean(&ours, &b);
+    // No r, w or m at all: refused at create by both, naming the rule.
+    b.set(
+        "/linux/resources/devices",
+        json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "a"},
+        ]),
+    );
+    create_fails(&b, &["linux.resources.devices[1].access"]);
+    let r = rt.runc(&["run", "--bundle", &bundle, &unique("runcdevbad")]);
+    assert!(!r.status.success(), "runc accepted access \"a\"");
+}

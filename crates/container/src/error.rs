@@ -4,9 +4,10 @@ use std::io;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A system call failed while doing `what`.
-    #[error("{what}: {source}")]
-    Sys { what: String, source: io::Error },
+    /// A system call failed while doing `what`. The io::Error is part of the message, not a
+    /// `source`: an error chain printed whole (`{:#}`) would name it twice.
+    #[error("{what}: {err}")]
+    Sys { what: String, err: io::Error },
     /// The config asks for something that cannot be done; names the field.
     #[error("{0}")]
     Config(String),
@@ -24,9 +25,6 @@ pub trait Context<T> {
 
 impl<T> Context<T> for io::Result<T> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Sys {
-            what: what(),
-            source,
-        })
+        self.map_err(|err| Error::Sys { what: what(), err })
     }
 }

@@ -207,7 +207,7 @@ pub fn exec(prep: &Prepared, preserve_fds: u32) -> Error {
     if let Err(e) = fd::cloexec_from(3 + preserve_fds) {
         return Error::Sys {
             what: "mark fds close-on-exec".into(),
-            source: e,
+            err: e,
         };
     }
     sys::reset_signal_handlers();

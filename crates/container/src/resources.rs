@@ -60,6 +60,49 @@ pub(crate) fn set(dir: &Path, file: &str, value: impl ToString, field: &str) -> 
     std::fs::write(&path, &v).ctx(|| format!("{field}: write {v} to {file}"))
 }
 
+/// cpuset.cpus or cpuset.mems, with what the kernel's refusal means: on v1 a cpuset must be a
+/// subset of its parent's (EACCES, runc's "permission denied"), and of the host's CPUs or
+/// memory nodes (ERANGE, EINVAL).
+fn set_cpuset(dir: &Path, file: &str, v: &str, field: &str) -> Result<()> {
+    let path = dir.join(file);
+    if !path.exists() {
+        return set(dir, file, v, field);
+    }
+    let Err(e) = std::fs::write(&path, v) else {
+        return Ok(());
+    };
+    let what = if file == "cpuset.cpus" {
+        "CPUs"
+    } else {
+        "memory nodes"
+    };
+    let read = |d: &Path| {
+        std::fs::read_to_string(d.join(file))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let msg = match e.raw_os_error() {
+        Some(libc::EACCES) => {
+            let parent = dir.parent().map(read).unwrap_or_default();
+            format!("{v:?} is not within the parent cgroup's {what} ({parent:?})")
+        }
+        Some(libc::EINVAL) | Some(libc::ERANGE) => {
+            let host = std::fs::read_to_string(format!(
+                "/sys/devices/system/{}/online",
+                if file == "cpuset.cpus" { "cpu" } else { "node" }
+            ))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+            format!("{v:?} is not a list of this host's {what} ({host:?})")
+        }
+        Some(libc::EBUSY) => {
+            format!("{v:?} leaves out {what} that a child cgroup of the container uses")
+        }
+        _ => format!("write {v} to {file}"),
+    };
+    Err(Error::Config(format!("{field}: {msg} ({file}: {e})")))
+}
+
 /// One device rule as the v1 devices controller reads it ("c 1:3 rwm").
 pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
     let typ = d.typ().unwrap_or(LinuxDeviceType::A).as_str().to_string();
@@ -72,8 +115,18 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
         "{typ} {}:{} {}",
         num(d.major()),
         num(d.minor()),
-        d.access().clone().unwrap_or_else(|| "rwm".into())
+        device_access(d)
     )
+}
+
+/// A rule's access as the kernel takes it: the letters r, w and m it has, once each, in that
+/// order; other letters are dropped (runc's reading: "rwa" is "rw", "wwr" is "rw"). A rule
+/// with no access is "rwm". `check` refuses an access with none of the three.
+pub fn device_access(d: &LinuxDeviceCgroup) -> String {
+    match d.access().as_deref() {
+        None => "rwm".into(),
+        Some(a) => "rwm".chars().filter(|c| a.contains(*c)).collect(),
+    }
 }
 
 /// The config's rules, then the always-allowed devices, for the v2 device program (the same
@@ -99,6 +152,15 @@ pub const CPU_SHARES: std::ops::RangeInclusive<u64> = 2..=262144;
 
 /// Checks what can be checked of `r` before any cgroup is touched (create, update).
 pub fn check(r: &LinuxResources) -> Result<()> {
+    for (i, d) in r.devices().as_deref().unwrap_or(&[]).iter().enumerate() {
+        if d.access().is_some() && device_access(d).is_empty() {
+            return Err(Error::Config(format!(
+                "linux.resources.devices[{i}].access: {:?} has none of r (read), w (write) and m \
+                 (mknod)",
+                d.access().as_deref().unwrap_or("")
+            )));
+        }
+    }
     if let Some(s) = r.cpu().as_ref().and_then(|c| c.shares()) {
         if s != 0 && !CPU_SHARES.contains(&s) {
             return Err(Error::Config(format!(
@@ -240,10 +302,10 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, spec_devices: &[PathBuf]) -> Resul
         if c.cpus().is_some() || c.mems().is_some() {
             let d = need(cg, "cpuset", field)?;
             if let Some(v) = c.cpus().as_deref().filter(|v| !v.is_empty()) {
-                set(&d, "cpuset.cpus", v, &format!("{field}.cpus"))?;
+                set_cpuset(&d, "cpuset.cpus", v, &format!("{field}.cpus"))?;
             }
             if let Some(v) = c.mems().as_deref().filter(|v| !v.is_empty()) {
-                set(&d, "cpuset.mems", v, &format!("{field}.mems"))?;
+                set_cpuset(&d, "cpuset.mems", v, &format!("{field}.mems"))?;
             }
         }
     }

@@ -7,6 +7,7 @@ use crate::sandbox_exec;
 use crate::state::{self, Status, Store};
 use crate::tty::{self, OwnConsole};
 use anyhow::{anyhow, bail, Context, Result};
+use bulkhead_container::cgroups::SubCgroups;
 use bulkhead_container::exe;
 use bulkhead_container::exec::{self, Exec};
 use bulkhead_linux::process as sys;
@@ -36,6 +37,8 @@ pub struct ExecOpts {
     pub ignore_paused: bool,
     /// The process as a value (the shim's exec request) instead of a file or the command line.
     pub process_spec: Option<Process>,
+    /// `--cgroup [CONTROLLER[,...]:]PATH`: a sub-cgroup of the container's to run in (runc 1.1).
+    pub cgroup: Vec<String>,
 }
 
 /// Runs the process; returns its exit status (0 when detached).
@@ -74,6 +77,9 @@ fn in_sandbox(store: &Store, o: &ExecOpts) -> Result<Option<i32>> {
         return Ok(None);
     }
     let st = state::load(&dir).map_err(|_| anyhow!("container {} does not exist", o.id))?;
+    if !o.cgroup.is_empty() {
+        bail!("exec --cgroup: a sandbox-class container's processes all live in its sentry's cgroup: no sub-cgroup can be given");
+    }
     match st.status(&dir) {
         Status::Running => {}
         // The sentry serves exec requests once `start` has started it.
@@ -162,6 +168,12 @@ fn spawn(store: &Store, o: &ExecOpts) -> Result<(i32, Option<std::os::fd::OwnedF
         }
         s => bail!("cannot exec in a {s} container"),
     }
+    // The sub-cgroups are checked before anything is started: a missing one is an error, and
+    // nothing is left of the exec.
+    let cgroup = match SubCgroups::parse(&o.cgroup)? {
+        Some(sub) => st.cgroup.with_sub(&sub)?,
+        None => st.cgroup.clone(),
+    };
     let mut process = build_process(&st.config, o)?;
     crate::log::debug(&format!(
         "exec {}: {:?} in the namespaces of init {}",
@@ -206,7 +218,7 @@ fn spawn(store: &Store, o: &ExecOpts) -> Result<(i32, Option<std::os::fd::OwnedF
     let e = Exec {
         init_pid: st.pid,
         process: &process,
-        cgroup: &st.cgroup,
+        cgroup: &cgroup,
         console,
         preserve_fds: o.preserve_fds,
         runtime: exe::runtime_identity().context("stat /proc/self/exe")?,

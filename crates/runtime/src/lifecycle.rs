@@ -664,11 +664,25 @@ pub fn resume(store: &Store, id: &str) -> Result<()> {
 
 /// `update`: new limits for a created, running or paused container; the stored config is kept
 /// in step so a later `update` or `state` sees them.
+///
+/// Device rules are left as the container was created with them, as runc 1.1.5's `update`
+/// leaves them (it reads linux.resources.devices and applies the created container's rules
+/// again): containerd sends the container's whole resources, device rules included, with every
+/// update, and writing a rule list afresh to a running container's v1 devices cgroup denies
+/// every device between its "deny all" and the allows after it.
 pub fn update(store: &Store, id: &str, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
     let (locked, mut st) = store.open(id)?;
     if st.status(&locked.dir) == Status::Stopped {
         bail!("cannot update a stopped container");
     }
+    let mut r = r.clone();
+    if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        crate::log::debug(&format!(
+            "update {id}: linux.resources.devices left as created (as runc's update)"
+        ));
+    }
+    r.set_devices(None);
+    let r = &r;
     resources::check(r)?;
     st.cgroup.set(r, &device_nodes(&st.config))?;
     if let Some(linux) = st.config.linux_mut().as_mut() {

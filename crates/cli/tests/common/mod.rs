@@ -549,3 +549,30 @@ const PODMAN_CAPS: [&str; 11] = [
     "CAP_SETUID",
     "CAP_SYS_CHROOT",
 ];
+
+/// Removes the cgroup `/name` and every cgroup below it, deepest first, in every hierarchy
+/// (a test's own parent cgroups, and what runc leaves of its parents). Bounded: a cgroup whose
+/// last process is on its way out is busy for a moment.
+pub fn remove_cgroup_tree(name: &str) {
+    fn rmdir_tree(d: &Path) {
+        if let Ok(rd) = std::fs::read_dir(d) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    rmdir_tree(&e.path());
+                }
+            }
+        }
+        for _ in 0..200 {
+            if std::fs::remove_dir(d).is_ok() || !d.exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let top = h.path().join(name);
+        if top.is_dir() {
+            rmdir_tree(&top);
+        }
+    }
+}

@@ -255,8 +255,18 @@ impl Cgroup {
                 }
             }
             self.created.insert(0, m.clone());
-            if self.cpuset_dir(m) {
-                inherit_cpuset(m)?;
+        }
+        self.fill_cpusets()
+    }
+
+    /// As runc: every level of the container's cpuset cgroup, from the hierarchy's root down,
+    /// gets its parent's cpus and mems where it has none: a v1 cpuset cgroup starts empty, and
+    /// a process cannot join one that is (ENOSPC). Levels made by others count too (a parent
+    /// made with `mkdir` and never filled in).
+    fn fill_cpusets(&self) -> Result<()> {
+        for (h, dir) in &self.dirs {
+            if h.controllers.iter().any(|c| c == "cpuset") {
+                fill_cpuset(&h.mountpoint, dir)?;
             }
         }
         Ok(())
@@ -282,13 +292,6 @@ impl Cgroup {
             }
         }
         self.created = claimed;
-    }
-
-    /// Whether `dir` is in the cpuset hierarchy (a new cpuset cgroup starts empty).
-    fn cpuset_dir(&self, dir: &Path) -> bool {
-        self.dirs.iter().any(|(h, _)| {
-            h.controllers.iter().any(|c| c == "cpuset") && dir.starts_with(&h.mountpoint)
-        })
     }
 
     /// The container's directory in the v2 (unified) hierarchy, if it has one (a hybrid host's
@@ -351,8 +354,7 @@ impl Cgroup {
     /// Moves `pid` into every directory but `joined` (the one it was cloned into).
     pub fn add_except(&self, pid: i32, joined: Option<&Path>) -> Result<()> {
         for (_, dir) in self.others(joined) {
-            fs::write(dir.join("cgroup.procs"), pid.to_string())
-                .ctx(|| format!("join cgroup {}", dir.display()))?;
+            fs::write(dir.join("cgroup.procs"), pid.to_string()).ctx(|| join_what(dir))?;
         }
         Ok(())
     }
@@ -366,12 +368,13 @@ impl Cgroup {
     pub fn join_self_except(&self, joined: Option<&Path>) -> Result<()> {
         for (h, dir) in self.others(joined) {
             let file = if h.is_v2() { "cgroup.procs" } else { "tasks" };
-            fs::write(dir.join(file), "0").ctx(|| format!("join cgroup {}", dir.display()))?;
+            fs::write(dir.join(file), "0").ctx(|| join_what(dir))?;
         }
         Ok(())
     }
 
-    /// The pids in the container's cgroup.
+    /// The pids in the container's cgroup and in the sub-cgroups below it (`exec --cgroup`
+    /// puts processes there), as runc lists them.
     pub fn pids(&self) -> Result<Vec<i32>> {
         let Some(dir) = self
             .controller_dir("pids")
@@ -379,12 +382,9 @@ impl Cgroup {
         else {
             return Ok(Vec::new());
         };
-        let text = match fs::read_to_string(dir.join("cgroup.procs")) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).ctx(|| format!("read {}/cgroup.procs", dir.display())),
-        };
-        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        let mut out = Vec::new();
+        pids_below(dir, &mut out, 0)?;
+        Ok(out)
     }
 
     /// Sends `sig` to every process in the cgroup. SIGKILL goes through v2's cgroup.kill where
@@ -463,9 +463,9 @@ impl Cgroup {
                 }
                 _ => {}
             }
-            if self.cpuset_dir(m) {
-                inherit_cpuset(m)?;
-            }
+        }
+        if h.controllers.iter().any(|c| c == "cpuset") {
+            fill_cpuset(&h.mountpoint, dir)?;
         }
         Ok(())
     }
@@ -485,7 +485,7 @@ impl Cgroup {
                 if !dir.exists() {
                     continue;
                 }
-                remove_dir_retrying(dir).ctx(|| "remove cgroup".into())?;
+                remove_tree(dir, 0).ctx(|| "remove cgroup".into())?;
                 if !h.is_v2() && !h.controllers.iter().any(|c| c == "name=systemd") {
                     remove_empty_parents(dir, unit.parent_levels());
                 }
@@ -496,7 +496,7 @@ impl Cgroup {
         for dir in &self.created {
             let own = self.dirs.iter().any(|(_, d)| d == dir);
             let res = if own {
-                remove_dir_retrying(dir)
+                remove_tree(dir, 0)
             } else {
                 // A parent we created may be shared by now (another container below it):
                 // it goes when its last child does.
@@ -523,6 +523,209 @@ impl Cgroup {
             None => Ok(()),
         }
     }
+}
+
+/// `exec --cgroup`: the sub-cgroup of the container's cgroup an exec'd process joins instead,
+/// as runc 1.1 reads the flags: one `PATH` for every hierarchy, or `CONTROLLER[,...]:PATH`
+/// (repeatable) for the v1 hierarchies of those controllers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubCgroups {
+    /// The same path below the container's cgroup in every hierarchy (v2 included).
+    All(PathBuf),
+    /// (controller, path) pairs; the hierarchies not named keep the container's own cgroup.
+    Controllers(Vec<(String, PathBuf)>),
+}
+
+impl SubCgroups {
+    /// Parses the `--cgroup` arguments (none: None), with runc's rules: a path without a
+    /// controller only when it is the one flag, at most one ':', an empty controller (":PATH")
+    /// meaning every hierarchy.
+    pub fn parse(args: &[String]) -> Result<Option<SubCgroups>> {
+        if args.is_empty() {
+            return Ok(None);
+        }
+        let mut per = Vec::new();
+        for a in args {
+            let bad = |why: &str| Error::Config(format!("exec --cgroup {a:?}: {why}"));
+            match a.split_once(':') {
+                None if args.len() == 1 => return Ok(Some(SubCgroups::All(PathBuf::from(a)))),
+                None => {
+                    return Err(bad(
+                        "a path without a CONTROLLER: prefix must be the only --cgroup",
+                    ))
+                }
+                Some((_, rest)) if rest.contains(':') => {
+                    return Err(bad("not [CONTROLLER[,CONTROLLER...]:]PATH"))
+                }
+                Some((ctrls, path)) => {
+                    for c in ctrls.split(',') {
+                        per.retain(|(k, _): &(String, PathBuf)| k != c);
+                        per.push((c.to_string(), PathBuf::from(path)));
+                    }
+                }
+            }
+        }
+        // runc: an empty controller's path is every hierarchy's.
+        if let Some((_, p)) = per.iter().find(|(c, _)| c.is_empty()) {
+            return Ok(Some(SubCgroups::All(p.clone())));
+        }
+        Ok(Some(SubCgroups::Controllers(per)))
+    }
+}
+
+/// `sub` below `dir`, `..` taken lexically; None when the result is not `dir` or below it.
+fn join_below(dir: &Path, sub: &Path) -> Option<PathBuf> {
+    let mut out = dir.to_path_buf();
+    for c in sub.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out.starts_with(dir).then_some(out)
+}
+
+impl Cgroup {
+    /// The container's cgroup with `sub`'s sub-cgroups in place of its own directories: where
+    /// an exec'd process goes. Every sub-cgroup must exist (the runtime makes none) and lie
+    /// below the container's cgroup.
+    pub fn with_sub(&self, sub: &SubCgroups) -> Result<Cgroup> {
+        if let SubCgroups::Controllers(per) = sub {
+            for (c, _) in per {
+                let known = self
+                    .dirs
+                    .iter()
+                    .any(|(h, _)| h.controllers.iter().any(|k| k == c));
+                if !known {
+                    let mut have: Vec<&str> = self
+                        .dirs
+                        .iter()
+                        .flat_map(|(h, _)| h.controllers.iter().map(String::as_str))
+                        .collect();
+                    have.sort_unstable();
+                    return Err(Error::Config(format!(
+                        "exec --cgroup {c}:...: the container has no cgroup of a controller \
+                         {c:?} (it has {})",
+                        if have.is_empty() {
+                            "only the unified hierarchy".to_string()
+                        } else {
+                            have.join(", ")
+                        }
+                    )));
+                }
+            }
+        }
+        let mut out = self.clone();
+        for (h, dir) in out.dirs.iter_mut() {
+            let path = match sub {
+                SubCgroups::All(p) => p,
+                SubCgroups::Controllers(per) => {
+                    let mut mine = per
+                        .iter()
+                        .filter(|(c, _)| h.controllers.iter().any(|k| k == c));
+                    let Some((c, p)) = mine.next() else {
+                        continue;
+                    };
+                    if let Some((c2, p2)) = mine.find(|(_, p2)| p2 != p) {
+                        return Err(Error::Config(format!(
+                            "exec --cgroup: {c} and {c2} share a hierarchy and cannot have \
+                             two paths ({} and {})",
+                            p.display(),
+                            p2.display()
+                        )));
+                    }
+                    p
+                }
+            };
+            let target = join_below(dir, path).ok_or_else(|| {
+                Error::Config(format!(
+                    "exec --cgroup: {} is not a sub cgroup path: it leads out of the \
+                     container's cgroup",
+                    path.display()
+                ))
+            })?;
+            if !target.is_dir() {
+                return Err(Error::Config(format!(
+                    "exec --cgroup: the container's cgroup has no sub-cgroup {} in the {} \
+                     hierarchy ({} does not exist)",
+                    path.display(),
+                    h.view_name(),
+                    target.display()
+                )));
+            }
+            let empty = ["cpuset.cpus", "cpuset.mems"]
+                .iter()
+                .find(|f| fs::read_to_string(target.join(f)).is_ok_and(|v| v.trim().is_empty()));
+            if let Some(f) = empty {
+                return Err(Error::Config(format!(
+                    "exec --cgroup: no process may join the sub-cgroup {} of the cpuset \
+                     hierarchy: its {f} is empty",
+                    path.display()
+                )));
+            }
+            *dir = target;
+        }
+        Ok(out)
+    }
+}
+
+/// What a failed join of `dir` was, with the reason a v1 cpuset cgroup refuses a process:
+/// no cpus or no mems (ENOSPC), as a sub-cgroup made with a bare `mkdir` has.
+fn join_what(dir: &Path) -> String {
+    let empty = ["cpuset.cpus", "cpuset.mems"]
+        .iter()
+        .any(|f| fs::read_to_string(dir.join(f)).is_ok_and(|v| v.trim().is_empty()));
+    if empty {
+        format!(
+            "join cgroup {} (its cpuset.cpus or cpuset.mems is empty)",
+            dir.display()
+        )
+    } else {
+        format!("join cgroup {}", dir.display())
+    }
+}
+
+/// The pids of `dir`'s cgroup.procs and of every cgroup below it; a cgroup gone meanwhile has
+/// none. `depth` bounds the walk (a cgroup tree is at most a few dozen levels deep).
+fn pids_below(dir: &Path, out: &mut Vec<i32>, depth: usize) -> Result<()> {
+    match fs::read_to_string(dir.join("cgroup.procs")) {
+        Ok(t) => out.extend(t.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).ctx(|| format!("read {}/cgroup.procs", dir.display())),
+    }
+    if depth >= 4 * MAX_DEPTH {
+        return Ok(());
+    }
+    for sub in sub_cgroups(dir) {
+        pids_below(&sub, out, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// The cgroups directly below `dir` (none when it cannot be read).
+fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Removes the container's own cgroup `dir` and every cgroup below it, deepest first: runc
+/// removes the sub-cgroups made in a container's cgroup (for `exec --cgroup`) with it.
+fn remove_tree(dir: &Path, depth: usize) -> io::Result<()> {
+    if depth < 4 * MAX_DEPTH {
+        for sub in sub_cgroups(dir) {
+            remove_tree(&sub, depth + 1)?;
+        }
+    }
+    remove_dir_retrying(dir)
 }
 
 /// rmdir of a cgroup, retried for a while on EBUSY/ENOTEMPTY: the kernel releases a cgroup a
@@ -556,16 +759,27 @@ fn remove_empty_parents(dir: &Path, levels: usize) {
     }
 }
 
-/// A new v1 cpuset cgroup starts with no cpus and mems; copy the parent's so processes may join.
-fn inherit_cpuset(dir: &Path) -> Result<()> {
-    let Some(parent) = dir.parent() else {
+/// Fills `dir` and each of its parents below `mountpoint` (the cpuset hierarchy's) whose
+/// cpuset.cpus or cpuset.mems is empty with its parent's value, shallowest first.
+fn fill_cpuset(mountpoint: &Path, dir: &Path) -> Result<()> {
+    let Ok(below) = dir.strip_prefix(mountpoint) else {
         return Ok(());
     };
-    for file in ["cpuset.cpus", "cpuset.mems"] {
-        let value = fs::read_to_string(parent.join(file))
-            .ctx(|| format!("read {}/{file}", parent.display()))?;
-        fs::write(dir.join(file), value.trim())
-            .ctx(|| format!("write {}/{file}", dir.display()))?;
+    let mut parent = mountpoint.to_path_buf();
+    for level in below.components() {
+        let cur = parent.join(level);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let mine = fs::read_to_string(cur.join(file))
+                .ctx(|| format!("read {}/{file}", cur.display()))?;
+            if !mine.trim().is_empty() {
+                continue;
+            }
+            let theirs = fs::read_to_string(parent.join(file))
+                .ctx(|| format!("read {}/{file}", parent.display()))?;
+            fs::write(cur.join(file), theirs.trim())
+                .ctx(|| format!("write {}/{file}", cur.display()))?;
+        }
+        parent = cur;
     }
     Ok(())
 }
@@ -677,6 +891,46 @@ mod tests {
             relative_to_mount(Path::new("/x/t1"), Path::new("/a")),
             PathBuf::from("x/t1")
         );
+    }
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn exec_cgroup_flags_parse_as_runcs() {
+        assert_eq!(SubCgroups::parse(&[]).unwrap(), None);
+        assert_eq!(
+            SubCgroups::parse(&args(&["sub"])).unwrap(),
+            Some(SubCgroups::All("sub".into()))
+        );
+        assert_eq!(
+            SubCgroups::parse(&args(&["memory,pids:a", "cpu:b", "pids:c"])).unwrap(),
+            Some(SubCgroups::Controllers(vec![
+                ("memory".into(), "a".into()),
+                ("cpu".into(), "b".into()),
+                ("pids".into(), "c".into()),
+            ]))
+        );
+        assert_eq!(
+            SubCgroups::parse(&args(&[":x"])).unwrap(),
+            Some(SubCgroups::All("x".into()))
+        );
+        assert!(SubCgroups::parse(&args(&["a:b:c"])).is_err());
+        assert!(SubCgroups::parse(&args(&["sub", "memory:sub"])).is_err());
+    }
+
+    #[test]
+    fn sub_cgroups_stay_below_the_containers() {
+        let d = Path::new("/sys/fs/cgroup/memory/a/c");
+        assert_eq!(join_below(d, "x/y".as_ref()), Some(d.join("x/y")));
+        assert_eq!(join_below(d, "/x".as_ref()), Some(d.join("x")));
+        assert_eq!(join_below(d, "x/../y".as_ref()), Some(d.join("y")));
+        assert_eq!(join_below(d, "../c".as_ref()), Some(d.to_path_buf()));
+        assert_eq!(join_below(d, "".as_ref()), Some(d.to_path_buf()));
+        assert_eq!(join_below(d, "..".as_ref()), None);
+        assert_eq!(join_below(d, "../csib".as_ref()), None);
+        assert_eq!(join_below(d, "../../../../..".as_ref()), None);
     }
 
     #[test]

@@ -514,7 +514,7 @@ fn device_entry(rule: &oci_spec::runtime::LinuxDeviceCgroup) -> Option<(String, 
         typ,
         rule.major(),
         rule.minor(),
-        rule.access().as_deref().unwrap_or("rwm"),
+        &crate::resources::device_access(rule),
     )
 }
 
