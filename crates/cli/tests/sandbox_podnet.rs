@@ -243,7 +243,23 @@ fn the_sandbox_shows_and_keeps_the_pods_interface() {
                 "{}",
                 stdout(&link)
             );
-            // A second sandbox in the same namespace takes the interface again.
+            // While a sandbox serves the interface, another one in the same namespace has
+            // loopback only (two stacks must not answer for one address).
+            let holder = unique("podnet-holder");
+            b.set("/process/args", json!(["sleep", "1000"]));
+            rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &holder]);
+            b.set(
+                "/process/args",
+                json!(["/bin/sh", "-c", "ip -4 -o addr | cut -d' ' -f2"]),
+            );
+            let second = unique("podnet-second");
+            let (code, only_lo, err) = rt.run(&b, &second);
+            rt.assert_clean(&second, &b);
+            assert_eq!((code, only_lo.as_str()), (0, "lo\n"), "{err}");
+            rt.ok(&["delete", "-f", &holder]);
+            rt.assert_clean(&holder, &b);
+            // Once it is gone, the next sandbox in the namespace takes the interface again.
+            b.set("/process/args", json!(["/bin/sh", "-c", script]));
             let id = unique("podnet-again");
             let (code, again, err) = rt.run(&b, &id);
             rt.assert_clean(&id, &b);

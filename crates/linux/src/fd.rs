@@ -210,3 +210,14 @@ pub fn null_sockets_from(first: RawFd, keep: &[RawFd]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Takes an exclusive flock on `fd` without waiting: false when another open file holds one.
+/// The lock lasts as long as the open file (every copy of the fd) does.
+pub fn try_lock_exclusive(fd: &impl AsRawFd) -> io::Result<bool> {
+    // SAFETY: integer arguments only.
+    match cvt(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

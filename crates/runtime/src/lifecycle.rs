@@ -318,7 +318,9 @@ fn create_locked(
     };
     // The pod's interface is the sentry's: taken over while the runtime is still host root.
     let link = match (class, crate::podnet::pod_netns(&cfg.spec)) {
-        (Class::Sandbox, Some(path)) => crate::podnet::attach(&path)?,
+        (Class::Sandbox, Some(path)) if !crate::podnet::is_pause(&cfg.spec) => {
+            crate::podnet::attach(&path)?
+        }
         _ => None,
     };
     let runner = (class == Class::Sandbox).then(|| SentryRunner {

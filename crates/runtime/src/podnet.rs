@@ -27,14 +27,44 @@ pub fn pod_netns(spec: &Spec) -> Option<PathBuf> {
         .clone()
 }
 
+/// Annotations by which containerd and CRI-O mark a pod's own (pause) container: it holds the
+/// pod's namespaces and runs no application, so it leaves the interface to the pod's
+/// application container.
+const POD_CONTAINER_TYPE: [&str; 2] = [
+    "io.kubernetes.cri.container-type",
+    "io.kubernetes.cri-o.ContainerType",
+];
+
+/// Whether the config is a pod's pause container (containerd's and CRI-O's annotations).
+pub fn is_pause(spec: &Spec) -> bool {
+    spec.annotations().as_ref().is_some_and(|a| {
+        POD_CONTAINER_TYPE
+            .iter()
+            .any(|k| a.get(*k).map(String::as_str) == Some("sandbox"))
+    })
+}
+
 /// Takes over the first Ethernet interface with an address in the namespace at `path`. None
-/// when it has none (`--network none`: loopback only).
+/// when it has none (`--network none`: loopback only), or when another sandbox serves it:
+/// the sentry holds an exclusive flock on the namespace (nsfs: one inode per namespace,
+/// whatever path names it) for as long as it runs, so two sandboxes of a pod never answer
+/// for the same address (the second has loopback only, and the log says so).
 pub fn attach(path: &Path) -> Result<Option<Link>> {
     let ns = bulkhead_linux::ns::open_ns(path)
         .with_context(|| format!("linux.namespaces[network].path {}", path.display()))?;
+    let mine = bulkhead_linux::fd::try_lock_exclusive(&ns)
+        .with_context(|| format!("sandbox network: lock {}", path.display()))?;
+    if !mine {
+        crate::log::warn(&format!(
+            "sandbox network: another sandbox serves the interface of {}; this one has \
+             loopback only",
+            path.display()
+        ));
+        return Ok(None);
+    }
     // setns(CLONE_NEWNET) moves only the calling thread: a thread of its own keeps the
     // runtime's other work in the host's namespace.
-    std::thread::scope(|scope| {
+    let link = std::thread::scope(|scope| {
         scope
             .spawn(|| -> Result<Option<Link>> {
                 bulkhead_linux::ns::setns(&ns, libc::CLONE_NEWNET)
@@ -43,7 +73,11 @@ pub fn attach(path: &Path) -> Result<Option<Link>> {
             })
             .join()
             .map_err(|_| anyhow!("sandbox network: the attaching thread failed"))?
-    })
+    })?;
+    Ok(link.map(|mut l| {
+        l.lock = Some(ns);
+        l
+    }))
 }
 
 /// The alias a taken interface carries: its addresses and gateways, so that the next
@@ -95,6 +129,7 @@ fn take_over() -> Result<Option<Link>> {
         mtu: i.mtu,
         addrs: i.addrs,
         gateways: i.gateways,
+        lock: None,
     }))
 }
 

@@ -38,6 +38,9 @@ pub struct Link {
     pub mtu: u32,
     pub addrs: Vec<(IpAddr, u8)>,
     pub gateways: Vec<IpAddr>,
+    /// The namespace's fd with the exclusive flock that says this sandbox serves the
+    /// interface: held as long as the sentry runs.
+    pub lock: Option<OwnedFd>,
 }
 
 /// Each TCP connection's buffers in the stack (the application's socket has its own).
@@ -161,6 +164,7 @@ struct Pod {
     udp: BTreeMap<u16, (SocketHandle, Weak<Socket>)>,
     /// Connects in progress or done but not yet reported to a waiting connect.
     connects: Vec<(Weak<Socket>, Progress)>,
+    _lock: Option<OwnedFd>,
     readable: bool,
     dirty: bool,
     checked: Instant,
@@ -219,6 +223,7 @@ pub fn install(link: Link) {
         pools: BTreeMap::new(),
         udp: BTreeMap::new(),
         connects: Vec::new(),
+        _lock: link.lock,
         readable: true,
         dirty: true,
         checked: base,
