@@ -17,6 +17,11 @@ const PAUSE: &str = "localhost/bulkhead-test:pause";
 /// `bulkhead-sandbox` the sandbox class (through the runtime options' ConfigPath), as
 /// docs/kubernetes.md configures them.
 fn containerd_with_cri() -> Containerd {
+    containerd_with_cri_and("")
+}
+
+/// `containerd_with_cri` with more of the CRI plugin's configuration (a `cni` table).
+fn containerd_with_cri_and(cri_extra: &str) -> Containerd {
     let dir = TempDir::new("cri-extra");
     let sandbox = dir.0.join("sandbox.toml");
     std::fs::write(&sandbox, "class = \"sandbox\"\n").unwrap();
@@ -28,6 +33,7 @@ fn containerd_with_cri() -> Containerd {
   stream_server_port = "0"
   # This machine lacks CAP_SYS_RESOURCE: the pause container's -998 cannot be set.
   restrict_oom_score_adj = true
+{cri_extra}
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "bulkhead"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.bulkhead]
@@ -71,6 +77,13 @@ async fn connect(sock: &Path) -> RuntimeServiceClient<Channel> {
         .await
         .expect("connect to containerd's CRI socket");
     RuntimeServiceClient::new(channel)
+}
+
+/// A pod in its own network namespace, which containerd makes and the CNI plugins configure.
+fn pod_network_config(name: &str) -> PodSandboxConfig {
+    let mut c = pod_config(name);
+    c.linux = None;
+    c
 }
 
 fn pod_config(name: &str) -> PodSandboxConfig {
@@ -117,7 +130,14 @@ struct Pod {
 }
 
 async fn run_pod(rt: &mut RuntimeServiceClient<Channel>, name: &str, handler: &str) -> Pod {
-    let config = pod_config(name);
+    run_pod_with(rt, pod_config(name), handler).await
+}
+
+async fn run_pod_with(
+    rt: &mut RuntimeServiceClient<Channel>,
+    config: PodSandboxConfig,
+    handler: &str,
+) -> Pod {
     let id = rt
         .run_pod_sandbox(RunPodSandboxRequest {
             config: Some(config.clone()),
@@ -452,4 +472,88 @@ fn containers_outlive_a_containerd_restart() {
     });
     wait_for(|| c.bulkhead_shims().is_empty(), "the pod's shim to exit");
     assert!(find_cgroups(&id).is_empty(), "cgroup of {id} left behind");
+}
+
+/// A pod with its own network (Debian's CNI plugins: a bridge, host-local addresses, loopback;
+/// the kubelet's usual setup): the sandbox class's application container serves the pod's
+/// interface with the sentry's stack, and a web server in it answers curl on the host at the
+/// pod's address as the container class's does. The pause container (sandbox class too)
+/// leaves the interface to it.
+#[test]
+fn a_pods_network_reaches_the_sandbox() {
+    require_root();
+    let net = TempDir::new("cni");
+    let conf = net.0.join("net.d");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("10-bhtest.conflist"),
+        r#"{"cniVersion": "1.0.0", "name": "bhtest", "plugins": [
+  {"type": "bridge", "bridge": "bhcni0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.214.0.0/24"}]],
+            "routes": [{"dst": "0.0.0.0/0"}]}},
+  {"type": "loopback"}]}"#,
+    )
+    .unwrap();
+    let cni = format!(
+        "  [plugins.\"io.containerd.grpc.v1.cri\".cni]\n    bin_dir = \"/usr/lib/cni\"\n    \
+         conf_dir = \"{}\"\n",
+        conf.display()
+    );
+    let c = containerd_with_cri_and(&cni);
+    let script = "echo hello from the pod > /tmp/i.html; exec httpd -f -p 8080 -h /tmp";
+    block_on(async {
+        let mut rt = connect(&c.sock()).await;
+        let mut pages = Vec::new();
+        for handler in ["bulkhead", "bulkhead-sandbox"] {
+            let pod = run_pod_with(&mut rt, pod_network_config(&unique("pod-net")), handler).await;
+            let ip = rt
+                .pod_sandbox_status(PodSandboxStatusRequest {
+                    pod_sandbox_id: pod.id.clone(),
+                    verbose: false,
+                })
+                .await
+                .expect("PodSandboxStatus")
+                .into_inner()
+                .status
+                .and_then(|s| s.network)
+                .map(|n| n.ip)
+                .unwrap_or_default();
+            assert!(
+                ip.starts_with("10.214.0."),
+                "{handler}: pod address {ip:?}\n{}",
+                c.log()
+            );
+            let id = start_container(&mut rt, &pod, "web", &["sh", "-c", script]).await;
+            let url = format!("http://{ip}:8080/i.html");
+            let mut page = String::new();
+            for _ in 0..100 {
+                let o = Command::new("curl")
+                    .args(["-sS", "--max-time", "2", &url])
+                    .output()
+                    .unwrap();
+                if o.status.success() {
+                    page = stdout(&o);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            if handler == "bulkhead-sandbox" {
+                let (_, shown) = exec_sync(&mut rt, &id, &["ip", "-4", "-o", "addr"]).await;
+                assert!(
+                    shown.contains(&format!("inet {ip}/24")),
+                    "{shown}\n{}",
+                    c.log()
+                );
+            }
+            remove_pod(&mut rt, &pod).await;
+            pages.push(page);
+        }
+        assert_eq!(
+            pages[0], "hello from the pod\n",
+            "the container class's pod"
+        );
+        assert_eq!(pages[1], pages[0], "the sandbox's pod");
+        wait_for(|| c.bulkhead_shims().is_empty(), "the pods' shims to exit");
+    });
+    let _ = Command::new("ip").args(["link", "del", "bhcni0"]).status();
 }

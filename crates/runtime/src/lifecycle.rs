@@ -317,7 +317,8 @@ fn create_locked(
         Class::Container => None,
     };
     // The pod's interface is the sentry's: taken over while the runtime is still host root.
-    let link = match (class, crate::podnet::pod_netns(&cfg.spec)) {
+    let root = locked.dir.parent().unwrap_or(std::path::Path::new("/"));
+    let link = match (class, crate::podnet::pod_netns_for(&cfg.spec, root)) {
         (Class::Sandbox, Some(path)) if !crate::podnet::is_pause(&cfg.spec) => {
             crate::podnet::attach(&path)?
         }

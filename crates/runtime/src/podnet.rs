@@ -27,6 +27,30 @@ pub fn pod_netns(spec: &Spec) -> Option<PathBuf> {
         .clone()
 }
 
+/// Annotations that name the pod's own (pause) container from an application container of a
+/// CRI pod (containerd's, CRI-O's).
+const POD_SANDBOX_ID: [&str; 2] = [
+    "io.kubernetes.cri.sandbox-id",
+    "io.kubernetes.cri-o.SandboxID",
+];
+
+/// The network namespace a sandbox-class container serves. containerd names a pod's namespace
+/// for its application containers by the pause container's `/proc/PID/ns/net`; when the pause
+/// container is a sandbox too, that is its sentry's own empty namespace, so the pod's is
+/// taken from the pause container's config, which this runtime keeps in its state (`root`).
+pub fn pod_netns_for(spec: &Spec, root: &Path) -> Option<PathBuf> {
+    let given = pod_netns(spec)?;
+    let pause = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| POD_SANDBOX_ID.iter().find_map(|k| a.get(*k)))
+        .filter(|id| crate::state::validate_id(id).is_ok());
+    let from_pause = pause
+        .and_then(|id| crate::state::load(&root.join(id)).ok())
+        .and_then(|st| pod_netns(&st.config));
+    Some(from_pause.unwrap_or(given))
+}
+
 /// Annotations by which containerd and CRI-O mark a pod's own (pause) container: it holds the
 /// pod's namespaces and runs no application, so it leaves the interface to the pod's
 /// application container.
