@@ -137,6 +137,8 @@ struct Bridge {
     fin_sent: bool,
     /// The application was told the peer's FIN (EOF) or reset.
     ended: bool,
+    /// The wire socket's generations at the last pump: a change means work.
+    seen: [u64; 2],
 }
 
 /// The result of an application's connect over the interface.
@@ -168,7 +170,6 @@ struct Pod {
     readable: bool,
     dirty: bool,
     checked: Instant,
-    epoch: u64,
 }
 
 thread_local! {
@@ -227,7 +228,6 @@ pub fn install(link: Link) {
         readable: true,
         dirty: true,
         checked: base,
-        epoch: 0,
     };
     POD.with(|p| *p.borrow_mut() = Some(pod));
 }
@@ -310,24 +310,27 @@ pub fn next_deadline() -> Option<Instant> {
     .flatten()
 }
 
-/// Runs the stack when it has work: frames waiting, a deadline passed, the application's
-/// sockets changed (the wait epoch moved), or, while the loop is busy, every BUSY_CHECK.
+/// Runs the stack when it has work: frames waiting, a deadline passed, a connection's wire
+/// socket changed (the application wrote, read or closed), a socket call asked for it
+/// (`changed`), or, while the loop is busy, every BUSY_CHECK. A system call that touched no
+/// connection costs no pump.
 pub fn pump_if_due() {
-    let epoch = crate::kernel::wait::epoch();
     let due = with(|p| {
-        let moved = p.epoch != epoch && !(p.bridges.is_empty() && p.udp.is_empty());
-        p.epoch = epoch;
+        let now = p.now();
+        let wires = p.bridges.iter().any(|b| b.wire.generation() != b.seen);
         let late = p.checked.elapsed() >= BUSY_CHECK;
-        let deadline = p
-            .iface
-            .poll_at(p.now(), &p.sockets)
-            .is_some_and(|at| at <= p.now());
-        p.readable || p.dirty || moved || late || deadline
+        let deadline = p.iface.poll_at(now, &p.sockets).is_some_and(|at| at <= now);
+        p.readable || p.dirty || wires || late || deadline
     })
     .unwrap_or(false);
     if due {
         with(Pod::pump);
     }
+}
+
+/// The application did something the stack must see at its next pump (a listen, a bind).
+pub fn changed() {
+    with(|p| p.dirty = true);
 }
 
 impl Pod {
@@ -347,7 +350,9 @@ impl Pod {
                 break;
             }
         }
-        self.epoch = crate::kernel::wait::epoch();
+        for b in &mut self.bridges {
+            b.seen = b.wire.generation();
+        }
     }
 
     /// Keeps a pool of listening sockets on every port the application listens on over the
@@ -393,6 +398,7 @@ impl Pod {
                                 connecting: None,
                                 fin_sent: false,
                                 ended: false,
+                                seen: [0; 2],
                             }),
                             // A full backlog: the connection is reset, as Linux's overflow
                             // with tcp_abort_on_overflow would.
@@ -628,6 +634,7 @@ pub fn connect(app: &Rc<Socket>, local: SocketAddr, remote: SocketAddr) -> Resul
             connecting: Some((Rc::downgrade(app), Instant::now())),
             fin_sent: false,
             ended: false,
+            seen: [0; 2],
         });
         p.connects.push((Rc::downgrade(app), Progress::Pending));
         p.dirty = true;

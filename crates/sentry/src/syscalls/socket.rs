@@ -283,7 +283,10 @@ pub(super) fn listen(t: &mut Task, fd: i32, backlog: i32) -> R {
     if s.family != AF_UNIX && s.kind == Kind::Stream {
         autobind_inet(&s, sockaddr::zero(s.family))?;
     }
-    s.listen(backlog).map(|_| 0)
+    s.listen(backlog)?;
+    // The pod's stack opens its listening sockets on the port at its next pump.
+    crate::net::pod::changed();
+    Ok(0)
 }
 
 pub(super) fn connect(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
