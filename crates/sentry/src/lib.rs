@@ -126,6 +126,7 @@ impl HostFacts {
 
 /// Runs before `confine::confine`: the memory file and the platform (`kind`).
 pub fn prepare(facts: &HostFacts, kind: platform::Kind) -> Result<Prepared, String> {
+    host::tune_malloc();
     let _ = HOST_RELEASE.set(if facts.release.is_empty() {
         "6.0.0".into()
     } else {

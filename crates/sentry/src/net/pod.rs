@@ -54,27 +54,37 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
 const LINGER: Duration = Duration::from_secs(60);
 /// While the loop is busy, the interface is read at least this often.
 const BUSY_CHECK: Duration = Duration::from_millis(1);
+/// The most bytes moved into one queued message of the application's socket.
+const CHUNK: usize = 64 * 1024;
 /// Largest frame read (a GSO frame from a veth peer can be larger than the MTU).
 const FRAME_MAX: usize = 65536 + 14;
 
 /// The device: frames in and out through the packet socket.
 struct Tap {
-    fd: OwnedFd,
+    out: Out,
     mtu: usize,
+    /// Where a frame is read: smoltcp parses it in place.
     rx: Vec<u8>,
-    /// Frames and bytes read and written (/proc/net/dev).
+    /// Frames and bytes read (/proc/net/dev).
     frames_in: u64,
     bytes_in: u64,
-    frames_out: std::cell::Cell<u64>,
-    bytes_out: std::cell::Cell<u64>,
 }
 
-struct Rx(Vec<u8>);
-struct Tx<'a>(&'a Tap);
+/// The writing side, borrowed by transmit tokens while the read buffer is lent to a receive
+/// token.
+struct Out {
+    fd: OwnedFd,
+    /// Frames and bytes written (/proc/net/dev).
+    frames: std::cell::Cell<u64>,
+    bytes: std::cell::Cell<u64>,
+}
 
-impl smoltcp::phy::RxToken for Rx {
+struct Rx<'a>(&'a [u8]);
+struct Tx<'a>(&'a Out);
+
+impl smoltcp::phy::RxToken for Rx<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
+        f(self.0)
     }
 }
 
@@ -84,29 +94,29 @@ impl smoltcp::phy::TxToken for Tx<'_> {
         let r = f(&mut frame);
         // A full send buffer drops the frame: TCP sends it again.
         if crate::host::write(self.0.fd.as_raw_fd(), &frame).is_ok() {
-            self.0.frames_out.set(self.0.frames_out.get() + 1);
-            self.0.bytes_out.set(self.0.bytes_out.get() + len as u64);
+            self.0.frames.set(self.0.frames.get() + 1);
+            self.0.bytes.set(self.0.bytes.get() + len as u64);
         }
         r
     }
 }
 
 impl Device for Tap {
-    type RxToken<'a> = Rx;
+    type RxToken<'a> = Rx<'a>;
     type TxToken<'a> = Tx<'a>;
 
-    fn receive(&mut self, _: smoltcp::time::Instant) -> Option<(Rx, Tx<'_>)> {
-        let n = crate::host::read(self.fd.as_raw_fd(), &mut self.rx).ok()?;
+    fn receive(&mut self, _: smoltcp::time::Instant) -> Option<(Rx<'_>, Tx<'_>)> {
+        let n = crate::host::read(self.out.fd.as_raw_fd(), &mut self.rx).ok()?;
         if n == 0 {
             return None;
         }
         self.frames_in += 1;
         self.bytes_in += n as u64;
-        Some((Rx(self.rx[..n].to_vec()), Tx(self)))
+        Some((Rx(&self.rx[..n]), Tx(&self.out)))
     }
 
     fn transmit(&mut self, _: smoltcp::time::Instant) -> Option<Tx<'_>> {
-        Some(Tx(self))
+        Some(Tx(&self.out))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -184,13 +194,15 @@ fn with<R>(f: impl FnOnce(&mut Pod) -> R) -> Option<R> {
 /// addresses from now on.
 pub fn install(link: Link) {
     let mut dev = Tap {
-        fd: link.fd,
+        out: Out {
+            fd: link.fd,
+            frames: std::cell::Cell::new(0),
+            bytes: std::cell::Cell::new(0),
+        },
         mtu: link.mtu.clamp(576, 65535) as usize,
         rx: vec![0u8; FRAME_MAX],
         frames_in: 0,
         bytes_in: 0,
-        frames_out: std::cell::Cell::new(0),
-        bytes_out: std::cell::Cell::new(0),
     };
     let base = Instant::now();
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(link.mac)));
@@ -252,8 +264,8 @@ pub fn shown() -> Option<Shown> {
         mtu: p.mtu,
         addrs: p.addrs.clone(),
         gateways: p.gateways.clone(),
-        frames: (p.dev.frames_in, p.dev.frames_out.get()),
-        bytes: (p.dev.bytes_in, p.dev.bytes_out.get()),
+        frames: (p.dev.frames_in, p.dev.out.frames.get()),
+        bytes: (p.dev.bytes_in, p.dev.out.bytes.get()),
     })
 }
 
@@ -290,7 +302,7 @@ pub fn source_for(dest: IpAddr) -> Option<IpAddr> {
 
 /// The packet socket, for the loop's poll.
 pub fn fd() -> Option<RawFd> {
-    with(|p| p.dev.fd.as_raw_fd())
+    with(|p| p.dev.out.fd.as_raw_fd())
 }
 
 /// The loop's poll saw frames waiting.
@@ -516,6 +528,8 @@ fn carry(s: &mut tcp::Socket, b: &mut Bridge) -> bool {
     // From the interface to the application.
     while s.can_recv() {
         let r = s.recv(|buf| {
+            // At most one chunk per message: the allocation stays in malloc's free lists.
+            let buf = &buf[..buf.len().min(CHUNK)];
             let n = b
                 .wire
                 .send(
