@@ -102,6 +102,8 @@ u.sendto(b"ping", (net + ".1", 9999))
 d, a = u.recvfrom(100)
 print("udp", d.decode(), a[0], u.getsockname()[0] == "0.0.0.0")
 t = socket.create_connection((net + ".1", 8000), timeout=10)
+info = t.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+print("tcp_info state", info[0], "snd_mss", int.from_bytes(info[16:20], "little"))
 t.sendall(b"GET / HTTP/1.0\r\n\r\n")
 r = b""
 while x := t.recv(1000):
@@ -194,7 +196,7 @@ fn both_classes_talk_through_the_pods_interface() {
     let (inside, outside) = &outs[1];
     assert_eq!(
         inside,
-        "udp PING 10.213.41.1 True\ntcp x*200000end 10.213.41.2 ('10.213.41.1', 8000)\n\
+        "udp PING 10.213.41.1 True\ntcp_info state 1 snd_mss 1448\ntcp x*200000end 10.213.41.2 ('10.213.41.1', 8000)\n\
          served hello 10.213.41.1 10.213.41.2 b''\n"
     );
     assert_eq!(outside, "served hello to 10.213.41.1\n");
