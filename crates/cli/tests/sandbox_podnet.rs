@@ -94,7 +94,7 @@ fn pod_bundle(pair: &Pair, args: &[&str]) -> Bundle {
 /// served to it. Outside (server namespace): the UDP echo and HTTP answer, then a client that
 /// connects to the pod until it is served.
 const INSIDE: &str = r#"
-import socket, sys
+import socket, sys, time
 net = sys.argv[1]
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.settimeout(10)
@@ -118,6 +118,13 @@ req = c.recv(100)
 c.sendall(b"served " + req + b" to " + peer[0].encode())
 c.shutdown(socket.SHUT_WR)
 print("served", req.decode(), peer[0], c.getsockname()[0], c.recv(10))
+c, _ = l.accept()
+n = 0
+while x := c.recv(1 << 20):
+    n += len(x)
+    if n < (8 << 20):
+        time.sleep(0.02)  # a slow reader at first: the window fills and reopens
+print("bulk", n)
 "#;
 
 const OUTSIDE: &str = r#"
@@ -150,11 +157,16 @@ while x := s.recv(1000):
     got += x
 s.close()
 print(got.decode())
+b = socket.create_connection((net + ".2", 8080), timeout=30)
+b.sendall(b"y" * (64 << 20))
+b.close()
 "#;
 
 /// The same exchanges in both classes through the same kind of pod: UDP out and back, a
 /// 200 kB HTTP answer fetched (fragments, windows), a connection accepted from the other
-/// namespace with half-close, and the same addresses seen on both ends.
+/// namespace with half-close, 64 MiB sent into the pod to a reader that is slow at first (the
+/// window fills and reopens; the host's stack sends segments of up to 64 KiB through the
+/// veth), and the same addresses seen on both ends.
 #[test]
 fn both_classes_talk_through_the_pods_interface() {
     let rt = Rt::new();
@@ -197,7 +209,7 @@ fn both_classes_talk_through_the_pods_interface() {
     assert_eq!(
         inside,
         "udp PING 10.213.41.1 True\ntcp_info state 1 snd_mss 1448\ntcp x*200000end 10.213.41.2 ('10.213.41.1', 8000)\n\
-         served hello 10.213.41.1 10.213.41.2 b''\n"
+         served hello 10.213.41.1 10.213.41.2 b''\nbulk 67108864\n"
     );
     assert_eq!(outside, "served hello to 10.213.41.1\n");
 }
