@@ -733,6 +733,25 @@ pub fn set_scheduler(a: &SchedAttr) -> io::Result<()> {
     Ok(())
 }
 
+/// Lets the program `cmd` starts inherit `fd` (same number), which is close-on-exec here: only
+/// that child gets it, not another one started meanwhile by some other thread (as criu's end
+/// of the socket pair `criu swrk FD` talks over).
+pub fn inherit_fd(cmd: &mut std::process::Command, fd: std::os::fd::RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and calls only fcntl, which
+    // is async-signal-safe; it allocates nothing. `fd` is open in the parent when `cmd`
+    // spawns (the caller holds it), so the child's copy is the same open file.
+    unsafe {
+        cmd.pre_exec(move || {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
