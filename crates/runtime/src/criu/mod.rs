@@ -5,6 +5,8 @@
 pub mod proto;
 pub mod request;
 pub mod swrk;
+#[cfg(test)]
+mod tests;
 
 use anyhow::{anyhow, bail, Context, Result};
 use proto::{Features, Opts, Req, ReqType, Version};

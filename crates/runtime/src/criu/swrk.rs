@@ -31,6 +31,11 @@ impl Channel {
         Channel { sock }
     }
 
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.sock.as_fd()
+    }
+
     pub fn send(&self, req: &Req) -> Result<()> {
         socket::send(&self.sock, &req.encode_to_vec()).context("send a request to criu")
     }
@@ -157,12 +162,10 @@ impl Swrk {
                     .stderr(Stdio::null());
             }
         }
-        // Every fd of ours is close-on-exec; criu's end and the fds asked for are kept in
-        // this one child only.
-        process::inherit_fd(&mut cmd, theirs.as_raw_fd());
-        for fd in spawn.keep {
-            process::inherit_fd(&mut cmd, fd);
-        }
+        // criu's end and the fds asked for reach this one child, and nothing else of ours.
+        let mut keep = spawn.keep;
+        keep.push(theirs.as_raw_fd());
+        process::inherit_only(&mut cmd, keep);
         let child = cmd.spawn().map_err(|e| {
             anyhow!(
                 "start {} swrk: {}",
