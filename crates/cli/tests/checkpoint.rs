@@ -368,3 +368,180 @@ fn restore_fails_in_one_line_naming_criu_and_leaves_nothing() {
     assert!(one_line(&o).contains("--manage-cgroups-mode"));
     rt.assert_clean(&id, &b);
 }
+
+/// `features` says checkpoint is built in, as runc's annotation does.
+#[test]
+fn features_say_checkpoint_is_built_in() {
+    let rt = Rt::new();
+    let ours: serde_json::Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
+    assert_eq!(
+        ours["annotations"]["dev.bulkhead.checkpoint.enabled"],
+        "true"
+    );
+    let o = Command::new("runc").arg("features").output().unwrap();
+    let theirs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        theirs["annotations"]["org.opencontainers.runc.checkpoint.enabled"],
+        "true"
+    );
+}
+
+/// A fake criu (python3) for the restore path criu cannot take here: it answers VERSION and
+/// CHECK, records the RESTORE request and its own cgroup, and then either fails or "restores"
+/// a `sleep` it starts, reporting it through the setup-namespaces and post-restore
+/// notifications and the answer, as criu reports the restored init.
+const FAKE_CRIU: &str = r#"#!/usr/bin/python3
+import os, socket, subprocess, sys
+out = os.environ["FAKE_CRIU_OUT"]
+s = socket.socket(fileno=int(sys.argv[2]))
+def varint(n):
+    b = bytearray()
+    while True:
+        c = n & 0x7f; n >>= 7
+        if n: b.append(c | 0x80)
+        else: b.append(c); return bytes(b)
+def field(tag, body): return varint(tag << 3 | 2) + varint(len(body)) + body
+req = s.recv(1 << 16)
+if req[:2] == b"\x08\x0a":
+    s.send(b"\x08\x0a\x10\x01" + field(10, b"\x08\x03\x10\x11"))
+elif req[:2] == b"\x08\x03":
+    s.send(b"\x08\x03\x10\x01")
+elif req[:2] == b"\x08\x02":
+    open(out + "/req.bin", "wb").write(req)
+    open(out + "/cgroup", "w").write(open("/proc/self/cgroup").read())
+    if os.environ["FAKE_CRIU_MODE"] == "fail":
+        s.send(b"\x08\x02\x10\x00")
+        sys.exit(0)
+    p = subprocess.Popen(["sleep", "1000"], start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for script in [b"setup-namespaces", b"post-restore"]:
+        s.send(b"\x08\x06\x10\x01" + field(5, field(1, script) + b"\x10" + varint(p.pid)))
+        ack = s.recv(1 << 16)
+        assert ack == b"\x08\x06\x18\x01", ack
+    s.send(b"\x08\x02\x10\x01" + field(4, b"\x08" + varint(p.pid)))
+"#;
+
+fn fake_criu(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let criu = dir.join("criu");
+    std::fs::write(&criu, FAKE_CRIU).unwrap();
+    std::fs::set_permissions(&criu, std::fs::Permissions::from_mode(0o755)).unwrap();
+    criu
+}
+
+fn protoc_decode_req(bytes: &[u8]) -> Option<String> {
+    use std::io::Write;
+    if !Path::new("/usr/include/criu/rpc.proto").exists() {
+        return None;
+    }
+    let mut c = Command::new("protoc")
+        .args([
+            "--decode=criu_req",
+            "--proto_path=/usr/include/criu",
+            "/usr/include/criu/rpc.proto",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    c.stdin.take().unwrap().write_all(bytes).unwrap();
+    let o = c.wait_with_output().unwrap();
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// restore's own steps, with a fake criu: the state directory and cgroup made, criu put in the
+/// cgroup before it gets the request (so what it restores lands there), the request naming
+/// the rootfs bound at a mount point of the state directory and the cgroup roots, the process
+/// criu reports recorded as the running init (state, --pid-file), the bind gone afterwards,
+/// and `delete` ending it all. A RESTORE that fails leaves nothing.
+#[test]
+fn restore_makes_the_container_criu_reports() {
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("no /usr/bin/python3 for the fake criu: skipped");
+        return;
+    }
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let work = TempDir::new("fakecriu");
+    let criu = fake_criu(&work.0);
+    let images = work.0.join("images");
+    std::fs::create_dir(&images).unwrap();
+    std::fs::write(
+        images.join("descriptors.json"),
+        r#"["/dev/null","/dev/null","/dev/null"]"#,
+    )
+    .unwrap();
+    let pid_file = work.0.join("pid");
+    let restore = |id: &str, mode: &str| {
+        let mut c = rt.command(&[
+            "--criu",
+            criu.to_str().unwrap(),
+            "restore",
+            "-d",
+            "-b",
+            b.dir().to_str().unwrap(),
+            "--image-path",
+            images.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            id,
+        ]);
+        c.env("FAKE_CRIU_OUT", &work.0).env("FAKE_CRIU_MODE", mode);
+        capture(c)
+    };
+    let mounted = |id: &str| {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(&format!("/{id}/criu-root"))
+    };
+    // A RESTORE that fails: one line, nothing left.
+    let id = unique("rs");
+    let o = restore(&id, "fail");
+    assert_eq!(o.status.code(), Some(1));
+    let err = one_line(&o);
+    assert!(err.starts_with("restore: criu failed: RESTORE: "), "{err}");
+    assert_no_state(&rt, &id);
+    assert!(!mounted(&id));
+    assert!(std::fs::read_to_string(work.0.join("cgroup"))
+        .unwrap()
+        .contains(&id));
+    // One that "works".
+    let id = unique("rs");
+    let o = restore(&id, "ok");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let st = rt.state(&id);
+    assert_eq!(st["status"], "running");
+    let pid = st["pid"].as_i64().unwrap() as i32;
+    assert_eq!(cmdline(pid).trim(), "sleep 1000");
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap().trim(),
+        pid.to_string()
+    );
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(own.lines().all(|l| l.ends_with(&format!("/{id}"))), "{own}");
+    assert!(!mounted(&id), "the rootfs bind for criu is left mounted");
+    if let Some(text) = protoc_decode_req(&std::fs::read(work.0.join("req.bin")).unwrap()) {
+        let root = rt.root.0.join(&id).join("criu-root");
+        for want in [
+            "type: RESTORE".to_string(),
+            format!("root: \"{}\"", root.display()),
+            "rst_sibling: true".into(),
+            "manage_cgroups: true".into(),
+            "notify_scripts: true".into(),
+            "log_file: \"restore.log\"".into(),
+            format!("path: \"/{id}\""),
+            "ctrl: \"pids\"".into(),
+        ] {
+            assert!(text.contains(&want), "{want:?} not in:\n{text}");
+        }
+    }
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_state(&rt, &id);
+    for _ in 0..100 {
+        if ended(pid) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(ended(pid), "the restored process outlived delete");
+}

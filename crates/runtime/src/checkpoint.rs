@@ -440,6 +440,12 @@ pub fn restore(store: &Store, o: &RestoreOpts) -> Result<i32> {
         },
     )?;
     let console = lifecycle::connect_console(o.console_socket.as_deref())?;
+    if !o.detach {
+        // In the foreground the restored process (criu makes it our child: rst_sibling) is
+        // waited for with its signals forwarded, as `run` does; criu starts with them unblocked.
+        sys::set_child_subreaper().context("become a subreaper")?;
+        sys::block_all_signals().context("block signals")?;
+    }
     let locked = store.create(&o.id)?;
     let mut st = State {
         id: o.id.clone(),
