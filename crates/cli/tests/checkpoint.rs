@@ -386,10 +386,11 @@ fn features_say_checkpoint_is_built_in() {
     );
 }
 
-/// A fake criu (python3) for the restore path criu cannot take here: it answers VERSION and
-/// CHECK, records the RESTORE request and its own cgroup, and then either fails or "restores"
-/// a `sleep` it starts, reporting it through the setup-namespaces and post-restore
-/// notifications and the answer, as criu reports the restored init.
+/// A fake criu (python3) for the paths criu cannot take here: it answers VERSION and CHECK;
+/// records a DUMP request and fails it (with an error in dump.log) or says it is done; records
+/// the RESTORE request and its own cgroup, and then either fails or "restores" a `sleep` it
+/// starts, reporting it through the setup-namespaces and post-restore notifications and the
+/// answer, as criu reports the restored init.
 const FAKE_CRIU: &str = r#"#!/usr/bin/python3
 import os, socket, subprocess, sys
 out = os.environ["FAKE_CRIU_OUT"]
@@ -419,6 +420,14 @@ elif req[:2] == b"\x08\x02":
         ack = s.recv(1 << 16)
         assert ack == b"\x08\x06\x18\x01", ack
     s.send(b"\x08\x02\x10\x01" + field(4, b"\x08" + varint(p.pid)))
+elif req[:2] == b"\x08\x01":
+    open(out + "/dump.bin", "wb").write(req)
+    if os.environ["FAKE_CRIU_MODE"] == "fail":
+        with open(os.environ["FAKE_CRIU_IMAGES"] + "/dump.log", "w") as f:
+            f.write("(00.000100) Error (criu/fake.c:1): fake: cannot dump\n")
+        s.send(b"\x08\x01\x10\x00")
+    else:
+        s.send(b"\x08\x01\x10\x01")
 "#;
 
 fn fake_criu(dir: &Path) -> std::path::PathBuf {
@@ -544,4 +553,76 @@ fn restore_makes_the_container_criu_reports() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(ended(pid), "the restored process outlived delete");
+}
+
+/// checkpoint's own steps, with a fake criu: the DUMP request names the init, the rootfs, the
+/// freezer cgroup, the cgroup views and the masked files as external mounts; descriptors.json
+/// is written; a failed DUMP is one line with criu's error from dump.log and the container runs
+/// on; --leave-running keeps it; a DUMP without it deletes the container, as runc's does.
+#[test]
+fn checkpoint_sends_the_dump_request_and_ends_the_container() {
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("no /usr/bin/python3 for the fake criu: skipped");
+        return;
+    }
+    let rt = Rt::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("ck");
+    rt.ok(&["run", "-d", "-b", b.dir().to_str().unwrap(), &id]);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let work = TempDir::new("fakecriu");
+    let criu = fake_criu(&work.0);
+    let images = work.0.join("images");
+    let checkpoint = |mode: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--criu",
+            criu.to_str().unwrap(),
+            "checkpoint",
+            "--image-path",
+            images.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.push(&id);
+        let mut c = rt.command(&args);
+        c.env("FAKE_CRIU_OUT", &work.0)
+            .env("FAKE_CRIU_MODE", mode)
+            .env("FAKE_CRIU_IMAGES", &images);
+        capture(c)
+    };
+    let o = checkpoint("fail", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = one_line(&o);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "checkpoint: criu failed: DUMP: fake: cannot dump (log: {}/dump.log)",
+            images.display()
+        )
+    );
+    assert_eq!(rt.status(&id), "running");
+    let names: Vec<String> =
+        serde_json::from_slice(&std::fs::read(images.join("descriptors.json")).unwrap()).unwrap();
+    assert_eq!(names.len(), 3);
+    if let Some(text) = protoc_decode_req(&std::fs::read(work.0.join("dump.bin")).unwrap()) {
+        for want in [
+            "type: DUMP".to_string(),
+            format!("pid: {pid}"),
+            format!("root: \"{}\"", b.rootfs().display()),
+            "leave_running: false".into(),
+            "log_file: \"dump.log\"".into(),
+            format!("freeze_cgroup: \"/sys/fs/cgroup/freezer/{id}\""),
+            "key: \"/sys/fs/cgroup/pids\"".into(),
+            "key: \"/proc/keys\"\n    val: \"/dev/null\"".into(),
+            "manage_cgroups: true".into(),
+            "orphan_pts_master: true".into(),
+        ] {
+            assert!(text.contains(&want), "{want:?} not in:\n{text}");
+        }
+    }
+    let o = checkpoint("ok", &["--leave-running"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(rt.status(&id), "running");
+    let o = checkpoint("ok", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    rt.assert_clean(&id, &b);
 }
