@@ -11,7 +11,7 @@ use crate::checkpoint::{cg_roots, checkpoint_flags, inherited_pipes, CheckpointO
 use oci_spec::runtime::Spec;
 use prost::Message;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const RPC_PROTO: &str = "/usr/include/criu/rpc.proto";
 
@@ -692,13 +692,13 @@ fn send_resp(ch: &Channel, r: &Resp) {
 
 /// A fake `criu` program (python3): answers VERSION, and CHECK by writing an error to the
 /// check.log of the images directory it is given (through /proc/PEER/fd/N, as criu reaches
-/// it), then failing; it records the fds it was started with.
+/// it), then failing; it records the fds it was started with in `fds` next to itself.
 const FAKE_CRIU: &str = r#"#!/usr/bin/python3
 import os, socket, sys
 assert sys.argv[1] == "swrk"
 fd = int(sys.argv[2])
 fds = " ".join(sorted(os.listdir("/proc/self/fd"), key=int))
-with open(os.environ["FAKE_CRIU_FDS"], "a") as f:
+with open(os.path.join(os.path.dirname(sys.argv[0]), "fds"), "a") as f:
     f.write(fds + " fd=%d\n" % fd)
 s = socket.socket(fileno=fd)
 req = s.recv(65536)
@@ -733,9 +733,8 @@ fn a_fake_criu_swrk_gets_only_its_socket_and_its_check_error_is_reported() {
     std::fs::write(&criu, FAKE_CRIU).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&criu, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The fake records its fds next to itself.
     let fds_file = dir.join("fds");
-    // SAFETY of the test: the variable is read by the fake criu only (children inherit it).
-    std::env::set_var("FAKE_CRIU_FDS", &fds_file);
     // An fd of ours without close-on-exec (as a caller may hand one) must not reach criu.
     let held = std::fs::File::open("/dev/null").unwrap();
     bulkhead_linux::fd::set_cloexec(std::os::fd::AsRawFd::as_raw_fd(&held), false).unwrap();
@@ -766,5 +765,4 @@ fn a_fake_criu_swrk_gets_only_its_socket_and_its_check_error_is_reported() {
         .unwrap();
     assert!(format!("{e:#}").contains("no \"no-such-criu-here\" binary in PATH"));
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = PathBuf::new();
 }
