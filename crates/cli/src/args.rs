@@ -1,5 +1,6 @@
 //! The command line, flag for flag as runc has it.
 
+use bulkhead_runtime::checkpoint::{CheckpointOpts, CommonOpts, RestoreOpts};
 use bulkhead_runtime::exec::ExecOpts;
 use bulkhead_runtime::lifecycle::CreateOpts;
 use clap::{Args, Parser, Subcommand};
@@ -51,7 +52,7 @@ pub struct Cli {
     /// Rootless mode: true, false or auto
     #[arg(long, global = true, help_heading = "Global options", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
-    /// Path of the criu binary for checkpoint and restore (which bulkhead does not do yet)
+    /// Path of the criu binary for checkpoint and restore (default: criu in PATH)
     #[arg(long, global = true, help_heading = "Global options")]
     pub criu: Option<String>,
     /// Isolation class when the config's dev.bulkhead.class annotation names none: container or sandbox
@@ -208,7 +209,7 @@ impl From<&ExecArgs> for ExecOpts {
 /// The commands, in the order runc's help lists them.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Checkpoint a running container (not supported yet)
+    /// Checkpoint a running container (with CRIU)
     Checkpoint(CheckpointArgs),
     /// Create a container (it waits for `start`)
     Create(CreateArgs),
@@ -261,7 +262,7 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
-    /// Restore a container from a checkpoint (not supported yet)
+    /// Restore a container from a checkpoint (with CRIU)
     Restore(RestoreArgs),
     /// Thaw a paused container
     Resume { id: String },
@@ -289,9 +290,8 @@ pub enum Command {
     },
 }
 
-/// `checkpoint`'s flags, as runc has them; bulkhead refuses the command for now.
+/// `checkpoint`'s flags, as runc has them.
 #[derive(Args, Debug)]
-#[allow(dead_code)] // parsed so that a caller gets "not supported", not a usage error
 pub struct CheckpointArgs {
     /// Directory for the criu image files
     #[arg(long = "image-path")]
@@ -341,9 +341,8 @@ pub struct CheckpointArgs {
     pub id: String,
 }
 
-/// `restore`'s flags, as runc has them; bulkhead refuses the command for now.
+/// `restore`'s flags, as runc has them.
 #[derive(Args, Debug)]
-#[allow(dead_code)] // parsed so that a caller gets "not supported", not a usage error
 pub struct RestoreArgs {
     /// AF_UNIX socket that receives the pty master
     #[arg(long = "console-socket")]
@@ -381,7 +380,7 @@ pub struct RestoreArgs {
     /// Ignored (bulkhead does not make itself a subreaper)
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
-    /// Do not use pivot_root
+    /// Accepted as runc's (criu restores the root the images name; no pivot_root is made)
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
     /// Namespace to create but not restore
@@ -570,6 +569,61 @@ fn takes_value(flag: &str) -> bool {
                 | "b"
                 | "cgroup"
         )
+}
+
+impl CheckpointArgs {
+    pub fn to_opts(&self, criu: Option<String>) -> CheckpointOpts {
+        CheckpointOpts {
+            id: self.id.clone(),
+            common: CommonOpts {
+                criu,
+                image_path: self.image_path.as_ref().map(PathBuf::from),
+                work_path: self.work_path.as_ref().map(PathBuf::from),
+                tcp_established: self.tcp_established,
+                ext_unix_sk: self.ext_unix_sk,
+                shell_job: self.shell_job,
+                file_locks: self.file_locks,
+                manage_cgroups_mode: self.manage_cgroups_mode.clone(),
+                empty_ns: self.empty_ns.clone(),
+                auto_dedup: self.auto_dedup,
+                lazy_pages: self.lazy_pages,
+            },
+            parent_path: self.parent_path.clone(),
+            leave_running: self.leave_running,
+            pre_dump: self.pre_dump,
+            status_fd: self.status_fd.clone(),
+            page_server: self.page_server.clone(),
+        }
+    }
+}
+
+impl RestoreArgs {
+    pub fn to_opts(&self, criu: Option<String>, systemd_cgroup: bool) -> RestoreOpts {
+        RestoreOpts {
+            id: self.id.clone(),
+            common: CommonOpts {
+                criu,
+                image_path: self.image_path.as_ref().map(PathBuf::from),
+                work_path: self.work_path.as_ref().map(PathBuf::from),
+                tcp_established: self.tcp_established,
+                ext_unix_sk: self.ext_unix_sk,
+                shell_job: self.shell_job,
+                file_locks: self.file_locks,
+                manage_cgroups_mode: self.manage_cgroups_mode.clone(),
+                empty_ns: self.empty_ns.clone(),
+                auto_dedup: self.auto_dedup,
+                lazy_pages: self.lazy_pages,
+            },
+            bundle: self.bundle.clone().unwrap_or_else(|| PathBuf::from(".")),
+            detach: self.detach,
+            pid_file: self.pid_file.clone(),
+            console_socket: self.console_socket.clone(),
+            no_pivot: self.no_pivot,
+            lsm_profile: self.lsm_profile.clone(),
+            lsm_mount_context: self.lsm_mount_context.clone(),
+            systemd_cgroup,
+        }
+    }
 }
 
 #[cfg(test)]

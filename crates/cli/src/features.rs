@@ -37,6 +37,10 @@ pub fn json() -> Result<String> {
             "intelRdt": {"enabled": false}
         },
         "annotations": {
+            // As runc's org.opencontainers.runc.checkpoint.enabled: this build drives criu for
+            // checkpoint and restore (whether criu works on the host is criu's CHECK, at the
+            // command).
+            "dev.bulkhead.checkpoint.enabled": "true",
             "dev.bulkhead.class": "container",
             "dev.bulkhead.classes": "container,sandbox",
             "dev.bulkhead.sandbox.platform": "systrap",

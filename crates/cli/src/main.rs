@@ -7,8 +7,9 @@ mod list;
 mod spec;
 mod update;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use args::{Cli, Command};
+use bulkhead_runtime::checkpoint;
 use bulkhead_runtime::exec::{self, ExecOpts};
 use bulkhead_runtime::lifecycle::{self, CreateOpts};
 use bulkhead_runtime::outln;
@@ -190,10 +191,14 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             outln!("{}", features::json()?)?;
             Ok(0)
         }
-        Command::Checkpoint(_) => {
-            bail!("checkpoint: not supported yet (bulkhead does not drive criu)")
+        Command::Checkpoint(c) => checkpoint::checkpoint(&store, &c.to_opts(cli.criu.clone()))
+            .context("checkpoint")
+            .map(|_| 0),
+        Command::Restore(r) => {
+            check_systemd(cli)?;
+            checkpoint::restore(&store, &r.to_opts(cli.criu.clone(), cli.systemd_cgroup))
+                .context("restore")
         }
-        Command::Restore(_) => bail!("restore: not supported yet (bulkhead does not drive criu)"),
         Command::Help { .. } => Ok(0),
     }
 }

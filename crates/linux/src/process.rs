@@ -733,6 +733,45 @@ pub fn set_scheduler(a: &SchedAttr) -> io::Result<()> {
     Ok(())
 }
 
+/// Lets the program `cmd` starts inherit exactly `keep` (at their numbers) besides its stdio:
+/// every other fd of ours, close-on-exec or not (one a caller handed us without the flag), is
+/// closed at its exec; and since ours are close-on-exec, no other child started meanwhile by
+/// another thread gets the kept ones (as criu's end of the socket pair `criu swrk FD` talks over).
+pub fn inherit_only(cmd: &mut std::process::Command, keep: Vec<std::os::fd::RawFd>) {
+    use std::os::unix::process::CommandExt;
+    // For kernels without CLOSE_RANGE_CLOEXEC (before 5.11): the fds to walk, known before fork.
+    let limit = getrlimit(libc::RLIMIT_NOFILE as i32).map_or(1024, |(soft, _)| soft.min(1 << 20));
+    // SAFETY: the closure runs in the child between fork and exec and calls only close_range
+    // and fcntl, which are async-signal-safe; it allocates nothing (`keep` is only read).
+    // The kept fds are open in the parent when `cmd` spawns (the caller holds them), so the
+    // child's copies are the same open files.
+    unsafe {
+        cmd.pre_exec(move || {
+            let all = libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            if all != 0 {
+                for fd in 3..limit as i32 {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if flags >= 0 {
+                        libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                    }
+                }
+            }
+            for &fd in &keep {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        })
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

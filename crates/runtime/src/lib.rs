@@ -2,7 +2,9 @@
 //! config once, keeps each container's state on disk under a per-container lock, runs the hooks
 //! and writes the logs; the class crates below do the isolation.
 
+pub mod checkpoint;
 pub mod config;
+pub mod criu;
 pub mod events;
 pub mod exec;
 pub mod faults;

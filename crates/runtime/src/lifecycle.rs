@@ -383,7 +383,7 @@ fn explain_setup_death(
 }
 
 /// The paths of the config's linux.devices (see resources::apply).
-fn device_nodes(spec: &oci_spec::runtime::Spec) -> Vec<PathBuf> {
+pub(crate) fn device_nodes(spec: &oci_spec::runtime::Spec) -> Vec<PathBuf> {
     spec.linux()
         .as_ref()
         .and_then(|l| l.devices().as_deref())
@@ -496,7 +496,7 @@ fn delete_locked(locked: Locked, st: &State, force: bool) -> Result<()> {
 }
 
 /// Kills the init and every process of the container's cgroup, and waits for the init to go.
-fn kill_all(st: &State) -> Result<()> {
+pub(crate) fn kill_all(st: &State) -> Result<()> {
     if st.pid > 0 {
         let _ = sys::kill(st.pid, libc::SIGKILL);
     }
@@ -553,7 +553,7 @@ fn wait_gone(st: &State) -> Result<()> {
 
 /// Removes what is left of a stopped container: stray processes (no pid namespace), poststop
 /// hooks, cgroups, state.
-fn destroy(locked: Locked, st: &State) -> Result<()> {
+pub(crate) fn destroy(locked: Locked, st: &State) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let pids = st.cgroup.pids().unwrap_or_default();
