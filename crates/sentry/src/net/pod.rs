@@ -180,6 +180,8 @@ struct Pod {
     readable: bool,
     dirty: bool,
     checked: Instant,
+    /// When the stack's timers next need a pump (smoltcp's poll_at after the last pump).
+    next_at: Option<smoltcp::time::Instant>,
 }
 
 thread_local! {
@@ -240,6 +242,7 @@ pub fn install(link: Link) {
         readable: true,
         dirty: true,
         checked: base,
+        next_at: None,
     };
     POD.with(|p| *p.borrow_mut() = Some(pod));
 }
@@ -313,10 +316,8 @@ pub fn readable() {
 /// When the stack next needs the loop (a retransmission, a delayed ACK, a timeout).
 pub fn next_deadline() -> Option<Instant> {
     with(|p| {
-        let now = p.now();
         let base = p.base;
-        p.iface
-            .poll_at(now, &p.sockets)
+        p.next_at
             .map(|at| base + Duration::from_micros(at.total_micros().max(0) as u64))
     })
     .flatten()
@@ -331,7 +332,8 @@ pub fn pump_if_due() {
         let now = p.now();
         let wires = p.bridges.iter().any(|b| b.wire.generation() != b.seen);
         let late = p.checked.elapsed() >= BUSY_CHECK;
-        let deadline = p.iface.poll_at(now, &p.sockets).is_some_and(|at| at <= now);
+        // The stack's timers change only in a pump (or when a socket call asks for one).
+        let deadline = p.next_at.is_some_and(|at| at <= now);
         p.readable || p.dirty || wires || late || deadline
     })
     .unwrap_or(false);
@@ -365,6 +367,8 @@ impl Pod {
         for b in &mut self.bridges {
             b.seen = b.wire.generation();
         }
+        let now = self.now();
+        self.next_at = self.iface.poll_at(now, &self.sockets);
     }
 
     /// Keeps a pool of listening sockets on every port the application listens on over the
