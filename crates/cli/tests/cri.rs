@@ -525,18 +525,7 @@ fn a_pods_network_reaches_the_sandbox() {
             );
             let id = start_container(&mut rt, &pod, "web", &["sh", "-c", script]).await;
             let url = format!("http://{ip}:8080/i.html");
-            let mut page = String::new();
-            for _ in 0..100 {
-                let o = Command::new("curl")
-                    .args(["-sS", "--max-time", "2", &url])
-                    .output()
-                    .unwrap();
-                if o.status.success() {
-                    page = stdout(&o);
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
+            let page = curl_until(&url);
             if handler == "bulkhead-sandbox" {
                 let (_, shown) = exec_sync(&mut rt, &id, &["ip", "-4", "-o", "addr"]).await;
                 assert!(

@@ -324,18 +324,7 @@ fn podman_publishes_a_port_of_the_sandbox() {
         let o = run(Command::new("podman").args(&args).stdin(Stdio::null()));
         assert!(o.status.success(), "{name}: podman run: {}", stderr(&o));
         let url = format!("http://127.0.0.1:{port}/i.html");
-        let mut page = String::new();
-        for _ in 0..100 {
-            let c = Command::new("curl")
-                .args(["-sS", "--max-time", "3", &url])
-                .output()
-                .unwrap();
-            if c.status.success() {
-                page = stdout(&c);
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
+        let page = curl_until(&url);
         let _ = run(Command::new("podman").args(["rm", "-f", "-t", "0", &cname]));
         pages.push(page);
     }

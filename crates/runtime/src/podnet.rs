@@ -147,12 +147,7 @@ fn take_over() -> Result<Option<Link>> {
     }
     Ok(Some(Link {
         fd,
-        name: i.name,
-        index: i.index,
-        mac: i.mac,
-        mtu: i.mtu,
-        addrs: i.addrs,
-        gateways: i.gateways,
+        iface: i,
         lock: None,
     }))
 }

@@ -322,3 +322,19 @@ impl Drop for Containerd {
         }
     }
 }
+
+/// The body curl gets from `url`, asked again (100 times, 200 ms apart) while the server is
+/// not up yet; empty when it never answered.
+pub fn curl_until(url: &str) -> String {
+    for _ in 0..100 {
+        let o = Command::new("curl")
+            .args(["-sS", "--max-time", "3", url])
+            .output()
+            .expect("curl");
+        if o.status.success() {
+            return String::from_utf8_lossy(&o.stdout).into_owned();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    String::new()
+}

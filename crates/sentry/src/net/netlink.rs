@@ -124,7 +124,7 @@ fn one(h: &Header, body: &[u8], portid: u32) -> Vec<Vec<u8>> {
                 return vec![link(h.seq, portid, 0)];
             }
             if let Some(p) = pod.as_ref().filter(|p| {
-                index == p.index || index == 0 && named(body) == Some(p.name.as_bytes())
+                index == p.link.index || index == 0 && named(body) == Some(p.link.name.as_bytes())
             }) {
                 return vec![pod_link(p, h.seq, portid, 0)];
             }
@@ -139,7 +139,7 @@ fn one(h: &Header, body: &[u8], portid: u32) -> Vec<Vec<u8>> {
                 v.push(addr6(h.seq, portid));
             }
             for p in pod.iter() {
-                for (ip, len) in &p.addrs {
+                for (ip, len) in &p.link.addrs {
                     if family == libc::AF_UNSPEC || family == family_of(ip) {
                         v.push(pod_addr(p, *ip, *len, h.seq, portid));
                     }
@@ -215,17 +215,17 @@ fn pod_link(p: &Shown, seq: u32, portid: u32, flags: u16) -> Vec<u8> {
         | 0x10000;
     let mut fixed = vec![libc::AF_UNSPEC as u8, 0];
     fixed.extend_from_slice(&ARPHRD_ETHER.to_ne_bytes());
-    fixed.extend_from_slice(&p.index.to_ne_bytes());
+    fixed.extend_from_slice(&p.link.index.to_ne_bytes());
     fixed.extend_from_slice(&ifflags.to_ne_bytes());
     fixed.extend_from_slice(&0u32.to_ne_bytes());
     let mut a = Vec::new();
-    attr(&mut a, IFLA_IFNAME, format!("{}\0", p.name).as_bytes());
+    attr(&mut a, IFLA_IFNAME, format!("{}\0", p.link.name).as_bytes());
     attr(&mut a, IFLA_TXQLEN, &1000u32.to_ne_bytes());
     attr(&mut a, IFLA_OPERSTATE, &[IF_OPER_UP]);
     attr(&mut a, IFLA_LINKMODE, &[0]);
-    attr(&mut a, IFLA_MTU, &p.mtu.to_ne_bytes());
+    attr(&mut a, IFLA_MTU, &p.link.mtu.to_ne_bytes());
     attr(&mut a, IFLA_GROUP, &0u32.to_ne_bytes());
-    attr(&mut a, IFLA_ADDRESS, &p.mac);
+    attr(&mut a, IFLA_ADDRESS, &p.link.mac);
     attr(&mut a, IFLA_BROADCAST, &[0xff; 6]);
     attr(&mut a, IFLA_QDISC, b"noqueue\0");
     message(RTM_NEWLINK, flags, seq, portid, &fixed, &a)
@@ -236,12 +236,12 @@ fn pod_addr(p: &Shown, ip: IpAddr, len: u8, seq: u32, portid: u32) -> Vec<u8> {
     let link_local = matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
     let scope = if link_local { RT_SCOPE_LINK } else { 0 };
     let mut fixed = vec![family_of(&ip) as u8, len, IFA_F_PERMANENT, scope];
-    fixed.extend_from_slice(&p.index.to_ne_bytes());
+    fixed.extend_from_slice(&p.link.index.to_ne_bytes());
     let mut a = Vec::new();
     attr(&mut a, IFA_ADDRESS, &octets(&ip));
     if let IpAddr::V4(v4) = ip {
         attr(&mut a, IFA_LOCAL, &v4.octets());
-        attr(&mut a, IFA_LABEL, format!("{}\0", p.name).as_bytes());
+        attr(&mut a, IFA_LABEL, format!("{}\0", p.link.name).as_bytes());
     }
     attr(&mut a, IFA_FLAGS, &u32::from(IFA_F_PERMANENT).to_ne_bytes());
     attr(&mut a, IFA_CACHEINFO, &cacheinfo());
@@ -285,13 +285,13 @@ fn pod_routes(p: &Shown, family: i32, seq: u32, portid: u32) -> Vec<Vec<u8>> {
         if let Some(g) = gw {
             attr(&mut a, RTA_GATEWAY, &octets(&g));
         }
-        attr(&mut a, RTA_OIF, &p.index.to_ne_bytes());
+        attr(&mut a, RTA_OIF, &p.link.index.to_ne_bytes());
         message(RTM_NEWROUTE, NLM_F_MULTI, seq, portid, &fixed, &a)
     };
-    for g in p.gateways.iter().filter(|g| wanted(g)) {
+    for g in p.link.gateways.iter().filter(|g| wanted(g)) {
         out.push(route(None, Some(*g), None, family_of(g)));
     }
-    for (ip, len) in p.addrs.iter().filter(|(a, _)| wanted(a)) {
+    for (ip, len) in p.link.addrs.iter().filter(|(a, _)| wanted(a)) {
         let net = match ip {
             IpAddr::V4(v4) => {
                 let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);

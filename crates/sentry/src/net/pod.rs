@@ -16,6 +16,7 @@
 
 use super::inet;
 use super::unix::{Addr, Cred, Kind, Msg, Socket};
+use bulkhead_linux::netlink::Interface as Described;
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::{Checksum, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::{tcp, udp};
@@ -32,12 +33,8 @@ use std::time::{Duration, Instant};
 pub struct Link {
     /// A non-blocking packet socket bound to the interface (ETH_P_ALL, outgoing ignored).
     pub fd: OwnedFd,
-    pub name: String,
-    pub index: i32,
-    pub mac: [u8; 6],
-    pub mtu: u32,
-    pub addrs: Vec<(IpAddr, u8)>,
-    pub gateways: Vec<IpAddr>,
+    /// The interface as the host described it: name, index, MAC, MTU, addresses, gateways.
+    pub iface: Described,
     /// The namespace's fd with the exclusive flock that says this sandbox serves the
     /// interface: held as long as the sentry runs.
     pub lock: Option<OwnedFd>,
@@ -163,12 +160,8 @@ struct Pod {
     dev: Tap,
     sockets: SocketSet<'static>,
     base: Instant,
-    name: String,
-    index: i32,
-    mac: [u8; 6],
-    mtu: u32,
-    addrs: Vec<(IpAddr, u8)>,
-    gateways: Vec<IpAddr>,
+    /// The interface as it was taken over (what the application is shown).
+    link: Described,
     bridges: Vec<Bridge>,
     /// Listening ports: the smoltcp sockets waiting for a connection.
     pools: BTreeMap<u16, Vec<SocketHandle>>,
@@ -201,23 +194,23 @@ pub fn install(link: Link) {
             frames: std::cell::Cell::new(0),
             bytes: std::cell::Cell::new(0),
         },
-        mtu: link.mtu.clamp(576, 65535) as usize,
+        mtu: link.iface.mtu.clamp(576, 65535) as usize,
         rx: vec![0u8; FRAME_MAX],
         frames_in: 0,
         bytes_in: 0,
     };
     let base = Instant::now();
-    let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(link.mac)));
+    let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(link.iface.mac)));
     let mut seed = [0u8; 8];
     let _ = crate::host::getrandom(&mut seed);
     config.random_seed = u64::from_le_bytes(seed);
     let mut iface = Interface::new(config, &mut dev, smoltcp::time::Instant::from_micros(0));
     iface.update_ip_addrs(|a| {
-        for (ip, prefix) in &link.addrs {
+        for (ip, prefix) in &link.iface.addrs {
             let _ = a.push(IpCidr::new(IpAddress::from(*ip), *prefix));
         }
     });
-    for gw in &link.gateways {
+    for gw in &link.iface.gateways {
         let _ = match gw {
             IpAddr::V4(v4) => iface.routes_mut().add_default_ipv4_route(*v4).map(|_| ()),
             IpAddr::V6(v6) => iface.routes_mut().add_default_ipv6_route(*v6).map(|_| ()),
@@ -228,12 +221,7 @@ pub fn install(link: Link) {
         dev,
         sockets: SocketSet::new(Vec::new()),
         base,
-        name: link.name,
-        index: link.index,
-        mac: link.mac,
-        mtu: link.mtu,
-        addrs: link.addrs,
-        gateways: link.gateways,
+        link: link.iface,
         bridges: Vec::new(),
         pools: BTreeMap::new(),
         udp: BTreeMap::new(),
@@ -249,24 +237,14 @@ pub fn install(link: Link) {
 
 /// What `ip addr` and /proc/net/dev show of the interface.
 pub struct Shown {
-    pub name: String,
-    pub index: i32,
-    pub mac: [u8; 6],
-    pub mtu: u32,
-    pub addrs: Vec<(IpAddr, u8)>,
-    pub gateways: Vec<IpAddr>,
+    pub link: Described,
     pub frames: (u64, u64),
     pub bytes: (u64, u64),
 }
 
 pub fn shown() -> Option<Shown> {
     with(|p| Shown {
-        name: p.name.clone(),
-        index: p.index,
-        mac: p.mac,
-        mtu: p.mtu,
-        addrs: p.addrs.clone(),
-        gateways: p.gateways.clone(),
+        link: p.link.clone(),
         frames: (p.dev.frames_in, p.dev.out.frames.get()),
         bytes: (p.dev.bytes_in, p.dev.out.bytes.get()),
     })
@@ -275,7 +253,7 @@ pub fn shown() -> Option<Shown> {
 /// Whether `ip` is one of the interface's addresses.
 pub fn has_addr(ip: IpAddr) -> bool {
     let ip = inet::canonical(ip);
-    with(|p| p.addrs.iter().any(|(a, _)| *a == ip)).unwrap_or(false)
+    with(|p| p.link.addrs.iter().any(|(a, _)| *a == ip)).unwrap_or(false)
 }
 
 /// The interface's address to send to `dest` from, when the stack can reach it.
@@ -283,8 +261,8 @@ pub fn source_for(dest: IpAddr) -> Option<IpAddr> {
     let dest = inet::canonical(dest);
     with(|p| {
         let same_family = |a: &IpAddr| a.is_ipv4() == dest.is_ipv4();
-        let reachable = p.gateways.iter().any(same_family)
-            || p.addrs.iter().any(|(a, len)| {
+        let reachable = p.link.gateways.iter().any(same_family)
+            || p.link.addrs.iter().any(|(a, len)| {
                 same_family(a) && IpCidr::new((*a).into(), *len).contains_addr(&dest.into())
             });
         let global = |a: &IpAddr| match a {
@@ -294,11 +272,12 @@ pub fn source_for(dest: IpAddr) -> Option<IpAddr> {
         if !reachable {
             return None;
         }
-        p.addrs
+        p.link
+            .addrs
             .iter()
             .map(|(a, _)| *a)
             .find(|a| same_family(a) && global(a))
-            .or_else(|| p.addrs.iter().map(|(a, _)| *a).find(same_family))
+            .or_else(|| p.link.addrs.iter().map(|(a, _)| *a).find(same_family))
     })
     .flatten()
 }
@@ -522,7 +501,7 @@ impl Pod {
     /// Whether a binding to `ip` takes what arrives on the interface.
     fn serves(&self, ip: IpAddr) -> bool {
         let ip = inet::canonical(ip);
-        ip.is_unspecified() || self.addrs.iter().any(|(a, _)| *a == ip)
+        ip.is_unspecified() || self.link.addrs.iter().any(|(a, _)| *a == ip)
     }
 }
 

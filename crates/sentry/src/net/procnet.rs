@@ -52,7 +52,7 @@ fn dev_table() -> String {
     s.push_str(&line("lo", (0, 0), (0, 0)));
     if let Some(p) = super::pod::shown() {
         s.push_str(&line(
-            &p.name,
+            &p.link.name,
             (p.bytes.0, p.frames.0),
             (p.bytes.1, p.frames.1),
         ));
@@ -74,7 +74,7 @@ fn route_table() -> String {
     let mut row = |dst, gw, flags: u16, mask| {
         let line = format!(
             "{}\t{}\t{}\t{:04X}\t0\t0\t0\t{}\t0\t0\t0",
-            p.name,
+            p.link.name,
             hex(dst),
             hex(gw),
             flags,
@@ -83,12 +83,12 @@ fn route_table() -> String {
         s.push_str(&format!("{line:<127}\n"));
     };
     let any = std::net::Ipv4Addr::UNSPECIFIED;
-    for g in &p.gateways {
+    for g in &p.link.gateways {
         if let IpAddr::V4(g) = g {
             row(any, *g, 0x0003, any);
         }
     }
-    for (a, len) in &p.addrs {
+    for (a, len) in &p.link.addrs {
         if let IpAddr::V4(a) = a {
             let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
             row((u32::from(*a) & mask).into(), any, 0x0001, mask.into());
@@ -101,7 +101,7 @@ fn route_table() -> String {
 fn if_inet6_table() -> String {
     let mut s = String::from("00000000000000000000000000000001 01 80 10 80       lo\n");
     if let Some(p) = super::pod::shown() {
-        for (a, len) in &p.addrs {
+        for (a, len) in &p.link.addrs {
             if let IpAddr::V6(v6) = a {
                 let scope = if (v6.segments()[0] & 0xffc0) == 0xfe80 {
                     0x20
@@ -111,7 +111,7 @@ fn if_inet6_table() -> String {
                 let hex: String = v6.octets().iter().map(|b| format!("{b:02x}")).collect();
                 s.push_str(&format!(
                     "{hex} {:02x} {len:02x} {scope:02x} 80 {:>8}\n",
-                    p.index, p.name
+                    p.link.index, p.link.name
                 ));
             }
         }

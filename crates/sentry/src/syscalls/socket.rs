@@ -1016,16 +1016,16 @@ fn interfaces() -> Vec<IfDesc> {
     }];
     if let Some(p) = crate::net::pod::shown() {
         v.push(IfDesc {
-            index: p.index,
+            index: p.link.index,
             flags: (IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST) as u16,
-            mtu: p.mtu,
+            mtu: p.link.mtu,
             hwtype: 1,
-            mac: p.mac,
-            v4: p.addrs.iter().find_map(|(a, l)| match a {
+            mac: p.link.mac,
+            v4: p.link.addrs.iter().find_map(|(a, l)| match a {
                 std::net::IpAddr::V4(v4) => Some((*v4, *l)),
                 _ => None,
             }),
-            name: p.name,
+            name: p.link.name,
         });
     }
     v

@@ -190,7 +190,7 @@ fn tcp_info(s: &crate::net::unix::Socket) -> Vec<u8> {
     let mtu = if lo {
         65536
     } else {
-        crate::net::pod::shown().map_or(1500, |p| p.mtu)
+        crate::net::pod::shown().map_or(1500, |p| p.link.mtu)
     };
     let mss = mtu.saturating_sub(52);
     let mut put = |at: usize, x: u32| v[at..at + 4].copy_from_slice(&x.to_le_bytes());
