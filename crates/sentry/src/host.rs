@@ -400,15 +400,17 @@ pub fn futex_wait_shared(
 }
 
 /// Keeps freed heap memory for reuse instead of giving it back at once: the sentry's I/O
-/// paths (network frames, socket queues, large reads) allocate and free buffers of tens to
-/// hundreds of KiB per call, and glibc's defaults (trim the top of the heap past 128 KiB,
-/// mmap anything from 128 KiB) turned each into fresh page faults. Up to 8 MiB of free heap
-/// stays mapped; blocks under 4 MiB come from the heap.
+/// paths (network frames, socket queues, large reads) allocate and free buffers of tens of
+/// KiB per call, and glibc's default of trimming the top of the heap past 128 KiB turned each
+/// into fresh page faults; up to 8 MiB of free heap stays mapped. Blocks from 128 KiB (a TCP
+/// connection's buffers in the pod's stack) are always mmapped, so their zeroed pages cost
+/// nothing until used (glibc would otherwise raise that threshold after the first free, and
+/// calloc would clear reused heap memory page by page).
 pub fn tune_malloc() {
     // SAFETY: mallopt only changes glibc's allocator parameters (under its own lock); no
     // memory of ours is touched.
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 8 << 20);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
     }
 }

@@ -49,6 +49,9 @@ const LISTEN_POOL: usize = 8;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
 /// A connection the application has closed is given this long to finish.
 const LINGER: Duration = Duration::from_secs(60);
+/// Connections the application has closed that may still finish their close (see
+/// `bound_closing`).
+const MAX_CLOSING: usize = 1024;
 /// While the loop is busy, the interface is read at least this often.
 const BUSY_CHECK: Duration = Duration::from_millis(1);
 /// The most bytes moved into one queued message of the application's socket.
@@ -464,7 +467,23 @@ impl Pod {
             let b = self.bridges.swap_remove(i);
             self.sockets.remove(b.handle);
         }
+        self.bound_closing();
         moved
+    }
+
+    /// A program that opens and closes connections faster than their peers finish them must
+    /// not grow the sentry without bound: past MAX_CLOSING closed connections still finishing
+    /// (FIN sent, the application's socket gone), the rest are reset.
+    fn bound_closing(&mut self) {
+        let closing: Vec<SocketHandle> = self
+            .bridges
+            .iter()
+            .filter(|b| b.fin_sent && b.wire.peer_closed())
+            .map(|b| b.handle)
+            .collect();
+        for h in closing.iter().skip(MAX_CLOSING) {
+            self.sockets.get_mut::<tcp::Socket>(*h).abort();
+        }
     }
 
     /// Brings UDP datagrams from the interface to the application's sockets.
