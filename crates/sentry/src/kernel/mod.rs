@@ -343,6 +343,7 @@ impl Kernel {
                     Event::Syscall => {
                         t.progress = 0;
                         t.deadline = None;
+                        self.patch_site(&mut t);
                         self.serve(&mut t);
                     }
                     Event::Fault(sig) => signals::fault(&mut t, sig),
@@ -359,6 +360,18 @@ impl Kernel {
             Err(_) => t.exit = Some(killed(libc::SIGKILL)),
         }
         self.put_back(t);
+    }
+
+    /// A call that came through the trap path from a `mov $nr, %eax; syscall` gets its site
+    /// patched, where the platform has a fast entry (patch.rs).
+    fn patch_site(&self, t: &mut Task) {
+        let Some(entry) = t.asp.fast_entry() else {
+            return;
+        };
+        let tasks = &self.tasks;
+        let mm = t.mm.clone();
+        let alone = || !tasks.values().any(|x| x.mm.same(&mm));
+        t.mm.patch(t.asp.as_mut(), t.regs.rip, t.regs.orig_rax, entry, &alone);
     }
 
     /// The running threads of `t`'s stub that wait for a kick get another.

@@ -74,6 +74,11 @@ pub trait AddressSpace {
     }
     /// The registers a fresh thread has (the host's segment selectors), for the loader.
     fn base_regs(&self) -> Regs;
+    /// Where a patched call site's trampoline enters the platform without a trap (systrap's
+    /// fast entry); None: call sites are not patched (ptrace).
+    fn fast_entry(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The host's vDSO and its data pages, kept mapped in every stub (both platforms) and given

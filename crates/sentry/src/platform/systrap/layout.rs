@@ -50,6 +50,20 @@ pub const C_ARGS: usize = 64;
 pub const C_RET: usize = 112;
 /// The stack_t the thread gives sigaltstack.
 pub const C_SS: usize = 128;
+/// The block's own address (the thread's GS base points at its block: the fast entry finds
+/// its block through `gs:[C_SELF]`).
+pub const C_SELF: usize = 152;
+/// A fast call's registers, in struct sigcontext's order (r8 .. r15, rdi, rsi, rbp, rbx, rdx,
+/// rax, rcx, rsp, rip, eflags): the fast entry saves them here, the sentry reads and changes
+/// them here, the fast return restores them from here. On a cache line of their own.
+pub const C_FREGS: usize = 256;
+/// Index in C_FREGS (and in a sigcontext's general registers) of rax, rsp, rip.
+pub const G_RAX: usize = 13;
+pub const G_RSP: usize = 15;
+pub const G_RIP: usize = 16;
+/// The fast path's own stack: the top of the control page (a few words are used; the signal
+/// stack above it is not, so a signal taken there lands on the signal stack's top).
+pub const FAST_STACK: u64 = PAGE;
 /// The signal stack: the rest of the block.
 pub const STACK_OFF: u64 = PAGE;
 
@@ -63,6 +77,11 @@ pub const ST_RESUME: u32 = 2;
 pub const ST_CALL: u32 = 3;
 /// Thread -> sentry: the call is made, its result is in C_RET.
 pub const ST_DONE: u32 = 4;
+/// Thread -> sentry: a call from a patched site, through the fast entry (no signal): its
+/// registers are in C_FREGS.
+pub const ST_FASTCALL: u32 = 5;
+/// Sentry -> thread: return from a fast call with the registers in C_FREGS.
+pub const ST_FAST_RESUME: u32 = 6;
 
 pub const F_SET_FS: u32 = 1;
 pub const F_SET_GS: u32 = 2;

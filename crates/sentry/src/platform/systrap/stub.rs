@@ -28,6 +28,36 @@ std::arch::global_asm!(
     "bulkhead_systrap_handler:",
     "mov r12, rsp",
     "and r12, {mask}",
+    // A signal that interrupted the fast path's own code (uc_mcontext.rip at 168): in the
+    // entry or the wait, the sentry's SIGURG is ignored (the thread is about to hand the
+    // sentry a call, or has; the sentry delivers signals when it answers); in the tail, which
+    // restores the application's registers, the frame is given all of them, so the signal
+    // is taken as if the tail had finished.
+    "mov rax, qword ptr [rdx + 168]",
+    "lea r11, [rip + bulkhead_systrap_fast_entry]",
+    "cmp rax, r11",
+    "jb 22f",
+    "lea r11, [rip + bulkhead_systrap_fast_tail]",
+    "cmp rax, r11",
+    "jb 21f",
+    "lea r11, [rip + bulkhead_systrap_fast_end]",
+    "cmp rax, r11",
+    "jae 22f",
+    "xor ecx, ecx",
+    "20:",
+    "mov rax, qword ptr [r12 + rcx*8 + {c_fregs}]",
+    "mov qword ptr [rdx + rcx*8 + 40], rax",
+    "inc ecx",
+    "cmp ecx, 18",
+    "jne 20b",
+    "jmp 22f",
+    "21:",
+    "cmp edi, {sigurg}",
+    "jne 22f",
+    "add rsp, 8",
+    "mov eax, {sys_rt_sigreturn}",
+    "syscall",
+    "22:",
     "mov dword ptr [r12 + {c_signo}], edi",
     "mov qword ptr [r12 + {c_info}], rsi",
     "mov qword ptr [r12 + {c_ctx}], rdx",
@@ -52,6 +82,8 @@ std::arch::global_asm!(
     "syscall",
     // Wait for a command: spin, then sleep on the futex.
     "3:",
+    ".Lbst_wait:",
+    "lea r14, [rip + .Lbst_wait]",
     "mov ecx, {spin}",
     "4:",
     "mov eax, dword ptr [r12 + {c_state}]",
@@ -78,6 +110,7 @@ std::arch::global_asm!(
     "jmp 3b",
     // CALL: the host call the sentry asked for.
     "6:",
+    ".Lbst_call:",
     "mov rax, qword ptr [r12 + {c_nr}]",
     "mov rdi, qword ptr [r12 + {c_args}]",
     "mov rsi, qword ptr [r12 + {c_args} + 8]",
@@ -98,7 +131,8 @@ std::arch::global_asm!(
     "mov esi, 1", // FUTEX_WAKE
     "mov edx, 1",
     "syscall",
-    "jmp 3b",
+    // Back to the wait this CALL came from (the handler's or the fast path's).
+    "jmp r14",
     // RESUME: fs/gs base if the sentry changed them, then back to the application.
     "7:",
     "test dword ptr [r12 + {c_flags}], {f_set_fs}",
@@ -135,6 +169,12 @@ std::arch::global_asm!(
     "lea rdi, [r12 + {c_ss}]",
     "xor esi, esi",
     "syscall",
+    // GS base: the thread's block, which the fast entry finds as gs:[C_SELF].
+    "mov qword ptr [r12 + {c_self}], r12",
+    "mov eax, {sys_arch_prctl}",
+    "mov edi, {arch_set_gs}",
+    "mov rsi, r12",
+    "syscall",
     "movabs r13, {global}",
     "mov eax, {sys_rt_sigprocmask}",
     "mov edi, 2", // SIG_SETMASK
@@ -168,6 +208,124 @@ std::arch::global_asm!(
     "mov eax, {sys_rt_sigreturn}",
     "syscall",
     "ud2",
+    // --- fast_entry: a patched call site's trampoline jumps here with eax = the call's
+    // number and rcx = its return address (r11 is free: a system call clobbers rcx and r11).
+    // No signal: the registers go into the block (found through GS) and the sentry is handed
+    // the call as a FASTCALL. Nothing is written below the application's rsp: the fast path
+    // runs on its own small stack at the top of the control page.
+    ".globl bulkhead_systrap_fast_entry",
+    "bulkhead_systrap_fast_entry:",
+    "mov qword ptr gs:[{c_fregs} + 120], rsp",
+    "mov rsp, qword ptr gs:[{c_self}]",
+    "lea rsp, [rsp + {fast_stack}]",
+    "pushfq",
+    "pop r11",
+    "mov qword ptr gs:[{c_fregs} + 136], r11",
+    "mov qword ptr gs:[{c_fregs} + 24], r11", // r11 = rflags, as after `syscall`
+    "mov qword ptr gs:[{c_fregs} + 112], rcx",
+    "mov qword ptr gs:[{c_fregs} + 128], rcx",
+    "mov qword ptr gs:[{c_fregs} + 104], rax",
+    "mov qword ptr gs:[{c_fregs}], r8",
+    "mov qword ptr gs:[{c_fregs} + 8], r9",
+    "mov qword ptr gs:[{c_fregs} + 16], r10",
+    "mov qword ptr gs:[{c_fregs} + 32], r12",
+    "mov qword ptr gs:[{c_fregs} + 40], r13",
+    "mov qword ptr gs:[{c_fregs} + 48], r14",
+    "mov qword ptr gs:[{c_fregs} + 56], r15",
+    "mov qword ptr gs:[{c_fregs} + 64], rdi",
+    "mov qword ptr gs:[{c_fregs} + 72], rsi",
+    "mov qword ptr gs:[{c_fregs} + 80], rbp",
+    "mov qword ptr gs:[{c_fregs} + 88], rbx",
+    "mov qword ptr gs:[{c_fregs} + 96], rdx",
+    "mov r12, qword ptr gs:[{c_self}]",
+    "movabs r13, {global}",
+    "cmp dword ptr [r13 + {g_fsgsbase}], 0",
+    "je 30f",
+    "rdfsbase rax",
+    "mov qword ptr [r12 + {c_fs}], rax",
+    "30:",
+    "mov dword ptr [r12 + {c_state}], {st_fastcall}",
+    "mfence",
+    "cmp dword ptr [r13 + {g_sleeping}], 0",
+    "je 31f",
+    "mov eax, {sys_write}",
+    "mov edi, dword ptr [r13 + {g_efd}]",
+    "lea rsi, [r13 + {g_one}]",
+    "mov edx, 8",
+    "syscall",
+    "31:",
+    ".Lbst_fast_wait:",
+    "lea r14, [rip + .Lbst_fast_wait]",
+    "mov ecx, {spin}",
+    "32:",
+    "mov eax, dword ptr [r12 + {c_state}]",
+    "cmp eax, {st_fast_resume}",
+    "je 34f",
+    "cmp eax, {st_call}",
+    "je .Lbst_call",
+    "dec ecx",
+    "jnz 32b",
+    "mov dword ptr [r12 + {c_waiting}], 1",
+    "mfence",
+    "mov edx, dword ptr [r12 + {c_state}]",
+    "cmp edx, {st_fast_resume}",
+    "je 33f",
+    "cmp edx, {st_call}",
+    "je 33f",
+    "mov eax, {sys_futex}",
+    "lea rdi, [r12 + {c_state}]",
+    "xor esi, esi",
+    "xor r10d, r10d",
+    "syscall",
+    "33:",
+    "mov dword ptr [r12 + {c_waiting}], 0",
+    "jmp 31b",
+    // FAST_RESUME: the fs base if the sentry changed it (a gs base change never comes this
+    // way: the sentry moves the thread to the trap path first), then the tail.
+    "34:",
+    "mov eax, dword ptr [r12 + {c_flags}]",
+    "test eax, eax",
+    "jz bulkhead_systrap_fast_tail",
+    "test eax, {f_set_fs}",
+    "jz 35f",
+    "mov eax, {sys_arch_prctl}",
+    "mov edi, {arch_set_fs}",
+    "mov rsi, qword ptr [r12 + {c_fs}]",
+    "syscall",
+    "35:",
+    "mov dword ptr [r12 + {c_flags}], 0",
+    // The tail: every register from C_FREGS, then on to the saved rip. A signal taken in
+    // here is delivered as if the tail were done (see the handler).
+    ".globl bulkhead_systrap_fast_tail",
+    "bulkhead_systrap_fast_tail:",
+    "push qword ptr gs:[{c_fregs} + 136]",
+    "popfq",
+    "mov r8, qword ptr gs:[{c_fregs}]",
+    "mov r9, qword ptr gs:[{c_fregs} + 8]",
+    "mov r10, qword ptr gs:[{c_fregs} + 16]",
+    "mov r11, qword ptr gs:[{c_fregs} + 24]",
+    "mov r12, qword ptr gs:[{c_fregs} + 32]",
+    "mov r13, qword ptr gs:[{c_fregs} + 40]",
+    "mov r14, qword ptr gs:[{c_fregs} + 48]",
+    "mov r15, qword ptr gs:[{c_fregs} + 56]",
+    "mov rdi, qword ptr gs:[{c_fregs} + 64]",
+    "mov rsi, qword ptr gs:[{c_fregs} + 72]",
+    "mov rbp, qword ptr gs:[{c_fregs} + 80]",
+    "mov rbx, qword ptr gs:[{c_fregs} + 88]",
+    "mov rdx, qword ptr gs:[{c_fregs} + 96]",
+    "mov rax, qword ptr gs:[{c_fregs} + 104]",
+    "mov rcx, qword ptr gs:[{c_fregs} + 112]",
+    "mov rsp, qword ptr gs:[{c_fregs} + 120]",
+    "jmp qword ptr gs:[{c_fregs} + 128]",
+    ".globl bulkhead_systrap_fast_end",
+    "bulkhead_systrap_fast_end:",
+    // --- sync: where the sentry sends a thread stopped in a fast call when it needs the
+    // thread's whole state (FPU, a gs base of the application's): the tail restores the
+    // registers and jumps here, and the trap leaves everything in a signal frame.
+    ".globl bulkhead_systrap_sync",
+    "bulkhead_systrap_sync:",
+    "int3",
+    "ud2",
     ".globl bulkhead_systrap_end",
     "bulkhead_systrap_end:",
     ".popsection",
@@ -190,6 +348,12 @@ std::arch::global_asm!(
     c_args = const C_ARGS,
     c_ret = const C_RET,
     c_ss = const C_SS,
+    c_self = const C_SELF,
+    c_fregs = const C_FREGS,
+    fast_stack = const FAST_STACK,
+    sigurg = const libc::SIGURG,
+    st_fastcall = const ST_FASTCALL,
+    st_fast_resume = const ST_FAST_RESUME,
     g_sleeping = const G_SLEEPING,
     g_efd = const G_EFD,
     g_one = const G_ONE,
@@ -220,6 +384,8 @@ extern "C" {
     static bulkhead_systrap_process_start: u8;
     static bulkhead_systrap_restorer: u8;
     static bulkhead_systrap_end: u8;
+    static bulkhead_systrap_fast_entry: u8;
+    static bulkhead_systrap_sync: u8;
 }
 
 /// Where the systrap code starts in the stub page (after ptrace's three bytes).
@@ -253,6 +419,16 @@ pub fn process_start_addr() -> u64 {
 
 pub fn restorer_addr() -> u64 {
     at(std::ptr::addr_of!(bulkhead_systrap_restorer))
+}
+
+/// Where a patched call site's trampoline jumps (stub.rs's fast_entry).
+pub fn fast_entry_addr() -> u64 {
+    at(std::ptr::addr_of!(bulkhead_systrap_fast_entry))
+}
+
+/// The int3 a thread stopped in a fast call is sent to when the sentry needs its whole state.
+pub fn sync_addr() -> u64 {
+    at(std::ptr::addr_of!(bulkhead_systrap_sync))
 }
 
 #[allow(dead_code)]

@@ -1,0 +1,177 @@
+/* Calls through glibc's wrappers (`mov $nr, %eax; syscall`), which the systrap platform
+ * patches into jumps to its fast entry after their first trap (docs/sandbox.md). Everything
+ * it checks must hold in the container class too; what differs is the one line about the
+ * code of getpid, which it reads itself:
+ *   code: before=b8 after=XX   (b8: `mov $39, %eax`, as linked; e9: a `jmp rel32`, patched)
+ * Each check prints one line; a failed one exits 1.
+ *   patched          - the checks below, in order
+ *   gs: code=b8                (a program that sets its gs base has its sites put back)
+ *   patched getpid N - N getpid calls through glibc; prints nanoseconds per call
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int failed;
+#define CHECK(cond, ...)                                                                        \
+    do {                                                                                        \
+        if (!(cond)) {                                                                          \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
+            printf(__VA_ARGS__);                                                                \
+            printf("\n");                                                                       \
+            failed = 1;                                                                         \
+        }                                                                                       \
+    } while (0)
+
+static volatile int alarms;
+static void on_alarm(int sig) {
+    (void)sig;
+    alarms++;
+}
+
+static long ns_since(const struct timespec *a) {
+    struct timespec b;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (b.tv_sec - a->tv_sec) * 1000000000L + (b.tv_nsec - a->tv_nsec);
+}
+
+/* getpid's first byte, as the program reads its own code. */
+static unsigned code_byte(void) {
+    volatile unsigned char *p = (volatile unsigned char *)(void *)getpid;
+    return *p;
+}
+
+static void *thread_main(void *arg) {
+    long pid = (long)arg, bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        if (getpid() != pid || getppid() < 0)
+            bad++;
+    }
+    return (void *)bad;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "getpid") == 0) {
+        long n = atol(argv[2]);
+        struct timespec t0;
+        getpid(); /* the first call traps (and patches the site) */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (long i = 0; i < n; i++)
+            getpid();
+        printf("%ld\n", ns_since(&t0) / (n > 0 ? n : 1));
+        return 0;
+    }
+    setvbuf(stdout, NULL, _IONBF, 0);
+    unsigned before = code_byte();
+    pid_t pid = getpid();
+    /* Many calls through the same site: the same answer every time. */
+    for (int i = 0; i < 100000; i++) {
+        pid_t p = getpid();
+        if (p != pid) {
+            CHECK(0, "getpid %d then %d", pid, p);
+            break;
+        }
+    }
+    unsigned after = code_byte();
+    printf("code: before=%02x after=%02x\n", before, after);
+
+    /* Arguments and results of other wrappers (write and readv through a pipe). */
+    int fds[2];
+    CHECK(pipe(fds) == 0, "pipe: %s", strerror(errno));
+    for (int i = 0; i < 1000; i++) {
+        char out[16], in[16] = {0};
+        int n = snprintf(out, sizeof out, "msg %d", i);
+        CHECK(write(fds[1], out, n) == n, "write: %s", strerror(errno));
+        struct iovec v = {in, sizeof in};
+        ssize_t got = readv(fds[0], &v, 1);
+        if (got != n || memcmp(in, out, n) != 0) {
+            CHECK(0, "readv got %zd %.16s for %s", got, in, out);
+            break;
+        }
+    }
+    CHECK(write(-1, "x", 1) == -1 && errno == EBADF, "write(-1): errno %d", errno);
+    printf("pipe: ok\n");
+
+    /* A signal during a blocking call from a patched site: SIGALRM (no SA_RESTART) ends
+     * readv on an empty pipe with EINTR after its handler ran, every time. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    for (int i = 0; i < 3; i++) {
+        struct itimerval it = {{0, 0}, {0, 20000}};
+        setitimer(ITIMER_REAL, &it, NULL);
+        char c;
+        struct iovec v = {&c, 1};
+        errno = 0;
+        ssize_t r = readv(fds[0], &v, 1);
+        CHECK(r == -1 && errno == EINTR && alarms == i + 1, "readv %zd errno %d alarms %d", r,
+              errno, alarms);
+    }
+    printf("eintr: alarms=%d\n", alarms);
+
+    /* A signal while the program computes between patched calls: its handler runs, and the
+     * registers and floating-point state the loop relies on come back. */
+    double x = 1.0;
+    int before_alarms = alarms;
+    struct itimerval it = {{0, 1000}, {0, 1000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    for (long i = 0; i < 200000 && alarms < before_alarms + 5; i++) {
+        x = x * 1.0000001 + 0.5 * (getpid() == pid);
+    }
+    struct itimerval stop = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &stop, NULL);
+    CHECK(x > 1.0, "x %f", x);
+    printf("signals during calls: ok\n");
+
+    /* fork from a patched site (glibc's fork is `mov $56, %eax; syscall`): twice, so the
+     * second goes through the patched site; the child calls patched sites too. */
+    for (int i = 0; i < 2; i++) {
+        pid_t c = fork();
+        if (c == 0) {
+            pid_t me = getpid();
+            for (int k = 0; k < 1000; k++)
+                if (getpid() != me || getppid() != pid)
+                    _exit(3);
+            _exit(code_byte() == after ? 7 : 4);
+        }
+        int st = 0;
+        CHECK(c > 0 && waitpid(c, &st, 0) == c, "fork/waitpid: %s", strerror(errno));
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7, "child status %#x", st);
+    }
+    printf("fork: ok\n");
+
+    /* Threads calling patched sites at once. */
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        CHECK(pthread_create(&th[i], NULL, thread_main, (void *)(long)pid) == 0, "pthread_create");
+    for (int i = 0; i < 4; i++) {
+        void *bad = NULL;
+        pthread_join(th[i], &bad);
+        CHECK(bad == NULL, "thread %d: %ld bad answers", i, (long)bad);
+    }
+    printf("threads: ok\n");
+
+    /* The program takes its gs base for itself: it gets it (gs:0 reads its word), and on
+     * systrap the patched sites are put back as linked (the fast entry needs gs). */
+    static unsigned long mine[2] = {0x1234567887654321UL, 0};
+    CHECK(syscall(SYS_arch_prctl, 0x1001 /* ARCH_SET_GS */, mine) == 0, "arch_prctl: %s",
+          strerror(errno));
+    unsigned long at_gs = 0, base = 0;
+    __asm__ volatile("mov %%gs:0, %0" : "=r"(at_gs));
+    syscall(SYS_arch_prctl, 0x1004 /* ARCH_GET_GS */, &base);
+    CHECK(at_gs == mine[0] && base == (unsigned long)mine, "gs:0 %lx base %lx", at_gs, base);
+    for (int i = 0; i < 1000; i++)
+        CHECK(getpid() == pid, "getpid after gs");
+    printf("gs: code=%02x\n", code_byte());
+    return failed;
+}
