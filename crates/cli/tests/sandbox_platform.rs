@@ -181,7 +181,7 @@ fn patched_call_sites_answer_as_the_trap_path() {
             out,
             format!(
                 "code: before=b8 after={byte}\npipe: ok\neintr: alarms=3\n\
-                 signals during calls: ok\nfork: ok\nthreads: ok\ngs: code=b8\n"
+                 signals during calls: ok\nfork: ok\nthreads: ok\nkick: ok\ngs: code=b8\n"
             ),
             "{name}: {err}"
         );

@@ -5,6 +5,7 @@
  *   code: before=b8 after=XX   (b8: `mov $39, %eax`, as linked; e9: a `jmp rel32`, patched)
  * Each check prints one line; a failed one exits 1.
  *   patched          - the checks below, in order
+ *   kick: ok                   (a signal reaches a thread that makes no calls)
  *   gs: code=b8                (a program that sets its gs base has its sites put back)
  *   patched getpid N - N getpid calls through glibc; prints nanoseconds per call
  */
@@ -57,6 +58,32 @@ static void *thread_main(void *arg) {
             bad++;
     }
     return (void *)bad;
+}
+
+static volatile int usr1s, stop_sleeper;
+static void on_usr1(int sig) {
+    (void)sig;
+    usr1s++;
+}
+
+static void *sleeper_main(void *arg) {
+    (void)arg;
+    struct timespec ms = {0, 5000000};
+    while (!stop_sleeper)
+        nanosleep(&ms, NULL);
+    return NULL;
+}
+
+/* Spins (no system call: the clock is the vDSO's) until SIGUSR1 came 5 times, for at most 10 s. */
+static void *spinner_main(void *arg) {
+    (void)arg;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (usr1s < 5) {
+        if (ns_since(&t0) > 10000000000L)
+            return (void *)1;
+    }
+    return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -160,6 +187,32 @@ int main(int argc, char **argv) {
         CHECK(bad == NULL, "thread %d: %ld bad answers", i, (long)bad);
     }
     printf("threads: ok\n");
+
+    /* A signal for a thread that runs without making calls, while the other threads wait in
+     * patched calls (where systrap's fast path may take the sentry's kick meant for it). */
+    struct sigaction su;
+    memset(&su, 0, sizeof su);
+    su.sa_handler = on_usr1;
+    sigaction(SIGUSR1, &su, NULL);
+    pthread_t sleeper, spinner;
+    CHECK(pthread_create(&sleeper, NULL, sleeper_main, NULL) == 0, "pthread_create");
+    CHECK(pthread_create(&spinner, NULL, spinner_main, NULL) == 0, "pthread_create");
+    struct timespec ms = {0, 20000000};
+    nanosleep(&ms, NULL);
+    nanosleep(&ms, NULL);
+    struct timespec t0, tick = {0, 1000000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 5; i++) {
+        pthread_kill(spinner, SIGUSR1);
+        while (usr1s <= i && ns_since(&t0) < 10000000000L)
+            nanosleep(&tick, NULL);
+    }
+    void *spun = NULL;
+    pthread_join(spinner, &spun);
+    CHECK(spun == NULL, "the spinning thread never got its signal");
+    stop_sleeper = 1;
+    pthread_join(sleeper, NULL);
+    printf("kick: ok\n");
 
     /* The program takes its gs base for itself: it gets it (gs:0 reads its word), and on
      * systrap the patched sites are put back as linked (the fast entry needs gs). */

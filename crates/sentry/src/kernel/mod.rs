@@ -224,6 +224,7 @@ impl Kernel {
             self.fire_timers();
             crate::timerfd::fire_due();
             self.look_at_entry();
+            self.rekick_swallowed();
             self.settle();
         }
     }
@@ -374,6 +375,16 @@ impl Kernel {
         t.mm.patch(t.asp.as_mut(), t.regs.rip, t.regs.orig_rax, entry, &alone);
     }
 
+    /// A kick another thread of the stub swallowed in systrap's fast path (it was not
+    /// stopped by it) is sent again to the tasks still waiting for one.
+    fn rekick_swallowed(&mut self) {
+        for t in self.tasks.values_mut() {
+            if t.state == State::Running && t.kicked && t.asp.swallowed_kick() {
+                t.asp.kick();
+            }
+        }
+    }
+
     /// The running threads of `t`'s stub that wait for a kick get another.
     fn rekick_siblings(&mut self, t: &Task) {
         let host = t.asp.host_tid();
@@ -496,6 +507,8 @@ impl Kernel {
             });
             // Said before the last look: a thread that traps after it writes the eventfd.
             self.platform.sleeping(true);
+            // A kick swallowed before the sentry said it sleeps wrote no eventfd.
+            self.rekick_swallowed();
             if self.any_trapped() {
                 timeout = 0;
             }
@@ -605,7 +618,7 @@ impl Kernel {
                 } else if t.state == State::Running && !t.kicked && signals::interrupts(&t) {
                     // It runs on the host: make it stop so the signal is delivered.
                     t.kicked = true;
-                    let _ = bulkhead_linux::process::kill(t.asp.host_tid(), libc::SIGURG);
+                    t.asp.kick();
                 }
                 self.put_back(t);
             }

@@ -50,9 +50,17 @@ pub const C_ARGS: usize = 64;
 pub const C_RET: usize = 112;
 /// The stack_t the thread gives sigaltstack.
 pub const C_SS: usize = 128;
+/// 1 when the thread took (and swallowed) the sentry's SIGURG in the fast path: the kick
+/// was meant for another thread of the stub, or is moot; the sentry sends another (and
+/// clears this word).
+pub const C_KICK: usize = 156;
+/// 1 while the thread runs with SIGURG blocked after swallowing a kick (so that the next
+/// kick goes to another thread); the fast return unblocks it, as does any return from the
+/// handler.
+pub const C_MASKED: usize = 160;
 /// The block's own address (the thread's GS base points at its block: the fast entry finds
 /// its block through `gs:[C_SELF]`).
-pub const C_SELF: usize = 152;
+pub const C_SELF: usize = 168;
 /// A fast call's registers, in struct sigcontext's order (r8 .. r15, rdi, rsi, rbp, rbx, rdx,
 /// rax, rcx, rsp, rip, eflags): the fast entry saves them here, the sentry reads and changes
 /// them here, the fast return restores them from here. On a cache line of their own.

@@ -551,6 +551,17 @@ impl AddressSpace for SystrapThread {
         Some(stub::fast_entry_addr())
     }
 
+    fn swallowed_kick(&self) -> bool {
+        let m = self.process.shared.memory.borrow();
+        let mut any = false;
+        for off in self.process.blocks.borrow().iter() {
+            if let Ok(w) = m.file.word((off + C_KICK as u64) as usize) {
+                any |= w.swap(0, Ordering::AcqRel) != 0;
+            }
+        }
+        any
+    }
+
     fn fault_info(&mut self) -> (i32, u64) {
         let info = self.ctl.get(C_INFO);
         let code = self.siginfo_word(info, 8) as i32;
