@@ -214,34 +214,27 @@ fn slot_near(s: &mut Space, asp: &mut dyn AddressSpace, site: u64, entry: u64) -
     Some(addr + FIRST_SLOT)
 }
 
-/// The free page nearest to `site`: the top page of a hole below it or the bottom page of a
-/// hole above it.
+/// A free page near `site`: the top page of the nearest hole below it (below a program's or
+/// library's image, where nothing of the program grows: its heap grows up from the end of
+/// its data, so a page above could stop brk), else the bottom page of the nearest hole above.
 fn hole_near(s: &Space, site: u64) -> Option<u64> {
     const MIN: u64 = 0x10000;
     let top = crate::platform::ptrace::TASK_SIZE;
     let taken = s.taken();
-    let mut best: Option<u64> = None;
-    let mut consider = |a: u64| {
-        let d = |x: u64| (x as i64 - site as i64).unsigned_abs();
-        if best.is_none_or(|b| d(a) < d(b)) {
-            best = Some(a);
-        }
-    };
+    let (mut below, mut above): (Option<u64>, Option<u64>) = (None, None);
     let mut prev_end = MIN;
     for &(start, end) in taken.iter().chain(std::iter::once(&(top, top))) {
         if start >= prev_end + PAGE {
-            // Hole [prev_end, start).
+            // The hole [prev_end, start).
             if start <= site {
-                consider(start - PAGE);
-            } else if prev_end >= site {
-                consider(prev_end);
-            } else {
-                consider(page_down(site).clamp(prev_end, start - PAGE));
+                below = Some(start - PAGE);
+            } else if above.is_none() && prev_end > site {
+                above = Some(prev_end);
             }
         }
         prev_end = prev_end.max(end);
     }
-    best
+    below.or(above)
 }
 
 /// The memory-file offset of `page`, made private to this address space first when it is
@@ -296,5 +289,38 @@ pub fn stop(s: &mut Space) {
         // patched is restored with a plain copy.
         let mem = s.mem.borrow();
         let _ = mem.file.replace_code(off as usize, jmp, orig, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trampoline_sets_the_number_and_return_and_jumps_through_its_page() {
+        let page = 0x7f00_0000_0000u64;
+        let slot = page + FIRST_SLOT + SLOT;
+        let ret = 0x7f00_1234_5677u64;
+        let c = slot_code(slot, 39, ret, page).expect("in reach");
+        assert_eq!(&c[..5], &[0xb8, 39, 0, 0, 0]);
+        // lea ret(%rip), %rcx: rip is the end of the lea.
+        assert_eq!(&c[5..8], &[0x48, 0x8d, 0x0d]);
+        let d = i32::from_le_bytes(c[8..12].try_into().unwrap());
+        assert_eq!((slot + 12).wrapping_add(d as i64 as u64), ret);
+        // jmp *page(%rip): the page's first qword holds the fast entry.
+        assert_eq!(&c[12..14], &[0xff, 0x25]);
+        let d = i32::from_le_bytes(c[14..18].try_into().unwrap());
+        assert_eq!((slot + 18).wrapping_add(d as i64 as u64), page);
+        assert!(c[18..].iter().all(|b| *b == 0xcc));
+        // Out of a rel32's reach: no trampoline.
+        assert!(slot_code(slot, 39, ret + (4 << 30), page).is_none());
+    }
+
+    #[test]
+    fn only_mov_nr_eax_syscall_is_a_site() {
+        assert_eq!(site_bytes(39), [0xb8, 0x27, 0, 0, 0, 0x0f, 0x05]);
+        assert_eq!(site_bytes(435), [0xb8, 0xb3, 0x01, 0, 0, 0x0f, 0x05]);
+        assert_eq!(rel32(0x1000, 0x1000 + (1 << 31)), None);
+        assert_eq!(rel32(0x1005, 0x1000), Some((-5i32).to_le_bytes()));
     }
 }

@@ -75,7 +75,8 @@ pub trait AddressSpace {
     /// The registers a fresh thread has (the host's segment selectors), for the loader.
     fn base_regs(&self) -> Regs;
     /// Where a patched call site's trampoline enters the platform without a trap (systrap's
-    /// fast entry); None: call sites are not patched (ptrace).
+    /// fast entry), for the site of the call the thread stopped in; None: it is not patched
+    /// (ptrace, or the call came through a patched site already).
     fn fast_entry(&self) -> Option<u64> {
         None
     }

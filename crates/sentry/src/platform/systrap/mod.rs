@@ -548,7 +548,8 @@ impl AddressSpace for SystrapThread {
     }
 
     fn fast_entry(&self) -> Option<u64> {
-        Some(stub::fast_entry_addr())
+        // A fast call came from a site that is patched already.
+        (!self.fast).then(stub::fast_entry_addr)
     }
 
     fn swallowed_kick(&self) -> bool {
