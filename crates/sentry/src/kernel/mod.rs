@@ -200,7 +200,8 @@ impl Kernel {
                 self.kill_all();
                 return container_status(status);
             }
-            let mut busy = self.serve_traps() || self.spin_for_traps();
+            // A trap the spin finds is served at once, not after the rest of the round.
+            let mut busy = self.serve_traps() || (self.spin_for_traps() && self.serve_traps());
             // On systrap a stub's end is the only wait status: while traps keep the loop busy,
             // it looks for one every REAP_CHECK rather than with a host call per trap.
             if !busy || !self.platform.traps() || self.reaped_at.elapsed() >= REAP_CHECK {

@@ -44,8 +44,11 @@ pub const C_RSP: usize = 32;
 /// values to set with F_SET_FS / F_SET_GS.
 pub const C_FS: usize = 40;
 pub const C_GS: usize = 48;
+/// A fast call's rax: the number when it starts, the answer when it returns. In the state's
+/// cache line, so that the common answer (rax changed, nothing else) moves that line only.
+pub const C_FRAX: usize = 56;
 /// A host call for the thread to make: number, six arguments, result.
-pub const C_NR: usize = 56;
+pub const C_NR: usize = 176;
 pub const C_ARGS: usize = 64;
 pub const C_RET: usize = 112;
 /// The stack_t the thread gives sigaltstack.

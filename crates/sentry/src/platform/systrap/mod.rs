@@ -302,8 +302,8 @@ impl SystrapThread {
             }
         }
         let sc = self.gregs()?;
-        for (i, v) in self.in_frame.iter_mut().enumerate() {
-            *v = self.ctl.get(sc + 8 * i);
+        for i in 0..self.in_frame.len() {
+            self.in_frame[i] = self.ctl.get(self.greg_off(sc, i));
         }
         crate::signals::set_from_sigcontext(r, &self.in_frame);
         if self.fast {
@@ -332,6 +332,16 @@ impl SystrapThread {
             block_addr(self.index)
         } else {
             gs
+        }
+    }
+
+    /// Where general register `i` (sigcontext order) is, with the registers at `sc`: a fast
+    /// call's rax is kept apart, in the state's cache line (C_FRAX).
+    fn greg_off(&self, sc: usize, i: usize) -> usize {
+        if self.fast && i == G_RAX {
+            C_FRAX
+        } else {
+            sc + 8 * i
         }
     }
 
@@ -383,7 +393,7 @@ impl SystrapThread {
         let vals = crate::signals::sigcontext_gregs(r);
         for (i, v) in vals.iter().enumerate() {
             if self.in_frame[i] != *v {
-                self.ctl.set(sc + 8 * i, *v);
+                self.ctl.set(self.greg_off(sc, i), *v);
                 self.in_frame[i] = *v;
             }
         }
