@@ -41,6 +41,10 @@ pub struct Patches {
     pub sites: Vec<(u64, u32, [u8; 5])>,
     /// The application set its own gs base: nothing more is patched.
     pub off: bool,
+    /// The return address of the last call whose site was not patched: a loop over a site
+    /// that cannot be patched (glibc's `syscall()`, `read`'s `xor %eax, %eax`) is not
+    /// looked at again on every trap.
+    pub rejected: u64,
 }
 
 /// A trampoline's size; the page's first 16 bytes hold the fast entry's address.
@@ -92,7 +96,14 @@ pub fn patch(
     entry: u64,
     alone: &dyn Fn() -> bool,
 ) -> bool {
-    try_patch(s, asp, ret, nr, entry, alone).unwrap_or(false)
+    if ret == s.patches.rejected {
+        return false;
+    }
+    let done = try_patch(s, asp, ret, nr, entry, alone).unwrap_or(false);
+    if !done {
+        s.patches.rejected = ret;
+    }
+    done
 }
 
 fn try_patch(
