@@ -755,7 +755,9 @@ impl Space {
         let mem = self.mem.borrow();
         for v in self.vmas.range(..end).filter(|(_, v)| v.end > addr) {
             let v = v.1;
-            if v.cached.is_some() {
+            // A page made private for a patched call site holds the file's code (and the
+            // patch), as the cache's pages do.
+            if v.cached.is_some() || self.patches.has_site_in(v.start, v.end) {
                 continue;
             }
             let (from, to) = (v.start.max(addr), v.end.min(end));

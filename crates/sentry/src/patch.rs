@@ -54,6 +54,13 @@ const FIRST_SLOT: u64 = 16;
 const REACH: i64 = (1 << 31) - 2 * PAGE as i64;
 
 impl Patches {
+    /// Whether a patched site lies in [start, end).
+    pub fn has_site_in(&self, start: u64, end: u64) -> bool {
+        self.sites
+            .iter()
+            .any(|(at, _, _)| (start..end).contains(at))
+    }
+
     /// The trampoline pages, as reserved ranges.
     pub fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.tramps.iter().map(|t| (t.addr, t.addr + PAGE))
