@@ -180,7 +180,7 @@ fn patched_call_sites_answer_as_the_trap_path() {
         assert_eq!(
             out,
             format!(
-                "code: before=b8 after={byte}\npipe: ok\neintr: alarms=3\n\
+                "code: before=b8 after={byte}\nasm site: {byte}\npipe: ok\neintr: alarms=3\n\
                  signals during calls: ok\nfork: ok\nthreads: ok\nkick: ok\ngs: code=b8\n"
             ),
             "{name}: {err}"

@@ -4,6 +4,7 @@
  * code of getpid, which it reads itself:
  *   code: before=b8 after=XX   (b8: `mov $39, %eax`, as linked; e9: a `jmp rel32`, patched)
  * Each check prints one line; a failed one exits 1.
+ *   asm site: XX               (the same for a `mov $39, %eax; syscall` of its own)
  *   patched          - the checks below, in order
  *   kick: ok                   (a signal reaches a thread that makes no calls)
  *   gs: code=b8                (a program that sets its gs base has its sites put back)
@@ -86,6 +87,58 @@ static void *spinner_main(void *arg) {
     return NULL;
 }
 
+/* `mov $39, %eax; syscall` of its own, with every register the call must keep set to a
+ * pattern: after the call (trapped the first time, patched after on systrap) they hold it
+ * still, rcx holds the return address and r11 the flags, as Linux leaves them. */
+static unsigned char *volatile asm_site;
+static int registers_kept(long pid) {
+    for (unsigned long round = 0; round < 4; round++) {
+        register unsigned long r8 __asm__("r8") = 0x0808080808080808UL ^ round;
+        register unsigned long r9 __asm__("r9") = 0x0909090909090909UL ^ round;
+        register unsigned long r10 __asm__("r10") = 0x1010101010101010UL ^ round;
+        register unsigned long r12 __asm__("r12") = 0x1212121212121212UL ^ round;
+        register unsigned long r13 __asm__("r13") = 0x1313131313131313UL ^ round;
+        register unsigned long r14 __asm__("r14") = 0x1414141414141414UL ^ round;
+        register unsigned long r15 __asm__("r15") = 0x1515151515151515UL ^ round;
+        register unsigned long r11 __asm__("r11");
+        unsigned long rdi = 0xd1d1d1d1d1d1d1d1UL ^ round, rsi = 0x5151515151515151UL ^ round;
+        unsigned long rdx = 0xdddddddddddddddUL ^ round, rbx = 0xbbbbbbbbbbbbbbbbUL ^ round;
+        unsigned long ret = 0, rcx, at;
+        __asm__ volatile("2:\n\t"
+                         "mov $39, %%eax\n\t"
+                         "syscall\n"
+                         "1:\n\t"
+                         "mov %%rax, %[ret]\n\t"
+                         "lea 2b(%%rip), %%rax\n\t"
+                         "mov %%rax, %[site]\n\t"
+                         "lea 1b(%%rip), %%rax"
+                         : [ret] "=m"(ret), [site] "=m"(asm_site), "=a"(at), "=c"(rcx), "=r"(r11), "+r"(r8), "+r"(r9),
+                           "+r"(r10), "+r"(r12), "+r"(r13), "+r"(r14), "+r"(r15), "+D"(rdi),
+                           "+S"(rsi), "+d"(rdx), "+b"(rbx)
+                         :
+                         : "memory", "cc");
+        unsigned long want[11] = {0x0808080808080808UL, 0x0909090909090909UL,
+                                  0x1010101010101010UL, 0x1212121212121212UL,
+                                  0x1313131313131313UL, 0x1414141414141414UL,
+                                  0x1515151515151515UL, 0xd1d1d1d1d1d1d1d1UL,
+                                  0x5151515151515151UL, 0xdddddddddddddddUL,
+                                  0xbbbbbbbbbbbbbbbbUL};
+        unsigned long got[11] = {r8, r9, r10, r12, r13, r14, r15, rdi, rsi, rdx, rbx};
+        for (int i = 0; i < 11; i++) {
+            if (got[i] != (want[i] ^ round)) {
+                printf("FAIL round %lu: register %d is %lx\n", round, i, got[i]);
+                return 0;
+            }
+        }
+        if ((long)ret != pid || rcx != at || (r11 & 0x202) != 0x202) {
+            printf("FAIL round %lu: rax %lx rcx %lx (want %lx) r11 %lx\n", round, ret, rcx, at,
+                   r11);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "getpid") == 0) {
         long n = atol(argv[2]);
@@ -110,6 +163,9 @@ int main(int argc, char **argv) {
     }
     unsigned after = code_byte();
     printf("code: before=%02x after=%02x\n", before, after);
+    CHECK(registers_kept(pid), "registers across a call");
+    /* Patched with a plain copy where no atomic store fits: the process has one thread. */
+    printf("asm site: %02x\n", asm_site ? *asm_site : 0);
 
     /* Arguments and results of other wrappers (write and readv through a pipe). */
     int fds[2];
