@@ -143,6 +143,12 @@ fn try_patch(
     if s.read_raw(site, 7).ok()? != want {
         return Some(false);
     }
+    // No trampoline for a site that cannot be written (shm.rs's replace_code: one aligned
+    // qword or 16 bytes, or a lone thread).
+    let at = (site % 16) as usize;
+    if at > 11 && !alone() {
+        return Some(false);
+    }
     let slot = slot_near(s, asp, site, entry)?;
     let jmp_rel = rel32(site + 5, slot)?;
     let jmp = [0xe9, jmp_rel[0], jmp_rel[1], jmp_rel[2], jmp_rel[3]];
