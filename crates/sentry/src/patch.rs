@@ -1,5 +1,5 @@
 //! Patched call sites (systrap only; docs/sandbox.md, "systrap: patched call sites"). A call
-//! that traps from a `mov $nr, %eax; syscall` (b8 imm32 0f 05: glibc's and musl's wrappers,
+//! that traps (for the second time) from a `mov $nr, %eax; syscall` (b8 imm32 0f 05: glibc's and musl's wrappers,
 //! Go's raw calls are not of this form) in a read-only executable mapping gets its 5-byte
 //! `mov` replaced by a `jmp rel32` to a small per-site trampoline near it:
 //!
@@ -45,8 +45,14 @@ pub struct Patches {
     /// that cannot be patched (glibc's `syscall()`, `read`'s `xor %eax, %eax`) is not
     /// looked at again on every trap.
     pub rejected: u64,
+    /// Sites that trapped once: a site is patched when it traps a second time, so the calls
+    /// a process makes once (its start, a short-lived program's whole life) cost no private
+    /// page, trampoline or split mapping (each of which a fork copies).
+    pub seen: std::collections::HashSet<u64>,
 }
 
+/// How many once-seen sites are remembered (then forgotten all at once).
+const MAX_SEEN: usize = 4096;
 /// A trampoline's size; the page's first 16 bytes hold the fast entry's address.
 const SLOT: u64 = 32;
 const FIRST_SLOT: u64 = 16;
@@ -106,6 +112,14 @@ pub fn patch(
     if ret == s.patches.rejected {
         return false;
     }
+    // The first trap at a site only notes it.
+    if s.patches.seen.insert(ret) {
+        if s.patches.seen.len() > MAX_SEEN {
+            s.patches.seen.clear();
+        }
+        return false;
+    }
+    s.patches.seen.remove(&ret);
     let done = try_patch(s, asp, ret, nr, entry, alone).unwrap_or(false);
     if !done {
         s.patches.rejected = ret;
@@ -143,6 +157,7 @@ fn try_patch(
     if s.read_raw(site, 7).ok()? != want {
         return Some(false);
     }
+
     // No trampoline for a site that cannot be written (shm.rs's replace_code: one aligned
     // qword or 16 bytes, or a lone thread).
     let at = (site % 16) as usize;
