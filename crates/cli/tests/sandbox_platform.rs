@@ -147,3 +147,44 @@ fn jumping_into_the_stub_code_is_stopped() {
     );
     rt.assert_clean(&id, &b);
 }
+
+/// systrap patches glibc's `mov $nr, %eax; syscall` call sites into jumps to its fast entry
+/// (docs/sandbox.md, "systrap: patched call sites"): tests/programs/patched.c makes calls
+/// through them (results, a signal ending a blocking call, signals between calls, fork,
+/// threads, a gs base of its own) and reads its own code: getpid's first byte is the patch's
+/// `jmp` (e9) on systrap after the first call, and the linked `mov` (b8) on ptrace and in the
+/// container class. Both platforms run it, whatever $BULKHEAD_SANDBOX_PLATFORM says.
+#[test]
+fn patched_call_sites_answer_as_the_trap_path() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["/bin/patched"]);
+    programs::build_static(&b, "patched");
+    let runs = [
+        ("container", json!({}), "b8"),
+        (
+            "systrap",
+            json!({"dev.bulkhead.class": "sandbox", "dev.bulkhead.sandbox.platform": "systrap"}),
+            "e9",
+        ),
+        (
+            "ptrace",
+            json!({"dev.bulkhead.class": "sandbox", "dev.bulkhead.sandbox.platform": "ptrace"}),
+            "b8",
+        ),
+    ];
+    for (name, annotations, byte) in runs {
+        b.set("/annotations", annotations);
+        let id = unique(&format!("patched-{name}"));
+        let (code, out, err) = rt.run(&b, &id);
+        assert_eq!(code, 0, "{name}: {out}\n{err}");
+        assert_eq!(
+            out,
+            format!(
+                "code: before=b8 after={byte}\nasm site: {byte}\npipe: ok\neintr: alarms=3\n\
+                 signals during calls: ok\nfork: ok\nthreads: ok\nkick: ok\ngs: code=b8\n"
+            ),
+            "{name}: {err}"
+        );
+        rt.assert_clean(&id, &b);
+    }
+}

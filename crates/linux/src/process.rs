@@ -293,6 +293,17 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Sends `sig` to thread `tid` of thread group `tgid` (tgkill: that thread, not whichever
+/// thread of the group the kernel picks, as kill would).
+pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> io::Result<()> {
+    if tgid <= 0 || tid <= 0 {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    // SAFETY: tgkill takes integers only and touches no memory.
+    cvt(unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) } as i32)?;
+    Ok(())
+}
+
 /// Whether `pid` exists (a zombie counts as existing).
 pub fn pid_exists(pid: i32) -> bool {
     pid > 0

@@ -87,6 +87,55 @@ impl MemFile {
         Ok(unsafe { AtomicU32::from_ptr(self.base.add(off).cast()) })
     }
 
+    /// Replaces the 5 bytes at `off` (which must hold `old`) with `new` while other threads
+    /// may be executing them: with one aligned 8-byte atomic store when the 5 bytes lie in
+    /// one aligned qword, with cmpxchg16b when they lie in one aligned 16 bytes; otherwise
+    /// only when `alone` (no other thread runs them), with a plain copy. Returns whether the
+    /// bytes were replaced (false: they were not `old`, or no way fits).
+    pub fn replace_code(&self, off: usize, old: [u8; 5], new: [u8; 5], alone: bool) -> bool {
+        let q16 = off & !15;
+        if self.check(q16, 16).is_err() || self.check(off, 5).is_err() {
+            return false;
+        }
+        let at = off - q16;
+        if at % 8 <= 3 {
+            let q8 = off & !7;
+            let i = off - q8;
+            // SAFETY: in bounds (checked above: [q16, q16+16) holds [q8, q8+8)) and 8-byte
+            // aligned; the bytes are shared with other processes, which only execute them, so
+            // they are accessed atomically here.
+            let word = unsafe { std::sync::atomic::AtomicU64::from_ptr(self.base.add(q8).cast()) };
+            let cur = word.load(std::sync::atomic::Ordering::SeqCst).to_le_bytes();
+            if cur[i..i + 5] != old {
+                return false;
+            }
+            let mut b = cur;
+            b[i..i + 5].copy_from_slice(&new);
+            return word
+                .compare_exchange(
+                    u64::from_le_bytes(cur),
+                    u64::from_le_bytes(b),
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                )
+                .is_ok();
+        }
+        if at <= 11 {
+            // SAFETY: in bounds and 16-byte aligned (q16), as cmpxchg16b needs.
+            return unsafe { cmpxchg16b_bytes(self.base.add(q16), at, old, new) };
+        }
+        if !alone {
+            return false;
+        }
+        // SAFETY: in bounds; no other thread executes these bytes (`alone`).
+        let bytes = unsafe { std::slice::from_raw_parts_mut(self.base.add(off), 5) };
+        if bytes[..] != old {
+            return false;
+        }
+        bytes.copy_from_slice(&new);
+        true
+    }
+
     /// A view of [off, off+len) that outlives no borrow of `self`: for memory the sentry shares
     /// with a stub process (the systrap platform's control blocks), read and written while the
     /// stub runs. The caller keeps this MemFile alive as long as the view is used (the
@@ -246,4 +295,42 @@ impl Region {
         }
         true
     }
+}
+
+/// Replaces bytes [at, at+5) of the 16 aligned bytes at `p` (which must hold `old` there) with
+/// `new` in one atomic 16-byte compare-and-exchange.
+///
+/// # Safety
+/// `p` is 16-byte aligned and valid for reads and writes of 16 bytes; others access those
+/// bytes only atomically or by executing them.
+unsafe fn cmpxchg16b_bytes(p: *mut u8, at: usize, old: [u8; 5], new: [u8; 5]) -> bool {
+    let cur: [u8; 16] = std::ptr::read_volatile(p.cast::<[u8; 16]>());
+    if cur[at..at + 5] != old {
+        return false;
+    }
+    let mut want = cur;
+    want[at..at + 5].copy_from_slice(&new);
+    let (lo, hi) = (
+        u64::from_le_bytes(cur[..8].try_into().unwrap_or_default()),
+        u64::from_le_bytes(cur[8..].try_into().unwrap_or_default()),
+    );
+    let (nlo, nhi) = (
+        u64::from_le_bytes(want[..8].try_into().unwrap_or_default()),
+        u64::from_le_bytes(want[8..].try_into().unwrap_or_default()),
+    );
+    let ok: u8;
+    std::arch::asm!(
+        "xchg rbx, {nlo}",
+        "lock cmpxchg16b xmmword ptr [{p}]",
+        "sete {ok}",
+        "mov rbx, {nlo}",
+        p = in(reg) p,
+        nlo = inout(reg) nlo => _,
+        ok = out(reg_byte) ok,
+        inout("rax") lo => _,
+        inout("rdx") hi => _,
+        in("rcx") nhi,
+        options(nostack),
+    );
+    ok != 0
 }

@@ -16,6 +16,7 @@ pub mod loader;
 pub mod locks;
 pub mod mm;
 pub mod net;
+pub mod patch;
 pub mod perm;
 pub mod pipe;
 pub mod platform;

@@ -40,7 +40,7 @@ pub enum FutexKey {
 /// The memory file every address space of the sandbox is backed by, and the next unused
 /// offset in it (ranges are never reused; freed ones are punched).
 pub struct Memory {
-    file: MemFile,
+    pub(crate) file: MemFile,
     next: u64,
     cache: FileCache,
 }
@@ -58,7 +58,7 @@ impl Memory {
         self.file.fd()
     }
 
-    fn alloc(&mut self, len: u64) -> Result<u64, Errno> {
+    pub(crate) fn alloc(&mut self, len: u64) -> Result<u64, Errno> {
         let off = self.next;
         if off + len > self.file.size() as u64 {
             return Err(libc::ENOMEM);
@@ -83,7 +83,7 @@ impl Memory {
     }
 
     /// One mapping of cached range `id` less (filecache.rs).
-    fn release(&mut self, id: u32) {
+    pub(crate) fn release(&mut self, id: u32) {
         let Memory { file, cache, .. } = self;
         cache.release(id, file);
     }
@@ -152,18 +152,23 @@ pub fn page_down(x: u64) -> u64 {
 
 /// An address space's mappings (behind the `Mm` handle its threads share).
 pub struct Space {
-    mem: Rc<RefCell<Memory>>,
-    vmas: BTreeMap<u64, Vma>,
+    pub(crate) mem: Rc<RefCell<Memory>>,
+    pub(crate) vmas: BTreeMap<u64, Vma>,
     pub brk_start: u64,
     pub brk: u64,
     /// Bytes of the memory file in use by mappings.
     pub resident: u64,
+    /// Patched call sites (patch.rs).
+    pub(crate) patches: crate::patch::Patches,
 }
 
 impl Drop for Space {
     /// An address space that is gone (exit, exec) gives its private pages back.
     fn drop(&mut self) {
         let mut mem = self.mem.borrow_mut();
+        for t in &self.patches.tramps {
+            let _ = mem.file.punch(t.offset as usize, PAGE as usize);
+        }
         for v in self.vmas.values() {
             if let Some(id) = v.cached {
                 mem.release(id);
@@ -185,6 +190,7 @@ impl Space {
             brk_start: 0,
             brk: 0,
             resident: 0,
+            patches: Default::default(),
         }
     }
 
@@ -220,13 +226,14 @@ impl Space {
             child.vmas.insert(v.start, Vma { offset, ..*v });
             child.resident += len;
         }
+        child.patches = self.patches.fork(self, asp)?;
         Ok(child)
     }
 
     /// Copies memory-file pages [from, from+len) to [to, to+len): only the parts that hold
     /// data (an untouched stack or heap is a hole, read by nobody), and of those the pages
     /// that are not all zeros.
-    fn copy_pages(&self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
+    pub(crate) fn copy_pages(&self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
         let extents = self
             .mem
             .borrow()
@@ -271,7 +278,7 @@ impl Space {
     fn find_free(&self, len: u64) -> Option<u64> {
         let mut top = MMAP_TOP;
         let mut taken: Vec<(u64, u64)> = self.vmas.values().map(|v| (v.start, v.end)).collect();
-        for r in reserved() {
+        for r in reserved().chain(self.patches.ranges()) {
             let at = taken.partition_point(|&(s, _)| s < r.0);
             taken.insert(at, r);
         }
@@ -288,9 +295,21 @@ impl Space {
     }
 
     /// Whether [addr, addr+len) meets the stub's range or the host's vDSO, which every stub
-    /// has at the same place and the application cannot map over.
-    fn overlaps_stub(addr: u64, len: u64) -> bool {
-        reserved().any(|(s, e)| addr < e && s < addr.saturating_add(len))
+    /// has at the same place, or a trampoline page of this address space (patch.rs): the
+    /// application cannot map over them.
+    fn overlaps_stub(&self, addr: u64, len: u64) -> bool {
+        reserved()
+            .chain(self.patches.ranges())
+            .any(|(s, e)| addr < e && s < addr.saturating_add(len))
+    }
+
+    /// Every range an application mapping cannot take, sorted: its mappings, the platform's
+    /// ranges and the trampoline pages.
+    pub(crate) fn taken(&self) -> Vec<(u64, u64)> {
+        let mut taken: Vec<(u64, u64)> = self.vmas.values().map(|v| (v.start, v.end)).collect();
+        taken.extend(reserved().chain(self.patches.ranges()));
+        taken.sort_unstable();
+        taken
     }
 
     /// Maps `len` bytes of fresh, zeroed memory at `addr` (replacing what is there when `fixed`),
@@ -354,7 +373,7 @@ impl Space {
         };
         if start < MIN_ADDR
             || start.checked_add(len).is_none_or(|e| e > TASK_SIZE)
-            || Self::overlaps_stub(start, len)
+            || self.overlaps_stub(start, len)
         {
             return Err(libc::ENOMEM);
         }
@@ -401,7 +420,7 @@ impl Space {
     }
 
     fn is_free(&self, start: u64, len: u64) -> bool {
-        !Self::overlaps_stub(start, len)
+        !self.overlaps_stub(start, len)
             && !self
                 .vmas
                 .values()
@@ -430,7 +449,7 @@ impl Space {
     }
 
     /// The mappings entirely inside [start, end), after splitting at both ends.
-    fn covered(&mut self, start: u64, end: u64) -> Vec<Vma> {
+    pub(crate) fn covered(&mut self, start: u64, end: u64) -> Vec<Vma> {
         self.split(start);
         self.split(end);
         self.vmas.range(start..end).map(|(_, v)| *v).collect()
@@ -567,7 +586,7 @@ impl Space {
         Ok(out)
     }
 
-    fn vma_at(&self, addr: u64) -> Option<&Vma> {
+    pub(crate) fn vma_at(&self, addr: u64) -> Option<&Vma> {
         self.vmas
             .range(..=addr)
             .next_back()
@@ -721,7 +740,7 @@ impl Space {
         Ok(new)
     }
 
-    fn read_raw(&self, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
+    pub(crate) fn read_raw(&self, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
         let mut out = vec![0u8; len as usize];
         self.read_checked(addr, &mut out, 0)?;
         Ok(out)
@@ -736,7 +755,9 @@ impl Space {
         let mem = self.mem.borrow();
         for v in self.vmas.range(..end).filter(|(_, v)| v.end > addr) {
             let v = v.1;
-            if v.cached.is_some() {
+            // A page made private for a patched call site holds the file's code (and the
+            // patch), as the cache's pages do.
+            if v.cached.is_some() || self.patches.has_site_in(v.start, v.end) {
                 continue;
             }
             let (from, to) = (v.start.max(addr), v.end.min(end));
@@ -905,6 +926,32 @@ impl Mm {
 
     pub fn discard(&self, addr: u64, len: u64) -> Result<(), Errno> {
         self.0.borrow_mut().discard(addr, len)
+    }
+
+    /// Patches the call site `t` trapped from when it is a recognised `mov $nr, %eax;
+    /// syscall` (patch.rs); `entry` is the platform's fast entry, `alone` says no other thread
+    /// runs this address space. Whether it was patched.
+    pub fn patch(
+        &self,
+        asp: &mut dyn AddressSpace,
+        ret: u64,
+        nr: u64,
+        entry: u64,
+        alone: &dyn Fn() -> bool,
+    ) -> bool {
+        crate::patch::patch(&mut self.0.borrow_mut(), asp, ret, nr, entry, alone)
+    }
+
+    /// The application took its gs base for itself (arch_prctl ARCH_SET_GS): the fast
+    /// entry cannot find its block any more, so every patched site is restored and no other
+    /// is patched.
+    pub fn stop_patching(&self) {
+        crate::patch::stop(&mut self.0.borrow_mut());
+    }
+
+    /// How many call sites are patched now.
+    pub fn patched_sites(&self) -> usize {
+        self.0.borrow().patches.sites.len()
     }
 
     /// A futex's key. A shared futex on a MAP_SHARED mapping is where its word lives in the

@@ -200,7 +200,8 @@ impl Kernel {
                 self.kill_all();
                 return container_status(status);
             }
-            let mut busy = self.serve_traps() || self.spin_for_traps();
+            // A trap the spin finds is served at once, not after the rest of the round.
+            let mut busy = self.serve_traps() || (self.spin_for_traps() && self.serve_traps());
             // On systrap a stub's end is the only wait status: while traps keep the loop busy,
             // it looks for one every REAP_CHECK rather than with a host call per trap.
             if !busy || !self.platform.traps() || self.reaped_at.elapsed() >= REAP_CHECK {
@@ -225,6 +226,7 @@ impl Kernel {
             crate::timerfd::fire_due();
             self.look_at_entry();
             crate::net::pod::pump_if_due();
+            self.rekick_swallowed();
             self.settle();
         }
     }
@@ -344,6 +346,7 @@ impl Kernel {
                     Event::Syscall => {
                         t.progress = 0;
                         t.deadline = None;
+                        self.patch_site(&mut t);
                         self.serve(&mut t);
                     }
                     Event::Fault(sig) => signals::fault(&mut t, sig),
@@ -360,6 +363,28 @@ impl Kernel {
             Err(_) => t.exit = Some(killed(libc::SIGKILL)),
         }
         self.put_back(t);
+    }
+
+    /// A call that came through the trap path from a `mov $nr, %eax; syscall` gets its site
+    /// patched, where the platform has a fast entry (patch.rs).
+    fn patch_site(&self, t: &mut Task) {
+        let Some(entry) = t.asp.fast_entry() else {
+            return;
+        };
+        let tasks = &self.tasks;
+        let mm = t.mm.clone();
+        let alone = || !tasks.values().any(|x| x.mm.same(&mm));
+        t.mm.patch(t.asp.as_mut(), t.regs.rip, t.regs.orig_rax, entry, &alone);
+    }
+
+    /// A kick another thread of the stub swallowed in systrap's fast path (it was not
+    /// stopped by it) is sent again to the tasks still waiting for one.
+    fn rekick_swallowed(&mut self) {
+        for t in self.tasks.values_mut() {
+            if t.state == State::Running && t.kicked && t.asp.swallowed_kick() {
+                t.asp.kick();
+            }
+        }
     }
 
     /// The running threads of `t`'s stub that wait for a kick get another.
@@ -496,6 +521,8 @@ impl Kernel {
             });
             // Said before the last look: a thread that traps after it writes the eventfd.
             self.platform.sleeping(true);
+            // A kick swallowed before the sentry said it sleeps wrote no eventfd.
+            self.rekick_swallowed();
             if self.any_trapped() {
                 timeout = 0;
             }
@@ -608,7 +635,7 @@ impl Kernel {
                 } else if t.state == State::Running && !t.kicked && signals::interrupts(&t) {
                     // It runs on the host: make it stop so the signal is delivered.
                     t.kicked = true;
-                    let _ = bulkhead_linux::process::kill(t.asp.host_tid(), libc::SIGURG);
+                    t.asp.kick();
                 }
                 self.put_back(t);
             }

@@ -74,6 +74,21 @@ pub trait AddressSpace {
     }
     /// The registers a fresh thread has (the host's segment selectors), for the loader.
     fn base_regs(&self) -> Regs;
+    /// Where a patched call site's trampoline enters the platform without a trap (systrap's
+    /// fast entry), for the site of the call the thread stopped in; None: it is not patched
+    /// (ptrace, or the call came through a patched site already).
+    fn fast_entry(&self) -> Option<u64> {
+        None
+    }
+    /// Stops the running thread (SIGURG) so that a signal can be delivered to it.
+    fn kick(&self) {
+        let _ = bulkhead_linux::process::kill(self.host_tid(), libc::SIGURG);
+    }
+    /// Whether a thread of this address space took a kick (SIGURG) meant for the stub while
+    /// in the fast path and swallowed it (systrap); clears the news. The kick is sent again.
+    fn swallowed_kick(&self) -> bool {
+        false
+    }
 }
 
 /// The host's vDSO and its data pages, kept mapped in every stub (both platforms) and given

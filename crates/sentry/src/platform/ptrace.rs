@@ -318,6 +318,12 @@ impl AddressSpace for PtraceStub {
         self.process.kill();
     }
 
+    fn kick(&self) {
+        // To this thread: kill() with a thread's id signals its whole group, and a stop of
+        // another thread would leave this one running.
+        let _ = bulkhead_linux::process::tgkill(self.process.pid, self.pid, libc::SIGURG);
+    }
+
     fn new_thread(&mut self) -> io::Result<Box<dyn AddressSpace>> {
         let reused = self.process.idle.borrow_mut().pop();
         let tid = match reused {

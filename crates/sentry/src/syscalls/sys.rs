@@ -47,7 +47,14 @@ pub(super) fn arch_prctl(t: &mut Task, code: i32, addr: u64) -> R {
     const ARCH_GET_GS: i32 = 0x1004;
     match code {
         ARCH_SET_FS => t.regs.fs_base = addr,
-        ARCH_SET_GS => t.regs.gs_base = addr,
+        ARCH_SET_GS => {
+            // systrap keeps each thread's block in its gs base for patched call sites: a
+            // process that takes gs for itself has them undone (patch.rs).
+            if addr != 0 {
+                t.mm.stop_patching();
+            }
+            t.regs.gs_base = addr
+        }
         ARCH_GET_FS => put(t, addr, &t.regs.fs_base.to_le_bytes())?,
         ARCH_GET_GS => put(t, addr, &t.regs.gs_base.to_le_bytes())?,
         _ => return Err(EINVAL),

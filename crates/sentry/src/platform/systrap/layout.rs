@@ -44,12 +44,37 @@ pub const C_RSP: usize = 32;
 /// values to set with F_SET_FS / F_SET_GS.
 pub const C_FS: usize = 40;
 pub const C_GS: usize = 48;
+/// A fast call's rax: the number when it starts, the answer when it returns. In the state's
+/// cache line, so that the common answer (rax changed, nothing else) moves that line only.
+pub const C_FRAX: usize = 56;
 /// A host call for the thread to make: number, six arguments, result.
-pub const C_NR: usize = 56;
+pub const C_NR: usize = 176;
 pub const C_ARGS: usize = 64;
 pub const C_RET: usize = 112;
 /// The stack_t the thread gives sigaltstack.
 pub const C_SS: usize = 128;
+/// 1 when the thread took (and swallowed) the sentry's SIGURG in the fast path: the kick
+/// was meant for another thread of the stub, or is moot; the sentry sends another (and
+/// clears this word).
+pub const C_KICK: usize = 156;
+/// 1 while the thread runs with SIGURG blocked after swallowing a kick (so that the next
+/// kick goes to another thread); the fast return unblocks it, as does any return from the
+/// handler.
+pub const C_MASKED: usize = 160;
+/// The block's own address (the thread's GS base points at its block: the fast entry finds
+/// its block through `gs:[C_SELF]`).
+pub const C_SELF: usize = 168;
+/// A fast call's registers, in struct sigcontext's order (r8 .. r15, rdi, rsi, rbp, rbx, rdx,
+/// rax, rcx, rsp, rip, eflags): the fast entry saves them here, the sentry reads and changes
+/// them here, the fast return restores them from here. On a cache line of their own.
+pub const C_FREGS: usize = 256;
+/// Index in C_FREGS (and in a sigcontext's general registers) of rax, rsp, rip.
+pub const G_RAX: usize = 13;
+pub const G_RSP: usize = 15;
+pub const G_RIP: usize = 16;
+/// The fast path's own stack: the top of the control page (a few words are used; the signal
+/// stack above it is not, so a signal taken there lands on the signal stack's top).
+pub const FAST_STACK: u64 = PAGE;
 /// The signal stack: the rest of the block.
 pub const STACK_OFF: u64 = PAGE;
 
@@ -63,6 +88,11 @@ pub const ST_RESUME: u32 = 2;
 pub const ST_CALL: u32 = 3;
 /// Thread -> sentry: the call is made, its result is in C_RET.
 pub const ST_DONE: u32 = 4;
+/// Thread -> sentry: a call from a patched site, through the fast entry (no signal): its
+/// registers are in C_FREGS.
+pub const ST_FASTCALL: u32 = 5;
+/// Sentry -> thread: return from a fast call with the registers in C_FREGS.
+pub const ST_FAST_RESUME: u32 = 6;
 
 pub const F_SET_FS: u32 = 1;
 pub const F_SET_GS: u32 = 2;

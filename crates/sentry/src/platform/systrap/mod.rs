@@ -184,6 +184,9 @@ pub struct SystrapThread {
     /// the last resume): a resume writes only those that changed, so the cache lines of the
     /// frame that the sentry did not change stay with the stub's CPU.
     in_frame: [u64; 18],
+    /// The thread is stopped in a fast call (from a patched site): its registers are in the
+    /// block's C_FREGS rather than in a signal frame, and its FPU state is still in the CPU.
+    fast: bool,
     alive: bool,
 }
 
@@ -294,30 +297,103 @@ impl SystrapThread {
     fn read_regs(&mut self, r: &mut Regs) -> io::Result<()> {
         if self.process.shared.fsgsbase {
             self.fs_base = Some(self.ctl.get(C_FS));
+            if !self.fast {
+                self.gs_base = Some(self.ctl.get(C_GS));
+            }
+        }
+        let sc = self.gregs()?;
+        for i in 0..self.in_frame.len() {
+            self.in_frame[i] = self.ctl.get(self.greg_off(sc, i));
+        }
+        crate::signals::set_from_sigcontext(r, &self.in_frame);
+        if self.fast {
+            (r.cs, r.gs, r.fs, r.ss) = (self.base.cs, self.base.gs, self.base.fs, self.base.ss);
+        } else {
+            let segs = self.ctl.get(sc + 8 * 18);
+            r.cs = segs & 0xffff;
+            r.gs = (segs >> 16) & 0xffff;
+            r.fs = (segs >> 32) & 0xffff;
+            r.ss = (segs >> 48) & 0xffff;
+        }
+        r.orig_rax = u64::MAX;
+        r.fs_base = self.fs_base.unwrap_or(0);
+        // The thread's own block is the gs base the application knows as 0 (stub.rs sets it
+        // at the thread's start for the fast entry).
+        r.gs_base = self
+            .gs_base
+            .filter(|g| *g != block_addr(self.index))
+            .unwrap_or(0);
+        Ok(())
+    }
+
+    /// The gs base the host thread gets for the application's `gs`: its block for 0.
+    fn host_gs(&self, gs: u64) -> u64 {
+        if gs == 0 {
+            block_addr(self.index)
+        } else {
+            gs
+        }
+    }
+
+    /// Where general register `i` (sigcontext order) is, with the registers at `sc`: a fast
+    /// call's rax is kept apart, in the state's cache line (C_FRAX).
+    fn greg_off(&self, sc: usize, i: usize) -> usize {
+        if self.fast && i == G_RAX {
+            C_FRAX
+        } else {
+            sc + 8 * i
+        }
+    }
+
+    /// Where the general registers of the current stop are: the fast area (a fast call) or
+    /// the signal frame's sigcontext.
+    fn gregs(&self) -> io::Result<usize> {
+        if self.fast {
+            Ok(C_FREGS)
+        } else {
+            self.sigcontext()
+        }
+    }
+
+    /// Moves a thread stopped in a fast call onto the trap path, for what only a signal frame
+    /// holds (the FPU state) or only the trap path can change (the gs base): the tail
+    /// restores the call's registers and jumps to the stub's int3, whose trap leaves the
+    /// whole state in a frame; the frame then gets the registers the sentry holds (the rip
+    /// of the call's return, not the int3's).
+    fn sync(&mut self) -> io::Result<()> {
+        if !self.fast || !self.alive {
+            return Ok(());
+        }
+        let regs = self.in_frame;
+        self.ctl.set(C_FREGS + 8 * G_RIP, stub::sync_addr());
+        self.fast = false;
+        self.command(ST_FAST_RESUME);
+        if let Err(e) = self.wait_state(ST_TRAPPED) {
+            self.alive = false;
+            self.process.kill();
+            return Err(e);
+        }
+        if self.process.shared.fsgsbase {
+            self.fs_base = Some(self.ctl.get(C_FS));
             self.gs_base = Some(self.ctl.get(C_GS));
         }
         let sc = self.sigcontext()?;
-        for (i, v) in self.in_frame.iter_mut().enumerate() {
-            *v = self.ctl.get(sc + 8 * i);
+        for (i, v) in regs.iter().enumerate() {
+            self.ctl.set(sc + 8 * i, *v);
         }
-        crate::signals::set_from_sigcontext(r, &self.in_frame);
-        let segs = self.ctl.get(sc + 8 * 18);
-        r.cs = segs & 0xffff;
-        r.gs = (segs >> 16) & 0xffff;
-        r.fs = (segs >> 32) & 0xffff;
-        r.ss = (segs >> 48) & 0xffff;
-        r.orig_rax = u64::MAX;
-        r.fs_base = self.fs_base.unwrap_or(0);
-        r.gs_base = self.gs_base.unwrap_or(0);
+        self.in_frame = regs;
         Ok(())
     }
 
     fn write_regs(&mut self, r: &Regs) -> io::Result<()> {
-        let sc = self.sigcontext()?;
+        if self.fast && self.gs_base != Some(self.host_gs(r.gs_base)) {
+            self.sync()?;
+        }
+        let sc = self.gregs()?;
         let vals = crate::signals::sigcontext_gregs(r);
         for (i, v) in vals.iter().enumerate() {
             if self.in_frame[i] != *v {
-                self.ctl.set(sc + 8 * i, *v);
+                self.ctl.set(self.greg_off(sc, i), *v);
                 self.in_frame[i] = *v;
             }
         }
@@ -327,9 +403,10 @@ impl SystrapThread {
             self.fs_base = Some(r.fs_base);
             flags |= F_SET_FS;
         }
-        if self.gs_base != Some(r.gs_base) {
-            self.ctl.set(C_GS, r.gs_base);
-            self.gs_base = Some(r.gs_base);
+        let gs = self.host_gs(r.gs_base);
+        if self.gs_base != Some(gs) {
+            self.ctl.set(C_GS, gs);
+            self.gs_base = Some(gs);
             flags |= F_SET_GS;
         }
         // The handler clears the flags after it applies them: storing a 0 would only pull the
@@ -365,9 +442,12 @@ impl SystrapThread {
         }
     }
 
-    /// Whether the thread waits in its handler with a trap for the sentry.
+    /// Whether the thread waits with a trap or a fast call for the sentry.
     fn is_trapped(&self) -> bool {
-        self.state().load(Ordering::Acquire) == ST_TRAPPED
+        matches!(
+            self.state().load(Ordering::Acquire),
+            ST_TRAPPED | ST_FASTCALL
+        )
     }
 }
 
@@ -397,7 +477,8 @@ impl AddressSpace for SystrapThread {
             return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
         self.write_regs(regs)?;
-        self.command(ST_RESUME);
+        let fast = std::mem::replace(&mut self.fast, false);
+        self.command(if fast { ST_FAST_RESUME } else { ST_RESUME });
         Ok(())
     }
 
@@ -423,9 +504,19 @@ impl AddressSpace for SystrapThread {
     }
 
     fn trap(&mut self, regs: &mut Regs) -> io::Result<Option<Event>> {
-        if !self.is_trapped() {
+        let st = self.state().load(Ordering::Acquire);
+        if st == ST_FASTCALL {
+            // A call from a patched site: always the x86-64 ABI; rax held the number.
+            self.fast = true;
+            self.read_regs(regs)?;
+            regs.orig_rax = self.in_frame[G_RAX];
+            regs.rax = (-libc::ENOSYS) as i64 as u64;
+            return Ok(Some(Event::Syscall));
+        }
+        if st != ST_TRAPPED {
             return Ok(None);
         }
+        self.fast = false;
         self.read_regs(regs)?;
         let sig = self.word(C_SIGNO) as i32;
         let info = self.ctl.get(C_INFO);
@@ -466,6 +557,22 @@ impl AddressSpace for SystrapThread {
         self.base
     }
 
+    fn fast_entry(&self) -> Option<u64> {
+        // A fast call came from a site that is patched already.
+        (!self.fast).then(stub::fast_entry_addr)
+    }
+
+    fn swallowed_kick(&self) -> bool {
+        let m = self.process.shared.memory.borrow();
+        let mut any = false;
+        for off in self.process.blocks.borrow().iter() {
+            if let Ok(w) = m.file.word((off + C_KICK as u64) as usize) {
+                any |= w.swap(0, Ordering::AcqRel) != 0;
+            }
+        }
+        any
+    }
+
     fn fault_info(&mut self) -> (i32, u64) {
         let info = self.ctl.get(C_INFO);
         let code = self.siginfo_word(info, 8) as i32;
@@ -476,6 +583,7 @@ impl AddressSpace for SystrapThread {
     }
 
     fn fp_state(&mut self) -> io::Result<FpRegs> {
+        self.sync()?;
         let (at, size) = self.fp_area()?;
         let mut buf = vec![0u8; size];
         self.ctl.read(at, &mut buf);
@@ -483,6 +591,7 @@ impl AddressSpace for SystrapThread {
     }
 
     fn set_fp_state(&mut self, f: &FpRegs) -> io::Result<()> {
+        self.sync()?;
         let (at, size) = self.fp_area()?;
         match f {
             FpRegs::Xstate(buf) => {
@@ -522,6 +631,7 @@ impl AddressSpace for SystrapThread {
             gs_base: None,
             base: self.base,
             in_frame: [0; 18],
+            fast: false,
             alive: true,
         };
         if reused.is_none() {
@@ -535,7 +645,11 @@ impl AddressSpace for SystrapThread {
     }
 
     fn exit_thread(&mut self) {
-        // Parked in its handler, for the next thread of this process.
+        // Parked in its handler, for the next thread of this process (a thread that ended in
+        // a fast call is moved to its handler first).
+        if self.fast && self.sync().is_err() {
+            return;
+        }
         if self.alive && self.process.alive.get() {
             self.process.idle.borrow_mut().push(self.index);
         }

@@ -48,6 +48,7 @@ pub fn spawn(shared: &Rc<Shared>) -> io::Result<SystrapThread> {
         gs_base: None,
         base: bulkhead_linux::ptrace::zero_regs(),
         in_frame: [0; 18],
+        fast: false,
         alive: true,
     };
     t.born()?;
