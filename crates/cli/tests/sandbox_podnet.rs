@@ -331,3 +331,45 @@ fn podman_publishes_a_port_of_the_sandbox() {
     assert_eq!(pages[0], "page from the pod\n", "runc's container");
     assert_eq!(pages[1], pages[0], "the sandbox's page");
 }
+
+/// A sandbox whose config names the host's own network namespace by path never takes the
+/// host's interface (that would take the host's addresses away): it has loopback only, and
+/// the host keeps its addresses.
+#[test]
+fn the_hosts_namespace_is_never_taken() {
+    let rt = Rt::new();
+    let before = Command::new("ip")
+        .args(["-4", "-o", "addr"])
+        .output()
+        .unwrap();
+    let mut b = Bundle::new(&["/bin/sh", "-c", "ip -4 -o addr | cut -d' ' -f2"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/sbin:/usr/bin:/bin"]));
+    b.set("/annotations", json!({"dev.bulkhead.class": "sandbox"}));
+    let nss = b.config["linux"]["namespaces"].as_array().unwrap().clone();
+    let nss: Vec<_> = nss
+        .into_iter()
+        .map(|mut n| {
+            if n["type"] == "network" {
+                // This test's own: the host's (pid 1's may not be ours to open).
+                n["path"] = json!(format!("/proc/{}/ns/net", std::process::id()));
+            }
+            n
+        })
+        .collect();
+    b.set("/linux/namespaces", json!(nss));
+    let id = unique("podnet-host");
+    let (code, out, err) = rt.run(&b, &id);
+    rt.assert_clean(&id, &b);
+    assert_eq!((code, out.as_str()), (0, "lo\n"), "{err}");
+    assert!(err.contains("the host's network namespace"), "{err}");
+    let after = Command::new("ip")
+        .args(["-4", "-o", "addr"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&before),
+        stdout(&after),
+        "the host's addresses changed"
+    );
+}

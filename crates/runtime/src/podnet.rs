@@ -76,6 +76,15 @@ pub fn is_pause(spec: &Spec) -> bool {
 pub fn attach(path: &Path) -> Result<Option<Link>> {
     let ns = bulkhead_linux::ns::open_ns(path)
         .with_context(|| format!("linux.namespaces[network].path {}", path.display()))?;
+    // Never the runtime's own (the host's) namespace: taking its interface would take the
+    // host's addresses away. Such a sandbox has loopback only.
+    if same_file(&ns, Path::new("/proc/self/ns/net")) {
+        crate::log::warn(&format!(
+            "sandbox network: {} is the host's network namespace; the sandbox has loopback only",
+            path.display()
+        ));
+        return Ok(None);
+    }
     let mine = bulkhead_linux::fd::try_lock_exclusive(&ns)
         .with_context(|| format!("sandbox network: lock {}", path.display()))?;
     if !mine {
@@ -102,6 +111,17 @@ pub fn attach(path: &Path) -> Result<Option<Link>> {
         l.lock = Some(ns);
         l
     }))
+}
+
+/// Whether the open file `f` is the file at `path` (same device and inode).
+fn same_file(f: &std::os::fd::OwnedFd, path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let own = format!("/proc/self/fd/{}", f.as_raw_fd());
+    match (std::fs::metadata(own), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// The alias a taken interface carries: its addresses and gateways, so that the next
