@@ -49,6 +49,26 @@ pub fn is_local(ip: IpAddr) -> bool {
     ip.is_unspecified() || ip.is_loopback() || super::pod::has_addr(ip)
 }
 
+/// The IPv4 netmask of a prefix length (0 for /0).
+pub fn v4_mask(len: u8) -> u32 {
+    u32::MAX
+        .checked_shl(32 - u32::from(len.min(32)))
+        .unwrap_or(0)
+}
+
+/// The network of `ip` with prefix length `len` (its host bits cleared).
+pub fn network(ip: IpAddr, len: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & v4_mask(len)).into()),
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    }
+}
+
 /// The live bindings of sockets of `kind`: their addresses and sockets.
 pub fn bound(kind: Kind) -> Vec<(SocketAddr, Rc<Socket>)> {
     live(|all| {
@@ -193,5 +213,15 @@ mod tests {
         assert!(!covers(any6, true, lo4));
         assert!(covers(lo4, false, mapped));
         assert!(is_local(mapped) && !is_local("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn masks_and_networks_of_prefixes() {
+        assert_eq!(v4_mask(24), 0xffff_ff00);
+        assert_eq!((v4_mask(0), v4_mask(32)), (0, u32::MAX));
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(network(ip("10.88.0.5"), 16), ip("10.88.0.0"));
+        assert_eq!(network(ip("fe80::1:2"), 64), ip("fe80::"));
+        assert_eq!(network(ip("10.1.2.3"), 0), ip("0.0.0.0"));
     }
 }

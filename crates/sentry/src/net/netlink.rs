@@ -233,7 +233,7 @@ fn pod_link(p: &Shown, seq: u32, portid: u32, flags: u16) -> Vec<u8> {
 
 /// RTM_NEWADDR for one of the pod interface's addresses.
 fn pod_addr(p: &Shown, ip: IpAddr, len: u8, seq: u32, portid: u32) -> Vec<u8> {
-    let link_local = matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
+    let link_local = matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local());
     let scope = if link_local { RT_SCOPE_LINK } else { 0 };
     let mut fixed = vec![family_of(&ip) as u8, len, IFA_F_PERMANENT, scope];
     fixed.extend_from_slice(&p.link.index.to_ne_bytes());
@@ -292,16 +292,7 @@ fn pod_routes(p: &Shown, family: i32, seq: u32, portid: u32) -> Vec<Vec<u8>> {
         out.push(route(None, Some(*g), None, family_of(g)));
     }
     for (ip, len) in p.link.addrs.iter().filter(|(a, _)| wanted(a)) {
-        let net = match ip {
-            IpAddr::V4(v4) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
-                IpAddr::V4((u32::from(*v4) & mask).into())
-            }
-            IpAddr::V6(v6) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(*len)).unwrap_or(0);
-                IpAddr::V6((u128::from(*v6) & mask).into())
-            }
-        };
+        let net = super::inet::network(*ip, *len);
         let src = ip.is_ipv4().then_some(*ip);
         out.push(route(Some((net, *len)), None, src, family_of(ip)));
     }

@@ -269,7 +269,7 @@ pub fn source_for(dest: IpAddr) -> Option<IpAddr> {
                 same_family(a) && IpCidr::new((*a).into(), *len).contains_addr(&dest.into())
             });
         let global = |a: &IpAddr| match a {
-            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+            IpAddr::V6(v6) => !v6.is_unicast_link_local(),
             IpAddr::V4(_) => true,
         };
         if !reachable {

@@ -90,7 +90,7 @@ fn route_table() -> String {
     }
     for (a, len) in &p.link.addrs {
         if let IpAddr::V4(a) = a {
-            let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
+            let mask = super::inet::v4_mask(*len);
             row((u32::from(*a) & mask).into(), any, 0x0001, mask.into());
         }
     }
@@ -103,11 +103,7 @@ fn if_inet6_table() -> String {
     if let Some(p) = super::pod::shown() {
         for (a, len) in &p.link.addrs {
             if let IpAddr::V6(v6) = a {
-                let scope = if (v6.segments()[0] & 0xffc0) == 0xfe80 {
-                    0x20
-                } else {
-                    0
-                };
+                let scope = if v6.is_unicast_link_local() { 0x20 } else { 0 };
                 let hex: String = v6.octets().iter().map(|b| format!("{b:02x}")).collect();
                 s.push_str(&format!(
                     "{hex} {:02x} {len:02x} {scope:02x} 80 {:>8}\n",

@@ -383,15 +383,25 @@ fn connect_pod(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) -
     Err(block(t, s, true))
 }
 
+/// Where a UDP datagram goes: `to`, or the connected address (the wildcard meaning this
+/// host); EINVAL for a name that is not an IP one, EDESTADDRREQ with neither.
+fn udp_destination(s: &Socket, to: Option<&Name>) -> Result<SocketAddr, Errno> {
+    let dest = match (to, s.peer_addr()) {
+        (Some(Name::Inet(d)), _) => *d,
+        (Some(_), _) => return Err(EINVAL),
+        (None, Some(Addr::Inet(d))) => d,
+        (None, _) => return Err(EDESTADDRREQ),
+    };
+    Ok(inet::destination(dest))
+}
+
 /// A datagram to an address beyond the sandbox goes out through the pod's interface: the
 /// count sent, or None when it is not such a datagram (udp_target then routes it).
 fn udp_over_pod(s: &Rc<Socket>, to: Option<&Name>, data: &[u8]) -> Result<Option<i64>, Errno> {
-    let dest = match (to, s.peer_addr()) {
-        (Some(Name::Inet(d)), _) => *d,
-        (None, Some(Addr::Inet(d))) => d,
-        _ => return Ok(None),
+    // A bad or missing destination is udp_target's to answer.
+    let Ok(dest) = udp_destination(s, to) else {
+        return Ok(None);
     };
-    let dest = inet::destination(dest);
     if inet::is_local(dest.ip()) || crate::net::pod::source_for(dest.ip()).is_none() {
         return Ok(None);
     }
@@ -619,13 +629,7 @@ const UDP_MAX: usize = 65507;
 /// bound to the destination (`to`, or the connected one), None when nobody takes it there.
 /// An unbound sender takes an ephemeral port first.
 fn udp_target(s: &Rc<Socket>, to: Option<Name>, len: usize) -> Result<Option<Routed>, Errno> {
-    let dest = match (to, s.peer_addr()) {
-        (Some(Name::Inet(d)), _) => d,
-        (Some(_), _) => return Err(EINVAL),
-        (None, Some(Addr::Inet(d))) => d,
-        (None, _) => return Err(EDESTADDRREQ),
-    };
-    let dest = inet::destination(dest);
+    let dest = udp_destination(s, to.as_ref())?;
     if !inet::is_local(dest.ip()) {
         return Err(ENETUNREACH);
     }
@@ -1094,7 +1098,7 @@ pub(super) fn if_ioctl(t: &mut Task, req: u64, arg: u64) -> R {
         }
         0x8915 | 0x891b | 0x8919 /* SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFBRDADDR */ => {
             let (a, len) = i.v4.ok_or(EADDRNOTAVAIL)?;
-            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            let mask = inet::v4_mask(len);
             let v = match req {
                 0x8915 => a,
                 0x891b => mask.into(),
