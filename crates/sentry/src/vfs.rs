@@ -420,6 +420,33 @@ impl Fs {
         Ok(f)
     }
 
+    /// Whether `abs` names something the sentry makes itself (/dev, /proc, /sys, the root's
+    /// /proc link) rather than a file of the rootfs.
+    pub fn is_own(&self, abs: &str) -> bool {
+        ["/dev", "/proc", "/sys"].iter().any(|d| {
+            abs.strip_prefix(d)
+                .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+        }) || self.is_root_link(abs)
+    }
+
+    /// A read-only open of a rootfs file in one lookup and one fstat, for the common case (a
+    /// program reading its files): the general path stats the name before it opens it (is it
+    /// a FIFO the sentry serves? may the application read it?), three host calls more. The host
+    /// open adds O_NONBLOCK so that a FIFO cannot block it; only a regular file or a directory
+    /// is kept (O_NONBLOCK means nothing to their reads); `None` for anything else and for the
+    /// sentry's own names, which the caller opens the general way.
+    pub fn open_read(&self, abs: &str, flags: i32) -> Result<Option<(File, libc::stat)>, Errno> {
+        let plain = flags & libc::O_ACCMODE == libc::O_RDONLY
+            && flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_PATH | libc::O_TMPFILE) == 0;
+        if !plain || self.is_own(abs) {
+            return Ok(None);
+        }
+        let host_flags = flags & !(libc::O_CLOEXEC | libc::O_NOCTTY) | libc::O_NONBLOCK;
+        let f = self.open_host(abs, host_flags, 0)?;
+        let st = crate::host::fstat_raw(f.as_raw_fd()).map_err(errno)?;
+        Ok(matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR).then_some((f, st)))
+    }
+
     /// open(2): the sentry's own devices and /proc, or a host file beneath the root.
     pub fn open(&self, abs: &str, flags: i32, mode: u32) -> Result<Node, Errno> {
         if self.is_root_link(abs) {

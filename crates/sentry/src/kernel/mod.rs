@@ -411,6 +411,7 @@ impl Kernel {
         }
         if ret == -(WOULD_BLOCK as i64) && t.wait.is_some() {
             t.state = State::Blocked;
+            t.asp.park();
             return;
         }
         t.wait = None;

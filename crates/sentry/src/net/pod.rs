@@ -68,6 +68,9 @@ struct Tap {
     /// Frames and bytes read (/proc/net/dev).
     frames_in: u64,
     bytes_in: u64,
+    /// A read found no frame since the pump began: the rest of the pump reads no more (each
+    /// of its rounds would ask again, a host call each); the next pump looks again.
+    drained: bool,
 }
 
 /// The writing side, borrowed by transmit tokens while the read buffer is lent to a receive
@@ -106,7 +109,13 @@ impl Device for Tap {
     type TxToken<'a> = Tx<'a>;
 
     fn receive(&mut self, _: smoltcp::time::Instant) -> Option<(Rx<'_>, Tx<'_>)> {
-        let n = crate::host::read(self.out.fd.as_raw_fd(), &mut self.rx).ok()?;
+        if self.drained {
+            return None;
+        }
+        let Ok(n) = crate::host::read(self.out.fd.as_raw_fd(), &mut self.rx) else {
+            self.drained = true;
+            return None;
+        };
         if n == 0 {
             return None;
         }
@@ -201,6 +210,7 @@ pub fn install(link: Link) {
         rx: vec![0u8; FRAME_MAX],
         frames_in: 0,
         bytes_in: 0,
+        drained: false,
     };
     let base = Instant::now();
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(link.iface.mac)));
@@ -338,6 +348,7 @@ impl Pod {
         self.readable = false;
         self.dirty = false;
         self.checked = Instant::now();
+        self.dev.drained = false;
         for _ in 0..16 {
             let now = self.now();
             let polled = self.iface.poll(now, &mut self.dev, &mut self.sockets);

@@ -62,6 +62,9 @@ pub trait AddressSpace {
     fn trap(&mut self, _regs: &mut Regs) -> std::io::Result<Option<Event>> {
         Ok(None)
     }
+    /// The call the thread stopped in blocks: a platform whose threads spin for their answer
+    /// (systrap) lets this one sleep now. The next `resume` wakes it.
+    fn park(&mut self) {}
     /// Whether a SIGURG sent to `host_tid` may be taken by any thread of the address space
     /// (systrap signals the stub process: its threads' own ids are not the sentry's to name).
     fn kicks_process(&self) -> bool {

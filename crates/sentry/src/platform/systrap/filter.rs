@@ -78,6 +78,7 @@ fn allowed(efd: i32) -> Vec<Allowed> {
     vec![
         any(libc::SYS_rt_sigreturn),
         any(libc::SYS_futex),
+        any(libc::SYS_sched_yield),
         // mmap is checked by the sentry's filter too: the memory file, shared and fixed.
         any(libc::SYS_mmap),
         any(libc::SYS_munmap),

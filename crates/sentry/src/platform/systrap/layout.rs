@@ -93,6 +93,9 @@ pub const ST_DONE: u32 = 4;
 pub const ST_FASTCALL: u32 = 5;
 /// Sentry -> thread: return from a fast call with the registers in C_FREGS.
 pub const ST_FAST_RESUME: u32 = 6;
+/// Sentry -> thread: the call blocks; sleep on the futex now rather than spin for an answer
+/// that will not come soon.
+pub const ST_PARK: u32 = 7;
 
 pub const F_SET_FS: u32 = 1;
 pub const F_SET_GS: u32 = 2;
@@ -110,7 +113,9 @@ pub const G_FSGSBASE: usize = 24;
 
 /// How many times a waiting thread polls its state (`pause` between) before it sleeps on the
 /// futex. See docs/sandbox.md for how it was chosen.
-pub const STUB_SPIN: u32 = 10000;
+pub const STUB_SPIN: u32 = 100000;
+/// Every this many polls (a power of two, about 8 µs) the waiting thread yields its CPU.
+pub const STUB_YIELD_EVERY: u32 = 16384;
 
 /// arch_prctl codes (asm/prctl.h).
 pub const ARCH_SET_GS: u64 = 0x1001;

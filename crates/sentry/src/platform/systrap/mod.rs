@@ -545,6 +545,19 @@ impl AddressSpace for SystrapThread {
         Ok(Some(event))
     }
 
+    fn park(&mut self) {
+        // Only a thread that waits with its call: the state is the sentry's to change then.
+        let _ =
+            self.state()
+                .compare_exchange(ST_TRAPPED, ST_PARK, Ordering::SeqCst, Ordering::Acquire);
+        let _ = self.state().compare_exchange(
+            ST_FASTCALL,
+            ST_PARK,
+            Ordering::SeqCst,
+            Ordering::Acquire,
+        );
+    }
+
     fn kicks_process(&self) -> bool {
         true
     }
