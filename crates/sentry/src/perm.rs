@@ -63,13 +63,70 @@ pub fn search(fs: &Fs, c: &Creds, abs: &str) -> Result<(), Errno> {
         return Ok(());
     }
     for dir in ancestors(abs) {
-        if let Ok(st) = fs.stat(&dir, true) {
+        if let Some(st) = dir_stat(fs, &dir) {
             if !may(c, &st, X) {
                 return Err(libc::EACCES);
             }
         }
     }
     Ok(())
+}
+
+/// The stat of directory `dir` for a search check, from `DIRS` when it was looked up lately.
+fn dir_stat(fs: &Fs, dir: &str) -> Option<libc::stat> {
+    let key = (fs.root_id(), dir.to_string());
+    if let Some(st) = DIRS.with(|d| d.borrow_mut().get(&key)) {
+        return Some(st);
+    }
+    let st = fs.stat(dir, true).ok()?;
+    DIRS.with(|d| d.borrow_mut().put(key, st));
+    Some(st)
+}
+
+/// How long a looked-up directory's mode and owner are trusted: what a change made from
+/// outside the sandbox (the host editing the rootfs under a running pod) may take to show.
+const DIRS_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+/// Bound on the entries kept (a walk of a large tree must not grow the sentry).
+const DIRS_MAX: usize = 4096;
+
+/// The modes and owners of directories that search() looked up: every path lookup of an
+/// application without CAP_DAC_OVERRIDE (nginx's workers, any non-root user) checks each
+/// directory on the way, three host calls apiece, the same few directories again and again.
+/// Every change the sandbox itself makes to names or permissions forgets it all
+/// (`forget`, from the system-call table); a change from outside shows within DIRS_FRESH.
+struct DirCache {
+    since: std::time::Instant,
+    map: std::collections::HashMap<(usize, String), libc::stat>,
+}
+
+impl DirCache {
+    fn get(&mut self, key: &(usize, String)) -> Option<libc::stat> {
+        if self.since.elapsed() > DIRS_FRESH {
+            self.map.clear();
+            self.since = std::time::Instant::now();
+        }
+        self.map.get(key).copied()
+    }
+
+    fn put(&mut self, key: (usize, String), st: libc::stat) {
+        if self.map.len() >= DIRS_MAX {
+            self.map.clear();
+        }
+        self.map.insert(key, st);
+    }
+}
+
+thread_local! {
+    static DIRS: std::cell::RefCell<DirCache> = std::cell::RefCell::new(DirCache {
+        since: std::time::Instant::now(),
+        map: std::collections::HashMap::new(),
+    });
+}
+
+/// Forgets every directory search() looked up: called before any system call that may
+/// change a name or a permission (rename, unlink, chmod, chown, an xattr, a mount).
+pub fn forget() {
+    DIRS.with(|d| d.borrow_mut().map.clear());
 }
 
 /// The sentry's own /proc and /dev: their permissions are its to give.

@@ -297,6 +297,11 @@ impl Fs {
         self.root.clone()
     }
 
+    /// Which root this is (processes that chroot have another): a key for caches by path.
+    pub fn root_id(&self) -> usize {
+        Rc::as_ptr(&self.root) as usize
+    }
+
     /// The working directory.
     pub fn cwd(&self) -> String {
         self.state.borrow().cwd.clone()

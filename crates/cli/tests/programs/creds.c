@@ -1147,6 +1147,25 @@ static void as_user(void) {
     show("user_access_write_0644", result(access(PT "/pub", W_OK)), "EACCES");
     show("user_chdir_0700_dir", result(chdir(PT "/private")), "EACCES");
     show("user_exec_0644", try_exec(PT "/script"), "EACCES");
+    /* A directory searched, then closed by its owner: the next lookup through it is refused
+     * (the sentry keeps the directories it looked up: a change must show at once). */
+    show("user_mkdir_own", result(mkdir(PT "/sticky/own", 0755)), "0");
+    put_file(PT "/sticky/own/f", "mine\n", 0644);
+    show("user_search_own_dir", try_open(PT "/sticky/own/f", O_RDONLY), "0");
+    show("user_close_own_dir", result(chmod(PT "/sticky/own", 0600)), "0");
+    show("user_search_closed_dir", try_open(PT "/sticky/own/f", O_RDONLY), "EACCES");
+    show("user_stat_closed_dir", result(stat(PT "/sticky/own/f", &st)), "EACCES");
+    char link[8];
+    show("user_readlink_closed_dir",
+         readlink(PT "/sticky/own/f", link, sizeof link) < 0 ? errname(errno) : "0", "EACCES");
+    show("user_open_own_dir", result(chmod(PT "/sticky/own", 0755)), "0");
+    show("user_search_opened_dir", try_open(PT "/sticky/own/f", O_RDONLY), "0");
+    /* The same name, now a closed directory of another name renamed over it. */
+    show("user_mkdir_open", result(mkdir(PT "/sticky/gone", 0755)), "0");
+    show("user_search_open", try_open(PT "/sticky/gone/x", O_RDONLY), "ENOENT");
+    show("user_mkdir_closed", result(mkdir(PT "/sticky/shut", 0200)), "0");
+    show("user_rename_over", result(rename(PT "/sticky/shut", PT "/sticky/gone")), "0");
+    show("user_search_renamed", try_open(PT "/sticky/gone/x", O_RDONLY), "EACCES");
 }
 
 static int t_perms(void) {

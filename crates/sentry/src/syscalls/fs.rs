@@ -486,6 +486,7 @@ pub(super) fn stat(t: &mut Task, dirfd: i32, addr: u64, buf: u64, flags: i32) ->
         return Err(ENOENT);
     }
     let abs = at(t, dirfd, &p)?;
+    crate::perm::search(&t.fs, &t.creds, &abs)?;
     fresh(t, &abs);
     // A trailing slash asks for the directory a link points to.
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0 || p.ends_with('/');
@@ -507,6 +508,7 @@ pub(super) fn statx(t: &mut Task, dirfd: i32, addr: u64, flags: i32, buf: u64) -
         return Err(ENOENT);
     } else {
         let abs = at(t, dirfd, &p)?;
+        crate::perm::search(&t.fs, &t.creds, &abs)?;
         fresh(t, &abs);
         t.fs.stat(&abs, flags & AT_SYMLINK_NOFOLLOW == 0 || p.ends_with('/'))?
     };
@@ -606,6 +608,7 @@ pub(super) fn access(t: &mut Task, dirfd: i32, addr: u64, mode: i32, flags: i32)
 pub(super) fn readlink(t: &mut Task, dirfd: i32, addr: u64, buf: u64, len: u64) -> R {
     let p = path(t, addr)?;
     let abs = at(t, dirfd, &p)?;
+    crate::perm::search(&t.fs, &t.creds, &abs)?;
     fresh(t, &abs);
     let mut target = t.fs.readlink(&abs)?;
     target.truncate(len as usize);

@@ -30,10 +30,49 @@ use std::os::fd::AsRawFd;
 
 type R = Result<i64, Errno>;
 
+/// Whether call `nr` may change what a path names or a permission on the way to it: perm.rs
+/// forgets the directories it looked up before such a call runs.
+fn may_change_names(nr: i64) -> bool {
+    matches!(
+        nr,
+        SYS_rename
+            | SYS_renameat
+            | SYS_renameat2
+            | SYS_unlink
+            | SYS_unlinkat
+            | SYS_rmdir
+            | SYS_symlink
+            | SYS_symlinkat
+            | SYS_link
+            | SYS_linkat
+            | SYS_chmod
+            | SYS_fchmod
+            | SYS_fchmodat
+            | SYS_fchmodat2
+            | SYS_chown
+            | SYS_lchown
+            | SYS_fchown
+            | SYS_fchownat
+            | SYS_setxattr
+            | SYS_lsetxattr
+            | SYS_fsetxattr
+            | SYS_removexattr
+            | SYS_lremovexattr
+            | SYS_fremovexattr
+            | SYS_mount
+            | SYS_umount2
+            | SYS_chroot
+            | SYS_pivot_root
+    )
+}
+
 /// Serves system call `nr` of `t`; returns the value for rax (negative errno on failure).
 pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
     if nr == crate::platform::OTHER_ABI || (!t.asp.tells_abi() && by_int80(t)) {
         return -i64::from(ENOSYS);
+    }
+    if may_change_names(nr as i64) {
+        crate::perm::forget();
     }
     use xattr::Which::{Fd, Path};
     let a = [
