@@ -713,6 +713,9 @@ pub(super) fn send_bytes(t: &mut Task, fd: i32, data: &[u8], control: Control, f
         // busybox's ip writes its requests.
         return netlink_request(t, &sk.0, data);
     }
+    if sk.0.kind == Kind::Ping {
+        return ping_send(&sk.0, None, data);
+    }
     send_to(t, &sk, data, control, None, None, flags)
 }
 
