@@ -214,6 +214,87 @@ fn both_classes_talk_through_the_pods_interface() {
     assert_eq!(outside, "served hello to 10.213.41.1\n");
 }
 
+/// Inside: Debian's ping (through a ping socket) to the server namespace, then a UDP "go" to
+/// the server and a wait for its "done": the server pings the pod's address only while the
+/// sandbox serves it (before, the pod namespace's own kernel would answer).
+const PING_INSIDE: &str = r#"
+import socket, subprocess, sys
+net = sys.argv[1]
+p = subprocess.run(["/ping", "-c", "2", "-W", "2", net + ".1"], capture_output=True, text=True)
+print("exit", p.returncode, [l for l in p.stdout.splitlines() if "received" in l][0].split(", time")[0])
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(30)
+u.sendto(b"go", (net + ".1", 9998))
+print(u.recvfrom(100)[0].decode())
+"#;
+
+/// Outside (server namespace): waits for the sandbox's "go", pings the pod's address (the
+/// sandbox's stack answers echo requests itself), answers "done".
+const PING_OUTSIDE: &str = r#"
+import socket, subprocess, sys
+net = sys.argv[1]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind((net + ".1", 9998))
+u.settimeout(30)
+print("ready", flush=True)
+d, a = u.recvfrom(100)
+p = subprocess.run(["ping", "-c", "2", "-W", "2", net + ".2"], capture_output=True, text=True)
+print("exit", p.returncode, [l for l in p.stdout.splitlines() if "received" in l][0].split(", time")[0])
+u.sendto(b"done", a)
+"#;
+
+/// ICMP echo through the pod's interface in both classes: Debian's ping in the container
+/// (no CAP_NET_RAW: a ping socket) reaches the server namespace, and the server's ping
+/// reaches the pod's address, answered by the sandbox's own stack; two echoes each, bounded.
+#[test]
+fn ping_through_the_pods_interface() {
+    let rt = Rt::new();
+    let mut outs = Vec::new();
+    for (class, annotations) in [
+        ("cls", json!({})),
+        ("sbx", json!({"dev.bulkhead.class": "sandbox"})),
+    ] {
+        let pair = Pair::new(43);
+        let net = format!("10.213.{}", pair.net);
+        let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", PING_INSIDE, &net]);
+        b.set("/annotations", annotations);
+        b.set("/process/capabilities", podman_caps());
+        b.set(
+            "/linux/sysctl",
+            json!({"net.ipv4.ping_group_range": "0 2147483647"}),
+        );
+        // Without its file capability (cap_net_raw): the ping-socket path.
+        std::fs::copy(which("ping"), b.rootfs().join("ping")).unwrap();
+        let mut server = pair
+            .in_srv(&["python3", "-c", PING_OUTSIDE, &net])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(server.stdout.take().unwrap());
+        lines.read_line(&mut ready).unwrap();
+        assert_eq!(ready, "ready\n");
+        let id = unique(&format!("podnet-ping-{class}"));
+        let (code, out, err) = rt.run(&b, &id);
+        rt.assert_clean(&id, &b);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut lines, &mut rest).unwrap();
+        let srv = server.wait_with_output().unwrap();
+        assert!(code == 0, "{class}: exit {code}: {out} {err}");
+        assert!(srv.status.success(), "{class} server: {}", stderr(&srv));
+        outs.push((out, rest));
+    }
+    assert_eq!(
+        outs[0], outs[1],
+        "container class (left) and sandbox (right) differ"
+    );
+    let two = "exit 0 2 packets transmitted, 2 received, 0% packet loss";
+    assert_eq!(outs[1].0, format!("{two}\ndone\n"));
+    assert_eq!(outs[1].1, format!("{two}\n"));
+}
+
 /// `ip addr`, `ip route`, busybox's ip (SIOCGIF* ioctls) and /proc/net show the interface
 /// the sandbox serves, as the container class's namespace shows it; the host's stack no
 /// longer holds its IPv4 address, and the interface's alias records what was taken so a

@@ -301,3 +301,128 @@ fn redis_server_answers_redis_cli() {
 fn bad_arguments_to_socket_calls() {
     area("bad");
 }
+
+/// A bundle with the host's /usr and Debian's ping copied to /ping without its file
+/// capability (cap_net_raw), with podman's capabilities (CAP_NET_RAW is not among them), so it
+/// takes the ping-socket path; net.ipv4.ping_group_range set as podman sets it (the container class's
+/// new network namespace would deny every group; the sandbox's range is that one always).
+fn ping_bundle() -> Bundle {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    b.set(
+        "/linux/sysctl",
+        json!({"net.ipv4.ping_group_range": "0 2147483647"}),
+    );
+    b.set("/process/capabilities", podman_caps());
+    let ping = clients::which("ping");
+    std::fs::copy(&ping, b.rootfs().join("ping"))
+        .expect("copy ping (iputils-ping: CI installs it)");
+    b
+}
+
+/// Debian's ping (iputils, through ping sockets: no CAP_NET_RAW) to 127.0.0.1 and ::1, two
+/// echoes each, bounded: the same lines in both classes but the times. busybox's ping uses
+/// raw sockets only: without CAP_NET_RAW it fails the same way in both.
+#[test]
+fn ping_over_loopback() {
+    let mut b = ping_bundle();
+    let script = "for a in 127.0.0.1 ::1; do out=$(/ping -c 2 -W 2 $a); echo \"exit $?\"; \
+                  echo \"$out\" | sed -e 's/ time=.*//' -e 's/, time .*//' | grep -v '^rtt'; done; \
+                  out=$(busybox ping -c 1 -W 1 127.0.0.1 2>&1); echo \"busybox exit $?\"; \
+                  echo \"$out\" | grep -v '^PING'";
+    let want = "exit 0\nPING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\n\
+                64 bytes from 127.0.0.1: icmp_seq=1 ttl=64\n\
+                64 bytes from 127.0.0.1: icmp_seq=2 ttl=64\n\n\
+                --- 127.0.0.1 ping statistics ---\n\
+                2 packets transmitted, 2 received, 0% packet loss\n\
+                exit 0\nPING ::1(::1) 56 data bytes\n\
+                64 bytes from ::1: icmp_seq=1 ttl=64\n64 bytes from ::1: icmp_seq=2 ttl=64\n\n\
+                --- ::1 ping statistics ---\n2 packets transmitted, 2 received, 0% packet loss\n\
+                busybox exit 1\nping: permission denied (are you root?)\n";
+    both_print(&mut b, &["/bin/sh", "-c", script], want);
+}
+
+/// Ping sockets from python3, the same in both classes: the identifier is the bound port (or
+/// an ephemeral one), the reply keeps sequence and payload and sums to zero, comes from the
+/// address pinged with port 0, with the TTL and a timestamp when asked; connect, IPv6,
+/// readiness, EAGAIN without waiting or after SO_RCVTIMEO; and the errors: a raw socket EPERM,
+/// a type other than echo or a short message EINVAL, a gid outside ping_group_range EACCES.
+#[test]
+fn python3_ping_sockets() {
+    let mut b = ping_bundle();
+    let program = r#"
+import socket, struct, errno, os, select, time
+def err(f):
+    try:
+        f(); return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+def csum(d):
+    d += b"\0" * (len(d) % 2)
+    s = sum(struct.unpack("!%dH" % (len(d) // 2), d))
+    while s > 0xffff: s = (s & 0xffff) + (s >> 16)
+    return s ^ 0xffff
+def echo(seq, payload, t=8):
+    return struct.pack("!BBHHH", t, 0, 0, 0xbeef, seq) + payload
+def show(d):
+    t, code, _, ident, seq = struct.unpack("!BBHHH", d[:8])
+    return t, code, ident, seq, d[8:]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+print("type", s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE), "proto",
+      s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL))
+s.bind(("0.0.0.0", 4242)); print("name", s.getsockname())
+s.sendto(echo(7, b"bulkhead ping"), ("127.0.0.1", 0))
+print("readable", select.select([s], [], [], 5)[0] == [s])
+d, a = s.recvfrom(1000)
+print("reply", show(d), a, csum(d))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+u.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL
+u.setsockopt(socket.SOL_SOCKET, 29, 1)  # SO_TIMESTAMP
+u.sendto(echo(1, b"x" * 100), ("127.0.0.2", 0))
+d, anc, flags, a = u.recvmsg(1000, 1000)
+port = u.getsockname()[1]
+print("ephemeral", port != 0, show(d)[2] == port, a, len(d), flags)
+stamp = struct.unpack("qq", anc[0][2])
+print("control", [(l, t, len(x)) for l, t, x in anc], abs(stamp[0] - time.time()) < 5,
+      struct.unpack("i", anc[1][2]))
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+c.connect(("127.0.0.1", 0)); os.write(c.fileno(), echo(2, b"connected"))
+print("connected", show(c.recv(100))[3:], err(c.getpeername), c.getsockname()[0])
+print("dontwait", err(lambda: c.recv(100, socket.MSG_DONTWAIT)))
+c.setblocking(False); print("nonblocking", err(lambda: c.recv(100))); c.setblocking(True)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 200000))
+t0 = time.monotonic(); e = err(lambda: c.recv(100))
+print("rcvtimeo", e, time.monotonic() - t0 >= 0.15)
+print("echo reply sent", err(lambda: s.sendto(echo(1, b"", 0), ("127.0.0.1", 0))))
+print("bad code", err(lambda: s.sendto(b"\x08\x01" + b"\0" * 6, ("127.0.0.1", 0))))
+print("short", err(lambda: s.sendto(b"\x08\0\0\0", ("127.0.0.1", 0))))
+print("no destination", err(lambda: u.send(echo(1, b""))))
+print("unreachable", err(lambda: u.sendto(echo(1, b""), ("10.1.2.3", 0))))
+print("raw", err(lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)))
+print("icmpv6 on inet", err(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 58)))
+s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_ICMPV6)
+s6.sendto(echo(9, b"six", 128), ("::1", 0))
+d, a = s6.recvfrom(100)
+print("v6", show(d)[:2], show(d)[3:], a[:2], "v4 type", err(lambda: s6.sendto(echo(1, b""), ("::1", 0))))
+print(repr(open("/proc/sys/net/ipv4/ping_group_range").read()))
+print("isatty", os.isatty(1), flush=True)
+if os.fork() == 0:
+    os.setgroups([]); os.setgid(2147483648)
+    print("outside the range", err(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 1)), flush=True)
+    os._exit(0)
+os.wait()
+"#;
+    let want = "type 2 proto 1\nname ('0.0.0.0', 4242)\nreadable True\n\
+                reply (0, 0, 4242, 7, b'bulkhead ping') ('127.0.0.1', 0) 0\n\
+                ephemeral True True ('127.0.0.2', 0) 108 0\n\
+                control [(1, 29, 16), (0, 2, 4)] True (64,)\n\
+                connected (2, b'connected') ENOTCONN 127.0.0.1\n\
+                dontwait EAGAIN\nnonblocking EAGAIN\nrcvtimeo EAGAIN True\n\
+                echo reply sent EINVAL\nbad code EINVAL\nshort EINVAL\n\
+                no destination EDESTADDRREQ\nunreachable ENETUNREACH\nraw EPERM\n\
+                icmpv6 on inet EPROTONOSUPPORT\n\
+                v6 (129, 0) (9, b'six') ('::1', 0) v4 type EINVAL\n'0\\t2147483647\\n'\nisatty False\n\
+                outside the range EACCES\n";
+    both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+}

@@ -193,6 +193,7 @@ fn sys_file(abs: &str, hostname: &str) -> Option<String> {
         "vm/overcommit_memory" => "0".into(),
         "fs/file-max" => "9223372036854775807".into(),
         "fs/nr_open" => "1048576".into(),
+        "net/ipv4/ping_group_range" => return Some(crate::net::ping::group_range_text()),
         _ => return None,
     };
     Some(text + "\n")
@@ -201,7 +202,7 @@ fn sys_file(abs: &str, hostname: &str) -> Option<String> {
 /// The /proc/sys directories and their files.
 fn sys_dir(abs: &str) -> Option<Vec<(String, u8)>> {
     let names: &[&str] = match abs {
-        "/proc/sys" => &["kernel", "vm", "fs"],
+        "/proc/sys" => &["kernel", "vm", "fs", "net"],
         "/proc/sys/kernel" => &[
             "pid_max",
             "hostname",
@@ -215,9 +216,11 @@ fn sys_dir(abs: &str) -> Option<Vec<(String, u8)>> {
         "/proc/sys/kernel/random" => &["boot_id", "uuid"],
         "/proc/sys/vm" => &["overcommit_memory"],
         "/proc/sys/fs" => &["file-max", "nr_open"],
+        "/proc/sys/net" => &["ipv4"],
+        "/proc/sys/net/ipv4" => &["ping_group_range"],
         _ => return None,
     };
-    let is_dir = |n: &str| matches!(n, "kernel" | "vm" | "fs" | "random");
+    let is_dir = |n: &str| matches!(n, "kernel" | "vm" | "fs" | "random" | "net" | "ipv4");
     Some(
         names
             .iter()

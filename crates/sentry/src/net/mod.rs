@@ -3,6 +3,7 @@
 
 pub mod inet;
 pub mod netlink;
+pub mod ping;
 pub mod pod;
 pub mod procnet;
 pub mod unix;

@@ -12,14 +12,16 @@
 //! listener of the application that covers the interface's address gets a small pool of
 //! smoltcp listening sockets on its port (smoltcp has no backlog); a connection that becomes
 //! established is handed to the listener as if its wire socket had connected. UDP sockets get
-//! a smoltcp socket on their port once they send to or are bound on the interface.
+//! a smoltcp socket on their port once they send to or are bound on the interface. Ping
+//! sockets (net/ping.rs) get a smoltcp ICMP socket on their identifier once they send beyond
+//! the sandbox; smoltcp answers echo requests to the interface's addresses itself.
 
 use super::inet;
 use super::unix::{Addr, Cred, Kind, Msg, Socket};
 use bulkhead_linux::netlink::Interface as Described;
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::{Checksum, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
-use smoltcp::socket::{tcp, udp};
+use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -56,6 +58,10 @@ const MAX_CLOSING: usize = 1024;
 const BUSY_CHECK: Duration = Duration::from_millis(1);
 /// The most bytes moved into one queued message of the application's socket.
 const CHUNK: usize = 64 * 1024;
+/// Echo replies a ping socket's smoltcp socket holds between two pumps (a ping sends one a
+/// second; a flood beyond this is dropped, as a full socket buffer drops it on Linux).
+const ICMP_PACKETS: usize = 16;
+const ICMP_BYTES: usize = 64 * 1024;
 /// Largest frame read (a GSO frame from a veth peer can be larger than the MTU).
 const FRAME_MAX: usize = 65536 + 14;
 
@@ -179,6 +185,8 @@ struct Pod {
     pools: BTreeMap<u16, Vec<SocketHandle>>,
     /// UDP ports: the smoltcp socket and the application's socket it serves.
     udp: BTreeMap<u16, (SocketHandle, Weak<Socket>)>,
+    /// Ping sockets by (IPv6, identifier): the smoltcp ICMP socket and the application's.
+    icmp: BTreeMap<(bool, u16), (SocketHandle, Weak<Socket>)>,
     /// Connects in progress or done but not yet reported to a waiting connect.
     connects: Vec<(Weak<Socket>, Progress)>,
     _lock: Option<OwnedFd>,
@@ -238,6 +246,7 @@ pub fn install(link: Link) {
         bridges: Vec::new(),
         pools: BTreeMap::new(),
         udp: BTreeMap::new(),
+        icmp: BTreeMap::new(),
         connects: Vec::new(),
         _lock: link.lock,
         readable: true,
@@ -352,7 +361,8 @@ impl Pod {
         for _ in 0..16 {
             let now = self.now();
             let polled = self.iface.poll(now, &mut self.dev, &mut self.sockets);
-            let moved = self.tend_listeners() | self.tend_tcp() | self.tend_udp();
+            let moved =
+                self.tend_listeners() | self.tend_tcp() | self.tend_udp() | self.tend_icmp();
             if polled == PollResult::None && !moved {
                 break;
             }
@@ -522,6 +532,40 @@ impl Pod {
                     fds: Vec::new(),
                     cred: WIRE_CRED,
                     from: Some(from),
+                });
+            }
+        }
+        moved
+    }
+
+    /// Brings echo replies from the interface to the ping sockets they answer (smoltcp's
+    /// socket on an identifier also takes echo requests with it: those are not the
+    /// application's).
+    fn tend_icmp(&mut self) -> bool {
+        let mut moved = false;
+        let keys: Vec<(bool, u16)> = self.icmp.keys().copied().collect();
+        for key in keys {
+            let Some((h, app)) = self.icmp.get(&key).cloned() else {
+                continue;
+            };
+            let Some(app) = app.upgrade() else {
+                self.sockets.remove(h);
+                self.icmp.remove(&key);
+                continue;
+            };
+            let s = self.sockets.get_mut::<icmp::Socket>(h);
+            while let Ok((data, from)) = s.recv() {
+                moved = true;
+                let from = IpAddr::from(from);
+                let ours = from.is_ipv6() == key.0 && super::ping::is_reply(key.0, data);
+                if !ours || app.room() < data.len() {
+                    continue;
+                }
+                app.deliver(Msg {
+                    data: data.to_vec(),
+                    fds: Vec::new(),
+                    cred: WIRE_CRED,
+                    from: Some(Addr::Inet(SocketAddr::new(from, 0))),
                 });
             }
         }
@@ -736,6 +780,48 @@ impl Pod {
         s.bind(port).map_err(|_| libc::EINVAL)?;
         let h = self.sockets.add(s);
         self.udp.insert(port, (h, Rc::downgrade(app)));
+        Ok(h)
+    }
+}
+
+/// Sends a ping socket's echo request (identifier in place, checksum filled) to `dest`: the
+/// replies with the identifier come back to `app`. EAGAIN when the socket's queue is full.
+pub fn ping(app: &Rc<Socket>, ident: u16, dest: IpAddr, msg: &[u8]) -> Result<(), i32> {
+    with(|p| {
+        let h = p.icmp_socket(app, dest.is_ipv6(), ident)?;
+        let s = p.sockets.get_mut::<icmp::Socket>(h);
+        match s.send_slice(msg, dest.into()) {
+            Ok(()) => {}
+            Err(icmp::SendError::BufferFull) => return Err(libc::EAGAIN),
+            Err(icmp::SendError::Unaddressable) => return Err(libc::ENETUNREACH),
+        }
+        p.dirty = true;
+        Ok(())
+    })
+    .unwrap_or(Err(libc::ENETUNREACH))
+}
+
+impl Pod {
+    /// The smoltcp ICMP socket of a ping socket's identifier, made at its first send.
+    fn icmp_socket(&mut self, app: &Rc<Socket>, v6: bool, ident: u16) -> Result<SocketHandle, i32> {
+        if let Some((h, owner)) = self.icmp.get(&(v6, ident)) {
+            if owner.strong_count() > 0 {
+                // The first socket on an identifier receives (SO_REUSEADDR siblings share it).
+                return Ok(*h);
+            }
+            self.sockets.remove(*h);
+        }
+        let buf = || {
+            icmp::PacketBuffer::new(
+                vec![icmp::PacketMetadata::EMPTY; ICMP_PACKETS],
+                vec![0u8; ICMP_BYTES],
+            )
+        };
+        let mut s = icmp::Socket::new(buf(), buf());
+        s.bind(icmp::Endpoint::Ident(ident))
+            .map_err(|_| libc::EINVAL)?;
+        let h = self.sockets.add(s);
+        self.icmp.insert((v6, ident), (h, Rc::downgrade(app)));
         Ok(h)
     }
 }

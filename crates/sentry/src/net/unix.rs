@@ -28,6 +28,9 @@ pub enum Kind {
     Stream,
     Dgram,
     SeqPacket,
+    /// An ICMP echo ("ping") socket of AF_INET or AF_INET6 (net/ping.rs): datagrams whose
+    /// "port" is the echo identifier.
+    Ping,
 }
 
 impl Kind {
@@ -43,13 +46,13 @@ impl Kind {
     pub fn to_type(self) -> i32 {
         match self {
             Kind::Stream => libc::SOCK_STREAM,
-            Kind::Dgram => libc::SOCK_DGRAM,
+            Kind::Dgram | Kind::Ping => libc::SOCK_DGRAM,
             Kind::SeqPacket => libc::SOCK_SEQPACKET,
         }
     }
 
     fn connection(self) -> bool {
-        self != Kind::Dgram
+        matches!(self, Kind::Stream | Kind::SeqPacket)
     }
 }
 

@@ -5,7 +5,7 @@
 use super::sockaddr::{self, Name, Unnamed};
 use super::*;
 use crate::kernel::creds::CAP_SETUID;
-use crate::kernel::creds::{CAP_NET_BIND_SERVICE, CAP_NET_RAW, CAP_SETGID};
+use crate::kernel::creds::{CAP_NET_BIND_SERVICE, CAP_SETGID};
 use crate::kernel::wait::Wait;
 use crate::net::inet;
 use crate::net::unix::{self, Addr, Cred, Kind, Msg, Socket};
@@ -93,8 +93,9 @@ fn type_flags(ty: i32) -> Result<(i32, i32), Errno> {
     Ok((base, open))
 }
 
-/// The kind a socket() asks for: AF_UNIX's three types, TCP and UDP over AF_INET and
-/// AF_INET6 (raw and ICMP sockets are not served); other families EAFNOSUPPORT.
+/// The kind a socket() asks for: AF_UNIX's three types, TCP, UDP and ICMP echo ("ping",
+/// net/ping.rs) over AF_INET and AF_INET6; other families EAFNOSUPPORT. Raw sockets are not
+/// served: EPERM even with CAP_NET_RAW (iputils' ping uses ping sockets).
 fn kind_of(t: &Task, domain: i32, base: i32, proto: i32) -> Result<Kind, Errno> {
     if domain == AF_NETLINK {
         // Route netlink only (net/netlink.rs): what `ip` lists interfaces and addresses by.
@@ -108,10 +109,11 @@ fn kind_of(t: &Task, domain: i32, base: i32, proto: i32) -> Result<Kind, Errno> 
         return match (base, proto) {
             (SOCK_STREAM, 0 | IPPROTO_TCP) => Ok(Kind::Stream),
             (SOCK_DGRAM, 0 | IPPROTO_UDP) => Ok(Kind::Dgram),
-            // ping sockets: net.ipv4.ping_group_range lets no group use them by default.
-            (SOCK_DGRAM, IPPROTO_ICMP | IPPROTO_ICMPV6) => Err(EACCES),
-            (SOCK_RAW, _) if !t.creds.capable(CAP_NET_RAW) => Err(EPERM),
-            (SOCK_STREAM | SOCK_DGRAM | SOCK_RAW, _) => Err(EPROTONOSUPPORT),
+            (SOCK_DGRAM, IPPROTO_ICMP) if domain == AF_INET => ping_kind(t),
+            (SOCK_DGRAM, IPPROTO_ICMPV6) if domain == AF_INET6 => ping_kind(t),
+            // Without CAP_NET_RAW as Linux; with it too, since the sentry makes no raw packets.
+            (SOCK_RAW, _) => Err(EPERM),
+            (SOCK_STREAM | SOCK_DGRAM, _) => Err(EPROTONOSUPPORT),
             (SOCK_SEQPACKET | SOCK_RDM, _) => Err(ESOCKTNOSUPPORT),
             _ => Err(EINVAL),
         };
@@ -130,6 +132,16 @@ fn kind_of(t: &Task, domain: i32, base: i32, proto: i32) -> Result<Kind, Errno> 
         return Err(EPROTONOSUPPORT);
     }
     Ok(kind)
+}
+
+/// A ping socket, when the caller's effective or a supplementary group is in
+/// net.ipv4.ping_group_range (EACCES otherwise, whatever its capabilities).
+fn ping_kind(t: &Task) -> Result<Kind, Errno> {
+    if crate::net::ping::may_create(t.creds.gids.eff, &t.creds.groups) {
+        Ok(Kind::Ping)
+    } else {
+        Err(EACCES)
+    }
 }
 
 /// The caller's credentials as a message carries them (real ids) and as a connection's peer
@@ -204,7 +216,9 @@ pub(super) fn bind(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
             return Ok(0);
         }
         Name::Inet(a) => {
+            // A ping socket's "port" is its echo identifier: any may be taken.
             if a.port() != 0
+                && s.kind != Kind::Ping
                 && a.port() < inet::PRIVILEGED_BELOW
                 && !t.creds.capable(CAP_NET_BIND_SERVICE)
             {
@@ -320,7 +334,7 @@ fn connect_inet(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) 
     } else {
         dest.ip()
     };
-    if s.kind == Kind::Dgram {
+    if matches!(s.kind, Kind::Dgram | Kind::Ping) {
         autobind_inet(s, source_ip)?;
         s.set_peer_addr(Some(Addr::Inet(dest)));
         return Ok(0);
@@ -351,9 +365,11 @@ fn connect_inet(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) 
 fn connect_pod(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) -> R {
     use crate::net::pod::{self, Progress};
     let src = pod::source_for(dest.ip()).ok_or(ENETUNREACH)?;
-    if s.kind == Kind::Dgram {
+    if matches!(s.kind, Kind::Dgram | Kind::Ping) {
         let bound = autobind_inet(s, src)?;
-        pod::udp_bound(s, bound);
+        if s.kind == Kind::Dgram {
+            pod::udp_bound(s, bound);
+        }
         s.set_peer_addr(Some(Addr::Inet(dest)));
         return Ok(0);
     }
@@ -456,10 +472,12 @@ fn needs_name_buffer(t: &Task, addr: u64, len: u64) -> Result<(), Errno> {
 
 pub(super) fn getpeername(t: &mut Task, fd: i32, addr: u64, len: u64) -> R {
     let (s, _) = sock(t, fd)?;
-    if s.kind != Kind::Dgram && !s.connected() {
+    if !matches!(s.kind, Kind::Dgram | Kind::Ping) && !s.connected() {
         return Err(ENOTCONN);
     }
     let peer = match s.peer_addr() {
+        // As Linux: an IP peer with port 0 (a ping socket's, say) is no peer to name.
+        Some(Addr::Inet(a)) if a.port() == 0 => return Err(ENOTCONN),
         Some(a) => Some(a),
         None => s.peer_name()?,
     };
@@ -578,6 +596,7 @@ fn send_one(
     }
     let (to, from) = match to {
         _ if s.family != AF_UNIX && s.kind == Kind::Stream => (None, None), // TCP: ignored
+        _ if s.kind == Kind::Ping => return ping_send(s, to.as_ref(), data),
         _ if s.family != AF_UNIX => match udp_over_pod(s, to.as_ref(), data)? {
             Some(n) => return Ok(n),
             None => match udp_target(s, to, data.len())? {
@@ -622,6 +641,45 @@ fn netlink_request(t: &Task, s: &Rc<Socket>, data: &[u8]) -> R {
     Ok(data.len() as i64)
 }
 
+/// A ping socket's echo request (net/ping.rs): checked as Linux checks it, its identifier
+/// the socket's port (an ephemeral one taken first), answered at once when it goes to an
+/// address of the sandbox, sent through the pod's interface otherwise. A request lost to a
+/// full queue counts as sent, as on the wire.
+fn ping_send(s: &Rc<Socket>, to: Option<&Name>, data: &[u8]) -> R {
+    use crate::net::ping;
+    ping::check_request(s.family == AF_INET6, data)?;
+    let dest = udp_destination(s, to)?;
+    let dest_ip = inet::canonical(dest.ip());
+    if dest_ip.is_ipv6() != (s.family == AF_INET6) {
+        // An IPv6 ping socket does not reach IPv4 (v4-mapped) addresses.
+        return Err(EINVAL);
+    }
+    let local = inet::is_local(dest_ip);
+    let src = if local {
+        dest_ip
+    } else {
+        crate::net::pod::source_for(dest_ip).ok_or(ENETUNREACH)?
+    };
+    let ident = autobind_inet(s, sockaddr::zero(s.family))?.port();
+    let req = ping::request(data, ident, src, dest_ip);
+    if !local {
+        return match crate::net::pod::ping(s, ident, dest_ip, &req) {
+            Ok(()) | Err(EAGAIN) => Ok(data.len() as i64),
+            Err(e) => Err(e),
+        };
+    }
+    let answer = ping::reply(&req, src, dest_ip);
+    if s.room() >= answer.len() {
+        s.deliver(Msg {
+            data: answer,
+            fds: Vec::new(),
+            cred: Cred::default(),
+            from: Some(Addr::Inet(SocketAddr::new(dest_ip, 0))),
+        });
+    }
+    Ok(data.len() as i64)
+}
+
 /// The largest UDP payload (65535 less the IP and UDP headers).
 const UDP_MAX: usize = 65507;
 
@@ -654,6 +712,9 @@ pub(super) fn send_bytes(t: &mut Task, fd: i32, data: &[u8], control: Control, f
     if sk.0.family == AF_NETLINK {
         // busybox's ip writes its requests.
         return netlink_request(t, &sk.0, data);
+    }
+    if sk.0.kind == Kind::Ping {
+        return ping_send(&sk.0, None, data);
     }
     send_to(t, &sk, data, control, None, None, flags)
 }
@@ -730,7 +791,10 @@ fn read_msghdr(t: &Task, msg: u64) -> Result<MsgHdr, Errno> {
 /// What a send of an unconnected connection-oriented socket answers before its buffers are
 /// looked at (ENOTCONN for unix sockets, EPIPE and SIGPIPE for TCP), as Linux checks first.
 fn precheck(t: &mut Task, s: &Socket, flags: i32) -> Result<(), Errno> {
-    if s.kind == Kind::Dgram || s.connected() || s.is_listening() && s.family == AF_UNIX {
+    if matches!(s.kind, Kind::Dgram | Kind::Ping)
+        || s.connected()
+        || s.is_listening() && s.family == AF_UNIX
+    {
         return Ok(());
     }
     if s.family == AF_UNIX {
@@ -824,6 +888,10 @@ fn recv_one(
         return Err(EOPNOTSUPP);
     }
     let (s, nonblock) = sock(t, fd)?;
+    if flags & libc::MSG_ERRQUEUE != 0 && s.family != AF_UNIX {
+        // No ICMP errors are queued for the sandbox's sockets: the queue is empty.
+        return Err(EAGAIN);
+    }
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
     let done = t.progress as usize;
     let r = match s.recv(max - done, flags & MSG_PEEK != 0) {
@@ -855,7 +923,13 @@ fn recv_one(
         let mut data = (c.pid as u32).to_le_bytes().to_vec();
         data.extend_from_slice(&c.uid.to_le_bytes());
         data.extend_from_slice(&c.gid.to_le_bytes());
-        if !push_cmsg(&mut control, control_room, SCM_CREDENTIALS, &data) {
+        if !push_cmsg(
+            &mut control,
+            control_room,
+            SOL_SOCKET,
+            SCM_CREDENTIALS,
+            &data,
+        ) {
             out_flags |= MSG_CTRUNC;
         }
     }
@@ -877,8 +951,11 @@ fn recv_one(
             }
         }
         if !nums.is_empty() {
-            push_cmsg(&mut control, control_room, SCM_RIGHTS, &nums);
+            push_cmsg(&mut control, control_room, SOL_SOCKET, SCM_RIGHTS, &nums);
         }
+    }
+    if s.kind == Kind::Ping && !ping_control(&s, &mut control, control_room) {
+        out_flags |= MSG_CTRUNC;
     }
     Ok(Got {
         family: s.family,
@@ -889,14 +966,40 @@ fn recv_one(
     })
 }
 
-/// Appends one SOL_SOCKET control message if it fits in `room`; false when it does not.
-fn push_cmsg(out: &mut Vec<u8>, room: usize, kind: i32, data: &[u8]) -> bool {
+/// What a ping socket's receive carries when asked (SO_TIMESTAMP or SO_TIMESTAMPNS, then
+/// IP_RECVTTL or IPV6_RECVHOPLIMIT, Linux's order): the time is the read's (the sentry
+/// delivers and reads in one loop), the TTL Linux's default. False when one did not fit.
+fn ping_control(s: &Socket, out: &mut Vec<u8>, room: usize) -> bool {
+    let on = |level, name| s.opt(level, name).unwrap_or(0) != 0;
+    let mut fit = true;
+    let (sec, nsec) = crate::host::clock_gettime(CLOCK_REALTIME).unwrap_or((0, 0));
+    if on(SOL_SOCKET, SO_TIMESTAMP) {
+        let mut tv = sec.to_le_bytes().to_vec();
+        tv.extend_from_slice(&(nsec / 1000).to_le_bytes());
+        fit &= push_cmsg(out, room, SOL_SOCKET, SO_TIMESTAMP, &tv);
+    } else if on(SOL_SOCKET, SO_TIMESTAMPNS) {
+        let mut ts = sec.to_le_bytes().to_vec();
+        ts.extend_from_slice(&nsec.to_le_bytes());
+        fit &= push_cmsg(out, room, SOL_SOCKET, SO_TIMESTAMPNS, &ts);
+    }
+    let ttl = crate::net::ping::TTL.to_le_bytes();
+    if s.family == AF_INET && on(IPPROTO_IP, IP_RECVTTL) {
+        fit &= push_cmsg(out, room, IPPROTO_IP, IP_TTL, &ttl);
+    }
+    if s.family == AF_INET6 && on(IPPROTO_IPV6, IPV6_RECVHOPLIMIT) {
+        fit &= push_cmsg(out, room, IPPROTO_IPV6, IPV6_HOPLIMIT, &ttl);
+    }
+    fit
+}
+
+/// Appends one control message if it fits in `room`; false when it does not.
+fn push_cmsg(out: &mut Vec<u8>, room: usize, level: i32, kind: i32, data: &[u8]) -> bool {
     let len = 16 + data.len();
     if out.len() + len > room {
         return false;
     }
     out.extend_from_slice(&(len as u64).to_le_bytes());
-    out.extend_from_slice(&SOL_SOCKET.to_le_bytes());
+    out.extend_from_slice(&level.to_le_bytes());
     out.extend_from_slice(&kind.to_le_bytes());
     out.extend_from_slice(data);
     let padded = (out.len() + 7) & !7;

@@ -22,6 +22,7 @@ fn kept(family: i32, kind: Kind, level: i32, opt: i32) -> Option<i32> {
     Some(match (level, opt) {
         (SOL_SOCKET, SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_BROADCAST | SO_DEBUG) => 0,
         (SOL_SOCKET, SO_DONTROUTE | SO_OOBINLINE | SO_PRIORITY | SO_PASSSEC | SO_TIMESTAMP) => 0,
+        (SOL_SOCKET, SO_TIMESTAMPNS) => 0,
         (SOL_SOCKET, SO_RCVLOWAT | SO_SNDLOWAT) => 1,
         (IPPROTO_TCP, TCP_NODELAY | TCP_CORK | TCP_DEFER_ACCEPT | TCP_QUICKACK) if tcp => 0,
         (IPPROTO_TCP, TCP_FASTOPEN | TCP_USER_TIMEOUT | TCP_NOTSENT_LOWAT) if tcp => 0,
@@ -33,6 +34,8 @@ fn kept(family: i32, kind: Kind, level: i32, opt: i32) -> Option<i32> {
         (IPPROTO_TCP, TCP_MAXSEG) if tcp => 536,
         (IPPROTO_IP, IP_TOS | IP_RECVERR | IP_PKTINFO | IP_RECVTOS | IP_FREEBIND) if ip => 0,
         (IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT | IP_TRANSPARENT) if ip => 0,
+        // What ping asks for: the TTL and IP options of what it receives.
+        (IPPROTO_IP, IP_RECVTTL | IP_RETOPTS) if ip => 0,
         (IPPROTO_IP, IP_TTL | IP_MULTICAST_TTL) if ip => 64,
         (IPPROTO_IP, IP_MULTICAST_LOOP) if ip => 1,
         (IPPROTO_IP, IP_MTU_DISCOVER) if ip => 1,
@@ -42,6 +45,7 @@ fn kept(family: i32, kind: Kind, level: i32, opt: i32) -> Option<i32> {
             0
         }
         (IPPROTO_IPV6, IPV6_UNICAST_HOPS | IPV6_MULTICAST_HOPS) if family == AF_INET6 => 64,
+        (IPPROTO_IPV6, IPV6_RECVHOPLIMIT) if family == AF_INET6 => 0,
         // Netlink's own options (NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, memberships...).
         (SOL_NETLINK, 1..=12) if family == AF_NETLINK => 0,
         _ => return None,
@@ -124,6 +128,8 @@ pub(super) fn getsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, 
         (SOL_SOCKET, SO_PROTOCOL) => int(match (ip, s.kind) {
             (false, _) => 0,
             (true, Kind::Stream) => IPPROTO_TCP,
+            (true, Kind::Ping) if s.family == AF_INET6 => IPPROTO_ICMPV6,
+            (true, Kind::Ping) => IPPROTO_ICMP,
             (true, _) => IPPROTO_UDP,
         }),
         (SOL_SOCKET, SO_ERROR) => int(s.take_error()),
