@@ -5,8 +5,18 @@ use super::unix::{self, Addr, Kind, Socket};
 use std::net::{IpAddr, SocketAddr};
 
 /// The files of /proc/net.
-pub const FILES: [&str; 8] = [
-    "dev", "if_inet6", "route", "tcp", "tcp6", "udp", "udp6", "unix",
+pub const FILES: [&str; 11] = [
+    "dev",
+    "if_inet6",
+    "route",
+    "snmp",
+    "sockstat",
+    "sockstat6",
+    "tcp",
+    "tcp6",
+    "udp",
+    "udp6",
+    "unix",
 ];
 
 /// The /proc/net directory.
@@ -21,7 +31,7 @@ pub fn dir() -> Result<crate::vfs::Node, crate::mm::Errno> {
 
 /// The text of /proc/net/`name`.
 pub fn file(name: &str) -> Option<String> {
-    let socks = unix::all();
+    let socks = listed();
     Some(match name {
         "tcp" => inet_table(&socks, Kind::Stream, false),
         "tcp6" => inet_table(&socks, Kind::Stream, true),
@@ -31,30 +41,35 @@ pub fn file(name: &str) -> Option<String> {
         "dev" => dev_table(),
         "route" => route_table(),
         "if_inet6" => if_inet6_table(),
+        "sockstat" => super::sockstat::sockstat(&socks),
+        "sockstat6" => super::sockstat::sockstat6(&socks),
+        "snmp" => super::sockstat::snmp(&socks),
         _ => return None,
     })
 }
 
 /// /proc/net/dev: loopback (its traffic is joined sockets, not packets: zero) and the pod's
-/// interface, with the frames the sentry's stack read and wrote.
+/// interface, with the frames the sentry's stack read and wrote, and the frames read that
+/// it could not take (errs: malformed, drop: of a type it does not speak; frame.rs).
 fn dev_table() -> String {
     let mut s = String::from(
         "Inter-|   Receive                                                |  Transmit\n \
          face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets \
          errs drop fifo colls carrier compressed\n",
     );
-    let line = |name: &str, rx: (u64, u64), tx: (u64, u64)| {
+    let line = |name: &str, rx: (u64, u64), tx: (u64, u64), bad: super::frame::Counts| {
         format!(
-            "{name:>6}:{:>8} {:>7}    0    0    0     0          0         0 {:>8} {:>7}    0    0    0     0       0          0\n",
-            rx.0, rx.1, tx.0, tx.1
+            "{name:>6}:{:>8} {:>7} {:>4} {:>4}    0     0          0         0 {:>8} {:>7}    0    0    0     0       0          0\n",
+            rx.0, rx.1, bad.errors, bad.dropped, tx.0, tx.1
         )
     };
-    s.push_str(&line("lo", (0, 0), (0, 0)));
+    s.push_str(&line("lo", (0, 0), (0, 0), Default::default()));
     if let Some(p) = super::pod::shown() {
         s.push_str(&line(
             &p.link.name,
             (p.bytes.0, p.frames.0),
             (p.bytes.1, p.frames.1),
+            p.bad,
         ));
     }
     s
@@ -115,11 +130,32 @@ fn if_inet6_table() -> String {
     s
 }
 
-/// TCP states as /proc/net/tcp numbers them.
-const ESTABLISHED: u8 = 0x01;
-const CLOSE: u8 = 0x07;
-const CLOSE_WAIT: u8 = 0x08;
-const LISTEN: u8 = 0x0a;
+/// TCP states as /proc/net/tcp and sock_diag number them.
+pub(super) const ESTABLISHED: u8 = 0x01;
+pub(super) const CLOSE: u8 = 0x07;
+pub(super) const CLOSE_WAIT: u8 = 0x08;
+pub(super) const LISTEN: u8 = 0x0a;
+
+/// The sandbox's sockets as the application knows them: not the stack's own ends of
+/// connections over the pod's interface (pod.rs's wire sockets), which would list each such
+/// connection a second time with its addresses swapped.
+pub(super) fn listed() -> Vec<std::rc::Rc<Socket>> {
+    unix::all()
+        .into_iter()
+        .filter(|s| !super::pod::is_wire(s))
+        .collect()
+}
+
+/// A TCP or UDP socket's state: listening, the peer gone (CLOSE_WAIT, TCP), connected (a
+/// UDP socket with a default destination too), or none.
+pub(super) fn inet_state(i: &unix::Info, tcp: bool) -> u8 {
+    match () {
+        _ if i.listening => LISTEN,
+        _ if tcp && i.peer_gone => CLOSE_WAIT,
+        _ if i.connected || i.peer.is_some() => ESTABLISHED,
+        _ => CLOSE,
+    }
+}
 
 fn inet_table(socks: &[std::rc::Rc<Socket>], kind: Kind, v6: bool) -> String {
     let tcp = kind == Kind::Stream;
@@ -151,12 +187,7 @@ fn inet_table(socks: &[std::rc::Rc<Socket>], kind: Kind, v6: bool) -> String {
             Some(Addr::Inet(a)) => *a,
             _ => SocketAddr::new(unspecified(v6), 0),
         };
-        let st = match () {
-            _ if i.listening => LISTEN,
-            _ if tcp && i.peer_gone => CLOSE_WAIT,
-            _ if i.connected || i.peer.is_some() => ESTABLISHED,
-            _ => CLOSE,
-        };
+        let st = inet_state(&i, tcp);
         // A listener's rx_queue is its accept queue; the others' the bytes to read. Nothing
         // is ever in flight unacknowledged (tx_queue).
         let (tx, rx) = (0, i.queued);
@@ -175,7 +206,7 @@ fn inet_table(socks: &[std::rc::Rc<Socket>], kind: Kind, v6: bool) -> String {
     out
 }
 
-fn unspecified(v6: bool) -> IpAddr {
+pub(super) fn unspecified(v6: bool) -> IpAddr {
     if v6 {
         IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
     } else {

@@ -199,6 +199,10 @@ pub struct Info {
     pub peer_gone: bool,
     pub uid: u32,
     pub ino: u64,
+    /// The listen backlog (sock_diag's Send-Q of a listener).
+    pub backlog: usize,
+    /// The connected peer's inode number, while the peer exists.
+    pub peer_ino: Option<u64>,
 }
 
 impl Drop for Socket {
@@ -245,12 +249,11 @@ impl Socket {
     /// What /proc/net shows of it.
     pub fn info(&self) -> Info {
         let i = self.inner.borrow();
-        let peer = i.peer_addr.clone().or_else(|| {
-            i.peer
-                .as_ref()
-                .and_then(Weak::upgrade)
-                .and_then(|p| p.name())
-        });
+        let peer_sock = i.peer.as_ref().and_then(Weak::upgrade);
+        let peer = i
+            .peer_addr
+            .clone()
+            .or_else(|| peer_sock.as_ref().and_then(|p| p.name()));
         Info {
             name: i.name.clone(),
             peer,
@@ -263,6 +266,8 @@ impl Socket {
             peer_gone: i.peer_gone,
             uid: i.own.uid,
             ino: self.ino.get(),
+            backlog: i.listening.as_ref().map_or(0, |(b, _)| *b),
+            peer_ino: peer_sock.map(|p| p.ino.get()),
         }
     }
 
