@@ -306,7 +306,9 @@ fn bad_arguments_to_socket_calls() {
 /// prints in the container class: TCP listeners on 127.0.0.1 and ::1 (one IPV6_V6ONLY
 /// wildcard: `[::]`, one not: `*`), a loopback connection and one not yet accepted (the
 /// listener's Recv-Q 1 and Send-Q its backlog), UDP sockets, unix listeners by path and in the
-/// abstract namespace, a socketpair with bytes to read, and `ss -s`'s table of sockets in use per protocol. Ephemeral ports and
+/// abstract namespace, a socketpair with bytes to read, every inet table (MPTCP, SCTP, raw and
+/// DCCP have no handler: nothing listed, and the old DCCP request's error as in the container
+/// class), and `ss -s`'s table of sockets in use per protocol. Ephemeral ports and
 /// inode numbers are normalised; nothing goes to stderr.
 #[test]
 fn ss_lists_the_sandboxs_sockets_through_sock_diag() {
@@ -344,7 +346,7 @@ def norm(line):
             f[3] = "SENDQ"  # Linux's is the memory its unread messages take (a limit)
     return " ".join(f)
 for cmd in (["ss", "-tlnH"], ["ss", "-tanH"], ["ss", "-ulnH"], ["ss", "-uanH"], ["ss", "-xlH"],
-            ["ss", "-xH"]):
+            ["ss", "-xH"], ["ss", "-lnH", "-A", "inet"]):
     r = subprocess.run(cmd, capture_output=True, text=True)
     print(" ".join(cmd), "stderr:", repr(r.stderr))
     for l in sorted(norm(l) for l in r.stdout.splitlines()):

@@ -38,6 +38,15 @@ const UNIX_DIAG_UID: u16 = 7;
 /// The attribute every IPv6 socket's record carries: whether it takes IPv6 only (ss prints
 /// a wildcard that takes IPv4 too as `*`, one that does not as `[::]`).
 const INET_DIAG_SKV6ONLY: u16 = 11;
+/// Attributes every record carries (sk_shutdown), or that idiag_ext asks for (the socket's
+/// memory: what `ss -m` prints), and the request's protocol attribute.
+const INET_DIAG_SHUTDOWN: u16 = 8;
+const INET_DIAG_SKMEMINFO: u16 = 7;
+const INET_DIAG_REQ_PROTOCOL: u16 = 3;
+/// udiag_show's memory bit and the unix attributes of memory and sk_shutdown.
+const UDIAG_SHOW_MEMINFO: u32 = 0x20;
+const UNIX_DIAG_MEMINFO: u16 = 5;
+const UNIX_DIAG_SHUTDOWN: u16 = 6;
 /// A dump is sent in datagrams of about this size, as Linux fills one skb per read.
 const BATCH: usize = 16 * 1024;
 
@@ -53,8 +62,10 @@ fn one(h: &Header, body: &[u8], portid: u32) -> Vec<Vec<u8>> {
     let dump = h.flags & NLM_F_DUMP == NLM_F_DUMP;
     let records = match h.kind {
         SOCK_DIAG_BY_FAMILY => by_family(body, dump),
-        // Destroying sockets (ss -K) and inet_diag's old interface are not served.
-        SOCK_DESTROY | TCPDIAG_GETSOCK | DCCPDIAG_GETSOCK => Err(libc::EOPNOTSUPP),
+        // Destroying sockets (ss -K) and inet_diag's old interface for TCP are not served;
+        // its DCCP request is EINVAL, as from a kernel without DCCP.
+        SOCK_DESTROY | TCPDIAG_GETSOCK => Err(libc::EOPNOTSUPP),
+        DCCPDIAG_GETSOCK => Err(libc::EINVAL),
         _ => Err(libc::EINVAL),
     };
     match records {
@@ -104,7 +115,7 @@ fn by_family(body: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, i32> {
     match i32::from(family) {
         libc::AF_INET | libc::AF_INET6 => {
             let req = InetReq::parse(body)?;
-            let kind = match i32::from(protocol) {
+            let kind = match req.protocol.unwrap_or(i32::from(protocol)) {
                 libc::IPPROTO_TCP => Kind::Stream,
                 libc::IPPROTO_UDP => Kind::Dgram,
                 // udp_diag serves UDP-Lite too: the sandbox has none of those.
@@ -132,6 +143,10 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 /// cookie (a dump matches nonzero ports only; an exact request all of them).
 struct InetReq {
     family: i32,
+    /// INET_DIAG_REQ_PROTOCOL: a protocol past 255 (MPTCP's), which sdiag_protocol cannot hold.
+    protocol: Option<i32>,
+    /// idiag_ext: the extensions asked for (bit n-1 for attribute n).
+    ext: u8,
     states: u32,
     sport: u16,
     dport: u16,
@@ -151,6 +166,8 @@ impl InetReq {
         dst.copy_from_slice(&b[28..44]);
         Ok(InetReq {
             family: i32::from(b[0]),
+            protocol: req_protocol(&b[INET_REQ_LEN..]),
+            ext: b[2],
             states: u32_at(b, 4),
             sport: u16::from_be_bytes([b[8], b[9]]),
             dport: u16::from_be_bytes([b[10], b[11]]),
@@ -159,6 +176,23 @@ impl InetReq {
             cookie: u64::from(u32_at(b, 48)) | u64::from(u32_at(b, 52)) << 32,
         })
     }
+}
+
+/// The INET_DIAG_REQ_PROTOCOL attribute among a request's attributes (the bytecode, which is
+/// not run, may come before it).
+fn req_protocol(mut attrs: &[u8]) -> Option<i32> {
+    while attrs.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
+        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]);
+        if len < 4 || len > attrs.len() {
+            return None;
+        }
+        if kind == INET_DIAG_REQ_PROTOCOL && len >= 8 {
+            return Some(u32_at(attrs, 4) as i32);
+        }
+        attrs = &attrs[((len + 3) & !3).min(attrs.len())..];
+    }
+    None
 }
 
 /// An inet_diag_msg for each TCP or UDP socket of the request's family that it matches.
@@ -190,6 +224,10 @@ fn inet_records(req: &InetReq, kind: Kind, dump: bool) -> Vec<Vec<u8>> {
             continue;
         }
         let mut m = inet_msg(req.family as u8, state, &id, &i);
+        netlink::attr(&mut m, INET_DIAG_SHUTDOWN, &[i.shutdown]);
+        if req.ext & (1 << (INET_DIAG_SKMEMINFO - 1)) != 0 {
+            netlink::attr(&mut m, INET_DIAG_SKMEMINFO, &skmem(&s, &i));
+        }
         if v6 {
             netlink::attr(
                 &mut m,
@@ -281,6 +319,16 @@ fn inet_msg(family: u8, state: u8, id: &SockId, i: &Info) -> Vec<u8> {
         m.extend_from_slice(&v.to_ne_bytes());
     }
     m
+}
+
+/// SK_MEMINFO_VARS: bytes queued to read, the receive buffer, the send buffer; what Linux
+/// counts besides (memory in flight, forward allocations, drops) is not kept: 0.
+fn skmem(s: &Socket, i: &Info) -> Vec<u8> {
+    let rmem = if i.listening { 0 } else { i.queued };
+    [rmem, s.buf(false), 0, s.buf(true), 0, 0, 0, 0, 0]
+        .iter()
+        .flat_map(|v| (*v as u32).to_ne_bytes())
+        .collect()
 }
 
 /// What a unix_diag_req asks: states, the inode of an exact request, the attributes to show
@@ -384,6 +432,10 @@ fn unix_msg(s: &Socket, i: &Info, show: u32) -> Vec<u8> {
         v.extend_from_slice(&(wq as u32).to_ne_bytes());
         netlink::attr(&mut m, UNIX_DIAG_RQLEN, &v);
     }
+    if show & UDIAG_SHOW_MEMINFO != 0 {
+        netlink::attr(&mut m, UNIX_DIAG_MEMINFO, &skmem(s, i));
+    }
+    netlink::attr(&mut m, UNIX_DIAG_SHUTDOWN, &[i.shutdown]);
     if show & UDIAG_SHOW_UID != 0 {
         netlink::attr(&mut m, UNIX_DIAG_UID, &i.uid.to_ne_bytes());
     }
@@ -427,6 +479,13 @@ mod tests {
         assert_eq!(errno(&answer(&packet, 1)[0]), libc::ENOENT);
         let sctp = request(SOCK_DIAG_BY_FAMILY, DUMP, &inet_req(2, 132, !0));
         assert_eq!(errno(&answer(&sctp, 1)[0]), libc::ENOENT);
+        // MPTCP's protocol (262) in INET_DIAG_REQ_PROTOCOL: no handler.
+        let mut mptcp = inet_req(2, 6, !0);
+        netlink::attr(&mut mptcp, INET_DIAG_REQ_PROTOCOL, &262u32.to_ne_bytes());
+        let mptcp = request(SOCK_DIAG_BY_FAMILY, DUMP, &mptcp);
+        assert_eq!(errno(&answer(&mptcp, 1)[0]), libc::ENOENT);
+        let dccp_old = request(DCCPDIAG_GETSOCK, DUMP, &inet_req(2, 0, !0));
+        assert_eq!(errno(&answer(&dccp_old, 1)[0]), libc::EINVAL);
         let destroy = request(SOCK_DESTROY, netlink::NLM_F_REQUEST, &inet_req(2, 6, 0));
         assert_eq!(errno(&answer(&destroy, 1)[0]), libc::EOPNOTSUPP);
         let other = request(99, DUMP, &inet_req(2, 6, 0));

@@ -203,6 +203,9 @@ pub struct Info {
     pub backlog: usize,
     /// The connected peer's inode number, while the peer exists.
     pub peer_ino: Option<u64>,
+    /// Linux's sk_shutdown: 1 no more to receive (shut down for reading, or the peer ended
+    /// its writing side), 2 no more to send.
+    pub shutdown: u8,
 }
 
 impl Drop for Socket {
@@ -268,6 +271,7 @@ impl Socket {
             ino: self.ino.get(),
             backlog: i.listening.as_ref().map_or(0, |(b, _)| *b),
             peer_ino: peer_sock.map(|p| p.ino.get()),
+            shutdown: u8::from(i.shut_rd || i.eof) | u8::from(i.shut_wr) << 1,
         }
     }
 
