@@ -377,3 +377,67 @@ for l in r.stdout.splitlines():
         s.2
     );
 }
+
+/// Bad and unserved NETLINK_SOCK_DIAG requests answer the errno the container class's kernel
+/// answers (short requests, families past AF_MAX and unknown types EINVAL; families and
+/// protocols without a handler, and exact look-ups of sockets that do not exist, ENOENT; an IP
+/// protocol without a handler ends its dump with ENOENT in NLMSG_DONE, as inet_diag does), a
+/// message whose length runs past its datagram is dropped unanswered, and the sandbox goes on.
+#[test]
+fn bad_sock_diag_requests_answer_linuxs_errno() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/sbin:/usr/bin:/bin"]));
+    let program = r#"
+import socket, struct, errno
+n = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4)  # NETLINK_SOCK_DIAG
+n.settimeout(2)
+def ask(name, kind, flags, body, length=None):
+    n.send(struct.pack("=IHHII", length or 16 + len(body), kind, flags, 5, 0) + body)
+    out = []
+    while True:
+        try:
+            d = n.recv(65536)
+        except socket.timeout:
+            out.append("no answer"); break
+        length, t = struct.unpack_from("=IH", d)
+        if t == 2:
+            e = -struct.unpack_from("=i", d, 16)[0]
+            out.append(errno.errorcode.get(e, "ok")); break
+        if t == 3:
+            e = -struct.unpack_from("=i", d, 16)[0]
+            out.append("done" + (" " + errno.errorcode[e] if e else "")); break
+        out.append("record")
+        if not flags & 0x300:
+            break
+    print(name, out)
+DUMP = 0x301
+def inet(fam, proto, states=0xfff, port=0):
+    return struct.pack("=BBBxI", fam, proto, 0, states) + struct.pack(">HH", port, port) + bytes(44)
+def unix(states, ino, show=0):
+    return struct.pack("=BBxxIII", 1, 0, states, ino, show) + bytes(8)
+ask("short", 20, DUMP, b"\x02")
+ask("past AF_MAX", 20, DUMP, inet(200, 6))
+ask("short inet", 20, DUMP, inet(2, 6)[:20])
+ask("short unix", 20, DUMP, unix(0xfff, 0)[:10])
+ask("unknown type", 99, DUMP, inet(2, 6))
+ask("vsock", 20, DUMP, bytes([40]) + bytes(23))
+ask("inet protocol 200", 20, DUMP, inet(2, 200))
+ask("inet protocol 200 exact", 20, 1, inet(2, 200))
+ask("tcp no states", 20, DUMP, inet(2, 6, 0))
+ask("udp6 all", 20, DUMP, inet(10, 17))
+ask("tcp exact missing", 20, 1, inet(2, 6, port=9))
+ask("unix exact ino 0", 20, 1, unix(0xfff, 0))
+ask("unix exact missing", 20, 1, unix(0xfff, 999999))
+ask("length past datagram", 20, DUMP, inet(2, 6), length=200)
+ask("tcp again", 20, DUMP, inet(2, 6))
+"#;
+    let want = "short ['EINVAL']\npast AF_MAX ['EINVAL']\nshort inet ['EINVAL']\n\
+                short unix ['EINVAL']\nunknown type ['EINVAL']\nvsock ['ENOENT']\n\
+                inet protocol 200 ['done ENOENT']\n\
+                inet protocol 200 exact ['ENOENT']\ntcp no states ['done']\nudp6 all ['done']\n\
+                tcp exact missing ['ENOENT']\nunix exact ino 0 ['EINVAL']\n\
+                unix exact missing ['ENOENT']\nlength past datagram ['no answer']\n\
+                tcp again ['done']\n";
+    both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+}

@@ -55,6 +55,20 @@ pub fn answer(request: &[u8], portid: u32) -> Vec<Vec<u8>> {
     netlink::each(request, |h, body| one(h, body, portid))
 }
 
+/// Why a request gets no records: an errno answered at once (NLMSG_ERROR), or one a dump
+/// meets once started (Linux's inet_diag looks for the protocol's handler then: its dump ends
+/// with NLMSG_DONE carrying the errno; a request that is not a dump gets NLMSG_ERROR).
+enum Refused {
+    Errno(i32),
+    InDump(i32),
+}
+
+impl From<i32> for Refused {
+    fn from(e: i32) -> Refused {
+        Refused::Errno(e)
+    }
+}
+
 fn one(h: &Header, body: &[u8], portid: u32) -> Vec<Vec<u8>> {
     if h.flags & netlink::NLM_F_REQUEST == 0 {
         return Vec::new();
@@ -64,12 +78,13 @@ fn one(h: &Header, body: &[u8], portid: u32) -> Vec<Vec<u8>> {
         SOCK_DIAG_BY_FAMILY => by_family(body, dump),
         // Destroying sockets (ss -K) and inet_diag's old interface for TCP are not served;
         // its DCCP request is EINVAL, as from a kernel without DCCP.
-        SOCK_DESTROY | TCPDIAG_GETSOCK => Err(libc::EOPNOTSUPP),
-        DCCPDIAG_GETSOCK => Err(libc::EINVAL),
-        _ => Err(libc::EINVAL),
+        SOCK_DESTROY | TCPDIAG_GETSOCK => Err(Refused::Errno(libc::EOPNOTSUPP)),
+        DCCPDIAG_GETSOCK => Err(Refused::Errno(libc::EINVAL)),
+        _ => Err(Refused::Errno(libc::EINVAL)),
     };
     match records {
-        Err(e) => vec![netlink::error(h, portid, -e)],
+        Err(Refused::InDump(e)) if dump => vec![done(h.seq, portid, -e)],
+        Err(Refused::Errno(e) | Refused::InDump(e)) => vec![netlink::error(h, portid, -e)],
         Ok(r) if dump => batches(&r, h.seq, portid),
         Ok(r) => match r.first() {
             Some(body) => vec![netlink::message(
@@ -83,6 +98,18 @@ fn one(h: &Header, body: &[u8], portid: u32) -> Vec<Vec<u8>> {
             None => vec![netlink::error(h, portid, -libc::ENOENT)],
         },
     }
+}
+
+/// NLMSG_DONE ending a dump; `errno` (negative) is a dump that failed once started.
+fn done(seq: u32, portid: u32, errno: i32) -> Vec<u8> {
+    netlink::message(
+        netlink::NLMSG_DONE,
+        NLM_F_MULTI,
+        seq,
+        portid,
+        &errno.to_ne_bytes(),
+        &[],
+    )
 }
 
 /// A dump's records as datagrams of messages, then NLMSG_DONE.
@@ -99,18 +126,18 @@ fn batches(records: &[Vec<u8>], seq: u32, portid: u32) -> Vec<Vec<u8>> {
     if !batch.is_empty() {
         out.push(batch);
     }
-    out.push(netlink::done(seq, portid));
+    out.push(done(seq, portid, 0));
     out
 }
 
 /// The records a SOCK_DIAG_BY_FAMILY request asks for (each a message body), or its errno.
-fn by_family(body: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, i32> {
+fn by_family(body: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, Refused> {
     let (&family, &protocol) = match body {
         [f, p, ..] => (f, p),
-        _ => return Err(libc::EINVAL),
+        _ => return Err(Refused::Errno(libc::EINVAL)),
     };
     if family >= AF_MAX {
-        return Err(libc::EINVAL);
+        return Err(Refused::Errno(libc::EINVAL));
     }
     match i32::from(family) {
         libc::AF_INET | libc::AF_INET6 => {
@@ -120,18 +147,18 @@ fn by_family(body: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, i32> {
                 libc::IPPROTO_UDP => Kind::Dgram,
                 // udp_diag serves UDP-Lite too: the sandbox has none of those.
                 libc::IPPROTO_UDPLITE => return Ok(Vec::new()),
-                _ => return Err(libc::ENOENT),
+                _ => return Err(Refused::InDump(libc::ENOENT)),
             };
             Ok(inet_records(&req, kind, dump))
         }
         libc::AF_UNIX => {
             let req = UnixReq::parse(body)?;
             if !dump && req.ino == 0 {
-                return Err(libc::EINVAL);
+                return Err(Refused::Errno(libc::EINVAL));
             }
-            unix_records(&req, dump)
+            Ok(unix_records(&req, dump)?)
         }
-        _ => Err(libc::ENOENT),
+        _ => Err(Refused::Errno(libc::ENOENT)),
     }
 }
 
@@ -477,13 +504,26 @@ mod tests {
         assert_eq!(errno(&answer(&past_max, 1)[0]), libc::EINVAL);
         let packet = request(SOCK_DIAG_BY_FAMILY, DUMP, &inet_req(17, 0, !0));
         assert_eq!(errno(&answer(&packet, 1)[0]), libc::ENOENT);
-        let sctp = request(SOCK_DIAG_BY_FAMILY, DUMP, &inet_req(2, 132, !0));
-        assert_eq!(errno(&answer(&sctp, 1)[0]), libc::ENOENT);
+        // A protocol without a handler: the dump ends at once with ENOENT in NLMSG_DONE; an
+        // exact request is an error.
+        let sctp = answer(
+            &request(SOCK_DIAG_BY_FAMILY, DUMP, &inet_req(2, 132, !0)),
+            1,
+        );
+        assert_eq!(sctp.len(), 1);
+        assert_eq!(Header::parse(&sctp[0]).kind, netlink::NLMSG_DONE);
+        assert_eq!(u32_at(&sctp[0], 16) as i32, -libc::ENOENT);
+        let sctp_get = request(
+            SOCK_DIAG_BY_FAMILY,
+            netlink::NLM_F_REQUEST,
+            &inet_req(2, 132, 0),
+        );
+        assert_eq!(errno(&answer(&sctp_get, 1)[0]), libc::ENOENT);
         // MPTCP's protocol (262) in INET_DIAG_REQ_PROTOCOL: no handler.
         let mut mptcp = inet_req(2, 6, !0);
         netlink::attr(&mut mptcp, INET_DIAG_REQ_PROTOCOL, &262u32.to_ne_bytes());
         let mptcp = request(SOCK_DIAG_BY_FAMILY, DUMP, &mptcp);
-        assert_eq!(errno(&answer(&mptcp, 1)[0]), libc::ENOENT);
+        assert_eq!(u32_at(&answer(&mptcp, 1)[0], 16) as i32, -libc::ENOENT);
         let dccp_old = request(DCCPDIAG_GETSOCK, DUMP, &inet_req(2, 0, !0));
         assert_eq!(errno(&answer(&dccp_old, 1)[0]), libc::EINVAL);
         let destroy = request(SOCK_DESTROY, netlink::NLM_F_REQUEST, &inet_req(2, 6, 0));
