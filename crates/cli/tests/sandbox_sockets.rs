@@ -304,7 +304,8 @@ fn bad_arguments_to_socket_calls() {
 
 /// `ss` asks NETLINK_SOCK_DIAG (net/sockdiag.rs) for the sandbox's sockets and prints what it
 /// prints in the container class: TCP listeners on 127.0.0.1 and ::1 (one IPV6_V6ONLY
-/// wildcard: `[::]`, one not: `*`), a loopback connection and one not yet accepted (the
+/// wildcard: `[::]`, one not: `*`), a loopback connection, one half-closed (FIN-WAIT-2 and
+/// CLOSE-WAIT, whose Recv-Q counts the FIN until it is read) and one not yet accepted (the
 /// listener's Recv-Q 1 and Send-Q its backlog), UDP sockets, unix listeners by path and in the
 /// abstract namespace, a socketpair with bytes to read, every inet table (MPTCP, SCTP, raw and
 /// DCCP have no handler: nothing listed, and the old DCCP request's error as in the container
@@ -317,7 +318,7 @@ fn ss_lists_the_sandboxs_sockets_through_sock_diag() {
     host_usr(&mut b);
     b.set("/process/env", json!(["PATH=/usr/sbin:/usr/bin:/bin"]));
     let program = r#"
-import socket, subprocess, os, re
+import socket, subprocess, os, re, time
 A6, V6ONLY = socket.AF_INET6, socket.IPV6_V6ONLY
 s = socket.socket(); s.bind(("127.0.0.1", 8080)); s.listen(16)
 s6 = socket.socket(A6); s6.bind(("::1", 8081)); s6.listen(3)
@@ -332,9 +333,13 @@ if os.path.exists("/tmp/ss.sock"): os.unlink("/tmp/ss.sock")
 xp = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); xp.bind("/tmp/ss.sock"); xp.listen(2)
 c = socket.create_connection(("127.0.0.1", 8080)); a, _ = s.accept()
 c.sendall(b"12345")
+half = socket.create_connection(("127.0.0.1", 8080)); h, _ = s.accept()
+unread = socket.create_connection(("127.0.0.1", 8080)); h2, _ = s.accept()
+half.shutdown(socket.SHUT_WR); unread.shutdown(socket.SHUT_WR)  # FIN-WAIT-2, CLOSE-WAIT
+h.recv(10); time.sleep(0.1)  # the FIN read: out of Recv-Q
 waiting = socket.create_connection(("127.0.0.1", 8080))
 p1, p2 = socket.socketpair(); p1.send(b"abc")
-ephemeral = {str(p.getsockname()[1]) for p in (c, waiting, uc)}
+ephemeral = {str(p.getsockname()[1]) for p in (c, half, unread, waiting, uc)}
 def norm(line):
     f = line.split()
     f = ["EPH" if re.sub(r".*:", "", x) in ephemeral and ":" in x else x for x in f]
@@ -370,6 +375,9 @@ for l in r.stdout.splitlines():
         "{}",
         c.1
     );
+    for state in ["CLOSE-WAIT 1 0", "CLOSE-WAIT 0 0", "FIN-WAIT-2 0 0"] {
+        assert!(c.1.contains(state), "{state}: {}", c.1);
+    }
     assert_eq!(
         (s.0, s.1.as_str()),
         (0, c.1.as_str()),

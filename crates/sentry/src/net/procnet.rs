@@ -133,6 +133,7 @@ fn if_inet6_table() -> String {
 /// TCP states as /proc/net/tcp and sock_diag number them.
 pub(super) const ESTABLISHED: u8 = 0x01;
 pub(super) const CLOSE: u8 = 0x07;
+pub(super) const FIN_WAIT2: u8 = 0x05;
 pub(super) const CLOSE_WAIT: u8 = 0x08;
 pub(super) const LISTEN: u8 = 0x0a;
 
@@ -146,15 +147,36 @@ pub(super) fn listed() -> Vec<std::rc::Rc<Socket>> {
         .collect()
 }
 
-/// A TCP or UDP socket's state: listening, the peer gone (CLOSE_WAIT, TCP), connected (a
-/// UDP socket with a default destination too), or none.
+/// A TCP or UDP socket's state: listening, connected (a UDP socket with a default
+/// destination too) or none. A TCP connection's state follows its FINs as far as the sentry
+/// knows them: the peer's received (CLOSE_WAIT), ours sent (FIN_WAIT2: a joined loopback peer
+/// acknowledges at once), both (CLOSE: Linux's socket is done, only its TIME_WAIT remains).
 pub(super) fn inet_state(i: &unix::Info, tcp: bool) -> u8 {
-    match () {
-        _ if i.listening => LISTEN,
-        _ if tcp && i.peer_gone => CLOSE_WAIT,
-        _ if i.connected || i.peer.is_some() => ESTABLISHED,
-        _ => CLOSE,
+    if i.listening {
+        return LISTEN;
     }
+    if !tcp {
+        return if i.peer.is_some() { ESTABLISHED } else { CLOSE };
+    }
+    if !i.connected {
+        return CLOSE;
+    }
+    let fin_in = i.eof || i.peer_gone;
+    let fin_out = i.shutdown & 2 != 0;
+    match (fin_in, fin_out) {
+        (false, false) => ESTABLISHED,
+        (true, false) => CLOSE_WAIT,
+        (false, true) => FIN_WAIT2,
+        (true, true) => CLOSE,
+    }
+}
+
+/// What Linux shows as a socket's receive queue: a listener's connections waiting, others'
+/// bytes to read, and for TCP one more once the peer's FIN is in until a read reaches it (the
+/// FIN takes a sequence number of its own).
+pub(super) fn rx_queue(i: &unix::Info, tcp: bool) -> usize {
+    let fin = tcp && !i.listening && i.connected && (i.eof || i.peer_gone) && !i.eof_read;
+    i.queued + usize::from(fin)
 }
 
 fn inet_table(socks: &[std::rc::Rc<Socket>], kind: Kind, v6: bool) -> String {
@@ -190,7 +212,7 @@ fn inet_table(socks: &[std::rc::Rc<Socket>], kind: Kind, v6: bool) -> String {
         let st = inet_state(&i, tcp);
         // A listener's rx_queue is its accept queue; the others' the bytes to read. Nothing
         // is ever in flight unacknowledged (tx_queue).
-        let (tx, rx) = (0, i.queued);
+        let (tx, rx) = (0, rx_queue(&i, tcp));
         out.push_str(&format!(
             "{n:4}: {}:{:04X} {}:{:04X} {st:02X} {tx:08X}:{rx:08X} 00:00000000 00000000 {:5} \
              {:8} {} 1 0000000000000000 100 0 0 10 0\n",

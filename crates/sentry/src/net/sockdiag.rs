@@ -250,7 +250,7 @@ fn inet_records(req: &InetReq, kind: Kind, dump: bool) -> Vec<Vec<u8>> {
         if req.states & (1 << state) == 0 || !id.matches(req, dump) {
             continue;
         }
-        let mut m = inet_msg(req.family as u8, state, &id, &i);
+        let mut m = inet_msg(req.family as u8, state, &id, &i, tcp);
         netlink::attr(&mut m, INET_DIAG_SHUTDOWN, &[i.shutdown]);
         if req.ext & (1 << (INET_DIAG_SKMEMINFO - 1)) != 0 {
             netlink::attr(&mut m, INET_DIAG_SKMEMINFO, &skmem(&s, &i));
@@ -334,12 +334,9 @@ fn addr_bytes(ip: IpAddr, v6: bool) -> [u8; 16] {
 
 /// struct inet_diag_msg. A listener's queues are its accept queue and backlog, as Linux
 /// gives them; another socket's the bytes waiting to be read and none in flight.
-fn inet_msg(family: u8, state: u8, id: &SockId, i: &Info) -> Vec<u8> {
-    let (rq, wq) = if i.listening {
-        (i.queued, i.backlog)
-    } else {
-        (i.queued, 0)
-    };
+fn inet_msg(family: u8, state: u8, id: &SockId, i: &Info, tcp: bool) -> Vec<u8> {
+    let rq = procnet::rx_queue(i, tcp);
+    let wq = if i.listening { i.backlog } else { 0 };
     let mut m = vec![family, state, 0, 0];
     m.extend_from_slice(&id.bytes());
     for v in [0, rq as u32, wq as u32, i.uid, i.ino as u32] {

@@ -143,6 +143,8 @@ struct Inner {
     eof: bool,
     /// The peer's end went away (ECONNRESET for a datagram sender that was connected).
     peer_gone: bool,
+    /// The application read the end of the stream (TCP's FIN is consumed then).
+    eof_read: bool,
     passcred: bool,
     sndbuf: usize,
     rcvbuf: usize,
@@ -197,6 +199,9 @@ pub struct Info {
     pub connected: bool,
     /// The peer closed its end (CLOSE_WAIT).
     pub peer_gone: bool,
+    /// The peer will send no more (its FIN, for TCP), and whether a read saw that end.
+    pub eof: bool,
+    pub eof_read: bool,
     pub uid: u32,
     pub ino: u64,
     /// The listen backlog (sock_diag's Send-Q of a listener).
@@ -267,6 +272,8 @@ impl Socket {
             },
             connected: i.connected,
             peer_gone: i.peer_gone,
+            eof: i.eof,
+            eof_read: i.eof_read,
             uid: i.own.uid,
             ino: self.ino.get(),
             backlog: i.listening.as_ref().map_or(0, |(b, _)| *b),
@@ -624,6 +631,9 @@ impl Socket {
         }
         if i.rx.is_empty() {
             let ended = i.eof || i.shut_rd || (self.kind.connection() && i.peer_gone);
+            if ended && !peek {
+                i.eof_read = true;
+            }
             return if ended {
                 Ok(Received {
                     data: Vec::new(),
