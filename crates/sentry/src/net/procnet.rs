@@ -284,6 +284,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_half_closed_connection_is_fin_wait2_and_close_wait() {
+        let (a, b) = Socket::pair(Kind::Stream, unix::Cred::default());
+        assert_eq!(inet_state(&a.info(), true), ESTABLISHED);
+        a.shutdown(libc::SHUT_WR).unwrap();
+        assert_eq!(inet_state(&a.info(), true), FIN_WAIT2);
+        let ib = b.info();
+        assert_eq!(
+            (inet_state(&ib, true), rx_queue(&ib, true)),
+            (CLOSE_WAIT, 1)
+        );
+        assert!(b.recv(10, false).unwrap().data.is_empty());
+        assert_eq!(rx_queue(&b.info(), true), 0, "the FIN was read");
+        b.shutdown(libc::SHUT_WR).unwrap();
+        assert_eq!(inet_state(&b.info(), true), CLOSE);
+        let l = Socket::new(Kind::Stream, unix::Cred::default());
+        assert_eq!(inet_state(&l.info(), true), CLOSE);
+    }
+
+    #[test]
     fn addresses_in_procs_byte_order() {
         assert_eq!(hex_ip("127.0.0.1".parse().unwrap(), false), "0100007F");
         assert_eq!(
