@@ -309,7 +309,7 @@ fn bad_arguments_to_socket_calls() {
 /// listener's Recv-Q 1 and Send-Q its backlog), UDP sockets, unix listeners by path and in the
 /// abstract namespace, a socketpair with bytes to read, every inet table (MPTCP, SCTP, raw and
 /// DCCP have no handler: nothing listed, and the old DCCP request's error as in the container
-/// class), and `ss -s`'s table of sockets in use per protocol. Ephemeral ports and
+/// class), filter expressions (the bytecode is not run: ss applies them itself), and `ss -s`'s table of sockets in use per protocol. Ephemeral ports and
 /// inode numbers are normalised; nothing goes to stderr.
 #[test]
 fn ss_lists_the_sandboxs_sockets_through_sock_diag() {
@@ -351,7 +351,8 @@ def norm(line):
             f[3] = "SENDQ"  # Linux's is the memory its unread messages take (a limit)
     return " ".join(f)
 for cmd in (["ss", "-tlnH"], ["ss", "-tanH"], ["ss", "-ulnH"], ["ss", "-uanH"], ["ss", "-xlH"],
-            ["ss", "-xH"], ["ss", "-lnH", "-A", "inet"]):
+            ["ss", "-xH"], ["ss", "-lnH", "-A", "inet"],
+            ["ss", "-tnH", "dport", "=", ":8080"], ["ss", "-xlH", "src", "/tmp/*"]):
     r = subprocess.run(cmd, capture_output=True, text=True)
     print(" ".join(cmd), "stderr:", repr(r.stderr))
     for l in sorted(norm(l) for l in r.stdout.splitlines()):
@@ -375,7 +376,13 @@ for l in r.stdout.splitlines():
         "{}",
         c.1
     );
-    for state in ["CLOSE-WAIT 1 0", "CLOSE-WAIT 0 0", "FIN-WAIT-2 0 0"] {
+    for state in [
+        "CLOSE-WAIT 1 0",
+        "CLOSE-WAIT 0 0",
+        "FIN-WAIT-2 0 0",
+        "dport = :8080 stderr: ''\n   ESTAB 0 0 EPH 127.0.0.1:8080\n",
+        "src /tmp/* stderr: ''\n   u_seq LISTEN 0 2 /tmp/ss.sock INO * 0\nss",
+    ] {
         assert!(c.1.contains(state), "{state}: {}", c.1);
     }
     assert_eq!(
