@@ -643,6 +643,18 @@ mod tests {
         assert_eq!(attr_of(ml, UNIX_DIAG_PEER), None);
     }
 
+    #[test]
+    fn a_long_dump_goes_in_several_datagrams() {
+        let records: Vec<Vec<u8>> = (0..1000u32).map(|i| i.to_ne_bytes().repeat(18)).collect();
+        let out = batches(&records, 4, 2);
+        assert!(out.len() > 3, "{} datagrams", out.len());
+        assert!(out.iter().all(|d| d.len() <= BATCH));
+        let last = out.last().map(|d| Header::parse(d).kind);
+        assert_eq!(last, Some(netlink::NLMSG_DONE));
+        let msgs: usize = out[..out.len() - 1].iter().map(|d| split(d).len()).sum();
+        assert_eq!(msgs, 1000);
+    }
+
     /// The messages of a dump's datagrams.
     fn split(all: &[u8]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
