@@ -9,7 +9,7 @@ pub(super) const NLMSG_ERROR: u16 = 2;
 pub(super) const NLMSG_DONE: u16 = 3;
 pub(super) const NLM_F_REQUEST: u16 = 1;
 pub(super) const NLM_F_MULTI: u16 = 2;
-pub(super) const NLM_F_ACK: u16 = 4;
+const NLM_F_ACK: u16 = 4;
 pub(super) const NLM_F_DUMP: u16 = 0x300;
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
@@ -431,7 +431,7 @@ fn addr6(seq: u32, portid: u32) -> Vec<u8> {
     )
 }
 
-pub(super) fn done(seq: u32, portid: u32) -> Vec<u8> {
+fn done(seq: u32, portid: u32) -> Vec<u8> {
     message(
         NLMSG_DONE,
         NLM_F_MULTI,
