@@ -460,3 +460,147 @@ fn the_hosts_namespace_is_never_taken() {
         assert!(after.contains(line), "the host lost {line}\nnow:\n{after}");
     }
 }
+
+/// Runs `b` (in `pair`'s pod) while `outside` runs with python3 in the server namespace with
+/// `args`; `outside` prints "ready" once it listens. Returns the run's exit code, stdout and
+/// stderr, and what `outside` printed after "ready".
+fn with_outside(
+    rt: &Rt,
+    pair: &Pair,
+    b: &Bundle,
+    id: &str,
+    outside: &str,
+    args: &[&str],
+) -> (i32, String, String, String) {
+    use std::io::BufRead;
+    let mut cmd = vec!["python3", "-c", outside];
+    cmd.extend_from_slice(args);
+    let mut server = pair
+        .in_srv(&cmd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut ready = String::new();
+    lines.read_line(&mut ready).unwrap();
+    assert_eq!(ready, "ready\n");
+    let (code, out, err) = rt.run(b, id);
+    rt.assert_clean(id, b);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut lines, &mut rest).unwrap();
+    let srv = server.wait_with_output().unwrap();
+    assert!(srv.status.success(), "{id} outside: {}", stderr(&srv));
+    (code, out, err, rest)
+}
+
+/// A connection from the server namespace to a listener in the pod appears once in `ss -tanH`
+/// and /proc/net/tcp, as in the container class (the stack's own end of it is not a socket of
+/// the application's).
+#[test]
+fn ss_lists_a_connection_through_the_pods_interface() {
+    let inside = r#"
+import socket, subprocess, re
+l = socket.socket(); l.bind(("0.0.0.0", 8090)); l.listen(5)
+c, peer = l.accept()
+print("got", c.recv(5))
+eph = ":%d" % peer[1]
+r = subprocess.run(["ss", "-tanH"], capture_output=True, text=True)
+print("stderr", repr(r.stderr))
+for line in sorted(" ".join(line.split()).replace(eph, ":EPH") for line in r.stdout.splitlines()):
+    print(line)
+print("proc/net/tcp rows", len(open("/proc/net/tcp").read().splitlines()) - 1)
+c.sendall(b"bye"); c.close()
+"#;
+    let outside = r#"
+import socket, sys, time
+print("ready", flush=True)
+for _ in range(200):
+    try:
+        s = socket.create_connection((sys.argv[1] + ".2", 8090), timeout=2)
+        break
+    except OSError:
+        time.sleep(0.1)
+s.sendall(b"hello"); s.settimeout(30)
+print(s.recv(100))
+"#;
+    let rt = Rt::new();
+    let mut outs = Vec::new();
+    for (class, annotations) in [
+        ("cls", json!({})),
+        ("sbx", json!({"dev.bulkhead.class": "sandbox"})),
+    ] {
+        let pair = Pair::new(43);
+        let net = format!("10.213.{}", pair.net);
+        let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", inside]);
+        b.set("/annotations", annotations);
+        let id = unique(&format!("podnet-ss-{class}"));
+        let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, outside, &[&net]);
+        assert_eq!(code, 0, "{class}: {err}");
+        assert_eq!(rest, "b'bye'\n", "{class}");
+        outs.push(out);
+    }
+    assert_eq!(
+        outs[0],
+        "got b'hello'\nstderr ''\nESTAB 0 0 10.213.43.2:8090 10.213.43.1:EPH\n\
+         LISTEN 0 5 0.0.0.0:8090 0.0.0.0:*\nproc/net/tcp rows 2\n",
+        "container class"
+    );
+    assert_eq!(outs[1], outs[0], "sandbox");
+}
+
+/// Frames written into the pod's interface from the other end of the veth that the sandbox's
+/// stack cannot take are counted: five of a type it does not speak in /proc/net/dev's drop
+/// column, five IPv4 packets with a wrong header checksum in errs, and the same in
+/// `ip -s link` (IFLA_STATS64); a datagram sent after them still arrives.
+#[test]
+fn malformed_frames_are_counted_in_proc_net_dev() {
+    let inside = r#"
+import socket, subprocess, sys
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 9999))
+u.settimeout(0.5)
+for _ in range(40):
+    u.sendto(b"ready", (sys.argv[1] + ".1", 9999))
+    try:
+        print(u.recvfrom(100)[0]); break
+    except socket.timeout:
+        pass
+for line in open("/proc/net/dev"):
+    if line.strip().startswith("eth0:"):
+        f = line.split(":")[1].split()
+        print("proc errs", f[2], "drop", f[3])
+out = subprocess.run(["ip", "-s", "link", "show", "eth0"], capture_output=True, text=True).stdout
+rx = out.splitlines()[out.splitlines().index(next(l for l in out.splitlines() if "RX:" in l)) + 1].split()
+print("ip errors", rx[2], "dropped", rx[3])
+"#;
+    let outside = r#"
+import socket, sys
+net = sys.argv[1]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((net + ".1", 9999)); u.settimeout(30)
+print("ready", flush=True)
+_, sandbox = u.recvfrom(100)
+veth = next(n for _, n in socket.if_nameindex() if n != "lo")
+p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); p.bind((veth, 0))
+head = b"\xff" * 6 + p.getsockname()[4]
+for _ in range(5):
+    p.send(head + b"\x88\xb5" + bytes(46))
+ip = bytes([0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0x12, 0x34, 10, 213, 44, 1, 10, 213, 44, 2])
+for _ in range(5):
+    p.send(head + b"\x08\x00" + ip + bytes(8 + 18))
+u.sendto(b"done", sandbox)
+print("sent")
+"#;
+    let rt = Rt::new();
+    let pair = Pair::new(44);
+    let net = format!("10.213.{}", pair.net);
+    let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", inside, &net]);
+    b.set("/annotations", json!({"dev.bulkhead.class": "sandbox"}));
+    let id = unique("podnet-frames");
+    let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, outside, &[&net]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rest, "sent\n");
+    assert_eq!(
+        out, "b'done'\nproc errs 5 drop 5\nip errors 5 dropped 5\n",
+        "{err}"
+    );
+}

@@ -5,12 +5,12 @@
 //! socket's own queue, a dump's as one datagram of messages and one with NLMSG_DONE.
 
 /// Message types and flags (linux/netlink.h, linux/rtnetlink.h).
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_MULTI: u16 = 2;
+pub(super) const NLMSG_ERROR: u16 = 2;
+pub(super) const NLMSG_DONE: u16 = 3;
+pub(super) const NLM_F_REQUEST: u16 = 1;
+pub(super) const NLM_F_MULTI: u16 = 2;
 const NLM_F_ACK: u16 = 4;
-const NLM_F_DUMP: u16 = 0x300;
+pub(super) const NLM_F_DUMP: u16 = 0x300;
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWADDR: u16 = 20;
@@ -35,6 +35,9 @@ const IFLA_TXQLEN: u16 = 13;
 const IFLA_OPERSTATE: u16 = 16;
 const IFLA_LINKMODE: u16 = 17;
 const IFLA_GROUP: u16 = 27;
+const IFLA_STATS64: u16 = 23;
+/// struct rtnl_link_stats64's fields, as many as this kernel sends.
+const STATS64_FIELDS: usize = 25;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const IFA_LABEL: u16 = 3;
@@ -62,6 +65,15 @@ use std::net::IpAddr;
 /// The answers to one datagram of requests from the socket with netlink id `portid`: the
 /// datagrams to queue for it.
 pub fn answer(request: &[u8], portid: u32) -> Vec<Vec<u8>> {
+    each(request, |h, body| one(h, body, portid))
+}
+
+/// The answers `f` gives to each message of a datagram (its header and body). As Linux, a
+/// message whose length is shorter than a header or runs past the datagram ends it quietly.
+pub(super) fn each(
+    request: &[u8],
+    mut f: impl FnMut(&Header, &[u8]) -> Vec<Vec<u8>>,
+) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut at = 0;
     while at + 16 <= request.len() {
@@ -70,23 +82,23 @@ pub fn answer(request: &[u8], portid: u32) -> Vec<Vec<u8>> {
         if len < 16 || at + len > request.len() {
             break;
         }
-        let body = &request[at + 16..at + len];
-        out.extend(one(&h, body, portid));
+        out.extend(f(&h, &request[at + 16..at + len]));
         at += (len + 3) & !3;
     }
     out
 }
 
-struct Header {
-    len: u32,
-    kind: u16,
-    flags: u16,
-    seq: u32,
+pub(super) struct Header {
+    pub len: u32,
+    pub kind: u16,
+    pub flags: u16,
+    pub seq: u32,
     raw: [u8; 16],
 }
 
 impl Header {
-    fn parse(b: &[u8]) -> Header {
+    /// The header at the start of `b` (at least 16 bytes).
+    pub(super) fn parse(b: &[u8]) -> Header {
         let mut raw = [0u8; 16];
         raw.copy_from_slice(&b[..16]);
         Header {
@@ -228,7 +240,25 @@ fn pod_link(p: &Shown, seq: u32, portid: u32, flags: u16) -> Vec<u8> {
     attr(&mut a, IFLA_ADDRESS, &p.link.mac);
     attr(&mut a, IFLA_BROADCAST, &[0xff; 6]);
     attr(&mut a, IFLA_QDISC, b"noqueue\0");
+    attr(&mut a, IFLA_STATS64, &stats64(p));
     message(RTM_NEWLINK, flags, seq, portid, &fixed, &a)
+}
+
+/// IFLA_STATS64 of the pod's interface: the frames and bytes the stack read and wrote, and
+/// the frames read that it could not take (rx_errors, rx_dropped; frame.rs).
+fn stats64(p: &Shown) -> Vec<u8> {
+    let mut v = [0u64; STATS64_FIELDS];
+    v[..8].copy_from_slice(&[
+        p.frames.0,
+        p.frames.1,
+        p.bytes.0,
+        p.bytes.1,
+        p.bad.errors,
+        0,
+        p.bad.dropped,
+        0,
+    ]);
+    v.iter().flat_map(|x| x.to_ne_bytes()).collect()
 }
 
 /// RTM_NEWADDR for one of the pod interface's addresses.
@@ -300,7 +330,14 @@ fn pod_routes(p: &Shown, family: i32, seq: u32, portid: u32) -> Vec<Vec<u8>> {
 }
 
 /// A message: header, fixed part and attributes.
-fn message(kind: u16, flags: u16, seq: u32, portid: u32, fixed: &[u8], attrs: &[u8]) -> Vec<u8> {
+pub(super) fn message(
+    kind: u16,
+    flags: u16,
+    seq: u32,
+    portid: u32,
+    fixed: &[u8],
+    attrs: &[u8],
+) -> Vec<u8> {
     let len = 16 + fixed.len() + attrs.len();
     let mut m = Vec::with_capacity(len);
     m.extend_from_slice(&(len as u32).to_ne_bytes());
@@ -314,7 +351,7 @@ fn message(kind: u16, flags: u16, seq: u32, portid: u32, fixed: &[u8], attrs: &[
 }
 
 /// One attribute, padded to 4 bytes.
-fn attr(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
+pub(super) fn attr(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
     out.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
     out.extend_from_slice(&kind.to_ne_bytes());
     out.extend_from_slice(data);
@@ -342,6 +379,8 @@ fn link(seq: u32, portid: u32, flags: u16) -> Vec<u8> {
     attr(&mut a, IFLA_ADDRESS, &[0; 6]);
     attr(&mut a, IFLA_BROADCAST, &[0; 6]);
     attr(&mut a, IFLA_QDISC, b"noqueue\0");
+    // Loopback's traffic joins sockets directly: no frames to count.
+    attr(&mut a, IFLA_STATS64, &[0; STATS64_FIELDS * 8]);
     message(RTM_NEWLINK, flags, seq, portid, &fixed, &a)
 }
 
@@ -404,7 +443,7 @@ fn done(seq: u32, portid: u32) -> Vec<u8> {
 }
 
 /// NLMSG_ERROR with `errno` (negative; 0 is an acknowledgement) and the request's header.
-fn error(h: &Header, portid: u32, errno: i32) -> Vec<u8> {
+pub(super) fn error(h: &Header, portid: u32, errno: i32) -> Vec<u8> {
     let mut fixed = errno.to_ne_bytes().to_vec();
     fixed.extend_from_slice(&h.raw);
     message(NLMSG_ERROR, 0, h.seq, portid, &fixed, &[])

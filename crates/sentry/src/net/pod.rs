@@ -74,6 +74,8 @@ struct Tap {
     /// Frames and bytes read (/proc/net/dev).
     frames_in: u64,
     bytes_in: u64,
+    /// Frames read that the stack cannot take (frame.rs).
+    bad: super::frame::Counts,
     /// A read found no frame since the pump began: the rest of the pump reads no more (each
     /// of its rounds would ask again, a host call each); the next pump looks again.
     drained: bool,
@@ -110,23 +112,41 @@ impl smoltcp::phy::TxToken for Tx<'_> {
     }
 }
 
+/// Bad frames skipped in one receive at most: a flood of them ends the pump's round rather
+/// than holding the loop.
+const BAD_PER_RECEIVE: usize = 64;
+
+impl Tap {
+    /// Reads frames until one the stack can take (its length), counting the others.
+    fn next_frame(&mut self) -> Option<usize> {
+        for _ in 0..BAD_PER_RECEIVE {
+            if self.drained {
+                return None;
+            }
+            let Ok(n) = crate::host::read(self.out.fd.as_raw_fd(), &mut self.rx) else {
+                self.drained = true;
+                return None;
+            };
+            if n == 0 {
+                return None;
+            }
+            self.frames_in += 1;
+            self.bytes_in += n as u64;
+            match super::frame::check(&self.rx[..n]) {
+                super::frame::Verdict::Take => return Some(n),
+                v => self.bad.count(v),
+            }
+        }
+        None
+    }
+}
+
 impl Device for Tap {
     type RxToken<'a> = Rx<'a>;
     type TxToken<'a> = Tx<'a>;
 
     fn receive(&mut self, _: smoltcp::time::Instant) -> Option<(Rx<'_>, Tx<'_>)> {
-        if self.drained {
-            return None;
-        }
-        let Ok(n) = crate::host::read(self.out.fd.as_raw_fd(), &mut self.rx) else {
-            self.drained = true;
-            return None;
-        };
-        if n == 0 {
-            return None;
-        }
-        self.frames_in += 1;
-        self.bytes_in += n as u64;
+        let n = self.next_frame()?;
         Some((Rx(&self.rx[..n]), Tx(&self.out)))
     }
 
@@ -218,6 +238,7 @@ pub fn install(link: Link) {
         rx: vec![0u8; FRAME_MAX],
         frames_in: 0,
         bytes_in: 0,
+        bad: super::frame::Counts::default(),
         drained: false,
     };
     let base = Instant::now();
@@ -262,6 +283,8 @@ pub struct Shown {
     pub link: Described,
     pub frames: (u64, u64),
     pub bytes: (u64, u64),
+    /// Frames received that the stack never took.
+    pub bad: super::frame::Counts,
 }
 
 pub fn shown() -> Option<Shown> {
@@ -269,7 +292,15 @@ pub fn shown() -> Option<Shown> {
         link: p.link.clone(),
         frames: (p.dev.frames_in, p.dev.out.frames.get()),
         bytes: (p.dev.bytes_in, p.dev.out.bytes.get()),
+        bad: p.dev.bad,
     })
+}
+
+/// Whether `s` is the stack's own end of a connection over the interface (a wire socket),
+/// which the application's socket tables leave out. Wire sockets alone carry WIRE_CRED:
+/// no task has uid -1.
+pub fn is_wire(s: &Socket) -> bool {
+    s.info().uid == WIRE_CRED.uid
 }
 
 /// Whether `ip` is one of the interface's addresses.

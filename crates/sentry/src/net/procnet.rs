@@ -5,8 +5,18 @@ use super::unix::{self, Addr, Kind, Socket};
 use std::net::{IpAddr, SocketAddr};
 
 /// The files of /proc/net.
-pub const FILES: [&str; 8] = [
-    "dev", "if_inet6", "route", "tcp", "tcp6", "udp", "udp6", "unix",
+pub const FILES: [&str; 11] = [
+    "dev",
+    "if_inet6",
+    "route",
+    "snmp",
+    "sockstat",
+    "sockstat6",
+    "tcp",
+    "tcp6",
+    "udp",
+    "udp6",
+    "unix",
 ];
 
 /// The /proc/net directory.
@@ -21,7 +31,7 @@ pub fn dir() -> Result<crate::vfs::Node, crate::mm::Errno> {
 
 /// The text of /proc/net/`name`.
 pub fn file(name: &str) -> Option<String> {
-    let socks = unix::all();
+    let socks = listed();
     Some(match name {
         "tcp" => inet_table(&socks, Kind::Stream, false),
         "tcp6" => inet_table(&socks, Kind::Stream, true),
@@ -31,30 +41,35 @@ pub fn file(name: &str) -> Option<String> {
         "dev" => dev_table(),
         "route" => route_table(),
         "if_inet6" => if_inet6_table(),
+        "sockstat" => super::sockstat::sockstat(&socks),
+        "sockstat6" => super::sockstat::sockstat6(&socks),
+        "snmp" => super::sockstat::snmp(&socks),
         _ => return None,
     })
 }
 
 /// /proc/net/dev: loopback (its traffic is joined sockets, not packets: zero) and the pod's
-/// interface, with the frames the sentry's stack read and wrote.
+/// interface, with the frames the sentry's stack read and wrote, and the frames read that
+/// it could not take (errs: malformed, drop: of a type it does not speak; frame.rs).
 fn dev_table() -> String {
     let mut s = String::from(
         "Inter-|   Receive                                                |  Transmit\n \
          face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets \
          errs drop fifo colls carrier compressed\n",
     );
-    let line = |name: &str, rx: (u64, u64), tx: (u64, u64)| {
+    let line = |name: &str, rx: (u64, u64), tx: (u64, u64), bad: super::frame::Counts| {
         format!(
-            "{name:>6}:{:>8} {:>7}    0    0    0     0          0         0 {:>8} {:>7}    0    0    0     0       0          0\n",
-            rx.0, rx.1, tx.0, tx.1
+            "{name:>6}:{:>8} {:>7} {:>4} {:>4}    0     0          0         0 {:>8} {:>7}    0    0    0     0       0          0\n",
+            rx.0, rx.1, bad.errors, bad.dropped, tx.0, tx.1
         )
     };
-    s.push_str(&line("lo", (0, 0), (0, 0)));
+    s.push_str(&line("lo", (0, 0), (0, 0), Default::default()));
     if let Some(p) = super::pod::shown() {
         s.push_str(&line(
             &p.link.name,
             (p.bytes.0, p.frames.0),
             (p.bytes.1, p.frames.1),
+            p.bad,
         ));
     }
     s
@@ -115,11 +130,54 @@ fn if_inet6_table() -> String {
     s
 }
 
-/// TCP states as /proc/net/tcp numbers them.
-const ESTABLISHED: u8 = 0x01;
-const CLOSE: u8 = 0x07;
-const CLOSE_WAIT: u8 = 0x08;
-const LISTEN: u8 = 0x0a;
+/// TCP states as /proc/net/tcp and sock_diag number them.
+pub(super) const ESTABLISHED: u8 = 0x01;
+pub(super) const CLOSE: u8 = 0x07;
+pub(super) const FIN_WAIT2: u8 = 0x05;
+pub(super) const CLOSE_WAIT: u8 = 0x08;
+pub(super) const LISTEN: u8 = 0x0a;
+
+/// The sandbox's sockets as the application knows them: not the stack's own ends of
+/// connections over the pod's interface (pod.rs's wire sockets), which would list each such
+/// connection a second time with its addresses swapped.
+pub(super) fn listed() -> Vec<std::rc::Rc<Socket>> {
+    unix::all()
+        .into_iter()
+        .filter(|s| !super::pod::is_wire(s))
+        .collect()
+}
+
+/// A TCP or UDP socket's state: listening, connected (a UDP socket with a default
+/// destination too) or none. A TCP connection's state follows its FINs as far as the sentry
+/// knows them: the peer's received (CLOSE_WAIT), ours sent (FIN_WAIT2: a joined loopback peer
+/// acknowledges at once), both (CLOSE: Linux's socket is done, only its TIME_WAIT remains).
+pub(super) fn inet_state(i: &unix::Info, tcp: bool) -> u8 {
+    if i.listening {
+        return LISTEN;
+    }
+    if !tcp {
+        return if i.peer.is_some() { ESTABLISHED } else { CLOSE };
+    }
+    if !i.connected {
+        return CLOSE;
+    }
+    let fin_in = i.eof || i.peer_gone;
+    let fin_out = i.shutdown & 2 != 0;
+    match (fin_in, fin_out) {
+        (false, false) => ESTABLISHED,
+        (true, false) => CLOSE_WAIT,
+        (false, true) => FIN_WAIT2,
+        (true, true) => CLOSE,
+    }
+}
+
+/// What Linux shows as a socket's receive queue: a listener's connections waiting, others'
+/// bytes to read, and for TCP one more once the peer's FIN is in until a read reaches it (the
+/// FIN takes a sequence number of its own).
+pub(super) fn rx_queue(i: &unix::Info, tcp: bool) -> usize {
+    let fin = tcp && !i.listening && i.connected && (i.eof || i.peer_gone) && !i.eof_read;
+    i.queued + usize::from(fin)
+}
 
 fn inet_table(socks: &[std::rc::Rc<Socket>], kind: Kind, v6: bool) -> String {
     let tcp = kind == Kind::Stream;
@@ -151,15 +209,10 @@ fn inet_table(socks: &[std::rc::Rc<Socket>], kind: Kind, v6: bool) -> String {
             Some(Addr::Inet(a)) => *a,
             _ => SocketAddr::new(unspecified(v6), 0),
         };
-        let st = match () {
-            _ if i.listening => LISTEN,
-            _ if tcp && i.peer_gone => CLOSE_WAIT,
-            _ if i.connected || i.peer.is_some() => ESTABLISHED,
-            _ => CLOSE,
-        };
+        let st = inet_state(&i, tcp);
         // A listener's rx_queue is its accept queue; the others' the bytes to read. Nothing
         // is ever in flight unacknowledged (tx_queue).
-        let (tx, rx) = (0, i.queued);
+        let (tx, rx) = (0, rx_queue(&i, tcp));
         out.push_str(&format!(
             "{n:4}: {}:{:04X} {}:{:04X} {st:02X} {tx:08X}:{rx:08X} 00:00000000 00000000 {:5} \
              {:8} {} 1 0000000000000000 100 0 0 10 0\n",
@@ -175,7 +228,7 @@ fn inet_table(socks: &[std::rc::Rc<Socket>], kind: Kind, v6: bool) -> String {
     out
 }
 
-fn unspecified(v6: bool) -> IpAddr {
+pub(super) fn unspecified(v6: bool) -> IpAddr {
     if v6 {
         IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
     } else {
@@ -229,6 +282,25 @@ fn unix_table(socks: &[std::rc::Rc<Socket>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_half_closed_connection_is_fin_wait2_and_close_wait() {
+        let (a, b) = Socket::pair(Kind::Stream, unix::Cred::default());
+        assert_eq!(inet_state(&a.info(), true), ESTABLISHED);
+        a.shutdown(libc::SHUT_WR).unwrap();
+        assert_eq!(inet_state(&a.info(), true), FIN_WAIT2);
+        let ib = b.info();
+        assert_eq!(
+            (inet_state(&ib, true), rx_queue(&ib, true)),
+            (CLOSE_WAIT, 1)
+        );
+        assert!(b.recv(10, false).unwrap().data.is_empty());
+        assert_eq!(rx_queue(&b.info(), true), 0, "the FIN was read");
+        b.shutdown(libc::SHUT_WR).unwrap();
+        assert_eq!(inet_state(&b.info(), true), CLOSE);
+        let l = Socket::new(Kind::Stream, unix::Cred::default());
+        assert_eq!(inet_state(&l.info(), true), CLOSE);
+    }
 
     #[test]
     fn addresses_in_procs_byte_order() {

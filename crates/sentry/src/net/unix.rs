@@ -146,6 +146,8 @@ struct Inner {
     eof: bool,
     /// The peer's end went away (ECONNRESET for a datagram sender that was connected).
     peer_gone: bool,
+    /// The application read the end of the stream (TCP's FIN is consumed then).
+    eof_read: bool,
     passcred: bool,
     sndbuf: usize,
     rcvbuf: usize,
@@ -200,8 +202,18 @@ pub struct Info {
     pub connected: bool,
     /// The peer closed its end (CLOSE_WAIT).
     pub peer_gone: bool,
+    /// The peer will send no more (its FIN, for TCP), and whether a read saw that end.
+    pub eof: bool,
+    pub eof_read: bool,
     pub uid: u32,
     pub ino: u64,
+    /// The listen backlog (sock_diag's Send-Q of a listener).
+    pub backlog: usize,
+    /// The connected peer's inode number, while the peer exists.
+    pub peer_ino: Option<u64>,
+    /// Linux's sk_shutdown: 1 no more to receive (shut down for reading, or the peer ended
+    /// its writing side), 2 no more to send.
+    pub shutdown: u8,
 }
 
 impl Drop for Socket {
@@ -248,12 +260,11 @@ impl Socket {
     /// What /proc/net shows of it.
     pub fn info(&self) -> Info {
         let i = self.inner.borrow();
-        let peer = i.peer_addr.clone().or_else(|| {
-            i.peer
-                .as_ref()
-                .and_then(Weak::upgrade)
-                .and_then(|p| p.name())
-        });
+        let peer_sock = i.peer.as_ref().and_then(Weak::upgrade);
+        let peer = i
+            .peer_addr
+            .clone()
+            .or_else(|| peer_sock.as_ref().and_then(|p| p.name()));
         Info {
             name: i.name.clone(),
             peer,
@@ -264,8 +275,13 @@ impl Socket {
             },
             connected: i.connected,
             peer_gone: i.peer_gone,
+            eof: i.eof,
+            eof_read: i.eof_read,
             uid: i.own.uid,
             ino: self.ino.get(),
+            backlog: i.listening.as_ref().map_or(0, |(b, _)| *b),
+            peer_ino: peer_sock.map(|p| p.ino.get()),
+            shutdown: u8::from(i.shut_rd || i.eof) | u8::from(i.shut_wr) << 1,
         }
     }
 
@@ -618,6 +634,9 @@ impl Socket {
         }
         if i.rx.is_empty() {
             let ended = i.eof || i.shut_rd || (self.kind.connection() && i.peer_gone);
+            if ended && !peek {
+                i.eof_read = true;
+            }
             return if ended {
                 Ok(Received {
                     data: Vec::new(),

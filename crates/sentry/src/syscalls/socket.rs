@@ -98,9 +98,10 @@ fn type_flags(ty: i32) -> Result<(i32, i32), Errno> {
 /// served: EPERM even with CAP_NET_RAW (iputils' ping uses ping sockets).
 fn kind_of(t: &Task, domain: i32, base: i32, proto: i32) -> Result<Kind, Errno> {
     if domain == AF_NETLINK {
-        // Route netlink only (net/netlink.rs): what `ip` lists interfaces and addresses by.
+        // Route netlink (net/netlink.rs): what `ip` lists interfaces and addresses by; sock
+        // diag (net/sockdiag.rs): what `ss` lists sockets by.
         return match (base, proto) {
-            (SOCK_RAW | SOCK_DGRAM, NETLINK_ROUTE) => Ok(Kind::Dgram),
+            (SOCK_RAW | SOCK_DGRAM, NETLINK_ROUTE | NETLINK_SOCK_DIAG) => Ok(Kind::Dgram),
             (SOCK_RAW | SOCK_DGRAM, _) => Err(EPROTONOSUPPORT),
             _ => Err(ESOCKTNOSUPPORT),
         };
@@ -166,6 +167,10 @@ pub(super) fn socket(t: &mut Task, domain: i32, ty: i32, proto: i32) -> R {
     let (base, open) = type_flags(ty)?;
     let kind = kind_of(t, domain, base, proto)?;
     let s = Socket::of_family(domain, kind, peer_cred(t));
+    if domain == AF_NETLINK {
+        // Which netlink answers its requests.
+        s.set_opt(SOL_SOCKET, SO_PROTOCOL, proto);
+    }
     let f = socket_file(s, open & O_NONBLOCK);
     t.fds.install(f, open & O_CLOEXEC != 0, 0).map(i64::from)
 }
@@ -630,7 +635,12 @@ fn netlink_request(t: &Task, s: &Rc<Socket>, data: &[u8]) -> R {
             t.pid as u32
         }
     };
-    for answer in crate::net::netlink::answer(data, portid) {
+    let answers = if s.opt(SOL_SOCKET, SO_PROTOCOL) == Some(NETLINK_SOCK_DIAG) {
+        crate::net::sockdiag::answer(data, portid)
+    } else {
+        crate::net::netlink::answer(data, portid)
+    };
+    for answer in answers {
         s.deliver(Msg {
             data: answer,
             fds: Vec::new(),
