@@ -254,7 +254,7 @@ fn ping_through_the_pods_interface() {
         ("cls", json!({})),
         ("sbx", json!({"dev.bulkhead.class": "sandbox"})),
     ] {
-        let pair = Pair::new(43);
+        let pair = Pair::new(45);
         let net = format!("10.213.{}", pair.net);
         let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", PING_INSIDE, &net]);
         b.set("/annotations", annotations);
