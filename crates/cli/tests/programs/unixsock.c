@@ -168,6 +168,12 @@ static void stream_server(void) {
     SHOW_RET("connect_missing", connect(s, (struct sockaddr *)&a, len), -1, ENOENT);
     SHOW_RET("listen_unbound", listen(s, 5), -1, EINVAL);
     SHOW_RET("accept_not_listening", accept(s, NULL, NULL), -1, EINVAL);
+    int d = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    SHOW_RET("accept_datagram", accept(d, NULL, NULL), -1, EOPNOTSUPP);
+    close(d);
+    d = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    SHOW_RET("accept_udp", accept(d, NULL, NULL), -1, EOPNOTSUPP);
+    close(d);
     SHOW_RET("bind_path", bind(s, (struct sockaddr *)&a, len), 0, 0);
     /* The name exists already: that is found first. */
     SHOW_RET("bind_again", bind(s, (struct sockaddr *)&a, len), -1, EADDRINUSE);

@@ -510,6 +510,10 @@ impl Socket {
 
     /// accept: the oldest waiting connection; EAGAIN when none, EINVAL when not listening.
     pub fn accept(&self) -> Result<Rc<Socket>, Errno> {
+        // A socket without connections (UDP, ping, unix datagram, netlink) cannot take one.
+        if matches!(self.kind, Kind::Dgram | Kind::Ping) {
+            return Err(libc::EOPNOTSUPP);
+        }
         let mut i = self.inner.borrow_mut();
         let (_, pending) = i.listening.as_mut().ok_or(libc::EINVAL)?;
         let s = pending.pop_front().ok_or(libc::EAGAIN)?;
