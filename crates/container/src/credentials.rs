@@ -35,11 +35,16 @@ fn convert(set: &Option<Capabilities>, field: &str) -> Result<CapsHashSet> {
     Ok(out)
 }
 
+/// The highest capability the running kernel knows: read once (it is asked for every
+/// capability of every set, five host calls a read, on the start path of every container).
 fn last_cap() -> u8 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    static LAST: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
 }
 
 impl CapSets {

@@ -17,18 +17,31 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+/// The v1 `tasks` files the runtime opened for an init in a new user namespace, with their
+/// directories (`Cgroup::open_v1_tasks`).
+type Tasks = Option<Vec<(std::path::PathBuf, std::fs::File)>>;
+
 /// Runs in the forked child; never returns.
-/// `joined`: the cgroup directory the init was cloned into.
+/// `joined`: the cgroup directory the init was cloned into, and the `tasks` files it joins
+/// the v1 hierarchies by when it is in a new user namespace.
 pub fn run(
     l: &Launch,
     opened: &[(T, OwnedFd)],
     idmapped: &[Option<OwnedFd>],
     ch: Channel,
     hooks: &dyn Hooks,
-    joined: Option<&Path>,
+    (joined, tasks): (Option<&Path>, Tasks),
 ) -> ! {
     let mut start_conn = None;
-    let code = match set_up(l, opened, idmapped, &ch, hooks, joined, &mut start_conn) {
+    let code = match set_up(
+        l,
+        opened,
+        idmapped,
+        &ch,
+        hooks,
+        (joined, tasks),
+        &mut start_conn,
+    ) {
         Ok(never) => match never {},
         Err(e) => {
             // Before `start` the runtime's create is listening; after it, `start` is.
@@ -52,9 +65,14 @@ fn set_up(
     idmapped: &[Option<OwnedFd>],
     ch: &Channel,
     hooks: &dyn Hooks,
-    joined: Option<&Path>,
+    (joined, tasks): (Option<&Path>, Tasks),
     start_conn: &mut Option<UnixStream>,
 ) -> Result<Never> {
+    if let Some(tasks) = tasks {
+        // In a new user namespace: into the v1 hierarchies at once, through the files the
+        // runtime opened (before anything is charged to its cgroups; the files are closed).
+        crate::cgroups::join_self_by(tasks)?;
+    }
     // If the runtime dies during set-up, so do we; cleared once we are ready.
     sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     // The runtime writes our uid/gid maps first: while we are dumpable our /proc files belong

@@ -86,8 +86,12 @@ pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
         }
         None => None,
     };
-    // Into its v2 cgroup at birth; it joins the others itself (or, in a new user namespace,
-    // is moved there by `drive`).
+    // Into its v2 cgroup at birth; it joins the others itself (in a new user namespace,
+    // through the `tasks` files opened here, or, where there are none, moved by `drive`).
+    let tasks = match l.ns.creates(LinuxNamespaceType::User) {
+        true => l.cgroup.open_v1_tasks()?,
+        false => None,
+    };
     let (forked, joined) = l.cgroup.clone_into(l.ns.clone_flags);
     if let Some(own) = &own_pid_ns {
         // Children forked from here on (hooks) must be in our own pid namespace again.
@@ -96,12 +100,20 @@ pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
     match forked.ctx(|| "clone the container's init".into())? {
         sys::Forked::Child => {
             drop(parent_end);
-            init::run(l, &opened, &idmapped, Channel(child_end), hooks, joined)
+            init::run(
+                l,
+                &opened,
+                &idmapped,
+                Channel(child_end),
+                hooks,
+                (joined, tasks),
+            )
         }
         sys::Forked::Parent(pid) => {
-            drop((child_end, idmapped));
+            let moves_itself = tasks.is_some();
+            drop((child_end, idmapped, tasks));
             let ch = Channel(parent_end);
-            match drive(l, pid, &ch, hooks, joined) {
+            match drive(l, pid, &ch, hooks, (joined, moves_itself)) {
                 Ok(()) => Ok(pid),
                 Err(e) => {
                     let _ = sys::kill(pid, libc::SIGKILL);
@@ -113,12 +125,14 @@ pub fn launch(l: &Launch, hooks: &dyn Hooks) -> Result<i32> {
     }
 }
 
+/// `joined`: the cgroup directory the init was cloned into, and whether it joins the v1
+/// hierarchies itself (in a new user namespace, through the `tasks` files opened for it).
 fn drive(
     l: &Launch,
     pid: i32,
     ch: &Channel,
     hooks: &dyn Hooks,
-    joined: Option<&Path>,
+    (joined, moves_itself): (Option<&Path>, bool),
 ) -> Result<()> {
     hooks.cloned(pid).map_err(Error::Child)?;
     // Its cgroup and limits, while it waits for our word and runs nothing.
@@ -140,8 +154,10 @@ fn drive(
                 .unwrap_or(&[]),
         )?;
     }
-    if l.ns.creates(LinuxNamespaceType::User) {
-        // In its new user namespace the init may not write the host's cgroup files; outside
+    if moves_itself {
+        l.cgroup.add_v2_except(pid, joined)?;
+    } else if l.ns.creates(LinuxNamespaceType::User) {
+        // In its new user namespace the init may not open the host's cgroup files; outside
         // one it joins them itself, faster (Cgroup::join_self_except).
         l.cgroup.add_except(pid, joined)?;
     }

@@ -373,6 +373,36 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The `tasks` file of every v1 hierarchy, opened for writing by the runtime (host root)
+    /// for an init that enters a new user namespace at clone, where it may not open the host's
+    /// cgroup files. The kernel checks a write by the credentials the file was opened with, so
+    /// the init moves itself through them (`join_self_by`), without the rwsem that moving a pid
+    /// from outside takes (see `join_self_except`). None under the systemd driver, whose
+    /// directories exist only once the unit has started (`enter`): the runtime moves the pid.
+    pub fn open_v1_tasks(&self) -> Result<Option<Vec<(PathBuf, fs::File)>>> {
+        if self.systemd.is_some() {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for (_, dir) in self.dirs.iter().filter(|(h, _)| !h.is_v2()) {
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("tasks"))
+                .ctx(|| join_what(dir))?;
+            out.push((dir.clone(), f));
+        }
+        Ok(Some(out))
+    }
+
+    /// Moves `pid` into the v2 directory unless it was cloned into it (`joined`); the v1
+    /// hierarchies it joins itself through `open_v1_tasks`.
+    pub fn add_v2_except(&self, pid: i32, joined: Option<&Path>) -> Result<()> {
+        for (_, dir) in self.others(joined).filter(|(h, _)| h.is_v2()) {
+            fs::write(dir.join("cgroup.procs"), pid.to_string()).ctx(|| join_what(dir))?;
+        }
+        Ok(())
+    }
+
     /// The pids in the container's cgroup and in the sub-cgroups below it (`exec --cgroup`
     /// puts processes there), as runc lists them.
     pub fn pids(&self) -> Result<Vec<i32>> {
@@ -674,6 +704,15 @@ impl Cgroup {
 
 /// What a failed join of `dir` was, with the reason a v1 cpuset cgroup refuses a process:
 /// no cpus or no mems (ENOSPC), as a sub-cgroup made with a bare `mkdir` has.
+/// Moves the calling, single-threaded process into the v1 hierarchies whose `tasks` files the
+/// runtime opened for it (`Cgroup::open_v1_tasks`), and closes them.
+pub fn join_self_by(tasks: Vec<(PathBuf, fs::File)>) -> Result<()> {
+    for (dir, mut f) in tasks {
+        io::Write::write_all(&mut f, b"0").ctx(|| join_what(&dir))?;
+    }
+    Ok(())
+}
+
 fn join_what(dir: &Path) -> String {
     let empty = ["cpuset.cpus", "cpuset.mems"]
         .iter()
