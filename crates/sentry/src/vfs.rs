@@ -382,8 +382,10 @@ impl Fs {
         self.proc.is_me(who)
     }
 
-    /// The path a /proc link of this process (exe, cwd, root, fd/N) points to, when it names a
-    /// file (not a pipe's `pipe:[N]`); other paths are returned as they are.
+    /// The path a /proc link of this process (exe, cwd, root, fd/N) or /dev/std{in,out,err}
+    /// points to, when it names a file (not a pipe's `pipe:[N]`, not a host stdio fd the sentry
+    /// was given); other paths are returned as they are, and /proc/<me>/fd/N is then opened
+    /// through the descriptor table.
     pub fn follow_proc_link(&self, abs: &str) -> String {
         let mut cur = abs.to_string();
         for _ in 0..8 {
@@ -391,12 +393,18 @@ impl Fs {
             let is_link = match parts.as_slice() {
                 ["proc", who, "exe" | "cwd" | "root"] => self.is_me(who),
                 ["proc", who, "fd", _] => self.is_me(who),
+                // Links to /proc/self/fd/N, as on Linux: the opener's own fd 0, 1 or 2 (a pipe
+                // of a `$(...)`, a redirection, a `bulkhead exec`'s stdio), never the sentry's.
+                ["dev", "stdin" | "stdout" | "stderr"] => true,
                 _ => false,
             };
             if !is_link {
                 break;
             }
             match self.proc.readlink(&cur) {
+                // A host stdio fd's description is named /dev/fd/N, which would open the
+                // sentry's own fd N: the fd's description is opened instead (openat).
+                Ok(t) if t.starts_with(b"/dev/fd/") => break,
                 Ok(t) if t.starts_with(b"/") => cur = String::from_utf8_lossy(&t).into_owned(),
                 _ => break,
             }

@@ -353,8 +353,8 @@ pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32)
         }
     }
     if let Some(f) = proc_fd_without_path(t, &abs) {
-        // A pipe's /proc/self/fd/N: Linux opens the pipe again; the same description is
-        // the nearest the sentry's pipes have.
+        // A pipe's /proc/self/fd/N (or a host stdio fd's): Linux opens the pipe again; the
+        // same description is the nearest the sentry's pipes have.
         return t.fds.install(f, flags & O_CLOEXEC != 0, 0).map(i64::from);
     }
     crate::perm::open(&t.fs, &t.creds, &abs, flags)?;
