@@ -538,6 +538,34 @@ fn dev_stdout_and_stdin_are_the_openers_own_fds() {
     assert_eq!((s.0, s.1.as_str(), s.2.as_str()), (0, want, ""), "sandbox");
 }
 
+/// A rootfs symlink into /dev or /proc (an image's `access.log -> /dev/stdout`, Debian's
+/// `/etc/mtab -> ../proc/self/mounts`) opens what it names, as in the container class: the
+/// host, resolving it beneath the rootfs, finds nothing there, so the sentry once answered
+/// ENOENT and what a server logged that way was lost.
+#[test]
+fn rootfs_links_to_dev_stdout_and_proc_open_their_target() {
+    let mut b = Bundle::new(&["true"]);
+    b.set("/root/readonly", json!(false));
+    std::os::unix::fs::symlink("../proc/self/mounts", b.rootfs().join("etc/mtab")).unwrap();
+    // Through `| cat`: a reopened regular-file stdout would have its own offset on Linux.
+    let script = "(head -1 /etc/mtab > /dev/null && echo mtab ok; \
+                  ln -s /dev/stdout /tmp/log; ln -s ../proc/self/fd/2 /tmp/elog; \
+                  echo appended >> /tmp/log; out=$(echo captured > /tmp/log); \
+                  echo \"[$out]\"; echo to-elog >> /tmp/elog; rm /tmp/log /tmp/elog) | cat";
+    let [c, s] = programs::both_classes(&mut b, &["sh", "-c", script]);
+    let want = "mtab ok\nappended\n[captured]\n";
+    assert_eq!(
+        (c.0, c.1.as_str(), c.2.as_str()),
+        (0, want, "to-elog\n"),
+        "container class"
+    );
+    assert_eq!(
+        (s.0, s.1.as_str(), s.2.as_str()),
+        (0, want, "to-elog\n"),
+        "sandbox"
+    );
+}
+
 /// A fork loop in a container with a pids limit: fork fails with EAGAIN inside the sandbox as
 /// it does in the container class (each sandboxed process is a host stub in the container's
 /// cgroup), the shell says so and exits 2, and nothing is left behind.

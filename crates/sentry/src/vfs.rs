@@ -575,6 +575,30 @@ impl Fs {
         crate::host::fstat_raw(f.as_raw_fd()).map_err(errno)
     }
 
+    /// Where a rootfs symlink at `abs` leads when it ends in the sentry's own /dev, /proc or
+    /// /sys (an image's `access.log -> /dev/stdout`, Debian's `/etc/mtab ->
+    /// ../proc/self/mounts`), following rootfs links on the way; None for anything else. The
+    /// host resolves such a link beneath the root, where nothing of those trees is: openat asks
+    /// only after the host said ENOENT, so the common path costs nothing more. (stat does not
+    /// follow them: a stat that did would make open take `/dev/stdout`'s pipe for a FIFO of
+    /// the rootfs.)
+    pub fn link_to_own(&self, abs: &str) -> Option<String> {
+        let mut cur = abs.to_string();
+        for _ in 0..40 {
+            if self.is_own(&cur) {
+                return None;
+            }
+            let target = self.readlink(&cur).ok()?;
+            let target = String::from_utf8_lossy(&target).into_owned();
+            let dir = cur.rsplit_once('/').map(|(d, _)| d).unwrap_or("/");
+            cur = self.abs(Some(if dir.is_empty() { "/" } else { dir }), &target);
+            if self.is_own(&cur) {
+                return Some(cur);
+            }
+        }
+        None
+    }
+
     fn synthetic_stat(&self, abs: &str) -> Option<libc::stat> {
         if abs.starts_with("/proc/")
             || abs == "/dev/stdin"
