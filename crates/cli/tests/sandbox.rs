@@ -513,6 +513,59 @@ fn shell_scripts_with_many_processes_behave_as_in_the_container_class() {
     }
 }
 
+/// /dev/stdin, /dev/stdout and /dev/stderr are links to /proc/self/fd/{0,1,2}: they open the
+/// opener's own fd, whatever it is now (the pipe of a `$(...)`, a redirection to a file), not
+/// the stdio the container was started with. The sandbox once opened the sentry's own stdio
+/// there, so what a script wrote to /dev/stdout inside `$(...)` left the substitution and
+/// went to the container's stdout, and `cat /dev/stdin` in a pipeline read the container's
+/// stdin instead of the pipe.
+#[test]
+fn dev_stdout_and_stdin_are_the_openers_own_fds() {
+    let mut b = Bundle::new(&["true"]);
+    b.set("/root/readonly", json!(false));
+    let script = "out=$(echo to-stdout > /dev/stdout); echo \"stdout [$out]\"; \
+                  out=$( (echo to-stderr > /dev/stderr) 2>&1 ); echo \"stderr [$out]\"; \
+                  echo to-stdin | cat /dev/stdin; echo to-fd0 | cat /dev/fd/0; \
+                  exec 3>&1 1>/tmp/devout; echo into-file > /dev/stdout; exec 1>&3 3>&-; \
+                  echo \"file [$(cat /tmp/devout)]\"; rm /tmp/devout";
+    let [c, s] = programs::both_classes(&mut b, &["sh", "-c", script]);
+    let want = "stdout [to-stdout]\nstderr [to-stderr]\nto-stdin\nto-fd0\nfile [into-file]\n";
+    assert_eq!(
+        (c.0, c.1.as_str(), c.2.as_str()),
+        (0, want, ""),
+        "container class"
+    );
+    assert_eq!((s.0, s.1.as_str(), s.2.as_str()), (0, want, ""), "sandbox");
+}
+
+/// A rootfs symlink into /dev or /proc (an image's `access.log -> /dev/stdout`, Debian's
+/// `/etc/mtab -> ../proc/self/mounts`) opens what it names, as in the container class: the
+/// host, resolving it beneath the rootfs, finds nothing there, so the sentry once answered
+/// ENOENT and what a server logged that way was lost.
+#[test]
+fn rootfs_links_to_dev_stdout_and_proc_open_their_target() {
+    let mut b = Bundle::new(&["true"]);
+    b.set("/root/readonly", json!(false));
+    std::os::unix::fs::symlink("../proc/self/mounts", b.rootfs().join("etc/mtab")).unwrap();
+    // Through `| cat`: a reopened regular-file stdout would have its own offset on Linux.
+    let script = "(head -1 /etc/mtab > /dev/null && echo mtab ok; \
+                  ln -s /dev/stdout /tmp/log; ln -s ../proc/self/fd/2 /tmp/elog; \
+                  echo appended >> /tmp/log; out=$(echo captured > /tmp/log); \
+                  echo \"[$out]\"; echo to-elog >> /tmp/elog; rm /tmp/log /tmp/elog) | cat";
+    let [c, s] = programs::both_classes(&mut b, &["sh", "-c", script]);
+    let want = "mtab ok\nappended\n[captured]\n";
+    assert_eq!(
+        (c.0, c.1.as_str(), c.2.as_str()),
+        (0, want, "to-elog\n"),
+        "container class"
+    );
+    assert_eq!(
+        (s.0, s.1.as_str(), s.2.as_str()),
+        (0, want, "to-elog\n"),
+        "sandbox"
+    );
+}
+
 /// A fork loop in a container with a pids limit: fork fails with EAGAIN inside the sandbox as
 /// it does in the container class (each sandboxed process is a host stub in the container's
 /// cgroup), the shell says so and exits 2, and nothing is left behind.

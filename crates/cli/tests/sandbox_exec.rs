@@ -92,6 +92,25 @@ fn exec_gives_the_container_class_output() {
     assert_eq!(seen[1].0 .1, "GOT HELLO FROM SH\n");
 }
 
+/// An exec'd process's /dev/stdout, /dev/stderr and /dev/stdin are its own stdio (the
+/// `bulkhead exec`'s), as in the container class: not the container's first process's, where
+/// the sandbox once sent them.
+#[test]
+fn exec_dev_stdout_is_the_execs_own() {
+    let rt = Rt::new();
+    let mut seen = Vec::new();
+    for class in ["container", "sandbox"] {
+        let mut b = Bundle::new(&["true"]);
+        let id = running(&rt, &mut b, class);
+        let script = "echo out > /dev/stdout; echo err > /dev/stderr; cat /dev/stdin";
+        seen.push(exec(&rt, &id, &["sh", "-c", script], "in\n"));
+        stop(&rt, &id, &b);
+    }
+    let want = (0, "out\nin\n".to_string(), "err\n".to_string());
+    assert_eq!(seen[0], want, "container class");
+    assert_eq!(seen[1], want, "sandbox");
+}
+
 /// Signals sent to `bulkhead exec` reach the process (its trap runs), as in the container
 /// class.
 #[test]

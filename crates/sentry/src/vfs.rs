@@ -382,8 +382,10 @@ impl Fs {
         self.proc.is_me(who)
     }
 
-    /// The path a /proc link of this process (exe, cwd, root, fd/N) points to, when it names a
-    /// file (not a pipe's `pipe:[N]`); other paths are returned as they are.
+    /// The path a /proc link of this process (exe, cwd, root, fd/N) or /dev/std{in,out,err}
+    /// points to, when it names a file (not a pipe's `pipe:[N]`, not a host stdio fd the sentry
+    /// was given); other paths are returned as they are, and /proc/<me>/fd/N is then opened
+    /// through the descriptor table.
     pub fn follow_proc_link(&self, abs: &str) -> String {
         let mut cur = abs.to_string();
         for _ in 0..8 {
@@ -391,12 +393,18 @@ impl Fs {
             let is_link = match parts.as_slice() {
                 ["proc", who, "exe" | "cwd" | "root"] => self.is_me(who),
                 ["proc", who, "fd", _] => self.is_me(who),
+                // Links to /proc/self/fd/N, as on Linux: the opener's own fd 0, 1 or 2 (a pipe
+                // of a `$(...)`, a redirection, a `bulkhead exec`'s stdio), never the sentry's.
+                ["dev", "stdin" | "stdout" | "stderr"] => true,
                 _ => false,
             };
             if !is_link {
                 break;
             }
             match self.proc.readlink(&cur) {
+                // A host stdio fd's description is named /dev/fd/N, which would open the
+                // sentry's own fd N: the fd's description is opened instead (openat).
+                Ok(t) if t.starts_with(b"/dev/fd/") => break,
                 Ok(t) if t.starts_with(b"/") => cur = String::from_utf8_lossy(&t).into_owned(),
                 _ => break,
             }
@@ -565,6 +573,30 @@ impl Fs {
         let flags = libc::O_PATH | if follow { 0 } else { libc::O_NOFOLLOW };
         let f = self.open_host(abs, flags, 0)?;
         crate::host::fstat_raw(f.as_raw_fd()).map_err(errno)
+    }
+
+    /// Where a rootfs symlink at `abs` leads when it ends in the sentry's own /dev, /proc or
+    /// /sys (an image's `access.log -> /dev/stdout`, Debian's `/etc/mtab ->
+    /// ../proc/self/mounts`), following rootfs links on the way; None for anything else. The
+    /// host resolves such a link beneath the root, where nothing of those trees is: openat asks
+    /// only after the host said ENOENT, so the common path costs nothing more. (stat does not
+    /// follow them: a stat that did would make open take `/dev/stdout`'s pipe for a FIFO of
+    /// the rootfs.)
+    pub fn link_to_own(&self, abs: &str) -> Option<String> {
+        let mut cur = abs.to_string();
+        for _ in 0..40 {
+            if self.is_own(&cur) {
+                return None;
+            }
+            let target = self.readlink(&cur).ok()?;
+            let target = String::from_utf8_lossy(&target).into_owned();
+            let dir = cur.rsplit_once('/').map(|(d, _)| d).unwrap_or("/");
+            cur = self.abs(Some(if dir.is_empty() { "/" } else { dir }), &target);
+            if self.is_own(&cur) {
+                return Some(cur);
+            }
+        }
+        None
     }
 
     fn synthetic_stat(&self, abs: &str) -> Option<libc::stat> {

@@ -339,6 +339,20 @@ fn sendfile_at(t: &mut Task, out_fd: i32, in_fd: i32, offp: u64, count: usize) -
 pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32) -> R {
     let p = path(t, addr)?;
     let abs = at(t, dirfd, &p)?;
+    match open_abs(t, &abs, flags, mode) {
+        // A rootfs symlink into the sentry's own /dev or /proc (`access.log -> /dev/stdout`)
+        // leads nowhere on the host, beneath the root: it is followed here.
+        Err(ENOENT) if flags & O_NOFOLLOW == 0 => match t.fs.link_to_own(&abs) {
+            Some(target) => open_abs(t, &target, flags, mode),
+            None => Err(ENOENT),
+        },
+        r => r,
+    }
+}
+
+/// openat of an absolute path.
+fn open_abs(t: &mut Task, abs: &str, flags: i32, mode: u32) -> R {
+    let abs = abs.to_string();
     fresh(t, &abs);
     let abs = t.fs.follow_proc_link(&abs);
     if let Some(fd) = open_read(t, &abs, flags)? {
@@ -353,8 +367,8 @@ pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32)
         }
     }
     if let Some(f) = proc_fd_without_path(t, &abs) {
-        // A pipe's /proc/self/fd/N: Linux opens the pipe again; the same description is
-        // the nearest the sentry's pipes have.
+        // A pipe's /proc/self/fd/N (or a host stdio fd's): Linux opens the pipe again; the
+        // same description is the nearest the sentry's pipes have.
         return t.fds.install(f, flags & O_CLOEXEC != 0, 0).map(i64::from);
     }
     crate::perm::open(&t.fs, &t.creds, &abs, flags)?;

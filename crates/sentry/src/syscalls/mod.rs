@@ -536,7 +536,7 @@ pub const PARTIAL: &[(&str, &str)] = &[
     ),
     (
         "open",
-        "/proc/self/fd/N of a pipe shares the open description",
+        "/proc/self/fd/N of a pipe or a host stdio fd shares the open description",
     ),
     ("openat", "as open"),
 ];
