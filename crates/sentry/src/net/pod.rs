@@ -46,6 +46,13 @@ pub struct Link {
 const TCP_BUF: usize = 256 * 1024;
 /// Listening smoltcp sockets kept ready per listening port.
 const LISTEN_POOL: usize = 8;
+/// Half-open connections (SYN received, handshake not finished) kept per listening port: the
+/// SYN queue. Beyond it the surplus is dropped, so a flood of SYNs that are never completed
+/// (spoofed sources) cannot hold the port's ready sockets or grow the sentry.
+const HALF_OPEN: usize = 64;
+/// A half-open connection whose peer sends nothing more is dropped after this (Linux gives up
+/// after its SYN-ACK retries, about a minute).
+const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(60);
 /// A connect that gets no answer fails with ETIMEDOUT after this (Linux: about 2 minutes of
 /// SYN retries).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
@@ -433,6 +440,8 @@ impl Pod {
                     tcp::State::Listen | tcp::State::SynReceived => keep.push(h),
                     tcp::State::Established | tcp::State::CloseWait => {
                         moved = true;
+                        // The half-open timeout is the handshake's alone.
+                        s.set_timeout(None);
                         let (Some(local), Some(remote)) = (s.local_endpoint(), s.remote_endpoint())
                         else {
                             s.abort();
@@ -460,8 +469,30 @@ impl Pod {
                     }
                 }
             }
-            while keep.len() < LISTEN_POOL {
+            // The SYN queue's bound: past HALF_OPEN half-open connections the oldest in the
+            // pool's order are dropped silently, as a full SYN queue drops on Linux.
+            let state =
+                |sockets: &SocketSet, h: SocketHandle| sockets.get::<tcp::Socket>(h).state();
+            let half: Vec<SocketHandle> = keep
+                .iter()
+                .copied()
+                .filter(|h| state(&self.sockets, *h) == tcp::State::SynReceived)
+                .collect();
+            if half.len() > HALF_OPEN {
+                for h in &half[..half.len() - HALF_OPEN] {
+                    self.sockets.remove(*h);
+                    keep.retain(|k| k != h);
+                }
+                moved = true;
+            }
+            // LISTEN_POOL sockets stay ready whatever the half-open ones hold.
+            let ready = keep
+                .iter()
+                .filter(|h| state(&self.sockets, **h) == tcp::State::Listen)
+                .count();
+            for _ in ready..LISTEN_POOL {
                 let mut s = new_tcp();
+                s.set_timeout(Some(smol(HALF_OPEN_TIMEOUT)));
                 if s.listen(port).is_err() {
                     break;
                 }
