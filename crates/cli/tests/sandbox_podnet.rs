@@ -604,9 +604,10 @@ print("sent")
     );
 }
 
-/// A flood from outside through the pod's interface: 300 SYNs from spoofed addresses of the
-/// server's network that nobody completes (half-open connections), then 2000 connects to a
-/// listener with a backlog of 4 that does not accept meanwhile. Afterwards the listener holds
+/// A flood from outside through the pod's interface: SYNs from spoofed addresses of the
+/// server's network that nobody completes (half-open connections: 150 before and 150 after),
+/// and between them 2000 connects to a listener with a backlog of 4 that does not accept
+/// meanwhile. Afterwards the listener holds
 /// at most backlog + 1 connections, as on Linux, and still serves a normal connection, the
 /// same in both classes: the sandbox's SYN queue is bounded (pod.rs's `tend_listeners`:
 /// HALF_OPEN per port, dropped after HALF_OPEN_TIMEOUT) and its ready listening sockets are
@@ -662,15 +663,17 @@ def csum(b):
         s = (s & 0xffff) + (s >> 16)
     return ~s & 0xffff
 d = socket.inet_aton(dst)
-for i in range(300):
-    src = socket.inet_aton("%s.%d" % (net, 100 + i % 100))
-    tcp = struct.pack("!HHIIBBHHH", 20000 + i, port, random.getrandbits(32), 0, 5 << 4, 2, 64240, 0, 0)
-    pseudo = src + d + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i, 0, 64, 6, 0, src, d)
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    p.send(mac + bytes([2, 0, 0, 0xbb, 0, i % 100]) + b"\x08\x00" + ip + tcp)
-time.sleep(1)
+def syns(base):
+    for i in range(150):
+        src = socket.inet_aton("%s.%d" % (net, 100 + i % 100))
+        tcp = struct.pack("!HHIIBBHHH", base + i, port, random.getrandbits(32), 0, 5 << 4, 2, 64240, 0, 0)
+        pseudo = src + d + struct.pack("!BBH", 0, 6, len(tcp))
+        tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i, 0, 64, 6, 0, src, d)
+        ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+        p.send(mac + bytes([2, 0, 0, 0xbb, 0, i % 100]) + b"\x08\x00" + ip + tcp)
+    time.sleep(1)
+syns(20000)
 for _ in range(5):
     socks = []
     for _ in range(400):
@@ -683,6 +686,7 @@ for _ in range(5):
     time.sleep(0.5)
     for s in socks:
         s.close()
+syns(30000)
 c.sendall(b"done")
 print(c.recv(100).decode())
 got = b""
