@@ -723,3 +723,62 @@ print(got.decode())
     );
     assert_eq!(outs[1], outs[0], "sandbox");
 }
+
+/// A connection the application closed while its peer reads nothing (the window stays shut,
+/// the data and the FIN wait in the sentry) is reset once it has made no progress for 60 s
+/// (pod.rs's LINGER; `tend_tcp`), so such orphans are reclaimed: the peer that reads after
+/// 70 s gets what it was sent before and then ECONNRESET, and the server still serves a new
+/// connection. Sandbox only (Linux gives up on such an orphan after its probes, at a time of
+/// its own).
+#[test]
+fn a_closed_connection_whose_peer_never_reads_is_reclaimed() {
+    let inside = r#"
+import socket, time
+l = socket.socket(); l.bind(("0.0.0.0", 8110)); l.listen(1)
+c, _ = l.accept()
+c.setblocking(False)
+n = 0
+t0 = time.time()
+while n < (16 << 20) and time.time() - t0 < 5:
+    try:
+        n += c.send(b"z" * 65536)
+    except BlockingIOError:
+        time.sleep(0.05)
+c.close()
+print("closed with data queued", n > 0)
+l.settimeout(150)
+c, _ = l.accept(); c.sendall(b"alive"); c.close()
+"#;
+    let outside = r#"
+import socket, sys, time
+net = sys.argv[1]
+print("ready", flush=True)
+for _ in range(300):
+    try:
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(2); s.connect((net + ".2", 8110)); break
+    except OSError:
+        s.close(); time.sleep(0.1)
+time.sleep(75)
+s.settimeout(30)
+got = 0
+try:
+    while x := s.recv(1 << 16):
+        got += len(x)
+    print("eof")
+except ConnectionResetError:
+    print("reset")
+a = socket.create_connection((net + ".2", 8110), timeout=30); a.settimeout(30)
+print(a.recv(10).decode())
+"#;
+    let rt = Rt::new();
+    let pair = Pair::new(47);
+    let net = format!("10.213.{}", pair.net);
+    let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", inside]);
+    b.set("/annotations", json!({"dev.bulkhead.class": "sandbox"}));
+    let id = unique("podnet-orphan");
+    let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, outside, &[&net]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "closed with data queued True\n", "{err}");
+    assert_eq!(rest, "reset\nalive\n", "{err}");
+}

@@ -56,7 +56,9 @@ const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(60);
 /// A connect that gets no answer fails with ETIMEDOUT after this (Linux: about 2 minutes of
 /// SYN retries).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
-/// A connection the application has closed is given this long to finish.
+/// A connection the application has closed is given this long to finish (Linux: the
+/// FIN-WAIT-2 timeout), and is reset after this long without progress while its peer takes
+/// none of its data or FIN (Linux gives up on such an orphan after its probes).
 const LINGER: Duration = Duration::from_secs(60);
 /// Connections the application has closed that may still finish their close (see
 /// `bound_closing`).
@@ -191,6 +193,11 @@ struct Bridge {
     ended: bool,
     /// The wire socket's generations at the last pump: a change means work.
     seen: [u64; 2],
+    /// Once the application's socket is closed: since when the connection has made no
+    /// progress (the wire socket's generations and the stack's send queue unchanged). After
+    /// LINGER without progress it is reset (a peer that never reads would otherwise hold the
+    /// data and the FIN behind it forever).
+    orphaned: Option<(Instant, [u64; 2], usize)>,
 }
 
 /// The result of an application's connect over the interface.
@@ -458,6 +465,7 @@ impl Pod {
                                 fin_sent: false,
                                 ended: false,
                                 seen: [0; 2],
+                                orphaned: None,
                             }),
                             // A full backlog: the connection is reset, as Linux's overflow
                             // with tcp_abort_on_overflow would.
@@ -541,6 +549,20 @@ impl Pod {
                 }
             }
             moved |= carry(s, b);
+            if b.wire.peer_closed() && s.is_active() {
+                let now = (b.wire.generation(), s.send_queue());
+                let since = match b.orphaned {
+                    Some((at, g, q)) if (g, q) == now => at,
+                    _ => {
+                        b.orphaned = Some((Instant::now(), now.0, now.1));
+                        Instant::now()
+                    }
+                };
+                if since.elapsed() >= LINGER {
+                    s.abort();
+                    moved = true;
+                }
+            }
             if matches!(s.state(), tcp::State::Closed) || (b.fin_sent && b.ended && !s.is_active())
             {
                 gone.push(i);
@@ -556,12 +578,13 @@ impl Pod {
 
     /// A program that opens and closes connections faster than their peers finish them must
     /// not grow the sentry without bound: past MAX_CLOSING closed connections still finishing
-    /// (FIN sent, the application's socket gone), the rest are reset.
+    /// (the application's socket gone, its data or FIN not yet taken by the peer), the rest
+    /// are reset.
     fn bound_closing(&mut self) {
         let closing: Vec<SocketHandle> = self
             .bridges
             .iter()
-            .filter(|b| b.fin_sent && b.wire.peer_closed())
+            .filter(|b| b.wire.peer_closed())
             .map(|b| b.handle)
             .collect();
         for h in closing.iter().skip(MAX_CLOSING) {
@@ -768,6 +791,7 @@ pub fn connect(app: &Rc<Socket>, local: SocketAddr, remote: SocketAddr) -> Resul
             fin_sent: false,
             ended: false,
             seen: [0; 2],
+            orphaned: None,
         });
         p.connects.push((Rc::downgrade(app), Progress::Pending));
         p.dirty = true;
