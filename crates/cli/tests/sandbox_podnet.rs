@@ -603,3 +603,182 @@ print("sent")
         "{err}"
     );
 }
+
+/// A flood from outside through the pod's interface: SYNs from spoofed addresses of the
+/// server's network that nobody completes (half-open connections: 150 before and 150 after),
+/// and between them 2000 connects to a listener with a backlog of 4 that does not accept
+/// meanwhile. Afterwards the listener holds
+/// at most backlog + 1 connections, as on Linux, and still serves a normal connection, the
+/// same in both classes: the sandbox's SYN queue is bounded (pod.rs's `tend_listeners`:
+/// HALF_OPEN per port, dropped after HALF_OPEN_TIMEOUT) and its ready listening sockets are
+/// never all taken by half-open ones.
+#[test]
+fn a_flood_of_connections_from_outside_is_bounded() {
+    let inside = r#"
+import socket
+l = socket.socket(); l.bind(("0.0.0.0", 8100)); l.listen(4)
+c, _ = l.accept()
+c.settimeout(120)
+print("flood", c.recv(10))
+l.setblocking(False)
+n = 0
+while n < 3000:
+    try:
+        l.accept()[0].close(); n += 1
+    except BlockingIOError:
+        break
+print("queued at most backlog+1:", n <= 5)
+c.sendall(b"counted")
+l.setblocking(True); l.settimeout(60)
+for _ in range(100):
+    d, _ = l.accept(); d.settimeout(10)
+    try:
+        got = d.recv(10)
+    except OSError:
+        got = b""
+    if got:
+        d.sendall(b"served " + got); d.close(); break
+    d.close()
+print("served", got)
+"#;
+    let outside = r#"
+import socket, sys, time, struct, random
+net = sys.argv[1]; dst = net + ".2"; port = 8100
+print("ready", flush=True)
+for _ in range(300):
+    try:
+        c = socket.create_connection((dst, port), timeout=2); break
+    except OSError:
+        time.sleep(0.1)
+c.settimeout(120)
+mac = next(l.split()[3] for l in open("/proc/net/arp") if l.split()[0] == dst)
+mac = bytes.fromhex(mac.replace(":", ""))
+veth = next(n for _, n in socket.if_nameindex() if n != "lo")
+p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); p.bind((veth, 0))
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+d = socket.inet_aton(dst)
+def syns(base):
+    for i in range(150):
+        src = socket.inet_aton("%s.%d" % (net, 100 + i % 100))
+        tcp = struct.pack("!HHIIBBHHH", base + i, port, random.getrandbits(32), 0, 5 << 4, 2, 64240, 0, 0)
+        pseudo = src + d + struct.pack("!BBH", 0, 6, len(tcp))
+        tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i, 0, 64, 6, 0, src, d)
+        ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+        p.send(mac + bytes([2, 0, 0, 0xbb, 0, i % 100]) + b"\x08\x00" + ip + tcp)
+    time.sleep(1)
+syns(20000)
+for _ in range(5):
+    socks = []
+    for _ in range(400):
+        s = socket.socket(); s.setblocking(False)
+        try:
+            s.connect((dst, port))
+        except OSError:
+            pass
+        socks.append(s)
+    time.sleep(0.5)
+    for s in socks:
+        s.close()
+syns(30000)
+c.sendall(b"done")
+print(c.recv(100).decode())
+got = b""
+for _ in range(100):
+    try:
+        s = socket.create_connection((dst, port), timeout=2)
+        s.sendall(b"hello"); s.settimeout(30)
+        got = s.recv(100)
+        if got:
+            break
+    except OSError:
+        time.sleep(0.2)
+print(got.decode())
+"#;
+    let rt = Rt::new();
+    let mut outs = Vec::new();
+    for (class, annotations) in [
+        ("cls", json!({})),
+        ("sbx", json!({"dev.bulkhead.class": "sandbox"})),
+    ] {
+        let pair = Pair::new(46);
+        let net = format!("10.213.{}", pair.net);
+        let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", inside]);
+        b.set("/annotations", annotations);
+        let id = unique(&format!("podnet-flood-{class}"));
+        let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, outside, &[&net]);
+        assert_eq!(code, 0, "{class}: {err}");
+        assert_eq!(rest, "counted\nserved hello\n", "{class}: {err}");
+        outs.push(out);
+    }
+    assert_eq!(
+        outs[0], "flood b'done'\nqueued at most backlog+1: True\nserved b'hello'\n",
+        "container class"
+    );
+    assert_eq!(outs[1], outs[0], "sandbox");
+}
+
+/// A connection the application closed while its peer reads nothing (the window stays shut,
+/// the data and the FIN wait in the sentry) is reset once it has made no progress for 60 s
+/// (pod.rs's LINGER; `tend_tcp`), so such orphans are reclaimed: the peer that reads after
+/// 70 s gets what it was sent before and then ECONNRESET, and the server still serves a new
+/// connection. Sandbox only (Linux gives up on such an orphan after its probes, at a time of
+/// its own).
+#[test]
+fn a_closed_connection_whose_peer_never_reads_is_reclaimed() {
+    let inside = r#"
+import socket, time
+l = socket.socket(); l.bind(("0.0.0.0", 8110)); l.listen(1)
+c, _ = l.accept()
+c.setblocking(False)
+n = 0
+t0 = time.time()
+while n < (16 << 20) and time.time() - t0 < 5:
+    try:
+        n += c.send(b"z" * 65536)
+    except BlockingIOError:
+        time.sleep(0.05)
+c.close()
+print("closed with data queued", n > 0)
+l.settimeout(150)
+c, _ = l.accept(); c.sendall(b"alive"); c.close()
+"#;
+    let outside = r#"
+import socket, sys, time
+net = sys.argv[1]
+print("ready", flush=True)
+for _ in range(300):
+    try:
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(2); s.connect((net + ".2", 8110)); break
+    except OSError:
+        s.close(); time.sleep(0.1)
+time.sleep(75)
+s.settimeout(30)
+got = 0
+try:
+    while x := s.recv(1 << 16):
+        got += len(x)
+    print("eof")
+except ConnectionResetError:
+    print("reset")
+a = socket.create_connection((net + ".2", 8110), timeout=30); a.settimeout(30)
+print(a.recv(10).decode())
+"#;
+    let rt = Rt::new();
+    let pair = Pair::new(47);
+    let net = format!("10.213.{}", pair.net);
+    let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", inside]);
+    b.set("/annotations", json!({"dev.bulkhead.class": "sandbox"}));
+    let id = unique("podnet-orphan");
+    let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, outside, &[&net]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "closed with data queued True\n", "{err}");
+    assert_eq!(rest, "reset\nalive\n", "{err}");
+}

@@ -46,10 +46,19 @@ pub struct Link {
 const TCP_BUF: usize = 256 * 1024;
 /// Listening smoltcp sockets kept ready per listening port.
 const LISTEN_POOL: usize = 8;
+/// Half-open connections (SYN received, handshake not finished) kept per listening port: the
+/// SYN queue. Beyond it the surplus is dropped, so a flood of SYNs that are never completed
+/// (spoofed sources) cannot hold the port's ready sockets or grow the sentry.
+const HALF_OPEN: usize = 64;
+/// A half-open connection whose peer sends nothing more is dropped after this (Linux gives up
+/// after its SYN-ACK retries, about a minute).
+const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(60);
 /// A connect that gets no answer fails with ETIMEDOUT after this (Linux: about 2 minutes of
 /// SYN retries).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
-/// A connection the application has closed is given this long to finish.
+/// A connection the application has closed is given this long to finish (Linux: the
+/// FIN-WAIT-2 timeout), and is reset after this long without progress while its peer takes
+/// none of its data or FIN (Linux gives up on such an orphan after its probes).
 const LINGER: Duration = Duration::from_secs(60);
 /// Connections the application has closed that may still finish their close (see
 /// `bound_closing`).
@@ -184,6 +193,11 @@ struct Bridge {
     ended: bool,
     /// The wire socket's generations at the last pump: a change means work.
     seen: [u64; 2],
+    /// Once the application's socket is closed: since when the connection has made no
+    /// progress (the wire socket's generations and the stack's send queue unchanged). After
+    /// LINGER without progress it is reset (a peer that never reads would otherwise hold the
+    /// data and the FIN behind it forever).
+    orphaned: Option<(Instant, [u64; 2], usize)>,
 }
 
 /// The result of an application's connect over the interface.
@@ -433,6 +447,8 @@ impl Pod {
                     tcp::State::Listen | tcp::State::SynReceived => keep.push(h),
                     tcp::State::Established | tcp::State::CloseWait => {
                         moved = true;
+                        // The half-open timeout is the handshake's alone.
+                        s.set_timeout(None);
                         let (Some(local), Some(remote)) = (s.local_endpoint(), s.remote_endpoint())
                         else {
                             s.abort();
@@ -449,6 +465,7 @@ impl Pod {
                                 fin_sent: false,
                                 ended: false,
                                 seen: [0; 2],
+                                orphaned: None,
                             }),
                             // A full backlog: the connection is reset, as Linux's overflow
                             // with tcp_abort_on_overflow would.
@@ -460,8 +477,30 @@ impl Pod {
                     }
                 }
             }
-            while keep.len() < LISTEN_POOL {
+            // The SYN queue's bound: past HALF_OPEN half-open connections the oldest in the
+            // pool's order are dropped silently, as a full SYN queue drops on Linux.
+            let state =
+                |sockets: &SocketSet, h: SocketHandle| sockets.get::<tcp::Socket>(h).state();
+            let half: Vec<SocketHandle> = keep
+                .iter()
+                .copied()
+                .filter(|h| state(&self.sockets, *h) == tcp::State::SynReceived)
+                .collect();
+            if half.len() > HALF_OPEN {
+                for h in &half[..half.len() - HALF_OPEN] {
+                    self.sockets.remove(*h);
+                    keep.retain(|k| k != h);
+                }
+                moved = true;
+            }
+            // LISTEN_POOL sockets stay ready whatever the half-open ones hold.
+            let ready = keep
+                .iter()
+                .filter(|h| state(&self.sockets, **h) == tcp::State::Listen)
+                .count();
+            for _ in ready..LISTEN_POOL {
                 let mut s = new_tcp();
+                s.set_timeout(Some(smol(HALF_OPEN_TIMEOUT)));
                 if s.listen(port).is_err() {
                     break;
                 }
@@ -510,6 +549,20 @@ impl Pod {
                 }
             }
             moved |= carry(s, b);
+            if b.wire.peer_closed() && s.is_active() {
+                let now = (b.wire.generation(), s.send_queue());
+                let since = match b.orphaned {
+                    Some((at, g, q)) if (g, q) == now => at,
+                    _ => {
+                        b.orphaned = Some((Instant::now(), now.0, now.1));
+                        Instant::now()
+                    }
+                };
+                if since.elapsed() >= LINGER {
+                    s.abort();
+                    moved = true;
+                }
+            }
             if matches!(s.state(), tcp::State::Closed) || (b.fin_sent && b.ended && !s.is_active())
             {
                 gone.push(i);
@@ -525,12 +578,13 @@ impl Pod {
 
     /// A program that opens and closes connections faster than their peers finish them must
     /// not grow the sentry without bound: past MAX_CLOSING closed connections still finishing
-    /// (FIN sent, the application's socket gone), the rest are reset.
+    /// (the application's socket gone, its data or FIN not yet taken by the peer), the rest
+    /// are reset.
     fn bound_closing(&mut self) {
         let closing: Vec<SocketHandle> = self
             .bridges
             .iter()
-            .filter(|b| b.fin_sent && b.wire.peer_closed())
+            .filter(|b| b.wire.peer_closed())
             .map(|b| b.handle)
             .collect();
         for h in closing.iter().skip(MAX_CLOSING) {
@@ -737,6 +791,7 @@ pub fn connect(app: &Rc<Socket>, local: SocketAddr, remote: SocketAddr) -> Resul
             fin_sent: false,
             ended: false,
             seen: [0; 2],
+            orphaned: None,
         });
         p.connects.push((Rc::downgrade(app), Progress::Pending));
         p.dirty = true;

@@ -604,7 +604,13 @@ impl Socket {
             Kind::Stream if room == 0 && len > 0 => return Err(libc::EAGAIN),
             Kind::Stream => room.min(len),
             Kind::Dgram if t.rx.len() >= MAX_DGRAM_QLEN || (room < len && !t.rx.is_empty()) => {
-                return Err(libc::EAGAIN)
+                // UDP drops what the receiver has no room for, as Linux does: its sender never
+                // waits for a reader. A unix sender waits (EAGAIN).
+                return if matches!(self.family, libc::AF_INET | libc::AF_INET6) {
+                    Ok(len)
+                } else {
+                    Err(libc::EAGAIN)
+                };
             }
             Kind::SeqPacket if room < len && !t.rx.is_empty() => return Err(libc::EAGAIN),
             _ => len,
@@ -771,7 +777,10 @@ impl Socket {
         if hangup {
             ev |= libc::POLLHUP as u32;
         }
+        let udp = self.kind == Kind::Dgram && matches!(self.family, libc::AF_INET | libc::AF_INET6);
         let writable = match i.peer.as_ref().and_then(Weak::upgrade) {
+            // A UDP sender never waits for its receiver (what does not fit is dropped).
+            Some(_) if udp => true,
             Some(p) => {
                 let p = p.inner.borrow();
                 i.sndbuf.saturating_sub(p.rx_bytes) >= i.sndbuf / 4
