@@ -167,37 +167,6 @@ b.close()
 /// namespace with half-close, 64 MiB sent into the pod to a reader that is slow at first (the
 /// window fills and reopens; the host's stack sends segments of up to 64 KiB through the
 /// veth), and the same addresses seen on both ends.
-/// Starts python3 `outside` (its argument: the pair's network) in the server's namespace,
-/// waits for its "ready", runs bundle `b` as `id` and checks it left nothing behind; the
-/// run's exit, stdout and stderr, and what the server printed after "ready" (it must succeed).
-fn run_beside_server(
-    rt: &Rt,
-    pair: &Pair,
-    b: &Bundle,
-    outside: &str,
-    id: &str,
-) -> (i32, String, String, String) {
-    let net = format!("10.213.{}", pair.net);
-    let mut server = pair
-        .in_srv(&["python3", "-c", outside, &net])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    use std::io::BufRead;
-    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap());
-    lines.read_line(&mut ready).unwrap();
-    assert_eq!(ready, "ready\n");
-    let (code, out, err) = rt.run(b, id);
-    rt.assert_clean(id, b);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut lines, &mut rest).unwrap();
-    let srv = server.wait_with_output().unwrap();
-    assert!(srv.status.success(), "{id} server: {}", stderr(&srv));
-    (code, out, err, rest)
-}
-
 #[test]
 fn both_classes_talk_through_the_pods_interface() {
     let rt = Rt::new();
@@ -211,7 +180,7 @@ fn both_classes_talk_through_the_pods_interface() {
         let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", INSIDE, &net]);
         b.set("/annotations", annotations);
         let id = unique(&format!("podnet-{class}"));
-        let (code, out, err, rest) = run_beside_server(&rt, &pair, &b, OUTSIDE, &id);
+        let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, OUTSIDE, &[&net]);
         assert!(code == 0, "{class}: exit {code}: {err}");
         let x200k = "x".repeat(200000);
         outs.push((out.replace(&x200k, "x*200000"), rest));
@@ -281,7 +250,7 @@ fn ping_through_the_pods_interface() {
         // Without its file capability (cap_net_raw): the ping-socket path.
         std::fs::copy(which("ping"), b.rootfs().join("ping")).unwrap();
         let id = unique(&format!("podnet-ping-{class}"));
-        let (code, out, err, rest) = run_beside_server(&rt, &pair, &b, PING_OUTSIDE, &id);
+        let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, PING_OUTSIDE, &[&net]);
         assert!(code == 0, "{class}: exit {code}: {out} {err}");
         outs.push((out, rest));
     }
