@@ -673,12 +673,17 @@ fn the_exchange_acknowledges_notifications_and_ends_with_the_answer() {
     let e = swrk::exchange(&ch, &req, &mut swrk::ignore_notify).unwrap_err();
     assert_eq!(e.to_string(), "criu answered DUMP to RESTORE");
     peer.join().unwrap();
+    // criu is gone: the request cannot be sent, or it can and the answer never comes. A
+    // process that another test forks at that moment holds a copy of criu's end until its
+    // exec closes it, so the send may succeed and the read then finds the connection reset
+    // (the copy closed with our request unread).
     let e = swrk::exchange(&ch, &req, &mut swrk::ignore_notify).unwrap_err();
+    let e = format!("{e:#}");
     assert!(
-        e.to_string()
-            .contains("criu closed the connection without answering RESTORE")
-            || e.to_string().contains("send a request to criu"),
-        "{e:#}"
+        e.contains("criu closed the connection without answering RESTORE")
+            || e.contains("send a request to criu")
+            || e.contains("read criu's answer: Connection reset by peer"),
+        "{e}"
     );
 }
 
