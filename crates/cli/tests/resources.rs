@@ -849,3 +849,26 @@ fn device_rules_in_runcs_syntax_at_create_and_update() {
     let r = rt.runc(&["run", "--bundle", &bundle, &unique("runcdevbad")]);
     assert!(!r.status.success(), "runc accepted access \"a\"");
 }
+
+/// An init in a new user namespace is in the container's cgroup in every hierarchy: it may not
+/// open the host's cgroup files there, and moves itself into the v1 ones through the files the
+/// runtime opened for it before the clone.
+#[test]
+fn an_init_in_a_user_namespace_joins_every_hierarchy() {
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.push("/linux/namespaces", json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.set("/linux/uidMappings", map.clone());
+    b.set("/linux/gidMappings", map);
+    let id = unique("usercg");
+    rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), &id]);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    rt.ok(&["delete", "--force", &id]);
+    assert!(cgroups.lines().count() > 1, "{cgroups}");
+    for line in cgroups.lines() {
+        assert!(line.ends_with(&format!("/{id}")), "{line} in\n{cgroups}");
+    }
+    rt.assert_clean(&id, &b);
+}
