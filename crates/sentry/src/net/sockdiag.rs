@@ -175,11 +175,8 @@ struct InetReq {
     /// idiag_ext: the extensions asked for (bit n-1 for attribute n).
     ext: u8,
     states: u32,
-    sport: u16,
-    dport: u16,
-    src: [u8; 16],
-    dst: [u8; 16],
-    cookie: u64,
+    /// id: the socket asked for (an exact request) or the ports a dump is limited to.
+    id: SockId,
 }
 
 impl InetReq {
@@ -187,20 +184,12 @@ impl InetReq {
         if b.len() < INET_REQ_LEN {
             return Err(libc::EINVAL);
         }
-        let mut src = [0u8; 16];
-        let mut dst = [0u8; 16];
-        src.copy_from_slice(&b[12..28]);
-        dst.copy_from_slice(&b[28..44]);
         Ok(InetReq {
             family: i32::from(b[0]),
             protocol: req_protocol(&b[INET_REQ_LEN..]),
             ext: b[2],
             states: u32_at(b, 4),
-            sport: u16::from_be_bytes([b[8], b[9]]),
-            dport: u16::from_be_bytes([b[10], b[11]]),
-            src,
-            dst,
-            cookie: u64::from(u32_at(b, 48)) | u64::from(u32_at(b, 52)) << 32,
+            id: SockId::parse(&b[8..INET_REQ_LEN]),
         })
     }
 }
@@ -247,7 +236,7 @@ fn inet_records(req: &InetReq, kind: Kind, dump: bool) -> Vec<Vec<u8>> {
             dst: addr_bytes(remote.ip(), v6),
             cookie: i.ino,
         };
-        if req.states & (1 << state) == 0 || !id.matches(req, dump) {
+        if req.states & (1 << state) == 0 || !id.matches(&req.id, dump) {
             continue;
         }
         let mut m = inet_msg(req.family as u8, state, &id, &i, tcp);
@@ -279,6 +268,7 @@ fn v6only(s: &Socket, local: IpAddr) -> bool {
 }
 
 /// struct inet_diag_sockid of a socket.
+#[derive(Debug, PartialEq, Eq)]
 struct SockId {
     sport: u16,
     dport: u16,
@@ -290,7 +280,7 @@ struct SockId {
 impl SockId {
     /// Whether a request names this socket: a dump by its nonzero ports, an exact request by
     /// ports, addresses and (unless INET_DIAG_NOCOOKIE) cookie.
-    fn matches(&self, req: &InetReq, dump: bool) -> bool {
+    fn matches(&self, req: &SockId, dump: bool) -> bool {
         if dump {
             return (req.sport == 0 || req.sport == self.sport)
                 && (req.dport == 0 || req.dport == self.dport);
@@ -300,6 +290,21 @@ impl SockId {
             && req.src == self.src
             && req.dst == self.dst
             && (req.cookie == NO_COOKIE || req.cookie == self.cookie)
+    }
+
+    /// inet_diag_sockid as `bytes` lays it out (48 bytes; the bound device is not kept).
+    fn parse(b: &[u8]) -> SockId {
+        let mut src = [0u8; 16];
+        let mut dst = [0u8; 16];
+        src.copy_from_slice(&b[4..20]);
+        dst.copy_from_slice(&b[20..36]);
+        SockId {
+            sport: u16::from_be_bytes([b[0], b[1]]),
+            dport: u16::from_be_bytes([b[2], b[3]]),
+            src,
+            dst,
+            cookie: u64::from(u32_at(b, 40)) | u64::from(u32_at(b, 44)) << 32,
+        }
     }
 
     fn bytes(&self) -> Vec<u8> {
@@ -487,6 +492,19 @@ mod tests {
         b.extend_from_slice(&states.to_ne_bytes());
         b.resize(INET_REQ_LEN, 0);
         b
+    }
+
+    #[test]
+    fn a_sock_id_reads_back_as_it_is_written() {
+        let id = SockId {
+            sport: 80,
+            dport: 40000,
+            src: [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            dst: [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            cookie: 0x1234_5678_9abc_def0,
+        };
+        assert_eq!(id.bytes().len(), INET_REQ_LEN - 8);
+        assert_eq!(SockId::parse(&id.bytes()), id);
     }
 
     #[test]
