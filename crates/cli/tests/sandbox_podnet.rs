@@ -169,22 +169,11 @@ b.close()
 /// veth), and the same addresses seen on both ends.
 #[test]
 fn both_classes_talk_through_the_pods_interface() {
-    let rt = Rt::new();
-    let mut outs = Vec::new();
-    for (class, annotations) in [
-        ("cls", json!({})),
-        ("sbx", json!({"dev.bulkhead.class": "sandbox"})),
-    ] {
-        let pair = Pair::new(41);
-        let net = format!("10.213.{}", pair.net);
-        let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", INSIDE, &net]);
-        b.set("/annotations", annotations);
-        let id = unique(&format!("podnet-{class}"));
-        let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, OUTSIDE, &[&net]);
-        assert!(code == 0, "{class}: exit {code}: {err}");
-        let x200k = "x".repeat(200000);
-        outs.push((out.replace(&x200k, "x*200000"), rest));
-    }
+    let x200k = "x".repeat(200000);
+    let outs: Vec<_> = in_both_classes(41, "talk", INSIDE, OUTSIDE, |_| {})
+        .into_iter()
+        .map(|(out, rest)| (out.replace(&x200k, "x*200000"), rest))
+        .collect();
     assert_eq!(
         outs[0], outs[1],
         "container class (left) and sandbox (right) differ"
@@ -232,16 +221,7 @@ u.sendto(b"done", a)
 /// reaches the pod's address, answered by the sandbox's own stack; two echoes each, bounded.
 #[test]
 fn ping_through_the_pods_interface() {
-    let rt = Rt::new();
-    let mut outs = Vec::new();
-    for (class, annotations) in [
-        ("cls", json!({})),
-        ("sbx", json!({"dev.bulkhead.class": "sandbox"})),
-    ] {
-        let pair = Pair::new(45);
-        let net = format!("10.213.{}", pair.net);
-        let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", PING_INSIDE, &net]);
-        b.set("/annotations", annotations);
+    let outs = in_both_classes(45, "ping", PING_INSIDE, PING_OUTSIDE, |b| {
         b.set("/process/capabilities", podman_caps());
         b.set(
             "/linux/sysctl",
@@ -249,11 +229,7 @@ fn ping_through_the_pods_interface() {
         );
         // Without its file capability (cap_net_raw): the ping-socket path.
         std::fs::copy(which("ping"), b.rootfs().join("ping")).unwrap();
-        let id = unique(&format!("podnet-ping-{class}"));
-        let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, PING_OUTSIDE, &[&net]);
-        assert!(code == 0, "{class}: exit {code}: {out} {err}");
-        outs.push((out, rest));
-    }
+    });
     assert_eq!(
         outs[0], outs[1],
         "container class (left) and sandbox (right) differ"
@@ -462,6 +438,37 @@ fn with_outside(
     (code, out, err, rest)
 }
 
+/// Runs python3 `inside` in the pod of a fresh pair `n`, first in the container class, then in
+/// the sandbox, each while python3 `outside` runs in the server namespace; both scripts get
+/// the pair's network prefix ("10.213.N") as their argument, and `setup` adjusts each bundle.
+/// Asserts that each run exits 0; returns, per class, its stdout and what `outside` printed
+/// after "ready".
+fn in_both_classes(
+    n: u8,
+    name: &str,
+    inside: &str,
+    outside: &str,
+    setup: impl Fn(&mut Bundle),
+) -> Vec<(String, String)> {
+    let rt = Rt::new();
+    let mut outs = Vec::new();
+    for (class, annotations) in [
+        ("cls", json!({})),
+        ("sbx", json!({"dev.bulkhead.class": "sandbox"})),
+    ] {
+        let pair = Pair::new(n);
+        let net = format!("10.213.{}", pair.net);
+        let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", inside, &net]);
+        b.set("/annotations", annotations);
+        setup(&mut b);
+        let id = unique(&format!("podnet-{name}-{class}"));
+        let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, outside, &[&net]);
+        assert_eq!(code, 0, "{class}: {out} {err}");
+        outs.push((out, rest));
+    }
+    outs
+}
+
 /// A connection from the server namespace to a listener in the pod appears once in `ss -tanH`
 /// and /proc/net/tcp, as in the container class (the stack's own end of it is not a socket of
 /// the application's).
@@ -492,29 +499,54 @@ for _ in range(200):
 s.sendall(b"hello"); s.settimeout(30)
 print(s.recv(100))
 "#;
-    let rt = Rt::new();
-    let mut outs = Vec::new();
-    for (class, annotations) in [
-        ("cls", json!({})),
-        ("sbx", json!({"dev.bulkhead.class": "sandbox"})),
-    ] {
-        let pair = Pair::new(43);
-        let net = format!("10.213.{}", pair.net);
-        let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", inside]);
-        b.set("/annotations", annotations);
-        let id = unique(&format!("podnet-ss-{class}"));
-        let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, outside, &[&net]);
-        assert_eq!(code, 0, "{class}: {err}");
-        assert_eq!(rest, "b'bye'\n", "{class}");
-        outs.push(out);
-    }
-    assert_eq!(
-        outs[0],
+    let outs = in_both_classes(43, "ss", inside, outside, |_| {});
+    let want = (
         "got b'hello'\nstderr ''\nESTAB 0 0 10.213.43.2:8090 10.213.43.1:EPH\n\
-         LISTEN 0 5 0.0.0.0:8090 0.0.0.0:*\nproc/net/tcp rows 2\n",
-        "container class"
+         LISTEN 0 5 0.0.0.0:8090 0.0.0.0:*\nproc/net/tcp rows 2\n"
+            .to_string(),
+        "b'bye'\n".to_string(),
     );
-    assert_eq!(outs[1], outs[0], "sandbox");
+    assert_eq!(outs[0], want, "container class");
+    assert_eq!(outs[1], want, "sandbox");
+}
+
+/// A connected UDP socket whose datagram reaches a closed port in the server namespace hears
+/// of it: the host there answers "port unreachable", and the socket reports ECONNREFUSED once
+/// (POLLERR, then the next recv), as in the container class; an unconnected sender is told
+/// nothing (Linux reports it only with IP_RECVERR).
+#[test]
+fn a_closed_port_outside_refuses_a_connected_udp_socket() {
+    let inside = r#"
+import socket, sys, errno, select
+net = sys.argv[1]
+def err(f):
+    try: return f()
+    except OSError as e: return errno.errorcode[e.errno]
+def events(s, ms):
+    p = select.poll(); p.register(s, select.POLLIN)
+    return [e for _, e in p.poll(ms)]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.connect((net + ".1", 9997))
+print("send", u.send(b"x"), "events", events(u, 10000))
+print("recv", err(lambda: u.recv(10)), "events", events(u, 0))
+v = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+print("unconnected", v.sendto(b"x", (net + ".1", 9997)), "events", events(v, 1000))
+v.sendto(b"done", (net + ".1", 9998))
+"#;
+    let outside = r#"
+import socket, sys
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind((sys.argv[1] + ".1", 9998)); u.settimeout(60)
+print("ready", flush=True)
+print(u.recvfrom(10)[0].decode())
+"#;
+    let outs = in_both_classes(48, "udperr", inside, outside, |_| {});
+    let want = (
+        "send 1 events [8]\nrecv ECONNREFUSED events []\nunconnected 1 events []\n".to_string(),
+        "done\n".to_string(),
+    );
+    assert_eq!(outs[0], want, "container class");
+    assert_eq!(outs[1], want, "sandbox");
 }
 
 /// Frames written into the pod's interface from the other end of the veth that the sandbox's
@@ -670,27 +702,13 @@ for _ in range(100):
         time.sleep(0.2)
 print(got.decode())
 "#;
-    let rt = Rt::new();
-    let mut outs = Vec::new();
-    for (class, annotations) in [
-        ("cls", json!({})),
-        ("sbx", json!({"dev.bulkhead.class": "sandbox"})),
-    ] {
-        let pair = Pair::new(46);
-        let net = format!("10.213.{}", pair.net);
-        let mut b = pod_bundle(&pair, &["/usr/bin/python3", "-c", inside]);
-        b.set("/annotations", annotations);
-        let id = unique(&format!("podnet-flood-{class}"));
-        let (code, out, err, rest) = with_outside(&rt, &pair, &b, &id, outside, &[&net]);
-        assert_eq!(code, 0, "{class}: {err}");
-        assert_eq!(rest, "counted\nserved hello\n", "{class}: {err}");
-        outs.push(out);
-    }
-    assert_eq!(
-        outs[0], "flood b'done'\nqueued at most backlog+1: True\nserved b'hello'\n",
-        "container class"
+    let outs = in_both_classes(46, "flood", inside, outside, |_| {});
+    let want = (
+        "flood b'done'\nqueued at most backlog+1: True\nserved b'hello'\n".to_string(),
+        "counted\nserved hello\n".to_string(),
     );
-    assert_eq!(outs[1], outs[0], "sandbox");
+    assert_eq!(outs[0], want, "container class");
+    assert_eq!(outs[1], want, "sandbox");
 }
 
 /// A connection the application closed while its peer reads nothing (the window stays shut,

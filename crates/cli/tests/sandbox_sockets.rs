@@ -161,6 +161,47 @@ print(asyncio.run(main()))
     both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
+/// A connected UDP socket in both classes: write(2) and read(2) on it, and a datagram to a
+/// loopback port nobody holds is answered with ECONNREFUSED once (at the next recv, send or
+/// SO_ERROR, with POLLERR meanwhile), as the host's port-unreachable answer reports it on
+/// Linux; an unconnected sender is told nothing. bash's /dev/udp (connect + write) too.
+#[test]
+fn connected_udp_sockets_hear_that_a_port_is_closed() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import socket, os, errno, select
+def err(f):
+    try: return f()
+    except OSError as e: return errno.errorcode[e.errno]
+def events(s):
+    p = select.poll(); p.register(s, select.POLLIN | select.POLLOUT)
+    return p.poll(1000)[0][1]
+for fam, host in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
+    srv = socket.socket(fam, socket.SOCK_DGRAM); srv.bind((host, 0))
+    c = socket.socket(fam, socket.SOCK_DGRAM); c.connect(srv.getsockname())
+    print("write", os.write(c.fileno(), b"hello"), srv.recvfrom(10)[0])
+    srv.sendto(b"back", c.getsockname()); print("read", os.read(c.fileno(), 10))
+    dead = srv.getsockname(); srv.close()
+    c = socket.socket(fam, socket.SOCK_DGRAM); c.connect(dead)
+    print("send", err(lambda: c.send(b"x")), "events", events(c))
+    print("recv", err(lambda: c.recv(10)), "events", events(c))
+    print("send", err(lambda: c.send(b"x")), err(lambda: c.send(b"x")), err(lambda: c.send(b"x")))
+    print("so_error", errno.errorcode.get(c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)),
+          c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+    u = socket.socket(fam, socket.SOCK_DGRAM)
+    print("unconnected", u.sendto(b"x", dead), u.sendto(b"x", dead), "events", events(u))
+"#;
+    let want = "write 5 b'hello'\nread b'back'\nsend 1 events 12\nrecv ECONNREFUSED events 4\n\
+                send 1 ECONNREFUSED 1\nso_error ECONNREFUSED 0\nunconnected 1 1 events 4\n";
+    let want = format!("{want}{want}");
+    both_print(&mut b, &["/usr/bin/python3", "-c", program], &want);
+    let bash =
+        "exec 3<>/dev/udp/127.0.0.1/9; echo hi >&3 && echo sent; echo again >&3 || echo refused";
+    both_print(&mut b, &["/usr/bin/bash", "-c", bash], "sent\nrefused\n");
+}
+
 /// Debian's nginx (the host's /usr bound in, its /etc/nginx copied into the rootfs) with
 /// podman's default capabilities: `nginx -t`, then a master and its worker serving a file to
 /// curl over 127.0.0.1 and ::1 (sendfile from the file to the socket), a 404, and a graceful

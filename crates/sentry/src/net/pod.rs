@@ -219,6 +219,8 @@ struct Pod {
     pools: BTreeMap<u16, Vec<SocketHandle>>,
     /// UDP ports: the smoltcp socket and the application's socket it serves.
     udp: BTreeMap<u16, (SocketHandle, Weak<Socket>)>,
+    /// Per UDP port: the smoltcp ICMP socket that hears the errors its datagrams caused.
+    udp_errors: BTreeMap<u16, SocketHandle>,
     /// Ping sockets by (IPv6, identifier): the smoltcp ICMP socket and the application's.
     icmp: BTreeMap<(bool, u16), (SocketHandle, Weak<Socket>)>,
     /// Connects in progress or done but not yet reported to a waiting connect.
@@ -281,6 +283,7 @@ pub fn install(link: Link) {
         bridges: Vec::new(),
         pools: BTreeMap::new(),
         udp: BTreeMap::new(),
+        udp_errors: BTreeMap::new(),
         icmp: BTreeMap::new(),
         connects: Vec::new(),
         _lock: link.lock,
@@ -416,7 +419,21 @@ impl Pod {
             b.seen = b.wire.generation();
         }
         let now = self.now();
-        self.next_at = self.iface.poll_at(now, &self.sockets);
+        let stack = self.iface.poll_at(now, &self.sockets);
+        // An orphan's LINGER is the sentry's own timer: an idle loop must wake for it too.
+        let linger = self
+            .bridges
+            .iter()
+            .filter_map(|b| b.orphaned.map(|(at, _, _)| at + LINGER))
+            .min()
+            .map(|at| {
+                let micros = at.saturating_duration_since(self.base).as_micros();
+                smoltcp::time::Instant::from_micros(micros as i64)
+            });
+        self.next_at = match (stack, linger) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 
     /// Keeps a pool of listening sockets on every port the application listens on over the
@@ -515,6 +532,7 @@ impl Pod {
     fn tend_tcp(&mut self) -> bool {
         let mut moved = false;
         let mut gone = Vec::new();
+        let clock = Instant::now();
         for (i, b) in self.bridges.iter_mut().enumerate() {
             let s = self.sockets.get_mut::<tcp::Socket>(b.handle);
             if let Some((app, since)) = b.connecting.clone() {
@@ -554,11 +572,11 @@ impl Pod {
                 let since = match b.orphaned {
                     Some((at, g, q)) if (g, q) == now => at,
                     _ => {
-                        b.orphaned = Some((Instant::now(), now.0, now.1));
-                        Instant::now()
+                        b.orphaned = Some((clock, now.0, now.1));
+                        clock
                     }
                 };
-                if since.elapsed() >= LINGER {
+                if clock.duration_since(since) >= LINGER {
                     s.abort();
                     moved = true;
                 }
@@ -603,6 +621,9 @@ impl Pod {
             let Some(app) = app.upgrade().filter(|a| a.is_bound()) else {
                 self.sockets.remove(h);
                 self.udp.remove(&port);
+                if let Some(e) = self.udp_errors.remove(&port) {
+                    self.sockets.remove(e);
+                }
                 continue;
             };
             let s = self.sockets.get_mut::<udp::Socket>(h);
@@ -618,6 +639,23 @@ impl Pod {
                     cred: WIRE_CRED,
                     from: Some(from),
                 });
+            }
+            if let Some(&e) = self.udp_errors.get(&port) {
+                let icmp = self.sockets.get_mut::<icmp::Socket>(e);
+                while let Ok((msg, _)) = icmp.recv() {
+                    moved = true;
+                    // Linux's udp_err: a port unreachable for the peer of a connected
+                    // socket is its error (ECONNREFUSED); other errors, and errors of an
+                    // unconnected socket, are not reported without IP_RECVERR.
+                    let peer = match app.peer_addr() {
+                        Some(Addr::Inet(a)) => Some(a),
+                        _ => None,
+                    };
+                    let peer = peer.map(|p| SocketAddr::new(inet::canonical(p.ip()), p.port()));
+                    if peer.is_some() && refused(msg) == peer {
+                        app.set_error(libc::ECONNREFUSED);
+                    }
+                }
             }
         }
         moved
@@ -754,6 +792,27 @@ fn new_tcp() -> tcp::Socket<'static> {
     s
 }
 
+/// The destination of the UDP datagram that an ICMP or ICMPv6 "port unreachable" message
+/// (as smoltcp hands it: the message, without the IP header) answers; None for any other
+/// message.
+fn refused(msg: &[u8]) -> Option<SocketAddr> {
+    let (inner, v6) = match msg {
+        [3, 3, ..] => (msg.get(8..)?, false),
+        [1, 4, ..] => (msg.get(8..)?, true),
+        _ => return None,
+    };
+    let (dst, udp): (IpAddr, &[u8]) = if v6 {
+        let a: [u8; 16] = inner.get(24..40)?.try_into().ok()?;
+        (IpAddr::from(a), inner.get(40..)?)
+    } else {
+        let ihl = usize::from(inner.first()? & 0x0f) * 4;
+        let a: [u8; 4] = inner.get(16..20)?.try_into().ok()?;
+        (IpAddr::from(a), inner.get(ihl..)?)
+    };
+    let port = u16::from_be_bytes([*udp.get(2)?, *udp.get(3)?]);
+    Some(SocketAddr::new(dst, port))
+}
+
 fn smol(d: Duration) -> smoltcp::time::Duration {
     smoltcp::time::Duration::from_micros(d.as_micros() as u64)
 }
@@ -866,6 +925,16 @@ impl Pod {
         s.bind(port).map_err(|_| libc::EINVAL)?;
         let h = self.sockets.add(s);
         self.udp.insert(port, (h, Rc::downgrade(app)));
+        if !self.udp_errors.contains_key(&port) {
+            let mut e = icmp::Socket::new(
+                icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0u8; 2048]),
+                icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 1], vec![0u8; 64]),
+            );
+            let listen = smoltcp::wire::IpListenEndpoint::from(port);
+            if e.bind(icmp::Endpoint::Udp(listen)).is_ok() {
+                self.udp_errors.insert(port, self.sockets.add(e));
+            }
+        }
         Ok(h)
     }
 }

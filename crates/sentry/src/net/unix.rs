@@ -417,6 +417,11 @@ impl Socket {
     }
 
     /// SO_ERROR: the pending error, cleared by reading it.
+    /// A UDP socket (IPv4 or IPv6 datagram).
+    pub fn is_udp(&self) -> bool {
+        self.kind == Kind::Dgram && matches!(self.family, libc::AF_INET | libc::AF_INET6)
+    }
+
     pub fn take_error(&self) -> i32 {
         std::mem::take(&mut self.inner.borrow_mut().error)
     }
@@ -636,7 +641,14 @@ impl Socket {
             return Err(libc::EINVAL);
         }
         let passcred = i.passcred;
-        if i.rx.is_empty() && i.error != 0 && self.kind.connection() && i.connected {
+        let reported = if self.is_udp() {
+            // An ICMP error (a connected UDP socket's datagram refused) comes before any
+            // datagram queued.
+            i.error != 0
+        } else {
+            i.rx.is_empty() && i.error != 0 && self.kind.connection() && i.connected
+        };
+        if reported {
             // A reset connection reports its error once, then EOF (Linux's sk_err).
             let e = std::mem::take(&mut i.error);
             i.generation[0] += 1;
@@ -766,6 +778,11 @@ impl Socket {
         if !i.rx.is_empty() {
             ev |= (libc::POLLIN | libc::POLLRDNORM) as u32;
         }
+        let udp = self.is_udp();
+        if i.error != 0 && udp {
+            // A refused datagram: an error to report, the socket still writable.
+            return ev | (libc::POLLERR | libc::POLLOUT | libc::POLLWRNORM) as u32;
+        }
         if i.error != 0 {
             // A refused connect: error and hang-up, and the write side "ready" to report it.
             return ev | (libc::POLLERR | libc::POLLHUP | libc::POLLOUT | libc::POLLWRNORM) as u32;
@@ -777,7 +794,6 @@ impl Socket {
         if hangup {
             ev |= libc::POLLHUP as u32;
         }
-        let udp = self.kind == Kind::Dgram && matches!(self.family, libc::AF_INET | libc::AF_INET6);
         let writable = match i.peer.as_ref().and_then(Weak::upgrade) {
             // A UDP sender never waits for its receiver (what does not fit is dropped).
             Some(_) if udp => true,

@@ -602,14 +602,31 @@ fn send_one(
     let (to, from) = match to {
         _ if s.family != AF_UNIX && s.kind == Kind::Stream => (None, None), // TCP: ignored
         _ if s.kind == Kind::Ping => return ping_send(s, to.as_ref(), data),
-        _ if s.family != AF_UNIX => match udp_over_pod(s, to.as_ref(), data)? {
-            Some(n) => return Ok(n),
-            None => match udp_target(s, to, data.len())? {
-                Some(target) => target,
-                // Nobody receives there: the datagram is lost, as on the wire.
-                None => return Ok(data.len() as i64),
-            },
-        },
+        _ if s.family != AF_UNIX => {
+            // The port-unreachable answer to an earlier datagram (see below) fails this send.
+            match s.take_error() {
+                0 => {}
+                e => return Err(e),
+            }
+            match udp_over_pod(s, to.as_ref(), data)? {
+                Some(n) => return Ok(n),
+                None => {
+                    let to_peer = to.is_none();
+                    match udp_target(s, to, data.len())? {
+                        Some(target) => target,
+                        None => {
+                            // Nobody receives there: the datagram is lost, and the host's
+                            // port-unreachable answer reaches a socket connected there as
+                            // ECONNREFUSED at its next call (Linux's udp_err).
+                            if to_peer {
+                                s.set_error(libc::ECONNREFUSED);
+                            }
+                            return Ok(data.len() as i64);
+                        }
+                    }
+                }
+            }
+        }
         Some(n) => (Some(find(t, n)?), None),
         None => (None, None),
     };
@@ -725,6 +742,11 @@ pub(super) fn send_bytes(t: &mut Task, fd: i32, data: &[u8], control: Control, f
     }
     if sk.0.kind == Kind::Ping {
         return ping_send(&sk.0, None, data);
+    }
+    if sk.0.is_udp() {
+        // A connected UDP socket's write is its send: routed to the peer's address (the
+        // caller raises SIGPIPE).
+        return send_one(t, &sk, data, control, None, flags | MSG_NOSIGNAL);
     }
     send_to(t, &sk, data, control, None, None, flags)
 }
