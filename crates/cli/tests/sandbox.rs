@@ -513,6 +513,23 @@ fn shell_scripts_with_many_processes_behave_as_in_the_container_class() {
     }
 }
 
+/// Without process.terminal the container has no controlling terminal: opening /dev/tty
+/// answers ENXIO in both classes (the sandbox once opened its stdin there, so a prompt written
+/// to /dev/tty went to whatever stdin was), while /dev/tty still exists.
+#[test]
+fn dev_tty_without_a_terminal_is_enxio() {
+    let mut b = Bundle::new(&["true"]);
+    let script = "test -c /dev/tty && echo exists; echo prompt > /dev/tty; echo status $?";
+    let [c, s] = programs::both_classes(&mut b, &["/bin/sh", "-c", script]);
+    assert_eq!(c, s, "container class (left) and sandbox (right) differ");
+    assert_eq!(c.1, "exists\nstatus 1\n");
+    assert!(
+        c.2.contains("/dev/tty: No such device or address"),
+        "{}",
+        c.2
+    );
+}
+
 /// /dev/stdin, /dev/stdout and /dev/stderr are links to /proc/self/fd/{0,1,2}: they open the
 /// opener's own fd, whatever it is now (the pipe of a `$(...)`, a redirection to a file), not
 /// the stdio the container was started with. The sandbox once opened the sentry's own stdio

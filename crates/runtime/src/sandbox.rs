@@ -195,6 +195,7 @@ impl Runner for SentryRunner {
             umask: p.user().umask().unwrap_or(0o022),
             groups: p.user().additional_gids().clone().unwrap_or_default(),
             no_new_privs: p.no_new_privileges().unwrap_or(false),
+            terminal: p.terminal().unwrap_or(false),
             hostname: self.hostname.clone(),
             caps,
         };

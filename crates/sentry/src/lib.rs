@@ -55,6 +55,9 @@ pub struct Program {
     pub caps: [u64; 5],
     /// process.noNewPrivileges.
     pub no_new_privs: bool,
+    /// process.terminal: the sentry's stdin is the container's console, the controlling
+    /// terminal of the program's session (/dev/tty there; ENXIO in any other session).
+    pub terminal: bool,
 }
 
 /// What the sandbox reports when the program is gone.
@@ -218,6 +221,7 @@ pub fn run(
             std::io::Error::from_raw_os_error(e)
         )
     })?;
+    syscalls::set_console(prog.terminal);
     let fds = vfs::FdTable::default();
     for n in 0..3 {
         fds.install_at(

@@ -365,6 +365,10 @@ fn open_abs(t: &mut Task, abs: &str, flags: i32, mode: u32) -> R {
         if let Some(f) = session_terminal(t.sid, flags) {
             return t.fds.install(f, flags & O_CLOEXEC != 0, 0).map(i64::from);
         }
+        // No controlling terminal: neither an `exec -t` session nor the console's.
+        if !(t.sid == CONSOLE_SID && CONSOLE.get()) {
+            return Err(ENXIO);
+        }
     }
     if let Some(f) = proc_fd_without_path(t, &abs) {
         // A pipe's /proc/self/fd/N (or a host stdio fd's): Linux opens the pipe again; the
@@ -733,6 +737,20 @@ fn set_foreground(key: u64, pgrp: i32) {
 
 /// A terminal's host fd and its holder.
 type Held = (i32, std::rc::Rc<std::os::fd::OwnedFd>);
+
+/// The session whose controlling terminal the container's console is: the program's (pid 1,
+/// the leader of the session it starts, as runc's init does with setsid).
+const CONSOLE_SID: i32 = 1;
+
+thread_local! {
+    /// process.terminal: the container has a console (the sentry's stdin).
+    static CONSOLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the container has a console (process.terminal), set once at start.
+pub fn set_console(on: bool) {
+    CONSOLE.set(on);
+}
 
 thread_local! {
     /// The controlling terminals of `exec -t` sessions, by session id: the host fd of the

@@ -541,7 +541,7 @@ pub const PARTIAL: &[(&str, &str)] = &[
     ("openat", "as open"),
 ];
 
-pub use fs::{attach_terminal, detach_terminal, foreground_of, tty_key};
+pub use fs::{attach_terminal, detach_terminal, foreground_of, set_console, tty_key};
 
 /// A system call's name, for the ENOSYS report: "name(nr)".
 pub fn name(nr: u64) -> String {
