@@ -111,6 +111,37 @@ fn exec_dev_stdout_is_the_execs_own() {
     assert_eq!(seen[1], want, "sandbox");
 }
 
+/// An exec without a terminal has no controlling terminal, whatever its stdin is: /dev/tty
+/// answers ENXIO in both classes, also with /dev/null as stdin (a character device the
+/// sandbox once took for the exec's terminal, so /dev/tty opened it).
+#[test]
+fn exec_without_a_terminal_has_no_dev_tty() {
+    let rt = Rt::new();
+    let mut seen = Vec::new();
+    for class in ["container", "sandbox"] {
+        let mut b = Bundle::new(&["true"]);
+        let id = running(&rt, &mut b, class);
+        let script = "echo x > /dev/tty; echo status $?";
+        let out = rt
+            .command(&["exec", &id, "sh", "-c", script])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        seen.push((out.status.code(), stdout(&out), stderr(&out)));
+        stop(&rt, &id, &b);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "container class (left) and sandbox (right)"
+    );
+    assert_eq!(seen[0].1, "status 1\n");
+    assert!(
+        seen[0].2.contains("No such device or address"),
+        "{}",
+        seen[0].2
+    );
+}
+
 /// Signals sent to `bulkhead exec` reach the process (its trap runs), as in the container
 /// class.
 #[test]

@@ -715,15 +715,20 @@ thread_local! {
         const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
 }
 
-/// Which terminal a host fd is: its device number (0 for what is not a device).
+/// Which terminal a host fd is: its device number (0 for what is not a terminal: a file, a
+/// pipe, or a character device that is no tty, such as /dev/null).
 pub fn tty_key(host: i32) -> u64 {
-    crate::host::fstat_raw(host).map_or(0, |st| {
-        if st.st_mode & S_IFMT == S_IFCHR {
-            st.st_rdev
-        } else {
-            0
-        }
-    })
+    let Ok(st) = crate::host::fstat_raw(host) else {
+        return 0;
+    };
+    // struct termios is 60 bytes; TCGETS fails with ENOTTY on any other device.
+    let mut termios = [0u8; 64];
+    let tty = crate::host::ioctl_buf(host, libc::TCGETS, &mut termios).is_ok();
+    if st.st_mode & S_IFMT == S_IFCHR && tty {
+        st.st_rdev
+    } else {
+        0
+    }
 }
 
 /// The foreground process group of terminal `key`; pid 1's group until one is set.
