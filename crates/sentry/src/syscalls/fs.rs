@@ -508,8 +508,20 @@ pub(super) fn stat(t: &mut Task, dirfd: i32, addr: u64, buf: u64, flags: i32) ->
     fresh(t, &abs);
     // A trailing slash asks for the directory a link points to.
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0 || p.ends_with('/');
-    let st = t.fs.stat(&abs, follow)?;
+    let st = stat_following_own(t, &abs, follow)?;
     put(t, buf, &stat_bytes(&st)).map(|_| 0)
+}
+
+/// stat of `abs`; a rootfs link into the sentry's own /dev, /proc or /sys (which the host
+/// finds nothing behind) is followed here, as openat follows it (vfs `link_to_own`).
+fn stat_following_own(t: &Task, abs: &str, follow: bool) -> Result<libc::stat, Errno> {
+    match t.fs.stat(abs, follow) {
+        Err(ENOENT) if follow => match t.fs.link_to_own(abs) {
+            Some(target) => t.fs.stat(&target, true),
+            None => Err(ENOENT),
+        },
+        r => r,
+    }
 }
 
 pub(super) fn fstat(t: &mut Task, fd: i32, buf: u64) -> R {
@@ -528,7 +540,11 @@ pub(super) fn statx(t: &mut Task, dirfd: i32, addr: u64, flags: i32, buf: u64) -
         let abs = at(t, dirfd, &p)?;
         crate::perm::search(&t.fs, &t.creds, &abs)?;
         fresh(t, &abs);
-        t.fs.stat(&abs, flags & AT_SYMLINK_NOFOLLOW == 0 || p.ends_with('/'))?
+        stat_following_own(
+            t,
+            &abs,
+            flags & AT_SYMLINK_NOFOLLOW == 0 || p.ends_with('/'),
+        )?
     };
     let mut b = vec![0u8; 256];
     let mut w = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
