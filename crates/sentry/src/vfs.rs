@@ -578,10 +578,10 @@ impl Fs {
     /// Where a rootfs symlink at `abs` leads when it ends in the sentry's own /dev, /proc or
     /// /sys (an image's `access.log -> /dev/stdout`, Debian's `/etc/mtab ->
     /// ../proc/self/mounts`), following rootfs links on the way; None for anything else. The
-    /// host resolves such a link beneath the root, where nothing of those trees is: openat asks
-    /// only after the host said ENOENT, so the common path costs nothing more. (stat does not
-    /// follow them: a stat that did would make open take `/dev/stdout`'s pipe for a FIFO of
-    /// the rootfs.)
+    /// host resolves such a link beneath the root, where nothing of those trees is: openat and
+    /// the stat calls ask only after the host said ENOENT, so the common path costs nothing
+    /// more. (`Fs::stat` itself does not follow them: open's own stat of the path would then
+    /// take `/dev/stdout`'s pipe for a FIFO of the rootfs.)
     pub fn link_to_own(&self, abs: &str) -> Option<String> {
         let mut cur = abs.to_string();
         for _ in 0..40 {

@@ -200,6 +200,17 @@ struct Bridge {
     orphaned: Option<(Instant, [u64; 2], usize)>,
 }
 
+/// A UDP port the application uses over the interface.
+#[derive(Clone)]
+struct UdpPort {
+    /// The smoltcp socket on the port.
+    handle: SocketHandle,
+    /// The application's socket it serves.
+    app: Weak<Socket>,
+    /// The smoltcp ICMP socket that hears the errors the port's datagrams caused.
+    errors: Option<SocketHandle>,
+}
+
 /// The result of an application's connect over the interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
@@ -217,10 +228,8 @@ struct Pod {
     bridges: Vec<Bridge>,
     /// Listening ports: the smoltcp sockets waiting for a connection.
     pools: BTreeMap<u16, Vec<SocketHandle>>,
-    /// UDP ports: the smoltcp socket and the application's socket it serves.
-    udp: BTreeMap<u16, (SocketHandle, Weak<Socket>)>,
-    /// Per UDP port: the smoltcp ICMP socket that hears the errors its datagrams caused.
-    udp_errors: BTreeMap<u16, SocketHandle>,
+    /// UDP ports of the application's on the interface.
+    udp: BTreeMap<u16, UdpPort>,
     /// Ping sockets by (IPv6, identifier): the smoltcp ICMP socket and the application's.
     icmp: BTreeMap<(bool, u16), (SocketHandle, Weak<Socket>)>,
     /// Connects in progress or done but not yet reported to a waiting connect.
@@ -283,7 +292,6 @@ pub fn install(link: Link) {
         bridges: Vec::new(),
         pools: BTreeMap::new(),
         udp: BTreeMap::new(),
-        udp_errors: BTreeMap::new(),
         icmp: BTreeMap::new(),
         connects: Vec::new(),
         _lock: link.lock,
@@ -615,18 +623,18 @@ impl Pod {
         let mut moved = false;
         let ports: Vec<u16> = self.udp.keys().copied().collect();
         for port in ports {
-            let Some((h, app)) = self.udp.get(&port).cloned() else {
+            let Some(entry) = self.udp.get(&port).cloned() else {
                 continue;
             };
-            let Some(app) = app.upgrade().filter(|a| a.is_bound()) else {
-                self.sockets.remove(h);
-                self.udp.remove(&port);
-                if let Some(e) = self.udp_errors.remove(&port) {
+            let Some(app) = entry.app.upgrade().filter(|a| a.is_bound()) else {
+                self.sockets.remove(entry.handle);
+                if let Some(e) = entry.errors {
                     self.sockets.remove(e);
                 }
+                self.udp.remove(&port);
                 continue;
             };
-            let s = self.sockets.get_mut::<udp::Socket>(h);
+            let s = self.sockets.get_mut::<udp::Socket>(entry.handle);
             while let Ok((data, meta)) = s.recv() {
                 moved = true;
                 let from = Addr::Inet(endpoint(meta.endpoint));
@@ -640,18 +648,17 @@ impl Pod {
                     from: Some(from),
                 });
             }
-            if let Some(&e) = self.udp_errors.get(&port) {
+            if let Some(e) = entry.errors {
+                // Linux's udp_err: a port unreachable for the peer of a connected socket is
+                // its error (ECONNREFUSED); other errors, and errors of an unconnected
+                // socket, are not reported without IP_RECVERR.
+                let peer = match app.peer_addr() {
+                    Some(Addr::Inet(a)) => Some(SocketAddr::new(inet::canonical(a.ip()), a.port())),
+                    _ => None,
+                };
                 let icmp = self.sockets.get_mut::<icmp::Socket>(e);
                 while let Ok((msg, _)) = icmp.recv() {
                     moved = true;
-                    // Linux's udp_err: a port unreachable for the peer of a connected
-                    // socket is its error (ECONNREFUSED); other errors, and errors of an
-                    // unconnected socket, are not reported without IP_RECVERR.
-                    let peer = match app.peer_addr() {
-                        Some(Addr::Inet(a)) => Some(a),
-                        _ => None,
-                    };
-                    let peer = peer.map(|p| SocketAddr::new(inet::canonical(p.ip()), p.port()));
                     if peer.is_some() && refused(msg) == peer {
                         app.set_error(libc::ECONNREFUSED);
                     }
@@ -908,34 +915,44 @@ pub fn udp_bound(app: &Rc<Socket>, local: SocketAddr) {
 
 impl Pod {
     fn udp_socket(&mut self, app: &Rc<Socket>, port: u16) -> Result<SocketHandle, i32> {
-        if let Some((h, owner)) = self.udp.get(&port) {
-            if std::ptr::eq(owner.as_ptr(), Rc::as_ptr(app)) {
-                return Ok(*h);
+        let mut errors = None;
+        if let Some(old) = self.udp.get(&port) {
+            if std::ptr::eq(old.app.as_ptr(), Rc::as_ptr(app)) {
+                return Ok(old.handle);
             }
-            if owner.strong_count() > 0 {
+            if old.app.strong_count() > 0 {
                 // SO_REUSEPORT siblings: the first bound socket receives.
-                return Ok(*h);
+                return Ok(old.handle);
             }
-            self.sockets.remove(*h);
+            // The port's errors are the port's, whichever socket holds it now.
+            errors = old.errors;
+            self.sockets.remove(old.handle);
         }
         let mut s = udp::Socket::new(
             udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 64], vec![0u8; 256 * 1024]),
             udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 64], vec![0u8; 256 * 1024]),
         );
         s.bind(port).map_err(|_| libc::EINVAL)?;
-        let h = self.sockets.add(s);
-        self.udp.insert(port, (h, Rc::downgrade(app)));
-        if !self.udp_errors.contains_key(&port) {
+        let handle = self.sockets.add(s);
+        if errors.is_none() {
             let mut e = icmp::Socket::new(
                 icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0u8; 2048]),
                 icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 1], vec![0u8; 64]),
             );
             let listen = smoltcp::wire::IpListenEndpoint::from(port);
             if e.bind(icmp::Endpoint::Udp(listen)).is_ok() {
-                self.udp_errors.insert(port, self.sockets.add(e));
+                errors = Some(self.sockets.add(e));
             }
         }
-        Ok(h)
+        self.udp.insert(
+            port,
+            UdpPort {
+                handle,
+                app: Rc::downgrade(app),
+                errors,
+            },
+        );
+        Ok(handle)
     }
 }
 

@@ -416,12 +416,12 @@ impl Socket {
         wait::poke();
     }
 
-    /// SO_ERROR: the pending error, cleared by reading it.
     /// A UDP socket (IPv4 or IPv6 datagram).
     pub fn is_udp(&self) -> bool {
         self.kind == Kind::Dgram && matches!(self.family, libc::AF_INET | libc::AF_INET6)
     }
 
+    /// SO_ERROR: the pending error, cleared by reading it.
     pub fn take_error(&self) -> i32 {
         std::mem::take(&mut self.inner.borrow_mut().error)
     }
@@ -611,7 +611,7 @@ impl Socket {
             Kind::Dgram if t.rx.len() >= MAX_DGRAM_QLEN || (room < len && !t.rx.is_empty()) => {
                 // UDP drops what the receiver has no room for, as Linux does: its sender never
                 // waits for a reader. A unix sender waits (EAGAIN).
-                return if matches!(self.family, libc::AF_INET | libc::AF_INET6) {
+                return if self.is_udp() {
                     Ok(len)
                 } else {
                     Err(libc::EAGAIN)

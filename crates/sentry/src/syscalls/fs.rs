@@ -737,10 +737,12 @@ pub fn tty_key(host: i32) -> u64 {
     let Ok(st) = crate::host::fstat_raw(host) else {
         return 0;
     };
-    // struct termios is 60 bytes; TCGETS fails with ENOTTY on any other device.
+    // A character device that answers TCGETS (struct termios, 60 bytes): any other answers
+    // ENOTTY.
     let mut termios = [0u8; 64];
-    let tty = crate::host::ioctl_buf(host, libc::TCGETS, &mut termios).is_ok();
-    if st.st_mode & S_IFMT == S_IFCHR && tty {
+    if st.st_mode & S_IFMT == S_IFCHR
+        && crate::host::ioctl_buf(host, libc::TCGETS, &mut termios).is_ok()
+    {
         st.st_rdev
     } else {
         0

@@ -10,6 +10,7 @@ use crate::kernel::wait::Wait;
 use crate::net::inet;
 use crate::net::unix::{self, Addr, Cred, Kind, Msg, Socket};
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::rc::Rc;
 
 const MSG_PEEK: i32 = libc::MSG_PEEK;
@@ -602,31 +603,10 @@ fn send_one(
     let (to, from) = match to {
         _ if s.family != AF_UNIX && s.kind == Kind::Stream => (None, None), // TCP: ignored
         _ if s.kind == Kind::Ping => return ping_send(s, to.as_ref(), data),
-        _ if s.family != AF_UNIX => {
-            // The port-unreachable answer to an earlier datagram (see below) fails this send.
-            match s.take_error() {
-                0 => {}
-                e => return Err(e),
-            }
-            match udp_over_pod(s, to.as_ref(), data)? {
-                Some(n) => return Ok(n),
-                None => {
-                    let to_peer = to.is_none();
-                    match udp_target(s, to, data.len())? {
-                        Some(target) => target,
-                        None => {
-                            // Nobody receives there: the datagram is lost, and the host's
-                            // port-unreachable answer reaches a socket connected there as
-                            // ECONNREFUSED at its next call (Linux's udp_err).
-                            if to_peer {
-                                s.set_error(libc::ECONNREFUSED);
-                            }
-                            return Ok(data.len() as i64);
-                        }
-                    }
-                }
-            }
-        }
+        _ if s.family != AF_UNIX => match udp_route(s, to, data)? {
+            ControlFlow::Continue(target) => target,
+            ControlFlow::Break(sent) => return Ok(sent),
+        },
         Some(n) => (Some(find(t, n)?), None),
         None => (None, None),
     };
@@ -641,6 +621,37 @@ fn send_one(
 
 /// A datagram's receiver and the sender's address as it sees it.
 type Routed = (Option<Rc<Socket>>, Option<Addr>);
+
+/// Where a UDP datagram goes: its receiver in the sandbox, or Break with the count sent when
+/// nothing more is to be done (sent through the pod's interface, or lost: nobody receives
+/// there).
+fn udp_route(
+    s: &Rc<Socket>,
+    to: Option<Name>,
+    data: &[u8],
+) -> Result<ControlFlow<i64, Routed>, Errno> {
+    // The port-unreachable answer to an earlier datagram (below) fails this send.
+    match s.take_error() {
+        0 => {}
+        e => return Err(e),
+    }
+    if let Some(n) = udp_over_pod(s, to.as_ref(), data)? {
+        return Ok(ControlFlow::Break(n));
+    }
+    let to_peer = to.is_none();
+    match udp_target(s, to, data.len())? {
+        Some(target) => Ok(ControlFlow::Continue(target)),
+        None => {
+            // Nobody receives there: the datagram is lost, and the host's port-unreachable
+            // answer reaches a socket connected there as ECONNREFUSED at its next call
+            // (Linux's udp_err).
+            if to_peer {
+                s.set_error(libc::ECONNREFUSED);
+            }
+            Ok(ControlFlow::Break(data.len() as i64))
+        }
+    }
+}
 
 /// A datagram of netlink requests: the sentry's answers go into the socket's own queue (the
 /// socket takes the caller's pid as its port id if it has none yet).
