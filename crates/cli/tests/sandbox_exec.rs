@@ -62,28 +62,37 @@ fn stop(rt: &Rt, id: &str, b: &Bundle) {
     rt.assert_clean(id, b);
 }
 
+/// Runs `f(class, id)` with a running container in each class (the container class first),
+/// stopping each after; what `f` returned for each.
+fn in_each_class<T>(rt: &Rt, f: impl Fn(&str, &str) -> T) -> Vec<T> {
+    let mut seen = Vec::new();
+    for class in ["container", "sandbox"] {
+        let mut b = Bundle::new(&["true"]);
+        let id = running(rt, &mut b, class);
+        seen.push(f(class, &id));
+        stop(rt, &id, &b);
+    }
+    seen
+}
+
 /// The same exec gives the same output and status in both classes: a pipeline with stdin,
 /// an exit code, a missing program; in the sandbox the process is the sentry's (its uname).
 #[test]
 fn exec_gives_the_container_class_output() {
     let rt = Rt::new();
-    let mut seen = Vec::new();
-    for class in ["container", "sandbox"] {
-        let mut b = Bundle::new(&["true"]);
-        let id = running(&rt, &mut b, class);
+    let seen = in_each_class(&rt, |class, id| {
         let script = "read -r line; echo \"got $line from $0\" | tr a-z A-Z; exit 7";
-        let piped = exec(&rt, &id, &["sh", "-c", script], "hello\n");
-        let env = exec(&rt, &id, &["sh", "-c", "echo $PATH; pwd"], "");
-        let missing = exec(&rt, &id, &["no-such-program"], "");
-        let kernel = exec(&rt, &id, &["uname", "-v"], "");
-        seen.push((piped, env, missing.0 != 0));
+        let piped = exec(&rt, id, &["sh", "-c", script], "hello\n");
+        let env = exec(&rt, id, &["sh", "-c", "echo $PATH; pwd"], "");
+        let missing = exec(&rt, id, &["no-such-program"], "");
+        let kernel = exec(&rt, id, &["uname", "-v"], "");
         if class == "sandbox" {
             assert!(kernel.1.contains("bulkhead sentry"), "{kernel:?}");
             assert_eq!(missing.2.lines().count(), 1, "{missing:?}");
             assert!(missing.2.contains("no-such-program"), "{missing:?}");
         }
-        stop(&rt, &id, &b);
-    }
+        (piped, env, missing.0 != 0)
+    });
     assert_eq!(
         seen[0], seen[1],
         "container class (left) and sandbox (right)"
@@ -98,14 +107,10 @@ fn exec_gives_the_container_class_output() {
 #[test]
 fn exec_dev_stdout_is_the_execs_own() {
     let rt = Rt::new();
-    let mut seen = Vec::new();
-    for class in ["container", "sandbox"] {
-        let mut b = Bundle::new(&["true"]);
-        let id = running(&rt, &mut b, class);
+    let seen = in_each_class(&rt, |_, id| {
         let script = "echo out > /dev/stdout; echo err > /dev/stderr; cat /dev/stdin";
-        seen.push(exec(&rt, &id, &["sh", "-c", script], "in\n"));
-        stop(&rt, &id, &b);
-    }
+        exec(&rt, id, &["sh", "-c", script], "in\n")
+    });
     let want = (0, "out\nin\n".to_string(), "err\n".to_string());
     assert_eq!(seen[0], want, "container class");
     assert_eq!(seen[1], want, "sandbox");
@@ -117,19 +122,15 @@ fn exec_dev_stdout_is_the_execs_own() {
 #[test]
 fn exec_without_a_terminal_has_no_dev_tty() {
     let rt = Rt::new();
-    let mut seen = Vec::new();
-    for class in ["container", "sandbox"] {
-        let mut b = Bundle::new(&["true"]);
-        let id = running(&rt, &mut b, class);
+    let seen = in_each_class(&rt, |_, id| {
         let script = "echo x > /dev/tty; echo status $?";
         let out = rt
-            .command(&["exec", &id, "sh", "-c", script])
+            .command(&["exec", id, "sh", "-c", script])
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        seen.push((out.status.code(), stdout(&out), stderr(&out)));
-        stop(&rt, &id, &b);
-    }
+        (out.status.code(), stdout(&out), stderr(&out))
+    });
     assert_eq!(
         seen[0], seen[1],
         "container class (left) and sandbox (right)"

@@ -9,14 +9,6 @@ use common::*;
 use serde_json::json;
 use std::process::Command;
 
-/// Runs `args` in both classes: each exits 0 and prints `want`. Returns their stderrs.
-fn both_print(b: &mut Bundle, args: &[&str], want: &str) -> [String; 2] {
-    let [c, s] = programs::both_classes(b, args);
-    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
-    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
-    [c.2, s.2]
-}
-
 /// Runs `unixsock <area>` in both classes, with a writable /tmp.
 fn area(name: &str) {
     let mut b = Bundle::new(&["true"]);
@@ -86,7 +78,7 @@ print(asyncio.run(echo()))
 "#;
     let want = "b'hello'\nb''\nchild got b'done 300000'\nb'fds' b'through the passed fd'\n\
                 True 0 0\n(b'datagram', b'\\x00py-b')\nb'PING'\n";
-    both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+    programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
 /// TCP and UDP over loopback (127.0.0.1 and ::1) with python3, the same in both classes (the
@@ -158,7 +150,7 @@ print(asyncio.run(main()))
                 nonblocking EINPROGRESS\nso_error ECONNREFUSED\nunreachable ENETUNREACH\n\
                 in use EADDRINUSE\nwildcard 127.0.0.1\ndual stack ::ffff:127.0.0.1\n\
                 nodelay 1\nb'TCP PING'\n";
-    both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+    programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
 /// A connected UDP socket in both classes: write(2) and read(2) on it, and a datagram to a
@@ -196,10 +188,10 @@ for fam, host in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
     let want = "write 5 b'hello'\nread b'back'\nsend 1 events 12\nrecv ECONNREFUSED events 4\n\
                 send 1 ECONNREFUSED 1\nso_error ECONNREFUSED 0\nunconnected 1 1 events 4\n";
     let want = format!("{want}{want}");
-    both_print(&mut b, &["/usr/bin/python3", "-c", program], &want);
+    programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], &want);
     let bash =
         "exec 3<>/dev/udp/127.0.0.1/9; echo hi >&3 && echo sent; echo again >&3 || echo refused";
-    both_print(&mut b, &["/usr/bin/bash", "-c", bash], "sent\nrefused\n");
+    programs::both_print(&mut b, &["/usr/bin/bash", "-c", bash], "sent\nrefused\n");
 }
 
 /// Debian's nginx (the host's /usr bound in, its /etc/nginx copied into the rootfs) with
@@ -246,7 +238,7 @@ fn nginx_serves_a_file_to_curl() {
                   while [ -e /run/nginx.pid ]; do sleep 0.1; done; echo quit";
     let want = "nginx: configuration file /etc/nginx/nginx.conf test is successful\n\
                 served by nginx\n404\nserved by nginx\nquit\n";
-    both_print(&mut b, &["/bin/sh", "-c", script], want);
+    programs::both_print(&mut b, &["/bin/sh", "-c", script], want);
 }
 
 /// A static Go program serving HTTP to itself over 127.0.0.1 (tests/programs/gohttp.go):
@@ -257,7 +249,7 @@ fn go_program_serves_http_to_itself() {
     programs::build_go(&b, "gohttp");
     let want = "0 200 hello one from GET\n1 200 hello two from GET\n\
                 2 200 hello three from GET\nmissing: 404\nrefused: true\n";
-    both_print(&mut b, &["/bin/gohttp"], want);
+    programs::both_print(&mut b, &["/bin/gohttp"], want);
 }
 
 /// The sandbox's own sockets in /proc/net (tcp, tcp6, udp, unix): `netstat -tln` prints what
@@ -285,7 +277,7 @@ for cmd in (("ss", "-tlnH"), ("ss", "-ulnH")):
         tcp6       0      0 :::8081                 :::*                    LISTEN     \n\
         ss -tlnH [('LISTEN', '127.0.0.1:8080'), ('LISTEN', '*:8081')]\n\
         ss -ulnH [('UNCONN', '127.0.0.1:5353')]\n";
-    both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+    programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
 /// Route netlink answered by the sentry: `ip addr`, `ip link`, `ip route` and a lookup of a
@@ -299,7 +291,8 @@ fn ip_lists_the_sandboxs_loopback() {
     let script = "ip addr; ip link; ip route; ip -6 route; ip -4 addr show lo; \
                   ip link show eth9; echo eth9=$?";
     let want = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n    inet6 ::1/128 scope host \n       valid_lft forever preferred_lft forever\n1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\n    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\neth9=1\n";
-    let [container_err, sandbox_err] = both_print(&mut b, &["/bin/sh", "-c", script], want);
+    let [container_err, sandbox_err] =
+        programs::both_print(&mut b, &["/bin/sh", "-c", script], want);
     assert_eq!(container_err, sandbox_err, "stderr");
     // The sandbox's network is not the application's to change.
     b.set("/annotations", json!({"dev.bulkhead.class": "sandbox"}));
@@ -333,7 +326,7 @@ fn redis_server_answers_redis_cli() {
                   redis-cli -p 6399 get greeting; redis-cli -p 6399 incr n; redis-cli -p 6399 incr n; \
                   redis-cli -p 6399 shutdown nosave; echo done";
     let want = "PONG\nOK\nhello\n1\n2\ndone\n";
-    both_print(&mut b, &["/bin/sh", "-c", script], want);
+    programs::both_print(&mut b, &["/bin/sh", "-c", script], want);
 }
 
 /// Bad arguments to every socket call (bad pointers, lengths, descriptors, control messages,
@@ -381,7 +374,7 @@ fn ping_over_loopback() {
                 64 bytes from ::1: icmp_seq=1 ttl=64\n64 bytes from ::1: icmp_seq=2 ttl=64\n\n\
                 --- ::1 ping statistics ---\n2 packets transmitted, 2 received, 0% packet loss\n\
                 busybox exit 1\nping: permission denied (are you root?)\n";
-    both_print(&mut b, &["/bin/sh", "-c", script], want);
+    programs::both_print(&mut b, &["/bin/sh", "-c", script], want);
 }
 
 /// Ping sockets from python3, the same in both classes: the identifier is the bound port (or
@@ -465,7 +458,7 @@ os.wait()
                 icmpv6 on inet EPROTONOSUPPORT\n\
                 v6 (129, 0) (9, b'six') ('::1', 0) v4 type EINVAL\n'0\\t2147483647\\n'\nisatty False\n\
                 outside the range EACCES\n";
-    both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+    programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
 /// `ss` asks NETLINK_SOCK_DIAG (net/sockdiag.rs) for the sandbox's sockets and prints what it
@@ -620,7 +613,7 @@ ask("tcp again", 20, DUMP, inet(2, 6))
                 tcp exact missing ['ENOENT']\nunix exact ino 0 ['EINVAL']\n\
                 unix exact missing ['ENOENT']\nlength past datagram ['no answer']\n\
                 tcp again ['done']\n";
-    both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+    programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
 /// A flood from inside (RLIMIT_NOFILE 256): sockets opened until EMFILE, 200 non-blocking
@@ -693,5 +686,5 @@ a, z = socket.socketpair(); a.sendall(b"alive"); print(z.recv(10))
     let want = "sockets until EMFILE True\nconnects in progress or EAGAIN: True\n\
                 waiting at most backlog+1: True\nudp send errors {}\nconnected udp writable: True\n\
                 udp queued some, not all: True\nb'after'\nb'alive'\n";
-    both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+    programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }

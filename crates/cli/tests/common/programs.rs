@@ -69,6 +69,14 @@ pub fn both_classes(b: &mut Bundle, args: &[&str]) -> [(i32, String, String); 2]
     [container, sandbox]
 }
 
+/// Runs `args` in both classes: each exits 0 and prints `want`. Returns their stderrs.
+pub fn both_print(b: &mut Bundle, args: &[&str], want: &str) -> [String; 2] {
+    let [c, s] = both_classes(b, args);
+    assert_eq!((c.0, c.1.as_str()), (0, want), "container class: {}", c.2);
+    assert_eq!((s.0, s.1.as_str()), (0, want), "sandbox: {}", s.2);
+    [c.2, s.2]
+}
+
 /// The FAIL lines of an output.
 pub fn failures(out: &str) -> Vec<&str> {
     out.lines().filter(|l| l.starts_with("FAIL")).collect()
