@@ -867,3 +867,156 @@ fn procps_tools_show_the_sandbox() {
         "{out}"
     );
 }
+
+/// `bulkhead ARGS` with a stdin pipe the test holds (and writes nothing to), `stdout`, and
+/// stderr read by a thread, line by line, into the receiver.
+fn spawn_piped(
+    rt: &Rt,
+    args: &[&str],
+    stdout: std::process::Stdio,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = rt
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = std::io::BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// The next stderr line, waiting at most a minute; a run that never gives it is killed.
+fn next_line(
+    rt: &Rt,
+    id: &str,
+    child: &mut std::process::Child,
+    rx: &std::sync::mpsc::Receiver<String>,
+    what: &str,
+) -> String {
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            rt.cmd(&["delete", "--force", id]);
+            panic!("{id}: no {what} on stderr within a minute: the container is stuck");
+        }
+    }
+}
+
+/// A reader of the container's stdout that falls behind stops only the process that writes,
+/// as in the container class, whether stdout is a pipe (the sentry's own non-blocking copy
+/// of it) or a socket (which cannot be opened again: served by polling): the sentry once
+/// wrote the container's stdout with blocking host writes, so a full pipe stopped every
+/// process of the sandbox, the sentry's loop included, until someone read.
+#[test]
+fn a_full_stdout_stops_only_its_writer() {
+    use std::io::Read;
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["true"]);
+    let script = "head -c 1000000 /dev/zero & sleep 0.2; echo going on >&2; wait; echo done >&2";
+    b.set("/process/args", json!(["sh", "-c", script]));
+    for (class, socket) in [
+        ("container", false),
+        ("sandbox", false),
+        ("container", true),
+        ("sandbox", true),
+    ] {
+        b.set("/annotations", json!({"dev.bulkhead.class": class}));
+        let id = unique(&format!("fullout-{class}"));
+        let run = ["run", "--bundle", b.dir().to_str().unwrap(), &id];
+        let (ours, stdout) = if socket {
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+            (
+                Some(ours),
+                std::process::Stdio::from(std::os::fd::OwnedFd::from(theirs)),
+            )
+        } else {
+            (None, std::process::Stdio::piped())
+        };
+        let (mut child, rx) = spawn_piped(&rt, &run, stdout);
+        // stdout is not read until the shell has gone on past its writer.
+        let line = next_line(&rt, &id, &mut child, &rx, "`going on`");
+        assert_eq!(line, "going on", "{class}");
+        let mut out = Vec::new();
+        match ours {
+            Some(mut sock) => sock.read_to_end(&mut out),
+            None => child.stdout.as_mut().unwrap().read_to_end(&mut out),
+        }
+        .unwrap();
+        assert_eq!(out.len(), 1_000_000, "{class}: what head wrote");
+        assert!(out.iter().all(|&c| c == 0), "{class}");
+        assert_eq!(next_line(&rt, &id, &mut child, &rx, "`done`"), "done");
+        assert!(child.wait().unwrap().success(), "{class}");
+        rt.assert_clean(&id, &b);
+    }
+}
+
+/// An application's O_NONBLOCK on its stdout and stdin holds, as in the container class: a
+/// write to a full pipe and a read of an empty one answer EAGAIN at once. The sandbox once
+/// ignored it and made the host call wait, stopping the whole sandbox with it. The container's
+/// first process and an exec'd one alike (an exec's stdio is the sentry's own copy too).
+#[test]
+fn nonblocking_stdio_answers_eagain_when_full_or_empty() {
+    let rt = Rt::new();
+    let program = "import os, sys\n\
+        os.set_blocking(1, False)\n\
+        n = 0\n\
+        try:\n    while True: n += os.write(1, b'x' * 1000)\n\
+        except BlockingIOError: print('stdout: EAGAIN after', n, file=sys.stderr)\n\
+        os.set_blocking(0, False)\n\
+        try: os.read(0, 1)\n\
+        except BlockingIOError: print('stdin: EAGAIN', file=sys.stderr)\n";
+    let mut seen = Vec::new();
+    for (class, how) in [
+        ("container", "run"),
+        ("sandbox", "run"),
+        ("container", "exec"),
+        ("sandbox", "exec"),
+    ] {
+        let mut b = Bundle::new(&["sleep", "1000"]);
+        host_usr(&mut b);
+        b.set("/annotations", json!({"dev.bulkhead.class": class}));
+        let id = unique(&format!("nbstdio-{class}"));
+        let bundle = b.dir().to_str().unwrap().to_string();
+        let args = if how == "exec" {
+            rt.ok(&["run", "-d", "--bundle", &bundle, &id]);
+            vec!["exec", &id, "python3", "-c", program]
+        } else {
+            b.set("/process/args", json!(["python3", "-c", program]));
+            vec!["run", "--bundle", &bundle, &id]
+        };
+        // stdin stays open and empty, stdout is not read while python runs.
+        let (mut child, rx) = spawn_piped(&rt, &args, std::process::Stdio::piped());
+        let out = next_line(&rt, &id, &mut child, &rx, "stdout's EAGAIN");
+        let inp = next_line(&rt, &id, &mut child, &rx, "stdin's EAGAIN");
+        let mut written = Vec::new();
+        std::io::Read::read_to_end(child.stdout.as_mut().unwrap(), &mut written).unwrap();
+        assert!(child.wait().unwrap().success(), "{class} {how}");
+        if how == "exec" {
+            rt.ok(&["delete", "--force", &id]);
+        }
+        rt.assert_clean(&id, &b);
+        let want = format!("stdout: EAGAIN after {}", written.len());
+        assert_eq!(out, want, "{class} {how}");
+        seen.push((out, inp));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "run: container class (left) and sandbox (right)"
+    );
+    assert_eq!(
+        seen[2], seen[3],
+        "exec: container class (left) and sandbox (right)"
+    );
+    assert_eq!(seen[1].1, "stdin: EAGAIN");
+}

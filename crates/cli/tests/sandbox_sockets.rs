@@ -153,6 +153,45 @@ print(asyncio.run(main()))
     programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
+/// sendfile without an offset (Go's io.Copy from a file to a connection, python's
+/// os.sendfile with None) into a unix and a TCP socket whose reader falls behind: every byte
+/// arrives once and in order, and the file's position ends at its end. The sentry once read
+/// the next part of the file each time a full socket made the call wait, and sent it from
+/// where the part before had stopped.
+#[test]
+fn sendfile_into_a_full_socket_sends_the_file_once() {
+    let mut b = Bundle::new(&["true"]);
+    b.set("/root/readonly", json!(false));
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import hashlib, os, socket, threading, time
+data = os.urandom(3 << 20)
+with open("/tmp/sendfile", "wb") as f: f.write(data)
+for kind in ("unix", "tcp"):
+    if kind == "unix":
+        a, b = socket.socketpair()
+    else:
+        srv = socket.create_server(("127.0.0.1", 0))
+        a = socket.create_connection(srv.getsockname()); b, _ = srv.accept()
+    b.settimeout(20)  # a hang fails the test; the sender's socket stays blocking
+    got = []
+    def reader():
+        time.sleep(0.3)  # the sender's buffer fills first
+        h, n = hashlib.sha256(), 0
+        while d := b.recv(65536): h.update(d); n += len(d)
+        got.append((n, h.hexdigest()))
+    t = threading.Thread(target=reader); t.start()
+    f, sent = open("/tmp/sendfile", "rb"), 0
+    while (n := os.sendfile(a.fileno(), f.fileno(), None, 1 << 20)) > 0: sent += n
+    a.close(); t.join()
+    print(kind, sent, got == [(len(data), hashlib.sha256(data).hexdigest())], f.tell())
+os.unlink("/tmp/sendfile")
+"#;
+    let want = "unix 3145728 True 3145728\ntcp 3145728 True 3145728\n";
+    programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+}
+
 /// A connected UDP socket in both classes: write(2) and read(2) on it, and a datagram to a
 /// loopback port nobody holds is answered with ECONNREFUSED once (at the next recv, send or
 /// SO_ERROR, with POLLERR meanwhile), as the host's port-unreachable answer reports it on

@@ -78,6 +78,48 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// A description of its own, non-blocking, for the pipe, FIFO or terminal open at `fd`: the
+/// sentry serves the container's stdio without ever waiting in the host, and setting
+/// O_NONBLOCK on `fd` itself would change the description it shares with whoever handed it
+/// over (conmon, the shim, a shell). Opening /proc/self/fd/N makes a new description of the
+/// same pipe or terminal (O_NOCTTY: it never becomes our controlling terminal). None for
+/// anything else (a regular file never blocks; a socket cannot be opened again) and for a
+/// pipe whose other end is gone (ENXIO): the caller keeps `fd`.
+pub fn reopen_nonblocking(fd: RawFd) -> io::Result<Option<OwnedFd>> {
+    let st = fstat(fd)?;
+    let kind = st.st_mode & libc::S_IFMT;
+    let stream = kind == libc::S_IFIFO || (kind == libc::S_IFCHR && is_terminal(fd));
+    if !stream {
+        return Ok(None);
+    }
+    // SAFETY: fcntl on an integer fd touches no memory.
+    let mode = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })? & libc::O_ACCMODE;
+    let path = Path::new("/proc/self/fd").join(fd.to_string());
+    match openat(None, &path, mode | libc::O_NONBLOCK | libc::O_NOCTTY, 0) {
+        Ok(own) => Ok(Some(own)),
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `fd`'s own non-blocking description (`reopen_nonblocking`), else a duplicate of `fd`.
+pub fn reopen_or_dup(fd: RawFd) -> io::Result<OwnedFd> {
+    if let Some(own) = reopen_nonblocking(fd)? {
+        return Ok(own);
+    }
+    // SAFETY: fcntl on an integer fd touches no memory; on success the new fd is fresh and
+    // owned by nobody else.
+    let dup = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
+/// Whether `fd` is a terminal (TCGETS answers).
+pub fn is_terminal(fd: RawFd) -> bool {
+    // SAFETY: `t` is plain old data that TCGETS fills completely on success.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    unsafe { libc::tcgetattr(fd, &mut t) == 0 }
+}
+
 /// An eventfd (close-on-exec), counting from 0.
 pub fn eventfd() -> io::Result<OwnedFd> {
     // SAFETY: eventfd takes no pointers.

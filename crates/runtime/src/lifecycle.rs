@@ -336,6 +336,14 @@ fn create_locked(
             .cloned(),
         facts: bulkhead_sentry::HostFacts::read(),
         platform,
+        // With a terminal the init opens the console later, and serves it from 0, 1, 2.
+        stdio: cfg
+            .spec
+            .process()
+            .as_ref()
+            .is_some_and(|p| p.terminal() != Some(true))
+            .then(|| crate::sandbox::sentry_stdio([0, 1, 2]).ok())
+            .flatten(),
     });
     l.runner = runner
         .as_ref()

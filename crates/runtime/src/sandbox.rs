@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use bulkhead_container::credentials::CapSets;
 use bulkhead_container::launch::Runner;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, Process, Spec};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// The annotation that picks the class per container (and so per pod).
@@ -150,6 +150,14 @@ fn cap_masks(p: &Process) -> [u64; 5] {
         .masks()
 }
 
+/// The sentry's own descriptions of `stdio` (its stdio.rs): non-blocking ones of pipes and
+/// terminals, made here where /proc is visible, so that the sentry never waits in the host
+/// for one process's output; a duplicate of anything else.
+pub fn sentry_stdio(stdio: [RawFd; 3]) -> std::io::Result<[OwnedFd; 3]> {
+    let [a, b, c] = stdio.map(bulkhead_linux::fd::reopen_or_dup);
+    Ok([a?, b?, c?])
+}
+
 /// Runs the program in the sentry: set up while the host is reachable, confine, serve.
 pub struct SentryRunner {
     /// Where `exec` asks the sentry for processes (sandbox_exec.rs).
@@ -161,6 +169,9 @@ pub struct SentryRunner {
     pub platform: bulkhead_sentry::platform::Kind,
     /// The pod's interface, taken over for the sentry's stack (podnet.rs).
     pub link: std::sync::Mutex<Option<bulkhead_sentry::net::pod::Link>>,
+    /// The container's stdio as the sentry serves it (`sentry_stdio`); None with a terminal,
+    /// which the init opens later, or when the runtime's stdio could not be had.
+    pub stdio: Option<[OwnedFd; 3]>,
 }
 
 impl Runner for SentryRunner {
@@ -196,6 +207,10 @@ impl Runner for SentryRunner {
             groups: p.user().additional_gids().clone().unwrap_or_default(),
             no_new_privs: p.no_new_privileges().unwrap_or(false),
             terminal: p.terminal().unwrap_or(false),
+            stdio: self
+                .stdio
+                .as_ref()
+                .map(|s| s.each_ref().map(|f| f.as_raw_fd())),
             hostname: self.hostname.clone(),
             caps,
         };

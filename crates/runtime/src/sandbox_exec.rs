@@ -62,8 +62,10 @@ fn ask(dir: &Path, p: &Process, stdio: [i32; 3]) -> Result<(UnixStream, i32)> {
         .masks();
     let mut conn = connect(dir).context("exec")?;
     let msg = request(p, caps);
+    let own = crate::sandbox::sentry_stdio(stdio).context("exec: stdio")?;
+    let raw = own.each_ref().map(|f| f.as_raw_fd());
     let sent =
-        bulkhead_linux::socket::send_fds(&conn, &msg, &stdio).context("exec: send the request")?;
+        bulkhead_linux::socket::send_fds(&conn, &msg, &raw).context("exec: send the request")?;
     conn.write_all(&msg[sent..])
         .context("exec: send the request")?;
     let line = read_line(&mut conn)?.ok_or_else(|| anyhow!("exec: the sentry did not answer"))?;

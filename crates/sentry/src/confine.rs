@@ -136,6 +136,13 @@ fn allowlist(mem_fd: i32, entry_fd: i32) -> Vec<Rule> {
         any(SYS_fdatasync, "fdatasync"),
         arg(SYS_fcntl, 1, Equal, F_GETFD as u64, "fd flags"),
         arg(SYS_fcntl, 1, Equal, F_SETFD as u64, "fd flags"),
+        arg(
+            SYS_fcntl,
+            1,
+            Equal,
+            F_GETFL as u64,
+            "whether a stdio stream of an exec waits (stdio.rs)",
+        ),
         arg(SYS_ioctl, 1, Equal, TCGETS, "terminal attributes of stdio"),
         arg(SYS_ioctl, 1, Equal, TCSETS, "terminal attributes of stdio"),
         arg(SYS_ioctl, 1, Equal, TCSETSW, "terminal attributes of stdio"),

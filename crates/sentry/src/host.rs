@@ -160,6 +160,12 @@ pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     cvt(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) } as i64).map(|n| n as usize)
 }
 
+/// fcntl(F_GETFL): a host fd's status flags (O_NONBLOCK...).
+pub fn status_flags(fd: RawFd) -> io::Result<i32> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) } as i64).map(|f| f as i32)
+}
+
 pub fn pread(fd: RawFd, buf: &mut [u8], off: i64) -> io::Result<usize> {
     // SAFETY: pointer and length describe `buf`.
     cvt(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off) } as i64)

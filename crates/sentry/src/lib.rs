@@ -23,13 +23,14 @@ pub mod platform;
 pub mod procfs;
 pub mod ready;
 pub mod signals;
+pub mod stdio;
 pub mod syscalls;
 pub mod timerfd;
 pub mod vfs;
 
 use kernel::{Creds, Task};
 use std::cell::RefCell;
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
@@ -58,6 +59,9 @@ pub struct Program {
     /// process.terminal: the sentry's stdin is the container's console, the controlling
     /// terminal of the program's session (/dev/tty there; ENXIO in any other session).
     pub terminal: bool,
+    /// The host fds the container's stdin, stdout and stderr are served from, when not 0, 1
+    /// and 2: the runtime's descriptions of them of the sentry's own (stdio.rs).
+    pub stdio: Option<[RawFd; 3]>,
 }
 
 /// What the sandbox reports when the program is gone.
@@ -222,11 +226,13 @@ pub fn run(
         )
     })?;
     syscalls::set_console(prog.terminal);
+    stdio::set_container(prog.stdio.unwrap_or([0, 1, 2]));
     let fds = vfs::FdTable::default();
     for n in 0..3 {
+        let host = vfs::Node::Stdio(stdio::container(n));
         fds.install_at(
-            n,
-            vfs::wrap(vfs::Node::Stdio(n), libc::O_RDWR, &format!("/dev/fd/{n}")),
+            n as i32,
+            vfs::wrap(host, libc::O_RDWR, &format!("/dev/fd/{n}")),
             false,
         );
     }

@@ -487,9 +487,9 @@ impl Fs {
                 "zero" => Some(Node::Zero),
                 "full" => Some(Node::Full),
                 "random" | "urandom" => Some(Node::Random),
-                "tty" | "stdin" | "fd/0" | "console" | "pts/0" => Some(Node::Stdio(0)),
-                "stdout" | "fd/1" => Some(Node::Stdio(1)),
-                "stderr" | "fd/2" => Some(Node::Stdio(2)),
+                "tty" | "stdin" | "fd/0" | "console" | "pts/0" => Some(stdio(0)),
+                "stdout" | "fd/1" => Some(stdio(1)),
+                "stderr" | "fd/2" => Some(stdio(2)),
                 _ => None,
             };
             if let Some(n) = node {
@@ -811,10 +811,9 @@ pub fn dirents(entries: &[(String, u8)], pos: usize, cap: usize) -> (Vec<u8>, us
     (out, i)
 }
 
-/// Whether one of the sentry's own stdio fds is a terminal.
-pub fn stdio_is_tty(fd: RawFd) -> bool {
-    // SAFETY: isatty only queries the fd.
-    unsafe { libc::isatty(fd) == 1 }
+/// The container's stdin (0), stdout (1) or stderr (2).
+fn stdio(n: usize) -> Node {
+    Node::Stdio(crate::stdio::container(n))
 }
 
 #[cfg(test)]

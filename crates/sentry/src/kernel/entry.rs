@@ -343,6 +343,7 @@ impl Kernel {
         let mut stdin = None;
         for (n, fd) in std::mem::take(stdio).into_iter().enumerate() {
             let raw = fd.as_raw_fd();
+            crate::stdio::register(raw);
             let f = vfs::wrap(Node::Stdio(raw), libc::O_RDWR, &format!("/dev/fd/{n}"));
             let hold = Rc::new(fd);
             if n == 0 {

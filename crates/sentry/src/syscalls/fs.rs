@@ -4,21 +4,12 @@ use super::*;
 use crate::kernel::wait::{Wait, WaitKind};
 
 /// Whether one of the sentry's own stdio fds (a host fd) has data or EOF for a read now.
-fn host_readable(fd: i32) -> bool {
-    let mut p = [libc::pollfd {
-        fd,
-        events: POLLIN,
-        revents: 0,
-    }];
-    crate::host::poll(&mut p, 0).map_or(true, |_| p[0].revents != 0)
-}
-
-/// Waits until `fd` of the host is readable, serving the call again then.
-fn wait_host(t: &mut Task, fd: i32) -> Errno {
+/// Waits until `fd` of the host has `events` (POLLIN, POLLOUT), serving the call again then.
+fn wait_host(t: &mut Task, fd: i32, events: i16) -> Errno {
     t.block(Wait {
         kind: WaitKind::Retry,
         deadline: None,
-        host_fds: vec![(fd, POLLIN)],
+        host_fds: vec![(fd, events)],
     })
 }
 
@@ -54,13 +45,15 @@ fn read_bytes(t: &mut Task, fd: i32, max: usize) -> Result<Vec<u8>, Errno> {
         },
         Node::Stdio(s) => {
             let s = *s;
-            if !nonblock && !host_readable(s) {
-                return Err(wait_host(t, s));
-            }
             let mut b = buf(max);
-            let n = crate::host::read(s, &mut b).map_err(err)?;
-            b.truncate(n);
-            Ok(b)
+            match crate::stdio::read(s, &mut b).map_err(err) {
+                Ok(n) => {
+                    b.truncate(n);
+                    Ok(b)
+                }
+                Err(EAGAIN) if !nonblock => Err(wait_host(t, s, POLLIN)),
+                Err(e) => Err(e),
+            }
         }
         Node::Host(h) => {
             let mut b = buf(max);
@@ -135,6 +128,35 @@ fn write_bytes(t: &mut Task, fd: i32, data: &[u8]) -> R {
     res
 }
 
+/// A write to a stream that may take less than all of `data` (a pipe, the host's stdio).
+/// A blocking writer waits (`wait`) as often as the stream is full, keeping what it wrote
+/// in `Task::progress`, and returns when all is written.
+fn write_waiting(
+    t: &mut Task,
+    data: &[u8],
+    nonblock: bool,
+    mut write: impl FnMut(&[u8]) -> Result<usize, Errno>,
+    wait: impl FnOnce(&mut Task) -> Errno,
+) -> R {
+    let done = (t.progress as usize).min(data.len());
+    match write(&data[done..]) {
+        Ok(n) if done + n < data.len() && !nonblock => {
+            t.progress = (done + n) as u64;
+            Err(wait(t))
+        }
+        Ok(n) => Ok((done + n) as i64),
+        Err(EAGAIN) if !nonblock => Err(wait(t)),
+        Err(EAGAIN) if done > 0 => Ok(done as i64),
+        // The reader left after part was written: Linux answers the count, and raises
+        // SIGPIPE all the same.
+        Err(EPIPE) if done > 0 => {
+            crate::signals::send(t, SIGPIPE);
+            Ok(done as i64)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
     let f = t.fds.get(fd)?;
     let of = f.borrow();
@@ -144,30 +166,24 @@ fn write_inner(t: &mut Task, fd: i32, data: &[u8]) -> R {
     let nonblock = of.flags & O_NONBLOCK != 0;
     let n = match &of.node {
         Node::Pipe(end) => {
-            let done = (t.progress as usize).min(data.len());
-            return match end.write(&data[done..]) {
-                Ok(n) if done + n < data.len() && !nonblock => {
-                    t.progress = (done + n) as u64;
-                    Err(t.block(Wait::retry()))
-                }
-                Ok(n) => Ok((done + n) as i64),
-                Err(EAGAIN) if !nonblock => Err(t.block(Wait::retry())),
-                Err(EAGAIN) if done > 0 => Ok(done as i64),
-                // The reader left after part was written: Linux answers the count, and
-                // raises SIGPIPE all the same.
-                Err(EPIPE) if done > 0 => {
-                    crate::signals::send(t, SIGPIPE);
-                    Ok(done as i64)
-                }
-                Err(e) => Err(e),
-            };
+            return write_waiting(
+                t,
+                data,
+                nonblock,
+                |d| end.write(d),
+                |t| t.block(Wait::retry()),
+            )
+        }
+        Node::Stdio(s) => {
+            let s = *s;
+            let host = |d: &[u8]| crate::stdio::write(s, d).map_err(err);
+            return write_waiting(t, data, nonblock, host, |t| wait_host(t, s, POLLOUT));
         }
         Node::Host(h) => {
             let n = crate::host::write(h.as_raw_fd(), data).map_err(err)?;
             crate::inotify::on_path(&of.path, crate::inotify::IN_MODIFY);
             n
         }
-        Node::Stdio(s) => crate::host::write(*s, data).map_err(err)?,
         Node::Null | Node::Zero | Node::Random => data.len(),
         Node::Full => return Err(ENOSPC),
         Node::Data(_) => {
@@ -286,29 +302,45 @@ pub(super) fn writev(t: &mut Task, fd: i32, iov: u64, cnt: u64) -> R {
     write_bytes(t, fd, &data)
 }
 
-/// sendfile without an offset: a read and a write through a scratch buffer. Into a pipe it
-/// sends no more than the pipe has room for, and waits for room before it reads anything, so
-/// a call served again after a wait has consumed nothing of the input.
+/// sendfile without an offset: a read and a write through a scratch buffer. Into a pipe or
+/// the host's stdio it sends no more than surely fits, and waits for room before it reads
+/// anything, so a call served again after a wait has consumed nothing of the input.
 pub(super) fn sendfile(t: &mut Task, out_fd: i32, in_fd: i32, offp: u64, count: u64) -> R {
     let mut count = count.min(65536);
-    let room = match &t.fds.get(out_fd)?.borrow().node {
-        Node::Pipe(end) if end.writes => end.room(),
-        _ => Some(count as usize),
+    let (room, host) = match &t.fds.get(out_fd)?.borrow().node {
+        Node::Pipe(end) if end.writes => (end.room(), None),
+        Node::Stdio(s) => (Some(crate::stdio::room(*s)), Some(*s)),
+        _ => (Some(count as usize), None),
     };
     match room {
         Some(0) => {
             let nonblock = t.fds.get(out_fd)?.borrow().flags & O_NONBLOCK != 0;
-            return Err(if nonblock {
-                EAGAIN
-            } else {
-                t.block(Wait::retry())
+            return Err(match host {
+                _ if nonblock => EAGAIN,
+                Some(s) => wait_host(t, s, POLLOUT),
+                None => t.block(Wait::retry()),
             });
         }
         Some(n) => count = count.min(n as u64),
         None => {} // no reader: the write below fails with EPIPE
     }
     if offp != 0 {
-        return sendfile_at(t, out_fd, in_fd, offp, count as usize);
+        let off = t.mm.read_u64(offp)? as i64;
+        if off < 0 {
+            return Err(EINVAL);
+        }
+        let h = host_fd(t, in_fd).map_err(|_| ESPIPE)?;
+        let wrote = send_from(t, out_fd, h, off, count as usize)?;
+        put(t, offp, &(off + wrote).to_le_bytes())?;
+        return Ok(wrote);
+    }
+    // From a file of the rootfs at its position, which moves only once the write is done: a
+    // call served again after a wait for a full socket reads what it read before.
+    if let Some(h) = readable_file(t, in_fd)? {
+        let pos = crate::host::lseek(h, 0, SEEK_CUR).map_err(err)?;
+        let wrote = send_from(t, out_fd, h, pos, count as usize)?;
+        crate::host::lseek(h, pos + wrote, SEEK_SET).map_err(err)?;
+        return Ok(wrote);
     }
     let data = read_bytes(t, in_fd, count as usize)?;
     if data.is_empty() {
@@ -317,23 +349,27 @@ pub(super) fn sendfile(t: &mut Task, out_fd: i32, in_fd: i32, offp: u64, count: 
     write_bytes(t, out_fd, &data)
 }
 
-/// sendfile with an offset (nginx's way): read at `*offp` of the input file (its own position
-/// untouched), write, and move `*offp` on by what was written. A write that waits serves the
-/// call again from the same offset, its progress kept by the write.
-fn sendfile_at(t: &mut Task, out_fd: i32, in_fd: i32, offp: u64, count: usize) -> R {
-    let off = t.mm.read_u64(offp)? as i64;
-    if off < 0 {
-        return Err(EINVAL);
+/// The host fd of `fd` when it is a file of the rootfs open for reading.
+fn readable_file(t: &Task, fd: i32) -> Result<Option<i32>, Errno> {
+    let f = t.fds.get(fd)?;
+    let of = f.borrow();
+    match &of.node {
+        Node::Host(_) if of.flags & O_ACCMODE == O_WRONLY => Err(EBADF),
+        Node::Host(h) => Ok(Some(h.as_raw_fd())),
+        _ => Ok(None),
     }
-    let h = host_fd(t, in_fd).map_err(|_| ESPIPE)?;
+}
+
+/// Writes up to `count` bytes of host file `h` from `off` (its position untouched) to
+/// `out_fd`. A write that waits serves the call again from the same offset, its progress
+/// kept by the write.
+fn send_from(t: &mut Task, out_fd: i32, h: i32, off: i64, count: usize) -> R {
     let mut data = vec![0u8; count];
     let n = crate::host::pread(h, &mut data, off).map_err(err)?;
     if n == 0 {
         return Ok(0);
     }
-    let wrote = write_bytes(t, out_fd, &data[..n])?;
-    put(t, offp, &(off + wrote).to_le_bytes())?;
-    Ok(wrote)
+    write_bytes(t, out_fd, &data[..n])
 }
 
 pub(super) fn openat(t: &mut Task, dirfd: i32, addr: u64, flags: i32, mode: u32) -> R {
