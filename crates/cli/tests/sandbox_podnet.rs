@@ -549,6 +549,39 @@ print(u.recvfrom(10)[0].decode())
     assert_eq!(outs[1], want, "sandbox");
 }
 
+/// A connect that nobody can answer fails as on Linux, not after the 75-second connect
+/// timeout: to an address on the pod's network that nobody has (ARP is never answered) with
+/// EHOSTUNREACH after about three seconds, and to an address the gateway has no route to with
+/// the EHOSTUNREACH of the gateway's ICMP "host unreachable", at once. The server namespace is
+/// the gateway: it forwards, and routes 10.214.0.0/16 nowhere.
+#[test]
+fn connects_to_unreachable_hosts_fail_with_ehostunreach() {
+    let inside = r#"
+import socket, errno, sys, time
+net = sys.argv[1]
+for dest in (net + ".99", "10.214.0.9"):
+    s = socket.socket(); s.settimeout(40)
+    t = time.monotonic()
+    try: s.connect((dest, 80)); what = "connected"
+    except OSError as e: what = errno.errorcode.get(e.errno, repr(e))
+    took = time.monotonic() - t
+    print(dest.replace(net, "NET"), what, "quickly" if took < 15 else "after %.0fs" % took)
+"#;
+    let outside = r#"
+import subprocess
+with open("/proc/sys/net/ipv4/ip_forward", "w") as f: f.write("1")
+subprocess.run(["ip", "route", "add", "unreachable", "10.214.0.0/16"], check=True)
+print("ready", flush=True)
+"#;
+    let outs = in_both_classes(49, "unreach", inside, outside, |_| {});
+    let want = (
+        "NET.99 EHOSTUNREACH quickly\n10.214.0.9 EHOSTUNREACH quickly\n".to_string(),
+        String::new(),
+    );
+    assert_eq!(outs[0], want, "container class");
+    assert_eq!(outs[1], want, "sandbox");
+}
+
 /// Frames written into the pod's interface from the other end of the veth that the sandbox's
 /// stack cannot take are counted: five of a type it does not speak in /proc/net/dev's drop
 /// column, five IPv4 packets with a wrong header checksum in errs, and the same in

@@ -3,6 +3,7 @@
 
 pub mod frame;
 pub mod inet;
+pub mod neigh;
 pub mod netlink;
 pub mod ping;
 pub mod pod;

@@ -17,6 +17,7 @@
 //! the sandbox; smoltcp answers echo requests to the interface's addresses itself.
 
 use super::inet;
+use super::neigh::RESOLVE_TIME;
 use super::unix::{Addr, Cred, Kind, Msg, Socket};
 use bulkhead_linux::netlink::Interface as Described;
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
@@ -88,6 +89,8 @@ struct Tap {
     /// A read found no frame since the pump began: the rest of the pump reads no more (each
     /// of its rounds would ask again, a host call each); the next pump looks again.
     drained: bool,
+    /// What the frames said about neighbours and connections (neigh.rs).
+    neigh: super::neigh::Neighbours,
 }
 
 /// The writing side, borrowed by transmit tokens while the read buffer is lent to a receive
@@ -142,7 +145,10 @@ impl Tap {
             self.frames_in += 1;
             self.bytes_in += n as u64;
             match super::frame::check(&self.rx[..n]) {
-                super::frame::Verdict::Take => return Some(n),
+                super::frame::Verdict::Take => {
+                    self.neigh.read(&self.rx[..n]);
+                    return Some(n);
+                }
                 v => self.bad.count(v),
             }
         }
@@ -265,6 +271,7 @@ pub fn install(link: Link) {
         bytes_in: 0,
         bad: super::frame::Counts::default(),
         drained: false,
+        neigh: Default::default(),
     };
     let base = Instant::now();
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(link.iface.mac)));
@@ -332,6 +339,19 @@ pub fn is_wire(s: &Socket) -> bool {
 pub fn has_addr(ip: IpAddr) -> bool {
     let ip = inet::canonical(ip);
     with(|p| p.link.addrs.iter().any(|(a, _)| *a == ip)).unwrap_or(false)
+}
+
+/// The neighbour a packet to `dest` goes to: `dest` itself on one of the interface's
+/// networks, else the gateway of its family.
+fn next_hop(link: &Described, dest: IpAddr) -> Option<IpAddr> {
+    let same_family = |a: &IpAddr| a.is_ipv4() == dest.is_ipv4();
+    let on_link = link.addrs.iter().any(|(a, len)| {
+        same_family(a) && IpCidr::new((*a).into(), *len).contains_addr(&dest.into())
+    });
+    if on_link {
+        return Some(dest);
+    }
+    link.gateways.iter().copied().find(same_family)
 }
 
 /// The interface's address to send to `dest` from, when the stack can reach it.
@@ -423,16 +443,22 @@ impl Pod {
                 break;
             }
         }
+        self.dev.neigh.end_pump();
         for b in &mut self.bridges {
             b.seen = b.wire.generation();
         }
         let now = self.now();
         let stack = self.iface.poll_at(now, &self.sockets);
-        // An orphan's LINGER is the sentry's own timer: an idle loop must wake for it too.
+        // An orphan's LINGER and a connect's wait for its next hop are the sentry's own
+        // timers: an idle loop must wake for them too.
+        let clock = Instant::now();
+        let resolved = |b: &Bridge| b.connecting.as_ref().map(|(_, at)| *at + RESOLVE_TIME);
         let linger = self
             .bridges
             .iter()
             .filter_map(|b| b.orphaned.map(|(at, _, _)| at + LINGER))
+            .chain(self.bridges.iter().filter_map(resolved))
+            .filter(|at| *at > clock)
             .min()
             .map(|at| {
                 let micros = at.saturating_duration_since(self.base).as_micros();
@@ -549,14 +575,34 @@ impl Pod {
                     b.connecting = None;
                     continue;
                 };
-                match s.state() {
-                    tcp::State::SynSent | tcp::State::SynReceived => continue,
+                let failed = match s.state() {
+                    tcp::State::SynSent => {
+                        let (Some(local), Some(remote)) = (s.local_endpoint(), s.remote_endpoint())
+                        else {
+                            continue;
+                        };
+                        let remote = endpoint(remote);
+                        let hop = next_hop(&self.link, remote.ip());
+                        let neigh = &mut self.dev.neigh;
+                        let Some(e) = neigh.connect_error(endpoint(local), remote, since, hop)
+                        else {
+                            continue;
+                        };
+                        s.close();
+                        Some(e)
+                    }
+                    tcp::State::SynReceived => continue,
                     tcp::State::Closed | tcp::State::TimeWait => {
-                        let e = if since.elapsed() >= CONNECT_TIMEOUT {
+                        Some(if since.elapsed() >= CONNECT_TIMEOUT {
                             libc::ETIMEDOUT
                         } else {
                             libc::ECONNREFUSED
-                        };
+                        })
+                    }
+                    _ => None,
+                };
+                match failed {
+                    Some(e) => {
                         report(&mut self.connects, &app, Progress::Done(Err(e)));
                         app.set_error(e);
                         b.connecting = None;
@@ -565,7 +611,7 @@ impl Pod {
                         moved = true;
                         continue;
                     }
-                    _ => {
+                    None => {
                         s.set_timeout(None);
                         Socket::join_wire(&app, &b.wire, WIRE_CRED);
                         report(&mut self.connects, &app, Progress::Done(Ok(())));
