@@ -318,6 +318,17 @@ async fn container_pid(rt: &mut RuntimeServiceClient<Channel>, id: &str) -> i32 
     info["pid"].as_i64().expect("pid in the info") as i32
 }
 
+/// The pod's sentry: the init of its pause container (`pod`), from bulkhead's state.
+fn pod_sentry_pid(pod: &str) -> i32 {
+    let state = Path::new("/run/containerd/bulkhead")
+        .join(CRI_NAMESPACE)
+        .join(pod)
+        .join("state.json");
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    st["pid"].as_i64().expect("pid in the state") as i32
+}
+
 fn status_field(pid: i32, key: &str) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -327,9 +338,12 @@ fn status_field(pid: i32, key: &str) -> String {
 }
 
 /// The `bulkhead-sandbox` handler (class from the runtime options' ConfigPath): the pod's
-/// pause container and its containers run in the sandbox class, seen from the host as the
-/// sentry's cage (seccomp filter, no_new_privs, only its file capabilities); the `bulkhead`
-/// handler's containers do not. ExecSync answers alike in both. Both pods go away cleanly.
+/// pause container and its containers run in the sandbox class: the pod's sentry (the pause
+/// container's) in the sentry's cage (seccomp filter, no_new_privs, only its file
+/// capabilities), an application container's host process, which stands for its process in
+/// the pod's sentry, in the proxy's (seccomp filter, no_new_privs, no capability); the
+/// `bulkhead` handler's containers are in neither. ExecSync answers alike in both. Both pods
+/// go away cleanly.
 #[test]
 fn runtime_class_picks_the_sandbox() {
     require_root();
@@ -369,6 +383,16 @@ fn runtime_class_picks_the_sandbox() {
         }
         assert_eq!(
             cages[1],
+            // The proxy keeps no capability at all.
+            ("2".into(), "1".into(), "0000000000000000".into())
+        );
+        let sentry = pod_sentry_pid(&pods[1].0.id);
+        assert_eq!(
+            (
+                status_field(sentry, "Seccomp:"),
+                status_field(sentry, "NoNewPrivs:"),
+                status_field(sentry, "CapEff:"),
+            ),
             // The sentry keeps only its file capabilities, in its own user namespace.
             ("2".into(), "1".into(), "000000000000001f".into())
         );

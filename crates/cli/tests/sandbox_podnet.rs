@@ -8,7 +8,7 @@
 mod common;
 use common::clients::*;
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 
 /// A pod namespace and a server namespace joined by a veth pair; removed on drop.
@@ -547,6 +547,130 @@ print(u.recvfrom(10)[0].decode())
     );
     assert_eq!(outs[0], want, "container class");
     assert_eq!(outs[1], want, "sandbox");
+}
+
+/// The containers of a CRI pod share its network, as in the container class: a sandbox-class
+/// application container joins its pause container's sandbox (one sentry per pod, as gVisor
+/// runs a pod), so a sidecar reaches the application over 127.0.0.1 and the pod's address, and
+/// the server namespace reaches it too; each container keeps its own root (an exec into one
+/// sees its files), `ps` lists its own processes, and it ends and is deleted on its own while
+/// the pod goes on. The sandbox once gave the second container loopback only.
+#[test]
+fn a_pods_containers_share_its_network() {
+    let rt = Rt::new();
+    let server = r#"
+import socket
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("0.0.0.0", 8080)); l.listen(8)
+while True:
+    c, _ = l.accept(); c.sendall(b"hello from " + open("/whoami", "rb").read().strip()); c.close()
+"#;
+    let client = r#"
+import socket, sys, time
+def fetch(host):
+    for _ in range(200):
+        try: return socket.create_connection((host, 8080), timeout=2).recv(100).decode()
+        except OSError: time.sleep(0.1)
+    return "nothing"
+print("localhost:", fetch("127.0.0.1"))
+print("pod address:", fetch(sys.argv[1] + ".2"))
+print("own root:", open("/whoami").read().strip())
+"#;
+    let outside = r#"
+import socket, sys
+print(socket.create_connection((sys.argv[1] + ".2", 8080), timeout=10).recv(100).decode())
+"#;
+    let mut seen = Vec::new();
+    for class in ["container", "sandbox"] {
+        let pair = Pair::new(50);
+        let net = format!("10.213.{}", pair.net);
+        let pod = unique(&format!("pod-{class}"));
+        let cri = |b: &mut Bundle, kind: &str, who: &str| {
+            b.set(
+                "/annotations",
+                json!({
+                    "dev.bulkhead.class": class,
+                    "io.kubernetes.cri.container-type": kind,
+                    "io.kubernetes.cri.sandbox-id": pod,
+                }),
+            );
+            std::fs::write(b.rootfs().join("whoami"), who).unwrap();
+        };
+        let mut pause = pod_bundle(&pair, &["sleep", "1000"]);
+        cri(&mut pause, "sandbox", "pause");
+        let mut app = pod_bundle(&pair, &["python3", "-c", server]);
+        cri(&mut app, "container", "app");
+        let mut sidecar = pod_bundle(&pair, &["python3", "-c", client, &net]);
+        cri(&mut sidecar, "container", "sidecar");
+        let app_id = unique(&format!("app-{class}"));
+        let run_d = |b: &Bundle, id: &str| {
+            rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), id]);
+        };
+        run_d(&pause, &pod);
+        run_d(&app, &app_id);
+        let side = unique(&format!("sidecar-{class}"));
+        let (code, out, err) = rt.run(&sidecar, &side);
+        rt.assert_clean(&side, &sidecar);
+        assert_eq!(code, 0, "{class}: {err}");
+        let from_outside = pair
+            .in_srv(&["python3", "-c", outside, &net])
+            .output()
+            .unwrap();
+        let exec = rt.ok(&["exec", &app_id, "cat", "/whoami"]);
+        let ps: Value = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &app_id])).unwrap();
+        rt.ok(&["kill", &app_id, "KILL"]);
+        rt.wait_status(&app_id, "stopped");
+        rt.ok(&["delete", &app_id]);
+        rt.assert_clean(&app_id, &app);
+        let pod_left = rt.status(&pod);
+        rt.ok(&["delete", "-f", &pod]);
+        rt.assert_clean(&pod, &pause);
+        seen.push((
+            out,
+            stdout(&from_outside),
+            exec,
+            ps.as_array().map(Vec::len),
+            pod_left,
+        ));
+    }
+    let want = (
+        "localhost: hello from app\npod address: hello from app\nown root: sidecar\n".to_string(),
+        "hello from app\n".to_string(),
+        "app".to_string(),
+        Some(1),
+        "running".to_string(),
+    );
+    assert_eq!(seen[0], want, "container class");
+    assert_eq!(seen[1], want, "sandbox");
+}
+
+/// A pod's container cannot join a pod whose sandbox has ended (its pause container stopped):
+/// create fails in one line that says so, and leaves nothing behind.
+#[test]
+fn joining_an_ended_pods_sandbox_fails_cleanly() {
+    let rt = Rt::new();
+    let pair = Pair::new(51);
+    let pod = unique("pod-ended");
+    let annotate = |b: &mut Bundle, kind: &str| {
+        b.set(
+            "/annotations",
+            json!({
+                "dev.bulkhead.class": "sandbox",
+                "io.kubernetes.cri.container-type": kind,
+                "io.kubernetes.cri.sandbox-id": pod,
+            }),
+        );
+    };
+    let mut pause = pod_bundle(&pair, &["sleep", "1000"]);
+    annotate(&mut pause, "sandbox");
+    rt.ok(&["run", "-d", "--bundle", pause.dir().to_str().unwrap(), &pod]);
+    rt.ok(&["kill", &pod, "KILL"]);
+    rt.wait_status(&pod, "stopped");
+    let mut app = pod_bundle(&pair, &["true"]);
+    annotate(&mut app, "container");
+    create_fails_in(&rt, &app, &["join the pod's sandbox"]);
+    rt.ok(&["delete", &pod]);
+    rt.assert_clean(&pod, &pause);
 }
 
 /// A connect that nobody can answer fails as on Linux, not after the 75-second connect

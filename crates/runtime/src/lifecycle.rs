@@ -3,9 +3,7 @@
 
 use crate::config::{self, Config};
 use crate::hooks::ContainerHooks;
-use crate::sandbox::{
-    class_of, platform_of, sandbox_spec, Class, SentryRunner, SELFTEST_ANNOTATION,
-};
+use crate::sandbox::{class_of, platform_of, sandbox_spec, Class};
 use crate::state::{self, Locked, Phase, State, Status, Store};
 use crate::tty::{self, OwnConsole};
 use crate::{faults, log};
@@ -309,45 +307,15 @@ fn create_locked(
         locked,
         init,
     };
-    let entry = match class {
-        Class::Sandbox => Some(
-            UnixListener::bind(locked.entry_socket())
-                .context("create the sandbox's exec socket")?,
-        ),
+    let runner = match class {
+        Class::Sandbox => Some(crate::sandbox::runner(
+            &cfg.spec, locked, &opts.id, platform,
+        )?),
         Class::Container => None,
     };
-    // The pod's interface is the sentry's: taken over while the runtime is still host root.
-    let root = locked.dir.parent().unwrap_or(std::path::Path::new("/"));
-    let link = match (class, crate::podnet::pod_netns_for(&cfg.spec, root)) {
-        (Class::Sandbox, Some(path)) if !crate::podnet::is_pause(&cfg.spec) => {
-            crate::podnet::attach(&path)?
-        }
-        _ => None,
-    };
-    let runner = (class == Class::Sandbox).then(|| SentryRunner {
-        link: std::sync::Mutex::new(link),
-        entry,
-        hostname: cfg.spec.hostname().clone().unwrap_or_default(),
-        selftest: cfg
-            .spec
-            .annotations()
-            .as_ref()
-            .and_then(|a| a.get(SELFTEST_ANNOTATION))
-            .cloned(),
-        facts: bulkhead_sentry::HostFacts::read(),
-        platform,
-        // With a terminal the init opens the console later, and serves it from 0, 1, 2.
-        stdio: cfg
-            .spec
-            .process()
-            .as_ref()
-            .is_some_and(|p| p.terminal() != Some(true))
-            .then(|| crate::sandbox::sentry_stdio([0, 1, 2]).ok())
-            .flatten(),
-    });
     l.runner = runner
         .as_ref()
-        .map(|r| r as &dyn bulkhead_container::launch::Runner);
+        .map(crate::sandbox::SandboxRunner::as_runner);
     let t0 = Instant::now();
     let pid = launch::launch(&l, &hooks).map_err(|e| explain_setup_death(e, cgroup, cfg))?;
     log::debug(&format!(

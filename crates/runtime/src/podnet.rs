@@ -40,15 +40,31 @@ const POD_SANDBOX_ID: [&str; 2] = [
 /// taken from the pause container's config, which this runtime keeps in its state (`root`).
 pub fn pod_netns_for(spec: &Spec, root: &Path) -> Option<PathBuf> {
     let given = pod_netns(spec)?;
-    let pause = spec
-        .annotations()
-        .as_ref()
-        .and_then(|a| POD_SANDBOX_ID.iter().find_map(|k| a.get(*k)))
-        .filter(|id| crate::state::validate_id(id).is_ok());
-    let from_pause = pause
+    let from_pause = pause_id(spec)
         .and_then(|id| crate::state::load(&root.join(id)).ok())
         .and_then(|st| pod_netns(&st.config));
     Some(from_pause.unwrap_or(given))
+}
+
+/// The id of the pod's pause container an application container of a CRI pod names.
+fn pause_id(spec: &Spec) -> Option<&String> {
+    spec.annotations()
+        .as_ref()
+        .and_then(|a| POD_SANDBOX_ID.iter().find_map(|k| a.get(*k)))
+        .filter(|id| crate::state::validate_id(id).is_ok())
+}
+
+/// The state directory of the pod's sandbox that an application container of a CRI pod
+/// joins: its pause container's, when that is a sandbox of this runtime's (`root`) serving
+/// the pod. The pod's containers then share one sentry, and so its network (loopback
+/// included), as gVisor's do.
+pub fn pod_sandbox(spec: &Spec, root: &Path) -> Option<PathBuf> {
+    if is_pause(spec) {
+        return None;
+    }
+    let dir = root.join(pause_id(spec)?);
+    let own = dir.join(crate::sandbox_exec::ENTRY_SOCKET);
+    (own.exists() && !own.is_symlink()).then_some(dir)
 }
 
 /// Annotations by which containerd and CRI-O mark a pod's own (pause) container: it holds the

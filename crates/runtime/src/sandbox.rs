@@ -150,12 +150,106 @@ fn cap_masks(p: &Process) -> [u64; 5] {
         .masks()
 }
 
+/// How a sandbox-class container runs: a sentry of its own, or (a CRI pod's application
+/// container) as part of its pod's sandbox.
+pub enum SandboxRunner {
+    Own(Box<SentryRunner>),
+    Join(JoinRunner),
+}
+
+impl SandboxRunner {
+    pub fn as_runner(&self) -> &dyn Runner {
+        match self {
+            SandboxRunner::Own(r) => r.as_ref(),
+            SandboxRunner::Join(j) => j,
+        }
+    }
+}
+
+/// Sets up, in `create`, how the sandbox-class container `id` (state in `locked`) will run. A
+/// CRI pod's application container whose pause container is a sandbox joins it: its exec
+/// socket is a link to the pod's, and its init is connected to the pod's sentry now. Any
+/// other gets a sentry of its own, with an exec socket, and the pod's interface when the
+/// config names a network namespace that no sandbox serves yet.
+pub fn runner(
+    spec: &Spec,
+    locked: &crate::state::Locked,
+    id: &str,
+    platform: bulkhead_sentry::platform::Kind,
+) -> Result<SandboxRunner> {
+    use crate::sandbox_exec::ENTRY_SOCKET;
+    use anyhow::Context;
+    let root = locked.dir.parent().unwrap_or(Path::new("/"));
+    // With a terminal the init opens the console later, and serves it from 0, 1, 2.
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    let stdio = (!terminal).then(|| sentry_stdio([0, 1, 2]).ok()).flatten();
+    if let Some(pod) = crate::podnet::pod_sandbox(spec, root) {
+        std::os::unix::fs::symlink(pod.join(ENTRY_SOCKET), locked.dir.join(ENTRY_SOCKET))
+            .context("link the pod's exec socket")?;
+        let conn = crate::sandbox_exec::connect(&pod).context("join the pod's sandbox")?;
+        return Ok(SandboxRunner::Join(JoinRunner {
+            conn,
+            id: id.to_string(),
+            stdio,
+        }));
+    }
+    let entry = std::os::unix::net::UnixListener::bind(locked.entry_socket())
+        .context("create the sandbox's exec socket")?;
+    // The pod's interface is the sentry's: taken over while the runtime is still host root.
+    let link = match crate::podnet::pod_netns_for(spec, root) {
+        Some(path) => crate::podnet::attach(&path)?,
+        None => None,
+    };
+    Ok(SandboxRunner::Own(Box::new(SentryRunner {
+        link: std::sync::Mutex::new(link),
+        entry: Some(entry),
+        hostname: spec.hostname().clone().unwrap_or_default(),
+        selftest: spec
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(SELFTEST_ANNOTATION))
+            .cloned(),
+        facts: bulkhead_sentry::HostFacts::read(),
+        platform,
+        stdio,
+    })))
+}
+
 /// The sentry's own descriptions of `stdio` (its stdio.rs): non-blocking ones of pipes and
 /// terminals, made here where /proc is visible, so that the sentry never waits in the host
 /// for one process's output; a duplicate of anything else.
 pub fn sentry_stdio(stdio: [RawFd; 3]) -> std::io::Result<[OwnedFd; 3]> {
     let [a, b, c] = stdio.map(bulkhead_linux::fd::reopen_or_dup);
     Ok([a?, b?, c?])
+}
+
+/// Runs the program as the first process of a pod's container in the pod's sandbox (the
+/// pause container's sentry), which `create` connected to: the container's init prepares the
+/// root filesystem as for a sandbox of its own, hands its root over, and stands for the
+/// process (sandbox_exec::join).
+pub struct JoinRunner {
+    pub conn: std::os::unix::net::UnixStream,
+    /// The container's id, by which the pod's sentry knows its processes.
+    pub id: String,
+    /// As SentryRunner's.
+    pub stdio: Option<[OwnedFd; 3]>,
+}
+
+impl Runner for JoinRunner {
+    fn run(&self, _: &Path, p: &Process) -> std::result::Result<i32, String> {
+        let conn = self
+            .conn
+            .try_clone()
+            .map_err(|e| format!("join the pod's sandbox: {e}"))?;
+        let root =
+            bulkhead_linux::fd::openat(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
+                .map_err(|e| format!("join the pod's sandbox: open the root: {e}"))?;
+        let stdio = match &self.stdio {
+            Some(s) => s.each_ref().map(|f| f.as_raw_fd()),
+            None => [0, 1, 2],
+        };
+        crate::sandbox_exec::join(conn, &self.id, p, stdio, root)
+    }
 }
 
 /// Runs the program in the sentry: set up while the host is reachable, confine, serve.

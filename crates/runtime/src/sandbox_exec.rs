@@ -24,8 +24,47 @@ pub fn is_sandbox(dir: &Path) -> bool {
     dir.join(ENTRY_SOCKET).exists()
 }
 
-/// The request body (kernel/entry.rs's format): NUL-terminated fields.
-fn request(p: &Process, caps: [u64; 5]) -> Vec<u8> {
+/// A container of a CRI pod whose processes the pod's sentry serves (the pause container's,
+/// which `create` joined): its entry socket is a link to the pod's. Its id and its init,
+/// the host process that stands for its first process.
+struct Joined {
+    id: String,
+    init: i32,
+}
+
+fn joined(dir: &Path) -> Result<Option<Joined>> {
+    if !dir.join(ENTRY_SOCKET).is_symlink() {
+        return Ok(None);
+    }
+    let st = crate::state::load(dir)?;
+    Ok(Some(Joined {
+        id: st.id,
+        init: st.pid,
+    }))
+}
+
+/// `line` for the pod's sentry, naming the container in `dir` when it joined the pod's.
+fn for_container(dir: &Path, line: &str) -> Result<String> {
+    Ok(match joined(dir)? {
+        Some(j) => format!("{line} {}", j.id),
+        None => line.to_string(),
+    })
+}
+
+/// A joined container's root as its init sees it (its mount namespace, its pivoted root): the
+/// root its exec'd processes get.
+fn root_of(j: &Joined) -> Result<OwnedFd> {
+    let path = format!("/proc/{}/root", j.init);
+    bulkhead_linux::fd::openat(None, Path::new(&path), libc::O_PATH | libc::O_DIRECTORY, 0)
+        .with_context(|| format!("exec: the container's root ({path})"))
+}
+
+/// How a request names the pod's container whose root comes with it: its id, and whether
+/// the process is the container's first (kernel/entry.rs's `init`) or an exec'd one.
+type Container<'a> = Option<(&'a str, &'static str)>;
+
+/// The request body (kernel/entry.rs's format): NUL-terminated fields; `container` last.
+fn request(p: &Process, caps: [u64; 5], container: Container) -> Vec<u8> {
     let user = p.user();
     let args = p.args().clone().unwrap_or_default();
     let env = p.env().clone().unwrap_or_default();
@@ -44,6 +83,10 @@ fn request(p: &Process, caps: [u64; 5]) -> Vec<u8> {
     fields.extend(args);
     fields.push(env.len().to_string());
     fields.extend(env);
+    if let Some((id, role)) = container {
+        fields.push(id.to_string());
+        fields.push(role.to_string());
+    }
     let mut body = Vec::new();
     for f in fields {
         body.extend_from_slice(f.as_bytes());
@@ -57,15 +100,34 @@ fn request(p: &Process, caps: [u64; 5]) -> Vec<u8> {
 /// Asks the sentry of the sandbox in `dir` for `p` with `stdio` as its fds 0, 1 and 2;
 /// returns the connection once the process runs, with its pid in the sandbox.
 fn ask(dir: &Path, p: &Process, stdio: [i32; 3]) -> Result<(UnixStream, i32)> {
+    let conn = connect(dir).context("exec")?;
+    let own = crate::sandbox::sentry_stdio(stdio).context("exec: stdio")?;
+    let mut fds: Vec<i32> = own.iter().map(|f| f.as_raw_fd()).collect();
+    let joined = joined(dir)?;
+    let root = joined.as_ref().map(root_of).transpose()?;
+    fds.extend(root.as_ref().map(|r| r.as_raw_fd()));
+    send_request(
+        conn,
+        p,
+        &fds,
+        joined.as_ref().map(|j| (j.id.as_str(), "exec")),
+    )
+}
+
+/// Sends the request for `p` with `fds` (stdio, and a joining container's root) over `conn`;
+/// returns the connection once the process runs, with its pid in the sandbox.
+fn send_request(
+    mut conn: UnixStream,
+    p: &Process,
+    fds: &[i32],
+    container: Container,
+) -> Result<(UnixStream, i32)> {
     let caps = bulkhead_container::credentials::CapSets::from_config(p.capabilities().as_ref())
         .map_err(|e| anyhow!("process.capabilities: {e}"))?
         .masks();
-    let mut conn = connect(dir).context("exec")?;
-    let msg = request(p, caps);
-    let own = crate::sandbox::sentry_stdio(stdio).context("exec: stdio")?;
-    let raw = own.each_ref().map(|f| f.as_raw_fd());
+    let msg = request(p, caps, container);
     let sent =
-        bulkhead_linux::socket::send_fds(&conn, &msg, &raw).context("exec: send the request")?;
+        bulkhead_linux::socket::send_fds(&conn, &msg, fds).context("exec: send the request")?;
     conn.write_all(&msg[sent..])
         .context("exec: send the request")?;
     let line = read_line(&mut conn)?.ok_or_else(|| anyhow!("exec: the sentry did not answer"))?;
@@ -80,7 +142,7 @@ fn ask(dir: &Path, p: &Process, stdio: [i32; 3]) -> Result<(UnixStream, i32)> {
 }
 
 /// A connection to the sentry's entry socket in the state directory `dir`.
-fn connect(dir: &Path) -> Result<UnixStream> {
+pub fn connect(dir: &Path) -> Result<UnixStream> {
     // Through the directory's fd: the path stays short enough for sun_path.
     let handle = bulkhead_linux::fd::open_dir(dir).context("open the state directory")?;
     let path = Path::new(&bulkhead_linux::fd::proc_fd_path(&handle)).join(ENTRY_SOCKET);
@@ -114,7 +176,7 @@ pub struct SandboxProcess {
 
 /// The processes of the running sandbox in `dir`, as its sentry knows them.
 pub fn processes(dir: &Path) -> Result<Vec<SandboxProcess>> {
-    let mut conn = command(dir, "ps").context("ps")?;
+    let mut conn = command(dir, &for_container(dir, "ps")?).context("ps")?;
     let mut out = Vec::new();
     loop {
         let line =
@@ -146,7 +208,8 @@ pub fn processes(dir: &Path) -> Result<Vec<SandboxProcess>> {
 /// sentry reads the command once thawed, as a frozen process takes a signal when thawed:
 /// then the answer is not waited for.
 pub fn signal_all(dir: &Path, sig: i32, paused: bool) -> Result<()> {
-    let mut conn = command(dir, &format!("signal {sig}")).context("kill --all")?;
+    let line = for_container(dir, &format!("signal {sig}"))?;
+    let mut conn = command(dir, &line).context("kill --all")?;
     if paused {
         return Ok(());
     }
@@ -178,6 +241,7 @@ fn read_line(conn: &mut UnixStream) -> Result<Option<String>> {
 /// wait status. Signals must be blocked already.
 fn proxy(mut conn: UnixStream) -> Result<i32> {
     let sigs = poll::signalfd_all().context("exec: signalfd")?;
+    bulkhead_sentry::confine::cage_proxy().map_err(|e| anyhow!("exec: {e}"))?;
     loop {
         let ready =
             poll::poll_readable(&[conn.as_raw_fd(), sigs.as_raw_fd()], -1).context("exec: wait")?;
@@ -215,6 +279,27 @@ pub fn exec(dir: &Path, p: &Process) -> Result<i32> {
     sys::block_all_signals().context("block signals")?;
     let (conn, _) = ask(dir, p, [0, 1, 2])?;
     proxy(conn).map(exit_code)
+}
+
+/// The first process of a pod's container, in the pod's sandbox: the container's init asks
+/// the pod's sentry over `conn` (connected by `create`) for `p`, with `stdio` and the root it
+/// prepared (`root`), then stands for the process as an exec's proxy does, and ends as it
+/// ended.
+pub fn join(conn: UnixStream, id: &str, p: &Process, stdio: [i32; 3], root: OwnedFd) -> ! {
+    let run = || -> Result<i32> {
+        sys::block_all_signals().context("block signals")?;
+        let fds = [stdio[0], stdio[1], stdio[2], root.as_raw_fd()];
+        let (conn, _) = send_request(conn, p, &fds, Some((id, "init")))?;
+        drop(root);
+        proxy(conn)
+    };
+    match run() {
+        Ok(status) => exit_as(status),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "{e:#}");
+            sys::exit_now(1)
+        }
+    }
 }
 
 /// A terminal for `p` (process.terminal): a pty of the host's devpts, whose slave becomes the

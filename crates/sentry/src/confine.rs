@@ -340,7 +340,7 @@ pub fn confine(mem_fd: i32, entry_fd: Option<i32>) -> Result<std::os::fd::OwnedF
     // A closed stdout must give the application EPIPE (and its SIGPIPE), not end the sentry.
     // SAFETY: SIG_IGN is always a valid disposition.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    drop_capabilities()?;
+    drop_capabilities(KEPT_CAPS)?;
     bulkhead_linux::process::set_no_new_privs()
         .map_err(|e| format!("sentry: no_new_privs: {e}"))?;
     load_seccomp(mem_fd, entry_fd.unwrap_or(-1))?;
@@ -375,8 +375,8 @@ fn empty_root() -> Result<(), String> {
 /// CAP_FSETID.
 pub const KEPT_CAPS: u32 = 0x1f;
 
-fn drop_capabilities() -> Result<(), String> {
-    for cap in (0..=63).filter(|c| c >= &32 || KEPT_CAPS & (1 << c) == 0) {
+fn drop_capabilities(keep: u32) -> Result<(), String> {
+    for cap in (0..=63).filter(|c| c >= &32 || keep & (1 << c) == 0) {
         // SAFETY: integer arguments only; EINVAL past the last capability is expected.
         unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
     }
@@ -409,8 +409,8 @@ fn drop_capabilities() -> Result<(), String> {
     };
     let data = [
         Data {
-            effective: KEPT_CAPS,
-            permitted: KEPT_CAPS,
+            effective: keep,
+            permitted: keep,
             inheritable: 0,
         },
         Data {
@@ -487,6 +487,58 @@ fn load_seccomp(mem_fd: i32, entry_fd: i32) -> Result<(), String> {
         }
         .map_err(|x| e(r.why, x))?;
     }
+    f.load().map_err(|x| e("load", x))
+}
+
+/// The cage of a host process that stands for a process of the sandbox (a pod's container's
+/// init once it joined the pod's sentry, an exec's proxy): it only reads and writes its
+/// connection to the sentry, takes its own signals and ends as the process did. So it keeps
+/// no capability, can gain none, and may make only these calls; any other fails with EPERM.
+pub fn cage_proxy() -> Result<(), String> {
+    use libc::*;
+    drop_capabilities(0)?;
+    bulkhead_linux::process::set_no_new_privs().map_err(|e| format!("proxy: no_new_privs: {e}"))?;
+    let e =
+        |what: &str, err: libseccomp::error::SeccompError| format!("proxy: seccomp {what}: {err}");
+    let mut f = ScmpFilterContext::new(ScmpAction::Errno(EPERM)).map_err(|x| e("init", x))?;
+    let calls = [
+        SYS_read,
+        SYS_write,
+        SYS_writev,
+        SYS_recvfrom,
+        SYS_sendto,
+        SYS_poll,
+        SYS_ppoll,
+        SYS_close,
+        SYS_rt_sigprocmask,
+        SYS_rt_sigaction,
+        SYS_rt_sigreturn,
+        SYS_sigaltstack,
+        SYS_restart_syscall,
+        SYS_getpid,
+        SYS_gettid,
+        SYS_tgkill,
+        SYS_brk,
+        SYS_munmap,
+        SYS_mremap,
+        SYS_madvise,
+        SYS_futex,
+        SYS_clock_gettime,
+        SYS_sched_yield,
+        SYS_exit,
+        SYS_exit_group,
+    ];
+    for nr in calls {
+        f.add_rule(ScmpAction::Allow, ScmpSyscall::from(nr as i32))
+            .map_err(|x| e("rule", x))?;
+    }
+    let no_exec = [ScmpArgCompare::new(2, NO_EXEC, 0)];
+    f.add_rule_conditional(
+        ScmpAction::Allow,
+        ScmpSyscall::from(SYS_mmap as i32),
+        &no_exec,
+    )
+    .map_err(|x| e("mmap", x))?;
     f.load().map_err(|x| e("load", x))
 }
 

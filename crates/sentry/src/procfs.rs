@@ -61,9 +61,10 @@ fn pids() -> Vec<i32> {
 
 /// One line per process of the sandbox, for `bulkhead ps`: pid, parent, effective uid, start
 /// time (clock ticks since boot), CPU time (clock ticks), then the command line, tab-separated.
-pub fn listing() -> Vec<String> {
+pub fn listing(keep: impl Fn(i32) -> bool) -> Vec<String> {
     pids()
         .into_iter()
+        .filter(|pid| keep(*pid))
         .filter_map(published)
         .map(|p| {
             let (_, total) = crate::host::process_cpu_time(p.host_tid).unwrap_or_default();

@@ -282,8 +282,13 @@ fn cstring(s: &str) -> Result<CString, Errno> {
 
 impl Fs {
     pub fn new(root: OwnedFd, proc: Proc) -> Fs {
+        Fs::with_root(Rc::new(root), proc)
+    }
+
+    /// A file system view beneath a root another view has too (a pod's container's).
+    pub fn with_root(root: Rc<OwnedFd>, proc: Proc) -> Fs {
         Fs {
-            root: Rc::new(root),
+            root,
             state: Rc::new(RefCell::new(FsState {
                 cwd: "/".into(),
                 umask: 0o022,

@@ -315,7 +315,11 @@ impl Rt {
 /// Runs `create` on `b` and checks the failure: exit 1, one line on stderr naming each of
 /// `must_mention`, nothing left behind. Returns stderr.
 pub fn create_fails(b: &Bundle, must_mention: &[&str]) -> String {
-    let rt = Rt::new();
+    create_fails_in(&Rt::new(), b, must_mention)
+}
+
+/// `create_fails` with the runtime `rt` (its root holds other containers).
+pub fn create_fails_in(rt: &Rt, b: &Bundle, must_mention: &[&str]) -> String {
     let id = unique("bad");
     let out = rt.cmd(&["create", "--bundle", b.dir().to_str().unwrap(), &id]);
     let err = stderr(&out);

@@ -5,7 +5,15 @@
 //!
 //! A request of length 0 is a command instead, one line after it: `ps` is answered with a
 //! line per process of the sandbox (procfs::listing's fields) and `end`; `signal N` sends
-//! signal N to every process of the sandbox (`kill --all`) and is answered `ok`.
+//! signal N to every process of the sandbox (`kill --all`) and is answered `ok`. Either may
+//! name a container of the pod after it (`ps ID`, `signal N ID`): then only its processes.
+//!
+//! A request may add a container of the pod to the sandbox (the pod's containers share its
+//! sentry, and so its network): a fourth fd, the O_PATH root of the container's filesystem
+//! as its runtime prepared it, and two last fields, the container's id and `init` for its
+//! first process (`exec` for another). The process and all it starts see that root; the
+//! container's processes end when its first one does, or when the runtime's end of that
+//! first request (the container's init on the host) goes.
 //!
 //! One connection is one process. The runtime sends a request — a 4-byte little-endian length,
 //! then NUL-terminated fields: uid, gid, umask, the supplementary group count and groups, the
@@ -40,6 +48,16 @@ pub struct Entry {
     sessions: Vec<Session>,
 }
 
+type Roots = std::collections::BTreeMap<String, std::rc::Weak<OwnedFd>>;
+
+thread_local! {
+    /// The pod's other containers: each one's root, by id (a process belongs to the
+    /// container whose root it sees).
+    static CONTAINERS: std::cell::RefCell<Roots> = const {
+        std::cell::RefCell::new(std::collections::BTreeMap::new())
+    };
+}
+
 struct Session {
     conn: OwnedFd,
     /// Bytes read and not yet taken (the request, then `signal` lines).
@@ -51,6 +69,9 @@ struct Session {
     /// Its terminal (the host device's number), when its stdin is one: `tty-signal` lines go
     /// to that terminal's foreground process group.
     tty: Option<u64>,
+    /// The pod's container it started, if it did: the container's processes end with its
+    /// first one, or when the runtime's end (the container's init) goes.
+    container: Option<String>,
 }
 
 /// What a request asks for.
@@ -64,6 +85,12 @@ struct Request {
     cwd: String,
     args: Vec<String>,
     env: Vec<String>,
+    /// The pod's container the process belongs to (its id), whose root came as the fourth
+    /// fd.
+    container: Option<String>,
+    /// The process is the container's first (`init` after the id): the container's other
+    /// processes end with it.
+    first: bool,
 }
 
 impl Entry {
@@ -81,6 +108,21 @@ impl Entry {
         v.extend(self.sessions.iter().map(|s| s.conn.as_raw_fd()));
         v
     }
+}
+
+/// The root of the pod's container `id`: the one its processes have (an exec into it), else
+/// `fd`, kept as the container's from now on (its first process).
+fn container_root(id: &str, fd: OwnedFd) -> Rc<OwnedFd> {
+    CONTAINERS.with(|c| {
+        let mut c = c.borrow_mut();
+        c.retain(|_, w| w.strong_count() > 0);
+        if let Some(root) = c.get(id).and_then(std::rc::Weak::upgrade) {
+            return root;
+        }
+        let root = Rc::new(fd);
+        c.insert(id.to_string(), Rc::downgrade(&root));
+        root
+    })
 }
 
 /// Parses a request body (after its length).
@@ -119,6 +161,11 @@ fn parse(body: &[u8]) -> Result<Request, String> {
     if args.is_empty() {
         return Err("request: no arguments".into());
     }
+    let container = fields
+        .next()
+        .map(|f| f.into_owned())
+        .filter(|f| !f.is_empty());
+    let first = fields.next().is_some_and(|f| f == "init");
     Ok(Request {
         uid,
         gid,
@@ -129,6 +176,8 @@ fn parse(body: &[u8]) -> Result<Request, String> {
         cwd,
         args,
         env,
+        container,
+        first,
     })
 }
 
@@ -157,6 +206,7 @@ impl Kernel {
                     fds: Vec::new(),
                     pid: None,
                     tty: None,
+                    container: None,
                 });
             }
         }
@@ -173,16 +223,18 @@ impl Kernel {
     /// Reads what `s` sent; false when the session is over.
     fn serve_session(&mut self, s: &mut Session) -> bool {
         let mut chunk = vec![0u8; 64 << 10];
-        let (fds, n) = match bulkhead_linux::socket::recv_fds(&s.conn, &mut chunk, 3) {
+        let (fds, n) = match bulkhead_linux::socket::recv_fds(&s.conn, &mut chunk, 4) {
             Ok(got) => got,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
             Err(_) => (Vec::new(), 0),
         };
         if n == 0 {
-            // The runtime's end is gone: so is the process it stood for.
+            // The runtime's end is gone: so is the process it stood for (a container, all of
+            // its processes).
             if let Some(pid) = s.pid {
                 self.signal_process(pid, libc::SIGKILL, Default::default());
             }
+            self.kill_container(s.container.as_deref());
             if let (Some(tty), Some(pid)) = (s.tty, s.pid) {
                 crate::syscalls::detach_terminal(pid, tty);
             }
@@ -239,10 +291,15 @@ impl Kernel {
             .fds
             .first()
             .map(|f| crate::syscalls::tty_key(f.as_raw_fd()));
-        let started = parse(&body).and_then(|r| self.start_process(&r, &mut s.fds));
+        let request = parse(&body);
+        let started = request
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|r| self.start_process(r, &mut s.fds));
         match started {
             Ok((pid, stdin)) => {
                 s.pid = Some(pid);
+                s.container = request.ok().filter(|r| r.first).and_then(|r| r.container);
                 if let (Some(key), Some((raw, hold))) = (tty.filter(|k| *k != 0), stdin) {
                     crate::syscalls::attach_terminal(pid, key, raw, hold);
                     s.tty = Some(key);
@@ -264,33 +321,54 @@ impl Kernel {
             return s.buf.len() < 4 + 64;
         };
         let line = String::from_utf8_lossy(&s.buf[4..4 + end]).into_owned();
-        match line.split_once(' ').unwrap_or((line.as_str(), "")) {
-            ("ps", "") => {
-                for l in crate::procfs::listing() {
-                    reply(&s.conn, &l);
-                }
-                reply(&s.conn, "end");
-            }
-            ("signal", n) => match n.parse::<i32>() {
-                Ok(sig) if (1..=64).contains(&sig) => {
-                    for pid in self.process_ids() {
-                        self.signal_process(pid, sig, Default::default());
+        let words: Vec<&str> = line.split(' ').collect();
+        match words.as_slice() {
+            ["ps", rest @ ..] if rest.len() <= 1 => match self.process_ids(rest.first()) {
+                Ok(pids) => {
+                    for l in crate::procfs::listing(|pid| pids.contains(&pid)) {
+                        reply(&s.conn, &l);
                     }
-                    reply(&s.conn, "ok");
+                    reply(&s.conn, "end");
                 }
-                _ => reply(&s.conn, &format!("error signal: bad number {n:?}")),
+                Err(e) => reply(&s.conn, &format!("error ps: {e}")),
             },
+            ["signal", n, rest @ ..] if rest.len() <= 1 => {
+                let sig = n.parse::<i32>().ok().filter(|sig| (1..=64).contains(sig));
+                match (sig, self.process_ids(rest.first())) {
+                    (None, _) => reply(&s.conn, &format!("error signal: bad number {n:?}")),
+                    (_, Err(e)) => reply(&s.conn, &format!("error signal: {e}")),
+                    (Some(sig), Ok(pids)) => {
+                        for pid in pids {
+                            self.signal_process(pid, sig, Default::default());
+                        }
+                        reply(&s.conn, "ok");
+                    }
+                }
+            }
             _ => reply(&s.conn, &format!("error command: unknown {line:?}")),
         }
         false
     }
 
-    /// The pids of the sandbox's processes.
-    fn process_ids(&self) -> Vec<i32> {
-        let mut pids: Vec<i32> = self.tasks.values().map(|t| t.pid).collect();
+    /// The pids of the sandbox's processes, or of one container's of the pod.
+    fn process_ids(&self, container: Option<&&str>) -> Result<Vec<i32>, String> {
+        let root = match container {
+            None => None,
+            Some(id) => {
+                let root =
+                    CONTAINERS.with(|c| c.borrow().get(*id as &str).and_then(|w| w.upgrade()));
+                Some(root.ok_or_else(|| format!("no container {id:?} in this sandbox"))?)
+            }
+        };
+        let mut pids: Vec<i32> = self
+            .tasks
+            .values()
+            .filter(|t| root.as_ref().is_none_or(|r| Rc::ptr_eq(r, &t.fs.root())))
+            .map(|t| t.pid)
+            .collect();
         pids.sort_unstable();
         pids.dedup();
-        pids
+        Ok(pids)
     }
 
     /// Starts the process `r` asks for with `stdio` as its fds 0, 1 and 2; returns its pid.
@@ -299,9 +377,12 @@ impl Kernel {
         r: &Request,
         stdio: &mut Vec<OwnedFd>,
     ) -> Result<(i32, Option<Stdin>), String> {
-        if stdio.len() != 3 {
-            return Err(format!("request: {} stdio fds (3 wanted)", stdio.len()));
-        }
+        let root = match (stdio.len(), &r.container) {
+            (3, None) => None,
+            (4, Some(_)) => stdio.pop(),
+            (n, None) => return Err(format!("request: {n} stdio fds (3 wanted)")),
+            (n, Some(_)) => return Err(format!("request: {n} fds (stdio and a root wanted)")),
+        };
         let init = self
             .tasks
             .values()
@@ -310,7 +391,12 @@ impl Kernel {
         let (hostname, unimplemented) = (init.hostname.clone(), init.unimplemented.clone());
         // The container's limits, as runc gives an exec'd process the config's.
         let rlimits = init.rlimits.get();
-        let mut fs = init.fs.clone();
+        let mut fs = match (root, &r.container) {
+            (Some(root), Some(id)) => {
+                vfs::Fs::with_root(container_root(id, root), init.fs.proc.clone())
+            }
+            _ => init.fs.clone(),
+        };
         fs.unshare();
         fs.set_umask(r.umask);
         let cwd = vfs::normalize("/", &r.cwd);
@@ -383,7 +469,19 @@ impl Kernel {
         if let Some(tty) = s.tty {
             crate::syscalls::detach_terminal(pid, tty);
         }
+        // As a container's own pid namespace ends with its init.
+        self.kill_container(s.container.as_deref());
         true
+    }
+
+    /// Kills every process of the pod's container `id`, if any.
+    fn kill_container(&mut self, id: Option<&str>) {
+        let Some(id) = id else {
+            return;
+        };
+        for pid in self.process_ids(Some(&id)).unwrap_or_default() {
+            self.signal_process(pid, libc::SIGKILL, Default::default());
+        }
     }
 }
 
