@@ -192,6 +192,28 @@ os.unlink("/tmp/sendfile")
     programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
+/// poll's write events as Linux gives them: POLLOUT, POLLWRNORM and POLLWRBAND for UDP and
+/// unix sockets, no POLLWRBAND for TCP (the sandbox once left POLLWRBAND out everywhere).
+#[test]
+fn poll_gives_linuxs_write_events() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import select, socket
+def out(s):
+    p = select.poll(); p.register(s, select.POLLOUT | select.POLLWRNORM | select.POLLWRBAND)
+    return [e for _, e in p.poll(1000)]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.connect(("127.0.0.1", 9))
+a, a2 = socket.socketpair()
+d, d2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+l = socket.create_server(("127.0.0.1", 0)); t = socket.create_connection(l.getsockname())
+print("udp", out(u), "unix stream", out(a), "unix dgram", out(d), "tcp", out(t))
+"#;
+    let want = "udp [772] unix stream [772] unix dgram [772] tcp [260]\n";
+    programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+}
+
 /// A connected UDP socket in both classes: write(2) and read(2) on it, and a datagram to a
 /// loopback port nobody holds is answered with ECONNREFUSED once (at the next recv, send or
 /// SO_ERROR, with POLLERR meanwhile), as the host's port-unreachable answer reports it on

@@ -779,13 +779,19 @@ impl Socket {
             ev |= (libc::POLLIN | libc::POLLRDNORM) as u32;
         }
         let udp = self.is_udp();
+        // Room to write: Linux adds POLLWRBAND for every socket but TCP's.
+        let out = if self.family != libc::AF_UNIX && self.kind == Kind::Stream {
+            (libc::POLLOUT | libc::POLLWRNORM) as u32
+        } else {
+            (libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND) as u32
+        };
         if i.error != 0 && udp {
             // A refused datagram: an error to report, the socket still writable.
-            return ev | (libc::POLLERR | libc::POLLOUT | libc::POLLWRNORM) as u32;
+            return ev | libc::POLLERR as u32 | out;
         }
         if i.error != 0 {
             // A refused connect: error and hang-up, and the write side "ready" to report it.
-            return ev | (libc::POLLERR | libc::POLLHUP | libc::POLLOUT | libc::POLLWRNORM) as u32;
+            return ev | (libc::POLLERR | libc::POLLHUP) as u32 | out;
         }
         if i.eof || i.shut_rd || (self.kind.connection() && i.peer_gone) {
             ev |= (libc::POLLIN | libc::POLLRDNORM) as u32 | RDHUP;
@@ -809,7 +815,7 @@ impl Socket {
         // As Linux: room to write is reported whatever the shutdown state (a write then
         // answers EPIPE at once).
         if writable && (i.connected || !self.kind.connection()) {
-            ev |= (libc::POLLOUT | libc::POLLWRNORM) as u32;
+            ev |= out;
         }
         ev
     }
