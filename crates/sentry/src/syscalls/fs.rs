@@ -517,6 +517,17 @@ fn proc_fd_without_path(t: &Task, abs: &str) -> Option<vfs::FileRef> {
     t.fds.get(n).ok()
 }
 
+/// The caller's fd that `abs` names through /proc/<me>/fd/N, /dev/fd/N or /dev/std{in,out,err}.
+fn own_fd(t: &Task, abs: &str) -> Option<vfs::FileRef> {
+    let n = match abs.strip_prefix("/dev/")? {
+        "stdin" => 0,
+        "stdout" => 1,
+        "stderr" => 2,
+        fd => fd.strip_prefix("fd/")?.parse().ok()?,
+    };
+    t.fds.get(n).ok()
+}
+
 pub(super) fn stat_bytes(st: &stat) -> Vec<u8> {
     // SAFETY-free copy: libc::stat is the kernel's x86-64 struct stat, plain integers.
     let p = st as *const stat as *const u8;
@@ -549,8 +560,14 @@ pub(super) fn stat(t: &mut Task, dirfd: i32, addr: u64, buf: u64, flags: i32) ->
 }
 
 /// stat of `abs`; a rootfs link into the sentry's own /dev, /proc or /sys (which the host
-/// finds nothing behind) is followed here, as openat follows it (vfs `link_to_own`).
+/// finds nothing behind) is followed here, as openat follows it (vfs `link_to_own`), and so
+/// is a link to one of the caller's own fds (/proc/self/fd/N, /dev/fd/N, /dev/stdin...): to
+/// what that fd is, as on Linux (ttyname(3) of an exec's terminal compares the two).
 fn stat_following_own(t: &Task, abs: &str, follow: bool) -> Result<libc::stat, Errno> {
+    let own = || own_fd(t, abs).or_else(|| proc_fd_without_path(t, abs));
+    if let Some(f) = own().filter(|_| follow) {
+        return Ok(vfs::stat_of(&f.borrow().node));
+    }
     match t.fs.stat(abs, follow) {
         Err(ENOENT) if follow => match t.fs.link_to_own(abs) {
             Some(target) => t.fs.stat(&target, true),
