@@ -323,7 +323,7 @@ impl Kernel {
         let line = String::from_utf8_lossy(&s.buf[4..4 + end]).into_owned();
         let words: Vec<&str> = line.split(' ').collect();
         match words.as_slice() {
-            ["ps", rest @ ..] if rest.len() <= 1 => match self.process_ids(rest.first()) {
+            ["ps", rest @ ..] if rest.len() <= 1 => match self.process_ids(rest.first().copied()) {
                 Ok(pids) => {
                     for l in crate::procfs::listing(|pid| pids.contains(&pid)) {
                         reply(&s.conn, &l);
@@ -334,7 +334,7 @@ impl Kernel {
             },
             ["signal", n, rest @ ..] if rest.len() <= 1 => {
                 let sig = n.parse::<i32>().ok().filter(|sig| (1..=64).contains(sig));
-                match (sig, self.process_ids(rest.first())) {
+                match (sig, self.process_ids(rest.first().copied())) {
                     (None, _) => reply(&s.conn, &format!("error signal: bad number {n:?}")),
                     (_, Err(e)) => reply(&s.conn, &format!("error signal: {e}")),
                     (Some(sig), Ok(pids)) => {
@@ -351,12 +351,11 @@ impl Kernel {
     }
 
     /// The pids of the sandbox's processes, or of one container's of the pod.
-    fn process_ids(&self, container: Option<&&str>) -> Result<Vec<i32>, String> {
+    fn process_ids(&self, container: Option<&str>) -> Result<Vec<i32>, String> {
         let root = match container {
             None => None,
             Some(id) => {
-                let root =
-                    CONTAINERS.with(|c| c.borrow().get(*id as &str).and_then(|w| w.upgrade()));
+                let root = CONTAINERS.with(|c| c.borrow().get(id).and_then(|w| w.upgrade()));
                 Some(root.ok_or_else(|| format!("no container {id:?} in this sandbox"))?)
             }
         };
@@ -479,7 +478,7 @@ impl Kernel {
         let Some(id) = id else {
             return;
         };
-        for pid in self.process_ids(Some(&id)).unwrap_or_default() {
+        for pid in self.process_ids(Some(id)).unwrap_or_default() {
             self.signal_process(pid, libc::SIGKILL, Default::default());
         }
     }
