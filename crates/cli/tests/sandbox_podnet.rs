@@ -644,6 +644,48 @@ print(socket.create_connection((sys.argv[1] + ".2", 8080), timeout=10).recv(100)
     assert_eq!(seen[1], want, "sandbox");
 }
 
+/// SO_LINGER 0 over the pod's interface, both ways: the sandbox's abortive close sends a
+/// reset to the server namespace's peer, and a reset from there reaches the sandbox's socket as
+/// ECONNRESET, as in the container class.
+#[test]
+fn an_abortive_close_resets_the_peer_through_the_pods_interface() {
+    let inside = r#"
+import errno, socket, struct, sys, time
+net = sys.argv[1]
+for _ in range(200):
+    try: c = socket.create_connection((net + ".1", 8091), timeout=2); break
+    except OSError: time.sleep(0.1)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.recv(5); c.close()
+l = socket.socket(); l.bind(("0.0.0.0", 8092)); l.listen()
+s, _ = l.accept(); s.settimeout(20); s.sendall(b"go")
+try: print("inside recv", s.recv(10))
+except OSError as e: print("inside recv", errno.errorcode[e.errno])
+"#;
+    let outside = r#"
+import errno, socket, struct, sys, time
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1] + ".1", 8091)); l.listen()
+print("ready", flush=True)
+s, _ = l.accept(); s.settimeout(20); s.sendall(b"hello")
+try: print("outside recv", s.recv(10))
+except OSError as e: print("outside recv", errno.errorcode[e.errno])
+for _ in range(200):
+    try: c = socket.create_connection((sys.argv[1] + ".2", 8092), timeout=2); break
+    except OSError: time.sleep(0.1)
+c.settimeout(20); c.recv(2)  # accepted inside: the reset is not a race with accept
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()
+"#;
+    let outs = in_both_classes(52, "linger", inside, outside, |_| {});
+    let want = (
+        "inside recv ECONNRESET\n".to_string(),
+        "outside recv ECONNRESET\n".to_string(),
+    );
+    assert_eq!(outs[0], want, "container class");
+    assert_eq!(outs[1], want, "sandbox");
+}
+
 /// A pod's container cannot join a pod whose sandbox has ended (its pause container stopped):
 /// create fails in one line that says so, and leaves nothing behind.
 #[test]

@@ -192,6 +192,31 @@ os.unlink("/tmp/sendfile")
     programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
+/// SO_LINGER on with 0 seconds makes close abortive over loopback, as on Linux: the peer's
+/// next recv is ECONNRESET, then EOF; getsockopt reads the setting back (the sandbox once kept
+/// nothing and closed with a FIN: the peer saw EOF).
+#[test]
+fn so_linger_zero_resets_the_peer() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import errno, socket, struct
+for fam, host in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
+    srv = socket.socket(fam); srv.bind((host, 0)); srv.listen()
+    c = socket.socket(fam); c.connect(srv.getsockname()); s, _ = srv.accept(); s.settimeout(10)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    print("linger", struct.unpack("ii", c.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8)))
+    c.close()
+    try: print("recv", s.recv(10))
+    except OSError as e: print("recv", errno.errorcode[e.errno])
+    print("then", s.recv(10))
+"#;
+    let want =
+        "linger (1, 0)\nrecv ECONNRESET\nthen b''\nlinger (1, 0)\nrecv ECONNRESET\nthen b''\n";
+    programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+}
+
 /// poll's write events as Linux gives them: POLLOUT, POLLWRNORM and POLLWRBAND for UDP and
 /// unix sockets, no POLLWRBAND for TCP (the sandbox once left POLLWRBAND out everywhere).
 #[test]

@@ -620,6 +620,14 @@ impl Pod {
                     }
                 }
             }
+            // The application closed with SO_LINGER 0: reset, as Linux's abortive close. The
+            // bridge goes at the next round, once the stack has sent the RST.
+            if b.wire.peer_aborted() && s.is_active() {
+                s.abort();
+                b.ended = true;
+                moved = true;
+                continue;
+            }
             moved |= carry(s, b);
             if b.wire.peer_closed() && s.is_active() {
                 let now = (b.wire.generation(), s.send_queue());
@@ -631,8 +639,10 @@ impl Pod {
                     }
                 };
                 if clock.duration_since(since) >= LINGER {
+                    // Gone at the next round, once the stack has sent the RST.
                     s.abort();
                     moved = true;
+                    continue;
                 }
             }
             if matches!(s.state(), tcp::State::Closed) || (b.fin_sent && b.ended && !s.is_active())

@@ -163,6 +163,11 @@ struct Inner {
     opts: BTreeMap<(i32, i32), i32>,
     /// SO_RCVTIMEO and SO_SNDTIMEO: how long a blocking receive or send waits.
     timeouts: [Option<std::time::Duration>; 2],
+    /// SO_LINGER: on, with this many seconds. On with 0, a TCP socket's close is abortive:
+    /// the peer is reset (RST) rather than told the end (FIN).
+    linger: Option<u32>,
+    /// The peer closed that way (the pod's stack then sends the RST).
+    peer_aborted: bool,
     /// Moved on every change: [0] for the reading side, [1] for the writing side.
     generation: [u64; 2],
 }
@@ -219,11 +224,16 @@ pub struct Info {
 impl Drop for Socket {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
+        let abort = self.family != libc::AF_UNIX && inner.linger == Some(0);
         if let Some(peer) = inner.peer.take().and_then(|p| p.upgrade()) {
             if self.kind.connection() {
                 let mut p = peer.inner.borrow_mut();
                 p.eof = true;
                 p.peer_gone = true;
+                if abort {
+                    p.error = libc::ECONNRESET;
+                    p.peer_aborted = true;
+                }
                 p.generation[0] += 1;
                 p.generation[1] += 1;
             }
@@ -314,6 +324,20 @@ impl Socket {
     /// The connected peer's end went away (the application closed its socket).
     pub fn peer_closed(&self) -> bool {
         self.inner.borrow().peer_gone
+    }
+
+    /// The peer's close was abortive (SO_LINGER on with 0 seconds).
+    pub fn peer_aborted(&self) -> bool {
+        self.inner.borrow().peer_aborted
+    }
+
+    /// SO_LINGER: on, with its seconds.
+    pub fn linger(&self) -> Option<u32> {
+        self.inner.borrow().linger
+    }
+
+    pub fn set_linger(&self, l: Option<u32>) {
+        self.inner.borrow_mut().linger = l;
     }
 
     /// The connection was reset: the peer sees `e` (ECONNRESET) and then EOF.

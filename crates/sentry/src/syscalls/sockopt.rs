@@ -1,6 +1,6 @@
 //! Socket options: setsockopt and getsockopt. The ones with an effect in the sandbox are the
-//! socket's own (SO_PASSCRED, the buffer sizes, SO_ERROR, SO_PEERCRED, and the binding rules:
-//! SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY); the others a program sets (TCP_NODELAY,
+//! socket's own (SO_PASSCRED, the buffer sizes, SO_ERROR, SO_PEERCRED, SO_LINGER's abortive
+//! close, and the binding rules: SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY); the others a program sets (TCP_NODELAY,
 //! keep-alive timings, IP_TOS...) are kept and read back as set, with Linux's defaults
 //! before, since connections inside the sandbox have no packets for them to shape.
 
@@ -75,7 +75,12 @@ pub(super) fn setsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, 
                 s.set_buf(send, int_opt(t, val, len)?.max(0) as usize);
                 return Ok(0);
             }
-            SO_LINGER if len >= 8 => return Ok(0),
+            SO_LINGER if len >= 8 => {
+                let on = t.mm.read_u32(val)? != 0;
+                let secs = t.mm.read_u32(val + 4)?.min(i32::MAX as u32);
+                s.set_linger(on.then_some(secs));
+                return Ok(0);
+            }
             SO_RCVTIMEO | SO_SNDTIMEO if len >= 16 => {
                 let sec = t.mm.read_u64(val)? as i64;
                 let usec = t.mm.read_u64(val + 8)? as i64;
@@ -137,7 +142,12 @@ pub(super) fn getsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, 
         (SOL_SOCKET, SO_SNDBUF) => int(s.buf(true) as i32),
         (SOL_SOCKET, SO_RCVBUF) => int(s.buf(false) as i32),
         (SOL_SOCKET, SO_ACCEPTCONN) => int(i32::from(s.is_listening())),
-        (SOL_SOCKET, SO_LINGER) => vec![0; 8],
+        (SOL_SOCKET, SO_LINGER) => {
+            let l = s.linger();
+            let mut v = i32::from(l.is_some()).to_le_bytes().to_vec();
+            v.extend_from_slice(&l.unwrap_or(0).to_le_bytes());
+            v
+        }
         (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {
             let d = s.timeout(opt == SO_SNDTIMEO).unwrap_or_default();
             let mut v = d.as_secs().to_le_bytes().to_vec();
