@@ -686,6 +686,48 @@ c.close()
     assert_eq!(outs[1], want, "sandbox");
 }
 
+/// Keep-alive finds a peer that went silent, as in the container class: a connection with
+/// SO_KEEPALIVE and 1-second timings through the pod's interface fails with ETIMEDOUT within
+/// seconds once the server namespace's end of the veth goes down (the sandbox once kept the
+/// options and never probed: the read waited for ever).
+#[test]
+fn keep_alive_times_out_a_silent_peer() {
+    let inside = r#"
+import errno, socket, sys, time
+net = sys.argv[1]
+for _ in range(200):
+    try: c = socket.create_connection((net + ".1", 8093), timeout=2); break
+    except OSError: time.sleep(0.1)
+c.settimeout(None)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+for o in (socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL): c.setsockopt(socket.IPPROTO_TCP, o, 1)
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
+c.sendall(b"go"); print("got", c.recv(5))
+t = time.monotonic()
+try: print("recv", c.recv(5))
+except OSError as e: print("recv", errno.errorcode[e.errno])
+print("quickly" if time.monotonic() - t < 20 else "slowly")
+"#;
+    let outside = r#"
+import socket, subprocess, sys
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1] + ".1", 8093)); l.listen()
+print("ready", flush=True)
+s, _ = l.accept(); s.settimeout(20); s.recv(2); s.sendall(b"hello")
+link = [w for w in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.split()
+        if w.startswith("bhv")][0].split("@")[0]
+subprocess.run(["ip", "link", "set", link, "down"], check=True)
+print("down")
+"#;
+    let outs = in_both_classes(53, "keepalive", inside, outside, |_| {});
+    let want = (
+        "got b'hello'\nrecv ETIMEDOUT\nquickly\n".to_string(),
+        "down\n".to_string(),
+    );
+    assert_eq!(outs[0], want, "container class");
+    assert_eq!(outs[1], want, "sandbox");
+}
+
 /// A pod's container cannot join a pod whose sandbox has ended (its pause container stopped):
 /// create fails in one line that says so, and leaves nothing behind.
 #[test]

@@ -217,6 +217,31 @@ for fam, host in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
     programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
+/// A TCP listener's options are its accepted sockets', as on Linux (SO_KEEPALIVE and its
+/// timings, TCP_NODELAY, SO_LINGER); the sandbox's accepted sockets once started with none.
+#[test]
+fn accepted_sockets_have_the_listeners_options() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import socket, struct
+S, T = socket.SOL_SOCKET, socket.IPPROTO_TCP
+l = socket.socket()
+l.setsockopt(S, socket.SO_KEEPALIVE, 1); l.setsockopt(T, socket.TCP_KEEPIDLE, 30)
+l.setsockopt(T, socket.TCP_NODELAY, 1); l.setsockopt(S, socket.SO_LINGER, struct.pack("ii", 1, 5))
+l.bind(("127.0.0.1", 0)); l.listen()
+c = socket.create_connection(l.getsockname()); s, _ = l.accept()
+print(s.getsockopt(S, socket.SO_KEEPALIVE), s.getsockopt(T, socket.TCP_KEEPIDLE),
+      s.getsockopt(T, socket.TCP_NODELAY), struct.unpack("ii", s.getsockopt(S, socket.SO_LINGER, 8)))
+"#;
+    programs::both_print(
+        &mut b,
+        &["/usr/bin/python3", "-c", program],
+        "1 30 1 (1, 5)\n",
+    );
+}
+
 /// poll's write events as Linux gives them: POLLOUT, POLLWRNORM and POLLWRBAND for UDP and
 /// unix sockets, no POLLWRBAND for TCP (the sandbox once left POLLWRBAND out everywhere).
 #[test]

@@ -1,8 +1,10 @@
-//! What the frames from the pod's interface say about reaching others, for a connect that
+//! What the frames from the pod's interface say about reaching others. For a connect that
 //! gets no answer: Linux fails it at once when an ICMP "unreachable" about its SYN comes back
 //! (a router without a route, a firewall's reject), and after about three seconds when the
 //! next hop never answers ARP or NDP (a pod that is gone), both with EHOSTUNREACH or the
-//! like, where smoltcp would send SYNs until the connect timed out (75 s, ETIMEDOUT).
+//! like, where smoltcp would send SYNs until the connect timed out (75 s, ETIMEDOUT). And
+//! for a connection that ends without a FIN: whether the peer reset it (ECONNRESET) or the
+//! stack gave up on a silent peer (keep-alive: ETIMEDOUT).
 //!
 //! smoltcp fills its neighbour cache from ARP packets and from NDP solicitations and
 //! advertisements, each entry living a minute; the frames are read here on their way to it,
@@ -34,6 +36,11 @@ pub enum Note {
         remote: SocketAddr,
         errno: i32,
     },
+    /// A TCP reset from `remote` to `local`.
+    TcpReset {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
 }
 
 /// What the frames have said so far.
@@ -41,6 +48,8 @@ pub enum Note {
 pub struct Neighbours {
     heard: HashMap<IpAddr, Instant>,
     errors: Vec<(SocketAddr, SocketAddr, i32)>,
+    /// The connections a reset came for in this pump: (local, remote).
+    resets: Vec<(SocketAddr, SocketAddr)>,
 }
 
 impl Neighbours {
@@ -62,6 +71,9 @@ impl Neighbours {
                 remote,
                 errno,
             }) if self.errors.len() < MAX_ERRORS => self.errors.push((local, remote, errno)),
+            Some(Note::TcpReset { local, remote }) if self.resets.len() < MAX_ERRORS => {
+                self.resets.push((local, remote))
+            }
             _ => {}
         }
     }
@@ -93,10 +105,17 @@ impl Neighbours {
         }
     }
 
-    /// Forgets the ICMP errors no connect has taken: they were about connections that are
-    /// established or gone (Linux ignores them there too).
+    /// Whether the peer reset the connection from `local` to `remote` in this pump (rather
+    /// than the stack giving up on a silent peer).
+    pub fn was_reset(&self, local: SocketAddr, remote: SocketAddr) -> bool {
+        self.resets.contains(&(local, remote))
+    }
+
+    /// Forgets the ICMP errors no connect has taken (they were about connections that are
+    /// established or gone: Linux ignores them there too), and this pump's resets.
     pub fn end_pump(&mut self) {
         self.errors.clear();
+        self.resets.clear();
     }
 }
 
@@ -107,9 +126,32 @@ pub fn note(frame: &[u8]) -> Option<Note> {
     match u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]) {
         0x0806 => arp(payload),
         0x0800 if payload.get(9) == Some(&1) => icmp4(payload),
+        0x0800 if payload.get(9) == Some(&6) => {
+            let src: [u8; 4] = payload.get(12..16)?.try_into().ok()?;
+            let dst: [u8; 4] = payload.get(16..20)?.try_into().ok()?;
+            let tcp = payload.get(usize::from(payload.first()? & 0x0f) * 4..)?;
+            reset(src.into(), dst.into(), tcp)
+        }
         0x86dd if payload.get(6) == Some(&58) => icmp6(payload),
+        0x86dd if payload.get(6) == Some(&6) => {
+            let src: [u8; 16] = payload.get(8..24)?.try_into().ok()?;
+            let dst: [u8; 16] = payload.get(24..40)?.try_into().ok()?;
+            reset(src.into(), dst.into(), payload.get(40..)?)
+        }
         _ => None,
     }
+}
+
+/// A TCP segment from `src` to `dst` with RST set.
+fn reset(src: IpAddr, dst: IpAddr, tcp: &[u8]) -> Option<Note> {
+    if tcp.get(13)? & 0x04 == 0 {
+        return None;
+    }
+    let port = |i: usize| Some(u16::from_be_bytes([*tcp.get(i)?, *tcp.get(i + 1)?]));
+    Some(Note::TcpReset {
+        local: SocketAddr::new(dst, port(2)?),
+        remote: SocketAddr::new(src, port(0)?),
+    })
 }
 
 /// An ARP request or reply: its sender.

@@ -204,6 +204,9 @@ struct Bridge {
     /// LINGER without progress it is reset (a peer that never reads would otherwise hold the
     /// data and the FIN behind it forever).
     orphaned: Option<(Instant, [u64; 2], usize)>,
+    /// The application's keep-alive is applied (`keep_alive`): an end without FIN or reset is
+    /// the stack giving up on a silent peer (ETIMEDOUT).
+    keep: bool,
 }
 
 /// A UDP port the application uses over the interface.
@@ -509,15 +512,21 @@ impl Pod {
                         wire.set_name(Addr::Inet(endpoint(remote)));
                         let local = Addr::Inet(endpoint(local));
                         match wire.connect_as(&listener, WIRE_CRED, Some(local)) {
-                            Ok(()) => self.bridges.push(Bridge {
-                                handle: h,
-                                wire,
-                                connecting: None,
-                                fin_sent: false,
-                                ended: false,
-                                seen: [0; 2],
-                                orphaned: None,
-                            }),
+                            Ok(()) => {
+                                let mut b = Bridge {
+                                    handle: h,
+                                    wire,
+                                    connecting: None,
+                                    fin_sent: false,
+                                    ended: false,
+                                    seen: [0; 2],
+                                    orphaned: None,
+                                    keep: false,
+                                };
+                                // The accepted socket has the listener's options.
+                                keep_alive(s, &mut b);
+                                self.bridges.push(b);
+                            }
                             // A full backlog: the connection is reset, as Linux's overflow
                             // with tcp_abort_on_overflow would.
                             Err(_) => s.abort(),
@@ -614,6 +623,7 @@ impl Pod {
                     None => {
                         s.set_timeout(None);
                         Socket::join_wire(&app, &b.wire, WIRE_CRED);
+                        keep_alive(s, b);
                         report(&mut self.connects, &app, Progress::Done(Ok(())));
                         b.connecting = None;
                         moved = true;
@@ -628,7 +638,19 @@ impl Pod {
                 moved = true;
                 continue;
             }
-            moved |= carry(s, b);
+            // Ended without FIN: reset by the peer, or (keep-alive) given up on.
+            let timed_out = b.keep
+                && s.state() == tcp::State::Closed
+                && !endpoints(s).is_some_and(|(l, r)| self.dev.neigh.was_reset(l, r));
+            moved |= carry(
+                s,
+                b,
+                if timed_out {
+                    libc::ETIMEDOUT
+                } else {
+                    libc::ECONNRESET
+                },
+            );
             if b.wire.peer_closed() && s.is_active() {
                 let now = (b.wire.generation(), s.send_queue());
                 let since = match b.orphaned {
@@ -766,7 +788,59 @@ impl Pod {
 }
 
 /// Moves what each side has for the other; returns whether anything moved.
-fn carry(s: &mut tcp::Socket, b: &mut Bridge) -> bool {
+/// The connection's (local, remote) addresses, while smoltcp has them.
+fn endpoints(s: &tcp::Socket) -> Option<(SocketAddr, SocketAddr)> {
+    Some((
+        endpoint(s.local_endpoint()?),
+        endpoint(s.remote_endpoint()?),
+    ))
+}
+
+/// Applies the application's keep-alive (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
+/// TCP_KEEPCNT) to its connection: smoltcp probes every TCP_KEEPINTVL of silence and gives up
+/// after Linux's whole wait, TCP_KEEPIDLE + TCP_KEEPINTVL * TCP_KEEPCNT, without a word from
+/// the peer (its probes start sooner than Linux's, after one interval of silence).
+fn keep_alive(s: &mut tcp::Socket, b: &mut Bridge) {
+    let Some(app) = b.wire.peer() else {
+        return;
+    };
+    let opt = |name: i32, default: i32| {
+        let v = app.opt(libc::IPPROTO_TCP, name).unwrap_or(default);
+        Duration::from_secs(v.max(1) as u64)
+    };
+    let on = app.opt(libc::SOL_SOCKET, libc::SO_KEEPALIVE).unwrap_or(0) != 0;
+    if on {
+        let idle = opt(libc::TCP_KEEPIDLE, 7200);
+        let interval = opt(libc::TCP_KEEPINTVL, 75);
+        let count = app
+            .opt(libc::IPPROTO_TCP, libc::TCP_KEEPCNT)
+            .unwrap_or(9)
+            .max(1) as u32;
+        s.set_keep_alive(Some(smol(interval)));
+        s.set_timeout(Some(smol(idle + interval * count)));
+        b.keep = true;
+    } else if b.keep {
+        s.set_keep_alive(None);
+        s.set_timeout(None);
+        b.keep = false;
+    }
+}
+
+/// The application changed a keep-alive option of its socket `app`: applied now if it is
+/// connected over the interface.
+pub fn options_changed(app: &Rc<Socket>) {
+    with(|p| {
+        for b in &mut p.bridges {
+            let ours = b.wire.peer().is_some_and(|a| Rc::ptr_eq(&a, app));
+            if ours && b.connecting.is_none() && !b.wire.peer_closed() {
+                keep_alive(p.sockets.get_mut::<tcp::Socket>(b.handle), b);
+                p.dirty = true;
+            }
+        }
+    });
+}
+
+fn carry(s: &mut tcp::Socket, b: &mut Bridge, reset: i32) -> bool {
     let mut moved = false;
     // From the interface to the application.
     while s.can_recv() {
@@ -828,7 +902,7 @@ fn carry(s: &mut tcp::Socket, b: &mut Bridge) -> bool {
             }
             tcp::State::Closed => {
                 if !b.fin_sent {
-                    b.wire.reset_peer(libc::ECONNRESET);
+                    b.wire.reset_peer(reset);
                 }
                 b.ended = true;
                 moved = true;
@@ -914,6 +988,7 @@ pub fn connect(app: &Rc<Socket>, local: SocketAddr, remote: SocketAddr) -> Resul
             ended: false,
             seen: [0; 2],
             orphaned: None,
+            keep: false,
         });
         p.connects.push((Rc::downgrade(app), Progress::Pending));
         p.dirty = true;

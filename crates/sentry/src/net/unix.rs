@@ -365,7 +365,8 @@ impl Socket {
         Ok(name)
     }
 
-    fn peer(&self) -> Option<Rc<Socket>> {
+    /// The connected peer, while it lives (a wire socket's: the application's socket).
+    pub fn peer(&self) -> Option<Rc<Socket>> {
         self.inner.borrow().peer.as_ref().and_then(Weak::upgrade)
     }
 
@@ -521,6 +522,8 @@ impl Socket {
         let server_cred = to.inner.borrow().own;
         let mut t = to.inner.borrow_mut();
         let name = t.name.clone();
+        let (opts, linger, timeouts, bufs) =
+            (t.opts.clone(), t.linger, t.timeouts, (t.sndbuf, t.rcvbuf));
         let Some((backlog, pending)) = t.listening.as_mut() else {
             return Err(libc::ECONNREFUSED);
         };
@@ -530,6 +533,14 @@ impl Socket {
         }
         let accepted = Socket::of_family(to.family, self.kind, server_cred);
         accepted.inner.borrow_mut().name = local.or(name);
+        if to.family != libc::AF_UNIX {
+            // As Linux's clone of a TCP listener: its options, linger, buffers and timeouts.
+            let mut a = accepted.inner.borrow_mut();
+            a.opts = opts;
+            a.linger = linger;
+            a.timeouts = timeouts;
+            (a.sndbuf, a.rcvbuf) = bufs;
+        }
         pending.push_back(accepted.clone());
         t.generation[0] += 1;
         drop(t);

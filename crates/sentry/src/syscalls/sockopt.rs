@@ -1,6 +1,7 @@
 //! Socket options: setsockopt and getsockopt. The ones with an effect in the sandbox are the
 //! socket's own (SO_PASSCRED, the buffer sizes, SO_ERROR, SO_PEERCRED, SO_LINGER's abortive
-//! close, and the binding rules: SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY); the others a program sets (TCP_NODELAY,
+//! close, keep-alive over the pod's interface, and the binding rules: SO_REUSEADDR,
+//! SO_REUSEPORT, IPV6_V6ONLY); the others a program sets (TCP_NODELAY,
 //! keep-alive timings, IP_TOS...) are kept and read back as set, with Linux's defaults
 //! before, since connections inside the sandbox have no packets for them to shape.
 
@@ -106,6 +107,14 @@ pub(super) fn setsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, 
         Some(_) => {
             let v = int_opt(t, val, len)?;
             s.set_opt(level, opt, v);
+            let keep_alive = matches!(
+                (level, opt),
+                (SOL_SOCKET, SO_KEEPALIVE)
+                    | (IPPROTO_TCP, TCP_KEEPIDLE | TCP_KEEPINTVL | TCP_KEEPCNT)
+            );
+            if keep_alive && s.family != AF_UNIX && s.kind == Kind::Stream {
+                crate::net::pod::options_changed(&s);
+            }
             Ok(0)
         }
         None if matches!(level, SOL_SOCKET | IPPROTO_TCP | IPPROTO_IP | IPPROTO_IPV6) => {
