@@ -232,9 +232,14 @@ impl Rt {
         std::fs::read_to_string(&pid_file).unwrap().parse().unwrap()
     }
 
-    /// `run` in the foreground: (exit code, stdout, stderr).
+    /// `run` in the foreground: (exit code, stdout, stderr). A run that hangs is killed by
+    /// `capture`'s watchdog, and its container with it (the watchdog stops only bulkhead).
     pub fn run(&self, b: &Bundle, id: &str) -> (i32, String, String) {
+        use std::os::unix::process::ExitStatusExt;
         let out = self.cmd(&["run", "--bundle", b.dir().to_str().unwrap(), id]);
+        if out.status.signal() == Some(libc::SIGKILL) {
+            self.cmd(&["delete", "--force", id]);
+        }
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
