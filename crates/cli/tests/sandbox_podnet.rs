@@ -553,8 +553,9 @@ print(u.recvfrom(10)[0].decode())
 /// application container joins its pause container's sandbox (one sentry per pod, as gVisor
 /// runs a pod), so a sidecar reaches the application over 127.0.0.1 and the pod's address, and
 /// the server namespace reaches it too; each container keeps its own root (an exec into one
-/// sees its files), `ps` lists its own processes, and it ends and is deleted on its own while
-/// the pod goes on. The sandbox once gave the second container loopback only.
+/// sees its files), `ps` lists its own processes (its first and an exec'd one), `kill --all`
+/// signals them alone (its first, the container's init, ignores an unhandled TERM as pid 1
+/// does), and it is killed and deleted on its own while the pod goes on. The sandbox once gave the second container loopback only.
 #[test]
 fn a_pods_containers_share_its_network() {
     let rt = Rt::new();
@@ -617,7 +618,25 @@ print(socket.create_connection((sys.argv[1] + ".2", 8080), timeout=10).recv(100)
             .output()
             .unwrap();
         let exec = rt.ok(&["exec", &app_id, "cat", "/whoami"]);
-        let ps: Value = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &app_id])).unwrap();
+        rt.exec_detached(&app, &app_id, &["sleep", "100"]);
+        let pids = || -> usize {
+            let ps: Value =
+                serde_json::from_str(&rt.ok(&["ps", "--format", "json", &app_id])).unwrap();
+            ps.as_array().map_or(0, Vec::len)
+        };
+        let before = pids();
+        // TERM to the container's processes alone: the exec'd sleep ends; its first process,
+        // the container's init without a handler, ignores it; the pod's others go on.
+        rt.ok(&["kill", "--all", &app_id, "TERM"]);
+        let mut after = pids();
+        for _ in 0..100 {
+            if after < before {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            after = pids();
+        }
+        let app_left = rt.status(&app_id);
         rt.ok(&["kill", &app_id, "KILL"]);
         rt.wait_status(&app_id, "stopped");
         rt.ok(&["delete", &app_id]);
@@ -625,19 +644,14 @@ print(socket.create_connection((sys.argv[1] + ".2", 8080), timeout=10).recv(100)
         let pod_left = rt.status(&pod);
         rt.ok(&["delete", "-f", &pod]);
         rt.assert_clean(&pod, &pause);
-        seen.push((
-            out,
-            stdout(&from_outside),
-            exec,
-            ps.as_array().map(Vec::len),
-            pod_left,
-        ));
+        let ps = (before, after, app_left);
+        seen.push((out, stdout(&from_outside), exec, ps, pod_left));
     }
     let want = (
         "localhost: hello from app\npod address: hello from app\nown root: sidecar\n".to_string(),
         "hello from app\n".to_string(),
         "app".to_string(),
-        Some(1),
+        (2, 1, "running".to_string()),
         "running".to_string(),
     );
     assert_eq!(seen[0], want, "container class");

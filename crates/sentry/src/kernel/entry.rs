@@ -232,7 +232,7 @@ impl Kernel {
             // The runtime's end is gone: so is the process it stood for (a container, all of
             // its processes).
             if let Some(pid) = s.pid {
-                self.signal_process(pid, libc::SIGKILL, Default::default());
+                self.kill_from_outside(pid);
             }
             self.kill_container(s.container.as_deref());
             if let (Some(tty), Some(pid)) = (s.tty, s.pid) {
@@ -438,7 +438,7 @@ impl Kernel {
             fds.install_at(n as i32, f, false);
         }
         let pid = self.alloc_pid();
-        self.insert(Task::new_process(NewProcess {
+        let mut task = Task::new_process(NewProcess {
             pid,
             loaded,
             mm,
@@ -449,7 +449,9 @@ impl Kernel {
             env: r.env.clone(),
             unimplemented,
             rlimits,
-        }));
+        });
+        task.container_init = r.first && r.container.is_some();
+        self.insert(task);
         crate::kernel::wait::poke();
         Ok((pid, stdin))
     }
@@ -479,8 +481,17 @@ impl Kernel {
             return;
         };
         for pid in self.process_ids(Some(id)).unwrap_or_default() {
-            self.signal_process(pid, libc::SIGKILL, Default::default());
+            self.kill_from_outside(pid);
         }
+    }
+
+    /// SIGKILL to process `pid` from outside the sandbox: as an ancestor namespace's, it
+    /// reaches a container's init too.
+    fn kill_from_outside(&mut self, pid: i32) {
+        for t in self.tasks.values_mut().filter(|t| t.pid == pid) {
+            t.container_init = false;
+        }
+        self.signal_process(pid, libc::SIGKILL, Default::default());
     }
 }
 

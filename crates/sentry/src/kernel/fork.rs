@@ -157,6 +157,8 @@ impl Kernel {
             vfork_parent: None,
             report: None,
             subreaper: false,
+            // A thread of a container's init is the init too; a child is not.
+            container_init: thread && t.container_init,
             pdeathsig: 0,
             saved_mask: None,
             to_parent: None,

@@ -159,6 +159,10 @@ pub struct Task {
     pub kicked: bool,
     /// The whole process ends with this task (exit_group, a fatal signal), not the thread.
     pub group_exit: bool,
+    /// The process is a pod's container's first (kernel/entry.rs): the init of that
+    /// container, which signals reach as they reach pid 1 (only those it handles, and
+    /// SIGKILL from outside).
+    pub container_init: bool,
     /// set_robust_list's head, walked at exit.
     pub robust_list: u64,
     /// select's descriptor sets as the call gave them, while it waits (it empties the
@@ -237,6 +241,7 @@ impl Task {
             vfork_parent: None,
             report: None,
             subreaper: false,
+            container_init: false,
             pdeathsig: 0,
             saved_mask: None,
             to_parent: None,

@@ -141,7 +141,7 @@ pub fn send_info(t: &mut Task, sig: i32, info: Info) -> bool {
         return true;
     }
     let a = Action::of(t, sig);
-    let init = t.pid == 1;
+    let init = t.pid == 1 || t.container_init;
     if sig == SIGKILL {
         if !init {
             t.exit = Some(killed(SIGKILL));
