@@ -961,6 +961,51 @@ fn a_full_stdout_stops_only_its_writer() {
     }
 }
 
+/// The same with a terminal (process.terminal, the console `run` carries in the foreground):
+/// a console nobody reads stops only the process that writes to it. The sentry once wrote the
+/// console with blocking host writes, so a full terminal stopped the sandbox.
+#[test]
+fn a_full_console_stops_only_its_writer() {
+    use std::io::Read;
+    let rt = Rt::new();
+    let mut b = Bundle::new(&["true"]);
+    b.set("/root/readonly", json!(false));
+    b.set("/process/terminal", json!(true));
+    let script = "head -c 1000000 /dev/zero & sleep 0.3; touch /tmp/alive; wait";
+    b.set("/process/args", json!(["sh", "-c", script]));
+    for class in ["container", "sandbox"] {
+        b.set("/annotations", json!({"dev.bulkhead.class": class}));
+        let _ = std::fs::remove_file(b.rootfs().join("tmp/alive"));
+        let id = unique(&format!("fullcon-{class}"));
+        let run = ["run", "--bundle", b.dir().to_str().unwrap(), &id];
+        let (mut child, _err) = spawn_piped(&rt, &run, std::process::Stdio::piped());
+        // The console's output is not read until the shell has gone on past its writer.
+        let alive = (0..1200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            b.rootfs().join("tmp/alive").exists()
+        });
+        if !alive {
+            let _ = child.kill();
+            let _ = child.wait();
+            rt.cmd(&["delete", "--force", &id]);
+        }
+        assert!(
+            alive,
+            "{class}: the container stopped while its console was full"
+        );
+        let mut out = Vec::new();
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "{class}");
+        assert!(out.len() >= 1_000_000, "{class}: {} bytes", out.len());
+        rt.assert_clean(&id, &b);
+    }
+}
+
 /// An application's O_NONBLOCK on its stdout and stdin holds, as in the container class: a
 /// write to a full pipe and a read of an empty one answer EAGAIN at once. The sandbox once
 /// ignored it and made the host call wait, stopping the whole sandbox with it. The container's

@@ -102,6 +102,29 @@ pub fn reopen_nonblocking(fd: RawFd) -> io::Result<Option<OwnedFd>> {
     }
 }
 
+/// A non-blocking description of its own of the pty slave open at `fd`, by its name in the
+/// devpts mounted at /dev/pts (where /proc is not mounted: the sandbox's init, whose console
+/// is such a slave); None when `fd` is no pty slave there.
+pub fn reopen_pty_slave(fd: RawFd) -> io::Result<Option<OwnedFd>> {
+    let st = fstat(fd)?;
+    let dev = st.st_rdev;
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    // Unix98 pty slaves: majors 136 to 143, 256 minors each.
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || !(136..=143).contains(&major) {
+        return Ok(None);
+    }
+    let path = format!("/dev/pts/{}", (major - 136) * 256 + minor);
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_NONBLOCK;
+    let own = match openat(None, Path::new(&path), flags, 0) {
+        Ok(own) => own,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // The name must lead to the very terminal (another devpts could be mounted there).
+    Ok((fstat(own.as_raw_fd())?.st_rdev == dev).then_some(own))
+}
+
 /// `fd`'s own non-blocking description (`reopen_nonblocking`), else a duplicate of `fd`.
 pub fn reopen_or_dup(fd: RawFd) -> io::Result<OwnedFd> {
     if let Some(own) = reopen_nonblocking(fd)? {

@@ -272,6 +272,14 @@ impl Runner for SentryRunner {
     fn run(&self, path: &Path, p: &Process) -> std::result::Result<i32, String> {
         // Read before confinement: converting the sets reads the host's cap_last_cap.
         let caps = cap_masks(p);
+        // The console (process.terminal), opened by the init after `create` made the other
+        // stdio's copies: a non-blocking description of the sentry's own too, by its name in
+        // the container's devpts, still mounted here (a slow reader of the console would
+        // otherwise stop the whole sandbox).
+        let console = match p.terminal() {
+            Some(true) => bulkhead_linux::fd::reopen_pty_slave(0).ok().flatten(),
+            _ => None,
+        };
         let env = bulkhead_container::process::env_with_home(p);
         let prep = bulkhead_sentry::prepare(&self.facts, self.platform)?;
         let entry = self
@@ -301,10 +309,11 @@ impl Runner for SentryRunner {
             groups: p.user().additional_gids().clone().unwrap_or_default(),
             no_new_privs: p.no_new_privileges().unwrap_or(false),
             terminal: p.terminal().unwrap_or(false),
-            stdio: self
-                .stdio
-                .as_ref()
-                .map(|s| s.each_ref().map(|f| f.as_raw_fd())),
+            stdio: match (&self.stdio, &console) {
+                (Some(s), _) => Some(s.each_ref().map(|f| f.as_raw_fd())),
+                (None, Some(c)) => Some([c.as_raw_fd(); 3]),
+                (None, None) => None,
+            },
             hostname: self.hostname.clone(),
             caps,
         };
