@@ -76,14 +76,21 @@ fn in_each_class<T>(rt: &Rt, f: impl Fn(&str, &str) -> T) -> Vec<T> {
 }
 
 /// The same exec gives the same output and status in both classes: a pipeline with stdin,
-/// an exit code, a missing program; in the sandbox the process is the sentry's (its uname).
+/// an exit code, a missing program, the process's own name in /proc (the sandbox once gave
+/// an exec'd process the first process's); in the sandbox the process is the sentry's (its
+/// uname).
 #[test]
 fn exec_gives_the_container_class_output() {
     let rt = Rt::new();
     let seen = in_each_class(&rt, |class, id| {
         let script = "read -r line; echo \"got $line from $0\" | tr a-z A-Z; exit 7";
         let piped = exec(&rt, id, &["sh", "-c", script], "hello\n");
-        let env = exec(&rt, id, &["sh", "-c", "echo $PATH; pwd"], "");
+        let env = exec(
+            &rt,
+            id,
+            &["sh", "-c", "echo $PATH; pwd; cat /proc/$$/comm"],
+            "",
+        );
         let missing = exec(&rt, id, &["no-such-program"], "");
         let kernel = exec(&rt, id, &["uname", "-v"], "");
         if class == "sandbox" {

@@ -397,6 +397,8 @@ impl Kernel {
             _ => init.fs.clone(),
         };
         fs.unshare();
+        // The name its exec gives it, not the first process's (refresh_proc fills it in).
+        fs.proc.comm.clear();
         fs.set_umask(r.umask);
         let cwd = vfs::normalize("/", &r.cwd);
         fs.chdir(&cwd)
