@@ -122,13 +122,5 @@ pub fn pollable(f: &OpenFile) -> bool {
 /// The events of host fd `fd` now (POLLIN, POLLOUT, POLLHUP...), by a poll that does not
 /// wait; an fd the host cannot poll counts as ready (a read then answers for itself).
 fn host_events(fd: RawFd) -> u32 {
-    let mut p = [libc::pollfd {
-        fd,
-        events: libc::POLLIN | libc::POLLOUT | libc::POLLPRI,
-        revents: 0,
-    }];
-    match crate::host::poll(&mut p, 0) {
-        Ok(_) => p[0].revents as u16 as u32,
-        Err(_) => ALWAYS,
-    }
+    crate::stdio::poll_now(fd, libc::POLLIN | libc::POLLOUT | libc::POLLPRI).unwrap_or(ALWAYS)
 }

@@ -72,15 +72,22 @@ fn would_block() -> io::Error {
     io::Error::from_raw_os_error(libc::EAGAIN)
 }
 
-/// Whether the host stream has `events` (POLLIN, POLLOUT) now, or an error or hang-up that a
-/// read or write then reports. An fd the host cannot poll counts as ready.
-pub fn ready(fd: RawFd, events: i16) -> bool {
+/// The events of host fd `fd` now among `events` (and POLLERR, POLLHUP, POLLNVAL), by a poll
+/// that does not wait; None when the host cannot poll it.
+pub fn poll_now(fd: RawFd, events: i16) -> Option<u32> {
     let mut p = [libc::pollfd {
         fd,
         events,
         revents: 0,
     }];
-    crate::host::poll(&mut p, 0).map_or(true, |_| p[0].revents != 0)
+    crate::host::poll(&mut p, 0).ok()?;
+    Some(p[0].revents as u16 as u32)
+}
+
+/// Whether the host stream has `events` (POLLIN, POLLOUT) now, or an error or hang-up that a
+/// read or write then reports. An fd the host cannot poll counts as ready.
+fn ready(fd: RawFd, events: i16) -> bool {
+    poll_now(fd, events).is_none_or(|e| e != 0)
 }
 
 /// Reads what `fd` has now; EAGAIN when it has nothing yet.

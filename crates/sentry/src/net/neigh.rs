@@ -120,37 +120,75 @@ impl Neighbours {
 }
 
 /// What a frame from the interface says about neighbours and connections; None for nearly
-/// every frame (a look at two or three bytes).
+/// every frame (a look at its headers).
 pub fn note(frame: &[u8]) -> Option<Note> {
     let payload = frame.get(ETH_HLEN..)?;
     match u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]) {
         0x0806 => arp(payload),
-        0x0800 if payload.get(9) == Some(&1) => icmp4(payload),
-        0x0800 if payload.get(9) == Some(&6) => {
-            let src: [u8; 4] = payload.get(12..16)?.try_into().ok()?;
-            let dst: [u8; 4] = payload.get(16..20)?.try_into().ok()?;
-            let tcp = payload.get(usize::from(payload.first()? & 0x0f) * 4..)?;
-            reset(src.into(), dst.into(), tcp)
-        }
-        0x86dd if payload.get(6) == Some(&58) => icmp6(payload),
-        0x86dd if payload.get(6) == Some(&6) => {
-            let src: [u8; 16] = payload.get(8..24)?.try_into().ok()?;
-            let dst: [u8; 16] = payload.get(24..40)?.try_into().ok()?;
-            reset(src.into(), dst.into(), payload.get(40..)?)
+        0x0800 | 0x86dd => {
+            let p = ip(payload)?;
+            match p.proto {
+                1 if p.src.is_ipv4() => icmp(&p),
+                58 if p.src.is_ipv6() => icmp(&p),
+                6 => reset(&p),
+                _ => None,
+            }
         }
         _ => None,
     }
 }
 
-/// A TCP segment from `src` to `dst` with RST set.
-fn reset(src: IpAddr, dst: IpAddr, tcp: &[u8]) -> Option<Note> {
-    if tcp.get(13)? & 0x04 == 0 {
+/// An IP packet's addresses, protocol and payload (IPv6 extension headers are not followed).
+pub struct Ip<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    pub payload: &'a [u8],
+}
+
+/// The IPv4 or IPv6 packet (by its version) that `packet` starts with.
+pub fn ip(packet: &[u8]) -> Option<Ip<'_>> {
+    let first = *packet.first()?;
+    if first >> 4 == 6 {
+        let src: [u8; 16] = packet.get(8..24)?.try_into().ok()?;
+        let dst: [u8; 16] = packet.get(24..40)?.try_into().ok()?;
+        let (proto, payload) = (*packet.get(6)?, packet.get(40..)?);
+        return Some(Ip {
+            src: src.into(),
+            dst: dst.into(),
+            proto,
+            payload,
+        });
+    }
+    let src: [u8; 4] = packet.get(12..16)?.try_into().ok()?;
+    let dst: [u8; 4] = packet.get(16..20)?.try_into().ok()?;
+    let (proto, payload) = (
+        *packet.get(9)?,
+        packet.get(usize::from(first & 0x0f) * 4..)?,
+    );
+    Some(Ip {
+        src: src.into(),
+        dst: dst.into(),
+        proto,
+        payload,
+    })
+}
+
+/// A TCP segment's (source, destination) ports.
+fn ports(tcp: &[u8]) -> Option<(u16, u16)> {
+    let port = |i: usize| Some(u16::from_be_bytes([*tcp.get(i)?, *tcp.get(i + 1)?]));
+    Some((port(0)?, port(2)?))
+}
+
+/// A TCP segment with RST set: from the peer to us.
+fn reset(p: &Ip) -> Option<Note> {
+    if p.payload.get(13)? & 0x04 == 0 {
         return None;
     }
-    let port = |i: usize| Some(u16::from_be_bytes([*tcp.get(i)?, *tcp.get(i + 1)?]));
+    let (from, to) = ports(p.payload)?;
     Some(Note::TcpReset {
-        local: SocketAddr::new(dst, port(2)?),
-        remote: SocketAddr::new(src, port(0)?),
+        local: SocketAddr::new(p.dst, to),
+        remote: SocketAddr::new(p.src, from),
     })
 }
 
@@ -161,61 +199,31 @@ fn arp(p: &[u8]) -> Option<Note> {
     (!ip.is_unspecified()).then_some(Note::Heard(ip))
 }
 
-/// An ICMP "destination unreachable" or "time exceeded" about a TCP segment of ours.
-fn icmp4(p: &[u8]) -> Option<Note> {
-    let icmp = p.get(usize::from(p.first()? & 0x0f) * 4..)?;
-    let errno = match (icmp.first()?, icmp.get(1)?) {
+/// An ICMP or ICMPv6 "destination unreachable" or "time exceeded" about a TCP segment of
+/// ours (Linux's errno for its code), or an NDP solicitation or advertisement (its sender).
+fn icmp(p: &Ip) -> Option<Note> {
+    let errno = match (p.proto, *p.payload.first()?, *p.payload.get(1)?) {
+        (58, 135 | 136, _) => return (!p.src.is_unspecified()).then_some(Note::Heard(p.src)),
         // Fragmentation needed is path MTU discovery, not an error.
-        (3, 4) => return None,
-        (3, 0 | 6 | 9 | 11) => libc::ENETUNREACH,
-        (3, 2) => libc::ENOPROTOOPT,
-        (3, 3) => libc::ECONNREFUSED,
-        (3, 5) => libc::EOPNOTSUPP,
-        (3, 7) => libc::EHOSTDOWN,
-        (3, 8) => libc::ENONET,
-        (3, _) | (11, _) => libc::EHOSTUNREACH,
+        (1, 3, 4) => return None,
+        (1, 3, 0 | 6 | 9 | 11) | (58, 1, 0) => libc::ENETUNREACH,
+        (1, 3, 2) => libc::ENOPROTOOPT,
+        (1, 3, 3) | (58, 1, 4) => libc::ECONNREFUSED,
+        (1, 3, 5) => libc::EOPNOTSUPP,
+        (1, 3, 7) => libc::EHOSTDOWN,
+        (1, 3, 8) => libc::ENONET,
+        (58, 1, 1 | 5 | 6) => libc::EACCES,
+        (1, 3 | 11, _) | (58, 1 | 3, _) => libc::EHOSTUNREACH,
         _ => return None,
     };
-    let inner = icmp.get(8..)?;
-    if inner.get(9) != Some(&6) {
+    let inner = ip(p.payload.get(8..)?)?;
+    if inner.proto != 6 {
         return None;
     }
-    let src: [u8; 4] = inner.get(12..16)?.try_into().ok()?;
-    let dst: [u8; 4] = inner.get(16..20)?.try_into().ok()?;
-    let tcp = inner.get(usize::from(inner.first()? & 0x0f) * 4..)?;
-    tcp_error(src.into(), dst.into(), tcp, errno)
-}
-
-/// An ICMPv6 error about a TCP segment of ours, or a neighbour solicitation or advertisement
-/// (its sender).
-fn icmp6(p: &[u8]) -> Option<Note> {
-    let icmp = p.get(40..)?;
-    let errno = match (icmp.first()?, icmp.get(1)?) {
-        (135 | 136, _) => {
-            let src: [u8; 16] = p.get(8..24)?.try_into().ok()?;
-            let ip = IpAddr::from(src);
-            return (!ip.is_unspecified()).then_some(Note::Heard(ip));
-        }
-        (1, 0) => libc::ENETUNREACH,
-        (1, 1 | 5 | 6) => libc::EACCES,
-        (1, 4) => libc::ECONNREFUSED,
-        (1, _) | (3, _) => libc::EHOSTUNREACH,
-        _ => return None,
-    };
-    let inner = icmp.get(8..)?;
-    if inner.get(6) != Some(&6) {
-        return None;
-    }
-    let src: [u8; 16] = inner.get(8..24)?.try_into().ok()?;
-    let dst: [u8; 16] = inner.get(24..40)?.try_into().ok()?;
-    tcp_error(src.into(), dst.into(), inner.get(40..)?, errno)
-}
-
-fn tcp_error(src: IpAddr, dst: IpAddr, tcp: &[u8], errno: i32) -> Option<Note> {
-    let port = |i: usize| Some(u16::from_be_bytes([*tcp.get(i)?, *tcp.get(i + 1)?]));
+    let (from, to) = ports(inner.payload)?;
     Some(Note::TcpError {
-        local: SocketAddr::new(src, port(0)?),
-        remote: SocketAddr::new(dst, port(2)?),
+        local: SocketAddr::new(inner.src, from),
+        remote: SocketAddr::new(inner.dst, to),
         errno,
     })
 }

@@ -362,10 +362,7 @@ pub fn source_for(dest: IpAddr) -> Option<IpAddr> {
     let dest = inet::canonical(dest);
     with(|p| {
         let same_family = |a: &IpAddr| a.is_ipv4() == dest.is_ipv4();
-        let reachable = p.link.gateways.iter().any(same_family)
-            || p.link.addrs.iter().any(|(a, len)| {
-                same_family(a) && IpCidr::new((*a).into(), *len).contains_addr(&dest.into())
-            });
+        let reachable = next_hop(&p.link, dest).is_some();
         let global = |a: &IpAddr| match a {
             IpAddr::V6(v6) => !v6.is_unicast_link_local(),
             IpAddr::V4(_) => true,
@@ -933,21 +930,13 @@ fn new_tcp() -> tcp::Socket<'static> {
 /// (as smoltcp hands it: the message, without the IP header) answers; None for any other
 /// message.
 fn refused(msg: &[u8]) -> Option<SocketAddr> {
-    let (inner, v6) = match msg {
-        [3, 3, ..] => (msg.get(8..)?, false),
-        [1, 4, ..] => (msg.get(8..)?, true),
-        _ => return None,
-    };
-    let (dst, udp): (IpAddr, &[u8]) = if v6 {
-        let a: [u8; 16] = inner.get(24..40)?.try_into().ok()?;
-        (IpAddr::from(a), inner.get(40..)?)
-    } else {
-        let ihl = usize::from(inner.first()? & 0x0f) * 4;
-        let a: [u8; 4] = inner.get(16..20)?.try_into().ok()?;
-        (IpAddr::from(a), inner.get(ihl..)?)
-    };
+    if !matches!(msg, [3, 3, ..] | [1, 4, ..]) {
+        return None;
+    }
+    let inner = super::neigh::ip(msg.get(8..)?)?;
+    let udp = inner.payload;
     let port = u16::from_be_bytes([*udp.get(2)?, *udp.get(3)?]);
-    Some(SocketAddr::new(dst, port))
+    Some(SocketAddr::new(inner.dst, port))
 }
 
 fn smol(d: Duration) -> smoltcp::time::Duration {

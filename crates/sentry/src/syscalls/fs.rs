@@ -3,7 +3,6 @@
 use super::*;
 use crate::kernel::wait::{Wait, WaitKind};
 
-/// Whether one of the sentry's own stdio fds (a host fd) has data or EOF for a read now.
 /// Waits until `fd` of the host has `events` (POLLIN, POLLOUT), serving the call again then.
 fn wait_host(t: &mut Task, fd: i32, events: i16) -> Errno {
     t.block(Wait {
