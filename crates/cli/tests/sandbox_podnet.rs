@@ -673,6 +673,7 @@ c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.recv(5); c.close()
 l = socket.socket(); l.bind(("0.0.0.0", 8092)); l.listen()
 s, _ = l.accept(); s.settimeout(20); s.sendall(b"go")
+s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # a reset is still ECONNRESET
 try: print("inside recv", s.recv(10))
 except OSError as e: print("inside recv", errno.errorcode[e.errno])
 "#;

@@ -207,6 +207,8 @@ struct Bridge {
     /// The application's keep-alive is applied (`keep_alive`): an end without FIN or reset is
     /// the stack giving up on a silent peer (ETIMEDOUT).
     keep: bool,
+    /// The connection's (local, remote) addresses (smoltcp forgets them when a reset comes).
+    ends: (SocketAddr, SocketAddr),
 }
 
 /// A UDP port the application uses over the interface.
@@ -500,15 +502,13 @@ impl Pod {
                         moved = true;
                         // The half-open timeout is the handshake's alone.
                         s.set_timeout(None);
-                        let (Some(local), Some(remote)) = (s.local_endpoint(), s.remote_endpoint())
-                        else {
+                        let Some(ends) = endpoints(s) else {
                             s.abort();
                             continue;
                         };
                         let wire = Socket::of_family(listener.family, Kind::Stream, WIRE_CRED);
-                        wire.set_name(Addr::Inet(endpoint(remote)));
-                        let local = Addr::Inet(endpoint(local));
-                        match wire.connect_as(&listener, WIRE_CRED, Some(local)) {
+                        wire.set_name(Addr::Inet(ends.1));
+                        match wire.connect_as(&listener, WIRE_CRED, Some(Addr::Inet(ends.0))) {
                             Ok(()) => {
                                 let mut b = Bridge {
                                     handle: h,
@@ -519,6 +519,7 @@ impl Pod {
                                     seen: [0; 2],
                                     orphaned: None,
                                     keep: false,
+                                    ends,
                                 };
                                 // The accepted socket has the listener's options.
                                 keep_alive(s, &mut b);
@@ -583,15 +584,10 @@ impl Pod {
                 };
                 let failed = match s.state() {
                     tcp::State::SynSent => {
-                        let (Some(local), Some(remote)) = (s.local_endpoint(), s.remote_endpoint())
-                        else {
-                            continue;
-                        };
-                        let remote = endpoint(remote);
+                        let (local, remote) = b.ends;
                         let hop = next_hop(&self.link, remote.ip());
                         let neigh = &mut self.dev.neigh;
-                        let Some(e) = neigh.connect_error(endpoint(local), remote, since, hop)
-                        else {
+                        let Some(e) = neigh.connect_error(local, remote, since, hop) else {
                             continue;
                         };
                         s.close();
@@ -638,7 +634,7 @@ impl Pod {
             // Ended without FIN: reset by the peer, or (keep-alive) given up on.
             let timed_out = b.keep
                 && s.state() == tcp::State::Closed
-                && !endpoints(s).is_some_and(|(l, r)| self.dev.neigh.was_reset(l, r));
+                && !self.dev.neigh.was_reset(b.ends.0, b.ends.1);
             moved |= carry(
                 s,
                 b,
@@ -785,7 +781,7 @@ impl Pod {
 }
 
 /// Moves what each side has for the other; returns whether anything moved.
-/// The connection's (local, remote) addresses, while smoltcp has them.
+/// The connection's (local, remote) addresses, while smoltcp has them (not after a reset).
 fn endpoints(s: &tcp::Socket) -> Option<(SocketAddr, SocketAddr)> {
     Some((
         endpoint(s.local_endpoint()?),
@@ -978,6 +974,7 @@ pub fn connect(app: &Rc<Socket>, local: SocketAddr, remote: SocketAddr) -> Resul
             seen: [0; 2],
             orphaned: None,
             keep: false,
+            ends: (endpoint(local_ep), endpoint(remote_ep)),
         });
         p.connects.push((Rc::downgrade(app), Progress::Pending));
         p.dirty = true;
