@@ -905,12 +905,17 @@ fn next_line(
     match rx.recv_timeout(std::time::Duration::from_secs(60)) {
         Ok(line) => line,
         Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            rt.cmd(&["delete", "--force", id]);
+            abandon(rt, id, child);
             panic!("{id}: no {what} on stderr within a minute: the container is stuck");
         }
     }
+}
+
+/// Ends a run that is stuck: bulkhead and its container.
+fn abandon(rt: &Rt, id: &str, child: &mut std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+    rt.cmd(&["delete", "--force", id]);
 }
 
 /// A reader of the container's stdout that falls behind stops only the process that writes,
@@ -985,9 +990,7 @@ fn a_full_console_stops_only_its_writer() {
             b.rootfs().join("tmp/alive").exists()
         });
         if !alive {
-            let _ = child.kill();
-            let _ = child.wait();
-            rt.cmd(&["delete", "--force", &id]);
+            abandon(&rt, &id, &mut child);
         }
         assert!(
             alive,
