@@ -4,7 +4,8 @@
 //! behind would stop the whole sandbox, not only the writer, and an application's O_NONBLOCK
 //! would mean nothing. The runtime hands the sentry descriptions of their own, non-blocking,
 //! where it can (`bulkhead_linux::fd::reopen_nonblocking`: pipes, FIFOs, terminals of an
-//! exec); on any other stream (the console, a socket) a call asks poll first, and a write
+//! exec; `reopen_pty_slave`: the console); on any other stream (a socket) a call asks poll
+//! first, and a write
 //! gives no more at a time than PIPE_BUF, which a stream that polls writable takes whole.
 //! Callers get EAGAIN where the host would have made them wait, and wait in the kernel's loop.
 
