@@ -513,6 +513,30 @@ fn shell_scripts_with_many_processes_behave_as_in_the_container_class() {
     }
 }
 
+/// Lookups of the same paths before and after the names change: the sentry keeps the
+/// directories of recent lookups open (dcache.rs), so a stat or read of /d/sub/f after /d/sub
+/// was renamed, removed, made again or replaced by a symlink must still name what Linux
+/// names; symlink leaves are followed beneath the root. Same output and code.
+#[test]
+fn path_lookups_after_renames_and_symlinks_behave_as_in_the_container_class() {
+    let mut b = Bundle::new(&["true"]);
+    b.set("/root/readonly", json!(false));
+    std::fs::write(b.rootfs().join("etc/hostname"), "rootfs-hostname\n").unwrap();
+    let s = "cd /tmp; rm -rf d e; mkdir -p d/sub; echo a > d/sub/f; cat d/sub/f; stat -c %s:%F d/sub/f; \
+             mv d/sub d/old; cat d/sub/f; stat -c %s d/sub/f; cat d/old/f; \
+             mkdir d/sub; echo bb > d/sub/f; cat d/sub/f; stat -c %s d/sub/f; \
+             ln -s /tmp/d/old d/link; cat d/link/f; stat -c %s d/link/f; \
+             ln -s old/f d/leaf; cat d/leaf; stat -c %F d/leaf; stat -L -c %s:%F d/leaf; \
+             ln -s ../../../../../etc/hostname d/up; cat d/up; stat -L -c %s d/up; \
+             rm -r d/sub; cat d/sub/f; stat -c %s d/sub/f; \
+             mv d e; ln -s /tmp/e d; cat d/old/f; stat -c %s d/link/f; \
+             chmod 0 e/old/f; cat e/old/f >/dev/null && echo read; \
+             cat d/old/f/x; stat -c %s d/old/f/; echo end";
+    let [c, s2] = both(&mut b, &["sh", "-c", &format!("({s}) 2>&1")]);
+    assert!(c.1.contains("rootfs-hostname"), "{}", c.1);
+    assert_eq!(c, s2, "container class (left) and sandbox (right) differ");
+}
+
 /// Without process.terminal the container has no controlling terminal: opening /dev/tty
 /// answers ENXIO in both classes (the sandbox once opened its stdin there, so a prompt written
 /// to /dev/tty went to whatever stdin was), while /dev/tty still exists.

@@ -197,6 +197,14 @@ pub fn fstat_raw(fd: RawFd) -> io::Result<libc::stat> {
     Ok(st)
 }
 
+/// fstatat(dir, name, flags).
+pub fn fstatat(dir: RawFd, name: &std::ffi::CStr, flags: i32) -> io::Result<libc::stat> {
+    // SAFETY: `st` is plain data filled by the call; `name` is a valid C string.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    cvt(unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, flags) } as i64)?;
+    Ok(st)
+}
+
 /// readlinkat(fd, "") on an O_PATH fd of a symlink.
 pub fn readlink_fd(fd: RawFd) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; 4096];

@@ -5,6 +5,7 @@
 //! (tasks, blocking, fork/exec/exit), signals, confine (the sentry's own cage).
 
 pub mod confine;
+pub mod dcache;
 pub mod epoll;
 pub mod eventfd;
 pub mod fifo;

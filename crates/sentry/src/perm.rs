@@ -64,6 +64,11 @@ pub fn search(fs: &Fs, c: &Creds, abs: &str) -> Result<(), Errno> {
     }
     for dir in ancestors(abs) {
         if let Some(st) = dir_stat(fs, &dir) {
+            // Linux's walk finds a file where a directory should be before it asks for
+            // search permission on it.
+            if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                return Err(libc::ENOTDIR);
+            }
             if !may(c, &st, X) {
                 return Err(libc::EACCES);
             }

@@ -460,7 +460,10 @@ impl Fs {
             return Ok(None);
         }
         let host_flags = flags & !(libc::O_CLOEXEC | libc::O_NOCTTY) | libc::O_NONBLOCK;
-        let f = self.open_host(abs, host_flags, 0)?;
+        let f = match self.open_beneath_dir(abs, host_flags) {
+            Some(r) => r?,
+            None => self.open_host(abs, host_flags, 0)?,
+        };
         let st = crate::host::fstat_raw(f.as_raw_fd()).map_err(errno)?;
         Ok(matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR).then_some((f, st)))
     }
@@ -575,9 +578,40 @@ impl Fs {
             }
             return Ok(st);
         }
+        match self.stat_beneath_dir(abs) {
+            // A symlink to follow: the general path resolves it beneath the root.
+            Some(Ok(st)) if follow && st.st_mode & libc::S_IFMT == libc::S_IFLNK => {}
+            Some(r) => return r,
+            None => {}
+        }
         let flags = libc::O_PATH | if follow { 0 } else { libc::O_NOFOLLOW };
         let f = self.open_host(abs, flags, 0)?;
         crate::host::fstat_raw(f.as_raw_fd()).map_err(errno)
+    }
+
+    /// lstat of `abs` in one host call beneath its directory's kept fd (dcache.rs); None
+    /// when the path has no plain leaf or its directory cannot be opened.
+    fn stat_beneath_dir(&self, abs: &str) -> Option<Result<libc::stat, Errno>> {
+        let (dir, leaf) = crate::dcache::split(abs)?;
+        let leaf = CString::new(leaf).ok()?;
+        crate::dcache::with_dir(&self.root, dir, |fd| {
+            crate::host::fstatat(fd.as_raw_fd(), &leaf, libc::AT_SYMLINK_NOFOLLOW).map_err(errno)
+        })
+    }
+
+    /// open of `abs` with `flags` beneath its directory's kept fd (dcache.rs), the leaf not
+    /// followed if it is a symlink; None when the general path is to open it: no plain leaf,
+    /// a directory that cannot be opened, or a symlink leaf (ELOOP).
+    fn open_beneath_dir(&self, abs: &str, flags: i32) -> Option<Result<File, Errno>> {
+        let (dir, leaf) = crate::dcache::split(abs)?;
+        let r = crate::dcache::with_dir(&self.root, dir, |fd| {
+            resolve::open_in_root(&fd, std::path::Path::new(leaf), flags | libc::O_NOFOLLOW, 0)
+        })?;
+        match r {
+            Ok(fd) => Some(Ok(File::from(fd))),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => None,
+            Err(e) => Some(Err(errno(e))),
+        }
     }
 
     /// Where a rootfs symlink at `abs` leads when it ends in the sentry's own /dev, /proc or

@@ -482,6 +482,7 @@ impl Kernel {
             self.timers.next_expiry(),
             crate::timerfd::next_expiry(),
             crate::net::pod::next_deadline(),
+            crate::dcache::expire(),
         ]
         .into_iter()
         .flatten()

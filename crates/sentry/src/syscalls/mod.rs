@@ -31,7 +31,7 @@ use std::os::fd::AsRawFd;
 type R = Result<i64, Errno>;
 
 /// Whether call `nr` may change what a path names or a permission on the way to it: perm.rs
-/// forgets the directories it looked up before such a call runs.
+/// and dcache.rs forget the directories they looked up before such a call runs.
 fn may_change_names(nr: i64) -> bool {
     matches!(
         nr,
@@ -73,6 +73,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
     }
     if may_change_names(nr as i64) {
         crate::perm::forget();
+        crate::dcache::forget();
     }
     use xattr::Which::{Fd, Path};
     let a = [
@@ -391,12 +392,23 @@ pub(super) fn path(t: &Task, addr: u64) -> Result<String, Errno> {
 
 /// The absolute path of `p` relative to `dirfd`.
 pub(super) fn at(t: &Task, dirfd: i32, p: &str) -> Result<String, Errno> {
-    if p.starts_with('/') || dirfd == AT_FDCWD {
-        return Ok(t.fs.abs(None, p));
+    let abs = if p.starts_with('/') || dirfd == AT_FDCWD {
+        t.fs.abs(None, p)
+    } else {
+        let f = t.fds.get(dirfd)?;
+        let base = f.borrow().path.clone();
+        t.fs.abs(Some(&base), p)
+    };
+    // The absolute path drops a trailing slash, which says the name is a directory: an
+    // existing file so named is ENOTDIR, as Linux's walk says (a new name, mkdir's, is not).
+    if p.ends_with('/') && abs != "/" {
+        if let Ok(st) = t.fs.stat(&abs, true) {
+            if st.st_mode & S_IFMT != S_IFDIR {
+                return Err(ENOTDIR);
+            }
+        }
     }
-    let f = t.fds.get(dirfd)?;
-    let base = f.borrow().path.clone();
-    Ok(t.fs.abs(Some(&base), p))
+    Ok(abs)
 }
 
 /// /proc is generated from the task: bring it up to date before it is looked at.
