@@ -743,6 +743,73 @@ print("down")
     assert_eq!(outs[1], want, "sandbox");
 }
 
+/// A pod's container's stats (`events --stats`, the shim's metrics, what the kubelet and
+/// `kubectl top` read) are its own in both classes. A sandbox-class container that joined its
+/// pod's sandbox runs its processes in the pod's sentry, not in its own cgroup: the sentry
+/// counts their CPU (of processes that ended too, as a cgroup does), memory and threads.
+#[test]
+fn a_pod_containers_stats_are_its_own() {
+    let rt = Rt::new();
+    // A child burns CPU and ends; then the shell holds 20 MB, says so, and waits.
+    let script = r#"sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'
+x=$(head -c 20000000 /dev/zero | tr '\0' a); touch /held; sleep 1000"#;
+    let mut seen = Vec::new();
+    for class in ["container", "sandbox"] {
+        let pair = Pair::new(54);
+        let pod = unique(&format!("statpod-{class}"));
+        let cri = |b: &mut Bundle, kind: &str| {
+            b.set(
+                "/annotations",
+                json!({
+                    "dev.bulkhead.class": class,
+                    "io.kubernetes.cri.container-type": kind,
+                    "io.kubernetes.cri.sandbox-id": pod,
+                }),
+            );
+        };
+        let mut pause = pod_bundle(&pair, &["sleep", "1000"]);
+        cri(&mut pause, "sandbox");
+        let mut app = pod_bundle(&pair, &["sh", "-c", script]);
+        cri(&mut app, "container");
+        app.set("/root/readonly", json!(false));
+        let id = unique(&format!("statapp-{class}"));
+        for (b, id) in [(&pause, &pod), (&app, &id)] {
+            rt.ok(&["run", "-d", "--bundle", b.dir().to_str().unwrap(), id]);
+        }
+        let stats = || -> Value {
+            let out = rt.ok(&["events", "--stats", &id]);
+            serde_json::from_str::<Value>(out.trim()).unwrap()["data"].clone()
+        };
+        let mut s = Value::Null;
+        for _ in 0..600 {
+            // Ready once the shell said so and its sleep runs.
+            if app.rootfs().join("held").exists() {
+                s = stats();
+                if s["pids"]["current"] == 2 {
+                    break;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let held = s["memory"]["usage"]["usage"].as_u64().unwrap_or(0) >= 16 << 20;
+        let cpu = s["cpu"]["usage"]["total"].as_u64().unwrap_or(0);
+        seen.push((held, s["pids"]["current"].clone(), cpu >= 100_000_000));
+        rt.ok(&["kill", &id, "KILL"]);
+        rt.wait_status(&id, "stopped");
+        rt.ok(&["delete", &id]);
+        rt.assert_clean(&id, &app);
+        rt.ok(&["delete", "-f", &pod]);
+        rt.assert_clean(&pod, &pause);
+        eprintln!("{class}: {s}");
+    }
+    let want = (true, json!(2), true);
+    assert_eq!(
+        seen,
+        [want.clone(), want],
+        "(16 MB held, 2 tasks, 0.1 s of CPU)"
+    );
+}
+
 /// A pod's container cannot join a pod whose sandbox has ended (its pause container stopped):
 /// create fails in one line that says so, and leaves nothing behind.
 #[test]

@@ -299,6 +299,31 @@ pub fn stats_json(cg: &Cgroup) -> Value {
     serde_json::to_value(stats(cg)).unwrap_or(Value::Null)
 }
 
+/// The stats of the container in `dir`: its cgroup's; for a sandbox-class container that
+/// joined its pod's sandbox, whose processes run in the pod's sentry (so its own cgroup
+/// holds only its init, which stands for them), CPU, memory usage and tasks are what the
+/// sentry counts for it, and the limits stay the cgroup's.
+pub fn container_stats(dir: &std::path::Path, cg: &Cgroup) -> Stats {
+    let mut s = stats(cg);
+    if let Ok(Some(u)) = crate::sandbox_exec::joined_usage(dir) {
+        s.cpu.usage = CpuUsage {
+            total: u.user_ns + u.system_ns,
+            user: u.user_ns,
+            kernel: u.system_ns,
+            ..CpuUsage::default()
+        };
+        s.memory.usage.usage = u.memory;
+        s.memory.usage.max = s.memory.usage.max.max(u.memory);
+        s.pids.current = u.tasks;
+    }
+    s
+}
+
+/// `container_stats` as a JSON value.
+pub fn container_stats_json(dir: &std::path::Path, cg: &Cgroup) -> Value {
+    serde_json::to_value(container_stats(dir, cg)).unwrap_or(Value::Null)
+}
+
 /// runc's stats from the v2 files: cpu.stat in microseconds (reported in nanoseconds),
 /// memory.current/max/peak, memory.swap.*, memory.stat (its `file` is runc's cache),
 /// pids.current/max, and io.stat's rbytes/wbytes/rios/wios as the blkio lists.
@@ -444,7 +469,7 @@ pub fn events(store: &Store, id: &str, stats_once: bool, interval: Duration) -> 
         crate::outln!("{}", serde_json::to_string(&e)?)
     };
     if stats_once {
-        return line("stats", Some(stats(&st.cgroup)));
+        return line("stats", Some(container_stats(&dir, &st.cgroup)));
     }
     let mut ooms = oom_kills(&st.cgroup);
     let tick = Duration::from_millis(50).min(interval);
@@ -460,7 +485,7 @@ pub fn events(store: &Store, id: &str, stats_once: bool, interval: Duration) -> 
         }
         if since >= interval {
             since = Duration::ZERO;
-            line("stats", Some(stats(&st.cgroup)))?;
+            line("stats", Some(container_stats(&dir, &st.cgroup)))?;
         }
         std::thread::sleep(tick);
         since += tick;

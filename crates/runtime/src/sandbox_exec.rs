@@ -160,6 +160,48 @@ fn command(dir: &Path, line: &str) -> Result<UnixStream> {
     Ok(conn)
 }
 
+/// What the pod's sentry counts for a container that joined it (kernel/entry.rs's `stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinedUsage {
+    /// CPU time, in nanoseconds, of everything the container ran.
+    pub user_ns: u64,
+    pub system_ns: u64,
+    /// Bytes of memory its processes hold.
+    pub memory: u64,
+    /// Its threads.
+    pub tasks: u64,
+}
+
+/// The usage of the container in `dir` as the pod's sentry counts it, when it joined a pod's
+/// sandbox (its processes run in the pod's sentry, not in its own cgroup); None otherwise.
+pub fn joined_usage(dir: &Path) -> Result<Option<JoinedUsage>> {
+    let Some(j) = joined(dir)? else {
+        return Ok(None);
+    };
+    let mut conn = command(dir, &format!("stats {}", j.id)).context("stats")?;
+    let line = read_line(&mut conn)?.ok_or_else(|| anyhow!("stats: no answer from the sentry"))?;
+    if let Some(e) = line.strip_prefix("error ") {
+        bail!("{e}");
+    }
+    let f: Vec<u64> = line
+        .strip_prefix("stats ")
+        .map(|r| {
+            r.split(' ')
+                .map(|v| v.parse().unwrap_or(u64::MAX))
+                .collect()
+        })
+        .unwrap_or_default();
+    match f[..] {
+        [user_ns, system_ns, memory, tasks] if !f.contains(&u64::MAX) => Ok(Some(JoinedUsage {
+            user_ns,
+            system_ns,
+            memory,
+            tasks,
+        })),
+        _ => bail!("stats: the sentry answered {line:?}"),
+    }
+}
+
 /// One process of a sandbox, as `ps` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxProcess {

@@ -450,8 +450,10 @@ impl Task for Service {
 
     fn stats(&self, _: &TtrpcContext, req: StatsRequest) -> R<StatsResponse> {
         let me = &self.inner;
-        let st = state::load(&me.store.dir(&req.id)).map_err(|_| not_found(&req.id))?;
-        let m = metrics::from_stats(&bulkhead_runtime::events::stats_json(&st.cgroup));
+        let dir = me.store.dir(&req.id);
+        let st = state::load(&dir).map_err(|_| not_found(&req.id))?;
+        let v = bulkhead_runtime::events::container_stats_json(&dir, &st.cgroup);
+        let m = metrics::from_stats(&v);
         let value = m.write_to_bytes().map_err(|e| failed(e.into()))?;
         Ok(StatsResponse {
             stats: Some(Any {

@@ -28,7 +28,7 @@
 //! process is killed too.
 
 use super::creds::CapSets;
-use super::task::{Creds, NewProcess, Task};
+use super::task::{Cpu, Creds, NewProcess, Task};
 use super::Kernel;
 use crate::mm::Errno;
 use crate::vfs::{self, FdTable, Node};
@@ -56,6 +56,32 @@ thread_local! {
     static CONTAINERS: std::cell::RefCell<Roots> = const {
         std::cell::RefCell::new(std::collections::BTreeMap::new())
     };
+}
+
+thread_local! {
+    /// The CPU time of the pod's containers' processes that ended or replaced their image
+    /// (execve starts a new stub), by container id: a container's usage, like a cgroup's,
+    /// counts everything it ran, so that rates of it (the kubelet's) never go back.
+    static SPENT: std::cell::RefCell<std::collections::BTreeMap<String, Cpu>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// `cpu`, the CPU time of a stub that goes (its process ended or exec'd), to the account of
+/// the pod's container whose root `root` is, if it is one.
+pub fn spent(root: &Rc<OwnedFd>, cpu: Cpu) {
+    let id = CONTAINERS.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(_, w)| w.upgrade().is_some_and(|r| Rc::ptr_eq(&r, root)))
+            .map(|(id, _)| id.clone())
+    });
+    if let Some(id) = id {
+        SPENT.with(|s| {
+            let mut s = s.borrow_mut();
+            let total = s.get(&id).copied().unwrap_or_default() + cpu;
+            s.insert(id, total);
+        });
+    }
 }
 
 struct Session {
@@ -332,6 +358,10 @@ impl Kernel {
                 }
                 Err(e) => reply(&s.conn, &format!("error ps: {e}")),
             },
+            ["stats", id] => match self.container_stats(id) {
+                Ok(line) => reply(&s.conn, &line),
+                Err(e) => reply(&s.conn, &format!("error stats: {e}")),
+            },
             ["signal", n, rest @ ..] if rest.len() <= 1 => {
                 let sig = n.parse::<i32>().ok().filter(|sig| (1..=64).contains(sig));
                 match (sig, self.process_ids(rest.first().copied())) {
@@ -368,6 +398,40 @@ impl Kernel {
         pids.sort_unstable();
         pids.dedup();
         Ok(pids)
+    }
+
+    /// `stats USER SYSTEM MEMORY TASKS` of the pod's container `id`, what its cgroup would say
+    /// if its processes ran in it (they run in the pod's sentry): CPU time in nanoseconds,
+    /// of its live processes and of every one it ran before (`spent`); the memory its
+    /// processes hold, in bytes; its threads.
+    fn container_stats(&self, id: &str) -> Result<String, String> {
+        let pids = self.process_ids(Some(id))?;
+        let mut cpu = SPENT.with(|s| s.borrow().get(id).copied().unwrap_or_default());
+        let mut spaces: Vec<&crate::mm::Mm> = Vec::new();
+        let mut tasks = 0;
+        for pid in &pids {
+            let threads: Vec<&Task> = self
+                .tasks
+                .values()
+                .filter(|t| t.pid == *pid)
+                .map(|t| &**t)
+                .collect();
+            tasks += threads.len();
+            if let Some(t) = threads.first() {
+                cpu = cpu + t.stub_cpu();
+            }
+            for t in threads {
+                if !spaces.iter().any(|m| m.same(&t.mm)) {
+                    spaces.push(&t.mm);
+                }
+            }
+        }
+        let memory: u64 = spaces.iter().map(|m| m.resident()).sum();
+        Ok(format!(
+            "stats {} {} {memory} {tasks}",
+            cpu.user.as_nanos(),
+            cpu.system.as_nanos()
+        ))
     }
 
     /// Starts the process `r` asks for with `stdio` as its fds 0, 1 and 2; returns its pid.

@@ -36,7 +36,8 @@ impl Kernel {
     pub(super) fn exit_task(&mut self, mut t: Task) {
         let status = t.exit.unwrap_or(0);
         // The process's CPU time, read while its stub still exists.
-        let cpu = t.stub_cpu() + t.cpu.get().children;
+        let own = t.stub_cpu();
+        let cpu = own + t.cpu.get().children;
         self.release_thread(&mut t);
         if self.tasks.values().any(|x| x.pid == t.pid) {
             // Other threads go on and take the signals sent to the process that this one
@@ -45,6 +46,7 @@ impl Kernel {
             t.asp.exit_thread();
             return;
         }
+        super::entry::spent(&t.fs.root(), own);
         self.drop_address_space(&mut t);
         crate::procfs::withdraw(t.pid);
         self.timers.drop_process(t.pid, false);

@@ -243,6 +243,7 @@ impl Kernel {
             t.tid = t.pid;
         }
         self.by_host.remove(&t.asp.host_tid());
+        super::entry::spent(&t.fs.root(), t.stub_cpu());
         self.drop_address_space(t);
         t.asp = asp;
         t.mm = mm;
