@@ -513,6 +513,20 @@ fn shell_scripts_with_many_processes_behave_as_in_the_container_class() {
     }
 }
 
+/// /proc/PID/exe names the program with its links resolved (busybox's /bin/sh is
+/// /bin/busybox), and exec of /proc/self/exe runs it again: busybox's sh runs an applet that
+/// has no link of its own so (the sandbox answered "not found"). Same output and code.
+#[test]
+fn proc_self_exe_is_the_program_with_its_links_resolved() {
+    let mut b = Bundle::new(&["true"]);
+    std::fs::remove_file(b.rootfs().join("bin/wc")).unwrap();
+    let s = "readlink /proc/self/exe; readlink /proc/$$/exe; echo abc | wc -c; \
+             ls -l /proc/self/exe | grep -o busybox; exec /proc/self/exe echo hi";
+    let [c, s2] = both(&mut b, &["sh", "-c", &format!("({s}) 2>&1")]);
+    assert!(c.1.contains("/bin/busybox\n/bin/busybox\n4\n"), "{}", c.1);
+    assert_eq!(c, s2, "container class (left) and sandbox (right) differ");
+}
+
 /// Lookups of the same paths before and after the names change: the sentry keeps the
 /// directories of recent lookups open (dcache.rs), so a stat or read of /d/sub/f after /d/sub
 /// was renamed, removed, made again or replaced by a symlink must still name what Linux

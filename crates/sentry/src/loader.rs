@@ -309,7 +309,7 @@ fn load_depth(
     regs.orig_rax = u64::MAX;
     Ok(Loaded {
         regs,
-        exe_path: path.to_string(),
+        exe_path: fs.canonical(path),
         argv,
         creds,
     })

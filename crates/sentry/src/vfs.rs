@@ -638,6 +638,48 @@ impl Fs {
         None
     }
 
+    /// `abs` with every symlink on the way resolved beneath the root, as the kernel names a
+    /// file it found (/proc/PID/exe: busybox's `/bin/sh` is `/bin/busybox`); `abs` itself
+    /// when the walk fails (a name that does not exist, a loop).
+    pub fn canonical(&self, abs: &str) -> String {
+        let mut path: Vec<String> = Vec::new();
+        let mut rest: Vec<String> = abs.split('/').rev().map(String::from).collect();
+        let mut links = 0;
+        while let Some(c) = rest.pop() {
+            match c.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    path.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let here = format!(
+                "/{}",
+                [path.join("/"), c.clone()]
+                    .join("/")
+                    .trim_start_matches('/')
+            );
+            let Ok(st) = self.stat(&here, false) else {
+                return abs.to_string();
+            };
+            if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+                path.push(c);
+                continue;
+            }
+            links += 1;
+            let Some(target) = self.readlink(&here).ok().filter(|_| links <= 40) else {
+                return abs.to_string();
+            };
+            let target = String::from_utf8_lossy(&target).into_owned();
+            if target.starts_with('/') {
+                path.clear();
+            }
+            rest.extend(target.split('/').rev().map(String::from));
+        }
+        format!("/{}", path.join("/"))
+    }
+
     fn synthetic_stat(&self, abs: &str) -> Option<libc::stat> {
         if abs.starts_with("/proc/")
             || abs == "/dev/stdin"

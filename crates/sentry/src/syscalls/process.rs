@@ -139,6 +139,8 @@ pub(super) fn execve(
     } else {
         at(t, dirfd, &String::from_utf8(raw).map_err(|_| EINVAL)?)?
     };
+    // /proc/self/exe (busybox's sh runs its applets so) is the task's own program.
+    let abs = t.fs.follow_proc_link(&abs);
     // The program must be executable by the task (the loader checks it is a program).
     if t.fs.stat(&abs, true).is_ok() {
         crate::perm::access(&t.fs, &t.creds, &abs, crate::perm::X, true)?;
