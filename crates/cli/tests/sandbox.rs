@@ -530,13 +530,15 @@ fn proc_self_exe_is_the_program_with_its_links_resolved() {
 /// Lookups of the same paths before and after the names change: the sentry keeps the
 /// directories of recent lookups open (dcache.rs), so a stat or read of /d/sub/f after /d/sub
 /// was renamed, removed, made again or replaced by a symlink must still name what Linux
-/// names; symlink leaves are followed beneath the root. Same output and code.
+/// names; symlink leaves are followed beneath the root; `..` after a symlinked directory is
+/// its target's parent (the sandbox once folded it lexically and read another file), and the
+/// working directory is the physical one. Same output and code.
 #[test]
 fn path_lookups_after_renames_and_symlinks_behave_as_in_the_container_class() {
     let mut b = Bundle::new(&["true"]);
     b.set("/root/readonly", json!(false));
     std::fs::write(b.rootfs().join("etc/hostname"), "rootfs-hostname\n").unwrap();
-    let s = "cd /tmp; rm -rf d e; mkdir -p d/sub; echo a > d/sub/f; cat d/sub/f; stat -c %s:%F d/sub/f; \
+    let s = "cd /tmp; rm -rf d e x l f; mkdir -p d/sub; echo a > d/sub/f; cat d/sub/f; stat -c %s:%F d/sub/f; \
              mv d/sub d/old; cat d/sub/f; stat -c %s d/sub/f; cat d/old/f; \
              mkdir d/sub; echo bb > d/sub/f; cat d/sub/f; stat -c %s d/sub/f; \
              ln -s /tmp/d/old d/link; cat d/link/f; stat -c %s d/link/f; \
@@ -545,7 +547,9 @@ fn path_lookups_after_renames_and_symlinks_behave_as_in_the_container_class() {
              rm -r d/sub; cat d/sub/f; stat -c %s d/sub/f; \
              mv d e; ln -s /tmp/e d; cat d/old/f; stat -c %s d/link/f; \
              chmod 0 e/old/f; cat e/old/f >/dev/null && echo read; \
-             cat d/old/f/x; stat -c %s d/old/f/; echo end";
+             cat d/old/f/x; stat -c %s d/old/f/; \
+             rm -rf x l f; mkdir -p x/y; echo phys > x/f; echo lex > f; ln -s /tmp/x/y l; \
+             cat l/../f; ls l/..; cd l; cat ../f; readlink /proc/self/cwd; cd /tmp; echo end";
     let [c, s2] = both(&mut b, &["sh", "-c", &format!("({s}) 2>&1")]);
     assert!(c.1.contains("rootfs-hostname"), "{}", c.1);
     assert_eq!(c, s2, "container class (left) and sandbox (right) differ");

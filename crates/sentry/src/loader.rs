@@ -24,6 +24,10 @@ const STACK_SIZE: u64 = 8 << 20;
 pub struct Loaded {
     pub regs: Regs,
     pub exe_path: String,
+    /// The name exec gives the process (/proc/PID/comm): the file name it was asked to run,
+    /// links not followed (busybox's `sh`, not `busybox`), a script's own (not its
+    /// interpreter's), cut to 15 bytes.
+    pub name: String,
     pub argv: Vec<String>,
     /// The credentials the program runs with (the caller's, through execve's rules for the
     /// file it runs: set-id bits, capabilities).
@@ -186,7 +190,20 @@ pub fn load(
     envp: &[String],
     creds: &Creds,
 ) -> Result<Loaded, Errno> {
-    load_depth(fs, mm, asp, base_regs, path, argv, envp, creds, 0)
+    let mut loaded = load_depth(fs, mm, asp, base_regs, path, argv, envp, creds, 0)?;
+    loaded.name = comm_of(path);
+    Ok(loaded)
+}
+
+/// The last component of `path`, cut to 15 bytes (TASK_COMM_LEN less its NUL) on a
+/// character boundary.
+pub fn comm_of(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or("");
+    let mut end = base.len().min(15);
+    while !base.is_char_boundary(end) {
+        end -= 1;
+    }
+    base[..end].to_string()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -310,6 +327,7 @@ fn load_depth(
     Ok(Loaded {
         regs,
         exe_path: fs.canonical(path),
+        name: String::new(),
         argv,
         creds,
     })

@@ -332,10 +332,12 @@ impl Fs {
         self.state = Rc::new(RefCell::new(own));
     }
 
-    /// The absolute path of `path` as seen from `dir` (an fd's path, or the cwd). `.` and `..`
-    /// fold lexically, except that the magic links /proc/<self>/root and /proc/<self>/cwd and
-    /// the link /dev/fd are followed where a path goes on through them: their `..` is the
-    /// parent of what they point to, as on Linux (so /proc/self/root/.. is the root).
+    /// The absolute path of `path` as seen from `dir` (an fd's path, or the cwd). `.` folds;
+    /// `..` is the parent of the directory the path led to, its symlinks followed (a name
+    /// that does not exist folds lexically); the magic links /proc/<self>/root and
+    /// /proc/<self>/cwd and the link /dev/fd are followed where a path goes on through them:
+    /// their `..` is the parent of what they point to, as on Linux (so /proc/self/root/.. is
+    /// the root).
     pub fn abs(&self, dir: Option<&str>, path: &str) -> String {
         let full = if path.starts_with('/') {
             path.to_string()
@@ -349,6 +351,19 @@ impl Fs {
         let mut parts: Vec<String> = Vec::new();
         for (i, c) in comps.iter().enumerate() {
             if *c == ".." {
+                // `..` is the parent of where the path has led, symlinks followed, as the
+                // kernel's walk goes: /tmp/link/.. is the link target's parent.
+                if !parts.is_empty() {
+                    let here = format!("/{}", parts.join("/"));
+                    let there = self.canonical(&here);
+                    if there != here {
+                        parts = there
+                            .split('/')
+                            .filter(|p| !p.is_empty())
+                            .map(String::from)
+                            .collect();
+                    }
+                }
                 parts.pop();
                 continue;
             }
@@ -803,7 +818,8 @@ impl Fs {
         if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
             return Err(libc::ENOTDIR);
         }
-        self.state.borrow_mut().cwd = abs.to_string();
+        // The directory itself, symlinks resolved: getcwd names it so, as Linux's does.
+        self.state.borrow_mut().cwd = self.canonical(abs);
         Ok(())
     }
 }

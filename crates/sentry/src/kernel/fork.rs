@@ -251,7 +251,7 @@ impl Kernel {
         t.exe = loaded.exe_path;
         t.argv = loaded.argv;
         t.env = envp.into();
-        t.fs.proc.comm.clear();
+        t.fs.proc.comm = loaded.name;
         t.fds.close_on_exec();
         t.creds = loaded.creds;
         crate::signals::reset_on_exec(t);

@@ -212,6 +212,7 @@ impl Task {
         p.fds.set_owner(p.pid);
         p.fds.set_limit(super::limits::nofile(&p.rlimits));
         p.fs.proc.start_ticks = crate::procfs::ticks_now();
+        let name = std::mem::take(&mut p.loaded.name);
         let mut t = Task {
             tid: p.pid,
             pid: p.pid,
@@ -253,6 +254,7 @@ impl Task {
             select_sets: None,
             execed: false,
         };
+        t.fs.proc.comm = name;
         t.refresh_proc();
         t
     }

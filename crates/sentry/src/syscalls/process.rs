@@ -139,7 +139,9 @@ pub(super) fn execve(
     } else {
         at(t, dirfd, &String::from_utf8(raw).map_err(|_| EINVAL)?)?
     };
-    // /proc/self/exe (busybox's sh runs its applets so) is the task's own program.
+    // /proc/self/exe (busybox's sh runs its applets so) is the task's own program; the
+    // process is still named for the path it was asked to run ("exe"), as on Linux.
+    let asked = abs.clone();
     let abs = t.fs.follow_proc_link(&abs);
     // The program must be executable by the task (the loader checks it is a program).
     if t.fs.stat(&abs, true).is_ok() {
@@ -148,7 +150,12 @@ pub(super) fn execve(
     let mut budget = ARG_MAX;
     let argv = strings(t, argvp, &mut budget)?;
     let env = strings(t, envp, &mut budget)?;
-    k.exec(t, &abs, argv, &env)
+    let r = k.exec(t, &abs, argv, &env)?;
+    if asked != abs {
+        t.fs.proc.comm = crate::loader::comm_of(&asked);
+        t.refresh_proc();
+    }
+    Ok(r)
 }
 
 pub(super) fn wait4(k: &mut Kernel, t: &mut Task, pid: i32, status: u64, opts: i32, ru: u64) -> R {
