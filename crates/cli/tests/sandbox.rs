@@ -513,6 +513,43 @@ fn shell_scripts_with_many_processes_behave_as_in_the_container_class() {
     }
 }
 
+/// Hard links (link, linkat; the sandbox answered ENOSYS): a second name for a file, a
+/// symlink linked itself or (ln -L) its target, EEXIST, EPERM for a directory, ENOENT, and
+/// Linux's protected_hardlinks for a user who does not own the file. readlink of a directory
+/// is EINVAL (it was ENOENT). Coreutils' ln, stat and realpath; same output and code.
+#[test]
+fn hard_links_behave_as_in_the_container_class() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin", "LANG=C"]));
+    b.set("/root/readonly", json!(false));
+    std::fs::set_permissions(
+        b.rootfs().join("tmp"),
+        std::fs::Permissions::from_mode(0o1777),
+    )
+    .unwrap();
+    let root = "cd /tmp; rm -rf h; mkdir h; cd h; echo x > f; ln f g; stat -c %h f; \
+                echo y >> g; cat f; ln f g; echo $?; ln -s f s; ln -P s hs; stat -c %F hs; \
+                ln -L s hl; stat -c %F:%h hl; ln /tmp/h d; echo $?; ln nothing z; echo $?; \
+                mkdir sub; ln f sub/f; ls sub; rm f; cat g; stat -c %h g; \
+                ln -s sub ls; realpath ls/..; readlink /tmp; echo $?; chmod 644 g";
+    let [c, s] = both(&mut b, &["sh", "-c", &format!("({root}) 2>&1")]);
+    assert!(c.1.starts_with("2\nx\ny\n"), "{}", c.1);
+    assert_eq!(
+        c, s,
+        "as root: container class (left) and sandbox (right) differ"
+    );
+    b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    let user = "cd /tmp; ln /tmp/h/g mine; echo $?; echo z > own; ln own own2; stat -c %h own; \
+                rm -f own own2 mine";
+    let [c, s] = both(&mut b, &["sh", "-c", &format!("({user}) 2>&1")]);
+    assert!(c.1.contains("Operation not permitted"), "{}", c.1);
+    assert_eq!(
+        c, s,
+        "as a user: container class (left) and sandbox (right) differ"
+    );
+}
+
 /// /proc/PID/exe names the program with its links resolved (busybox's /bin/sh is
 /// /bin/busybox), and exec of /proc/self/exe runs it again: busybox's sh runs an applet that
 /// has no link of its own so (the sandbox answered "not found"). Same output and code.

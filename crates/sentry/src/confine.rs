@@ -85,6 +85,13 @@ fn allowlist(mem_fd: i32, entry_fd: i32) -> Vec<Rule> {
         any(SYS_renameat2, "rename"),
         any(SYS_symlinkat, "symlink"),
         arg(
+            SYS_linkat,
+            4,
+            Equal,
+            0,
+            "hard links, never following a symlink",
+        ),
+        arg(
             SYS_fchmodat2,
             3,
             Equal,

@@ -232,6 +232,13 @@ pub fn renameat(od: RawFd, on: &std::ffi::CStr, nd: RawFd, nn: &std::ffi::CStr) 
     cvt(unsafe { libc::renameat(od, on.as_ptr(), nd, nn.as_ptr()) } as i64).map(|_| ())
 }
 
+/// linkat(od, on, nd, nn, 0): the names are single components beneath their directories'
+/// fds, and a symlink `on` is linked itself, not followed.
+pub fn linkat(od: RawFd, on: &std::ffi::CStr, nd: RawFd, nn: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: both names are NUL-terminated and outlive the call.
+    cvt(unsafe { libc::linkat(od, on.as_ptr(), nd, nn.as_ptr(), 0) } as i64).map(|_| ())
+}
+
 pub fn symlinkat(target: &std::ffi::CStr, dir: RawFd, name: &std::ffi::CStr) -> io::Result<()> {
     // SAFETY: both strings are NUL-terminated and outlive the call.
     cvt(unsafe { libc::symlinkat(target.as_ptr(), dir, name.as_ptr()) } as i64).map(|_| ())

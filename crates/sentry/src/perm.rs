@@ -182,6 +182,19 @@ pub fn create(fs: &Fs, c: &Creds, abs: &str) -> Result<(), Errno> {
     }
 }
 
+/// Whether `c` may make a hard link to a file of `st` (Linux's fs.protected_hardlinks, on by
+/// default): its owner or CAP_FOWNER may; anyone else only for a regular file without set-id
+/// bits that they may read and write.
+pub fn may_link(c: &Creds, st: &libc::stat) -> bool {
+    if c.uids.fs == st.st_uid || c.capable(CAP_FOWNER) {
+        return true;
+    }
+    let regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
+    let setid = st.st_mode & libc::S_ISUID != 0
+        || st.st_mode & (libc::S_ISGID | libc::S_IXGRP) == (libc::S_ISGID | libc::S_IXGRP);
+    regular && !setid && may(c, st, R | W)
+}
+
 /// Removing (or renaming away) the entry `abs`: as `create`, and in a sticky directory only
 /// the owner of the entry or of the directory (or CAP_FOWNER).
 pub fn delete(fs: &Fs, c: &Creds, abs: &str) -> Result<(), Errno> {

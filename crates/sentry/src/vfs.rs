@@ -730,7 +730,12 @@ impl Fs {
             return self.proc.readlink(abs);
         }
         let f = self.open_host(abs, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
-        crate::host::readlink_fd(f.as_raw_fd()).map_err(errno)
+        // The name exists: anything but a symlink is EINVAL, as readlink(2) says (readlinkat
+        // of an empty name says ENOENT for a directory).
+        crate::host::readlink_fd(f.as_raw_fd()).map_err(|e| match errno(e) {
+            libc::ENOENT => libc::EINVAL,
+            e => e,
+        })
     }
 
     /// Where the extended attributes of `abs` are reached on the host: its directory's O_PATH
@@ -805,6 +810,14 @@ impl Fs {
         let (od, on) = self.parent(from)?;
         let (nd, nn) = self.parent(to)?;
         crate::host::renameat(od.as_raw_fd(), &on, nd.as_raw_fd(), &nn).map_err(errno)
+    }
+
+    /// A hard link `to` of the file `from` names (a symlink `from` is linked itself; the
+    /// caller resolves it first for AT_SYMLINK_FOLLOW).
+    pub fn link(&self, from: &str, to: &str) -> Result<(), Errno> {
+        let (od, on) = self.parent(from)?;
+        let (nd, nn) = self.parent(to)?;
+        crate::host::linkat(od.as_raw_fd(), &on, nd.as_raw_fd(), &nn).map_err(errno)
     }
 
     pub fn symlink(&self, target: &str, abs: &str) -> Result<(), Errno> {

@@ -957,6 +957,43 @@ pub(super) fn symlink(t: &mut Task, target: u64, dirfd: i32, addr: u64) -> R {
     Ok(0)
 }
 
+/// link and linkat: a new name for an existing file, in a directory the caller may write
+/// and search. Without AT_SYMLINK_FOLLOW a symlink is linked itself (Linux's link(2));
+/// AT_EMPTY_PATH links the file an fd names, by its path. Linux's protected_hardlinks
+/// holds: a caller that does not own the file (and lacks CAP_FOWNER) may link only a
+/// regular file it may read and write that is not set-id.
+pub(super) fn link(t: &mut Task, od: i32, old: u64, nd: i32, new: u64, flags: i32) -> R {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let p = path(t, old)?;
+    let from = if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        t.fds.get(od)?.borrow().path.clone()
+    } else if p.is_empty() {
+        return Err(ENOENT);
+    } else {
+        at(t, od, &p)?
+    };
+    let from = if flags & AT_SYMLINK_FOLLOW != 0 {
+        t.fs.canonical(&t.fs.follow_proc_link(&from))
+    } else {
+        from
+    };
+    let to = at(t, nd, &path(t, new)?)?;
+    crate::perm::search(&t.fs, &t.creds, &from)?;
+    let st = t.fs.stat(&from, false)?;
+    if st.st_mode & S_IFMT == S_IFDIR {
+        return Err(EPERM);
+    }
+    if !crate::perm::may_link(&t.creds, &st) {
+        return Err(EPERM);
+    }
+    crate::perm::create(&t.fs, &t.creds, &to)?;
+    t.fs.link(&from, &to)?;
+    created(&to);
+    Ok(0)
+}
+
 pub(super) fn fchdir(t: &mut Task, fd: i32) -> R {
     let p = t.fds.get(fd)?.borrow().path.clone();
     crate::perm::access(&t.fs, &t.creds, &p, crate::perm::X, true)?;

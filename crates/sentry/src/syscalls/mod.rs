@@ -142,6 +142,8 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         }),
         SYS_rename => fs::rename(t, AT_FDCWD, a[0], AT_FDCWD, a[1]),
         SYS_renameat | SYS_renameat2 => fs::rename(t, a[0] as i32, a[1], a[2] as i32, a[3]),
+        SYS_link => fs::link(t, AT_FDCWD, a[0], AT_FDCWD, a[1], 0),
+        SYS_linkat => fs::link(t, a[0] as i32, a[1], a[2] as i32, a[3], a[4] as i32),
         SYS_symlink => fs::symlink(t, a[0], AT_FDCWD, a[1]),
         SYS_symlinkat => fs::symlink(t, a[0], a[1] as i32, a[2]),
         SYS_chdir => path_op(t, AT_FDCWD, a[0], |t, p| {
