@@ -758,6 +758,34 @@ os.close(w); print(os.read(r, 100).decode()); print("child", os.waitstatus_to_ex
     python3_gives(&mut b, program, want);
 }
 
+/// Python's multiprocessing (a Pool, a Value under its lock from four processes, a Queue):
+/// its locks are POSIX semaphores, files of /dev/shm mapped MAP_SHARED and shared with the
+/// forked workers. The sandbox had no /dev/shm (the spec's tmpfs was dropped with /dev), and a
+/// shared file mapping was copied at fork, so the workers' locks were their own. Also
+/// shm_open's files themselves, listed and hard-linked as glibc's sem_open does.
+#[test]
+fn python3_multiprocessing_and_dev_shm_behave_as_in_the_container_class() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import multiprocessing as m, os
+with m.Pool(2) as p: print("pool", sum(p.map(abs, [-1, -2, 3])))
+v = m.Value("i", 0)
+def work():
+    for _ in range(300):
+        with v.get_lock(): v.value += 1
+ps = [m.Process(target=work) for _ in range(4)]
+for p in ps: p.start()
+for p in ps: p.join()
+q = m.Queue(); q.put("queued"); print("counted", v.value, q.get())
+open("/dev/shm/mine", "w").write("x"); os.link("/dev/shm/mine", "/dev/shm/also")
+print(sorted(f for f in os.listdir("/dev/shm") if not f.startswith("sem.")), "shm" in os.listdir("/dev"))
+"#;
+    let want = "pool 6\ncounted 1200 queued\n['also', 'mine'] True\n";
+    python3_gives(&mut b, program, want);
+}
+
 /// An idle sandbox costs no CPU: while its only process sleeps, the sentry waits in poll and
 /// does not wake (a loop that polled every few milliseconds would switch in hundreds of
 /// times over the second this watches).

@@ -65,9 +65,9 @@ pub fn platform_of(spec: &Spec, flag: Option<&str>) -> Result<bulkhead_sentry::p
 }
 
 /// The config the container class sets up for a sandbox: the rootfs with the config's bind and
-/// tmpfs mounts (volumes, /etc/hosts, ...), but none of the kernel file systems (proc, sysfs,
-/// devpts, mqueue, cgroup) nor /dev: the sentry serves those itself, and the application must
-/// not reach the host's through a symlink in its rootfs.
+/// tmpfs mounts (volumes, /etc/hosts, /dev/shm, ...), but none of the kernel file systems
+/// (proc, sysfs, devpts, mqueue, cgroup) nor the rest of /dev: the sentry serves those itself,
+/// and the application must not reach the host's through a symlink in its rootfs.
 pub fn sandbox_spec(spec: &Spec) -> Spec {
     let mut s = spec.clone();
     // A terminal is opened through the container's devpts before the sentry starts; the
@@ -84,6 +84,12 @@ pub fn sandbox_spec(spec: &Spec) -> Spec {
                 let typ = m.typ().as_deref().unwrap_or("");
                 let dest = m.destination();
                 if terminal && (typ == "devpts" || dest == Path::new("/dev")) {
+                    return true;
+                }
+                // /dev/shm (the spec's tmpfs, a pod's shared one bound in) holds files of the
+                // application's own: POSIX shared memory and semaphores (shm_open, Python's
+                // multiprocessing). The sentry passes /dev/shm through to it.
+                if dest.starts_with("/dev/shm") && matches!(typ, "tmpfs" | "bind" | "") {
                     return true;
                 }
                 !matches!(

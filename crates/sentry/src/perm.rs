@@ -136,7 +136,8 @@ pub fn forget() {
 
 /// The sentry's own /proc and /dev: their permissions are its to give.
 fn synthetic(abs: &str) -> bool {
-    abs == "/proc" || abs.starts_with("/proc/") || abs == "/dev" || abs.starts_with("/dev/")
+    (abs == "/proc" || abs.starts_with("/proc/") || abs == "/dev" || abs.starts_with("/dev/"))
+        && !crate::vfs::in_dev_shm(abs)
 }
 
 /// open(2) of `abs` with `flags`: the path searched; an existing file readable and/or

@@ -459,7 +459,8 @@ impl Fs {
         ["/dev", "/proc", "/sys"].iter().any(|d| {
             abs.strip_prefix(d)
                 .is_some_and(|r| r.is_empty() || r.starts_with('/'))
-        }) || self.is_root_link(abs)
+        }) && !in_dev_shm(abs)
+            || self.is_root_link(abs)
     }
 
     /// A read-only open of a rootfs file in one lookup and one fstat, for the common case (a
@@ -502,6 +503,9 @@ impl Fs {
                     .iter()
                     .map(|n| (n.to_string(), procfs::DT_LNK)),
             );
+            if self.stat("/dev/shm", true).is_ok() {
+                entries.push(("shm".to_string(), libc::DT_DIR));
+            }
             return Ok(Node::Dir(entries));
         }
         if let Some(dev) = abs.strip_prefix("/dev/") {
@@ -709,7 +713,7 @@ impl Fs {
                 return Some(st);
             }
         }
-        let node = if abs.starts_with("/dev/") {
+        let node = if abs.starts_with("/dev/") && !in_dev_shm(abs) {
             self.open(abs, libc::O_RDONLY, 0).ok()?
         } else if abs == "/proc" || abs.starts_with("/proc/") {
             let mut st = stat_of(&self.proc.open(abs).ok()?);
@@ -780,7 +784,7 @@ impl Fs {
         }
         if abs.starts_with("/proc/")
             || abs.starts_with("/sys/")
-            || abs.starts_with("/dev/") && self.synthetic_stat(abs).is_some()
+            || abs.starts_with("/dev/") && !in_dev_shm(abs) && self.synthetic_stat(abs).is_some()
         {
             return Err(libc::EPERM);
         }
@@ -835,6 +839,13 @@ impl Fs {
         self.state.borrow_mut().cwd = self.canonical(abs);
         Ok(())
     }
+}
+
+/// Whether `abs` is /dev/shm or beneath it: the container's own tmpfs there (the runtime
+/// mounts it in the rootfs), passed through to the host as any rootfs file is.
+pub fn in_dev_shm(abs: &str) -> bool {
+    abs.strip_prefix("/dev/shm")
+        .is_some_and(|r| r.is_empty() || r.starts_with('/'))
 }
 
 /// A stat for a generated node.

@@ -51,7 +51,8 @@ pub(super) fn mmap(
         return Ok(start as i64);
     }
     // A file mapping: the file's bytes are copied into fresh memory. Shared writable file
-    // mappings are not written back yet (step 2 adds a page cache).
+    // mappings are not written back yet (step 2 adds a page cache), but are shared with the
+    // mapper's fork children.
     let h = host_fd(t, fd)?;
     // Read-only: the file cache's pages (filecache.rs), as ld.so maps libraries' text.
     let st = crate::host::fstat_raw(h).map_err(err)?;
@@ -72,6 +73,13 @@ pub(super) fn mmap(
     if let Err(e) = t.mm.read_file(start, len, h, off) {
         let _ = t.mm.unmap(t.asp.as_mut(), start, len);
         return Err(e);
+    }
+    if flags & MAP_SHARED != 0 {
+        // Shared with the children a fork makes, as a MAP_SHARED|MAP_ANONYMOUS mapping: what
+        // a process shares with its children through a file (a POSIX semaphore in /dev/shm,
+        // Python's multiprocessing locks) is one memory. Another process that maps the file
+        // by itself gets its own copy (no page cache yet).
+        t.mm.set_shared(start);
     }
     if prot != PROT_READ | PROT_WRITE {
         t.mm.protect(t.asp.as_mut(), start, page_up(len), prot)?;
