@@ -786,6 +786,29 @@ print(sorted(f for f in os.listdir("/dev/shm") if not f.startswith("sem.")), "sh
     python3_gives(&mut b, program, want);
 }
 
+/// Calls the sandbox answered ENOSYS or wrongly, found by running the same commands in both
+/// classes: truncate(2) by path, getpriority/setpriority (coreutils' nice gave up, so `nice
+/// cmd` did not run cmd), O_TMPFILE (ENOTDIR), and a stopped process's state in /proc (S,
+/// not T). Same output and code.
+#[test]
+fn truncate_nice_tmpfile_and_stopped_state_behave_as_in_the_container_class() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin", "LANG=C"]));
+    b.set("/root/readonly", json!(false));
+    let s = "cd /tmp; printf abcdef > tr; truncate -s 3 tr; cat tr; echo; truncate -s 1 /tmp; \
+             echo $?; rm tr; nice -n 5 nice; nice -n -5 nice; echo $?; \
+             python3 -c 'import os; os.setpriority(os.PRIO_PROCESS, 0, 3); os.nice(2); \
+             print(os.getpriority(os.PRIO_PROCESS, 0)); fd = os.open(\"/tmp\", os.O_TMPFILE | os.O_RDWR); \
+             os.write(fd, b\"tt\"); st = os.fstat(fd); print(st.st_size, st.st_nlink)'; \
+             sleep 5 & kill -STOP $!; until grep -q '^State:.T' /proc/$!/status; do :; done; \
+             cut -d' ' -f3 /proc/$!/stat; kill -CONT $!; sleep 0.2; grep State /proc/$!/status; \
+             kill $!; wait $!; echo $?";
+    let [c, s2] = both(&mut b, &["sh", "-c", &format!("({s}) 2>&1")]);
+    assert!(c.1.starts_with("abc\n"), "{}", c.1);
+    assert_eq!(c, s2, "container class (left) and sandbox (right) differ");
+}
+
 /// An idle sandbox costs no CPU: while its only process sleeps, the sentry waits in poll and
 /// does not wake (a loop that polled every few milliseconds would switch in hundreds of
 /// times over the second this watches).

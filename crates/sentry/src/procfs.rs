@@ -119,6 +119,8 @@ pub struct Proc {
     /// Capability sets: inheritable, permitted, effective, bounding, ambient.
     pub caps: [u64; 5],
     pub no_new_privs: bool,
+    /// Stopped by a signal (SIGSTOP, SIGTSTP...) until SIGCONT: state T.
+    pub stopped: bool,
     /// The thread whose view it is (the reader, for its own).
     pub tid: i32,
     /// The process's descriptor table itself (shared, so the others' /proc sees it as it is
@@ -535,7 +537,13 @@ impl Proc {
             "{} ({}) {} {} {} {} 0 -1 0 0 0 0 0 {} {} 0 0 20 0 {} 0 {} {} {} 0\n",
             if thread { self.tid } else { self.pid },
             self.comm,
-            if me { 'R' } else { 'S' },
+            if me {
+                'R'
+            } else if self.stopped {
+                'T'
+            } else {
+                'S'
+            },
             self.ppid,
             self.pgid,
             self.sid,
@@ -598,7 +606,13 @@ impl Proc {
             "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{pid}\nPid:\t{}\nPPid:\t{ppid}\nUid:\t{}\nGid:\t{}\nGroups:\t{}\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\n",
             self.comm,
             self.umask,
-            if me { "R (running)" } else { "S (sleeping)" },
+            if me {
+                "R (running)"
+            } else if self.stopped {
+                "T (stopped)"
+            } else {
+                "S (sleeping)"
+            },
             if thread { self.tid } else { self.pid },
             tabbed(&self.uids),
             tabbed(&self.gids),

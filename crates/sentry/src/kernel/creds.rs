@@ -19,6 +19,7 @@ pub const CAP_SETUID: u32 = 7;
 pub const CAP_SETPCAP: u32 = 8;
 pub const CAP_NET_BIND_SERVICE: u32 = 10;
 pub const CAP_NET_RAW: u32 = 13;
+pub const CAP_SYS_NICE: u32 = 23;
 pub const CAP_LINUX_IMMUTABLE: u32 = 9;
 pub const CAP_SYS_RESOURCE: u32 = 24;
 pub const CAP_MKNOD: u32 = 27;

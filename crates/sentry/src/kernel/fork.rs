@@ -160,6 +160,7 @@ impl Kernel {
             // A thread of a container's init is the init too; a child is not.
             container_init: thread && t.container_init,
             pdeathsig: 0,
+            nice: t.nice,
             saved_mask: None,
             to_parent: None,
             kicked: false,

@@ -150,6 +150,9 @@ pub struct Task {
     pub subreaper: bool,
     /// PR_SET_PDEATHSIG.
     pub pdeathsig: i32,
+    /// The nice value (setpriority): kept and reported, not applied to the host's scheduling
+    /// of the stub.
+    pub nice: i32,
     /// The mask to restore after a handler that interrupted sigsuspend.
     pub saved_mask: Option<u64>,
     /// A signal for the parent (SIGCHLD when the task stops or continues), sent by the kernel
@@ -244,6 +247,7 @@ impl Task {
             subreaper: false,
             container_init: false,
             pdeathsig: 0,
+            nice: 0,
             saved_mask: None,
             to_parent: None,
             kicked: false,
@@ -313,6 +317,7 @@ impl Task {
         }
         p.pid = self.pid;
         p.ppid = self.ppid;
+        p.stopped = self.state == State::Stopped;
         p.pgid = self.pgid;
         p.sid = self.sid;
         let c = &self.creds;

@@ -153,6 +153,7 @@ pub fn send_info(t: &mut Task, sig: i32, info: Info) -> bool {
         t.signals.discard(STOP_SIGNALS);
         if t.state == State::Stopped {
             t.state = State::Ready;
+            t.refresh_proc();
             t.report = Some(0xffff);
             t.to_parent = Some(SIGCHLD);
             wait::poke();
@@ -274,6 +275,7 @@ pub fn deliver(t: &mut Task) {
         if a.handler == SIG_DFL {
             if default_action(sig) == DefaultAction::Stop {
                 t.state = State::Stopped;
+                t.refresh_proc();
                 t.report = Some(0x7f | (sig << 8));
                 t.to_parent = Some(SIGCHLD);
                 wait::poke();

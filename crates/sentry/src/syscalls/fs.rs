@@ -425,7 +425,12 @@ fn open_abs(t: &mut Task, abs: &str, flags: i32, mode: u32) -> R {
             crate::inotify::tell(&target, open, open, 0);
         }
     }
-    if flags & O_DIRECTORY != 0 && !matches!(vfs::stat_of(&node).st_mode & S_IFMT, S_IFDIR) {
+    // O_TMPFILE carries O_DIRECTORY's bit: it names the directory, and opens a file in it.
+    let tmpfile = flags & O_TMPFILE == O_TMPFILE;
+    if flags & O_DIRECTORY != 0
+        && !tmpfile
+        && !matches!(vfs::stat_of(&node).st_mode & S_IFMT, S_IFDIR)
+    {
         return Err(ENOTDIR);
     }
     t.fds
@@ -955,6 +960,23 @@ pub(super) fn symlink(t: &mut Task, target: u64, dirfd: i32, addr: u64) -> R {
     crate::perm::own_new(&t.fs, &t.creds, &abs);
     created(&abs);
     Ok(0)
+}
+
+/// truncate(2): the file must be one the caller may write; a directory is EISDIR, anything
+/// but a regular file EINVAL.
+pub(super) fn truncate(t: &mut Task, abs: &str, len: i64) -> Result<(), Errno> {
+    crate::perm::access(&t.fs, &t.creds, abs, crate::perm::W, true)?;
+    let st = t.fs.stat(abs, true)?;
+    match st.st_mode & S_IFMT {
+        S_IFDIR => return Err(EISDIR),
+        S_IFREG => {}
+        _ => return Err(EINVAL),
+    }
+    if len < 0 {
+        return Err(EINVAL);
+    }
+    let f = t.fs.open_host(abs, O_WRONLY | O_NONBLOCK, 0)?;
+    crate::host::ftruncate(f.as_raw_fd(), len).map_err(|e| e.raw_os_error().unwrap_or(EIO))
 }
 
 /// link and linkat: a new name for an existing file, in a directory the caller may write

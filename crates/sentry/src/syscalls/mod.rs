@@ -156,6 +156,9 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_fsync | SYS_fdatasync => host_fd(t, a[0] as i32)
             .and_then(|f| crate::host::fsync(f).map_err(err))
             .map(|_| 0),
+        SYS_truncate => path_op(t, AT_FDCWD, a[0], |t, p| fs::truncate(t, p, a[1] as i64)),
+        SYS_getpriority => process::getpriority(k, t, a[0] as i32, a[1] as i32),
+        SYS_setpriority => process::setpriority(k, t, a[0] as i32, a[1] as i32, a[2] as i32),
         SYS_ftruncate => host_fd(t, a[0] as i32)
             .and_then(|f| crate::host::ftruncate(f, a[1] as i64).map_err(err))
             .map(|_| 0),

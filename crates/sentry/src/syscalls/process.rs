@@ -321,3 +321,86 @@ pub(super) fn setsid(k: &mut Kernel, t: &mut Task) -> R {
     t.refresh_proc();
     Ok(t.pid as i64)
 }
+
+/// The tasks `which`/`who` name for getpriority and setpriority (`who` 0: the caller's own
+/// thread, process group or user).
+fn priority_targets(k: &Kernel, t: &Task, which: i32, who: i32) -> Result<Vec<i32>, Errno> {
+    let who = if who < 0 { return Err(ESRCH) } else { who };
+    let pick = |f: &dyn Fn(&Task) -> bool| -> Vec<i32> {
+        let mut v: Vec<i32> = k.tasks.values().filter(|x| f(x)).map(|x| x.tid).collect();
+        if f(t) {
+            v.push(t.tid);
+        }
+        v
+    };
+    let v = match which as u32 {
+        PRIO_PROCESS => {
+            let tid = if who == 0 { t.tid } else { who };
+            pick(&|x: &Task| x.tid == tid)
+        }
+        PRIO_PGRP => {
+            let pg = if who == 0 { t.pgid } else { who };
+            pick(&|x: &Task| x.pgid == pg)
+        }
+        PRIO_USER => {
+            let uid = if who == 0 {
+                t.creds.uids.real
+            } else {
+                who as u32
+            };
+            pick(&|x: &Task| x.creds.uids.real == uid)
+        }
+        _ => return Err(EINVAL),
+    };
+    if v.is_empty() {
+        Err(ESRCH)
+    } else {
+        Ok(v)
+    }
+}
+
+/// getpriority(2), as the system call answers it: 20 - nice of the highest-priority target
+/// (glibc turns it back into a nice value).
+pub(super) fn getpriority(k: &mut Kernel, t: &mut Task, which: i32, who: i32) -> R {
+    let targets = priority_targets(k, t, which, who)?;
+    let nice = |tid: i32| {
+        if tid == t.tid {
+            t.nice
+        } else {
+            k.tasks.get(&tid).map_or(0, |x| x.nice)
+        }
+    };
+    let best = targets.iter().map(|&tid| nice(tid)).min().unwrap_or(0);
+    Ok(i64::from(20 - best))
+}
+
+/// setpriority(2): the nice value, cut to -20..19, of every target. Another user's task needs
+/// CAP_SYS_NICE (EPERM), and so does a lower value than the task has, beyond what
+/// RLIMIT_NICE allows (EACCES), as Linux's set_one_prio.
+pub(super) fn setpriority(k: &mut Kernel, t: &mut Task, which: i32, who: i32, prio: i32) -> R {
+    let nice = prio.clamp(-20, 19);
+    let targets = priority_targets(k, t, which, who)?;
+    let nice_cap = t.creds.capable(crate::kernel::creds::CAP_SYS_NICE);
+    let limit = t.rlimits.get()[RLIMIT_NICE as usize].0;
+    for tid in targets {
+        let (uid, euid, cur) = if tid == t.tid {
+            (t.creds.uids.real, t.creds.uids.eff, t.nice)
+        } else {
+            let x = k.tasks.get(&tid).ok_or(ESRCH)?;
+            (x.creds.uids.real, x.creds.uids.eff, x.nice)
+        };
+        let me = t.creds.uids.eff;
+        if uid != me && euid != me && !nice_cap {
+            return Err(EPERM);
+        }
+        if nice < cur && !nice_cap && (20 - nice) as u64 > limit {
+            return Err(EACCES);
+        }
+        if tid == t.tid {
+            t.nice = nice;
+        } else if let Some(x) = k.tasks.get_mut(&tid) {
+            x.nice = nice;
+        }
+    }
+    Ok(0)
+}
