@@ -271,7 +271,7 @@ fn create_locked(
     let start = UnixListener::bind(locked.start_socket()).context("create start socket")?;
     let class = class_of(&cfg.spec, opts.class.as_deref())?;
     let platform = platform_of(&cfg.spec, opts.sandbox_platform.as_deref())?;
-    let sandboxed = (class == Class::Sandbox).then(|| sandbox_spec(&cfg.spec));
+    let sandboxed = (class == Class::Sandbox).then(|| sandbox_spec(&cfg.spec, &cfg.rootfs));
     // The sandbox's config may add namespaces (its own user namespace): plan from it.
     let ns = match &sandboxed {
         Some(s) => bulkhead_container::namespaces::plan(

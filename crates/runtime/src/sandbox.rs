@@ -64,12 +64,49 @@ pub fn platform_of(spec: &Spec, flag: Option<&str>) -> Result<bulkhead_sentry::p
     }
 }
 
+/// Which /dev mounts a sandbox keeps. /dev/shm (the spec's tmpfs, a pod's shared one bound
+/// in) holds files of the application's own: POSIX shared memory and semaphores (shm_open,
+/// Python's multiprocessing), which the sentry passes through. Its mount point must not be
+/// made in the image (a read-only rootfs, the image left as it was): it is kept when the
+/// image has /dev/shm, or when the image has a /dev directory and the spec mounts a tmpfs
+/// there, which is then kept to hold it (empty: the sandbox class makes no device nodes, and
+/// the sentry serves the rest of /dev itself).
+struct ShmMounts {
+    shm: bool,
+    dev_tmpfs: bool,
+}
+
+impl ShmMounts {
+    fn keeps(&self, dest: &Path, typ: &str) -> bool {
+        let shm = dest.starts_with("/dev/shm") && matches!(typ, "tmpfs" | "bind" | "");
+        self.shm && shm || self.dev_tmpfs && dest == Path::new("/dev") && typ == "tmpfs"
+    }
+}
+
+fn shm_mounts(spec: &Spec, rootfs: &Path) -> ShmMounts {
+    let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    let has = |p: &str| mounts.iter().any(|m| m.destination() == Path::new(p));
+    let is_dir =
+        |p: &str| std::fs::symlink_metadata(rootfs.join(p)).is_ok_and(|m| m.file_type().is_dir());
+    let dev_tmpfs = mounts
+        .iter()
+        .rev()
+        .find(|m| m.destination() == Path::new("/dev"))
+        .is_some_and(|m| m.typ().as_deref() == Some("tmpfs"));
+    let keep_dev = has("/dev/shm") && dev_tmpfs && is_dir("dev");
+    ShmMounts {
+        shm: has("/dev/shm") && (keep_dev || is_dir("dev") && is_dir("dev/shm")),
+        dev_tmpfs: keep_dev,
+    }
+}
+
 /// The config the container class sets up for a sandbox: the rootfs with the config's bind and
 /// tmpfs mounts (volumes, /etc/hosts, /dev/shm, ...), but none of the kernel file systems
 /// (proc, sysfs, devpts, mqueue, cgroup) nor the rest of /dev: the sentry serves those itself,
 /// and the application must not reach the host's through a symlink in its rootfs.
-pub fn sandbox_spec(spec: &Spec) -> Spec {
+pub fn sandbox_spec(spec: &Spec, rootfs: &Path) -> Spec {
     let mut s = spec.clone();
+    let shm = shm_mounts(spec, rootfs);
     // A terminal is opened through the container's devpts before the sentry starts; the
     // sentry then serves it as the application's stdio and hides /dev/pts itself.
     let terminal = spec
@@ -86,10 +123,7 @@ pub fn sandbox_spec(spec: &Spec) -> Spec {
                 if terminal && (typ == "devpts" || dest == Path::new("/dev")) {
                     return true;
                 }
-                // /dev/shm (the spec's tmpfs, a pod's shared one bound in) holds files of the
-                // application's own: POSIX shared memory and semaphores (shm_open, Python's
-                // multiprocessing). The sentry passes /dev/shm through to it.
-                if dest.starts_with("/dev/shm") && matches!(typ, "tmpfs" | "bind" | "") {
+                if shm.keeps(dest, typ) {
                     return true;
                 }
                 !matches!(
