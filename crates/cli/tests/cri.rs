@@ -410,6 +410,27 @@ fn runtime_class_picks_the_sandbox() {
         }
         let (_, kernel) = exec_sync(&mut rt, &pods[1].1, &["uname", "-v"]).await;
         assert!(kernel.contains("bulkhead sentry"), "{kernel}");
+        // ContainerStats (kubectl top, the kubelet's figures) counts what the container ran,
+        // an ended exec's CPU too, in both classes: the sandbox's app container joined its
+        // pod's sentry, so the sentry counts it (its own cgroup holds only its init).
+        let burn = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done";
+        for (_, id) in &pods {
+            assert_eq!(exec_sync(&mut rt, id, &["sh", "-c", burn]).await.0, 0);
+            let stats = rt
+                .container_stats(ContainerStatsRequest {
+                    container_id: id.clone(),
+                })
+                .await
+                .expect("ContainerStats")
+                .into_inner()
+                .stats
+                .expect("stats");
+            let cpu = stats
+                .cpu
+                .and_then(|c| c.usage_core_nano_seconds)
+                .map_or(0, |u| u.value);
+            assert!(cpu >= 100_000_000, "{id}: {cpu} ns of CPU after a burn");
+        }
         for (pod, _) in &pods {
             remove_pod(&mut rt, pod).await;
         }
