@@ -809,6 +809,25 @@ fn truncate_nice_tmpfile_and_stopped_state_behave_as_in_the_container_class() {
     assert_eq!(c, s2, "container class (left) and sandbox (right) differ");
 }
 
+/// memfd_create (ENOSYS before): an anonymous file to write, read back, truncate, stat, map
+/// and name in /proc/self/fd, as in the container class.
+#[test]
+fn memfd_create_behaves_as_in_the_container_class() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import mmap, os
+fd = os.memfd_create("buf")
+os.write(fd, b"abcdef"); os.lseek(fd, 0, 0); print(os.read(fd, 3))
+os.ftruncate(fd, 2); st = os.fstat(fd); print(st.st_size, st.st_nlink)
+print(os.readlink("/proc/self/fd/%d" % fd), mmap.mmap(fd, 2)[:2])
+print(os.memfd_create("c", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING) > fd)
+"#;
+    let want = "b'abc'\n2 0\n/memfd:buf (deleted) b'ab'\nTrue\n";
+    python3_gives(&mut b, program, want);
+}
+
 /// An idle sandbox costs no CPU: while its only process sleeps, the sentry waits in poll and
 /// does not wake (a loop that polled every few milliseconds would switch in hundreds of
 /// times over the second this watches).

@@ -92,6 +92,13 @@ fn allowlist(mem_fd: i32, entry_fd: i32) -> Vec<Rule> {
             "hard links, never following a symlink",
         ),
         arg(
+            SYS_memfd_create,
+            1,
+            Equal,
+            libc::MFD_CLOEXEC as u64,
+            "the application's memfd_create: an anonymous host file, close-on-exec",
+        ),
+        arg(
             SYS_fchmodat2,
             3,
             Equal,

@@ -962,6 +962,30 @@ pub(super) fn symlink(t: &mut Task, target: u64, dirfd: i32, addr: u64) -> R {
     Ok(0)
 }
 
+/// memfd_create(2): an anonymous host memory file (the sentry's own, close-on-exec on the
+/// host), named `/memfd:NAME (deleted)` as Linux names it. Read, write, seek, truncate,
+/// fstat and mmap work; seals do not (F_ADD_SEALS is refused), so MFD_ALLOW_SEALING is
+/// accepted and has no effect, and a MAP_SHARED mapping is a copy shared only with fork
+/// children (see mmap).
+pub(super) fn memfd_create(t: &mut Task, name: u64, flags: u32) -> R {
+    const KNOWN: u32 = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+    if flags & !KNOWN != 0 {
+        // MFD_HUGETLB, MFD_EXEC/NOEXEC_SEAL: not served.
+        return Err(EINVAL);
+    }
+    let name = t.mm.read_cstr(name, 250)?;
+    if name.len() > 249 {
+        return Err(EINVAL);
+    }
+    let f = bulkhead_linux::fd::memfd("bulkhead-app")
+        .map_err(|e| e.raw_os_error().unwrap_or(ENOMEM))?;
+    let path = format!("/memfd:{} (deleted)", String::from_utf8_lossy(&name));
+    let file = wrap(Node::Host(f), O_RDWR, &path);
+    t.fds
+        .install(file, flags & MFD_CLOEXEC != 0, 0)
+        .map(i64::from)
+}
+
 /// truncate(2): the file must be one the caller may write; a directory is EISDIR, anything
 /// but a regular file EINVAL.
 pub(super) fn truncate(t: &mut Task, abs: &str, len: i64) -> Result<(), Errno> {

@@ -124,6 +124,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_epoll_pwait2 => epoll::epoll_pwait(t, a, true),
         SYS_eventfd => epoll::eventfd(t, a[0] as u32, 0),
         SYS_eventfd2 => epoll::eventfd(t, a[0] as u32, a[1] as i32),
+        SYS_memfd_create => fs::memfd_create(t, a[0], a[1] as u32),
         SYS_inotify_init => fs::inotify_init(t, 0),
         SYS_inotify_init1 => fs::inotify_init(t, a[0] as i32),
         SYS_inotify_add_watch => fs::inotify_add_watch(t, a[0] as i32, a[1], a[2] as u32),
