@@ -788,10 +788,11 @@ print(sorted(f for f in os.listdir("/dev/shm") if not f.startswith("sem.")), "sh
 
 /// Calls the sandbox answered ENOSYS or wrongly, found by running the same commands in both
 /// classes: truncate(2) by path, getpriority/setpriority (coreutils' nice gave up, so `nice
-/// cmd` did not run cmd), O_TMPFILE (ENOTDIR), and a stopped process's state in /proc (S,
-/// not T). Same output and code.
+/// cmd` did not run cmd), O_TMPFILE (ENOTDIR), a stopped process's state in /proc (S, not
+/// T), and listings of the sentry's own directories (no `.` and `..`; /proc/self/fd without
+/// the fd it is read through). Same output and code.
 #[test]
-fn truncate_nice_tmpfile_and_stopped_state_behave_as_in_the_container_class() {
+fn calls_found_by_running_both_classes_behave_the_same() {
     let mut b = Bundle::new(&["true"]);
     host_usr(&mut b);
     b.set("/process/env", json!(["PATH=/usr/bin:/bin", "LANG=C"]));
@@ -803,7 +804,8 @@ fn truncate_nice_tmpfile_and_stopped_state_behave_as_in_the_container_class() {
              os.write(fd, b\"tt\"); st = os.fstat(fd); print(st.st_size, st.st_nlink)'; \
              sleep 5 & kill -STOP $!; until grep -q '^State:.T' /proc/$!/status; do :; done; \
              cut -d' ' -f3 /proc/$!/stat; kill -CONT $!; sleep 0.2; grep State /proc/$!/status; \
-             { kill $!; wait $!; } 2>/dev/null; echo $?";
+             { kill $!; wait $!; } 2>/dev/null; echo $?; \
+             ls -a /dev | head -2; ls -la /proc/self/fd | wc -l; ls /proc/self/fd";
     let [c, s2] = both(&mut b, &["sh", "-c", &format!("({s}) 2>&1")]);
     assert!(c.1.starts_with("abc\n"), "{}", c.1);
     assert_eq!(c, s2, "container class (left) and sandbox (right) differ");

@@ -433,9 +433,18 @@ fn open_abs(t: &mut Task, abs: &str, flags: i32, mode: u32) -> R {
     {
         return Err(ENOTDIR);
     }
-    t.fds
-        .install(wrap(node, flags, &abs), flags & O_CLOEXEC != 0, 0)
-        .map(i64::from)
+    let listing =
+        matches!(node, Node::Dir(_)) && (abs.ends_with("/fd") || abs.ends_with("/fdinfo"));
+    let file = wrap(node, flags, &abs);
+    let fd = t.fds.install(file.clone(), flags & O_CLOEXEC != 0, 0)?;
+    if listing && abs.starts_with("/proc/") {
+        // A process's fd directory lists the fd it is read through, as on Linux (ls of
+        // /proc/self/fd shows its own): listed again now that the fd is in the table.
+        if let Ok(again) = t.fs.open(&abs, flags, 0) {
+            file.borrow_mut().node = again;
+        }
+    }
+    Ok(i64::from(fd))
 }
 
 /// The read-only open of a plain rootfs file (vfs `open_read`), with the checks the general
@@ -669,8 +678,12 @@ pub(super) fn getdents64(t: &mut Task, fd: i32, buf: u64, len: u64) -> R {
                 d
             }
             Node::Dir(entries) => {
-                let (d, next) = vfs::dirents(entries, pos, cap);
-                if d.is_empty() && next < entries.len() {
+                // Every directory lists `.` and `..` first, the sentry's own too (ls -a).
+                let dots = [(".".to_string(), DT_DIR), ("..".to_string(), DT_DIR)];
+                let all: Vec<(String, u8)> =
+                    dots.into_iter().chain(entries.iter().cloned()).collect();
+                let (d, next) = vfs::dirents(&all, pos, cap);
+                if d.is_empty() && next < all.len() {
                     return Err(EINVAL);
                 }
                 of.pos = next;
