@@ -72,6 +72,19 @@ impl Drop for Pair {
 
 /// A bundle of the busybox rootfs with the host's /usr (python3, iproute2) in the pod's
 /// network namespace.
+/// The annotations containerd's CRI gives a pod's container: its class, whether it is the
+/// pause container ("sandbox") or an application's ("container"), and its pod's id.
+fn cri_annotations(b: &mut Bundle, class: &str, kind: &str, pod: &str) {
+    b.set(
+        "/annotations",
+        json!({
+            "dev.bulkhead.class": class,
+            "io.kubernetes.cri.container-type": kind,
+            "io.kubernetes.cri.sandbox-id": pod,
+        }),
+    );
+}
+
 fn pod_bundle(pair: &Pair, args: &[&str]) -> Bundle {
     let mut b = Bundle::new(args);
     host_usr(&mut b);
@@ -587,14 +600,7 @@ print(socket.create_connection((sys.argv[1] + ".2", 8080), timeout=10).recv(100)
         let net = format!("10.213.{}", pair.net);
         let pod = unique(&format!("pod-{class}"));
         let cri = |b: &mut Bundle, kind: &str, who: &str| {
-            b.set(
-                "/annotations",
-                json!({
-                    "dev.bulkhead.class": class,
-                    "io.kubernetes.cri.container-type": kind,
-                    "io.kubernetes.cri.sandbox-id": pod,
-                }),
-            );
+            cri_annotations(b, class, kind, &pod);
             std::fs::write(b.rootfs().join("whoami"), who).unwrap();
         };
         let mut pause = pod_bundle(&pair, &["sleep", "1000"]);
@@ -757,16 +763,7 @@ x=$(head -c 20000000 /dev/zero | tr '\0' a); touch /held; sleep 1000"#;
     for class in ["container", "sandbox"] {
         let pair = Pair::new(54);
         let pod = unique(&format!("statpod-{class}"));
-        let cri = |b: &mut Bundle, kind: &str| {
-            b.set(
-                "/annotations",
-                json!({
-                    "dev.bulkhead.class": class,
-                    "io.kubernetes.cri.container-type": kind,
-                    "io.kubernetes.cri.sandbox-id": pod,
-                }),
-            );
-        };
+        let cri = |b: &mut Bundle, kind: &str| cri_annotations(b, class, kind, &pod);
         let mut pause = pod_bundle(&pair, &["sleep", "1000"]);
         cri(&mut pause, "sandbox");
         let mut app = pod_bundle(&pair, &["sh", "-c", script]);
@@ -817,16 +814,7 @@ fn joining_an_ended_pods_sandbox_fails_cleanly() {
     let rt = Rt::new();
     let pair = Pair::new(51);
     let pod = unique("pod-ended");
-    let annotate = |b: &mut Bundle, kind: &str| {
-        b.set(
-            "/annotations",
-            json!({
-                "dev.bulkhead.class": "sandbox",
-                "io.kubernetes.cri.container-type": kind,
-                "io.kubernetes.cri.sandbox-id": pod,
-            }),
-        );
-    };
+    let annotate = |b: &mut Bundle, kind: &str| cri_annotations(b, "sandbox", kind, &pod);
     let mut pause = pod_bundle(&pair, &["sleep", "1000"]);
     annotate(&mut pause, "sandbox");
     rt.ok(&["run", "-d", "--bundle", pause.dir().to_str().unwrap(), &pod]);
