@@ -192,6 +192,18 @@ async fn exec_sync(
     (r.exit_code, String::from_utf8_lossy(&r.stdout).into_owned())
 }
 
+/// CRI ContainerStats of container `id` (what `kubectl top` and the kubelet read).
+async fn container_stats(rt: &mut RuntimeServiceClient<Channel>, id: &str) -> ContainerStats {
+    rt.container_stats(ContainerStatsRequest {
+        container_id: id.to_string(),
+    })
+    .await
+    .expect("ContainerStats")
+    .into_inner()
+    .stats
+    .expect("stats")
+}
+
 async fn remove_pod(rt: &mut RuntimeServiceClient<Channel>, pod: &Pod) {
     rt.stop_pod_sandbox(StopPodSandboxRequest {
         pod_sandbox_id: pod.id.clone(),
@@ -247,15 +259,7 @@ fn kubelet_style_pods_on_the_bulkhead_handler() {
             .find_map(|d| std::fs::read_to_string(d.join("memory.limit_in_bytes")).ok())
             .expect("the container's memory cgroup");
         assert_eq!(limit.trim(), (64u64 << 20).to_string());
-        let stats = rt
-            .container_stats(ContainerStatsRequest {
-                container_id: c1.clone(),
-            })
-            .await
-            .expect("ContainerStats")
-            .into_inner()
-            .stats
-            .expect("stats");
+        let stats = container_stats(&mut rt, &c1).await;
         let usage = stats
             .memory
             .and_then(|m| m.usage_bytes)
@@ -416,16 +420,8 @@ fn runtime_class_picks_the_sandbox() {
         let burn = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done";
         for (_, id) in &pods {
             assert_eq!(exec_sync(&mut rt, id, &["sh", "-c", burn]).await.0, 0);
-            let stats = rt
-                .container_stats(ContainerStatsRequest {
-                    container_id: id.clone(),
-                })
+            let cpu = container_stats(&mut rt, id)
                 .await
-                .expect("ContainerStats")
-                .into_inner()
-                .stats
-                .expect("stats");
-            let cpu = stats
                 .cpu
                 .and_then(|c| c.usage_core_nano_seconds)
                 .map_or(0, |u| u.value);

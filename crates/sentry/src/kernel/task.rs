@@ -305,15 +305,9 @@ impl Task {
         p.exe = self.exe.clone();
         p.cmdline = self.argv.clone();
         if p.comm.is_empty() {
-            // The name exec gives; PR_SET_NAME may change it afterwards.
-            p.comm = self
-                .exe
-                .rsplit('/')
-                .next()
-                .unwrap_or("")
-                .chars()
-                .take(15)
-                .collect();
+            // The loader names every process (exec, the first one): an empty name is one
+            // PR_SET_NAME gave; the program's own name stands in for it.
+            p.comm = crate::loader::comm_of(&self.exe);
         }
         p.pid = self.pid;
         p.ppid = self.ppid;

@@ -990,8 +990,7 @@ pub(super) fn memfd_create(t: &mut Task, name: u64, flags: u32) -> R {
     if name.len() > 249 {
         return Err(EINVAL);
     }
-    let f = bulkhead_linux::fd::memfd("bulkhead-app")
-        .map_err(|e| e.raw_os_error().unwrap_or(ENOMEM))?;
+    let f = bulkhead_linux::fd::memfd("bulkhead-app").map_err(err)?;
     let path = format!("/memfd:{} (deleted)", String::from_utf8_lossy(&name));
     let file = wrap(Node::Host(f), O_RDWR, &path);
     t.fds
@@ -1013,7 +1012,7 @@ pub(super) fn truncate(t: &mut Task, abs: &str, len: i64) -> Result<(), Errno> {
         return Err(EINVAL);
     }
     let f = t.fs.open_host(abs, O_WRONLY | O_NONBLOCK, 0)?;
-    crate::host::ftruncate(f.as_raw_fd(), len).map_err(|e| e.raw_os_error().unwrap_or(EIO))
+    crate::host::ftruncate(f.as_raw_fd(), len).map_err(err)
 }
 
 /// link and linkat: a new name for an existing file, in a directory the caller may write

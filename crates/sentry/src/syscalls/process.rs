@@ -363,14 +363,11 @@ fn priority_targets(k: &Kernel, t: &Task, which: i32, who: i32) -> Result<Vec<i3
 /// (glibc turns it back into a nice value).
 pub(super) fn getpriority(k: &mut Kernel, t: &mut Task, which: i32, who: i32) -> R {
     let targets = priority_targets(k, t, which, who)?;
-    let nice = |tid: i32| {
-        if tid == t.tid {
-            t.nice
-        } else {
-            k.tasks.get(&tid).map_or(0, |x| x.nice)
-        }
-    };
-    let best = targets.iter().map(|&tid| nice(tid)).min().unwrap_or(0);
+    let best = targets
+        .iter()
+        .map(|&tid| k.task_mut(t, tid).map_or(0, |x| x.nice))
+        .min()
+        .unwrap_or(0);
     Ok(i64::from(20 - best))
 }
 
@@ -382,25 +379,16 @@ pub(super) fn setpriority(k: &mut Kernel, t: &mut Task, which: i32, who: i32, pr
     let targets = priority_targets(k, t, which, who)?;
     let nice_cap = t.creds.capable(crate::kernel::creds::CAP_SYS_NICE);
     let limit = t.rlimits.get()[RLIMIT_NICE as usize].0;
+    let me = t.creds.uids.eff;
     for tid in targets {
-        let (uid, euid, cur) = if tid == t.tid {
-            (t.creds.uids.real, t.creds.uids.eff, t.nice)
-        } else {
-            let x = k.tasks.get(&tid).ok_or(ESRCH)?;
-            (x.creds.uids.real, x.creds.uids.eff, x.nice)
-        };
-        let me = t.creds.uids.eff;
-        if uid != me && euid != me && !nice_cap {
+        let x = k.task_mut(t, tid).ok_or(ESRCH)?;
+        if x.creds.uids.real != me && x.creds.uids.eff != me && !nice_cap {
             return Err(EPERM);
         }
-        if nice < cur && !nice_cap && (20 - nice) as u64 > limit {
+        if nice < x.nice && !nice_cap && (20 - nice) as u64 > limit {
             return Err(EACCES);
         }
-        if tid == t.tid {
-            t.nice = nice;
-        } else if let Some(x) = k.tasks.get_mut(&tid) {
-            x.nice = nice;
-        }
+        x.nice = nice;
     }
     Ok(0)
 }
