@@ -153,26 +153,30 @@ fn jumping_into_the_stub_code_is_stopped() {
 /// through them (results, a signal ending a blocking call, signals between calls, fork,
 /// threads, a gs base of its own) and reads its own code: getpid's first byte is the patch's
 /// `jmp` (e9) on systrap after the first call, and the linked `mov` (b8) on ptrace and in the
-/// container class. Both platforms run it, whatever $BULKHEAD_SANDBOX_PLATFORM says.
+/// container class; glibc's read (`syscall; cmp`) has its `syscall` (0f) replaced by the
+/// jump, while a signal frame holds the old return address (SIGALRM's handler reads through
+/// the same site) and before a restarted read. Both platforms run it, whatever $BULKHEAD_SANDBOX_PLATFORM says.
 #[test]
 fn patched_call_sites_answer_as_the_trap_path() {
     let rt = Rt::new();
     let mut b = Bundle::new(&["/bin/patched"]);
     programs::build_static(&b, "patched");
     let runs = [
-        ("container", json!({}), "b8"),
+        ("container", json!({}), "b8", "0f"),
         (
             "systrap",
             json!({"dev.bulkhead.class": "sandbox", "dev.bulkhead.sandbox.platform": "systrap"}),
+            "e9",
             "e9",
         ),
         (
             "ptrace",
             json!({"dev.bulkhead.class": "sandbox", "dev.bulkhead.sandbox.platform": "ptrace"}),
             "b8",
+            "0f",
         ),
     ];
-    for (name, annotations, byte) in runs {
+    for (name, annotations, byte, read_byte) in runs {
         b.set("/annotations", annotations);
         let id = unique(&format!("patched-{name}"));
         let (code, out, err) = rt.run(&b, &id);
@@ -180,7 +184,9 @@ fn patched_call_sites_answer_as_the_trap_path() {
         assert_eq!(
             out,
             format!(
-                "code: before=b8 after={byte}\nasm site: {byte}\npipe: ok\neintr: alarms=3\n\
+                "code: before=b8 after={byte}\nasm site: {byte}\n\
+                 read site: before=0f after={read_byte}\nread restart: ok\n\
+                 pipe: ok\neintr: alarms=3\n\
                  signals during calls: ok\nfork: ok\nthreads: ok\nkick: ok\ngs: code=b8\n"
             ),
             "{name}: {err}"

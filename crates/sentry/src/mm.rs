@@ -928,9 +928,9 @@ impl Mm {
         self.0.borrow_mut().discard(addr, len)
     }
 
-    /// Patches the call site `t` trapped from when it is a recognised `mov $nr, %eax;
-    /// syscall` (patch.rs); `entry` is the platform's fast entry, `alone` says no other thread
-    /// runs this address space. Whether it was patched.
+    /// Patches the call site `t` trapped from when it is of a form patch.rs recognises;
+    /// `entry` is the platform's fast entry, `alone` says no other thread runs this address
+    /// space. Where the thread returns to once the site is patched; None: not patched.
     pub fn patch(
         &self,
         asp: &mut dyn AddressSpace,
@@ -938,7 +938,7 @@ impl Mm {
         nr: u64,
         entry: u64,
         alone: &dyn Fn() -> bool,
-    ) -> bool {
+    ) -> Option<u64> {
         crate::patch::patch(&mut self.0.borrow_mut(), asp, ret, nr, entry, alone)
     }
 
@@ -947,6 +947,12 @@ impl Mm {
     /// is patched.
     pub fn stop_patching(&self) {
         crate::patch::stop(&mut self.0.borrow_mut());
+    }
+
+    /// Where a thread returning to `rip` goes instead, `rip` being a patched site's old
+    /// return address (patch.rs: a signal frame saved before the site was patched).
+    pub fn moved_return(&self, rip: u64) -> Option<u64> {
+        self.0.borrow().patches.moved_return(rip)
     }
 
     /// How many call sites are patched now.

@@ -1,18 +1,40 @@
 //! Patched call sites (systrap only; docs/sandbox.md, "systrap: patched call sites"). A call
-//! that traps (for the second time) from a `mov $nr, %eax; syscall` (b8 imm32 0f 05: glibc's and musl's wrappers,
-//! Go's raw calls are not of this form) in a read-only executable mapping gets its 5-byte
-//! `mov` replaced by a `jmp rel32` to a small per-site trampoline near it:
-//!
-//! ```text
-//! slot:  b8 imm32          mov $nr, %eax
-//!        48 8d 0d rel32    lea ret(%rip), %rcx      (ret: the site's `syscall` + 2)
-//!        ff 25 rel32       jmp *entry(%rip)         (entry: the page's first qword)
-//! ```
-//!
+//! that traps (for the second time) from a recognised site in a read-only executable mapping
+//! gets 5 bytes of the site replaced by a `jmp rel32` to a small per-site trampoline near it,
 //! which enters the platform's fast entry with the number in eax and the return address in
-//! rcx, as `syscall` would leave them (a system call clobbers rcx and r11). The `syscall`
-//! after the patched `mov` stays: a thread stopped between the two, and the sentry restarting
-//! a call (rip - 2), still make the call through the trap path.
+//! rcx, as `syscall` would leave them (a system call clobbers rcx and r11). Two forms:
+//!
+//! - `mov $nr, %eax; syscall` (b8 imm32 0f 05: glibc's and musl's wrappers; Go's raw calls
+//!   are not of this form): the `mov` becomes the jump, and the trampoline is
+//!
+//!   ```text
+//!   slot:  b8 imm32          mov $nr, %eax
+//!          48 8d 0d rel32    lea ret(%rip), %rcx      (ret: the site's `syscall` + 2)
+//!          ff 25 rel32       jmp *entry(%rip)         (entry: the page's first qword)
+//!   ```
+//!
+//!   The `syscall` after the patched `mov` stays: a thread stopped between the two, and the
+//!   sentry restarting a call (rip - 2), still make the call through the trap path. The 5
+//!   bytes are replaced atomically, so other threads may run them meanwhile.
+//!
+//! - `syscall; cmp $imm32, %rax` (0f 05 48 3d imm32, or `%eax`: 0f 05 3d imm32), whatever
+//!   set eax before it: glibc's `read` (`xor %eax, %eax`) and most of its other calls whose
+//!   number is not set just before. The `syscall` and the first 3 bytes of the `cmp` become
+//!   the jump, and the trampoline carries the `cmp`:
+//!
+//!   ```text
+//!   slot:  48 8d 0d rel32    lea tail(%rip), %rcx
+//!          ff 25 rel32       jmp *entry(%rip)
+//!          0f 05             syscall                  (a restarted call: rip = tail - 2)
+//!   tail:  48 3d imm32       cmp $imm32, %rax         (the site's own cmp)
+//!          e9 rel32          jmp back                 (back: the instruction after the cmp)
+//!   ```
+//!
+//!   A thread whose call from the site is under way returns to the site's `syscall` + 2,
+//!   which is now inside the jump, so this form is patched only while the process has one
+//!   thread (the one whose trap is being served, which is moved to `tail`), and a signal frame
+//!   saved with that return address before the patch is moved to `tail` by rt_sigreturn
+//!   (`Patches::moved_return`).
 //!
 //! Trampolines live in pages of their own (r-x, memory-file pages of the address space),
 //! within ±2 GiB of their sites; they are no mapping of the application: /proc/PID/maps does
@@ -33,12 +55,24 @@ pub struct Tramp {
     used: u64,
 }
 
+/// One patched site.
+#[derive(Debug, Clone, Copy)]
+pub struct Site {
+    /// Where the 5 replaced bytes start.
+    pub at: u64,
+    /// Those bytes as linked, and the jump written over them.
+    linked: [u8; 5],
+    jmp: [u8; 5],
+    /// A `syscall; cmp` site: the return address of its calls (inside the jump now) and
+    /// where the trampoline's copy of the `cmp` is (where those calls return instead).
+    moved: Option<(u64, u64)>,
+}
+
 /// The patch state of one address space.
 #[derive(Debug, Default, Clone)]
 pub struct Patches {
     pub tramps: Vec<Tramp>,
-    /// The patched sites: (address of the `mov`, the call's number, the jmp written there).
-    pub sites: Vec<(u64, u32, [u8; 5])>,
+    pub sites: Vec<Site>,
     /// The application set its own gs base: nothing more is patched.
     pub off: bool,
     /// The return address of the last call whose site was not patched: a loop over a site
@@ -62,9 +96,16 @@ const REACH: i64 = (1 << 31) - 2 * PAGE as i64;
 impl Patches {
     /// Whether a patched site lies in [start, end).
     pub fn has_site_in(&self, start: u64, end: u64) -> bool {
+        self.sites.iter().any(|x| (start..end).contains(&x.at))
+    }
+
+    /// Where a thread returning to `rip` goes instead: a `syscall; cmp` site's return
+    /// address lies inside its jump, and is its trampoline's copy of the `cmp` now (a
+    /// signal frame saved before the site was patched).
+    pub fn moved_return(&self, rip: u64) -> Option<u64> {
         self.sites
             .iter()
-            .any(|(at, _, _)| (start..end).contains(at))
+            .find_map(|x| x.moved.filter(|(from, _)| *from == rip).map(|(_, to)| to))
     }
 
     /// The trampoline pages, as reserved ranges.
@@ -87,10 +128,20 @@ impl Patches {
     }
 }
 
-/// The bytes of a patchable site for call `nr`.
+/// The bytes of a patchable `mov $nr, %eax; syscall` site for call `nr`.
 fn site_bytes(nr: u32) -> [u8; 7] {
     let n = nr.to_le_bytes();
     [0xb8, n[0], n[1], n[2], n[3], 0x0f, 0x05]
+}
+
+/// The `cmp $imm32, %rax` (48 3d imm32) or `cmp $imm32, %eax` (3d imm32) that `after` (the
+/// 6 bytes after a `syscall`) starts with: its length.
+fn cmp_len(after: &[u8]) -> Option<usize> {
+    match after {
+        [0x48, 0x3d, ..] if after.len() >= 6 => Some(6),
+        [0x3d, ..] if after.len() >= 5 => Some(5),
+        _ => None,
+    }
 }
 
 fn rel32(from: u64, to: u64) -> Option<[u8; 4]> {
@@ -98,9 +149,25 @@ fn rel32(from: u64, to: u64) -> Option<[u8; 4]> {
     i32::try_from(d).ok().map(i32::to_le_bytes)
 }
 
+/// A site found at a call's return address: where the jump goes, the bytes it replaces, and
+/// its form.
+struct Found {
+    at: u64,
+    linked: [u8; 5],
+    form: Form,
+}
+
+/// The `mov` form's number, or the `syscall; cmp` form's cmp.
+enum Form {
+    Mov(u32),
+    Cmp(Vec<u8>),
+}
+
 /// See the module's comment. `ret` is the address after the `syscall` the thread trapped
 /// at; `alone`: no other thread runs this address space (a site that no atomic store can
-/// patch is patched only then).
+/// patch, and a `syscall; cmp` site, are patched only then). Where the thread returns to
+/// once the site is patched (`ret`, or the trampoline's `cmp` for that form); None: the site
+/// is not patched (now).
 pub fn patch(
     s: &mut Space,
     asp: &mut dyn AddressSpace,
@@ -108,23 +175,65 @@ pub fn patch(
     nr: u64,
     entry: u64,
     alone: &dyn Fn() -> bool,
-) -> bool {
+) -> Option<u64> {
     if ret == s.patches.rejected {
-        return false;
+        return None;
     }
     // The first trap at a site only notes it.
     if s.patches.seen.insert(ret) {
         if s.patches.seen.len() > MAX_SEEN {
             s.patches.seen.clear();
         }
-        return false;
+        return None;
     }
     s.patches.seen.remove(&ret);
-    let done = try_patch(s, asp, ret, nr, entry, alone).unwrap_or(false);
-    if !done {
+    let done = try_patch(s, asp, ret, nr, entry, alone);
+    if done.is_none() {
         s.patches.rejected = ret;
     }
     done
+}
+
+/// The site `ret` returns from, if it is of a form patched here and may be patched now.
+fn find(s: &Space, ret: u64, nr: u64, alone: &dyn Fn() -> bool) -> Option<Found> {
+    if s.patches.off {
+        return None;
+    }
+    let v = *s.vma_at(ret.checked_sub(2)?)?;
+    let exec = v.prot & libc::PROT_EXEC != 0;
+    let writable = v.prot & libc::PROT_WRITE != 0;
+    // Only code that cannot change under us: not writable (nor W+X: a JIT's), and not a
+    // MAP_SHARED mapping other processes write.
+    if !exec || writable || (v.shared && v.cached.is_none()) {
+        return None;
+    }
+    let nr = u32::try_from(nr).ok()?;
+    let mov = ret.checked_sub(7)?;
+    if mov >= v.start && s.read_raw(mov, 7).ok()? == site_bytes(nr) {
+        // No trampoline for a site that cannot be written (shm.rs's replace_code: one
+        // aligned qword or 16 bytes, or a lone thread).
+        if mov % 16 > 11 && !alone() {
+            return None;
+        }
+        let linked = site_bytes(nr)[..5].try_into().ok()?;
+        return Some(Found {
+            at: mov,
+            linked,
+            form: Form::Mov(nr),
+        });
+    }
+    let after = s.read_raw(ret, 6u64.min(v.end.saturating_sub(ret))).ok()?;
+    let len = cmp_len(&after)?;
+    if !alone() {
+        return None;
+    }
+    let mut linked = [0x0f, 0x05, 0, 0, 0];
+    linked[2..].copy_from_slice(&after[..3]);
+    Some(Found {
+        at: ret - 2,
+        linked,
+        form: Form::Cmp(after[..len].to_vec()),
+    })
 }
 
 fn try_patch(
@@ -134,41 +243,25 @@ fn try_patch(
     nr: u64,
     entry: u64,
     alone: &dyn Fn() -> bool,
-) -> Option<bool> {
-    if s.patches.off {
-        return Some(false);
-    }
-    let nr = u32::try_from(nr).ok()?;
-    let site = ret.checked_sub(7)?;
-    let page = page_down(site);
+) -> Option<u64> {
+    let f = find(s, ret, nr, alone)?;
+    let page = page_down(f.at);
     // The 5 bytes rewritten lie in one page (an atomic store never crosses one anyway).
-    if page_down(site + 4) != page {
-        return Some(false);
+    if page_down(f.at + 4) != page {
+        return None;
     }
-    let v = *s.vma_at(site)?;
-    let exec = v.prot & libc::PROT_EXEC != 0;
-    let writable = v.prot & libc::PROT_WRITE != 0;
-    // Only code that cannot change under us: not writable (nor W+X: a JIT's), and not a
-    // MAP_SHARED mapping other processes write.
-    if !exec || writable || (v.shared && v.cached.is_none()) {
-        return Some(false);
-    }
-    let want = site_bytes(nr);
-    if s.read_raw(site, 7).ok()? != want {
-        return Some(false);
-    }
-
-    // No trampoline for a site that cannot be written (shm.rs's replace_code: one aligned
-    // qword or 16 bytes, or a lone thread).
-    let at = (site % 16) as usize;
-    if at > 11 && !alone() {
-        return Some(false);
-    }
-    let slot = slot_near(s, asp, site, entry)?;
-    let jmp_rel = rel32(site + 5, slot)?;
+    let slot = slot_near(s, asp, f.at, entry)?;
+    let jmp_rel = rel32(f.at + 5, slot)?;
     let jmp = [0xe9, jmp_rel[0], jmp_rel[1], jmp_rel[2], jmp_rel[3]];
     // The trampoline first, then the jump to it.
-    let code = slot_code(slot, nr, ret, page_of(slot))?;
+    let (code, resume) = match &f.form {
+        Form::Mov(nr) => (slot_code(slot, *nr, ret, page_of(slot))?, ret),
+        Form::Cmp(cmp) => {
+            let back = ret + cmp.len() as u64;
+            let code = cmp_slot_code(slot, cmp, back, page_of(slot))?;
+            (code, slot + CMP_TAIL)
+        }
+    };
     let (tramp_off, _) = tramp_of(s, slot)?;
     {
         let mut mem = s.mem.borrow_mut();
@@ -178,17 +271,23 @@ fn try_patch(
             .ok()?;
         dst.copy_from_slice(&code);
     }
-    let off = private_page(s, asp, page)? + (site - page);
-    let old: [u8; 5] = want[..5].try_into().ok()?;
+    let off = private_page(s, asp, page)? + (f.at - page);
     let done = s
         .mem
         .borrow()
         .file
-        .replace_code(off as usize, old, jmp, alone());
-    if done {
-        s.patches.sites.push((site, nr, jmp));
+        .replace_code(off as usize, f.linked, jmp, alone());
+    if !done {
+        return None;
     }
-    Some(done)
+    let moved = matches!(f.form, Form::Cmp(_)).then_some((ret, resume));
+    s.patches.sites.push(Site {
+        at: f.at,
+        linked: f.linked,
+        jmp,
+        moved,
+    });
+    Some(resume)
 }
 
 fn page_of(addr: u64) -> u64 {
@@ -211,6 +310,28 @@ fn slot_code(slot: u64, nr: u32, ret: u64, page: u64) -> Option<[u8; SLOT as usi
     c[8..12].copy_from_slice(&rel32(slot + 12, ret)?);
     c[12..14].copy_from_slice(&[0xff, 0x25]);
     c[14..18].copy_from_slice(&rel32(slot + 18, page)?);
+    Some(c)
+}
+
+/// Where a `syscall; cmp` trampoline's `cmp` starts (after its `lea`, `jmp` and `syscall`).
+const CMP_TAIL: u64 = 15;
+
+/// A `syscall; cmp` site's trampoline (SLOT bytes, int3 after the last jump): rcx = its own
+/// `cmp`, into the fast entry; a `syscall` just before that `cmp` for a restarted call; the
+/// site's `cmp`, and a jump `back` to the instruction after the site's.
+fn cmp_slot_code(slot: u64, cmp: &[u8], back: u64, page: u64) -> Option<[u8; SLOT as usize]> {
+    let mut c = [0xccu8; SLOT as usize];
+    let tail = CMP_TAIL as usize;
+    c[0..3].copy_from_slice(&[0x48, 0x8d, 0x0d]);
+    c[3..7].copy_from_slice(&rel32(slot + 7, slot + CMP_TAIL)?);
+    c[7..9].copy_from_slice(&[0xff, 0x25]);
+    c[9..13].copy_from_slice(&rel32(slot + 13, page)?);
+    c[13..15].copy_from_slice(&[0x0f, 0x05]);
+    let j = tail + cmp.len();
+    c.get_mut(tail..j)?.copy_from_slice(cmp);
+    c[j] = 0xe9;
+    c.get_mut(j + 1..j + 5)?
+        .copy_from_slice(&rel32(slot + j as u64 + 5, back)?);
     Some(c)
 }
 
@@ -309,25 +430,22 @@ fn private_page(s: &mut Space, asp: &mut dyn AddressSpace, page: u64) -> Option<
 }
 
 /// Restores every patched site (the bytes are put back only where they are still our jump)
-/// and patches nothing more.
+/// and patches nothing more. The trampolines stay: a thread or a signal frame may still
+/// return into a `syscall; cmp` site's trampoline, which goes back to the site's code.
 pub fn stop(s: &mut Space) {
     s.patches.off = true;
-    for (site, nr, jmp) in std::mem::take(&mut s.patches.sites) {
-        let Some(v) = s.vma_at(site).copied() else {
+    for x in std::mem::take(&mut s.patches.sites) {
+        let Some(v) = s.vma_at(x.at).copied() else {
             continue;
         };
-        if v.cached.is_some() || v.shared || site + 5 > v.end {
+        if v.cached.is_some() || v.shared || x.at + 5 > v.end {
             continue;
         }
-        let off = v.offset + (site - v.start);
-        let orig: [u8; 5] = match site_bytes(nr)[..5].try_into() {
-            Ok(b) => b,
-            Err(_) => continue,
-        };
+        let off = v.offset + (x.at - v.start);
         // Atomically where the patch was atomic; a site only a lone thread could have had
         // patched is restored with a plain copy.
         let mem = s.mem.borrow();
-        let _ = mem.file.replace_code(off as usize, jmp, orig, true);
+        let _ = mem.file.replace_code(off as usize, x.jmp, x.linked, true);
     }
 }
 
@@ -353,6 +471,43 @@ mod tests {
         assert!(c[18..].iter().all(|b| *b == 0xcc));
         // Out of a rel32's reach: no trampoline.
         assert!(slot_code(slot, 39, ret + (4 << 30), page).is_none());
+    }
+
+    #[test]
+    fn a_syscall_cmp_trampoline_returns_to_its_cmp_which_jumps_back() {
+        let page = 0x7f00_0000_0000u64;
+        let slot = page + FIRST_SLOT;
+        let back = 0x7f00_1234_5680u64;
+        let cmp = [0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff];
+        let c = cmp_slot_code(slot, &cmp, back, page).expect("in reach");
+        let at = |i: usize| i32::from_le_bytes(c[i..i + 4].try_into().unwrap()) as i64 as u64;
+        // lea tail(%rip), %rcx: the fast entry returns to the copy of the cmp.
+        assert_eq!(&c[..3], &[0x48, 0x8d, 0x0d]);
+        assert_eq!((slot + 7).wrapping_add(at(3)), slot + CMP_TAIL);
+        // jmp *page(%rip), then the `syscall` a restarted call (rip - 2) makes.
+        assert_eq!(&c[7..9], &[0xff, 0x25]);
+        assert_eq!((slot + 13).wrapping_add(at(9)), page);
+        assert_eq!(&c[13..15], &[0x0f, 0x05]);
+        assert_eq!(&c[15..21], &cmp);
+        // jmp rel32 back to the instruction after the site's cmp.
+        assert_eq!(c[21], 0xe9);
+        assert_eq!((slot + 26).wrapping_add(at(22)), back);
+        assert!(c[26..].iter().all(|b| *b == 0xcc));
+        // The 32-bit cmp is a byte shorter.
+        let c = cmp_slot_code(slot, &cmp[1..], back, page).expect("in reach");
+        assert_eq!(c[20], 0xe9);
+        assert!(cmp_slot_code(slot, &cmp, back + (4 << 30), page).is_none());
+    }
+
+    #[test]
+    fn only_a_cmp_of_rax_or_eax_after_a_syscall_is_a_site() {
+        assert_eq!(cmp_len(&[0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff]), Some(6));
+        assert_eq!(cmp_len(&[0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff]), Some(6));
+        assert_eq!(cmp_len(&[0x3d, 0x00, 0xf0, 0xff, 0xff, 0x90]), Some(5));
+        // Cut short by the end of the mapping, or another instruction (ret, test).
+        assert_eq!(cmp_len(&[0x48, 0x3d, 0x00, 0xf0]), None);
+        assert_eq!(cmp_len(&[0xc3, 0x90, 0x90, 0x90, 0x90, 0x90]), None);
+        assert_eq!(cmp_len(&[0x48, 0x85, 0xc0, 0x90, 0x90, 0x90]), None);
     }
 
     #[test]

@@ -5,6 +5,10 @@
  *   code: before=b8 after=XX   (b8: `mov $39, %eax`, as linked; e9: a `jmp rel32`, patched)
  * Each check prints one line; a failed one exits 1.
  *   asm site: XX               (the same for a `mov $39, %eax; syscall` of its own)
+ *   read site: before=0f after=XX (glibc's read, `xor %eax, %eax; syscall; cmp`: its
+ *                              `syscall` (0f) becomes the jump (e9))
+ *   read restart: ok           (reads from that site: a signal frame saved on a return to it
+ *                              before the patch, and a restarted read, come back right)
  *   patched          - the checks below, in order
  *   kick: ok                   (a signal reaches a thread that makes no calls)
  *   gs: code=b8                (a program that sets its gs base has its sites put back)
@@ -59,6 +63,55 @@ static void *thread_main(void *arg) {
             bad++;
     }
     return (void *)bad;
+}
+
+/* glibc's read begins with a test of __libc_single_threaded and a `syscall` that returns to
+ * a `cmp $-4096, %rax`: the first `syscall` in its first 64 bytes. */
+static volatile unsigned char *read_site(void) {
+    volatile unsigned char *p = (volatile unsigned char *)(void *)read;
+    for (int i = 0; i < 64; i++)
+        if (p[i] == 0x0f && p[i + 1] == 0x05)
+            return p + i;
+    return NULL;
+}
+
+static int rfds[2], handler_fds[2];
+static volatile int handled;
+/* Reads twice through read's site from inside a handler that interrupted a read from the same
+ * site: the second read patches it while the interrupted read's frame holds the old return
+ * address. Then it gives the interrupted read its byte (for the SA_RESTART case). */
+static void on_alarm_reads(int sig) {
+    (void)sig;
+    char c[2];
+    for (int i = 0; i < 2; i++) {
+        if (write(handler_fds[1], "h", 1) != 1 || read(handler_fds[0], c, 1) != 1 || c[0] != 'h')
+            handled = -100;
+    }
+    if (write(rfds[1], "r", 1) == 1)
+        handled++;
+}
+
+/* A read blocked at read's site until SIGALRM, whose handler patches the site: without
+ * SA_RESTART the read ends with EINTR, returning through the frame saved before the patch;
+ * with it the read starts again (the trampoline's own `syscall`) and gets the handler's byte. */
+static int reads_across_a_patch(int restart) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm_reads;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 0}, {0, 20000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    char c = 0;
+    errno = 0;
+    ssize_t r = read(rfds[0], &c, 1);
+    if (restart) {
+        CHECK(r == 1 && c == 'r', "restarted read %zd errno %d", r, errno);
+    } else {
+        CHECK(r == -1 && errno == EINTR, "interrupted read %zd errno %d", r, errno);
+        CHECK(read(rfds[0], &c, 1) == 1 && c == 'r', "the handler's byte");
+    }
+    return r;
 }
 
 static volatile int usr1s, stop_sleeper;
@@ -166,6 +219,30 @@ int main(int argc, char **argv) {
     CHECK(registers_kept(pid), "registers across a call");
     /* Patched with a plain copy where no atomic store fits: the process has one thread. */
     printf("asm site: %02x\n", asm_site ? *asm_site : 0);
+
+    /* glibc's read: its site patched while the process has one thread, and signal frames
+     * and restarts around it. */
+    volatile unsigned char *rs = read_site();
+    CHECK(rs != NULL, "no syscall in read");
+    unsigned read_before = rs ? *rs : 0;
+    CHECK(pipe(rfds) == 0 && pipe(handler_fds) == 0, "pipe: %s", strerror(errno));
+    reads_across_a_patch(0);
+    unsigned read_after = rs ? *rs : 0;
+    /* Once patched: many reads through it, each with its own answer; then a restart. */
+    for (int i = 0; i < 1000; i++) {
+        char out[16], in[16] = {0};
+        int n = snprintf(out, sizeof out, "r%d", i);
+        CHECK(write(rfds[1], out, n) == n, "write: %s", strerror(errno));
+        if (read(rfds[0], in, sizeof in) != n || memcmp(in, out, n) != 0) {
+            CHECK(0, "read got %.16s for %s", in, out);
+            break;
+        }
+    }
+    CHECK(read(-1, rfds, 1) == -1 && errno == EBADF, "read(-1): errno %d", errno);
+    reads_across_a_patch(1);
+    CHECK(handled == 2, "handler ran %d", handled);
+    printf("read site: before=%02x after=%02x\n", read_before, read_after);
+    printf("read restart: ok\n");
 
     /* Arguments and results of other wrappers (write and readv through a pipe). */
     int fds[2];

@@ -365,8 +365,9 @@ impl Kernel {
         self.put_back(t);
     }
 
-    /// A call that came through the trap path from a `mov $nr, %eax; syscall` gets its site
-    /// patched, where the platform has a fast entry (patch.rs).
+    /// A call that came through the trap path from a site of a form patch.rs recognises gets
+    /// it patched, where the platform has a fast entry; the thread then returns where the
+    /// patch says (a `syscall; cmp` site's return address is inside the jump written there).
     fn patch_site(&self, t: &mut Task) {
         let Some(entry) = t.asp.fast_entry() else {
             return;
@@ -374,7 +375,11 @@ impl Kernel {
         let tasks = &self.tasks;
         let mm = t.mm.clone();
         let alone = || !tasks.values().any(|x| x.mm.same(&mm));
-        t.mm.patch(t.asp.as_mut(), t.regs.rip, t.regs.orig_rax, entry, &alone);
+        if let Some(rip) =
+            t.mm.patch(t.asp.as_mut(), t.regs.rip, t.regs.orig_rax, entry, &alone)
+        {
+            t.regs.rip = rip;
+        }
     }
 
     /// A kick another thread of the stub swallowed in systrap's fast path (it was not

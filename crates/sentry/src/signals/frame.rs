@@ -112,6 +112,10 @@ pub fn sigreturn(t: &mut Task) -> i64 {
     let eflags = r.eflags;
     set_from_sigcontext(r, &gregs);
     r.eflags = (eflags & !USER_EFLAGS) | (gregs[17] & USER_EFLAGS);
+    // A frame saved on a return to a call site patched since (patch.rs).
+    if let Some(rip) = t.mm.moved_return(r.rip) {
+        r.rip = rip;
+    }
     restore_altstack(t, &ucb[16..40]);
     let s = UC_SIGMASK as usize;
     let mask = u64::from_le_bytes(ucb[s..s + 8].try_into().unwrap_or([0; 8]));
