@@ -155,7 +155,8 @@ fn jumping_into_the_stub_code_is_stopped() {
 /// `jmp` (e9) on systrap after the first call, and the linked `mov` (b8) on ptrace and in the
 /// container class; glibc's read (`syscall; cmp`) has its `syscall` (0f) replaced by the
 /// jump, while a signal frame holds the old return address (SIGALRM's handler reads through
-/// the same site) and before a restarted read. Both platforms run it, whatever $BULKHEAD_SANDBOX_PLATFORM says.
+/// the same site) and before a restarted read; and sites of each form whose patched bytes
+/// straddle two pages. Both platforms run it, whatever $BULKHEAD_SANDBOX_PLATFORM says.
 #[test]
 fn patched_call_sites_answer_as_the_trap_path() {
     let rt = Rt::new();
@@ -186,8 +187,9 @@ fn patched_call_sites_answer_as_the_trap_path() {
             format!(
                 "code: before=b8 after={byte}\nasm site: {byte}\n\
                  read site: before=0f after={read_byte}\nread restart: ok\n\
+                 straddling: mov={byte} cmp={read_byte}\n\
                  pipe: ok\neintr: alarms=3\n\
-                 signals during calls: ok\nfork: ok\nthreads: ok\nkick: ok\ngs: code=b8\n"
+                 signals during calls: ok\nfork: ok\nthreads: ok\nkick: ok\ngs: code=b8 straddling=b8/0f\n"
             ),
             "{name}: {err}"
         );

@@ -94,9 +94,9 @@ const FIRST_SLOT: u64 = 16;
 const REACH: i64 = (1 << 31) - 2 * PAGE as i64;
 
 impl Patches {
-    /// Whether a patched site lies in [start, end).
+    /// Whether a patched site's bytes lie in [start, end), even partly.
     pub fn has_site_in(&self, start: u64, end: u64) -> bool {
-        self.sites.iter().any(|x| (start..end).contains(&x.at))
+        self.sites.iter().any(|x| x.at < end && x.at + 5 > start)
     }
 
     /// Where a thread returning to `rip` goes instead: a `syscall; cmp` site's return
@@ -199,17 +199,20 @@ fn find(s: &Space, ret: u64, nr: u64, alone: &dyn Fn() -> bool) -> Option<Found>
     if s.patches.off {
         return None;
     }
-    let v = *s.vma_at(ret.checked_sub(2)?)?;
-    let exec = v.prot & libc::PROT_EXEC != 0;
-    let writable = v.prot & libc::PROT_WRITE != 0;
-    // Only code that cannot change under us: not writable (nor W+X: a JIT's), and not a
-    // MAP_SHARED mapping other processes write.
-    if !exec || writable || (v.shared && v.cached.is_none()) {
-        return None;
-    }
+    // Only code that cannot change under us, from the first byte looked at to the last: not
+    // writable (nor W+X: a JIT's), and not a MAP_SHARED mapping other processes write.
+    let code = |from: u64, len: u64| {
+        [from, from + len - 1].iter().all(|a| {
+            s.vma_at(*a).is_some_and(|v| {
+                v.prot & libc::PROT_EXEC != 0
+                    && v.prot & libc::PROT_WRITE == 0
+                    && !(v.shared && v.cached.is_none())
+            })
+        })
+    };
     let nr = u32::try_from(nr).ok()?;
     let mov = ret.checked_sub(7)?;
-    if mov >= v.start && s.read_raw(mov, 7).ok()? == site_bytes(nr) {
+    if code(mov, 7) && s.read_raw(mov, 7).ok()? == site_bytes(nr) {
         // No trampoline for a site that cannot be written (shm.rs's replace_code: one
         // aligned qword or 16 bytes, or a lone thread).
         if mov % 16 > 11 && !alone() {
@@ -222,7 +225,12 @@ fn find(s: &Space, ret: u64, nr: u64, alone: &dyn Fn() -> bool) -> Option<Found>
             form: Form::Mov(nr),
         });
     }
-    let after = s.read_raw(ret, 6u64.min(v.end.saturating_sub(ret))).ok()?;
+    let at = ret.checked_sub(2)?;
+    // The longest cmp first, then the shorter one where the code ends sooner.
+    let after = [6, 5]
+        .into_iter()
+        .filter(|n| code(at, 2 + n))
+        .find_map(|n| s.read_raw(ret, n).ok())?;
     let len = cmp_len(&after)?;
     if !alone() {
         return None;
@@ -230,7 +238,7 @@ fn find(s: &Space, ret: u64, nr: u64, alone: &dyn Fn() -> bool) -> Option<Found>
     let mut linked = [0x0f, 0x05, 0, 0, 0];
     linked[2..].copy_from_slice(&after[..3]);
     Some(Found {
-        at: ret - 2,
+        at,
         linked,
         form: Form::Cmp(after[..len].to_vec()),
     })
@@ -245,9 +253,8 @@ fn try_patch(
     alone: &dyn Fn() -> bool,
 ) -> Option<u64> {
     let f = find(s, ret, nr, alone)?;
-    let page = page_down(f.at);
-    // The 5 bytes rewritten lie in one page (an atomic store never crosses one anyway).
-    if page_down(f.at + 4) != page {
+    // No store is atomic across two pages: a site that straddles one is a lone thread's.
+    if page_down(f.at + 4) != page_down(f.at) && !alone() {
         return None;
     }
     let slot = slot_near(s, asp, f.at, entry)?;
@@ -271,12 +278,7 @@ fn try_patch(
             .ok()?;
         dst.copy_from_slice(&code);
     }
-    let off = private_page(s, asp, page)? + (f.at - page);
-    let done = s
-        .mem
-        .borrow()
-        .file
-        .replace_code(off as usize, f.linked, jmp, alone());
+    let done = replace(s, Some(asp), f.at, f.linked, jmp, alone)?;
     if !done {
         return None;
     }
@@ -288,6 +290,50 @@ fn try_patch(
         moved,
     });
     Some(resume)
+}
+
+/// Replaces the 5 code bytes at `at` (which must hold `old`) with `new`, in this address
+/// space's own copy of their page (made private first when `asp` is given): atomically within
+/// one page (shm.rs's replace_code), with two plain copies where they straddle two pages,
+/// which only a lone thread may see (no other thread executes them meanwhile). Whether they
+/// were replaced; None: a page could not be made private.
+fn replace(
+    s: &mut Space,
+    mut asp: Option<&mut dyn AddressSpace>,
+    at: u64,
+    old: [u8; 5],
+    new: [u8; 5],
+    alone: &dyn Fn() -> bool,
+) -> Option<bool> {
+    let (first, last) = (page_down(at), page_down(at + 4));
+    let mut offset = |page: u64| match asp.as_deref_mut() {
+        Some(asp) => private_page(s, asp, page),
+        None => s.vma_at(page).map(|v| v.offset + (page - v.start)),
+    };
+    let off = offset(first)? + (at - first);
+    if first == last {
+        let mem = s.mem.borrow();
+        return Some(mem.file.replace_code(off as usize, old, new, alone()));
+    }
+    let off2 = offset(last)?;
+    if !alone() {
+        return Some(false);
+    }
+    let n = (last - at) as usize;
+    let mut mem = s.mem.borrow_mut();
+    let parts = [(off as usize, 0..n), (off2 as usize, n..5)];
+    for (o, r) in parts.clone() {
+        if mem.file.slice(o, r.len()).ok()? != &old[r] {
+            return Some(false);
+        }
+    }
+    for (o, r) in parts {
+        mem.file
+            .slice_mut(o, r.len())
+            .ok()?
+            .copy_from_slice(&new[r]);
+    }
+    Some(true)
 }
 
 fn page_of(addr: u64) -> u64 {
@@ -435,17 +481,15 @@ fn private_page(s: &mut Space, asp: &mut dyn AddressSpace, page: u64) -> Option<
 pub fn stop(s: &mut Space) {
     s.patches.off = true;
     for x in std::mem::take(&mut s.patches.sites) {
-        let Some(v) = s.vma_at(x.at).copied() else {
-            continue;
-        };
-        if v.cached.is_some() || v.shared || x.at + 5 > v.end {
+        // Its pages are still this space's own (not the file cache's, not shared: munmap or
+        // a new mapping there would have replaced them).
+        let own = |a: u64| s.vma_at(a).is_some_and(|v| v.cached.is_none() && !v.shared);
+        if !own(x.at) || !own(x.at + 4) {
             continue;
         }
-        let off = v.offset + (x.at - v.start);
         // Atomically where the patch was atomic; a site only a lone thread could have had
-        // patched is restored with a plain copy.
-        let mem = s.mem.borrow();
-        let _ = mem.file.replace_code(off as usize, x.jmp, x.linked, true);
+        // patched is restored with plain copies.
+        let _ = replace(s, None, x.at, x.jmp, x.linked, &|| true);
     }
 }
 

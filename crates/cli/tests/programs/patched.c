@@ -9,9 +9,11 @@
  *                              `syscall` (0f) becomes the jump (e9))
  *   read restart: ok           (reads from that site: a signal frame saved on a return to it
  *                              before the patch, and a restarted read, come back right)
+ *   straddling: mov=XX cmp=XX  (sites of each form whose 5 patched bytes straddle two pages:
+ *                              patched (e9) on systrap while the process has one thread)
  *   patched          - the checks below, in order
  *   kick: ok                   (a signal reaches a thread that makes no calls)
- *   gs: code=b8                (a program that sets its gs base has its sites put back)
+ *   gs: code=b8 straddling=b8/0f (a program that sets its gs base has its sites put back)
  *   patched getpid N - N getpid calls through glibc; prints nanoseconds per call
  */
 #include <errno.h>
@@ -74,6 +76,26 @@ static volatile unsigned char *read_site(void) {
             return p + i;
     return NULL;
 }
+
+/* A site of each form whose 5 patched bytes straddle a page boundary: `mov $39, %eax` 3
+ * bytes before it, and a `syscall` 1 byte before it (after a 2-byte `mov %edi, %eax`). */
+long straddle_mov(void);
+long straddle_cmp(long nr);
+__asm__(".pushsection .text.straddle, \"ax\"\n"
+        ".balign 4096\n"
+        ".fill 4093, 1, 0x90\n"
+        "straddle_mov:\n"
+        "mov $39, %eax\n"
+        "syscall\n"
+        "ret\n"
+        ".balign 4096\n"
+        ".fill 4093, 1, 0x90\n"
+        "straddle_cmp:\n"
+        "mov %edi, %eax\n"
+        "syscall\n"
+        "cmp $-4096, %rax\n"
+        "ret\n"
+        ".popsection\n");
 
 static int rfds[2], handler_fds[2];
 static volatile int handled;
@@ -244,6 +266,13 @@ int main(int argc, char **argv) {
     printf("read site: before=%02x after=%02x\n", read_before, read_after);
     printf("read restart: ok\n");
 
+    for (int i = 0; i < 100; i++) {
+        CHECK(straddle_mov() == pid, "straddle_mov");
+        CHECK(straddle_cmp(SYS_getpid) == pid, "straddle_cmp");
+    }
+    printf("straddling: mov=%02x cmp=%02x\n", *(volatile unsigned char *)(void *)straddle_mov,
+           *((volatile unsigned char *)(void *)straddle_cmp + 2));
+
     /* Arguments and results of other wrappers (write and readv through a pipe). */
     int fds[2];
     CHECK(pipe(fds) == 0, "pipe: %s", strerror(errno));
@@ -358,6 +387,8 @@ int main(int argc, char **argv) {
     CHECK(at_gs == mine[0] && base == (unsigned long)mine, "gs:0 %lx base %lx", at_gs, base);
     for (int i = 0; i < 1000; i++)
         CHECK(getpid() == pid, "getpid after gs");
-    printf("gs: code=%02x\n", code_byte());
+    printf("gs: code=%02x straddling=%02x/%02x\n", code_byte(),
+           *(volatile unsigned char *)(void *)straddle_mov,
+           *((volatile unsigned char *)(void *)straddle_cmp + 2));
     return failed;
 }
