@@ -153,6 +153,116 @@ print(asyncio.run(main()))
     programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
+/// Socket calls whose answers differed from Linux's until a differential run of both classes
+/// found them: the addresses of a connection whose client closed before the accept, a
+/// datagram socket's connect(AF_UNSPEC) and shutdown while unconnected, sends to port 0 and
+/// to the broadcast address (no route: loopback only), bind's AF_UNSPEC and the order of its checks, SO_REUSEADDR set
+/// after a bind, a listener's recv and shutdown, the connect after a non-blocking one, poll of
+/// a refused connect, SIOCATMARK, Linux's bounds and defaults of options, IP_MTU, unknown
+/// levels, and a unix message's control data at another level.
+#[test]
+fn socket_calls_answer_as_in_the_container_class() {
+    let mut b = Bundle::new(&["true"]);
+    host_usr(&mut b);
+    b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
+    let program = r#"
+import socket as S, errno, ctypes, struct, select, fcntl, time, array, os
+libc = ctypes.CDLL(None, use_errno=True)
+def e(f):
+    try:
+        v = f()
+        return "ok" if v is None else v
+    except OSError as x:
+        return errno.errorcode[x.errno]
+def raw(fn, *a):
+    ctypes.set_errno(0)
+    return "ok" if fn(*a) == 0 else errno.errorcode[ctypes.get_errno()]
+def sin(port, ip, fam=S.AF_INET):
+    return ctypes.create_string_buffer(struct.pack("=H", fam) + struct.pack("!H4s8x", port, S.inet_aton(ip)), 16)
+# Addresses of a connection whose client is gone before the accept.
+for fam, host, dst in ((S.AF_INET, "0.0.0.0", "127.0.0.1"), (S.AF_INET6, "::", "127.0.0.1")):
+    w = S.socket(fam); w.bind((host, 0)); w.listen(1)
+    c = S.create_connection((dst, w.getsockname()[1])); mine = c.getsockname()[1]; c.close()
+    a, peer = w.accept()
+    print("accept after close", peer[0], peer[1] == mine, a.getpeername()[1] == mine)
+# Datagram sockets: AF_UNSPEC dissolves a connect; shutdown unconnected; port 0; broadcast.
+u = S.socket(S.AF_INET, S.SOCK_DGRAM); u.connect(("127.0.0.1", 9))
+print("udp unspec", raw(libc.connect, u.fileno(), sin(0, "0.0.0.0", S.AF_UNSPEC), 16), e(u.getpeername))
+print("udp shutdown unconnected", e(lambda: u.shutdown(S.SHUT_RDWR)))
+v = S.socket(S.AF_INET, S.SOCK_DGRAM)
+print("udp port 0", e(lambda: v.sendto(b"x", ("127.0.0.1", 0))))
+print("udp broadcast", e(lambda: v.sendto(b"x", ("255.255.255.255", 9))))
+# bind: AF_UNSPEC with INADDR_ANY is AF_INET; an address is checked before "bound already".
+b = S.socket()
+print("bind unspec", raw(libc.bind, b.fileno(), sin(0, "0.0.0.0", S.AF_UNSPEC), 16),
+      raw(libc.bind, b.fileno(), sin(0, "127.0.0.1", S.AF_UNSPEC), 16),
+      raw(libc.bind, b.fileno(), sin(0, "10.1.2.3"), 16), raw(libc.bind, b.fileno(), sin(0, "127.0.0.1"), 16))
+r1 = S.socket(); r1.bind(("127.0.0.1", 0)); r1.setsockopt(S.SOL_SOCKET, S.SO_REUSEADDR, 1)
+r2 = S.socket(); r2.setsockopt(S.SOL_SOCKET, S.SO_REUSEADDR, 1)
+print("reuseaddr set after bind", e(lambda: r2.bind(r1.getsockname())))
+print("bind broadcast, multicast", e(lambda: S.socket().bind(("255.255.255.255", 0))),
+      e(lambda: S.socket(S.AF_INET, S.SOCK_DGRAM).bind(("224.0.0.1", 0))))
+# A listener: recv, shutdown, then accept.
+l = S.socket(); l.bind(("127.0.0.1", 0)); l.listen(4)
+print("listener recv", e(lambda: l.recv(1, S.MSG_DONTWAIT)))
+l.setblocking(False)
+print("listener shutdown", e(lambda: l.shutdown(S.SHUT_RDWR)), e(l.accept))
+l = S.socket(); l.bind(("127.0.0.1", 0)); l.listen(4)
+# Non-blocking connects, told by the next connect.
+n = S.socket(); n.setblocking(False)
+print("nonblocking connect", n.connect_ex(l.getsockname()) == errno.EINPROGRESS,
+      e(lambda: n.connect(l.getsockname())), e(lambda: n.connect(l.getsockname())))
+print("SIOCATMARK", struct.unpack("i", fcntl.ioctl(n, 0x8905, b"\0" * 4))[0])
+f = S.socket(); f.setblocking(False)
+f.connect_ex(("127.0.0.1", 1)); select.select([], [f], [], 5)
+p = select.poll(); p.register(f, select.POLLIN | select.POLLOUT | select.POLLRDHUP)
+print("refused poll", hex(p.poll(1000)[0][1]), errno.errorcode[f.getsockopt(S.SOL_SOCKET, S.SO_ERROR)],
+      e(lambda: f.connect(("127.0.0.1", 1))))
+# Options: Linux's bounds and defaults.
+t = S.socket(); d = S.socket(S.AF_INET, S.SOCK_DGRAM)
+def so(s, lev, opt, val):
+    return e(lambda: s.setsockopt(lev, opt, val)), s.getsockopt(lev, opt)
+print("IP_TTL", so(t, S.IPPROTO_IP, S.IP_TTL, 0), so(t, S.IPPROTO_IP, S.IP_TTL, 256), so(t, S.IPPROTO_IP, S.IP_TTL, 9),
+      so(t, S.IPPROTO_IP, S.IP_TTL, -1))
+print("TCP", so(t, S.IPPROTO_TCP, S.TCP_MAXSEG, 10), so(t, S.IPPROTO_TCP, 4, 0), so(t, S.IPPROTO_TCP, 6, 200),
+      so(t, S.IPPROTO_TCP, S.TCP_NODELAY, 5), t.getsockopt(S.IPPROTO_TCP, 12), t.getsockopt(S.IPPROTO_TCP, 10))
+print("SOL_SOCKET", so(t, S.SOL_SOCKET, S.SO_KEEPALIVE, 7), so(t, S.SOL_SOCKET, S.SO_RCVLOWAT, 0),
+      e(lambda: t.setsockopt(S.SOL_SOCKET, S.SO_SNDLOWAT, 5)), t.getsockopt(S.SOL_SOCKET, 36), t.getsockopt(S.SOL_SOCKET, 49))
+t.setsockopt(S.SOL_SOCKET, S.SO_RCVBUF, 1); t.setsockopt(S.SOL_SOCKET, S.SO_SNDBUF, 1)
+print("least buffers", t.getsockopt(S.SOL_SOCKET, S.SO_RCVBUF) < t.getsockopt(S.SOL_SOCKET, S.SO_SNDBUF))
+print("multicast TTL", d.getsockopt(S.IPPROTO_IP, S.IP_MULTICAST_TTL), so(d, S.IPPROTO_IP, S.IP_MULTICAST_TTL, 300))
+print("IP_MTU", e(lambda: t.getsockopt(S.IPPROTO_IP, 14)), n.getsockopt(S.IPPROTO_IP, 14))
+print("levels", e(lambda: d.getsockopt(S.IPPROTO_TCP, S.TCP_NODELAY)), e(lambda: t.getsockopt(12345, 1)),
+      e(lambda: t.setsockopt(12345, 1, 1)), e(lambda: t.setsockopt(S.IPPROTO_TCP, 13, b"nope")))
+# A unix message's control data at another level than SOL_SOCKET is ignored.
+q1, q2 = S.socketpair()
+print("unix other level", q1.sendmsg([b"x"], [(S.IPPROTO_IP, 1, b"abcd")]), q2.recv(1))
+"#;
+    let want = "accept after close 127.0.0.1 True True\n\
+                accept after close ::ffff:127.0.0.1 True True\n\
+                udp unspec ok ENOTCONN\n\
+                udp shutdown unconnected ENOTCONN\n\
+                udp port 0 EINVAL\n\
+                udp broadcast ENETUNREACH\n\
+                bind unspec ok EAFNOSUPPORT EADDRNOTAVAIL EINVAL\n\
+                reuseaddr set after bind ok\n\
+                bind broadcast, multicast ok ok\n\
+                listener recv ENOTCONN\n\
+                listener shutdown ok EINVAL\n\
+                nonblocking connect True ok EISCONN\n\
+                SIOCATMARK 0\n\
+                refused poll 0x201d ECONNREFUSED ECONNABORTED\n\
+                IP_TTL ('EINVAL', 64) ('EINVAL', 64) ('ok', 9) ('ok', 64)\n\
+                TCP ('EINVAL', 536) ('EINVAL', 7200) ('EINVAL', 9) ('ok', 1) 1 0\n\
+                SOL_SOCKET ('ok', 1) ('ok', 1) ENOPROTOOPT 0 -1\n\
+                least buffers True\n\
+                multicast TTL 1 ('EINVAL', 1)\n\
+                IP_MTU ENOTCONN 65535\n\
+                levels ENOTSUP ENOTSUP ENOPROTOOPT ENOENT\n\
+                unix other level 1 b'x'\n";
+    programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
+}
+
 /// sendfile without an offset (Go's io.Copy from a file to a connection, python's
 /// os.sendfile with None) into a unix and a TCP socket whose reader falls behind: every byte
 /// arrives once and in order, and the file's position ends at its end. The sentry once read

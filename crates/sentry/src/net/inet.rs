@@ -6,6 +6,7 @@
 //! unreachable until the pod's interface is served (ENETUNREACH).
 
 use super::unix::{Kind, Socket};
+use libc::{SO_REUSEADDR, SO_REUSEPORT};
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::{Rc, Weak};
@@ -110,7 +111,7 @@ type R = Result<SocketAddr, crate::mm::Errno>;
 /// both allow reuse: SO_REUSEADDR when the other does not listen, or SO_REUSEPORT). Returns
 /// the address bound.
 pub fn bind(s: &Rc<Socket>, addr: SocketAddr, opts: BindOpts) -> R {
-    if !is_local(addr.ip()) {
+    if !bindable(addr.ip()) {
         return Err(libc::EADDRNOTAVAIL);
     }
     live(|all| {
@@ -122,8 +123,8 @@ pub fn bind(s: &Rc<Socket>, addr: SocketAddr, opts: BindOpts) -> R {
                 b.kind == s.kind
                     && b.addr.port() == port
                     && overlap(b.addr.ip(), b.opts.v6only, addr.ip(), opts.v6only)
-                    && !(b.opts.reuseaddr && opts.reuseaddr && !other.is_listening())
-                    && !(b.opts.reuseport && opts.reuseport)
+                    && !(reuses(&other, SO_REUSEADDR) && opts.reuseaddr && !other.is_listening())
+                    && !(reuses(&other, SO_REUSEPORT) && opts.reuseport)
             })
         };
         let port = if addr.port() != 0 {
@@ -152,6 +153,24 @@ pub fn bind(s: &Rc<Socket>, addr: SocketAddr, opts: BindOpts) -> R {
         });
         Ok(bound)
     })
+}
+
+/// Whether a bound socket has SO_REUSEADDR or SO_REUSEPORT on now (Linux looks at the
+/// bound socket's flags as they are when another binds, not as they were when it bound).
+fn reuses(s: &Socket, opt: i32) -> bool {
+    s.opt(libc::SOL_SOCKET, opt).unwrap_or(0) != 0
+}
+
+/// Whether a socket may bind to `ip`: an address of the sandbox, or (as Linux lets it) an
+/// IPv4 multicast or broadcast address.
+pub fn bindable(ip: IpAddr) -> bool {
+    is_local(ip)
+        || match canonical(ip) {
+            IpAddr::V4(v4) => {
+                v4.is_multicast() || v4.is_broadcast() || super::pod::is_subnet_broadcast(v4)
+            }
+            IpAddr::V6(_) => false,
+        }
 }
 
 /// The socket of `kind` that receives what is sent to `dest`: an exact address before a

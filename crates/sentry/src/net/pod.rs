@@ -346,6 +346,18 @@ pub fn has_addr(ip: IpAddr) -> bool {
     with(|p| p.link.addrs.iter().any(|(a, _)| *a == ip)).unwrap_or(false)
 }
 
+/// Whether `ip` is the broadcast address of one of the interface's IPv4 networks.
+pub fn is_subnet_broadcast(ip: std::net::Ipv4Addr) -> bool {
+    let ip = u32::from(ip);
+    with(|p| {
+        p.link.addrs.iter().any(|(a, prefix)| match a {
+            IpAddr::V4(a) if *prefix < 31 => u32::from(*a) | (u32::MAX >> *prefix) == ip,
+            _ => false,
+        })
+    })
+    .unwrap_or(false)
+}
+
 /// The neighbour a packet to `dest` goes to: `dest` itself on one of the interface's
 /// networks, else the gateway of its family.
 fn next_hop(link: &Described, dest: IpAddr) -> Option<IpAddr> {

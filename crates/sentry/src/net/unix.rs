@@ -157,7 +157,8 @@ struct Inner {
     own: Cred,
     /// SO_ERROR: an error the socket has to report (a refused non-blocking connect).
     error: i32,
-    /// A UDP socket's connected address (there may be no socket there yet).
+    /// A UDP socket's connected address (there may be no socket there yet); a TCP
+    /// connection's other end, kept from when it was made.
     peer_addr: Option<Addr>,
     /// Options kept for getsockopt and the binding rules: (level, name) -> value.
     opts: BTreeMap<(i32, i32), i32>,
@@ -168,6 +169,8 @@ struct Inner {
     linger: Option<u32>,
     /// The peer closed that way (the pod's stack then sends the RST).
     peer_aborted: bool,
+    /// A non-blocking connect answered EINPROGRESS and no connect has told its end yet.
+    in_progress: bool,
     /// Moved on every change: [0] for the reading side, [1] for the writing side.
     generation: [u64; 2],
 }
@@ -394,7 +397,7 @@ impl Socket {
         self.inner.borrow_mut().name = Some(addr);
     }
 
-    /// A UDP socket's connected address.
+    /// A UDP socket's connected address; a TCP connection's other end.
     pub fn peer_addr(&self) -> Option<Addr> {
         self.inner.borrow().peer_addr.clone()
     }
@@ -402,6 +405,14 @@ impl Socket {
     pub fn set_peer_addr(&self, a: Option<Addr>) {
         let mut i = self.inner.borrow_mut();
         i.peer_addr = a;
+        i.generation[1] += 1;
+    }
+
+    /// connect(AF_UNSPEC) of a datagram socket: no peer any more (its name stays).
+    pub fn dissolve(&self) {
+        let mut i = self.inner.borrow_mut();
+        i.peer_addr = None;
+        i.peer = None;
         i.generation[1] += 1;
     }
 
@@ -447,6 +458,16 @@ impl Socket {
     }
 
     /// SO_ERROR: the pending error, cleared by reading it.
+    /// A non-blocking connect answered EINPROGRESS (see `take_in_progress`).
+    pub fn set_in_progress(&self) {
+        self.inner.borrow_mut().in_progress = true;
+    }
+
+    /// Whether a non-blocking connect is still to be told its end by a connect.
+    pub fn take_in_progress(&self) -> bool {
+        std::mem::take(&mut self.inner.borrow_mut().in_progress)
+    }
+
     pub fn take_error(&self) -> i32 {
         std::mem::take(&mut self.inner.borrow_mut().error)
     }
@@ -532,19 +553,27 @@ impl Socket {
             return Err(libc::EAGAIN);
         }
         let accepted = Socket::of_family(to.family, self.kind, server_cred);
-        accepted.inner.borrow_mut().name = local.or(name);
-        if to.family != libc::AF_UNIX {
+        let accepted_name = local.or(name);
+        accepted.inner.borrow_mut().name = accepted_name.clone();
+        let ip = to.family != libc::AF_UNIX;
+        if ip {
             // As Linux's clone of a TCP listener: its options, linger, buffers and timeouts.
             let mut a = accepted.inner.borrow_mut();
             a.opts = opts;
             a.linger = linger;
             a.timeouts = timeouts;
             (a.sndbuf, a.rcvbuf) = bufs;
+            // Each end names the other after it is gone too (a client that closed before
+            // its connection was accepted), as a TCP connection keeps its addresses.
+            a.peer_addr = self.name();
         }
         pending.push_back(accepted.clone());
         t.generation[0] += 1;
         drop(t);
         Socket::join(self, &accepted, server_cred, cred);
+        if ip {
+            self.inner.borrow_mut().peer_addr = accepted_name;
+        }
         Ok(())
     }
 
@@ -569,8 +598,29 @@ impl Socket {
             libc::SHUT_RDWR => (true, true),
             _ => return Err(libc::EINVAL),
         };
+        // An unconnected IP datagram socket is shut down all the same (a thread blocked in
+        // its recv wakes) but answers ENOTCONN, as Linux's does.
+        let unconnected_ip_dgram = self.family != libc::AF_UNIX
+            && !self.kind.connection()
+            && self.inner.borrow().peer_addr.is_none();
         let peer = {
             let mut i = self.inner.borrow_mut();
+            // A TCP listener shut for reading stops listening (its waiting connections are
+            // dropped) and may listen or connect again, as Linux's; SHUT_WR alone does
+            // nothing to it. A unix listener keeps listening.
+            if i.listening.is_some() {
+                if self.family != libc::AF_UNIX {
+                    if rd {
+                        i.listening = None;
+                    }
+                } else {
+                    (i.shut_rd, i.shut_wr) = (i.shut_rd | rd, i.shut_wr | wr);
+                }
+                i.generation[0] += 1;
+                drop(i);
+                wait::poke();
+                return Ok(());
+            }
             if self.kind.connection() && !i.connected {
                 return Err(libc::ENOTCONN);
             }
@@ -589,6 +639,9 @@ impl Socket {
             p.generation[1] += 1;
         }
         wait::poke();
+        if unconnected_ip_dgram {
+            return Err(libc::ENOTCONN);
+        }
         Ok(())
     }
 
@@ -673,7 +726,12 @@ impl Socket {
     pub fn recv(&self, max: usize, peek: bool) -> Result<Received, Errno> {
         let mut i = self.inner.borrow_mut();
         if i.listening.is_some() {
-            return Err(libc::EINVAL);
+            // As Linux: EINVAL from a unix listener, ENOTCONN from a TCP one.
+            return Err(if self.family == libc::AF_UNIX {
+                libc::EINVAL
+            } else {
+                libc::ENOTCONN
+            });
         }
         let passcred = i.passcred;
         let reported = if self.is_udp() {
@@ -825,8 +883,10 @@ impl Socket {
             return ev | libc::POLLERR as u32 | out;
         }
         if i.error != 0 {
-            // A refused connect: error and hang-up, and the write side "ready" to report it.
-            return ev | (libc::POLLERR | libc::POLLHUP) as u32 | out;
+            // A refused connect: error and hang-up, both sides shut (so readable too), and the
+            // write side "ready" to report it.
+            let shut = (libc::POLLIN | libc::POLLRDNORM) as u32 | RDHUP;
+            return ev | (libc::POLLERR | libc::POLLHUP) as u32 | shut | out;
         }
         if i.eof || i.shut_rd || (self.kind.connection() && i.peer_gone) {
             ev |= (libc::POLLIN | libc::POLLRDNORM) as u32 | RDHUP;
@@ -884,7 +944,10 @@ impl Socket {
     /// SO_SNDBUF / SO_RCVBUF: Linux doubles the value asked for (its bookkeeping), within
     /// its limits; returns nothing, getsockopt reads the doubled value.
     pub fn set_buf(&self, send: bool, want: usize) {
-        let v = (want.clamp(2304, DEFAULT_BUF) * 2).max(4608);
+        // Linux doubles the value (for its bookkeeping), up to twice the maximum and at least
+        // SOCK_MIN_SNDBUF or SOCK_MIN_RCVBUF.
+        let least = if send { 4608 } else { 2304 };
+        let v = (want.min(DEFAULT_BUF) * 2).max(least);
         let mut i = self.inner.borrow_mut();
         if send {
             i.sndbuf = v;

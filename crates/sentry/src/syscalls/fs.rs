@@ -720,6 +720,9 @@ pub(super) fn readlink(t: &mut Task, dirfd: i32, addr: u64, buf: u64, len: u64) 
     Ok(target.len() as i64)
 }
 
+/// The socket ioctl asking whether the next byte is urgent data.
+const SIOCATMARK: u64 = 0x8905;
+
 pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
     let f = t.fds.get(fd)?;
     // The generic requests every file takes: non-blocking mode and close-on-exec.
@@ -755,6 +758,10 @@ pub(super) fn ioctl(t: &mut Task, fd: i32, req: u64, arg: u64) -> R {
                 0
             };
             return put(t, arg, &n.to_le_bytes()).map(|_| 0);
+        }
+        // SIOCATMARK: never at an urgent mark (no MSG_OOB data in the sandbox).
+        Node::Socket(s, _) if req == SIOCATMARK && s.family != AF_UNIX => {
+            return put(t, arg, &0i32.to_le_bytes()).map(|_| 0);
         }
         Node::Socket(..) if (0x8900..0x8a00).contains(&req) => {
             return super::socket::if_ioctl(t, req, arg)

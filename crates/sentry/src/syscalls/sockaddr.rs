@@ -59,6 +59,31 @@ pub(super) fn read(t: &Task, family: i32, addr: u64, len: u32) -> Result<Name, E
     })
 }
 
+/// Whether the name at `addr` is of family AF_UNSPEC (at least its family given).
+pub(super) fn is_unspec(t: &Task, addr: u64, len: u32) -> Result<bool, Errno> {
+    if len < 2 {
+        return Ok(false);
+    }
+    let b = t.mm.read_vec(addr, 2)?;
+    Ok(u16::from_le_bytes([b[0], b[1]]) == AF_UNSPEC as u16)
+}
+
+/// A sockaddr_in or sockaddr_in6 read whatever its family field says (bind's AF_UNSPEC).
+pub(super) fn read_inet_as(
+    t: &Task,
+    family: i32,
+    addr: u64,
+    len: u32,
+) -> Result<SocketAddr, Errno> {
+    let min = if family == AF_INET { SIN_LEN } else { SIN6_MIN };
+    if (len as usize) < min {
+        return Err(EINVAL);
+    }
+    let mut b = t.mm.read_vec(addr, min)?;
+    b[..2].copy_from_slice(&(family as u16).to_le_bytes());
+    Ok(inet_from(family, &b))
+}
+
 /// A sockaddr_in (AF_INET sockets) or sockaddr_in6 (AF_INET6, an IPv4 destination given
 /// v4-mapped): EINVAL when short, EAFNOSUPPORT for another family.
 fn read_inet(t: &Task, family: i32, addr: u64, len: usize) -> Result<SocketAddr, Errno> {
@@ -70,6 +95,11 @@ fn read_inet(t: &Task, family: i32, addr: u64, len: usize) -> Result<SocketAddr,
     if u16::from_le_bytes([b[0], b[1]]) != family as u16 {
         return Err(EAFNOSUPPORT);
     }
+    Ok(inet_from(family, &b))
+}
+
+/// The address in a sockaddr_in's or sockaddr_in6's bytes.
+fn inet_from(family: i32, b: &[u8]) -> SocketAddr {
     let port = u16::from_be_bytes([b[2], b[3]]);
     let ip = if family == AF_INET {
         IpAddr::V4(Ipv4Addr::new(b[4], b[5], b[6], b[7]))
@@ -78,7 +108,7 @@ fn read_inet(t: &Task, family: i32, addr: u64, len: usize) -> Result<SocketAddr,
         o.copy_from_slice(&b[8..24]);
         IpAddr::V6(Ipv6Addr::from(o))
     };
-    Ok(SocketAddr::new(ip, port))
+    SocketAddr::new(ip, port)
 }
 
 /// How an unnamed socket's name is written.

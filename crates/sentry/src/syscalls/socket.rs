@@ -120,6 +120,10 @@ fn kind_of(t: &Task, domain: i32, base: i32, proto: i32) -> Result<Kind, Errno> 
             _ => Err(EINVAL),
         };
     }
+    // Packet sockets, as raw IP ones: EPERM without CAP_NET_RAW, as Linux; with it too.
+    if domain == AF_PACKET {
+        return Err(EPERM);
+    }
     if domain != AF_UNIX {
         return Err(EAFNOSUPPORT);
     }
@@ -214,8 +218,20 @@ fn find(t: &mut Task, name: Name) -> Result<Rc<Socket>, Errno> {
 
 pub(super) fn bind(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
     let (s, _) = sock(t, fd)?;
-    let name = sockaddr::read(t, s.family, addr, len)?;
+    let name = match sockaddr::read(t, s.family, addr, len) {
+        // Linux's old compatibility rule: an IPv4 socket takes AF_UNSPEC with INADDR_ANY
+        // as AF_INET.
+        Err(EAFNOSUPPORT) if s.family == AF_INET && sockaddr::is_unspec(t, addr, len)? => {
+            match sockaddr::read_inet_as(t, AF_INET, addr, len)? {
+                a if a.ip().is_unspecified() => Name::Inet(a),
+                _ => return Err(EAFNOSUPPORT),
+            }
+        }
+        r => r?,
+    };
     let addr = match name {
+        // As Linux: an address the socket cannot have is named before "bound already".
+        Name::Inet(a) if !inet::bindable(a.ip()) => return Err(EADDRNOTAVAIL),
         _ if s.is_bound() && !matches!(name, Name::Path(_)) => return Err(EINVAL),
         Name::Netlink(pid) => {
             s.set_name(Addr::Netlink(if pid == 0 { t.pid as u32 } else { pid }));
@@ -311,6 +327,11 @@ pub(super) fn listen(t: &mut Task, fd: i32, backlog: i32) -> R {
 
 pub(super) fn connect(t: &mut Task, fd: i32, addr: u64, len: u32) -> R {
     let (s, nonblock) = sock(t, fd)?;
+    // AF_UNSPEC dissolves a datagram socket's association (its peer), as on Linux.
+    if sockaddr::is_unspec(t, addr, len)? && matches!(s.kind, Kind::Dgram | Kind::Ping) {
+        s.dissolve();
+        return Ok(0);
+    }
     let name =
         sockaddr::read(t, s.family, addr, len).map_err(|e| if len < 2 { EINVAL } else { e })?;
     if let Name::Inet(dest) = name {
@@ -345,6 +366,18 @@ fn connect_inet(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) 
         s.set_peer_addr(Some(Addr::Inet(dest)));
         return Ok(0);
     }
+    // The connect after a non-blocking one tells how it ended, as Linux's: 0 once
+    // connected, else the error not yet taken (ECONNABORTED when SO_ERROR took it), and the
+    // socket may connect anew after that.
+    if s.take_in_progress() {
+        if s.connected() {
+            return Ok(0);
+        }
+        return Err(match s.take_error() {
+            0 => ECONNABORTED,
+            e => e,
+        });
+    }
     // A TCP listener is "connected" to nothing but may not connect (EISCONN, as Linux).
     if s.connected() || s.is_listening() {
         return Err(EISCONN);
@@ -352,6 +385,7 @@ fn connect_inet(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) 
     let Some(listener) = inet::find(Kind::Stream, dest) else {
         if nonblock {
             s.set_error(ECONNREFUSED);
+            s.set_in_progress();
             return Err(EINPROGRESS);
         }
         return Err(ECONNREFUSED);
@@ -359,7 +393,10 @@ fn connect_inet(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) 
     autobind_inet(s, source_ip)?;
     match s.connect_as(&listener, peer_cred(t), Some(Addr::Inet(dest))) {
         Err(EAGAIN) if !nonblock => Err(block(t, s, true)),
-        Ok(()) if nonblock => Err(EINPROGRESS),
+        Ok(()) if nonblock => {
+            s.set_in_progress();
+            Err(EINPROGRESS)
+        }
         r => r.map(|_| 0),
     }
 }
@@ -409,12 +446,30 @@ fn connect_pod(t: &mut Task, s: &Rc<Socket>, dest: SocketAddr, nonblock: bool) -
 /// host); EINVAL for a name that is not an IP one, EDESTADDRREQ with neither.
 fn udp_destination(s: &Socket, to: Option<&Name>) -> Result<SocketAddr, Errno> {
     let dest = match (to, s.peer_addr()) {
+        // As Linux: a datagram cannot be sent to port 0.
+        (Some(Name::Inet(d)), _) if d.port() == 0 && s.kind == Kind::Dgram => return Err(EINVAL),
         (Some(Name::Inet(d)), _) => *d,
         (Some(_), _) => return Err(EINVAL),
         (None, Some(Addr::Inet(d))) => d,
         (None, _) => return Err(EDESTADDRREQ),
     };
+    // A broadcast that has a route (the pod's interface) needs SO_BROADCAST first (EACCES,
+    // as Linux's route check answers); without a route it is ENETUNREACH, as any.
+    if is_broadcast(dest.ip())
+        && crate::net::pod::source_for(dest.ip()).is_some()
+        && s.opt(SOL_SOCKET, SO_BROADCAST).unwrap_or(0) == 0
+    {
+        return Err(EACCES);
+    }
     Ok(inet::destination(dest))
+}
+
+/// The limited broadcast address, or the pod interface's subnet broadcast.
+fn is_broadcast(ip: std::net::IpAddr) -> bool {
+    match inet::canonical(ip) {
+        std::net::IpAddr::V4(v4) => v4.is_broadcast() || crate::net::pod::is_subnet_broadcast(v4),
+        std::net::IpAddr::V6(_) => false,
+    }
 }
 
 /// A datagram to an address beyond the sandbox goes out through the pod's interface: the
@@ -447,7 +502,7 @@ pub(super) fn accept(t: &mut Task, fd: i32, addr: u64, len: u64, flags: i32) -> 
         Err(EAGAIN) if !nonblock => return Err(block(t, &s, false)),
         r => r?,
     };
-    let peer = new.peer_name().ok().flatten();
+    let peer = new.peer_addr().or_else(|| new.peer_name().ok().flatten());
     let (_, open) = type_flags(flags)?;
     let n = t.fds.install(
         socket_file(new, open & O_NONBLOCK),
@@ -552,7 +607,9 @@ fn read_control(t: &Task, addr: u64, len: usize) -> Result<Control, Errno> {
                 check_cred(t, cred)?;
                 c.cred = Some(cred);
             }
-            _ => return Err(EINVAL),
+            // Linux's unix sockets look at SOL_SOCKET messages only.
+            (SOL_SOCKET, _) => return Err(EINVAL),
+            _ => {}
         }
         at += (clen + 7) & !7;
     }

@@ -2,8 +2,9 @@
 //! socket's own (SO_PASSCRED, the buffer sizes, SO_ERROR, SO_PEERCRED, SO_LINGER's abortive
 //! close, keep-alive over the pod's interface, and the binding rules: SO_REUSEADDR,
 //! SO_REUSEPORT, IPV6_V6ONLY); the others a program sets (TCP_NODELAY,
-//! keep-alive timings, IP_TOS...) are kept and read back as set, with Linux's defaults
-//! before, since connections inside the sandbox have no packets for them to shape.
+//! keep-alive timings, IP_TOS...) are kept and read back as Linux stores them (within its
+//! bounds, flags as 0 or 1: `checked`), with Linux's defaults before, since connections
+//! inside the sandbox have no packets for them to shape.
 
 use super::*;
 use crate::net::unix::{Cred, Kind};
@@ -25,7 +26,10 @@ fn kept(family: i32, kind: Kind, level: i32, opt: i32) -> Option<i32> {
         (SOL_SOCKET, SO_DONTROUTE | SO_OOBINLINE | SO_PRIORITY | SO_PASSSEC | SO_TIMESTAMP) => 0,
         (SOL_SOCKET, SO_TIMESTAMPNS) => 0,
         (SOL_SOCKET, SO_RCVLOWAT | SO_SNDLOWAT) => 1,
-        (IPPROTO_TCP, TCP_NODELAY | TCP_CORK | TCP_DEFER_ACCEPT | TCP_QUICKACK) if tcp => 0,
+        (SOL_SOCKET, SO_MARK | SO_BUSY_POLL | SO_ZEROCOPY) if ip => 0,
+        (SOL_SOCKET, SO_INCOMING_CPU | SO_PEEK_OFF) if ip => -1,
+        (IPPROTO_TCP, TCP_NODELAY | TCP_CORK | TCP_DEFER_ACCEPT | TCP_WINDOW_CLAMP) if tcp => 0,
+        (IPPROTO_TCP, TCP_QUICKACK) if tcp => 1,
         (IPPROTO_TCP, TCP_FASTOPEN | TCP_USER_TIMEOUT | TCP_NOTSENT_LOWAT) if tcp => 0,
         (IPPROTO_TCP, TCP_KEEPIDLE) if tcp => 7200,
         (IPPROTO_TCP, TCP_KEEPINTVL) if tcp => 75,
@@ -37,20 +41,69 @@ fn kept(family: i32, kind: Kind, level: i32, opt: i32) -> Option<i32> {
         (IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT | IP_TRANSPARENT) if ip => 0,
         // What ping asks for: the TTL and IP options of what it receives.
         (IPPROTO_IP, IP_RECVTTL | IP_RETOPTS) if ip => 0,
-        (IPPROTO_IP, IP_TTL | IP_MULTICAST_TTL) if ip => 64,
-        (IPPROTO_IP, IP_MULTICAST_LOOP) if ip => 1,
+        (IPPROTO_IP, IP_TTL) if ip => 64,
+        (IPPROTO_IP, IP_MULTICAST_TTL | IP_MULTICAST_LOOP) if ip => 1,
+        (IPPROTO_IP, IP_HDRINCL) if ip => 0,
         (IPPROTO_IP, IP_MTU_DISCOVER) if ip => 1,
         (IPPROTO_IPV6, IPV6_V6ONLY | IPV6_RECVPKTINFO | IPV6_RECVERR | IPV6_TCLASS)
             if family == AF_INET6 =>
         {
             0
         }
-        (IPPROTO_IPV6, IPV6_UNICAST_HOPS | IPV6_MULTICAST_HOPS) if family == AF_INET6 => 64,
+        (IPPROTO_IPV6, IPV6_UNICAST_HOPS) if family == AF_INET6 => 64,
+        (IPPROTO_IPV6, IPV6_MULTICAST_HOPS) if family == AF_INET6 => 1,
         (IPPROTO_IPV6, IPV6_RECVHOPLIMIT) if family == AF_INET6 => 0,
         // Netlink's own options (NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, memberships...).
         (SOL_NETLINK, 1..=12) if family == AF_NETLINK => 0,
         _ => return None,
     })
+}
+
+/// The value a kept option takes when set to `v`, as Linux checks and stores it: flags read
+/// back as 0 or 1, counts and times within Linux's bounds (EINVAL outside), -1 for the
+/// default where Linux takes it; options that are read-only or need a capability the
+/// sandbox's processes are not given fail as on Linux.
+fn checked(level: i32, opt: i32, v: i32) -> Result<i32, Errno> {
+    let within = |lo: i32, hi: i32| {
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(EINVAL)
+        }
+    };
+    match (level, opt) {
+        (SOL_SOCKET, SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_BROADCAST | SO_DEBUG)
+        | (SOL_SOCKET, SO_DONTROUTE | SO_OOBINLINE | SO_TIMESTAMP | SO_TIMESTAMPNS)
+        | (SOL_SOCKET, SO_ZEROCOPY)
+        | (IPPROTO_TCP, TCP_NODELAY | TCP_CORK | TCP_QUICKACK)
+        | (IPPROTO_IP, IP_RECVERR | IP_PKTINFO | IP_RECVTOS | IP_FREEBIND | IP_RECVTTL)
+        | (IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT | IP_RETOPTS | IP_MULTICAST_LOOP)
+        | (IPPROTO_IPV6, IPV6_V6ONLY | IPV6_RECVPKTINFO | IPV6_RECVERR | IPV6_RECVHOPLIMIT) => {
+            Ok(i32::from(v != 0))
+        }
+        // 0 means 1; a negative low-water mark, "never" (INT_MAX).
+        (SOL_SOCKET, SO_RCVLOWAT) if v == 0 => Ok(1),
+        (SOL_SOCKET, SO_RCVLOWAT) if v < 0 => Ok(i32::MAX),
+        // Linux keeps SO_SNDLOWAT at 1 and refuses to change it.
+        (SOL_SOCKET, SO_SNDLOWAT) => Err(ENOPROTOOPT),
+        // Priorities above 6, a mark and busy polling need CAP_NET_ADMIN.
+        (SOL_SOCKET, SO_PRIORITY) => within(0, 6).map_err(|_| EPERM),
+        (SOL_SOCKET, SO_MARK | SO_BUSY_POLL) => Err(EPERM),
+        (SOL_SOCKET, SO_PEEK_OFF) => Err(EOPNOTSUPP),
+        (IPPROTO_TCP, TCP_MAXSEG) if v != 0 => within(88, 32767),
+        (IPPROTO_TCP, TCP_KEEPIDLE | TCP_KEEPINTVL) => within(1, 32767),
+        (IPPROTO_TCP, TCP_KEEPCNT | TCP_SYNCNT) => within(1, 127),
+        (IPPROTO_TCP, TCP_USER_TIMEOUT) => within(0, i32::MAX),
+        (IPPROTO_IP, IP_TTL) if v == -1 => Ok(64),
+        (IPPROTO_IP, IP_TTL) => within(1, 255),
+        (IPPROTO_IP, IP_MULTICAST_TTL) if v == -1 => Ok(1),
+        (IPPROTO_IP, IP_MULTICAST_TTL) => within(0, 255),
+        (IPPROTO_IP, IP_HDRINCL) => Err(ENOPROTOOPT),
+        (IPPROTO_IPV6, IPV6_UNICAST_HOPS) if v == -1 => Ok(64),
+        (IPPROTO_IPV6, IPV6_MULTICAST_HOPS) if v == -1 => Ok(1),
+        (IPPROTO_IPV6, IPV6_UNICAST_HOPS | IPV6_MULTICAST_HOPS) => within(0, 255),
+        _ => Ok(v),
+    }
 }
 
 /// A level the socket has no options at: EOPNOTSUPP for a unix socket's, ENOPROTOOPT for
@@ -73,7 +126,8 @@ pub(super) fn setsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, 
             }
             SO_SNDBUF | SO_SNDBUFFORCE | SO_RCVBUF | SO_RCVBUFFORCE => {
                 let send = matches!(opt, SO_SNDBUF | SO_SNDBUFFORCE);
-                s.set_buf(send, int_opt(t, val, len)?.max(0) as usize);
+                // Linux takes the value as unsigned: a negative one is a huge one.
+                s.set_buf(send, int_opt(t, val, len)? as u32 as usize);
                 return Ok(0);
             }
             SO_LINGER if len >= 8 => {
@@ -101,11 +155,17 @@ pub(super) fn setsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, 
         }
     }
     if level == IPPROTO_TCP && opt == TCP_CONGESTION && s.family != AF_UNIX {
-        return Ok(0);
+        // The algorithms a kernel always has; another name is ENOENT, as for a module
+        // Linux does not have.
+        let name = t.mm.read_vec(val, len.min(16) as usize)?;
+        return match name.split(|b| *b == 0).next().unwrap_or_default() {
+            b"cubic" | b"reno" => Ok(0),
+            _ => Err(ENOENT),
+        };
     }
     match kept(s.family, s.kind, level, opt) {
         Some(_) => {
-            let v = int_opt(t, val, len)?;
+            let v = checked(level, opt, int_opt(t, val, len)?)?;
             s.set_opt(level, opt, v);
             let keep_alive = matches!(
                 (level, opt),
@@ -181,10 +241,17 @@ pub(super) fn getsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, 
             v
         }
         (IPPROTO_TCP, TCP_CONGESTION) if ip && s.kind == Kind::Stream => b"cubic\0".to_vec(),
+        (IPPROTO_IP, IP_OPTIONS) if ip => Vec::new(),
+        (IPPROTO_IP, IP_MTU) if ip => match peer_of(&s) {
+            Some(crate::net::unix::Addr::Inet(a)) => int(path_mtu(a.ip()) as i32),
+            _ => return Err(ENOTCONN),
+        },
         (IPPROTO_TCP, TCP_INFO) if ip && s.kind == Kind::Stream => tcp_info(&s),
         _ => match kept(s.family, s.kind, level, opt) {
             Some(default) => int(s.opt(level, opt).unwrap_or(default)),
             None if level == SOL_SOCKET => return Err(ENOPROTOOPT),
+            // An IP socket's own levels know no such option; any other level is not its.
+            None if ip && !own_level(s.family, s.kind, level) => return Err(EOPNOTSUPP),
             None => return Err(no_level(s.family)),
         },
     };
@@ -192,6 +259,36 @@ pub(super) fn getsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, 
     put(t, val, &value[..n])?;
     put(t, len_at, &(n as u32).to_le_bytes())?;
     Ok(0)
+}
+
+/// The levels an IP socket's getsockopt answers at (Linux's protocol, then IP's or IPv6's).
+fn own_level(family: i32, kind: Kind, level: i32) -> bool {
+    match level {
+        IPPROTO_IP => true,
+        IPPROTO_IPV6 => family == AF_INET6,
+        IPPROTO_TCP => kind == Kind::Stream,
+        _ => false,
+    }
+}
+
+/// An IP socket's connected peer (a datagram socket's connect, a stream's connection).
+fn peer_of(s: &crate::net::unix::Socket) -> Option<crate::net::unix::Addr> {
+    if s.kind == Kind::Stream && !s.connected() {
+        return None;
+    }
+    s.peer_addr().or_else(|| s.peer_name().ok().flatten())
+}
+
+/// The MTU of the path to `peer` (IP_MTU): loopback's or the pod interface's, at most
+/// 65535 (Linux's IP_MAX_MTU: loopback's 65536 reads as that).
+fn path_mtu(peer: std::net::IpAddr) -> u32 {
+    let mtu = if crate::net::inet::canonical(peer).is_loopback() || crate::net::pod::has_addr(peer)
+    {
+        65536
+    } else {
+        crate::net::pod::shown().map_or(65536, |p| p.link.mtu)
+    };
+    mtu.min(65535)
 }
 
 /// struct tcp_info's basics (TCP_INFO; 232 bytes, the caller's length cuts it): the state,
