@@ -159,10 +159,14 @@ print(asyncio.run(main()))
 /// to the broadcast address (no route: loopback only), bind's AF_UNSPEC and the order of its checks, SO_REUSEADDR set
 /// after a bind, a listener's recv and shutdown, the connect after a non-blocking one, poll of
 /// a refused connect, SIOCATMARK, Linux's bounds and defaults of options, IP_MTU, unknown
-/// levels, and a unix message's control data at another level.
+/// levels, a unix message's control data at another level; SHUT_RD (which tells a TCP peer
+/// nothing), a close with unread data (which resets the peer), the name of a reset
+/// connection's peer, and unix paths bound again after other bound paths were removed (whose
+/// inode numbers the filesystem gives again).
 #[test]
 fn socket_calls_answer_as_in_the_container_class() {
     let mut b = Bundle::new(&["true"]);
+    b.set("/root/readonly", json!(false));
     host_usr(&mut b);
     b.set("/process/env", json!(["PATH=/usr/bin:/bin"]));
     let program = r#"
@@ -237,6 +241,23 @@ print("levels", e(lambda: d.getsockopt(S.IPPROTO_TCP, S.TCP_NODELAY)), e(lambda:
 # A unix message's control data at another level than SOL_SOCKET is ignored.
 q1, q2 = S.socketpair()
 print("unix other level", q1.sendmsg([b"x"], [(S.IPPROTO_IP, 1, b"abcd")]), q2.recv(1))
+# TCP: SHUT_RD tells the peer nothing; a close with unread data resets the peer; a reset
+# connection has no peer name.
+def pair():
+    l = S.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+    c = S.create_connection(l.getsockname()); a, _ = l.accept(); l.close()
+    return c, a
+c, a = pair(); c.shutdown(S.SHUT_RD)
+print("after SHUT_RD", c.recv(10), e(lambda: a.send(b"late")), c.recv(10))
+c, a = pair(); a.send(b"unread"); time.sleep(0.05); c.close(); time.sleep(0.05)
+print("close with unread data", e(lambda: a.recv(10)), e(a.getpeername))
+# Unix: paths bound and removed while their sockets stay open, whose inode numbers the
+# filesystem may give again.
+import tempfile
+d = tempfile.mkdtemp(); kept = []
+for i in range(20):
+    k = S.socket(S.AF_UNIX); k.bind(f"{d}/s{i}"); os.unlink(f"{d}/s{i}"); kept.append(k)
+print("unix binds after unlinks", e(lambda: [S.socket(S.AF_UNIX).bind(f"{d}/n{i}") for i in range(20)] and "ok"))
 "#;
     let want = "accept after close 127.0.0.1 True True\n\
                 accept after close ::ffff:127.0.0.1 True True\n\
@@ -259,7 +280,10 @@ print("unix other level", q1.sendmsg([b"x"], [(S.IPPROTO_IP, 1, b"abcd")]), q2.r
                 multicast TTL 1 ('EINVAL', 1)\n\
                 IP_MTU ENOTCONN 65535\n\
                 levels ENOTSUP ENOTSUP ENOPROTOOPT ENOENT\n\
-                unix other level 1 b'x'\n";
+                unix other level 1 b'x'\n\
+                after SHUT_RD b'' 4 b'late'\n\
+                close with unread data ECONNRESET ENOTCONN\n\
+                unix binds after unlinks ok\n";
     programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 

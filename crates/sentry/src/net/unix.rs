@@ -167,7 +167,8 @@ struct Inner {
     /// SO_LINGER: on, with this many seconds. On with 0, a TCP socket's close is abortive:
     /// the peer is reset (RST) rather than told the end (FIN).
     linger: Option<u32>,
-    /// The peer closed that way (the pod's stack then sends the RST).
+    /// The peer closed that way (the pod's stack then sends the RST), or the connection was
+    /// reset or timed out from outside: it is no connection any more (getpeername).
     peer_aborted: bool,
     /// A non-blocking connect answered EINPROGRESS and no connect has told its end yet.
     in_progress: bool,
@@ -227,7 +228,10 @@ pub struct Info {
 impl Drop for Socket {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
-        let abort = self.family != libc::AF_UNIX && inner.linger == Some(0);
+        // SO_LINGER 0, or data left unread: TCP's close resets the peer (as Linux's).
+        let abort = self.family != libc::AF_UNIX
+            && self.kind == Kind::Stream
+            && (inner.linger == Some(0) || !inner.rx.is_empty());
         if let Some(peer) = inner.peer.take().and_then(|p| p.upgrade()) {
             if self.kind.connection() {
                 let mut p = peer.inner.borrow_mut();
@@ -346,7 +350,11 @@ impl Socket {
     /// The connection was reset: the peer sees `e` (ECONNRESET) and then EOF.
     pub fn reset_peer(&self, e: i32) {
         if let Some(p) = self.peer() {
-            p.inner.borrow_mut().eof = true;
+            {
+                let mut i = p.inner.borrow_mut();
+                i.eof = true;
+                i.peer_aborted = true;
+            }
             p.set_error(e);
         }
     }
@@ -380,7 +388,10 @@ impl Socket {
         if self.inner.borrow().name.is_some() {
             return Err(libc::EINVAL);
         }
-        if lookup(&addr).is_some() {
+        // A path's inode was just made for this bind: a socket still keyed by its (device,
+        // inode) was bound to a file since removed whose inode number the filesystem gave
+        // again; that socket keeps its name but no path leads to it any more, as on Linux.
+        if !matches!(addr, Addr::Path(..)) && lookup(&addr).is_some() {
             return Err(libc::EADDRINUSE);
         }
         BOUND.with(|b| {
@@ -685,7 +696,9 @@ impl Socket {
             }
         }
         let mut t = target.inner.borrow_mut();
-        if self.kind.connection() && t.shut_rd {
+        // A unix peer's SHUT_RD shuts this side's sending (Linux's unix_shutdown); a TCP
+        // peer's tells nothing, and what is sent still arrives.
+        if self.kind.connection() && t.shut_rd && self.family == libc::AF_UNIX {
             return Err(libc::EPIPE);
         }
         let len = msg.data.len();

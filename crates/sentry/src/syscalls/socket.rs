@@ -533,7 +533,8 @@ fn needs_name_buffer(t: &Task, addr: u64, len: u64) -> Result<(), Errno> {
 
 pub(super) fn getpeername(t: &mut Task, fd: i32, addr: u64, len: u64) -> R {
     let (s, _) = sock(t, fd)?;
-    if !matches!(s.kind, Kind::Dgram | Kind::Ping) && !s.connected() {
+    // A reset connection is closed (Linux's TCP_CLOSE): no peer to name.
+    if !matches!(s.kind, Kind::Dgram | Kind::Ping) && (!s.connected() || s.peer_aborted()) {
         return Err(ENOTCONN);
     }
     let peer = match s.peer_addr() {
