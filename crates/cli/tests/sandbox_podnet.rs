@@ -117,6 +117,7 @@ print("udp", d.decode(), a[0], u.getsockname()[0] == "0.0.0.0")
 t = socket.create_connection((net + ".1", 8000), timeout=10)
 info = t.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
 print("tcp_info state", info[0], "snd_mss", int.from_bytes(info[16:20], "little"))
+print("maxseg", t.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG), "mtu", t.getsockopt(socket.IPPROTO_IP, 14))
 t.sendall(b"GET / HTTP/1.0\r\n\r\n")
 r = b""
 while x := t.recv(1000):
@@ -176,7 +177,7 @@ b.close()
 "#;
 
 /// The same exchanges in both classes through the same kind of pod: UDP out and back, a
-/// 200 kB HTTP answer fetched (fragments, windows), a connection accepted from the other
+/// 200 kB HTTP answer fetched (fragments, windows; the connection's MSS and path MTU), a connection accepted from the other
 /// namespace with half-close, 64 MiB sent into the pod to a reader that is slow at first (the
 /// window fills and reopens; the host's stack sends segments of up to 64 KiB through the
 /// veth), and the same addresses seen on both ends.
@@ -194,7 +195,8 @@ fn both_classes_talk_through_the_pods_interface() {
     let (inside, outside) = &outs[1];
     assert_eq!(
         inside,
-        "udp PING 10.213.41.1 True\ntcp_info state 1 snd_mss 1448\ntcp x*200000end 10.213.41.2 ('10.213.41.1', 8000)\n\
+        "udp PING 10.213.41.1 True\ntcp_info state 1 snd_mss 1448\nmaxseg 1448 mtu 1500\n\
+         tcp x*200000end 10.213.41.2 ('10.213.41.1', 8000)\n\
          served hello 10.213.41.1 10.213.41.2 b''\nbulk 67108864\n"
     );
     assert_eq!(outside, "served hello to 10.213.41.1\n");

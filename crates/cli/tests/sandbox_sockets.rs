@@ -153,16 +153,16 @@ print(asyncio.run(main()))
     programs::both_print(&mut b, &["/usr/bin/python3", "-c", program], want);
 }
 
-/// Socket calls whose answers differed from Linux's until a differential run of both classes
-/// found them: the addresses of a connection whose client closed before the accept, a
-/// datagram socket's connect(AF_UNSPEC) and shutdown while unconnected, sends to port 0 and
-/// to the broadcast address (no route: loopback only), bind's AF_UNSPEC and the order of its checks, SO_REUSEADDR set
-/// after a bind, a listener's recv and shutdown, the connect after a non-blocking one, poll of
-/// a refused connect, SIOCATMARK, Linux's bounds and defaults of options, IP_MTU, unknown
-/// levels, a unix message's control data at another level; SHUT_RD (which tells a TCP peer
-/// nothing), a close with unread data (which resets the peer), the name of a reset
-/// connection's peer, and unix paths bound again after other bound paths were removed (whose
-/// inode numbers the filesystem gives again).
+/// Socket calls whose answers differed from Linux's until a differential run of both classes found
+/// them: the addresses of a connection whose client closed before the accept, a datagram socket's
+/// connect(AF_UNSPEC) and shutdown while unconnected, sends to port 0 and to the broadcast address
+/// (no route: loopback only), bind's AF_UNSPEC and the order of its checks, SO_REUSEADDR set after
+/// a bind, a listener's recv and shutdown, the connect after a non-blocking one, poll of a refused
+/// connect and of a fresh socket, SIOCATMARK, Linux's bounds and defaults of options, IP_MTU,
+/// unknown levels, a unix message's control data at another level; SHUT_RD (which tells a TCP peer
+/// nothing), a close with unread data (which resets the peer), the name of a reset connection's
+/// peer, and unix paths bound again after other bound paths were removed (whose inode numbers the
+/// filesystem gives again).
 #[test]
 fn socket_calls_answer_as_in_the_container_class() {
     let mut b = Bundle::new(&["true"]);
@@ -217,6 +217,8 @@ n = S.socket(); n.setblocking(False)
 print("nonblocking connect", n.connect_ex(l.getsockname()) == errno.EINPROGRESS,
       e(lambda: n.connect(l.getsockname())), e(lambda: n.connect(l.getsockname())))
 print("SIOCATMARK", struct.unpack("i", fcntl.ioctl(n, 0x8905, b"\0" * 4))[0])
+fs = S.socket(); fresh = select.poll(); fresh.register(fs, select.POLLIN | select.POLLOUT)
+print("fresh socket poll", hex(fresh.poll(0)[0][1]))
 f = S.socket(); f.setblocking(False)
 f.connect_ex(("127.0.0.1", 1)); select.select([], [f], [], 5)
 p = select.poll(); p.register(f, select.POLLIN | select.POLLOUT | select.POLLRDHUP)
@@ -272,6 +274,7 @@ print("unix binds after unlinks", e(lambda: [S.socket(S.AF_UNIX).bind(f"{d}/n{i}
                 listener shutdown ok EINVAL\n\
                 nonblocking connect True ok EISCONN\n\
                 SIOCATMARK 0\n\
+                fresh socket poll 0x14\n\
                 refused poll 0x201d ECONNREFUSED ECONNABORTED\n\
                 IP_TTL ('EINVAL', 64) ('EINVAL', 64) ('ok', 9) ('ok', 64)\n\
                 TCP ('EINVAL', 536) ('EINVAL', 7200) ('EINVAL', 9) ('ok', 1) 1 0\n\

@@ -956,6 +956,9 @@ fn endpoint(e: IpEndpoint) -> SocketAddr {
 }
 
 fn report(connects: &mut Vec<(Weak<Socket>, Progress)>, app: &Rc<Socket>, p: Progress) {
+    if p != Progress::Pending {
+        app.set_connecting(false);
+    }
     connects.retain(|(w, _)| w.strong_count() > 0);
     for (w, q) in connects.iter_mut() {
         if std::ptr::eq(w.as_ptr(), Rc::as_ptr(app)) {
@@ -989,6 +992,7 @@ pub fn connect(app: &Rc<Socket>, local: SocketAddr, remote: SocketAddr) -> Resul
             ends: (endpoint(local_ep), endpoint(remote_ep)),
         });
         p.connects.push((Rc::downgrade(app), Progress::Pending));
+        app.set_connecting(true);
         p.dirty = true;
         Ok(())
     })

@@ -172,6 +172,8 @@ struct Inner {
     peer_aborted: bool,
     /// A non-blocking connect answered EINPROGRESS and no connect has told its end yet.
     in_progress: bool,
+    /// A TCP connect through the pod's interface is under way (SYN sent).
+    connecting: bool,
     /// Moved on every change: [0] for the reading side, [1] for the writing side.
     generation: [u64; 2],
 }
@@ -469,6 +471,13 @@ impl Socket {
     }
 
     /// SO_ERROR: the pending error, cleared by reading it.
+    /// Whether a TCP connect through the pod's interface is under way.
+    pub fn set_connecting(&self, on: bool) {
+        let mut i = self.inner.borrow_mut();
+        i.connecting = on;
+        i.generation[1] += 1;
+    }
+
     /// A non-blocking connect answered EINPROGRESS (see `take_in_progress`).
     pub fn set_in_progress(&self) {
         self.inner.borrow_mut().in_progress = true;
@@ -924,6 +933,12 @@ impl Socket {
         // answers EPIPE at once).
         if writable && (i.connected || !self.kind.connection()) {
             ev |= out;
+        }
+        // A TCP socket that is not connected, connecting or listening is closed to Linux's
+        // poll: hung up, and "writable" (a send then fails at once).
+        let tcp = self.family != libc::AF_UNIX && self.kind == Kind::Stream;
+        if tcp && !i.connected && !i.connecting {
+            ev |= libc::POLLHUP as u32 | out;
         }
         ev
     }

@@ -242,6 +242,13 @@ pub(super) fn getsockopt(t: &mut Task, fd: i32, level: i32, opt: i32, val: u64, 
         }
         (IPPROTO_TCP, TCP_CONGESTION) if ip && s.kind == Kind::Stream => b"cubic\0".to_vec(),
         (IPPROTO_IP, IP_OPTIONS) if ip => Vec::new(),
+        // A connection's MSS is its path's (less the IP and TCP headers and timestamps).
+        (IPPROTO_TCP, TCP_MAXSEG) if ip && s.kind == Kind::Stream && s.connected() => {
+            match peer_of(&s) {
+                Some(crate::net::unix::Addr::Inet(a)) => int(path_mtu(a.ip()) as i32 - 52),
+                _ => int(s.opt(level, opt).unwrap_or(536)),
+            }
+        }
         (IPPROTO_IP, IP_MTU) if ip => match peer_of(&s) {
             Some(crate::net::unix::Addr::Inet(a)) => int(path_mtu(a.ip()) as i32),
             _ => return Err(ENOTCONN),
