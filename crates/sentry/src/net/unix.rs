@@ -470,7 +470,6 @@ impl Socket {
         self.kind == Kind::Dgram && matches!(self.family, libc::AF_INET | libc::AF_INET6)
     }
 
-    /// SO_ERROR: the pending error, cleared by reading it.
     /// Whether a TCP connect through the pod's interface is under way.
     pub fn set_connecting(&self, on: bool) {
         let mut i = self.inner.borrow_mut();
@@ -488,6 +487,7 @@ impl Socket {
         std::mem::take(&mut self.inner.borrow_mut().in_progress)
     }
 
+    /// SO_ERROR: the pending error, cleared by reading it.
     pub fn take_error(&self) -> i32 {
         std::mem::take(&mut self.inner.borrow_mut().error)
     }
