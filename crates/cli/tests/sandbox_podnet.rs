@@ -525,6 +525,51 @@ print(s.recv(100))
     assert_eq!(outs[1], want, "sandbox");
 }
 
+/// A connection from the server namespace that is reset (SO_LINGER 0) before the application
+/// accepts it is still accepted, as Linux's accept hands it over: its peer address is known,
+/// getpeername is ENOTCONN, the first receive ECONNRESET and the next EOF. (Here the sandbox's
+/// stack usually hands the connection over before the reset comes; when it sees the handshake
+/// and the reset in one pump, the reset frame names the connection: tend_listeners.)
+#[test]
+fn a_connection_reset_before_accept_is_still_accepted() {
+    let inside = r#"
+import socket, sys, errno
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 8101)); u.settimeout(30)
+l = socket.socket(); l.bind(("0.0.0.0", 8100)); l.listen(8); l.settimeout(10)
+u.recvfrom(10)
+def e(f):
+    try:
+        return f()
+    except OSError as x:
+        return errno.errorcode[x.errno]
+for i in range(2):
+    a, peer = l.accept()
+    print(i, peer[0], e(lambda: a.getpeername()[0]), e(lambda: a.recv(10)), e(lambda: a.recv(10)))
+"#;
+    let outside = r#"
+import socket, struct, sys, time
+pod = sys.argv[1] + ".2"
+print("ready", flush=True)
+def connect():
+    for _ in range(200):
+        try:
+            return socket.create_connection((pod, 8100), timeout=2)
+        except OSError:
+            time.sleep(0.1)
+c = connect(); c.sendall(b"one"); c.close()
+c = connect(); c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close()
+time.sleep(0.2)
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"done", (pod, 8101))
+"#;
+    let outs = in_both_classes(55, "resetaccept", inside, outside, |_| {});
+    let want = (
+        "0 10.213.55.1 10.213.55.1 b'one' b''\n1 10.213.55.1 ENOTCONN ECONNRESET b''\n".to_string(),
+        String::new(),
+    );
+    assert_eq!(outs[0], want, "container class");
+    assert_eq!(outs[1], want, "sandbox");
+}
+
 /// A connected UDP socket whose datagram reaches a closed port in the server namespace hears
 /// of it: the host there answers "port unreachable", and the socket reports ECONNREFUSED once
 /// (POLLERR, then the next recv), as in the container class; an unconnected sender is told

@@ -111,6 +111,14 @@ impl Neighbours {
         self.resets.contains(&(local, remote))
     }
 
+    /// This pump's resets to local port `port`: (local, remote).
+    pub fn resets_to(&self, port: u16) -> impl Iterator<Item = (SocketAddr, SocketAddr)> + '_ {
+        self.resets
+            .iter()
+            .copied()
+            .filter(move |(l, _)| l.port() == port)
+    }
+
     /// Forgets the ICMP errors no connect has taken (they were about connections that are
     /// established or gone: Linux ignores them there too), and this pump's resets.
     pub fn end_pump(&mut self) {

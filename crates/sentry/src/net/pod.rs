@@ -506,6 +506,7 @@ impl Pod {
         for (port, listener) in listeners {
             let mut pool = self.pools.remove(&port).unwrap_or_default();
             let mut keep = Vec::with_capacity(pool.len());
+            let mut handed: Vec<(SocketAddr, SocketAddr)> = Vec::new();
             for h in pool.drain(..) {
                 let s = self.sockets.get_mut::<tcp::Socket>(h);
                 match s.state() {
@@ -541,6 +542,23 @@ impl Pod {
                             // with tcp_abort_on_overflow would.
                             Err(_) => s.abort(),
                         }
+                    }
+                    // Established and reset within one pump, before it could be handed over
+                    // (smoltcp forgets the ends of a reset connection; the reset frame that
+                    // came in this pump names them): Linux's accept hands such a connection
+                    // over all the same, reset.
+                    tcp::State::Closed => {
+                        let bridges = &self.bridges;
+                        let claimed = |e: &(SocketAddr, SocketAddr)| {
+                            handed.contains(e) || bridges.iter().any(|b| b.ends == *e)
+                        };
+                        let reset = self.dev.neigh.resets_to(port).find(|e| !claimed(e));
+                        if let Some((local, remote)) = reset {
+                            handed.push((local, remote));
+                            hand_over_reset(&listener, local, remote);
+                            moved = true;
+                        }
+                        self.sockets.remove(h);
                     }
                     _ => {
                         self.sockets.remove(h);
@@ -799,6 +817,20 @@ fn endpoints(s: &tcp::Socket) -> Option<(SocketAddr, SocketAddr)> {
         endpoint(s.local_endpoint()?),
         endpoint(s.remote_endpoint()?),
     ))
+}
+
+/// Queues for `listener` a connection from `remote` to `local` that was reset before it
+/// was accepted: accept gets it, its first receive ECONNRESET, then EOF, and it has no peer
+/// name (getpeername ENOTCONN), as on Linux.
+fn hand_over_reset(listener: &Rc<Socket>, local: SocketAddr, remote: SocketAddr) {
+    let wire = Socket::of_family(listener.family, Kind::Stream, WIRE_CRED);
+    wire.set_name(Addr::Inet(remote));
+    if wire
+        .connect_as(listener, WIRE_CRED, Some(Addr::Inet(local)))
+        .is_ok()
+    {
+        wire.reset_peer(libc::ECONNRESET);
+    }
 }
 
 /// Applies the application's keep-alive (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
