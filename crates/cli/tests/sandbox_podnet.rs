@@ -570,6 +570,95 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"done", (pod, 8101))
     assert_eq!(outs[1], want, "sandbox");
 }
 
+/// SO_LINGER on for some seconds makes close wait until what was sent is acknowledged, as on
+/// Linux: the server namespace's reader has a small receive buffer and starts reading only
+/// after a second, so a close that returned at once would say "closed" (over UDP) before it
+/// read much; a lingering close says it after nearly all of the 2 MB was read.
+#[test]
+fn a_lingering_close_waits_for_its_data_to_be_acknowledged() {
+    let inside = r#"
+import socket, struct, sys, time
+net = sys.argv[1]
+for _ in range(200):
+    try:
+        c = socket.create_connection((net + ".1", 8200), timeout=10)
+        break
+    except OSError:
+        time.sleep(0.1)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 30))
+c.sendall(b"x" * 2000000)
+c.close()
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"closed", (net + ".1", 8201))
+print("closed")
+"#;
+    let outside = r#"
+import socket, sys, threading, time
+net = sys.argv[1]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((net + ".1", 8201)); u.settimeout(60)
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+l.bind((net + ".1", 8200)); l.listen(1)
+print("ready", flush=True)
+a, _ = l.accept()
+got = 0
+def read():
+    global got
+    time.sleep(1)
+    while d := a.recv(4096):
+        got += len(d)
+t = threading.Thread(target=read); t.start()
+u.recvfrom(10)
+print("read before closed", got > 1900000, flush=True)
+t.join()
+print("read", got)
+"#;
+    let outs = in_both_classes(56, "lingerwait", inside, outside, |_| {});
+    let want = (
+        "closed\n".to_string(),
+        "read before closed True\nread 2000000\n".to_string(),
+    );
+    assert_eq!(outs[0], want, "container class");
+    assert_eq!(outs[1], want, "sandbox");
+}
+
+/// A program in the pod that writes to a slow reader and exits at once still delivers all it
+/// wrote, as Linux's kernel sends what a closed socket left queued after the process is gone:
+/// the sandbox's end waits (up to pod::DRAIN_MAX) for its connections to deliver, then ends.
+#[test]
+fn data_written_before_the_sandbox_exits_is_delivered() {
+    let inside = r#"
+import socket, sys, time
+net = sys.argv[1]
+for _ in range(200):
+    try:
+        c = socket.create_connection((net + ".1", 8300), timeout=10)
+        break
+    except OSError:
+        time.sleep(0.1)
+c.sendall(b"x" * 2000000)
+print("sent")
+"#;
+    let outside = r#"
+import socket, sys, time
+net = sys.argv[1]
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+l.bind((net + ".1", 8300)); l.listen(1)
+print("ready", flush=True)
+a, _ = l.accept(); a.settimeout(20)
+time.sleep(1)
+got = 0
+try:
+    while d := a.recv(4096):
+        got += len(d)
+    print("read", got, "then EOF")
+except OSError as e:
+    print("read", got, "then", type(e).__name__)
+"#;
+    let outs = in_both_classes(57, "drain", inside, outside, |_| {});
+    let want = ("sent\n".to_string(), "read 2000000 then EOF\n".to_string());
+    assert_eq!(outs[0], want, "container class");
+    assert_eq!(outs[1], want, "sandbox");
+}
+
 /// A connected UDP socket whose datagram reaches a closed port in the server namespace hears
 /// of it: the host there answers "port unreachable", and the socket reports ECONNREFUSED once
 /// (POLLERR, then the next recv), as in the container class; an unconnected sender is told

@@ -154,6 +154,7 @@ impl Kernel {
             wait: None,
             deadline: None,
             progress: 0,
+            lingering: None,
             vfork_parent: None,
             report: None,
             subreaper: false,

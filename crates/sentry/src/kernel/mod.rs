@@ -198,6 +198,9 @@ impl Kernel {
             self.resume_ready();
             if let Some(status) = self.init_status {
                 self.kill_all();
+                // What closed connections left queued still goes out (a client that wrote
+                // and exited), as Linux's kernel would send it after the processes are gone.
+                crate::net::pod::drain(crate::net::pod::DRAIN_MAX);
                 return container_status(status);
             }
             // A trap the spin finds is served at once, not after the rest of the round.

@@ -142,6 +142,9 @@ pub struct Task {
     pub deadline: Option<std::time::Instant>,
     /// Bytes a blocking write has done before it had to wait.
     pub progress: u64,
+    /// A close that waits for its TCP connection to deliver what it had to send (SO_LINGER
+    /// on with a time): the fd it closed, and the socket, kept until then.
+    pub lingering: Option<(i32, Rc<crate::net::unix::Socket>)>,
     /// The vfork parent this task releases when it execs or exits.
     pub vfork_parent: Option<i32>,
     /// A stop or continue not yet reported to the parent by wait4 (its wait status).
@@ -242,6 +245,7 @@ impl Task {
             wait: None,
             deadline: None,
             progress: 0,
+            lingering: None,
             vfork_parent: None,
             report: None,
             subreaper: false,

@@ -209,6 +209,8 @@ struct Bridge {
     keep: bool,
     /// The connection's (local, remote) addresses (smoltcp forgets them when a reset comes).
     ends: (SocketAddr, SocketAddr),
+    /// The stack's state at the last pump: a change wakes a lingering close.
+    state: tcp::State,
 }
 
 /// A UDP port the application uses over the interface.
@@ -433,6 +435,42 @@ pub fn pump_if_due() {
     }
 }
 
+/// How long the sandbox's end waits at most for its connections to deliver what their
+/// closed sockets left to send.
+pub const DRAIN_MAX: Duration = Duration::from_secs(10);
+
+/// The sandbox's processes are gone: Linux's kernel would go on sending what their closed
+/// connections left queued, and their FINs, long after; the sentry does so for up to `max`
+/// while some connection still has data or a FIN unacknowledged, then returns (it is about
+/// to end, and its stack with it).
+pub fn drain(max: Duration) {
+    let end = Instant::now() + max;
+    loop {
+        let undelivered = with(|p| {
+            p.pump();
+            p.undelivered()
+        })
+        .unwrap_or(false);
+        let now = Instant::now();
+        let Some(fd) = fd().filter(|_| undelivered && now < end) else {
+            return;
+        };
+        let until = next_deadline().map_or(end, |d| d.min(end));
+        let ms = until
+            .saturating_duration_since(now)
+            .as_millis()
+            .clamp(1, 100) as i32;
+        let mut fds = [libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if crate::host::poll(&mut fds, ms).is_ok_and(|n| n > 0) {
+            readable();
+        }
+    }
+}
+
 /// The application did something the stack must see at its next pump (a listen, a bind).
 pub fn changed() {
     with(|p| p.dirty = true);
@@ -441,6 +479,23 @@ pub fn changed() {
 impl Pod {
     fn now(&self) -> smoltcp::time::Instant {
         smoltcp::time::Instant::from_micros(self.base.elapsed().as_micros() as i64)
+    }
+
+    /// Whether a connection still has data or a FIN the peer has not acknowledged (one being
+    /// opened is not waited for).
+    fn undelivered(&self) -> bool {
+        self.bridges.iter().any(|b| {
+            let s = self.sockets.get::<tcp::Socket>(b.handle);
+            s.send_queue() > 0
+                || matches!(
+                    s.state(),
+                    tcp::State::Established
+                        | tcp::State::CloseWait
+                        | tcp::State::FinWait1
+                        | tcp::State::Closing
+                        | tcp::State::LastAck
+                )
+        })
     }
 
     fn pump(&mut self) {
@@ -533,6 +588,7 @@ impl Pod {
                                     orphaned: None,
                                     keep: false,
                                     ends,
+                                    state: tcp::State::Established,
                                 };
                                 // The accepted socket has the listener's options.
                                 keep_alive(s, &mut b);
@@ -606,6 +662,10 @@ impl Pod {
         let clock = Instant::now();
         for (i, b) in self.bridges.iter_mut().enumerate() {
             let s = self.sockets.get_mut::<tcp::Socket>(b.handle);
+            if s.state() != b.state {
+                b.state = s.state();
+                crate::kernel::wait::poke();
+            }
             if let Some((app, since)) = b.connecting.clone() {
                 let Some(app) = app.upgrade() else {
                     s.abort();
@@ -819,6 +879,33 @@ fn endpoints(s: &tcp::Socket) -> Option<(SocketAddr, SocketAddr)> {
     ))
 }
 
+/// Whether the application's socket `app` is connected through the interface.
+pub fn carries(app: &Rc<Socket>) -> bool {
+    with(|p| p.bridges.iter().any(|b| b.serves(app))).unwrap_or(false)
+}
+
+/// Whether a close of `app` lingers still: its connection has data or a FIN the peer has not
+/// acknowledged (smoltcp's state before FIN-WAIT-2, TIME-WAIT or CLOSED).
+pub fn lingering(app: &Rc<Socket>) -> bool {
+    with(|p| {
+        p.bridges.iter().filter(|b| b.serves(app)).any(|b| {
+            let s = p.sockets.get::<tcp::Socket>(b.handle);
+            !matches!(
+                s.state(),
+                tcp::State::FinWait2 | tcp::State::TimeWait | tcp::State::Closed
+            )
+        })
+    })
+    .unwrap_or(false)
+}
+
+impl Bridge {
+    /// Whether this connection is the application's socket `app`'s.
+    fn serves(&self, app: &Rc<Socket>) -> bool {
+        self.wire.peer().is_some_and(|a| Rc::ptr_eq(&a, app))
+    }
+}
+
 /// Queues for `listener` a connection from `remote` to `local` that was reset before it
 /// was accepted: accept gets it, its first receive ECONNRESET, then EOF, and it has no peer
 /// name (getpeername ENOTCONN), as on Linux.
@@ -1022,6 +1109,7 @@ pub fn connect(app: &Rc<Socket>, local: SocketAddr, remote: SocketAddr) -> Resul
             orphaned: None,
             keep: false,
             ends: (endpoint(local_ep), endpoint(remote_ep)),
+            state: tcp::State::SynSent,
         });
         p.connects.push((Rc::downgrade(app), Progress::Pending));
         app.set_connecting(true);

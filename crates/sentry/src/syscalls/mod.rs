@@ -90,7 +90,7 @@ pub fn dispatch(k: &mut Kernel, t: &mut Task, nr: u64) -> i64 {
         SYS_open => fs::openat(t, AT_FDCWD, a[0], a[1] as i32, a[2] as u32),
         SYS_openat => fs::openat(t, a[0] as i32, a[1], a[2] as i32, a[3] as u32),
         SYS_creat => fs::openat(t, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32),
-        SYS_close => t.fds.close(a[0] as i32).map(|_| 0),
+        SYS_close => socket::close(t, a[0] as i32),
         SYS_stat => fs::stat(t, AT_FDCWD, a[0], a[1], 0),
         SYS_lstat => fs::stat(t, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
         SYS_fstat => fs::fstat(t, a[0] as i32, a[1]),

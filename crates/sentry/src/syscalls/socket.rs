@@ -56,6 +56,57 @@ pub(super) fn sock(t: &Task, fd: i32) -> Result<Sock, Errno> {
     }
 }
 
+/// close. The last descriptor of a TCP socket connected through the pod's interface with
+/// SO_LINGER on for some seconds waits, as Linux's close does, until what it had sent and its
+/// FIN are acknowledged or that time has passed; it answers 0 either way (and EINTR if a
+/// signal without SA_RESTART cuts the wait short, the descriptor closed all the same).
+pub(super) fn close(t: &mut Task, fd: i32) -> R {
+    if let Some((closed, s)) = t.lingering.take() {
+        // Served again while waiting (the descriptor is gone, unless the number was taken
+        // again since: then this is another close).
+        if closed == fd && t.fds.get(fd).is_err() {
+            return linger(t, fd, s);
+        }
+    }
+    let f = t.fds.get(fd)?;
+    let lingers = match &f.borrow().node {
+        // Only the last reference to the open socket: this table's entry and `f`.
+        Node::Socket(s, _) if Rc::strong_count(&f) == 2 => {
+            let secs = s.linger().unwrap_or(0);
+            (secs > 0 && crate::net::pod::carries(s)).then(|| (s.clone(), secs))
+        }
+        _ => None,
+    };
+    drop(f);
+    t.fds.close(fd)?;
+    let Some((s, secs)) = lingers else {
+        return Ok(0);
+    };
+    // What is queued goes out, then the FIN; the socket is kept until they are acknowledged.
+    let _ = s.shutdown(SHUT_WR);
+    t.deadline = Some(crate::kernel::wait::deadline_after(
+        std::time::Duration::from_secs(u64::from(secs)),
+    ));
+    linger(t, fd, s)
+}
+
+/// A lingering close's wait: done when the pod's stack has its FIN acknowledged (or the
+/// connection is gone), or at the deadline; the socket is released then.
+fn linger(t: &mut Task, fd: i32, s: Rc<Socket>) -> R {
+    let Some(at) = t.deadline else {
+        return Ok(0);
+    };
+    if !crate::net::pod::lingering(&s) || std::time::Instant::now() >= at {
+        return Ok(0);
+    }
+    t.lingering = Some((fd, s));
+    Err(t.block(Wait {
+        kind: crate::kernel::wait::WaitKind::Retry,
+        deadline: Some((at, 0)),
+        host_fds: Vec::new(),
+    }))
+}
+
 /// A blocking socket call waits: until the socket changes, or, with SO_SNDTIMEO (`send`) or
 /// SO_RCVTIMEO set, at most that long, the call then answering EAGAIN (or, for a stream
 /// send or a MSG_WAITALL receive, what it did before it had to wait).
