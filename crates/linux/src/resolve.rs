@@ -41,19 +41,31 @@ pub fn open_in_root(
         },
         resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
-    // SAFETY: `c` and `how` are valid for the call and `how`'s size is passed; the returned fd is
-    // fresh and owned by nobody else.
-    let fd = cvt(unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    })?;
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    // EAGAIN: a rename or mount anywhere on the host while `..` was being resolved, which
+    // the kernel cannot tell from an escape; openat2(2) says to try again (bounded here).
+    let mut tries = 0;
+    loop {
+        // SAFETY: `c` and `how` are valid for the call and `how`'s size is passed; the
+        // returned fd is fresh and owned by nobody else.
+        let r = cvt(unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        });
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && tries < EAGAIN_TRIES => tries += 1,
+            // SAFETY: as above, a fresh fd.
+            r => return r.map(|fd| unsafe { OwnedFd::from_raw_fd(fd as i32) }),
+        }
+    }
 }
+
+/// How many times open_in_root tries again after openat2's EAGAIN.
+const EAGAIN_TRIES: u32 = 64;
 
 /// `path` with its leading `/` removed and `.` components dropped.
 fn relative(path: &Path) -> PathBuf {
