@@ -63,9 +63,9 @@ pub struct Site {
     /// Those bytes as linked, and the jump written over them.
     linked: [u8; 5],
     jmp: [u8; 5],
-    /// A `syscall; cmp` site: the return address of its calls (inside the jump now) and
-    /// where the trampoline's copy of the `cmp` is (where those calls return instead).
-    moved: Option<(u64, u64)>,
+    /// A `syscall; cmp` site: where the trampoline's copy of the `cmp` is, where its calls
+    /// return instead of `at` + 2 (inside the jump now).
+    tail: Option<u64>,
 }
 
 /// The patch state of one address space.
@@ -105,7 +105,7 @@ impl Patches {
     pub fn moved_return(&self, rip: u64) -> Option<u64> {
         self.sites
             .iter()
-            .find_map(|x| x.moved.filter(|(from, _)| *from == rip).map(|(_, to)| to))
+            .find_map(|x| x.tail.filter(|_| x.at + 2 == rip))
     }
 
     /// The trampoline pages, as reserved ranges.
@@ -282,12 +282,12 @@ fn try_patch(
     if !done {
         return None;
     }
-    let moved = matches!(f.form, Form::Cmp(_)).then_some((ret, resume));
+    let tail = matches!(f.form, Form::Cmp(_)).then_some(resume);
     s.patches.sites.push(Site {
         at: f.at,
         linked: f.linked,
         jmp,
-        moved,
+        tail,
     });
     Some(resume)
 }

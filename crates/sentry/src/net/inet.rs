@@ -164,13 +164,15 @@ fn reuses(s: &Socket, opt: i32) -> bool {
 /// Whether a socket may bind to `ip`: an address of the sandbox, or (as Linux lets it) an
 /// IPv4 multicast or broadcast address.
 pub fn bindable(ip: IpAddr) -> bool {
-    is_local(ip)
-        || match canonical(ip) {
-            IpAddr::V4(v4) => {
-                v4.is_multicast() || v4.is_broadcast() || super::pod::is_subnet_broadcast(v4)
-            }
-            IpAddr::V6(_) => false,
-        }
+    is_local(ip) || is_broadcast(ip) || matches!(canonical(ip), IpAddr::V4(v4) if v4.is_multicast())
+}
+
+/// The limited broadcast address, or the pod interface's subnet broadcast.
+pub fn is_broadcast(ip: IpAddr) -> bool {
+    match canonical(ip) {
+        IpAddr::V4(v4) => v4.is_broadcast() || super::pod::is_subnet_broadcast(v4),
+        IpAddr::V6(_) => false,
+    }
 }
 
 /// The socket of `kind` that receives what is sent to `dest`: an exact address before a

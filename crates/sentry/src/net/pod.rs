@@ -484,18 +484,9 @@ impl Pod {
     /// Whether a connection still has data or a FIN the peer has not acknowledged (one being
     /// opened is not waited for).
     fn undelivered(&self) -> bool {
-        self.bridges.iter().any(|b| {
-            let s = self.sockets.get::<tcp::Socket>(b.handle);
-            s.send_queue() > 0
-                || matches!(
-                    s.state(),
-                    tcp::State::Established
-                        | tcp::State::CloseWait
-                        | tcp::State::FinWait1
-                        | tcp::State::Closing
-                        | tcp::State::LastAck
-                )
-        })
+        self.bridges
+            .iter()
+            .any(|b| unacknowledged(self.sockets.get::<tcp::Socket>(b.handle)))
     }
 
     fn pump(&mut self) {
@@ -574,10 +565,8 @@ impl Pod {
                             s.abort();
                             continue;
                         };
-                        let wire = Socket::of_family(listener.family, Kind::Stream, WIRE_CRED);
-                        wire.set_name(Addr::Inet(ends.1));
-                        match wire.connect_as(&listener, WIRE_CRED, Some(Addr::Inet(ends.0))) {
-                            Ok(()) => {
+                        match wire_to(&listener, ends.0, ends.1) {
+                            Ok(wire) => {
                                 let mut b = Bridge {
                                     handle: h,
                                     wire,
@@ -885,18 +874,29 @@ pub fn carries(app: &Rc<Socket>) -> bool {
 }
 
 /// Whether a close of `app` lingers still: its connection has data or a FIN the peer has not
-/// acknowledged (smoltcp's state before FIN-WAIT-2, TIME-WAIT or CLOSED).
+/// acknowledged.
 pub fn lingering(app: &Rc<Socket>) -> bool {
     with(|p| {
-        p.bridges.iter().filter(|b| b.serves(app)).any(|b| {
-            let s = p.sockets.get::<tcp::Socket>(b.handle);
-            !matches!(
-                s.state(),
-                tcp::State::FinWait2 | tcp::State::TimeWait | tcp::State::Closed
-            )
-        })
+        p.bridges
+            .iter()
+            .filter(|b| b.serves(app))
+            .any(|b| unacknowledged(p.sockets.get::<tcp::Socket>(b.handle)))
     })
     .unwrap_or(false)
+}
+
+/// Whether an open connection still has data or a FIN its peer has not acknowledged (one
+/// being opened has nothing to deliver yet).
+fn unacknowledged(s: &tcp::Socket) -> bool {
+    s.send_queue() > 0
+        || matches!(
+            s.state(),
+            tcp::State::Established
+                | tcp::State::CloseWait
+                | tcp::State::FinWait1
+                | tcp::State::Closing
+                | tcp::State::LastAck
+        )
 }
 
 impl Bridge {
@@ -910,14 +910,22 @@ impl Bridge {
 /// was accepted: accept gets it, its first receive ECONNRESET, then EOF, and it has no peer
 /// name (getpeername ENOTCONN), as on Linux.
 fn hand_over_reset(listener: &Rc<Socket>, local: SocketAddr, remote: SocketAddr) {
-    let wire = Socket::of_family(listener.family, Kind::Stream, WIRE_CRED);
-    wire.set_name(Addr::Inet(remote));
-    if wire
-        .connect_as(listener, WIRE_CRED, Some(Addr::Inet(local)))
-        .is_ok()
-    {
+    if let Ok(wire) = wire_to(listener, local, remote) {
         wire.reset_peer(libc::ECONNRESET);
     }
+}
+
+/// The stack's end (named `remote`) of a connection queued for `listener` (its accepted
+/// socket named `local`).
+fn wire_to(
+    listener: &Rc<Socket>,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> Result<Rc<Socket>, i32> {
+    let wire = Socket::of_family(listener.family, Kind::Stream, WIRE_CRED);
+    wire.set_name(Addr::Inet(remote));
+    wire.connect_as(listener, WIRE_CRED, Some(Addr::Inet(local)))?;
+    Ok(wire)
 }
 
 /// Applies the application's keep-alive (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
@@ -955,8 +963,7 @@ fn keep_alive(s: &mut tcp::Socket, b: &mut Bridge) {
 pub fn options_changed(app: &Rc<Socket>) {
     with(|p| {
         for b in &mut p.bridges {
-            let ours = b.wire.peer().is_some_and(|a| Rc::ptr_eq(&a, app));
-            if ours && b.connecting.is_none() && !b.wire.peer_closed() {
+            if b.serves(app) && b.connecting.is_none() && !b.wire.peer_closed() {
                 keep_alive(p.sockets.get_mut::<tcp::Socket>(b.handle), b);
                 p.dirty = true;
             }

@@ -371,11 +371,14 @@ impl Socket {
         self.inner.borrow().name.clone()
     }
 
-    /// The connected peer's name.
+    /// The other end's name: the address a datagram socket connected to or a TCP
+    /// connection's other end (kept), else the connected peer's name; ENOTCONN with neither.
     pub fn peer_name(&self) -> Result<Option<Addr>, Errno> {
+        if let Some(a) = self.peer_addr() {
+            return Ok(Some(a));
+        }
         let peer = self.peer().ok_or(libc::ENOTCONN)?;
-        let name = peer.name();
-        Ok(name)
+        Ok(peer.name())
     }
 
     /// The connected peer, while it lives (a wire socket's: the application's socket).

@@ -75,23 +75,22 @@ pub(super) fn read_inet_as(
     addr: u64,
     len: u32,
 ) -> Result<SocketAddr, Errno> {
+    Ok(inet_from(family, &inet_raw(t, family, addr, len as usize)?))
+}
+
+/// The bytes of a sockaddr_in or sockaddr_in6 (EINVAL when shorter).
+fn inet_raw(t: &Task, family: i32, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     let min = if family == AF_INET { SIN_LEN } else { SIN6_MIN };
-    if (len as usize) < min {
+    if len < min {
         return Err(EINVAL);
     }
-    let mut b = t.mm.read_vec(addr, min)?;
-    b[..2].copy_from_slice(&(family as u16).to_le_bytes());
-    Ok(inet_from(family, &b))
+    t.mm.read_vec(addr, min)
 }
 
 /// A sockaddr_in (AF_INET sockets) or sockaddr_in6 (AF_INET6, an IPv4 destination given
 /// v4-mapped): EINVAL when short, EAFNOSUPPORT for another family.
 fn read_inet(t: &Task, family: i32, addr: u64, len: usize) -> Result<SocketAddr, Errno> {
-    let min = if family == AF_INET { SIN_LEN } else { SIN6_MIN };
-    if len < min {
-        return Err(EINVAL);
-    }
-    let b = t.mm.read_vec(addr, min)?;
+    let b = inet_raw(t, family, addr, len)?;
     if u16::from_le_bytes([b[0], b[1]]) != family as u16 {
         return Err(EAFNOSUPPORT);
     }

@@ -506,21 +506,13 @@ fn udp_destination(s: &Socket, to: Option<&Name>) -> Result<SocketAddr, Errno> {
     };
     // A broadcast that has a route (the pod's interface) needs SO_BROADCAST first (EACCES,
     // as Linux's route check answers); without a route it is ENETUNREACH, as any.
-    if is_broadcast(dest.ip())
+    if inet::is_broadcast(dest.ip())
         && crate::net::pod::source_for(dest.ip()).is_some()
         && s.opt(SOL_SOCKET, SO_BROADCAST).unwrap_or(0) == 0
     {
         return Err(EACCES);
     }
     Ok(inet::destination(dest))
-}
-
-/// The limited broadcast address, or the pod interface's subnet broadcast.
-fn is_broadcast(ip: std::net::IpAddr) -> bool {
-    match inet::canonical(ip) {
-        std::net::IpAddr::V4(v4) => v4.is_broadcast() || crate::net::pod::is_subnet_broadcast(v4),
-        std::net::IpAddr::V6(_) => false,
-    }
 }
 
 /// A datagram to an address beyond the sandbox goes out through the pod's interface: the
@@ -553,7 +545,7 @@ pub(super) fn accept(t: &mut Task, fd: i32, addr: u64, len: u64, flags: i32) -> 
         Err(EAGAIN) if !nonblock => return Err(block(t, &s, false)),
         r => r?,
     };
-    let peer = new.peer_addr().or_else(|| new.peer_name().ok().flatten());
+    let peer = new.peer_name().ok().flatten();
     let (_, open) = type_flags(flags)?;
     let n = t.fds.install(
         socket_file(new, open & O_NONBLOCK),
@@ -588,11 +580,10 @@ pub(super) fn getpeername(t: &mut Task, fd: i32, addr: u64, len: u64) -> R {
     if !matches!(s.kind, Kind::Dgram | Kind::Ping) && (!s.connected() || s.peer_aborted()) {
         return Err(ENOTCONN);
     }
-    let peer = match s.peer_addr() {
+    let peer = match s.peer_name()? {
         // As Linux: an IP peer with port 0 (a ping socket's, say) is no peer to name.
         Some(Addr::Inet(a)) if a.port() == 0 => return Err(ENOTCONN),
-        Some(a) => Some(a),
-        None => s.peer_name()?,
+        peer => peer,
     };
     needs_name_buffer(t, addr, len)?;
     sockaddr::write(t, s.family, peer.as_ref(), addr, len, Unnamed::Family).map(|_| 0)

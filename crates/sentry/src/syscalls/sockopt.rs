@@ -283,7 +283,7 @@ fn peer_of(s: &crate::net::unix::Socket) -> Option<crate::net::unix::Addr> {
     if s.kind == Kind::Stream && !s.connected() {
         return None;
     }
-    s.peer_addr().or_else(|| s.peer_name().ok().flatten())
+    s.peer_name().ok().flatten()
 }
 
 /// The MTU of the path to `peer` (IP_MTU): loopback's or the pod interface's, at most
